@@ -1,0 +1,73 @@
+//! Runs the HTTP server and its graceful shutdown: `/ready` turns 503 first, then the
+//! listener closes, then in-flight requests get a bounded time to finish.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::access_log;
+use crate::build_info::{APP_VERSION, BUILD_SHA};
+use crate::config::Config;
+use crate::routes::{self, AppState};
+
+/// Serves until SIGTERM or SIGINT, then drains and returns.
+pub async fn serve(config: Config) -> std::io::Result<()> {
+    let state = AppState::new(&config.environment);
+    let data = web::Data::from(Arc::clone(&state));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(access_log::record))
+            .configure(routes::configure)
+    })
+    .workers(config.workers)
+    .disable_signals()
+    .shutdown_timeout(config.drain_timeout.as_secs())
+    .bind((config.bind_address.as_str(), config.port))?
+    .run();
+
+    tracing::info!(
+        address = %config.bind_address,
+        port = config.port,
+        workers = config.workers,
+        environment = config.environment.as_str(),
+        version = APP_VERSION,
+        build_sha = BUILD_SHA,
+        "started"
+    );
+
+    let handle = server.handle();
+    let shutdown_delay = config.shutdown_delay;
+    actix_web::rt::spawn(async move {
+        let signal = termination_signal().await;
+        state.ready.store(false, Ordering::Release);
+        tracing::info!(
+            signal,
+            delay_ms = shutdown_delay.as_millis() as u64,
+            "shutdown started; /ready now answers 503"
+        );
+        actix_web::rt::time::sleep(shutdown_delay).await;
+        handle.stop(true).await;
+    });
+
+    server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn termination_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; only SIGKILL will stop this process");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

@@ -1,0 +1,1 @@
+//! The PakTech delivery pipeline.
