@@ -1,1 +1,8 @@
-//! The PakTech delivery pipeline.
+//! The PakTech delivery pipeline: validated domain types, pure policy, one adapter per outside
+//! system, and the flows that compose them. Data flows one way: flows use policy and adapters;
+//! adapters never call flows; policy never does I/O.
+
+pub mod adapters;
+pub mod flow;
+pub mod model;
+pub mod report;

@@ -1,0 +1,83 @@
+//! The application repository's state (git2): which commit is checked out, whether the work
+//! tree holds uncommitted changes, and when the commit was made.
+
+use std::path::{Path, PathBuf};
+
+use crate::model::GitSha;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} is not inside a git repository: {source}", path.display())]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot read the state of the repository at {}: {source}", path.display())]
+    Git {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("HEAD of {} is not a commit id: {source}", path.display())]
+    BadHead {
+        path: PathBuf,
+        #[source]
+        source: crate::model::InvalidValue,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The commit a build comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub sha: GitSha,
+    /// Seconds since the epoch, from the committer time: the only clock a build may read.
+    pub commit_time: i64,
+    /// Paths with uncommitted changes (tracked and modified, or untracked and not ignored).
+    pub dirty_paths: Vec<String>,
+}
+
+impl SourceState {
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty_paths.is_empty()
+    }
+}
+
+/// Reads the state of the repository containing `path`.
+pub fn read(path: &Path) -> Result<SourceState> {
+    let repo = git2::Repository::discover(path).map_err(|source| Error::NotARepository {
+        path: path.to_owned(),
+        source,
+    })?;
+    let git = |source| Error::Git {
+        path: path.to_owned(),
+        source,
+    };
+    let commit = repo.head().and_then(|h| h.peel_to_commit()).map_err(git)?;
+    let sha = commit
+        .id()
+        .to_string()
+        .parse()
+        .map_err(|source| Error::BadHead {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut options = git2::StatusOptions::new();
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo.statuses(Some(&mut options)).map_err(git)?;
+    let dirty_paths = statuses
+        .iter()
+        .filter(|s| s.status() != git2::Status::CURRENT)
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .collect();
+    Ok(SourceState {
+        sha,
+        commit_time: commit.time().seconds(),
+        dirty_paths,
+    })
+}

@@ -1,0 +1,71 @@
+//! Outside programs the pipeline runs (cargo, grype, checkov, ...), and reading their output.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot run {program}: {source} (is it installed and on PATH?)")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command} failed with {status}")]
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The target triple the image's binary is compiled for.
+pub const IMAGE_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Compiles the app as a statically linked release binary stamped with `build_sha` and
+/// `version`, and returns the binary's path. Cargo's own output goes to this process's stderr.
+pub async fn build_static_app(workspace: &Path, build_sha: &str, version: &str) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let args = [
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "paktech-app",
+        "--bin",
+        "paktech-app",
+        "--target",
+        IMAGE_TARGET,
+    ];
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(workspace)
+        .env("BUILD_SHA", build_sha)
+        .env("APP_VERSION", version)
+        // With --target, these flags reach only the target's code, never build scripts.
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: cargo.clone(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(Error::Failed {
+            command: format!("{cargo} {}", args.join(" ")),
+            status,
+        });
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    Ok(target_dir
+        .join(IMAGE_TARGET)
+        .join("release")
+        .join("paktech-app"))
+}

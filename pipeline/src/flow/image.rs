@@ -1,0 +1,141 @@
+//! Build the app's container image for the checked-out commit: compile a static binary,
+//! send a deterministic context to the engine, tag it `<sha>` (or `<sha>-dirty`) and `latest`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::adapters::image::{self, ContextFile, ImageBuilder};
+use crate::adapters::{source, tools};
+use crate::model::{ImageTag, Repository};
+use crate::report::Reporter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the work tree has uncommitted changes ({}); commit them, or pass --allow-dirty to build an image tagged <sha>-dirty",
+        summarize(.paths)
+    )]
+    Dirty { paths: Vec<String> },
+    #[error(transparent)]
+    Source(#[from] source::Error),
+    #[error(transparent)]
+    Compile(#[from] tools::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Image(#[from] image::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn summarize(paths: &[String]) -> String {
+    let mut shown = paths.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if paths.len() > 3 {
+        shown.push_str(&format!(" and {} more", paths.len() - 3));
+    }
+    shown
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct ImageRequest {
+    /// The workspace root: holds `app/Dockerfile` and the app's sources.
+    pub workspace: PathBuf,
+    pub repository: Repository,
+    pub version: String,
+    /// Recorded as `org.opencontainers.image.source`.
+    pub source_url: String,
+    pub allow_dirty: bool,
+}
+
+/// What was built.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuiltImage {
+    pub id: String,
+    pub repository: Repository,
+    pub tag: ImageTag,
+    pub tags: Vec<String>,
+    pub size_bytes: u64,
+    pub created: String,
+}
+
+impl BuiltImage {
+    /// `repository:tag`, the name the image is run and promoted under.
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+/// Builds the image; see the module documentation.
+pub async fn build(
+    request: &ImageRequest,
+    images: &ImageBuilder,
+    reporter: &dyn Reporter,
+) -> Result<BuiltImage> {
+    const STEP: &str = "build";
+    let state = source::read(&request.workspace)?;
+    if state.is_dirty() && !request.allow_dirty {
+        return Err(Error::Dirty {
+            paths: state.dirty_paths,
+        });
+    }
+    let tag = if state.is_dirty() {
+        ImageTag::dirty(state.sha.clone())
+    } else {
+        ImageTag::clean(state.sha.clone())
+    };
+    let created = chrono::DateTime::from_timestamp(state.commit_time, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+
+    reporter.progress(STEP, format!("compiling a static paktech-app for {tag}"));
+    let binary =
+        tools::build_static_app(&request.workspace, &tag.to_string(), &request.version).await?;
+    let read = |path: PathBuf| std::fs::read(&path).map_err(|source| Error::Read { path, source });
+    let context = image::context_tar(
+        vec![
+            ContextFile {
+                path: "Dockerfile".to_owned(),
+                mode: 0o644,
+                contents: read(request.workspace.join("app").join("Dockerfile"))?,
+            },
+            ContextFile {
+                path: "paktech-app".to_owned(),
+                mode: 0o755,
+                contents: read(binary)?,
+            },
+        ],
+        state.commit_time.max(0) as u64,
+    )?;
+
+    let name = format!("{}:{tag}", request.repository);
+    let build_args = HashMap::from([
+        ("REVISION".to_owned(), state.sha.to_string()),
+        ("VERSION".to_owned(), request.version.clone()),
+        ("CREATED".to_owned(), created.clone()),
+        ("SOURCE".to_owned(), request.source_url.clone()),
+    ]);
+    reporter.progress(STEP, format!("docker build {name}"));
+    let id = images
+        .build(&name, context, &build_args, |line| {
+            reporter.progress(STEP, line.to_owned());
+        })
+        .await?;
+    images
+        .tag(&id, request.repository.as_str(), "latest")
+        .await?;
+    let facts = images.inspect(&id).await?;
+    Ok(BuiltImage {
+        id: facts.id,
+        repository: request.repository.clone(),
+        tags: vec![name, format!("{}:latest", request.repository)],
+        tag,
+        size_bytes: facts.size_bytes,
+        created,
+    })
+}

@@ -1,0 +1,3 @@
+//! The flows: the only place that composes steps.
+
+pub mod image;

@@ -1,0 +1,342 @@
+//! Validated value types. Parsing is the only way to get one, so an invalid value cannot travel.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused: which input, what it held, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {value}: expected {expected}")]
+pub struct InvalidValue {
+    pub what: &'static str,
+    /// The refused input, escaped so control characters cannot forge output lines.
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl InvalidValue {
+    fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
+        Self {
+            what,
+            value: format!("{:?}", truncate(value, 80)),
+            expected,
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A full git commit id: exactly 40 lowercase hexadecimal characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GitSha(String);
+
+impl GitSha {
+    pub const EXPECTED: &'static str = "a full git SHA of exactly 40 lowercase hex characters";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 12 characters, for human-facing lines only.
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+impl FromStr for GitSha {
+    type Err = InvalidValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 40 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new("git SHA", s, Self::EXPECTED))
+        }
+    }
+}
+
+impl TryFrom<String> for GitSha {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<GitSha> for String {
+    fn from(sha: GitSha) -> Self {
+        sha.0
+    }
+}
+
+impl fmt::Display for GitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The tag an image is built under: the commit's SHA, or `<sha>-dirty` for a build of
+/// uncommitted changes, so a dirty build can never be mistaken for a commit's build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ImageTag {
+    sha: GitSha,
+    dirty: bool,
+}
+
+impl ImageTag {
+    pub fn clean(sha: GitSha) -> Self {
+        Self { sha, dirty: false }
+    }
+
+    pub fn dirty(sha: GitSha) -> Self {
+        Self { sha, dirty: true }
+    }
+
+    pub fn sha(&self) -> &GitSha {
+        &self.sha
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+}
+
+impl FromStr for ImageTag {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let refuse = || {
+            InvalidValue::new(
+                "image tag",
+                s,
+                "a 40-character lowercase git SHA, optionally followed by -dirty",
+            )
+        };
+        let (sha, dirty) = match s.strip_suffix("-dirty") {
+            Some(sha) => (sha, true),
+            None => (s, false),
+        };
+        let sha = sha.parse().map_err(|_| refuse())?;
+        Ok(Self { sha, dirty })
+    }
+}
+
+impl TryFrom<String> for ImageTag {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ImageTag> for String {
+    fn from(tag: ImageTag) -> Self {
+        tag.to_string()
+    }
+}
+
+impl fmt::Display for ImageTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dirty {
+            write!(f, "{}-dirty", self.sha)
+        } else {
+            write!(f, "{}", self.sha)
+        }
+    }
+}
+
+/// A content digest such as `sha256:<64 hex>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+impl Digest {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Digest {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = s.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "digest",
+                s,
+                "sha256: followed by 64 lowercase hex characters",
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Digest> for String {
+    fn from(d: Digest) -> Self {
+        d.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An image repository name such as `paktech-app` or `registry.example.com/team/paktech-app`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Repository(String);
+
+impl Repository {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Repository {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The reference grammar, simplified: lowercase path components separated by '/',
+        // the first of which may be a registry host with a port.
+        let component_ok = |c: &str, first: bool| {
+            !c.is_empty()
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || matches!(b, b'.' | b'_' | b'-')
+                        || (first && b == b':')
+                })
+                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        };
+        let ok = s.len() <= 255
+            && s.split('/')
+                .enumerate()
+                .all(|(i, c)| component_ok(c, i == 0 && s.contains('/')));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "image repository",
+                s,
+                "lowercase path components such as registry.example.com/team/paktech-app",
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for Repository {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Repository> for String {
+    fn from(r: Repository) -> Self {
+        r.0
+    }
+}
+
+impl fmt::Display for Repository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One image, named by repository and tag, pinned by digest when it is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRef {
+    pub repository: Repository,
+    pub tag: ImageTag,
+    pub digest: Option<Digest>,
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.repository, self.tag)?;
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: FromStr<Err = InvalidValue> + fmt::Debug>(input: &str, ok: bool) {
+        let got = input.parse::<T>();
+        assert_eq!(got.is_ok(), ok, "{input:?}: {got:?}");
+    }
+
+    #[test]
+    fn git_sha() {
+        let good = "0123456789abcdef0123456789abcdef01234567";
+        check::<GitSha>(good, true);
+        for bad in [
+            "",
+            "0123456",
+            &good[..39],
+            &format!("{good}0"),
+            &good.to_uppercase(),
+            "g123456789abcdef0123456789abcdef01234567",
+            "$(rm -rf /)456789abcdef0123456789abcdef0",
+            "0123456789abcdef0123456789abcdef0123456;",
+            "0123456789abcdef0123456789abcdef0123456\n",
+            "0123456789abcdef0123456789abcdef012345б",
+        ] {
+            check::<GitSha>(bad, false);
+        }
+    }
+
+    #[test]
+    fn refusal_escapes_the_input() {
+        let err = "abc\n\u{1b}[31m".parse::<GitSha>().expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            r#"invalid git SHA "abc\n\u{1b}[31m": expected a full git SHA of exactly 40 lowercase hex characters"#
+        );
+    }
+
+    #[test]
+    fn image_tag() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        check::<ImageTag>(sha, true);
+        check::<ImageTag>(&format!("{sha}-dirty"), true);
+        check::<ImageTag>(&format!("{sha}-clean"), false);
+        check::<ImageTag>("latest", false);
+        let tag: ImageTag = format!("{sha}-dirty").parse().expect("tag");
+        assert!(tag.is_dirty());
+        assert_eq!(tag.to_string(), format!("{sha}-dirty"));
+    }
+
+    #[test]
+    fn digest_and_repository() {
+        check::<Digest>(&format!("sha256:{}", "a".repeat(64)), true);
+        check::<Digest>(&format!("sha256:{}", "a".repeat(63)), false);
+        check::<Digest>(&format!("md5:{}", "a".repeat(64)), false);
+        check::<Repository>("paktech-app", true);
+        check::<Repository>("127.0.0.1:5000/team/paktech-app", true);
+        check::<Repository>("PakTech", false);
+        check::<Repository>("a//b", false);
+        check::<Repository>("-a", false);
+        check::<Repository>("paktech:latest", false);
+    }
+}

@@ -1,0 +1,64 @@
+//! `cargo xtask bench [app]`: benchmarks that print figures with how they were measured.
+//! Benchmarks measure; they never pass or fail on a figure.
+
+mod app;
+mod wrk;
+
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which benchmark to run (all when omitted).
+    #[command(subcommand)]
+    which: Option<Which>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Which {
+    /// The web service: throughput, latency, memory, cold start, image size.
+    App(app::Options),
+}
+
+/// One measured figure.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figure {
+    pub benchmark: &'static str,
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub goal: Option<String>,
+    pub method: String,
+}
+
+impl Args {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let figures = match self.which {
+            Some(Which::App(options)) => app::run(&options).await?,
+            None => app::run(&app::Options::default()).await?,
+        };
+        if json {
+            output::print_json(&figures)?;
+        } else {
+            print_table(&figures);
+        }
+        Ok(())
+    }
+}
+
+fn print_table(figures: &[Figure]) {
+    println!(
+        "{:<8} {:<34} {:>14} {:<8} {:<14} how",
+        "bench", "figure", "value", "unit", "goal"
+    );
+    for f in figures {
+        println!(
+            "{:<8} {:<34} {:>14.2} {:<8} {:<14} {}",
+            f.benchmark,
+            f.name,
+            f.value,
+            f.unit,
+            f.goal.as_deref().unwrap_or("-"),
+            f.method
+        );
+    }
+}
