@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod build_info;
 pub mod config;
 pub mod healthcheck;
+pub mod log_format;
 pub mod metrics;
 pub mod routes;
 pub mod server;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use paktech_app::build_info::{APP_NAME, APP_VERSION, BUILD_SHA};
 use paktech_app::config::Config;
+use paktech_app::log_format::JsonLines;
 use paktech_app::{healthcheck, server};
 
 const USAGE: &str = "usage: paktech-app [healthcheck | --version]";
@@ -50,13 +51,15 @@ fn main() -> ExitCode {
 fn serve(config: Config) -> ExitCode {
     // Logging goes through a background writer so a slow stdout never stalls a worker;
     // it is not lossy: under pressure requests wait rather than lose their log line.
+    // The writer flushes whenever its queue runs dry, so lines are batched only under load.
     let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stdout());
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
     tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
+        .event_format(JsonLines)
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
         .with_writer(writer)
         .init();

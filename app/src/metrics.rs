@@ -13,14 +13,14 @@ use crate::build_info::{APP_NAME, APP_VERSION, BUILD_SHA};
 /// so that scanning unknown URLs cannot grow the label set without bound.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -85,7 +85,7 @@ impl Metrics {
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {
         self.latency
             .get_or_create(&RouteLabels {
-                route: labels.route.clone(),
+                route: labels.route,
             })
             .observe(seconds);
         self.requests.get_or_create(&labels).inc();

@@ -4,11 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::header::{self, ContentType};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::build_info::{APP_NAME, APP_VERSION, BUILD_SHA};
 use crate::metrics::Metrics;
+
+/// Every route the service answers; also the closed set of `route` metric labels.
+pub const ROUTES: [&str; 5] = ["/", "/health", "/ready", "/info", "/metrics"];
 
 /// State shared by every worker.
 #[derive(Debug)]
@@ -17,29 +21,49 @@ pub struct AppState {
     /// False from the moment shutdown begins, so `/ready` turns 503 and traffic drains.
     pub ready: AtomicBool,
     pub metrics: Metrics,
+    // Bodies that cannot change while the process lives, rendered once.
+    health_body: Bytes,
+    info_body: Bytes,
 }
 
 impl AppState {
     pub fn new(environment: &str) -> Arc<Self> {
+        let render = |value: serde_json::Value| Bytes::from(value.to_string());
         Arc::new(Self {
             environment: environment.to_owned(),
             ready: AtomicBool::new(true),
             metrics: Metrics::new(environment),
+            health_body: render(json!({"status": "healthy", "environment": environment})),
+            info_body: render(json!({
+                "environment": environment,
+                "version": APP_VERSION,
+                "build_sha": BUILD_SHA,
+            })),
         })
     }
 }
 
+/// The route a request matched, as a static label (`unmatched` for unknown paths).
+pub fn route_label(matched: Option<&str>) -> &'static str {
+    matched
+        .and_then(|name| ROUTES.iter().find(|route| **route == name))
+        .copied()
+        .unwrap_or("unmatched")
+}
+
 /// Mounts every route; wrong methods answer 405 and unknown paths 404, both in JSON.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, handler) in [
-        ("/", web::get().to(root)),
-        ("/health", web::get().to(health)),
-        ("/ready", web::get().to(ready)),
-        ("/info", web::get().to(info)),
-        ("/metrics", web::get().to(metrics)),
-    ] {
+    let handlers = [
+        web::get().to(root),
+        web::get().to(health),
+        web::get().to(ready),
+        web::get().to(info),
+        web::get().to(metrics),
+    ];
+    for (path, handler) in ROUTES.into_iter().zip(handlers) {
         cfg.service(
             web::resource(path)
+                .name(path)
                 .route(handler)
                 .default_service(web::to(method_not_allowed)),
         );
@@ -65,7 +89,9 @@ async fn root(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "healthy", "environment": state.environment}))
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(state.health_body.clone())
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
@@ -78,11 +104,9 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn info(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "environment": state.environment,
-        "version": APP_VERSION,
-        "build_sha": BUILD_SHA,
-    }))
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(state.info_body.clone())
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
