@@ -3,6 +3,10 @@
 //! adapters never call flows; policy never does I/O.
 
 pub mod adapters;
+pub mod config;
+pub mod consistency;
 pub mod flow;
 pub mod model;
 pub mod report;
+pub mod scan;
+pub mod values;

@@ -259,6 +259,57 @@ impl fmt::Display for Repository {
     }
 }
 
+/// An environment's name: lowercase letters, digits and '-', starting with a letter.
+/// Being a path component and a Docker/Kubernetes name, it admits no '/', '.' or space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvName(String);
+
+impl EnvName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for EnvName {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = (1..=40).contains(&s.len())
+            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.ends_with('-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "environment name",
+                s,
+                "lowercase letters, digits and '-', starting with a letter (at most 40)",
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for EnvName {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<EnvName> for String {
+    fn from(e: EnvName) -> Self {
+        e.0
+    }
+}
+
+impl fmt::Display for EnvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One image, named by repository and tag, pinned by digest when it is known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
@@ -338,5 +389,17 @@ mod tests {
         check::<Repository>("a//b", false);
         check::<Repository>("-a", false);
         check::<Repository>("paktech:latest", false);
+    }
+
+    #[test]
+    fn env_name() {
+        for good in ["dev", "staging", "prod", "eu-west-2"] {
+            check::<EnvName>(good, true);
+        }
+        for bad in [
+            "", "../prod", "prod/", "Prod", "pr od", "-dev", "dev-", "1dev", "dev\n", "dev.prod",
+        ] {
+            check::<EnvName>(bad, false);
+        }
     }
 }

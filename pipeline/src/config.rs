@@ -1,0 +1,332 @@
+//! `pipeline.toml` into a typed [`PipelineConfig`], and its consistency with the GitOps
+//! content (`gitops/`). Unknown keys, missing values and bad values are errors that name the
+//! file, the key and what was expected.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::model::{EnvName, Repository};
+use crate::scan::Severity;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {}", path.display(), message.trim_end())]
+    Invalid { path: PathBuf, message: String },
+    #[error("unknown environment {name:?}: expected one of {}", known.join(", "))]
+    UnknownEnvironment { name: String, known: Vec<String> },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The whole pipeline policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub app: AppConfig,
+    pub image: ImageConfig,
+    #[serde(default)]
+    pub gitops: GitOpsConfig,
+    #[serde(default)]
+    pub scan: ScanPolicy,
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// In promotion order: the first is where `ci` deploys, the last is production.
+    pub environments: Vec<EnvironmentConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The application's name: container and network names, commit subjects, values paths.
+    pub name: EnvName,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    /// Repository the image is built into and promoted from.
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitOpsConfig {
+    /// Where the GitOps repository lives: a path, `file://`, ssh or https (token from
+    /// `GITOPS_TOKEN`). Unset: a bare repository under `.paktech/`, seeded from `gitops/`.
+    pub url: Option<String>,
+    pub branch: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// Pushes retried after a rejection (the remote moved), with jitter, before giving up.
+    pub push_attempts: u32,
+}
+
+impl Default for GitOpsConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            branch: "main".to_owned(),
+            author_name: "paktech-pipeline".to_owned(),
+            author_email: "pipeline@paktech.invalid".to_owned(),
+            push_attempts: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanPolicy {
+    /// Fail the pipeline at this severity or above; unset: report only.
+    pub fail_on: Option<Severity>,
+    /// Count only findings that have a fix when applying `fail_on`.
+    pub only_fixed: bool,
+}
+
+impl Default for ScanPolicy {
+    fn default() -> Self {
+        Self {
+            fail_on: None,
+            only_fixed: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Post to Slack when `SLACK_WEBHOOK_URL` is set.
+    pub slack: bool,
+    /// Longest wait for one Slack attempt.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            slack: true,
+            timeout: Duration::from_secs(5),
+            attempts: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub name: EnvName,
+    /// The Kubernetes namespace (the local target names its Docker network after the env).
+    pub namespace: String,
+    /// Longest wait for the target to run a pushed revision.
+    #[serde(default = "default_sync_timeout", deserialize_with = "duration")]
+    pub sync_timeout: Duration,
+    /// Approvals needed before a promotion into this environment.
+    #[serde(default)]
+    pub approvals: u32,
+    /// Who may approve; empty: anyone but the requester.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// How long to watch after a promotion before declaring it good.
+    #[serde(default, deserialize_with = "duration")]
+    pub monitor: Duration,
+}
+
+fn default_sync_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {text:?} ({e}): expected a duration such as 90s, 5m or 24h"
+        ))
+    })
+}
+
+impl PipelineConfig {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text`; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let invalid = |message: String| Error::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if config.environments.is_empty() {
+            return Err(invalid(
+                "environments: expected at least one [[environments]] table".to_owned(),
+            ));
+        }
+        for (i, env) in config.environments.iter().enumerate() {
+            if config.environments[..i].iter().any(|e| e.name == env.name) {
+                return Err(invalid(format!(
+                    "environments[{i}].name: {:?} appears twice; expected each environment once",
+                    env.name.as_str()
+                )));
+            }
+            if env.name.as_str().parse::<EnvName>().is_err()
+                || env.namespace.parse::<EnvName>().is_err()
+            {
+                return Err(invalid(format!(
+                    "environments[{i}].namespace: {:?} is not a valid namespace; expected lowercase letters, digits and '-'",
+                    env.namespace
+                )));
+            }
+            if !env.approvers.is_empty() && env.approvals == 0 {
+                return Err(invalid(format!(
+                    "environments[{i}].approvers: set, but approvals is 0; expected approvals >= 1"
+                )));
+            }
+        }
+        if config.gitops.push_attempts == 0 {
+            return Err(invalid(
+                "gitops.push_attempts: expected at least 1".to_owned(),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The environment named `name`, or an error listing the known ones.
+    pub fn environment(&self, name: &str) -> Result<&EnvironmentConfig> {
+        self.environments
+            .iter()
+            .find(|e| e.name.as_str() == name)
+            .ok_or_else(|| Error::UnknownEnvironment {
+                name: name.to_owned(),
+                known: self
+                    .environments
+                    .iter()
+                    .map(|e| e.name.to_string())
+                    .collect(),
+            })
+    }
+
+    /// The environment before `name` in promotion order, if any.
+    pub fn previous(&self, name: &EnvName) -> Option<&EnvironmentConfig> {
+        let i = self.environments.iter().position(|e| &e.name == name)?;
+        i.checked_sub(1).map(|p| &self.environments[p])
+    }
+
+    /// The first environment: where `ci` deploys.
+    pub fn first(&self) -> &EnvironmentConfig {
+        &self.environments[0]
+    }
+
+    /// Path of an environment's values file inside the GitOps repository.
+    pub fn values_path(&self, env: &EnvName) -> String {
+        format!("apps/{}/{}/values.yaml", self.app.name, env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[app]
+name = "paktech-app"
+[image]
+repository = "paktech-app"
+[[environments]]
+name = "dev"
+namespace = "paktech-dev"
+[[environments]]
+name = "prod"
+namespace = "paktech-prod"
+approvals = 1
+monitor = "5m"
+sync_timeout = "90s"
+"#;
+
+    fn check(text: &str, expected_error: &str) {
+        let err = PipelineConfig::parse(Path::new("pipeline.toml"), text).expect_err("refused");
+        let message = err.to_string();
+        assert!(message.starts_with("pipeline.toml: "), "{message}");
+        assert!(
+            message.contains(expected_error),
+            "{message}\nexpected to contain: {expected_error}"
+        );
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");
+        assert_eq!(c.environments.len(), 2);
+        assert_eq!(c.first().name.as_str(), "dev");
+        let prod = c.environment("prod").expect("prod");
+        assert_eq!(prod.monitor, Duration::from_secs(300));
+        assert_eq!(prod.sync_timeout, Duration::from_secs(90));
+        assert_eq!(
+            c.environment("dev").expect("dev").sync_timeout,
+            Duration::from_secs(120)
+        );
+        assert_eq!(c.previous(&prod.name).map(|e| e.name.as_str()), Some("dev"));
+        assert_eq!(c.gitops.branch, "main");
+        assert!(c.scan.fail_on.is_none());
+        assert_eq!(
+            c.values_path(&prod.name),
+            "apps/paktech-app/prod/values.yaml"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_key_and_what_was_expected() {
+        check(
+            &format!("{GOOD}\n[surprise]\nx = 1\n"),
+            "unknown field `surprise`",
+        );
+        check(
+            &GOOD.replace("[image]\nrepository = \"paktech-app\"\n", ""),
+            "missing field `image`",
+        );
+        check(
+            &GOOD.replace("monitor = \"5m\"", "monitor = \"soon\""),
+            "expected a duration such as 90s",
+        );
+        check(
+            &GOOD.replace("name = \"prod\"", "name = \"../prod\""),
+            "expected lowercase letters",
+        );
+        check(
+            &GOOD.replace("name = \"prod\"", "name = \"dev\""),
+            "\"dev\" appears twice",
+        );
+        check(
+            &GOOD.replace("repository = \"paktech-app\"", "repository = \"Bad Repo\""),
+            "image repository",
+        );
+        check("[app\n", "TOML parse error");
+        check(
+            &format!("{GOOD}\n[scan]\nfail_on = \"catastrophic\"\n"),
+            "unknown variant `catastrophic`",
+        );
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_known_ones() {
+        let c = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");
+        let err = c.environment("qa").expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "unknown environment \"qa\": expected one of dev, prod"
+        );
+    }
+}

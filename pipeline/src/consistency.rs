@@ -1,0 +1,214 @@
+//! Does `pipeline.toml` agree with the GitOps content? Every environment has a values file
+//! and an ApplicationSet element, and the other way round; each values file has the keys the
+//! pipeline writes and names the configured image repository.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::config::PipelineConfig;
+use crate::values::Document;
+
+/// Keys every values file must hold, and what each must be.
+pub const REQUIRED_VALUES: [(&str, &str); 5] = [
+    ("image.repository", "the image repository"),
+    ("image.tag", "the deployed git SHA, or \"\""),
+    ("image.digest", "the deployed digest, or \"\""),
+    ("replicaCount", "a replica count"),
+    ("env.APP_ENV", "the environment's name"),
+];
+
+/// Every disagreement found, as one line each; empty when all agree.
+pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let app_dir = gitops.join("apps").join(config.app.name.as_str());
+    let configured: BTreeSet<String> = config
+        .environments
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect();
+
+    for env in &config.environments {
+        let relative = config.values_path(&env.name);
+        let path = gitops.join(&relative);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) => {
+                problems.push(format!(
+                    "environment {}: cannot read {}: {err}",
+                    env.name,
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        match Document::parse(relative.clone(), text) {
+            Err(err) => problems.push(err.to_string()),
+            Ok(doc) => problems.extend(check_values(config, env.name.as_str(), &doc)),
+        }
+    }
+
+    match std::fs::read_dir(&app_dir) {
+        Err(err) => problems.push(format!("cannot list {}: {err}", app_dir.display())),
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.path().is_dir() && !configured.contains(&name) {
+                    problems.push(format!(
+                        "{}: folder {name} is not an environment of pipeline.toml",
+                        app_dir.display()
+                    ));
+                }
+            }
+        }
+    }
+
+    let appset = gitops.join("bootstrap").join("applicationset.yaml");
+    match std::fs::read_to_string(&appset)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            Document::parse("bootstrap/applicationset.yaml", text).map_err(|e| e.to_string())
+        }) {
+        Err(err) => problems.push(format!("{}: {err}", appset.display())),
+        Ok(doc) => {
+            let elements = applicationset_elements(&doc);
+            let listed: BTreeSet<String> = elements.iter().map(|(env, _)| env.clone()).collect();
+            for env in &config.environments {
+                match elements.iter().find(|(name, _)| name == env.name.as_str()) {
+                    None => problems.push(format!(
+                        "bootstrap/applicationset.yaml: no list element for environment {}",
+                        env.name
+                    )),
+                    Some((_, namespace)) if namespace != &env.namespace => problems.push(format!(
+                        "bootstrap/applicationset.yaml: environment {} has namespace {namespace:?}, pipeline.toml says {:?}",
+                        env.name, env.namespace
+                    )),
+                    Some(_) => {}
+                }
+            }
+            for extra in listed.difference(&configured) {
+                problems.push(format!(
+                    "bootstrap/applicationset.yaml: element {extra} is not an environment of pipeline.toml"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The problems of one environment's values file.
+pub fn check_values(config: &PipelineConfig, env: &str, doc: &Document) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (key, expected) in REQUIRED_VALUES {
+        if let Err(err) = doc.require(key, expected) {
+            problems.push(err.to_string());
+        }
+    }
+    if let Some(repository) = doc.get("image.repository")
+        && repository != config.image.repository.as_str()
+    {
+        problems.push(format!(
+            "{}: image.repository is {repository:?}, pipeline.toml says {:?}",
+            doc.file(),
+            config.image.repository.as_str()
+        ));
+    }
+    if let Some(app_env) = doc.get("env.APP_ENV")
+        && app_env != env
+    {
+        problems.push(format!(
+            "{}: env.APP_ENV is {app_env:?}, expected {env:?}",
+            doc.file()
+        ));
+    }
+    if let Some(replicas) = doc.get("replicaCount")
+        && replicas.parse::<u32>().is_err()
+    {
+        problems.push(format!(
+            "{}: replicaCount is {replicas:?}, expected a whole number",
+            doc.file()
+        ));
+    }
+    problems
+}
+
+/// `(env, namespace)` of each list-generator element.
+fn applicationset_elements(doc: &Document) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for generator in 0.. {
+        let prefix = format!("spec.generators[{generator}]");
+        if doc.under(&prefix).next().is_none() {
+            break;
+        }
+        for element in 0.. {
+            let base = format!("{prefix}.list.elements[{element}]");
+            let Some(env) = doc.get(&format!("{base}.env")) else {
+                break;
+            };
+            let namespace = doc.get(&format!("{base}.namespace")).unwrap_or_default();
+            out.push((env.to_owned(), namespace.to_owned()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    #[test]
+    fn the_projects_own_config_and_gitops_agree() {
+        let root = workspace();
+        let config = PipelineConfig::load(&root.join("pipeline.toml")).expect("pipeline.toml");
+        assert_eq!(check(&config, &root.join("gitops")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_direction_of_disagreement_is_reported() {
+        let root = workspace();
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&root.join("gitops"), dir.path());
+        let config = PipelineConfig::load(&root.join("pipeline.toml")).expect("pipeline.toml");
+        std::fs::remove_file(dir.path().join("apps/paktech-app/staging/values.yaml")).expect("rm");
+        std::fs::create_dir_all(dir.path().join("apps/paktech-app/qa")).expect("mkdir");
+        let dev = dir.path().join("apps/paktech-app/dev/values.yaml");
+        let text = std::fs::read_to_string(&dev)
+            .expect("read")
+            .replace("  tag: \"\"\n", "");
+        std::fs::write(&dev, text).expect("write");
+        let appset = dir.path().join("bootstrap/applicationset.yaml");
+        let text = std::fs::read_to_string(&appset)
+            .expect("read")
+            .replace("env: \"prod\"", "env: \"production\"");
+        std::fs::write(&appset, text).expect("write");
+
+        let problems = check(&config, dir.path()).join("\n");
+        for expected in [
+            "environment staging: cannot read",
+            "has no scalar at image.tag",
+            "folder qa is not an environment",
+            "no list element for environment prod",
+            "element production is not an environment",
+        ] {
+            assert!(
+                problems.contains(expected),
+                "missing {expected:?} in:\n{problems}"
+            );
+        }
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                std::fs::create_dir_all(&target).expect("mkdir");
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+}

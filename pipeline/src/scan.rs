@@ -1,0 +1,365 @@
+//! Scanner reports into findings and summaries: grype's JSON (image scan) and Checkov's JSON
+//! (infrastructure-code scan). Pure: the caller reads the bytes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{source_name}: not a {format} report at line {line}, column {column}: {message}")]
+    Malformed {
+        source_name: String,
+        format: &'static str,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn malformed(source_name: &str, format: &'static str, err: &serde_json::Error) -> Error {
+    // serde_json's message ends with " at line L column C"; the position is kept apart.
+    let message = err.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(m, _)| m)
+        .to_owned();
+    Error::Malformed {
+        source_name: source_name.to_owned(),
+        format,
+        line: err.line(),
+        column: err.column(),
+        message,
+    }
+}
+
+/// Vulnerability severity, from least to most severe (grype's scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Unknown,
+    Negligible,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 6] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Negligible,
+        Severity::Unknown,
+    ];
+
+    fn from_grype(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "critical" => Self::Critical,
+            "high" => Self::High,
+            "medium" => Self::Medium,
+            "low" => Self::Low,
+            "negligible" => Self::Negligible,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+            Self::Negligible => "negligible",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One vulnerability found in one package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub severity: Severity,
+    pub package: String,
+    pub version: String,
+    /// Versions that fix it; empty when there is no fix.
+    pub fixed_in: Vec<String>,
+}
+
+/// Counts by severity, every severity present (zero when none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub negligible: u64,
+    pub unknown: u64,
+}
+
+impl Counts {
+    fn add(&mut self, severity: Severity) {
+        *match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+            Severity::Negligible => &mut self.negligible,
+            Severity::Unknown => &mut self.unknown,
+        } += 1;
+    }
+
+    pub fn get(&self, severity: Severity) -> u64 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Negligible => self.negligible,
+            Severity::Unknown => self.unknown,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        Severity::ALL.iter().map(|s| self.get(*s)).sum()
+    }
+}
+
+impl fmt::Display for Counts {
+    /// `critical=0 high=1 medium=0 low=2 negligible=0 unknown=0`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = Severity::ALL
+            .iter()
+            .map(|s| format!("{s}={}", self.get(*s)))
+            .collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// An image scan: what was scanned, and every finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageScan {
+    pub target: String,
+    pub counts: Counts,
+    /// How many findings have a fix available.
+    pub fixable: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl ImageScan {
+    /// Counts of findings with a fix available, by severity.
+    pub fn fixable_counts(&self) -> Counts {
+        count(self.findings.iter().filter(|f| !f.fixed_in.is_empty()))
+    }
+}
+
+fn count<'a>(findings: impl Iterator<Item = &'a Finding>) -> Counts {
+    let mut counts = Counts {
+        critical: 0,
+        high: 0,
+        medium: 0,
+        low: 0,
+        negligible: 0,
+        unknown: 0,
+    };
+    for f in findings {
+        counts.add(f.severity);
+    }
+    counts
+}
+
+// Only the parts of grype's document the pipeline reads; everything else is ignored.
+#[derive(Deserialize)]
+struct GrypeDocument {
+    matches: Vec<GrypeMatch>,
+    #[serde(default)]
+    source: Option<GrypeSource>,
+}
+
+#[derive(Deserialize)]
+struct GrypeSource {
+    #[serde(default)]
+    target: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct GrypeMatch {
+    vulnerability: GrypeVulnerability,
+    artifact: GrypeArtifact,
+}
+
+#[derive(Deserialize)]
+struct GrypeVulnerability {
+    id: String,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    fix: Option<GrypeFix>,
+}
+
+#[derive(Deserialize)]
+struct GrypeFix {
+    #[serde(default)]
+    versions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct GrypeArtifact {
+    name: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// Parses grype's JSON report (`grype -o json`). `source_name` names it in errors.
+pub fn parse_grype(source_name: &str, bytes: &[u8]) -> Result<ImageScan> {
+    let doc: GrypeDocument =
+        serde_json::from_slice(bytes).map_err(|e| malformed(source_name, "grype JSON", &e))?;
+    let findings: Vec<Finding> = doc
+        .matches
+        .into_iter()
+        .map(|m| Finding {
+            id: m.vulnerability.id,
+            severity: Severity::from_grype(m.vulnerability.severity.as_deref().unwrap_or("")),
+            package: m.artifact.name,
+            version: m.artifact.version,
+            fixed_in: m.vulnerability.fix.map(|f| f.versions).unwrap_or_default(),
+        })
+        .collect();
+    let target = doc
+        .source
+        .map(|s| match s.target {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Object(o) => o
+                .get("userInput")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        })
+        .unwrap_or_default();
+    Ok(ImageScan {
+        target,
+        counts: count(findings.iter()),
+        fixable: findings.iter().filter(|f| !f.fixed_in.is_empty()).count() as u64,
+        findings,
+    })
+}
+
+/// Checkov's summary for one framework (terraform, kubernetes, dockerfile, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckovSummary {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    #[serde(default)]
+    pub parsing_errors: u64,
+}
+
+#[derive(Deserialize)]
+struct CheckovRun {
+    check_type: String,
+    summary: CheckovSummary,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CheckovDocument {
+    One(CheckovRun),
+    Many(Vec<CheckovRun>),
+    /// What Checkov prints when nothing was scanned.
+    Empty {
+        #[serde(rename = "passed")]
+        _passed: u64,
+        #[serde(rename = "failed")]
+        _failed: u64,
+    },
+}
+
+/// An infrastructure-code scan: Checkov's summary per framework.
+pub type IacScan = BTreeMap<String, CheckovSummary>;
+
+/// Parses Checkov's JSON output (`checkov -o json`): one object, or one per framework.
+pub fn parse_checkov(source_name: &str, bytes: &[u8]) -> Result<IacScan> {
+    let doc: CheckovDocument =
+        serde_json::from_slice(bytes).map_err(|e| malformed(source_name, "Checkov JSON", &e))?;
+    let runs = match doc {
+        CheckovDocument::One(run) => vec![run],
+        CheckovDocument::Many(runs) => runs,
+        CheckovDocument::Empty { .. } => Vec::new(),
+    };
+    Ok(runs
+        .into_iter()
+        .map(|r| (r.check_type, r.summary))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_severity_and_fixability() {
+        let report = br#"{"matches":[
+            {"vulnerability":{"id":"CVE-1","severity":"High","fix":{"versions":["1.2"],"state":"fixed"}},"artifact":{"name":"a","version":"1.0"}},
+            {"vulnerability":{"id":"CVE-2","severity":"Critical","fix":{"versions":[],"state":"not-fixed"}},"artifact":{"name":"b","version":"2.0"}},
+            {"vulnerability":{"id":"CVE-3","severity":"weird"},"artifact":{"name":"c"}}
+        ],"source":{"type":"image","target":{"userInput":"paktech-app:abc"}}}"#;
+        let scan = parse_grype("r.json", report).expect("parse");
+        assert_eq!(scan.target, "paktech-app:abc");
+        assert_eq!(
+            scan.counts.to_string(),
+            "critical=1 high=1 medium=0 low=0 negligible=0 unknown=1"
+        );
+        assert_eq!(scan.fixable, 1);
+        assert_eq!(scan.fixable_counts().high, 1);
+        assert_eq!(scan.counts.total(), 3);
+    }
+
+    #[test]
+    fn malformed_reports_name_the_source_and_position() {
+        let err =
+            parse_grype("r.json", b"{\"matches\": [\n  {\"vulnerability\": ").expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "r.json: not a grype JSON report at line 2, column 20: EOF while parsing a value"
+        );
+        let err = parse_grype("r.json", br#"{"matches": 5}"#).expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("r.json: not a grype JSON report at line 1"),
+            "{err}"
+        );
+        let err = parse_checkov("c.json", b"Passed checks: 3").expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("c.json: not a Checkov JSON report"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn checkov_one_or_many_frameworks() {
+        let one = br#"{"check_type":"terraform","results":{},"summary":{"passed":5,"failed":1,"skipped":2,"parsing_errors":0,"resource_count":3}}"#;
+        let scan = parse_checkov("c.json", one).expect("parse");
+        assert_eq!(scan["terraform"].failed, 1);
+        let many = br#"[{"check_type":"kubernetes","summary":{"passed":1,"failed":0,"skipped":0}},
+                        {"check_type":"dockerfile","summary":{"passed":2,"failed":3,"skipped":1}}]"#;
+        let scan = parse_checkov("c.json", many).expect("parse");
+        assert_eq!(scan.len(), 2);
+        assert_eq!(scan["dockerfile"].skipped, 1);
+        let empty = br#"{"passed":0,"failed":0,"skipped":0,"parsing_errors":0,"resource_count":0,"checkov_version":"3"}"#;
+        assert!(parse_checkov("c.json", empty).expect("parse").is_empty());
+    }
+}
