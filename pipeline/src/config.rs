@@ -81,22 +81,13 @@ impl Default for GitOpsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScanPolicy {
     /// Fail the pipeline at this severity or above; unset: report only.
     pub fail_on: Option<Severity>,
     /// Count only findings that have a fix when applying `fail_on`.
     pub only_fixed: bool,
-}
-
-impl Default for ScanPolicy {
-    fn default() -> Self {
-        Self {
-            fail_on: None,
-            only_fixed: false,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

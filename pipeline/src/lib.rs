@@ -3,6 +3,7 @@
 //! adapters never call flows; policy never does I/O.
 
 pub mod adapters;
+pub mod audit;
 pub mod config;
 pub mod consistency;
 pub mod flow;

@@ -34,3 +34,43 @@ pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
         }
     }
 }
+
+/// A scratch GitOps remote: a bare repository seeded from the project's `gitops/` folder.
+pub fn seeded_remote(dir: &std::path::Path) -> PathBuf {
+    let bare = dir.join("gitops.git");
+    pipeline::adapters::gitops::seed_bare_repository(
+        &bare,
+        &workspace().join("gitops"),
+        "main",
+        ("seed", "seed@example.invalid"),
+    )
+    .expect("seed the GitOps remote");
+    bare
+}
+
+/// Settings for a writer of `remote`.
+pub fn gitops_settings(remote: &std::path::Path) -> pipeline::adapters::gitops::GitOpsSettings {
+    pipeline::adapters::gitops::GitOpsSettings {
+        url: remote.display().to_string(),
+        branch: "main".to_owned(),
+        author_name: "paktech-pipeline".to_owned(),
+        author_email: "pipeline@paktech.invalid".to_owned(),
+        push_attempts: 60,
+        token: None,
+    }
+}
+
+/// Runs the git CLI in `dir` and returns its stdout; panics when it fails.
+pub fn git_cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,536 @@
+//! The GitOps repository (git2): read a file at a revision, commit an edit with trailers,
+//! push it with compare-and-swap (re-applying the edit on the new tip when the remote moved),
+//! and read the history back.
+//!
+//! Work happens in a bare local mirror with no work tree: an edit becomes a blob, a tree and a
+//! commit built straight from the fetched tip, so nothing half-written is ever on disk where a
+//! syncer could see it. Each operation holds a lock on the mirror, so pipeline runs on one
+//! machine queue behind each other rather than race.
+
+mod push;
+mod seed;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use git2::{FetchOptions, Oid, Repository};
+
+use crate::audit::CommitMessage;
+use crate::model::GitSha;
+use crate::values::{self, Document, Scalar};
+
+pub use seed::seed_bare_repository;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open the GitOps mirror at {}: {source}", path.display())]
+    Mirror {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot lock the GitOps mirror at {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot fetch {branch} from the GitOps remote {url}: {source}")]
+    Fetch {
+        url: String,
+        branch: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("the GitOps remote {url} has no branch {branch}")]
+    NoBranch { url: String, branch: String },
+    #[error("{path} does not exist at GitOps revision {revision}")]
+    NotFound { path: String, revision: String },
+    #[error("GitOps repository: {context}: {source}")]
+    Git {
+        context: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error(transparent)]
+    Values(#[from] values::Error),
+    #[error(
+        "conflict in {path}: {key} was {base:?} when this change was planned, someone set it to {found:?} since; this change wanted {wanted:?}. Nothing was written"
+    )]
+    Conflict {
+        path: String,
+        key: String,
+        base: String,
+        found: String,
+        wanted: String,
+    },
+    #[error("cannot push to the GitOps remote {url}: {source}")]
+    Push {
+        url: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error(
+        "the GitOps remote {url} kept moving: {attempts} pushes were rejected; nothing was written"
+    )]
+    Contended { url: String, attempts: u32 },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Git { context, source }
+}
+
+/// Who commits, and where the repository lives.
+#[derive(Debug, Clone)]
+pub struct GitOpsSettings {
+    /// The remote: a path, `file://`, ssh or https URL.
+    pub url: String,
+    pub branch: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub push_attempts: u32,
+    /// Token for https remotes (from `GITOPS_TOKEN`); never printed.
+    pub token: Option<Secret>,
+}
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Replaces any `user:password@` in a URL, so remotes can be named in messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((userinfo, host)) if !userinfo.contains('/') => format!("{scheme}://***@{host}"),
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// An edit of one file: set these scalars.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub path: String,
+    pub set: Vec<(String, Scalar)>,
+    /// The values `set`'s keys held when the change was planned, in the same order. A key
+    /// found holding something else (and not already the wanted value) is a conflict.
+    /// `None`: whatever the first attempt reads.
+    pub planned_from: Option<Vec<String>>,
+    pub message: CommitMessage,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Written {
+    /// A new commit is on the remote branch.
+    Committed { revision: GitSha, attempts: u32 },
+    /// The file already said this: no commit was made.
+    Unchanged { revision: GitSha },
+}
+
+impl Written {
+    pub fn revision(&self) -> &GitSha {
+        match self {
+            Self::Committed { revision, .. } | Self::Unchanged { revision } => revision,
+        }
+    }
+}
+
+/// One commit of the history, with its message parsed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitRecord {
+    pub revision: GitSha,
+    /// Seconds since the epoch (committer time).
+    pub time: i64,
+    pub author: String,
+    pub subject: String,
+    pub trailers: Vec<(String, String)>,
+}
+
+impl CommitRecord {
+    pub fn trailer(&self, key: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A GitOps repository reached through a bare local mirror.
+#[derive(Debug)]
+pub struct GitOpsRepo {
+    settings: GitOpsSettings,
+    mirror: PathBuf,
+}
+
+const REMOTE_NAME: &str = "origin";
+
+impl GitOpsRepo {
+    /// Opens (creating it when missing) the mirror at `mirror` for the remote in `settings`.
+    pub fn open(settings: GitOpsSettings, mirror: &Path) -> Result<Self> {
+        let fail = |source| Error::Mirror {
+            path: mirror.to_owned(),
+            source,
+        };
+        let repo = match Repository::open_bare(mirror) {
+            Ok(repo) => repo,
+            Err(_) => {
+                std::fs::create_dir_all(mirror).map_err(|e| Error::Lock {
+                    path: mirror.to_owned(),
+                    source: e,
+                })?;
+                Repository::init_bare(mirror).map_err(fail)?
+            }
+        };
+        match repo.find_remote(REMOTE_NAME) {
+            Ok(remote) if remote.url().ok() == Some(settings.url.as_str()) => {}
+            Ok(_) => repo
+                .remote_set_url(REMOTE_NAME, &settings.url)
+                .map_err(fail)?,
+            Err(_) => {
+                repo.remote(REMOTE_NAME, &settings.url).map_err(fail)?;
+            }
+        }
+        Ok(Self {
+            settings,
+            mirror: mirror.to_owned(),
+        })
+    }
+
+    /// The remote, with any credentials in it hidden.
+    pub fn url(&self) -> String {
+        redact_url(&self.settings.url)
+    }
+
+    pub fn branch(&self) -> &str {
+        &self.settings.branch
+    }
+
+    fn repo(&self) -> Result<Repository> {
+        Repository::open_bare(&self.mirror).map_err(|source| Error::Mirror {
+            path: self.mirror.clone(),
+            source,
+        })
+    }
+
+    /// Holds the mirror's lock until dropped.
+    fn lock(&self) -> Result<std::fs::File> {
+        let path = self.mirror.join("paktech.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Lock {
+                path: path.clone(),
+                source,
+            })?;
+        file.lock().map_err(|source| Error::Lock { path, source })?;
+        Ok(file)
+    }
+
+    fn callbacks(&self) -> git2::RemoteCallbacks<'_> {
+        let mut callbacks = git2::RemoteCallbacks::new();
+        let token = self.settings.token.clone();
+        callbacks.credentials(move |_url, username, allowed| {
+            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
+                && let Some(token) = &token
+            {
+                return git2::Cred::userpass_plaintext("x-access-token", token.expose());
+            }
+            if allowed.contains(git2::CredentialType::SSH_KEY) {
+                return git2::Cred::ssh_key_from_agent(username.unwrap_or("git"));
+            }
+            Err(git2::Error::from_str(
+                "the remote asks for credentials: set GITOPS_TOKEN (https) or load an ssh key into the agent",
+            ))
+        });
+        callbacks
+    }
+
+    /// Fetches the branch and returns the remote's tip.
+    #[tracing::instrument(skip_all, fields(url = %self.url(), branch = %self.settings.branch))]
+    pub fn fetch(&self) -> Result<GitSha> {
+        let _lock = self.lock()?;
+        let repo = self.repo()?;
+        self.fetch_locked(&repo).map(sha)
+    }
+
+    fn tracking_ref(&self) -> String {
+        format!("refs/remotes/{REMOTE_NAME}/{}", self.settings.branch)
+    }
+
+    fn fetch_locked(&self, repo: &Repository) -> Result<Oid> {
+        let fail = |source| Error::Fetch {
+            url: self.url(),
+            branch: self.settings.branch.clone(),
+            source,
+        };
+        let mut remote = repo.find_remote(REMOTE_NAME).map_err(fail)?;
+        let refspec = format!(
+            "+refs/heads/{}:{}",
+            self.settings.branch,
+            self.tracking_ref()
+        );
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks());
+        options.prune(git2::FetchPrune::On);
+        remote
+            .fetch(&[refspec.as_str()], Some(&mut options), None)
+            .map_err(fail)?;
+        repo.refname_to_id(&self.tracking_ref())
+            .map_err(|_| Error::NoBranch {
+                url: self.url(),
+                branch: self.settings.branch.clone(),
+            })
+    }
+
+    /// The file at `path` as of `revision`, or `None` when it does not exist there.
+    pub fn read(&self, revision: &GitSha, path: &str) -> Result<Option<String>> {
+        let repo = self.repo()?;
+        read_at(&repo, oid(revision)?, path)
+    }
+
+    /// Applies `change` on the remote's tip, commits and pushes it; when the push is rejected
+    /// because the remote moved, fetches and re-applies the same edit on the new tip, with
+    /// jittered back-off, at most `push_attempts` times. A key that someone else changed to a
+    /// different value meanwhile is a [`Error::Conflict`], and nothing is written.
+    #[tracing::instrument(skip_all, fields(path = %change.path))]
+    pub fn write(&self, change: &Change) -> Result<Written> {
+        let _lock = self.lock()?;
+        let repo = self.repo()?;
+        let signature =
+            git2::Signature::now(&self.settings.author_name, &self.settings.author_email)
+                .map_err(git("cannot make the commit signature"))?;
+        let mut base: Option<Vec<String>> = change.planned_from.clone();
+        for attempt in 1..=self.settings.push_attempts {
+            let tip = self.fetch_locked(&repo)?;
+            let text = read_at(&repo, tip, &change.path)?.ok_or_else(|| Error::NotFound {
+                path: change.path.clone(),
+                revision: tip.to_string(),
+            })?;
+            let document = Document::parse(change.path.clone(), text)?;
+            let current: Vec<String> = change
+                .set
+                .iter()
+                .map(|(key, _)| {
+                    document
+                        .require(key, "a scalar the pipeline writes")
+                        .map(str::to_owned)
+                })
+                .collect::<Result<_, _>>()?;
+            let base_values = base.get_or_insert_with(|| current.clone());
+            for (((key, wanted), found), base) in
+                change.set.iter().zip(&current).zip(base_values.iter())
+            {
+                if found != base && *found != wanted.to_string() {
+                    return Err(Error::Conflict {
+                        path: change.path.clone(),
+                        key: key.clone(),
+                        base: base.clone(),
+                        found: found.clone(),
+                        wanted: wanted.to_string(),
+                    });
+                }
+            }
+            let edits: Vec<(&str, Scalar)> = change
+                .set
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            let edited = document.with(&edits)?;
+            if edited.text() == document.text() {
+                return Ok(Written::Unchanged { revision: sha(tip) });
+            }
+            let commit = commit_file(
+                &repo,
+                tip,
+                &change.path,
+                edited.text(),
+                &change.message,
+                &signature,
+            )?;
+            match push::compare_and_swap(&repo, self, tip, commit)? {
+                push::Outcome::Pushed => {
+                    tracing::info!(attempt, revision = %commit, "pushed");
+                    return Ok(Written::Committed {
+                        revision: sha(commit),
+                        attempts: attempt,
+                    });
+                }
+                push::Outcome::Rejected(reason) => {
+                    tracing::debug!(attempt, reason, "push rejected; re-applying on the new tip");
+                    std::thread::sleep(backoff(attempt));
+                }
+            }
+        }
+        Err(Error::Contended {
+            url: self.url(),
+            attempts: self.settings.push_attempts,
+        })
+    }
+
+    /// Commits on the branch, newest first, from `revision` back; only those touching `path`
+    /// when given; at most `limit`.
+    pub fn log(
+        &self,
+        revision: &GitSha,
+        path: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CommitRecord>> {
+        let repo = self.repo()?;
+        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
+        walk.push(oid(revision)?)
+            .map_err(git("cannot walk the history"))?;
+        walk.simplify_first_parent()
+            .map_err(git("cannot walk the history"))?;
+        let mut records = Vec::new();
+        for id in walk {
+            if records.len() >= limit {
+                break;
+            }
+            let id = id.map_err(git("cannot walk the history"))?;
+            let commit = repo
+                .find_commit(id)
+                .map_err(git(format!("cannot read commit {id}")))?;
+            if let Some(path) = path {
+                let here = entry_id(&commit, path);
+                let before = commit.parent(0).ok().and_then(|p| entry_id(&p, path));
+                if here == before {
+                    continue;
+                }
+            }
+            let message = CommitMessage::parse(commit.message().unwrap_or_default());
+            records.push(CommitRecord {
+                revision: sha(id),
+                time: commit.time().seconds(),
+                author: commit.author().name().unwrap_or_default().to_owned(),
+                subject: message.subject,
+                trailers: message.trailers,
+            });
+        }
+        Ok(records)
+    }
+
+    pub(crate) fn settings(&self) -> &GitOpsSettings {
+        &self.settings
+    }
+}
+
+fn entry_id(commit: &git2::Commit<'_>, path: &str) -> Option<Oid> {
+    commit
+        .tree()
+        .ok()?
+        .get_path(Path::new(path))
+        .ok()
+        .map(|e| e.id())
+}
+
+fn read_at(repo: &Repository, revision: Oid, path: &str) -> Result<Option<String>> {
+    let commit = repo
+        .find_commit(revision)
+        .map_err(git(format!("no commit {revision}")))?;
+    let tree = commit
+        .tree()
+        .map_err(git(format!("cannot read the tree of {revision}")))?;
+    let entry = match tree.get_path(Path::new(path)) {
+        Ok(entry) => entry,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(git(format!("cannot look up {path}"))(e)),
+    };
+    let blob = entry
+        .to_object(repo)
+        .and_then(|o| o.peel_to_blob())
+        .map_err(git(format!("{path} at {revision} is not a file")))?;
+    Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
+}
+
+/// A commit on `parent` whose only change is `path`'s new contents.
+fn commit_file(
+    repo: &Repository,
+    parent: Oid,
+    path: &str,
+    contents: &str,
+    message: &CommitMessage,
+    signature: &git2::Signature<'_>,
+) -> Result<Oid> {
+    let parent = repo
+        .find_commit(parent)
+        .map_err(git("cannot read the tip"))?;
+    let blob = repo
+        .blob(contents.as_bytes())
+        .map_err(git("cannot write a blob"))?;
+    let tree = parent.tree().map_err(git("cannot read the tip's tree"))?;
+    let tree_id = git2::build::TreeUpdateBuilder::new()
+        .upsert(path, blob, git2::FileMode::Blob)
+        .create_updated(repo, &tree)
+        .map_err(git("cannot write the new tree"))?;
+    let tree = repo
+        .find_tree(tree_id)
+        .map_err(git("cannot read the new tree"))?;
+    repo.commit(
+        None,
+        signature,
+        signature,
+        &message.to_string(),
+        &tree,
+        &[&parent],
+    )
+    .map_err(git("cannot write the commit"))
+}
+
+/// 10 ms doubling to 320 ms, each with up to 100% jitter, so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let base = 10u64 << attempt.min(5);
+    Duration::from_millis(base + rand::random_range(0..=base))
+}
+
+fn sha(id: Oid) -> GitSha {
+    id.to_string()
+        .parse()
+        .unwrap_or_else(|_| unreachable!("git object ids are 40 lowercase hex characters"))
+}
+
+fn oid(revision: &GitSha) -> Result<Oid> {
+    Oid::from_str(revision.as_str()).map_err(git(format!("bad revision {revision}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("https://user:tok@github.com/o/r.git"),
+            "https://***@github.com/o/r.git"
+        );
+        assert_eq!(
+            redact_url("https://github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(redact_url("/srv/git/r.git"), "/srv/git/r.git");
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

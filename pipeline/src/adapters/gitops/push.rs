@@ -1,0 +1,198 @@
+//! Pushing with compare-and-swap: the branch moves from exactly the tip the commit was built
+//! on to the commit, or not at all. Never forced.
+//!
+//! Over ssh and https the server's receive-pack does the compare-and-swap under its ref lock.
+//! libgit2's in-process transport for local remotes (a path or `file://`) checks
+//! fast-forwardness only against what it saw when it connected and then overwrites the ref, so
+//! two local pushers can lose a write. For those remotes the new objects are copied into the
+//! remote's object database directly (no temporary refs, which would confuse concurrent
+//! readers listing refs) and the branch is then moved with `reference_matching`, which
+//! compares and swaps under the ref's lock.
+
+use std::cell::RefCell;
+
+use git2::{Oid, PushOptions, Repository};
+
+use super::{Error, GitOpsRepo, REMOTE_NAME, Result, git};
+
+/// How a push ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Pushed,
+    /// The remote moved (or another writer holds its ref lock): fetch and re-apply.
+    Rejected(String),
+}
+
+/// Moves the remote branch from `expected` to `new`.
+pub fn compare_and_swap(
+    repo: &Repository,
+    gitops: &GitOpsRepo,
+    expected: Oid,
+    new: Oid,
+) -> Result<Outcome> {
+    let settings = gitops.settings();
+    if let Some(remote_path) = local_path(&settings.url) {
+        return swap_local(repo, &remote_path, &settings.branch, expected, new);
+    }
+    let outgoing = format!(
+        "refs/paktech/outgoing/{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    repo.reference(&outgoing, new, true, "paktech: outgoing commit")
+        .map_err(git("cannot write a local ref"))?;
+    let result = push(
+        repo,
+        gitops,
+        &format!("{outgoing}:refs/heads/{}", settings.branch),
+    )
+    .map(|rejection| rejection.map_or(Outcome::Pushed, Outcome::Rejected));
+    if let Ok(mut reference) = repo.find_reference(&outgoing) {
+        let _ = reference.delete();
+    }
+    result
+}
+
+/// Pushes one refspec; `Some(reason)` when the remote refused the update.
+fn push(repo: &Repository, gitops: &GitOpsRepo, refspec: &str) -> Result<Option<String>> {
+    let rejection = RefCell::new(None);
+    let mut callbacks = gitops.callbacks();
+    callbacks.push_update_reference(|_refname, status| {
+        if let Some(status) = status {
+            *rejection.borrow_mut() = Some(status.to_owned());
+        }
+        Ok(())
+    });
+    let mut options = PushOptions::new();
+    options.remote_callbacks(callbacks);
+    let mut remote = repo
+        .find_remote(REMOTE_NAME)
+        .map_err(|source| Error::Push {
+            url: gitops.url(),
+            source,
+        })?;
+    let pushed = remote.push(&[refspec], Some(&mut options));
+    drop(options);
+    match pushed {
+        Ok(()) => Ok(rejection.take()),
+        Err(e) if is_contention(&e) => Ok(Some(e.message().to_owned())),
+        Err(source) => Err(Error::Push {
+            url: gitops.url(),
+            source,
+        }),
+    }
+}
+
+fn swap_local(
+    local: &Repository,
+    remote_path: &str,
+    branch: &str,
+    expected: Oid,
+    new: Oid,
+) -> Result<Outcome> {
+    let remote = Repository::open(remote_path)
+        .map_err(git(format!("cannot open the remote at {remote_path}")))?;
+    copy_commit(local, &remote, new)?;
+    let result = remote.reference_matching(
+        &format!("refs/heads/{branch}"),
+        new,
+        true,
+        expected,
+        "paktech: push (compare-and-swap)",
+    );
+    match result {
+        Ok(_) => Ok(Outcome::Pushed),
+        Err(e) if is_contention(&e) => Ok(Outcome::Rejected(e.message().to_owned())),
+        Err(e) => Err(git(format!("cannot move {branch} in {remote_path}"))(e)),
+    }
+}
+
+/// Copies `commit` and every object it adds into `remote`, children before parents; its
+/// parent is already there (it is the tip the commit was built on).
+fn copy_commit(local: &Repository, remote: &Repository, commit: Oid) -> Result<()> {
+    let from = local
+        .odb()
+        .map_err(git("cannot open the mirror's objects"))?;
+    let to = remote
+        .odb()
+        .map_err(git("cannot open the remote's objects"))?;
+    let tree = local
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(git("cannot read the new commit"))?;
+    copy_tree(local, &from, &to, &tree)?;
+    copy_object(&from, &to, commit)
+}
+
+fn copy_tree(
+    repo: &Repository,
+    from: &git2::Odb<'_>,
+    to: &git2::Odb<'_>,
+    tree: &git2::Tree<'_>,
+) -> Result<()> {
+    if to.exists(tree.id()) {
+        return Ok(());
+    }
+    for entry in tree.iter() {
+        match entry.kind() {
+            Some(git2::ObjectType::Tree) => {
+                let subtree = repo
+                    .find_tree(entry.id())
+                    .map_err(git("cannot read a tree"))?;
+                copy_tree(repo, from, to, &subtree)?;
+            }
+            _ => copy_object(from, to, entry.id())?,
+        }
+    }
+    copy_object(from, to, tree.id())
+}
+
+fn copy_object(from: &git2::Odb<'_>, to: &git2::Odb<'_>, id: Oid) -> Result<()> {
+    if to.exists(id) {
+        return Ok(());
+    }
+    let object = from
+        .read(id)
+        .map_err(git(format!("cannot read object {id}")))?;
+    to.write(object.kind(), object.data())
+        .map_err(git(format!("cannot copy object {id} to the remote")))?;
+    Ok(())
+}
+
+fn is_contention(e: &git2::Error) -> bool {
+    use git2::ErrorCode::{Exists, Locked, Modified, NotFastForward};
+    matches!(e.code(), Modified | Locked | NotFastForward | Exists)
+        || e.message().contains("lock")
+        || e.message().contains("non-fast-forward")
+        || e.message().contains("fetch first")
+}
+
+/// The filesystem path of a local remote, if the URL names one.
+fn local_path(url: &str) -> Option<String> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Some(path.to_owned());
+    }
+    let scp_like = url.contains(':') && !url.starts_with('/') && !url.starts_with('.');
+    (!url.contains("://") && !scp_like).then(|| url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_remotes_are_recognised() {
+        assert_eq!(
+            local_path("/srv/gitops.git").as_deref(),
+            Some("/srv/gitops.git")
+        );
+        assert_eq!(
+            local_path("file:///srv/gitops.git").as_deref(),
+            Some("/srv/gitops.git")
+        );
+        assert_eq!(local_path("./gitops.git").as_deref(), Some("./gitops.git"));
+        assert_eq!(local_path("https://github.com/o/r.git"), None);
+        assert_eq!(local_path("ssh://git@github.com/o/r.git"), None);
+        assert_eq!(local_path("git@github.com:o/r.git"), None);
+    }
+}
