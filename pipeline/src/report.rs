@@ -10,6 +10,8 @@ pub enum Outcome {
     /// Nothing to do: the desired state was already there.
     Unchanged,
     Skipped,
+    /// Done, but something non-essential did not work (a notification, say).
+    Warned,
     Failed,
 }
 

@@ -10,8 +10,16 @@
 
 use std::process::ExitCode;
 
+use pipeline::flow;
+
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
+pub const POLICY: u8 = 3;
+
+/// `lint` found this many disagreements.
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline.toml and gitops/ disagree in {0} place(s)")]
+pub struct Inconsistent(pub usize);
 
 /// Exit code for a command-line parse error (`--help` and `--version` are successes).
 pub fn usage(err: &clap::Error) -> ExitCode {
@@ -35,25 +43,51 @@ pub fn report(err: anyhow::Error) -> ExitCode {
 }
 
 fn code(err: &anyhow::Error) -> u8 {
-    use pipeline::flow::image::Error as Image;
-    if let Some(Image::Dirty { .. }) = err.downcast_ref::<Image>() {
-        return USAGE;
-    }
-    if err
-        .downcast_ref::<pipeline::model::InvalidValue>()
-        .is_some()
-    {
-        return USAGE;
+    for cause in err.chain() {
+        if cause
+            .downcast_ref::<pipeline::model::InvalidValue>()
+            .is_some()
+            || cause.downcast_ref::<pipeline::config::Error>().is_some()
+            || cause.downcast_ref::<pipeline::values::Error>().is_some()
+            || cause.downcast_ref::<pipeline::scan::Error>().is_some()
+            || cause.downcast_ref::<Inconsistent>().is_some()
+        {
+            return USAGE;
+        }
+        match cause.downcast_ref::<flow::Error>() {
+            Some(flow::Error::ScanPolicy { .. }) => return POLICY,
+            Some(flow::Error::Image(flow::image::Error::Dirty { .. })) => return USAGE,
+            Some(flow::Error::Config(_) | flow::Error::Scan(_)) => return USAGE,
+            _ => {}
+        }
+        if let Some(flow::image::Error::Dirty { .. }) = cause.downcast_ref::<flow::image::Error>() {
+            return USAGE;
+        }
     }
     FAILURE
 }
 
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    if err.chain().any(|c| {
-        c.downcast_ref::<pipeline::adapters::docker::Unreachable>()
+    for cause in err.chain() {
+        if cause
+            .downcast_ref::<pipeline::adapters::docker::Unreachable>()
             .is_some()
-    }) {
-        return Some("start the Docker engine, or point DOCKER_HOST at one");
+        {
+            return Some("start the Docker engine, or point DOCKER_HOST at one");
+        }
+        if let Some(flow::Error::Target(pipeline::adapters::target::local::Error::ImageMissing {
+            ..
+        })) = cause.downcast_ref::<flow::Error>()
+        {
+            return Some("run `cargo xtask ci` (or `cargo xtask image`) on this machine first");
+        }
+        if let Some(pipeline::adapters::gitops::Error::Fetch { .. }) =
+            cause.downcast_ref::<pipeline::adapters::gitops::Error>()
+        {
+            return Some(
+                "check gitops.url in pipeline.toml, the network, and GITOPS_TOKEN for https remotes",
+            );
+        }
     }
     None
 }

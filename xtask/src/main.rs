@@ -2,9 +2,15 @@
 //! the outcome to a documented exit code (see `exit.rs`).
 
 mod bench;
+mod ci;
+mod context;
 mod exit;
 mod image;
+mod lint;
 mod output;
+mod scan;
+mod status;
+mod sync;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +31,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Test, build, scan, deploy the build to the first environment, notify.
+    Ci(ci::Args),
+    /// Show, per environment, the build git names and the build that runs.
+    Status(status::Args),
+    /// Converge the local target to the GitOps repository.
+    Sync(sync::Args),
+    /// Summarise a grype JSON report.
+    Scan(scan::Args),
+    /// Check pipeline.toml against gitops/.
+    Lint(lint::Args),
     /// Build the app's container image for the checked-out commit.
     Image(image::Args),
     /// Measure speed and size; figures, never pass/fail.
@@ -48,6 +64,11 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Ci(args) => args.run(cli.json).await,
+            Command::Status(args) => args.run(cli.json).await,
+            Command::Sync(args) => args.run(cli.json).await,
+            Command::Scan(args) => args.run(cli.json).await,
+            Command::Lint(args) => args.run(cli.json).await,
             Command::Image(args) => args.run(cli.json).await,
             Command::Bench(args) => args.run(cli.json).await,
         }

@@ -1,7 +1,12 @@
-//! Drawing flow events for people (stderr) and machines (`--json` on stdout).
+//! Drawing flow events for people (stderr: live progress on a terminal, plain lines
+//! otherwise) and machines (`--json` on stdout).
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::flow::steps::StepRecord;
 use pipeline::report::{Event, Outcome, Reporter};
 
 /// Installs the log subscriber: `RUST_LOG` filters (default `warn`), output on stderr.
@@ -13,6 +18,25 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+/// A live spinner per step on a terminal; plain lines otherwise.
+pub fn reporter() -> Box<dyn Reporter> {
+    if std::io::stderr().is_terminal() {
+        Box::new(Live::default())
+    } else {
+        Box::new(Lines)
+    }
+}
+
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "ok",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Skipped => "skipped",
+        Outcome::Warned => "warning",
+        Outcome::Failed => "FAILED",
+    }
 }
 
 /// Writes one line per event on stderr.
@@ -29,19 +53,73 @@ impl Reporter for Lines {
                 outcome,
                 duration,
                 detail,
+            } => eprintln!(
+                "<== {step}: {} in {:.1}s {detail}",
+                outcome_word(outcome),
+                duration.as_secs_f64()
+            ),
+        }
+    }
+}
+
+/// A spinner for the running step, replaced by a summary line when it finishes.
+#[derive(Debug, Default)]
+struct Live {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Reporter for Live {
+    fn event(&self, event: Event) {
+        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Started { step } => {
+                let spinner = ProgressBar::new_spinner().with_prefix(step);
+                spinner.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                spinner.enable_steady_tick(Duration::from_millis(120));
+                *bar = Some(spinner);
+            }
+            Event::Progress { message, .. } => {
+                if let Some(b) = bar.as_ref() {
+                    b.set_message(message);
+                }
+            }
+            Event::Finished {
+                step,
+                outcome,
+                duration,
+                detail,
             } => {
-                let outcome = match outcome {
-                    Outcome::Succeeded => "ok",
-                    Outcome::Unchanged => "unchanged",
-                    Outcome::Skipped => "skipped",
-                    Outcome::Failed => "FAILED",
-                };
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
                 eprintln!(
-                    "<== {step}: {outcome} in {:.1}s {detail}",
+                    "{:<10} {:<9} {:>6.1}s  {detail}",
+                    step,
+                    outcome_word(outcome),
                     duration.as_secs_f64()
                 );
             }
         }
+    }
+}
+
+/// The end-of-run table of steps, outcomes and durations, on stderr.
+pub fn steps_table(steps: &[StepRecord]) {
+    if steps.is_empty() {
+        return;
+    }
+    eprintln!();
+    eprintln!("{:<12} {:<10} {:>8}", "step", "outcome", "seconds");
+    for s in steps {
+        eprintln!(
+            "{:<12} {:<10} {:>8.1}",
+            s.step,
+            outcome_word(s.outcome),
+            s.seconds
+        );
     }
 }
 

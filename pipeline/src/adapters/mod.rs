@@ -3,5 +3,8 @@
 pub mod docker;
 pub mod gitops;
 pub mod image;
+pub mod notify;
+pub mod probe;
 pub mod source;
+pub mod target;
 pub mod tools;

@@ -69,3 +69,63 @@ pub async fn build_static_app(workspace: &Path, build_sha: &str, version: &str) 
         .join("release")
         .join("paktech-app"))
 }
+
+/// Whether `program` is on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            let candidate = dir.join(program);
+            candidate.is_file()
+        })
+    })
+}
+
+/// Runs the workspace's tests (nextest when installed, else `cargo test`).
+pub async fn run_tests(workspace: &Path) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let args: Vec<&str> = if on_path("cargo-nextest") {
+        vec!["nextest", "run", "--workspace", "--locked"]
+    } else {
+        vec!["test", "--workspace", "--locked"]
+    };
+    let status = Command::new(&cargo)
+        .args(&args)
+        .current_dir(workspace)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: cargo.clone(),
+            source,
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Failed {
+            command: format!("{cargo} {}", args.join(" ")),
+            status,
+        })
+    }
+}
+
+/// Runs `program args` and returns its stdout, accepting the listed exit codes
+/// (scanners exit non-zero when they find something).
+pub async fn output(program: &str, args: &[&str], ok_codes: &[i32]) -> Result<Vec<u8>> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
+    match out.status.code() {
+        Some(code) if ok_codes.contains(&code) => Ok(out.stdout),
+        _ => Err(Error::Failed {
+            command: format!("{program} {}", args.join(" ")),
+            status: out.status,
+        }),
+    }
+}

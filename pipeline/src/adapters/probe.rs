@@ -1,0 +1,88 @@
+//! Asking a replica over HTTP whether it is healthy and which build it runs.
+
+use std::time::Duration;
+
+/// What one probe of one replica found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Probe {
+    pub url: String,
+    /// `/health` answered 200.
+    pub healthy: bool,
+    /// `/info`'s `build_sha`, when it answered.
+    pub build_sha: Option<String>,
+    /// Why it is not healthy, or not the expected build.
+    pub problem: Option<String>,
+}
+
+impl Probe {
+    /// Healthy and running `expected`.
+    pub fn runs(&self, expected: &str) -> bool {
+        self.healthy && self.build_sha.as_deref() == Some(expected)
+    }
+}
+
+/// HTTP probes with a short timeout each.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    client: reqwest::Client,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(2))
+    }
+}
+
+impl Prober {
+    pub fn new(timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        Self { client }
+    }
+
+    /// Probes `/health` and `/info` under `base` (such as `http://127.0.0.1:32768`).
+    pub async fn probe(&self, base: &str) -> Probe {
+        let mut probe = Probe {
+            url: base.to_owned(),
+            healthy: false,
+            build_sha: None,
+            problem: None,
+        };
+        match self.client.get(format!("{base}/health")).send().await {
+            Ok(r) if r.status().is_success() => probe.healthy = true,
+            Ok(r) => probe.problem = Some(format!("/health answered {}", r.status().as_u16())),
+            Err(e) => probe.problem = Some(format!("/health: {}", without_url(&e))),
+        }
+        match self.client.get(format!("{base}/info")).send().await {
+            Ok(r) => match r.json::<serde_json::Value>().await {
+                Ok(info) => probe.build_sha = info["build_sha"].as_str().map(str::to_owned),
+                Err(e) => {
+                    probe
+                        .problem
+                        .get_or_insert(format!("/info: {}", without_url(&e)));
+                }
+            },
+            Err(e) => {
+                probe
+                    .problem
+                    .get_or_insert(format!("/info: {}", without_url(&e)));
+            }
+        }
+        probe
+    }
+}
+
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    if let Some(source) = std::error::Error::source(e) {
+        text = format!("{text}: {source}");
+    }
+    text
+}

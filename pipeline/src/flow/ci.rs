@@ -1,0 +1,350 @@
+//! `cargo xtask ci`: test → build image → (scan image ‖ scan infrastructure code) →
+//! deploy dev (write its values, push, sync, smoke test) → notify.
+
+use std::path::{Path, PathBuf};
+
+use super::image::{self as image_flow, BuiltImage, ImageRequest};
+use super::steps::{StepRecord, Steps};
+use super::{Error, Pipeline, Result, sync};
+use crate::adapters::gitops::{Change, Written};
+use crate::adapters::notify::Notice;
+use crate::adapters::tools;
+use crate::audit::{Action, CommitMessage, keys};
+use crate::policy::{self, ScanVerdict};
+use crate::report::{Outcome, Reporter};
+use crate::scan::{self, IacScan, ImageScan};
+use crate::values::Scalar;
+
+/// How to run `ci`.
+#[derive(Debug, Clone, Default)]
+pub struct CiOptions {
+    /// Pull-request mode: run the tests only.
+    pub pr: bool,
+    /// Skip the test step (for whole-flow tests that run `ci` themselves).
+    pub skip_tests: bool,
+    pub allow_dirty: bool,
+    /// A grype JSON report to use instead of running grype.
+    pub scan_report: Option<PathBuf>,
+    /// Who asked: recorded in the commit trailers and the notification.
+    pub requested_by: String,
+    pub run_id: String,
+}
+
+/// What `ci` did, step by step; also the `--json` document.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CiReport {
+    pub steps: Vec<StepRecord>,
+    pub image: Option<BuiltImage>,
+    pub digest: Option<String>,
+    pub scan: Option<ImageScan>,
+    pub scan_verdict: Option<ScanVerdict>,
+    pub iac: Option<IacScan>,
+    pub gitops: Option<Written>,
+    pub dev_urls: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// Runs `ci`. The report is returned whatever happened; the error, when there is one, says
+/// why the run stopped.
+pub async fn run(
+    pipeline: &Pipeline,
+    options: &CiOptions,
+    reporter: &dyn Reporter,
+) -> (CiReport, Option<Error>) {
+    let mut steps = Steps::new(reporter);
+    let mut report = CiReport::default();
+    let result = run_steps(pipeline, options, &mut steps, &mut report).await;
+    if !options.pr {
+        notify(
+            pipeline,
+            options,
+            &mut steps,
+            &report,
+            result.as_ref().err(),
+        )
+        .await;
+    }
+    report.steps = steps.records;
+    report.error = result.as_ref().err().map(ToString::to_string);
+    (report, result.err())
+}
+
+async fn run_steps(
+    pipeline: &Pipeline,
+    options: &CiOptions,
+    steps: &mut Steps<'_>,
+    report: &mut CiReport,
+) -> Result<()> {
+    if options.skip_tests {
+        steps.skip("test", "--skip-tests");
+    } else {
+        steps
+            .run("test", async {
+                tools::run_tests(&pipeline.workspace).await?;
+                Ok::<_, Error>((Outcome::Succeeded, String::new(), ()))
+            })
+            .await?;
+    }
+    if options.pr {
+        return Ok(());
+    }
+
+    let request = ImageRequest {
+        workspace: pipeline.workspace.clone(),
+        repository: pipeline.config.image.repository.clone(),
+        version: workspace_package(&pipeline.workspace, "version"),
+        source_url: workspace_package(&pipeline.workspace, "repository"),
+        allow_dirty: options.allow_dirty,
+    };
+    let reporter = steps.reporter();
+    let built = steps
+        .run("build", async {
+            let built = image_flow::build(&request, &pipeline.images, reporter).await?;
+            let detail = format!("{} ({:.1} MB)", built.name(), built.size_bytes as f64 / 1e6);
+            Ok::<_, Error>((Outcome::Succeeded, detail, built))
+        })
+        .await?;
+    report.image = Some(built.clone());
+    report.digest = Some(built.id.clone());
+
+    let (image_scan, iac_scan) = tokio::join!(
+        scan_image(&built, options.scan_report.as_deref()),
+        scan_iac(&pipeline.workspace)
+    );
+    let image_scan = steps
+        .run("scan-image", async {
+            let scan = image_scan?;
+            let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
+            let detail = match &scan {
+                Some(s) => format!("{} ({} fixable)", s.counts, s.fixable),
+                None => {
+                    "not scanned: grype is not on PATH and no --scan-report was given".to_owned()
+                }
+            };
+            let outcome = if scan.is_some() {
+                Outcome::Succeeded
+            } else {
+                Outcome::Skipped
+            };
+            Ok::<_, Error>((outcome, detail, (scan, verdict)))
+        })
+        .await?;
+    let (scan, verdict) = image_scan;
+    report.scan = scan;
+    report.scan_verdict = Some(verdict.clone());
+    let iac = steps
+        .run("scan-iac", async {
+            let iac = iac_scan?;
+            let detail = match &iac {
+                Some(frameworks) => frameworks
+                    .iter()
+                    .map(|(k, s)| {
+                        format!(
+                            "{k}: {} passed, {} failed, {} skipped",
+                            s.passed, s.failed, s.skipped
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                None => "not scanned: checkov is not on PATH".to_owned(),
+            };
+            let outcome = if iac.is_some() {
+                Outcome::Succeeded
+            } else {
+                Outcome::Skipped
+            };
+            Ok::<_, Error>((outcome, detail, iac))
+        })
+        .await?;
+    report.iac = iac;
+    if let ScanVerdict::Fail { reason } = verdict {
+        return Err(Error::ScanPolicy { reason });
+    }
+
+    let dev = pipeline.config.first();
+    let scan_summary = report
+        .scan
+        .as_ref()
+        .map_or_else(|| "not scanned".to_owned(), |s| s.counts.to_string());
+    let change = Change {
+        path: pipeline.config.values_path(&dev.name),
+        set: vec![
+            ("image.tag".to_owned(), Scalar::str(built.tag.to_string())),
+            ("image.digest".to_owned(), Scalar::str(&built.id)),
+        ],
+        planned_from: None,
+        message: CommitMessage::new(format!(
+            "chore({}): bump {} to {}",
+            dev.name, pipeline.config.app.name, built.tag
+        ))
+        .trailer(keys::ACTION, Action::Deploy.as_str())
+        .trailer(keys::ENVIRONMENT, dev.name.as_str())
+        .trailer(keys::IMAGE_SHA, built.tag.to_string())
+        .trailer(keys::IMAGE_DIGEST, &built.id)
+        .trailer(keys::SCAN, &scan_summary)
+        .trailer(keys::REQUESTED_BY, &options.requested_by)
+        .trailer(keys::RUN_ID, &options.run_id),
+    };
+    let reporter = steps.reporter();
+    let (written, urls) = steps
+        .run("deploy-dev", async {
+            let written = pipeline.gitops.write(&change)?;
+            let revision = written.revision().clone();
+            reporter.progress(
+                "deploy-dev",
+                format!(
+                    "GitOps {} at {}",
+                    outcome_word(&written),
+                    &revision.as_str()[..12]
+                ),
+            );
+            let synced = sync::sync(pipeline, dev, Some(&revision), reporter).await?;
+            let desired = sync::desired_state(pipeline, dev, &revision)?;
+            let probes =
+                sync::smoke(pipeline, dev, &built.tag.to_string(), desired.replicas).await?;
+            let urls: Vec<String> = probes.iter().map(|p| p.url.clone()).collect();
+            let unchanged =
+                matches!(written, Written::Unchanged { .. }) && !synced.convergence.changed();
+            let detail = format!(
+                "{} replica(s) serve {} ({}); started {}, retired {}",
+                probes.len(),
+                built.tag,
+                outcome_word(&written),
+                synced.convergence.started.len(),
+                synced.convergence.removed.len()
+            );
+            let outcome = if unchanged {
+                Outcome::Unchanged
+            } else {
+                Outcome::Succeeded
+            };
+            Ok::<_, Error>((outcome, detail, (written, urls)))
+        })
+        .await?;
+    report.gitops = Some(written);
+    report.dev_urls = urls;
+    Ok(())
+}
+
+fn outcome_word(written: &Written) -> &'static str {
+    match written {
+        Written::Committed { .. } => "committed",
+        Written::Unchanged { .. } => "unchanged",
+    }
+}
+
+/// Runs grype on the image, or reads the given report; `None` when neither is possible.
+async fn scan_image(built: &BuiltImage, report: Option<&Path>) -> Result<Option<ImageScan>> {
+    if let Some(path) = report {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        return Ok(Some(scan::parse_grype(
+            &path.display().to_string(),
+            &bytes,
+        )?));
+    }
+    if !tools::on_path("grype") {
+        return Ok(None);
+    }
+    let bytes = tools::output("grype", &[&built.name(), "-o", "json", "-q"], &[0]).await?;
+    Ok(Some(scan::parse_grype("grype output", &bytes)?))
+}
+
+/// Runs checkov on the chart, the Terraform and the Dockerfile that exist; `None` without checkov.
+async fn scan_iac(workspace: &Path) -> Result<Option<IacScan>> {
+    if !tools::on_path("checkov") {
+        return Ok(None);
+    }
+    let mut args: Vec<String> = vec![
+        "-o".into(),
+        "json".into(),
+        "--quiet".into(),
+        "--soft-fail".into(),
+        "--compact".into(),
+    ];
+    for dir in ["helm", "infra"] {
+        if workspace.join(dir).is_dir() {
+            args.extend(["-d".into(), workspace.join(dir).display().to_string()]);
+        }
+    }
+    args.extend([
+        "-f".into(),
+        workspace.join("app/Dockerfile").display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let bytes = tools::output("checkov", &args, &[0, 1]).await?;
+    Ok(Some(scan::parse_checkov("checkov output", &bytes)?))
+}
+
+async fn notify(
+    pipeline: &Pipeline,
+    options: &CiOptions,
+    steps: &mut Steps<'_>,
+    report: &CiReport,
+    error: Option<&Error>,
+) {
+    let Some(slack) = &pipeline.slack else {
+        steps.skip("notify", "SLACK_WEBHOOK_URL is not set");
+        return;
+    };
+    let dev = pipeline.config.first();
+    let sha = report
+        .image
+        .as_ref()
+        .map_or_else(|| "not built".to_owned(), |i| i.tag.to_string());
+    let commit = report
+        .gitops
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |w| w.revision().to_string());
+    let notice = Notice {
+        headline: match error {
+            None => format!(
+                "{} {} deployed to {}",
+                pipeline.config.app.name,
+                short(&sha),
+                dev.name
+            ),
+            Some(_) => format!("{} ci failed", pipeline.config.app.name),
+        },
+        ok: error.is_none(),
+        facts: vec![
+            ("Environment".to_owned(), dev.name.to_string()),
+            ("Image SHA".to_owned(), sha),
+            ("GitOps commit".to_owned(), commit),
+            ("Requested by".to_owned(), options.requested_by.clone()),
+        ]
+        .into_iter()
+        .chain(error.map(|e| ("Error".to_owned(), e.to_string())))
+        .collect(),
+    };
+    let _ = steps
+        .run("notify", async {
+            Ok::<_, Error>(match slack.post(&notice).await {
+                Ok(()) => (Outcome::Succeeded, "posted to Slack".to_owned(), ()),
+                Err(e) => (Outcome::Warned, e.to_string(), ()),
+            })
+        })
+        .await;
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// A `[workspace.package]` field of the workspace manifest (the version and repository
+/// every crate shares), or `unknown`.
+fn workspace_package(workspace: &Path, key: &str) -> String {
+    std::fs::read_to_string(workspace.join("Cargo.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            t.get("workspace")?
+                .get("package")?
+                .get(key)?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -1,0 +1,88 @@
+//! `cargo xtask status`: per environment, what git says should run and what actually runs.
+
+use super::{Pipeline, Result};
+use crate::model::GitSha;
+use crate::values::Document;
+
+/// One environment's state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvStatus {
+    pub env: String,
+    /// The build the values file names ("" before the first deploy).
+    pub desired_sha: String,
+    pub desired_digest: String,
+    /// The builds the replicas report on `/info`, as probed.
+    pub running_shas: Vec<String>,
+    pub ready: usize,
+    pub desired_replicas: u32,
+    pub urls: Vec<String>,
+    pub last_change: Option<LastChange>,
+}
+
+/// The newest commit that changed an environment's values file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastChange {
+    pub revision: GitSha,
+    pub time: String,
+    pub author: String,
+    pub subject: String,
+}
+
+/// The state of every environment at the GitOps remote's tip.
+pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
+    let tip = pipeline.gitops.fetch()?;
+    let mut out = Vec::new();
+    for env in &pipeline.config.environments {
+        let path = pipeline.config.values_path(&env.name);
+        let doc = match pipeline.gitops.read(&tip, &path)? {
+            Some(text) => {
+                Some(Document::parse(path.clone(), text).map_err(crate::desired::Error::from)?)
+            }
+            None => None,
+        };
+        let get = |key: &str| {
+            doc.as_ref()
+                .and_then(|d| d.get(key))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let desired_sha = get("image.tag");
+        let desired_replicas = if desired_sha.is_empty() {
+            0
+        } else {
+            get("replicaCount").parse().unwrap_or(0)
+        };
+        let probes = pipeline.target.probe(&env.name).await?;
+        let mut running_shas: Vec<String> = probes
+            .iter()
+            .filter_map(|(_, p)| p.build_sha.clone())
+            .collect();
+        running_shas.sort();
+        running_shas.dedup();
+        let ready = probes.iter().filter(|(_, p)| p.runs(&desired_sha)).count();
+        let last_change = pipeline
+            .gitops
+            .log(&tip, Some(&path), 1)?
+            .into_iter()
+            .next()
+            .map(|c| LastChange {
+                revision: c.revision,
+                time: chrono::DateTime::from_timestamp(c.time, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                author: c.author,
+                subject: c.subject,
+            });
+        out.push(EnvStatus {
+            env: env.name.to_string(),
+            desired_digest: get("image.digest"),
+            desired_sha,
+            running_shas,
+            ready,
+            desired_replicas,
+            urls: probes.iter().filter_map(|(r, _)| r.url.clone()).collect(),
+            last_change,
+        });
+    }
+    Ok((tip, out))
+}

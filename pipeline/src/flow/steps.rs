@@ -1,0 +1,81 @@
+//! Running a flow's steps: each is timed, announced to the reporter, and recorded.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::report::{Event, Outcome, Reporter};
+
+/// One finished step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepRecord {
+    pub step: &'static str,
+    pub outcome: Outcome,
+    pub seconds: f64,
+    pub detail: String,
+}
+
+/// The steps of one flow run, in order.
+pub struct Steps<'r> {
+    reporter: &'r dyn Reporter,
+    pub records: Vec<StepRecord>,
+}
+
+impl std::fmt::Debug for Steps<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Steps")
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+impl<'r> Steps<'r> {
+    pub fn new(reporter: &'r dyn Reporter) -> Self {
+        Self {
+            reporter,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn reporter(&self) -> &'r dyn Reporter {
+        self.reporter
+    }
+
+    /// Runs `work` as `step`. `Ok((outcome, detail, value))` records the outcome; an error
+    /// records a failure with the error's message and is returned.
+    pub async fn run<T, E: std::fmt::Display>(
+        &mut self,
+        step: &'static str,
+        work: impl Future<Output = Result<(Outcome, String, T), E>>,
+    ) -> Result<T, E> {
+        self.reporter.event(Event::Started { step });
+        let started = Instant::now();
+        let result = work.await;
+        let (outcome, detail) = match &result {
+            Ok((outcome, detail, _)) => (*outcome, detail.clone()),
+            Err(e) => (Outcome::Failed, e.to_string()),
+        };
+        self.finish(step, outcome, started.elapsed(), detail);
+        result.map(|(_, _, value)| value)
+    }
+
+    /// Records a step that did not run.
+    pub fn skip(&mut self, step: &'static str, why: &str) {
+        self.reporter.event(Event::Started { step });
+        self.finish(step, Outcome::Skipped, Duration::ZERO, why.to_owned());
+    }
+
+    fn finish(&mut self, step: &'static str, outcome: Outcome, duration: Duration, detail: String) {
+        self.reporter.event(Event::Finished {
+            step,
+            outcome,
+            duration,
+            detail: detail.clone(),
+        });
+        self.records.push(StepRecord {
+            step,
+            outcome,
+            seconds: duration.as_secs_f64(),
+            detail,
+        });
+    }
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask ci`: see `pipeline::flow::ci`.
+
+use std::path::PathBuf;
+
+use pipeline::flow::ci::{self, CiOptions};
+
+use crate::{context, output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pull-request mode: run the tests only.
+    #[arg(long)]
+    pr: bool,
+    /// Skip the test step.
+    #[arg(long)]
+    skip_tests: bool,
+    /// Build from a work tree with uncommitted changes (tagged `<sha>-dirty`).
+    #[arg(long)]
+    allow_dirty: bool,
+    /// Use this grype JSON report instead of running grype.
+    #[arg(long, value_name = "FILE")]
+    scan_report: Option<PathBuf>,
+}
+
+impl Args {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let pipeline = context::pipeline().await?;
+        let options = CiOptions {
+            pr: self.pr,
+            skip_tests: self.skip_tests,
+            allow_dirty: self.allow_dirty,
+            scan_report: self.scan_report,
+            requested_by: context::identity(),
+            run_id: context::run_id(),
+        };
+        let reporter = output::reporter();
+        let (report, error) = ci::run(&pipeline, &options, reporter.as_ref()).await;
+        output::steps_table(&report.steps);
+        if json {
+            output::print_json(&report)?;
+        } else if error.is_none() && !self.pr {
+            for url in &report.dev_urls {
+                eprintln!("{} runs {}", pipeline.config.first().name, url);
+            }
+        }
+        match error {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The composition root: builds the [`Pipeline`] (config, GitOps repository, Docker target,
+//! Slack) from the workspace and the environment. The only place that reads secrets.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use pipeline::adapters::docker;
+use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings, Secret};
+use pipeline::adapters::image::ImageBuilder;
+use pipeline::adapters::notify::Slack;
+use pipeline::adapters::target::local::LocalTarget;
+use pipeline::config::PipelineConfig;
+use pipeline::flow::Pipeline;
+
+use crate::workspace;
+
+/// `pipeline.toml` (or `PAKTECH_CONFIG`).
+pub fn config_path() -> PathBuf {
+    std::env::var_os("PAKTECH_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join("pipeline.toml"))
+}
+
+/// The git-ignored state folder (`.paktech/`, or `PAKTECH_STATE_DIR`).
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("PAKTECH_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join(".paktech"))
+}
+
+pub fn load_config() -> anyhow::Result<PipelineConfig> {
+    Ok(PipelineConfig::load(&config_path())?)
+}
+
+/// Opens the GitOps repository named by the config (`PAKTECH_GITOPS_URL` overrides it); with
+/// none, the embedded default: a bare repository in the state folder, seeded from `gitops/`.
+pub fn gitops(config: &PipelineConfig) -> anyhow::Result<GitOpsRepo> {
+    let state = state_dir();
+    let url = match std::env::var("PAKTECH_GITOPS_URL")
+        .ok()
+        .or_else(|| config.gitops.url.clone())
+    {
+        Some(url) => url,
+        None => {
+            let bare = state.join("gitops.git");
+            let created = gitops::seed_bare_repository(
+                &bare,
+                &workspace::root().join("gitops"),
+                &config.gitops.branch,
+                (&config.gitops.author_name, &config.gitops.author_email),
+            )?;
+            if created {
+                eprintln!(
+                    "created the local GitOps repository {} from gitops/",
+                    bare.display()
+                );
+            }
+            bare.display().to_string()
+        }
+    };
+    let settings = GitOpsSettings {
+        url,
+        branch: config.gitops.branch.clone(),
+        author_name: config.gitops.author_name.clone(),
+        author_email: config.gitops.author_email.clone(),
+        push_attempts: config.gitops.push_attempts,
+        token: std::env::var("GITOPS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
+    };
+    Ok(GitOpsRepo::open(
+        settings,
+        &state.join("gitops-mirror.git"),
+    )?)
+}
+
+/// Everything a flow needs.
+pub async fn pipeline() -> anyhow::Result<Pipeline> {
+    let config = load_config()?;
+    let gitops = gitops(&config)?;
+    let docker = docker::connect().await?;
+    let slack = std::env::var("SLACK_WEBHOOK_URL")
+        .ok()
+        .filter(|url| !url.is_empty() && config.notify.slack)
+        .map(|url| {
+            Slack::new(
+                Secret::new(url),
+                config.notify.timeout,
+                config.notify.attempts,
+            )
+        });
+    Ok(Pipeline {
+        workspace: workspace::root(),
+        target: LocalTarget::new(docker.clone(), config.app.name.as_str()),
+        images: ImageBuilder::new(docker),
+        gitops,
+        slack,
+        config,
+    })
+}
+
+/// Who runs this: `GITHUB_ACTOR` in GitHub Actions, else the machine's git identity, else
+/// the login name.
+pub fn identity() -> String {
+    let from_git = || {
+        std::process::Command::new("git")
+            .args(["config", "user.name"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    std::env::var("GITHUB_ACTOR")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(from_git)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// This run's id: the CI platform's, else one made from the time and process id.
+pub fn run_id() -> String {
+    std::env::var("GITHUB_RUN_ID")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "local-{}-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+                std::process::id()
+            )
+        })
+}
+
+/// Parses an environment name given on the command line against the config.
+pub fn environment<'c>(
+    config: &'c PipelineConfig,
+    name: &str,
+) -> anyhow::Result<&'c pipeline::config::EnvironmentConfig> {
+    config.environment(name).context("bad --env")
+}

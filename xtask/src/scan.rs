@@ -1,0 +1,44 @@
+//! `cargo xtask scan --report FILE`: grype's JSON report, summarised.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A report written by `grype <image> -o json`.
+    #[arg(long, value_name = "FILE")]
+    report: PathBuf,
+}
+
+impl Args {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let bytes = std::fs::read(&self.report)
+            .with_context(|| format!("cannot read {}", self.report.display()))?;
+        let scan = pipeline::scan::parse_grype(&self.report.display().to_string(), &bytes)?;
+        if json {
+            return output::print_json(&scan);
+        }
+        println!(
+            "{}: {} findings ({} fixable)",
+            self.report.display(),
+            scan.counts.total(),
+            scan.fixable
+        );
+        println!("{}", scan.counts);
+        for f in &scan.findings {
+            let fix = if f.fixed_in.is_empty() {
+                "no fix".to_owned()
+            } else {
+                format!("fixed in {}", f.fixed_in.join(", "))
+            };
+            println!(
+                "  {:<10} {:<20} {} {} ({fix})",
+                f.severity, f.id, f.package, f.version
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! `cargo xtask sync [--env ENV] [--watch]`: converge the local target to the GitOps repository.
+
+use std::time::Duration;
+
+use pipeline::flow::sync;
+
+use crate::{context, output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The environment to sync (all when omitted).
+    #[arg(long)]
+    env: Option<String>,
+    /// Keep converging until interrupted, repairing drift.
+    #[arg(long)]
+    watch: bool,
+    /// Time between rounds with --watch.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+}
+
+impl Args {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let pipeline = context::pipeline().await?;
+        let envs: Vec<_> = match &self.env {
+            Some(name) => vec![context::environment(&pipeline.config, name)?],
+            None => pipeline.config.environments.iter().collect(),
+        };
+        let reporter = output::reporter();
+        if self.watch {
+            eprintln!(
+                "watching {} every {}; Ctrl-C stops",
+                names(&envs),
+                humantime::format_duration(self.interval)
+            );
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            sync::watch(&pipeline, &envs, self.interval, stop, reporter.as_ref()).await;
+            return Ok(());
+        }
+        let mut reports = Vec::new();
+        for env in envs {
+            let report = sync::sync(&pipeline, env, None, reporter.as_ref()).await?;
+            eprintln!(
+                "{}: {} at GitOps {} (started {}, removed {})",
+                report.env,
+                report.tag.as_deref().unwrap_or("nothing deployed"),
+                &report.revision.as_str()[..12],
+                report.convergence.started.len(),
+                report.convergence.removed.len()
+            );
+            reports.push(report);
+        }
+        if json {
+            output::print_json(&reports)?;
+        }
+        Ok(())
+    }
+}
+
+fn names(envs: &[&pipeline::config::EnvironmentConfig]) -> String {
+    envs.iter()
+        .map(|e| e.name.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
