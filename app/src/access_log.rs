@@ -31,7 +31,7 @@ pub async fn record(
             method,
             path = request.path(),
             status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            latency_ms = elapsed.as_micros() as f64 / 1000.0,
             environment = state.environment.as_str(),
             build_sha = BUILD_SHA,
             "request"

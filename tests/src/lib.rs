@@ -74,3 +74,34 @@ pub fn git_cli(dir: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A pipeline for whole-flow tests: the project's `pipeline.toml`, a fresh seeded GitOps
+/// remote under `dir`, and containers named with `prefix` so tests never touch the
+/// developer's own environments.
+pub fn test_pipeline(
+    dir: &std::path::Path,
+    docker: bollard::Docker,
+    prefix: &str,
+) -> pipeline::flow::Pipeline {
+    let config = pipeline::config::PipelineConfig::load(&workspace().join("pipeline.toml"))
+        .expect("pipeline.toml");
+    let remote = seeded_remote(dir);
+    let gitops = pipeline::adapters::gitops::GitOpsRepo::open(
+        gitops_settings(&remote),
+        &dir.join("mirror.git"),
+    )
+    .expect("open");
+    pipeline::flow::Pipeline {
+        workspace: workspace(),
+        config,
+        gitops,
+        target: pipeline::adapters::target::local::LocalTarget::new(docker.clone(), prefix),
+        images: pipeline::adapters::image::ImageBuilder::new(docker),
+        slack: None,
+    }
+}
+
+/// A unique container-name prefix for one test.
+pub fn unique_prefix(test: &str) -> String {
+    format!("pt-{test}-{:06x}", rand::random::<u32>() & 0xff_ffff)
+}

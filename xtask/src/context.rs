@@ -75,9 +75,8 @@ pub fn gitops(config: &PipelineConfig) -> anyhow::Result<GitOpsRepo> {
     )?)
 }
 
-/// Everything a flow needs.
-pub async fn pipeline() -> anyhow::Result<Pipeline> {
-    let config = load_config()?;
+/// Everything a flow needs, for an already validated `config`.
+pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
     let gitops = gitops(&config)?;
     let docker = docker::connect().await?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
@@ -98,6 +97,11 @@ pub async fn pipeline() -> anyhow::Result<Pipeline> {
         slack,
         config,
     })
+}
+
+/// Everything a flow needs.
+pub async fn pipeline() -> anyhow::Result<Pipeline> {
+    pipeline_with(load_config()?).await
 }
 
 /// Who runs this: `GITHUB_ACTOR` in GitHub Actions, else the machine's git identity, else

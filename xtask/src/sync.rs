@@ -21,7 +21,12 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
-        let pipeline = context::pipeline().await?;
+        // Refuse a bad --env before touching anything.
+        let config = context::load_config()?;
+        if let Some(name) = &self.env {
+            context::environment(&config, name)?;
+        }
+        let pipeline = context::pipeline_with(config).await?;
         let envs: Vec<_> = match &self.env {
             Some(name) => vec![context::environment(&pipeline.config, name)?],
             None => pipeline.config.environments.iter().collect(),

@@ -1,0 +1,138 @@
+//! `ci` end to end on the real Docker engine and a real bare GitOps repository.
+
+use std::time::{Duration, Instant};
+
+use pipeline::adapters::gitops::Written;
+use pipeline::flow::ci::{self, CiOptions};
+use pipeline::flow::sync;
+use pipeline::report::{Outcome, Silent};
+
+fn options() -> CiOptions {
+    CiOptions {
+        skip_tests: true,
+        allow_dirty: true,
+        requested_by: "ci-flow-test".to_owned(),
+        run_id: "test-run-1".to_owned(),
+        ..CiOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
+    let Some(docker) = tests::docker_or_skip("ci_flow").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &tests::unique_prefix("ci"));
+    let dev = pipeline.config.first().clone();
+    let remote = dir.path().join("gitops.git");
+
+    // First run: builds, commits dev's new tag, starts dev, smoke-tests it.
+    let (report, error) = ci::run(&pipeline, &options(), &Silent).await;
+    assert!(error.is_none(), "ci failed: {error:?}\n{report:#?}");
+    let image = report.image.clone().expect("an image");
+    let Some(Written::Committed { revision, .. }) = report.gitops.clone() else {
+        panic!("expected a commit: {report:#?}");
+    };
+    assert_eq!(report.dev_urls.len(), 1);
+    let replicas = pipeline
+        .target
+        .replicas(&dev.name, None)
+        .await
+        .expect("replicas");
+    assert_eq!(replicas.len(), 1);
+    assert_eq!(replicas[0].tag, image.tag.to_string());
+    assert_eq!(replicas[0].revision, revision.to_string());
+
+    // Second run at the same commit: no commit, nothing restarted.
+    let (again, error) = ci::run(&pipeline, &options(), &Silent).await;
+    assert!(error.is_none(), "second ci failed: {error:?}");
+    assert_eq!(
+        again.gitops,
+        Some(Written::Unchanged {
+            revision: revision.clone()
+        })
+    );
+    let deploy = again
+        .steps
+        .iter()
+        .find(|s| s.step == "deploy-dev")
+        .expect("deploy-dev step");
+    assert_eq!(deploy.outcome, Outcome::Unchanged, "{deploy:?}");
+    let after = pipeline
+        .target
+        .replicas(&dev.name, None)
+        .await
+        .expect("replicas");
+    assert_eq!(
+        after.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        replicas.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        "the same container still serves"
+    );
+
+    // The git CLI reads the audit record.
+    let log = tests::git_cli(&remote, &["log", "--format=%s", "main"]);
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        vec![
+            format!("chore(dev): bump paktech-app to {}", image.tag).as_str(),
+            "chore: seed the GitOps repository from gitops/"
+        ]
+    );
+    let trailers = tests::git_cli(&remote, &["log", "-1", "--format=%(trailers)", "main"]);
+    for expected in [
+        "Pipeline-Action: deploy".to_owned(),
+        "Pipeline-Environment: dev".to_owned(),
+        format!("Image-Sha: {}", image.tag),
+        format!("Image-Digest: {}", image.id),
+        "Requested-By: ci-flow-test".to_owned(),
+        "Run-Id: test-run-1".to_owned(),
+    ] {
+        assert!(
+            trailers.contains(&expected),
+            "missing {expected:?} in:\n{trailers}"
+        );
+    }
+    tests::git_cli(&remote, &["fsck", "--strict"]);
+
+    // A replica removed by hand comes back under watch.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let envs = [&dev];
+    let watcher = sync::watch(
+        &pipeline,
+        &envs,
+        Duration::from_millis(300),
+        async {
+            let _ = stop_rx.await;
+        },
+        &Silent,
+    );
+    let checker = async {
+        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .build();
+        docker
+            .remove_container(&replicas[0].name, Some(options))
+            .await
+            .expect("remove by hand");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let probes = pipeline.target.probe(&dev.name).await.expect("probe");
+            if probes.len() == 1
+                && probes[0].1.runs(&image.tag.to_string())
+                && probes[0].0.name != replicas[0].name
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replica never came back: {probes:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = stop_tx.send(());
+    };
+    tokio::join!(watcher, checker);
+
+    pipeline.target.teardown(&dev.name).await.expect("teardown");
+}

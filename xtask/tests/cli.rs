@@ -1,0 +1,163 @@
+//! The command line as a user meets it: real fixtures in, exit codes and messages out.
+//! None of these needs Docker: each is answered (or refused) before the engine is contacted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+fn shared() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("PAKTECH_REQUIRE_SHARED").is_err(),
+        "PAKTECH_REQUIRE_SHARED is set but {} is missing",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: {} is missing; set PAKTECH_REQUIRE_SHARED=1 to fail instead",
+        dir.display()
+    );
+    None
+}
+
+fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(XTASK)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("run xtask")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn scan_reads_every_shared_grype_report_with_exact_counts() {
+    let Some(shared) = shared() else { return };
+    let expected = [
+        ("TestEmptyJsonPresenter.json", [0, 0, 0, 0, 0, 0]),
+        ("TestJsonImgsPresenter.json", [1, 0, 0, 1, 0, 0]),
+        ("TestJsonDirsPresenter.json", [1, 0, 0, 1, 0, 0]),
+    ];
+    for (file, [critical, high, medium, low, negligible, unknown]) in expected {
+        let path = shared.join("fixtures/grype").join(file);
+        let out = xtask(
+            &["scan", "--report", path.to_str().expect("utf-8"), "--json"],
+            &[],
+        );
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(
+            json["counts"],
+            serde_json::json!({"critical": critical, "high": high, "medium": medium, "low": low,
+                               "negligible": negligible, "unknown": unknown}),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_report_is_refused_naming_file_and_position() {
+    let Some(shared) = shared() else { return };
+    let whole =
+        std::fs::read(shared.join("fixtures/grype/TestJsonImgsPresenter.json")).expect("fixture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let truncated = dir.path().join("truncated.json");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).expect("write");
+    let out = xtask(
+        &["scan", "--report", truncated.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("truncated.json: not a grype JSON report at line"),
+        "{message}"
+    );
+}
+
+#[test]
+fn lint_agrees_with_the_projects_gitops_content() {
+    let out = xtask(&["lint"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_malformed_pipeline_toml_is_refused_naming_file_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("pipeline.toml");
+    let good =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipeline.toml"))
+            .expect("read");
+    std::fs::write(
+        &config,
+        good.replace("push_attempts = 30", "push_attempts = \"many\""),
+    )
+    .expect("write");
+    let state = dir.path().join("state");
+    let out = xtask(
+        &["sync", "--env", "dev"],
+        &[
+            ("PAKTECH_CONFIG", config.to_str().expect("utf-8")),
+            ("PAKTECH_STATE_DIR", state.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("pipeline.toml") && message.contains("push_attempts"),
+        "{message}"
+    );
+    assert!(!state.exists(), "nothing was written");
+}
+
+#[test]
+fn an_unknown_environment_is_refused_before_anything_is_touched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    for env in ["qa", "../prod", "prod/", ""] {
+        let out = xtask(
+            &["sync", "--env", env],
+            &[("PAKTECH_STATE_DIR", state.to_str().expect("utf-8"))],
+        );
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("expected one of dev, staging, prod"),
+            "{env:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(!state.exists(), "nothing was written");
+}
+
+#[test]
+fn a_dead_docker_engine_is_a_clear_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = xtask(
+        &["status"],
+        &[("PAKTECH_STATE_DIR", dir.path().to_str().expect("utf-8"))],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        message.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+        "{message}"
+    );
+    assert!(
+        message.contains("hint: start the Docker engine"),
+        "{message}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = xtask(&["promote-everything"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = xtask(&["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+}
