@@ -32,6 +32,31 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// `TryFrom<String>` (through `FromStr`), `From<T> for String` and `Display` for a
+/// validated string newtype whose inner value is its text.
+macro_rules! string_conversions {
+    ($t:ident) => {
+        impl TryFrom<String> for $t {
+            type Error = InvalidValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(value: $t) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 /// A full git commit id: exactly 40 lowercase hexadecimal characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -62,24 +87,7 @@ impl FromStr for GitSha {
     }
 }
 
-impl TryFrom<String> for GitSha {
-    type Error = InvalidValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<GitSha> for String {
-    fn from(sha: GitSha) -> Self {
-        sha.0
-    }
-}
-
-impl fmt::Display for GitSha {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_conversions!(GitSha);
 
 /// The tag an image is built under: the commit's SHA, or `<sha>-dirty` for a build of
 /// uncommitted changes, so a dirty build can never be mistaken for a commit's build.
@@ -179,24 +187,7 @@ impl FromStr for Digest {
     }
 }
 
-impl TryFrom<String> for Digest {
-    type Error = InvalidValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<Digest> for String {
-    fn from(d: Digest) -> Self {
-        d.0
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_conversions!(Digest);
 
 /// An image repository name such as `paktech-app` or `registry.example.com/team/paktech-app`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -240,24 +231,7 @@ impl FromStr for Repository {
     }
 }
 
-impl TryFrom<String> for Repository {
-    type Error = InvalidValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<Repository> for String {
-    fn from(r: Repository) -> Self {
-        r.0
-    }
-}
-
-impl fmt::Display for Repository {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_conversions!(Repository);
 
 /// An environment's name: lowercase letters, digits and '-', starting with a letter.
 /// Being a path component and a Docker/Kubernetes name, it admits no '/', '.' or space.
@@ -291,24 +265,7 @@ impl FromStr for EnvName {
     }
 }
 
-impl TryFrom<String> for EnvName {
-    type Error = InvalidValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<EnvName> for String {
-    fn from(e: EnvName) -> Self {
-        e.0
-    }
-}
-
-impl fmt::Display for EnvName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_conversions!(EnvName);
 
 /// One image, named by repository and tag, pinned by digest when it is known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -105,3 +105,47 @@ pub fn test_pipeline(
 pub fn unique_prefix(test: &str) -> String {
     format!("pt-{test}-{:06x}", rand::random::<u32>() & 0xff_ffff)
 }
+
+/// Commits `contents` at `path` to `remote`'s main branch the way a person would (a clone,
+/// `git commit`, `git push`), and returns the new commit's id.
+pub fn commit_by_hand(
+    remote: &std::path::Path,
+    path: &str,
+    contents: &str,
+    message: &str,
+) -> String {
+    let scratch = tempfile_in(remote);
+    git_cli(
+        remote.parent().unwrap_or(remote),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap_or_default(),
+            scratch.to_str().unwrap_or_default(),
+        ],
+    );
+    std::fs::write(scratch.join(path), contents).expect("write");
+    git_cli(
+        &scratch,
+        &[
+            "-c",
+            "user.name=person",
+            "-c",
+            "user.email=person@example.invalid",
+            "commit",
+            "-qam",
+            message,
+        ],
+    );
+    git_cli(&scratch, &["push", "-q", "origin", "main"]);
+    let head = git_cli(&scratch, &["rev-parse", "HEAD"]).trim().to_owned();
+    let _ = std::fs::remove_dir_all(&scratch);
+    head
+}
+
+fn tempfile_in(remote: &std::path::Path) -> PathBuf {
+    remote
+        .parent()
+        .unwrap_or(remote)
+        .join(format!("hand-{:08x}", rand::random::<u32>()))
+}

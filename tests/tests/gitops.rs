@@ -87,30 +87,12 @@ fn twenty_concurrent_writers_all_land_once_in_a_linear_history() {
     let tip = setup.fetch().expect("fetch");
     let text = setup.read(&tip, DEV).expect("read").expect("values");
     let keys: String = (0..WRITERS).map(|i| format!("  w{i:02}: \"\"\n")).collect();
-    let work = tests::git_cli(
-        dir.path(),
-        &["clone", "-q", remote.to_str().expect("utf-8"), "work"],
+    tests::commit_by_hand(
+        &remote,
+        DEV,
+        &format!("{text}writers:\n{keys}"),
+        "add writer keys",
     );
-    drop(work);
-    std::fs::write(
-        dir.path().join("work").join(DEV),
-        format!("{text}writers:\n{keys}"),
-    )
-    .expect("write");
-    let work = dir.path().join("work");
-    tests::git_cli(
-        &work,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "commit",
-            "-qam",
-            "add writer keys",
-        ],
-    );
-    tests::git_cli(&work, &["push", "-q", "origin", "main"]);
 
     let remote = Arc::new(remote);
     let dir_path = Arc::new(dir.path().to_owned());
@@ -228,25 +210,7 @@ fn an_unreachable_remote_is_a_clear_error() {
 fn a_values_file_of_the_wrong_shape_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = tests::seeded_remote(dir.path());
-    let work = dir.path().join("work");
-    tests::git_cli(
-        dir.path(),
-        &["clone", "-q", remote.to_str().expect("utf-8"), "work"],
-    );
-    std::fs::write(work.join(DEV), "- just\n- a list\n").expect("write");
-    tests::git_cli(
-        &work,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "commit",
-            "-qam",
-            "break dev",
-        ],
-    );
-    tests::git_cli(&work, &["push", "-q", "origin", "main"]);
+    tests::commit_by_hand(&remote, DEV, "- just\n- a list\n", "break dev");
     let before = tests::git_cli(&remote, &["rev-parse", "main"]);
 
     let repo = GitOpsRepo::open(tests::gitops_settings(&remote), &dir.path().join("mirror"))

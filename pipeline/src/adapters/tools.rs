@@ -28,7 +28,6 @@ pub const IMAGE_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Compiles the app as a statically linked release binary stamped with `build_sha` and
 /// `version`, and returns the binary's path. Cargo's own output goes to this process's stderr.
 pub async fn build_static_app(workspace: &Path, build_sha: &str, version: &str) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let args = [
         "build",
         "--release",
@@ -40,27 +39,17 @@ pub async fn build_static_app(workspace: &Path, build_sha: &str, version: &str) 
         "--target",
         IMAGE_TARGET,
     ];
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(workspace)
-        .env("BUILD_SHA", build_sha)
-        .env("APP_VERSION", version)
-        // With --target, these flags reach only the target's code, never build scripts.
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .await
-        .map_err(|source| Error::Spawn {
-            program: cargo.clone(),
-            source,
-        })?;
-    if !status.success() {
-        return Err(Error::Failed {
-            command: format!("{cargo} {}", args.join(" ")),
-            status,
-        });
-    }
+    cargo(
+        workspace,
+        &args,
+        &[
+            ("BUILD_SHA", build_sha),
+            ("APP_VERSION", version),
+            // With --target, these flags reach only the target's code, never build scripts.
+            ("RUSTFLAGS", "-C target-feature=+crt-static"),
+        ],
+    )
+    .await?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
@@ -82,15 +71,21 @@ pub fn on_path(program: &str) -> bool {
 
 /// Runs the workspace's tests (nextest when installed, else `cargo test`).
 pub async fn run_tests(workspace: &Path) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let args: Vec<&str> = if on_path("cargo-nextest") {
-        vec!["nextest", "run", "--workspace", "--locked"]
+    let args: &[&str] = if on_path("cargo-nextest") {
+        &["nextest", "run", "--workspace", "--locked"]
     } else {
-        vec!["test", "--workspace", "--locked"]
+        &["test", "--workspace", "--locked"]
     };
+    cargo(workspace, args, &[]).await
+}
+
+/// Runs the cargo that runs us (`CARGO`), its output going to this process's stderr.
+async fn cargo(workspace: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(&cargo)
-        .args(&args)
+        .args(args)
         .current_dir(workspace)
+        .envs(envs.iter().copied())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()
