@@ -2,6 +2,7 @@
 //! Benchmarks measure; they never pass or fail on a figure.
 
 mod app;
+mod gitops;
 mod wrk;
 
 use crate::output;
@@ -17,6 +18,8 @@ pub struct Args {
 enum Which {
     /// The web service: throughput, latency, memory, cold start, image size.
     App(app::Options),
+    /// GitOps writes: latency against history length, racing writers.
+    Gitops(gitops::Options),
 }
 
 /// One measured figure.
@@ -34,7 +37,12 @@ impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let figures = match self.which {
             Some(Which::App(options)) => app::run(&options).await?,
-            None => app::run(&app::Options::default()).await?,
+            Some(Which::Gitops(options)) => gitops::run(&options).await?,
+            None => {
+                let mut all = app::run(&app::Options::default()).await?;
+                all.extend(gitops::run(&gitops::Options::default()).await?);
+                all
+            }
         };
         if json {
             output::print_json(&figures)?;
