@@ -5,6 +5,7 @@ pub mod gitops;
 pub mod image;
 pub mod notify;
 pub mod probe;
+pub mod registry;
 pub mod source;
 pub mod target;
 pub mod tools;

@@ -1,4 +1,4 @@
-//! Pure decisions over plain data: no I/O here, so every rule is tested without a service.
+//! The scan gate: does an image's scan pass the policy?
 
 use crate::config::ScanPolicy;
 use crate::scan::{ImageScan, Severity};

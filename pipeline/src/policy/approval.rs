@@ -1,0 +1,238 @@
+//! The approval gate: an approval is bound to one SHA and one environment, the approver must
+//! differ from the requester, an allow-list may name who may approve, and N distinct
+//! approvals are needed.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{EnvName, GitSha};
+
+/// One recorded approval.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Approval {
+    pub sha: GitSha,
+    pub env: EnvName,
+    pub approver: String,
+    pub at: DateTime<Utc>,
+    pub comment: Option<String>,
+}
+
+/// Who may approve and how many must.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRule<'a> {
+    pub required: u32,
+    /// Empty: anyone but the requester.
+    pub approvers: &'a [String],
+}
+
+/// Where a promotion stands at the gate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GateStatus {
+    NotRequired,
+    Approved {
+        by: Vec<String>,
+    },
+    Waiting {
+        have: Vec<String>,
+        need: u32,
+        may_approve: String,
+    },
+}
+
+/// Why someone may not approve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{approver} requested this promotion and cannot approve it; someone else must")]
+    SelfApproval { approver: String },
+    #[error("{approver} may not approve promotions to {env}; approvers are: {}", allowed.join(", "))]
+    NotAnApprover {
+        approver: String,
+        env: String,
+        allowed: Vec<String>,
+    },
+}
+
+fn same_person(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+/// May `approver` approve a promotion of `env` requested by `requester` (when known)?
+pub fn may_approve(
+    rule: &ApprovalRule<'_>,
+    env: &EnvName,
+    approver: &str,
+    requester: Option<&str>,
+) -> Result<(), Refusal> {
+    if requester.is_some_and(|r| same_person(r, approver)) {
+        return Err(Refusal::SelfApproval {
+            approver: approver.to_owned(),
+        });
+    }
+    if !rule.approvers.is_empty() && !rule.approvers.iter().any(|a| same_person(a, approver)) {
+        return Err(Refusal::NotAnApprover {
+            approver: approver.to_owned(),
+            env: env.to_string(),
+            allowed: rule.approvers.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// The gate for promoting `sha` to `env` at `requester`'s request, given every approval on
+/// record. Approvals for another SHA or environment, by the requester, by someone not on the
+/// allow-list, or repeated by one person, do not count.
+pub fn gate(
+    rule: &ApprovalRule<'_>,
+    env: &EnvName,
+    sha: &GitSha,
+    requester: &str,
+    approvals: &[Approval],
+) -> GateStatus {
+    if rule.required == 0 {
+        return GateStatus::NotRequired;
+    }
+    let mut counted: Vec<String> = Vec::new();
+    for a in approvals.iter().filter(|a| &a.sha == sha && &a.env == env) {
+        let valid = may_approve(rule, env, &a.approver, Some(requester)).is_ok();
+        if valid && !counted.iter().any(|c| same_person(c, &a.approver)) {
+            counted.push(a.approver.clone());
+        }
+    }
+    if counted.len() >= rule.required as usize {
+        GateStatus::Approved { by: counted }
+    } else {
+        GateStatus::Waiting {
+            have: counted,
+            need: rule.required,
+            may_approve: if rule.approvers.is_empty() {
+                format!("anyone but {requester}")
+            } else {
+                rule.approvers
+                    .iter()
+                    .filter(|a| !same_person(a, requester))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+    const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+    fn approval(sha: &str, env: &str, who: &str) -> Approval {
+        Approval {
+            sha: sha.parse().expect("sha"),
+            env: env.parse().expect("env"),
+            approver: who.to_owned(),
+            at: "2026-11-26T12:00:00Z".parse().expect("time"),
+            comment: None,
+        }
+    }
+
+    fn check(required: u32, approvers: &[&str], records: &[Approval], expected: &str) {
+        let approvers: Vec<String> = approvers.iter().map(|s| (*s).to_owned()).collect();
+        let rule = ApprovalRule {
+            required,
+            approvers: &approvers,
+        };
+        let got = match gate(
+            &rule,
+            &"prod".parse().expect("env"),
+            &SHA.parse().expect("sha"),
+            "alice",
+            records,
+        ) {
+            GateStatus::NotRequired => "not required".to_owned(),
+            GateStatus::Approved { by } => format!("approved by {}", by.join(",")),
+            GateStatus::Waiting {
+                have,
+                need,
+                may_approve,
+            } => format!("waiting {}/{need} ({may_approve})", have.len()),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn table() {
+        check(0, &[], &[], "not required");
+        check(1, &[], &[], "waiting 0/1 (anyone but alice)");
+        check(1, &[], &[approval(SHA, "prod", "bob")], "approved by bob");
+        check(
+            1,
+            &[],
+            &[approval(SHA, "prod", "alice")],
+            "waiting 0/1 (anyone but alice)",
+        );
+        check(
+            1,
+            &[],
+            &[approval(SHA, "prod", "ALICE ")],
+            "waiting 0/1 (anyone but alice)",
+        );
+        check(
+            1,
+            &[],
+            &[approval(OTHER, "prod", "bob")],
+            "waiting 0/1 (anyone but alice)",
+        );
+        check(
+            1,
+            &[],
+            &[approval(SHA, "staging", "bob")],
+            "waiting 0/1 (anyone but alice)",
+        );
+        check(
+            2,
+            &[],
+            &[approval(SHA, "prod", "bob"), approval(SHA, "prod", "Bob")],
+            "waiting 1/2 (anyone but alice)",
+        );
+        check(
+            2,
+            &[],
+            &[approval(SHA, "prod", "bob"), approval(SHA, "prod", "carol")],
+            "approved by bob,carol",
+        );
+        check(
+            1,
+            &["carol", "alice"],
+            &[approval(SHA, "prod", "bob")],
+            "waiting 0/1 (carol)",
+        );
+        check(
+            1,
+            &["carol"],
+            &[approval(SHA, "prod", "carol")],
+            "approved by carol",
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let rule = ApprovalRule {
+            required: 1,
+            approvers: &["carol".to_owned()],
+        };
+        let prod = "prod".parse().expect("env");
+        assert_eq!(
+            may_approve(&rule, &prod, "carol", Some("Carol"))
+                .expect_err("self")
+                .to_string(),
+            "carol requested this promotion and cannot approve it; someone else must"
+        );
+        assert_eq!(
+            may_approve(&rule, &prod, "bob", Some("alice"))
+                .expect_err("not listed")
+                .to_string(),
+            "bob may not approve promotions to prod; approvers are: carol"
+        );
+        assert!(may_approve(&rule, &prod, "carol", None).is_ok());
+    }
+}
