@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
+use sha2::Digest as _;
 
 /// What can go wrong talking to the engine about images.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +134,99 @@ impl ImageBuilder {
         })
     }
 
+    /// Rewrites a freshly built image so its id depends only on its content: the classic
+    /// builder stamps build times, the intermediate container and its own version into the
+    /// image configuration, so two builds of one commit would differ. The image is saved, its
+    /// configuration normalised (see [`normalize_config`]) and loaded back under `name`; the
+    /// new id is the configuration's digest, the same on any engine for the same commit.
+    #[tracing::instrument(skip_all, fields(image = name))]
+    pub async fn normalize(&self, image: &str, name: &str, created: &str) -> Result<String> {
+        let engine = |action: &'static str| {
+            let image = image.to_owned();
+            move |source| Error::Engine { action, image, source }
+        };
+        let saved: Vec<u8> = self
+            .docker
+            .export_image(image)
+            .map(|chunk| chunk.map(|b| b.to_vec()))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(engine("save"))?
+            .concat();
+        let mut files = std::collections::BTreeMap::new();
+        let mut archive = tar::Archive::new(saved.as_slice());
+        for entry in archive.entries().map_err(Error::Context)? {
+            let mut entry = entry.map_err(Error::Context)?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let path = entry.path().map_err(Error::Context)?.display().to_string();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(Error::Context)?;
+            files.insert(path, bytes);
+        }
+        let malformed = |what: &str| Error::Build {
+            tag: name.to_owned(),
+            message: format!("docker save gave no {what}"),
+        };
+        let manifest: serde_json::Value = files
+            .get("manifest.json")
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .ok_or_else(|| malformed("manifest.json"))?;
+        let config_path = manifest[0]["Config"].as_str().ok_or_else(|| malformed("config"))?;
+        let layers: Vec<String> = manifest[0]["Layers"]
+            .as_array()
+            .ok_or_else(|| malformed("layer list"))?
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect();
+        let mut config: serde_json::Value = files
+            .get(config_path)
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .ok_or_else(|| malformed("configuration"))?;
+        normalize_config(&mut config, created);
+        let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
+        let digest = format!("{:x}", sha2::Sha256::digest(&config_bytes));
+
+        let mut out = tar::Builder::new(Vec::new());
+        out.mode(tar::HeaderMode::Deterministic);
+        let mut add = |path: &str, bytes: &[u8]| -> Result<()> {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            out.append_data(&mut header, path, bytes).map_err(Error::Context)
+        };
+        add(&format!("{digest}.json"), &config_bytes)?;
+        for layer in &layers {
+            add(layer, files.get(layer).ok_or_else(|| malformed("layer"))?)?;
+        }
+        let manifest = serde_json::json!([{"Config": format!("{digest}.json"), "RepoTags": [name], "Layers": layers}]);
+        add("manifest.json", manifest.to_string().as_bytes())?;
+        let archive = out.into_inner().map_err(Error::Context)?;
+
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::new().quiet(true).build();
+        let mut stream = self.docker.import_image(options, bollard::body_full(archive.into()), None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(engine("load"))?;
+            if let Some(detail) = info.error_detail {
+                return Err(Error::Build {
+                    tag: name.to_owned(),
+                    message: detail.message.unwrap_or_default(),
+                });
+            }
+        }
+        let id = format!("sha256:{digest}");
+        if id != image {
+            // The stamped original is now untagged; it has no further use.
+            let options = bollard::query_parameters::RemoveImageOptionsBuilder::new().noprune(false).build();
+            let _ = self.docker.remove_image(image, Some(options), None).await;
+        }
+        Ok(id)
+    }
+
     /// Adds `repository:tag` to an existing image.
     pub async fn tag(&self, image: &str, repository: &str, tag: &str) -> Result<()> {
         let options = TagImageOptionsBuilder::new()
@@ -171,8 +265,53 @@ impl ImageBuilder {
     }
 }
 
+/// Removes from an image configuration everything that depends on when, where or by which
+/// engine it was built: build times become `created` (the commit time), and the intermediate
+/// container, its configuration, the parent image id and the engine version are dropped.
+pub fn normalize_config(config: &mut serde_json::Value, created: &str) {
+    if let Some(object) = config.as_object_mut() {
+        object.remove("container");
+        object.remove("container_config");
+        object.remove("docker_version");
+        object.insert("created".to_owned(), created.into());
+        if let Some(inner) = object.get_mut("config").and_then(|c| c.as_object_mut()) {
+            inner.remove("Image");
+            inner.remove("Hostname");
+        }
+        if let Some(history) = object.get_mut("history").and_then(|h| h.as_array_mut()) {
+            for step in history {
+                if let Some(step) = step.as_object_mut() {
+                    step.insert("created".to_owned(), created.into());
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn normalized_configs_depend_only_on_content() {
+        let build = |container: &str, time: &str| {
+            let mut c = serde_json::json!({
+                "architecture": "amd64",
+                "container": container,
+                "container_config": {"Hostname": container},
+                "docker_version": "20.10.24",
+                "created": time,
+                "config": {"User": "65532:65532", "Image": format!("sha256:{container}"), "Hostname": container},
+                "history": [{"created": time, "created_by": "COPY paktech-app /paktech-app"}],
+                "rootfs": {"type": "layers", "diff_ids": ["sha256:abc"]},
+            });
+            super::normalize_config(&mut c, "2026-01-01T00:00:00Z");
+            serde_json::to_vec(&c).expect("json")
+        };
+        assert_eq!(build("aaa", "2026-11-26T18:00:00Z"), build("bbb", "2026-11-27T09:30:00Z"));
+        let text = String::from_utf8(build("aaa", "x")).expect("utf-8");
+        assert!(!text.contains("aaa"), "{text}");
+        assert!(text.contains("65532:65532") && text.contains("sha256:abc"), "{text}");
+    }
+
     use super::*;
 
     fn file(path: &str, contents: &[u8]) -> ContextFile {

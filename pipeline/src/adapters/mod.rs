@@ -5,6 +5,7 @@ pub mod gitops;
 pub mod image;
 pub mod notify;
 pub mod probe;
+pub mod records;
 pub mod registry;
 pub mod source;
 pub mod target;

@@ -121,11 +121,12 @@ pub async fn build(
         ("SOURCE".to_owned(), request.source_url.clone()),
     ]);
     reporter.progress(STEP, format!("docker build {name}"));
-    let id = images
+    let built = images
         .build(&name, context, &build_args, |line| {
             reporter.progress(STEP, line.to_owned());
         })
         .await?;
+    let id = images.normalize(&built, &name, &created).await?;
     images
         .tag(&id, request.repository.as_str(), "latest")
         .await?;

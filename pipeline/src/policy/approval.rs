@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{EnvName, GitSha};
 
 /// One recorded approval.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Approval {
     pub sha: GitSha,
     pub env: EnvName,

@@ -274,36 +274,52 @@ impl GitOpsRepo {
     pub fn fetch(&self) -> Result<GitSha> {
         let _lock = self.lock()?;
         let repo = self.repo()?;
-        self.fetch_locked(&repo).map(sha)
+        self.fetch_main(&repo).map(sha)
     }
 
-    fn tracking_ref(&self) -> String {
-        format!("refs/remotes/{REMOTE_NAME}/{}", self.settings.branch)
+    /// Fetches `branch`; `None` when the remote has no such branch.
+    pub fn fetch_branch(&self, branch: &str) -> Result<Option<GitSha>> {
+        let _lock = self.lock()?;
+        let repo = self.repo()?;
+        Ok(self.fetch_locked(&repo, branch)?.map(sha))
     }
 
-    fn fetch_locked(&self, repo: &Repository) -> Result<Oid> {
+    fn fetch_main(&self, repo: &Repository) -> Result<Oid> {
+        self.fetch_locked(repo, &self.settings.branch)?
+            .ok_or_else(|| Error::NoBranch {
+                url: self.url(),
+                branch: self.settings.branch.clone(),
+            })
+    }
+
+    fn fetch_locked(&self, repo: &Repository, branch: &str) -> Result<Option<Oid>> {
         let fail = |source| Error::Fetch {
             url: self.url(),
-            branch: self.settings.branch.clone(),
+            branch: branch.to_owned(),
             source,
         };
+        let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
         let mut remote = repo.find_remote(REMOTE_NAME).map_err(fail)?;
-        let refspec = format!(
-            "+refs/heads/{}:{}",
-            self.settings.branch,
-            self.tracking_ref()
-        );
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
         let mut options = FetchOptions::new();
         options.remote_callbacks(self.callbacks());
         options.prune(git2::FetchPrune::On);
         remote
             .fetch(&[refspec.as_str()], Some(&mut options), None)
             .map_err(fail)?;
-        repo.refname_to_id(&self.tracking_ref())
-            .map_err(|_| Error::NoBranch {
-                url: self.url(),
-                branch: self.settings.branch.clone(),
-            })
+        // A branch the remote lacks fetches nothing; forget any stale tracking ref.
+        let advertised = remote
+            .list()
+            .map_err(fail)?
+            .iter()
+            .any(|head| head.name() == format!("refs/heads/{branch}"));
+        if !advertised {
+            if let Ok(mut stale) = repo.find_reference(&tracking) {
+                let _ = stale.delete();
+            }
+            return Ok(None);
+        }
+        Ok(repo.refname_to_id(&tracking).ok())
     }
 
     /// The file at `path` as of `revision`, or `None` when it does not exist there.
@@ -312,21 +328,44 @@ impl GitOpsRepo {
         read_at(&repo, oid(revision)?, path)
     }
 
+    /// Every file under the folder `prefix` at `revision`, with its contents, sorted by path.
+    pub fn files_under(&self, revision: &GitSha, prefix: &str) -> Result<Vec<(String, String)>> {
+        let repo = self.repo()?;
+        let commit = repo
+            .find_commit(oid(revision)?)
+            .map_err(git(format!("no commit {revision}")))?;
+        let tree = commit.tree().map_err(git("cannot read a tree"))?;
+        let mut files = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            let path = format!("{dir}{}", entry.name().unwrap_or_default());
+            if entry.kind() == Some(git2::ObjectType::Blob) && path.starts_with(prefix) {
+                if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                    files.push((path, String::from_utf8_lossy(blob.content()).into_owned()));
+                }
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .map_err(git("cannot walk a tree"))?;
+        files.sort();
+        Ok(files)
+    }
+
     /// Applies `change` on the remote's tip, commits and pushes it; when the push is rejected
     /// because the remote moved, fetches and re-applies the same edit on the new tip, with
     /// jittered back-off, at most `push_attempts` times. A key that someone else changed to a
     /// different value meanwhile is a [`Error::Conflict`], and nothing is written.
     #[tracing::instrument(skip_all, fields(path = %change.path))]
     pub fn write(&self, change: &Change) -> Result<Written> {
-        let _lock = self.lock()?;
-        let repo = self.repo()?;
-        let signature =
-            git2::Signature::now(&self.settings.author_name, &self.settings.author_email)
-                .map_err(git("cannot make the commit signature"))?;
         let mut base: Option<Vec<String>> = change.planned_from.clone();
-        for attempt in 1..=self.settings.push_attempts {
-            let tip = self.fetch_locked(&repo)?;
-            let text = read_at(&repo, tip, &change.path)?.ok_or_else(|| Error::NotFound {
+        let branch = self.settings.branch.clone();
+        self.update(&branch, false, &change.message, |repo, tip| {
+            let Some(tip) = tip else {
+                return Err(Error::NoBranch {
+                    url: self.url(),
+                    branch: branch.clone(),
+                });
+            };
+            let text = read_at(repo, tip, &change.path)?.ok_or_else(|| Error::NotFound {
                 path: change.path.clone(),
                 revision: tip.to_string(),
             })?;
@@ -360,20 +399,63 @@ impl GitOpsRepo {
                 .map(|(k, v)| (k.as_str(), v.clone()))
                 .collect();
             let edited = document.with(&edits)?;
-            if edited.text() == document.text() {
-                return Ok(Written::Unchanged { revision: sha(tip) });
+            Ok((edited.text() != document.text())
+                .then(|| vec![(change.path.clone(), Some(edited.text().to_owned()))]))
+        })
+    }
+
+    /// Writes (`Some`) or deletes (`None`) whole files on `branch`, creating the branch when
+    /// the remote lacks it. Files that already hold that content make no commit. For records
+    /// kept beside the desired state (approvals, blocks), where no syncer looks.
+    pub fn put_files(
+        &self,
+        branch: &str,
+        files: &[(String, Option<String>)],
+        message: &CommitMessage,
+    ) -> Result<Written> {
+        self.update(branch, true, message, |repo, tip| {
+            let changed = files.iter().any(|(path, contents)| {
+                let now = tip.and_then(|t| read_at(repo, t, path).ok().flatten());
+                now.as_deref() != contents.as_deref()
+            });
+            Ok(changed.then(|| files.to_vec()))
+        })
+    }
+
+    /// The compare-and-swap loop shared by every write: fetch `branch`, let `edit` decide the
+    /// file changes against the tip (`None`: nothing to do), commit them, push, and start
+    /// over on the new tip when the push is rejected.
+    fn update(
+        &self,
+        branch: &str,
+        create: bool,
+        message: &CommitMessage,
+        mut edit: impl FnMut(&Repository, Option<Oid>) -> Result<Option<Vec<(String, Option<String>)>>>,
+    ) -> Result<Written> {
+        let _lock = self.lock()?;
+        let repo = self.repo()?;
+        let signature =
+            git2::Signature::now(&self.settings.author_name, &self.settings.author_email)
+                .map_err(git("cannot make the commit signature"))?;
+        for attempt in 1..=self.settings.push_attempts {
+            let tip = self.fetch_locked(&repo, branch)?;
+            if tip.is_none() && !create {
+                return Err(Error::NoBranch {
+                    url: self.url(),
+                    branch: branch.to_owned(),
+                });
             }
-            let commit = commit_file(
-                &repo,
-                tip,
-                &change.path,
-                edited.text(),
-                &change.message,
-                &signature,
-            )?;
-            match push::compare_and_swap(&repo, self, tip, commit)? {
+            let Some(files) = edit(&repo, tip)? else {
+                let revision = match tip {
+                    Some(tip) => sha(tip),
+                    None => return Err(Error::NoBranch { url: self.url(), branch: branch.to_owned() }),
+                };
+                return Ok(Written::Unchanged { revision });
+            };
+            let commit = commit_files(&repo, tip, &files, message, &signature)?;
+            match push::compare_and_swap(&repo, self, branch, tip, commit)? {
                 push::Outcome::Pushed => {
-                    tracing::info!(attempt, revision = %commit, "pushed");
+                    tracing::info!(attempt, branch, revision = %commit, "pushed");
                     return Ok(Written::Committed {
                         revision: sha(commit),
                         attempts: attempt,
@@ -466,36 +548,56 @@ fn read_at(repo: &Repository, revision: Oid, path: &str) -> Result<Option<String
     Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
 }
 
-/// A commit on `parent` whose only change is `path`'s new contents.
-fn commit_file(
+/// A commit on `parent` (none: a root commit) that writes or deletes the given files.
+fn commit_files(
     repo: &Repository,
-    parent: Oid,
-    path: &str,
-    contents: &str,
+    parent: Option<Oid>,
+    files: &[(String, Option<String>)],
     message: &CommitMessage,
     signature: &git2::Signature<'_>,
 ) -> Result<Oid> {
-    let parent = repo
-        .find_commit(parent)
+    let parent = parent
+        .map(|p| repo.find_commit(p))
+        .transpose()
         .map_err(git("cannot read the tip"))?;
-    let blob = repo
-        .blob(contents.as_bytes())
-        .map_err(git("cannot write a blob"))?;
-    let tree = parent.tree().map_err(git("cannot read the tip's tree"))?;
-    let tree_id = git2::build::TreeUpdateBuilder::new()
-        .upsert(path, blob, git2::FileMode::Blob)
-        .create_updated(repo, &tree)
+    let base = match &parent {
+        Some(p) => p.tree().map_err(git("cannot read the tip's tree"))?,
+        None => {
+            let empty = repo
+                .treebuilder(None)
+                .and_then(|b| b.write())
+                .map_err(git("cannot write an empty tree"))?;
+            repo.find_tree(empty).map_err(git("cannot read an empty tree"))?
+        }
+    };
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for (path, contents) in files {
+        match contents {
+            Some(contents) => {
+                let blob = repo
+                    .blob(contents.as_bytes())
+                    .map_err(git("cannot write a blob"))?;
+                update.upsert(path.as_str(), blob, git2::FileMode::Blob);
+            }
+            None => {
+                update.remove(path.as_str());
+            }
+        }
+    }
+    let tree_id = update
+        .create_updated(repo, &base)
         .map_err(git("cannot write the new tree"))?;
     let tree = repo
         .find_tree(tree_id)
         .map_err(git("cannot read the new tree"))?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
     repo.commit(
         None,
         signature,
         signature,
         &message.to_string(),
         &tree,
-        &[&parent],
+        &parents,
     )
     .map_err(git("cannot write the commit"))
 }

@@ -23,16 +23,17 @@ pub enum Outcome {
     Rejected(String),
 }
 
-/// Moves the remote branch from `expected` to `new`.
+/// Moves the remote `branch` from `expected` (`None`: absent) to `new`.
 pub fn compare_and_swap(
     repo: &Repository,
     gitops: &GitOpsRepo,
-    expected: Oid,
+    branch: &str,
+    expected: Option<Oid>,
     new: Oid,
 ) -> Result<Outcome> {
     let settings = gitops.settings();
     if let Some(remote_path) = local_path(&settings.url) {
-        return swap_local(repo, &remote_path, &settings.branch, expected, new);
+        return swap_local(repo, &remote_path, branch, expected, new);
     }
     let outgoing = format!(
         "refs/paktech/outgoing/{}-{:016x}",
@@ -44,7 +45,7 @@ pub fn compare_and_swap(
     let result = push(
         repo,
         gitops,
-        &format!("{outgoing}:refs/heads/{}", settings.branch),
+        &format!("{outgoing}:refs/heads/{branch}"),
     )
     .map(|rejection| rejection.map_or(Outcome::Pushed, Outcome::Rejected));
     if let Ok(mut reference) = repo.find_reference(&outgoing) {
@@ -87,19 +88,19 @@ fn swap_local(
     local: &Repository,
     remote_path: &str,
     branch: &str,
-    expected: Oid,
+    expected: Option<Oid>,
     new: Oid,
 ) -> Result<Outcome> {
     let remote = Repository::open(remote_path)
         .map_err(git(format!("cannot open the remote at {remote_path}")))?;
     copy_commit(local, &remote, new)?;
-    let result = remote.reference_matching(
-        &format!("refs/heads/{branch}"),
-        new,
-        true,
-        expected,
-        "paktech: push (compare-and-swap)",
-    );
+    let name = format!("refs/heads/{branch}");
+    let message = "paktech: push (compare-and-swap)";
+    let result = match expected {
+        Some(expected) => remote.reference_matching(&name, new, true, expected, message),
+        // Creating the branch: fails when someone else created it first.
+        None => remote.reference(&name, new, false, message),
+    };
     match result {
         Ok(_) => Ok(Outcome::Pushed),
         Err(e) if is_contention(&e) => Ok(Outcome::Rejected(e.message().to_owned())),
