@@ -10,6 +10,14 @@ pub mod keys {
     pub const IMAGE_SHA: &str = "Image-Sha";
     pub const IMAGE_DIGEST: &str = "Image-Digest";
     pub const SCAN: &str = "Scan-Summary";
+    /// Counts of findings that have a fix, by severity.
+    pub const SCAN_FIXABLE: &str = "Scan-Fixable";
+    pub const PROMOTED_FROM: &str = "Promoted-From";
+    pub const APPROVED_BY: &str = "Approved-By";
+    pub const BREAK_GLASS: &str = "Break-Glass";
+    pub const REVERTS: &str = "Reverts";
+    pub const BLOCKED_SHA: &str = "Blocked-Sha";
+    pub const REASON: &str = "Reason";
     pub const REQUESTED_BY: &str = "Requested-By";
     pub const RUN_ID: &str = "Run-Id";
 }

@@ -129,6 +129,35 @@ pub struct EnvironmentConfig {
     /// How long to watch after a promotion before declaring it good.
     #[serde(default, deserialize_with = "duration")]
     pub monitor: Duration,
+    /// Time between monitoring rounds.
+    #[serde(default = "default_monitor_interval", deserialize_with = "duration")]
+    pub monitor_interval: Duration,
+    /// Consecutive failing rounds that trigger an automatic rollback.
+    #[serde(default = "default_monitor_failures")]
+    pub monitor_failures: u32,
+    /// A promotion here needs a scan of the build at most this old with no fixable critical
+    /// finding; unset: no scan evidence needed.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub scan_max_age: Option<Duration>,
+    /// Longest wait for approvals before giving up.
+    #[serde(default = "default_approval_timeout", deserialize_with = "duration")]
+    pub approval_timeout: Duration,
+}
+
+fn default_monitor_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_monitor_failures() -> u32 {
+    3
+}
+
+fn default_approval_timeout() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 fn default_sync_timeout() -> Duration {

@@ -20,14 +20,14 @@ pub enum Outcome {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Started {
-        step: &'static str,
+        step: String,
     },
     Progress {
-        step: &'static str,
+        step: String,
         message: String,
     },
     Finished {
-        step: &'static str,
+        step: String,
         outcome: Outcome,
         #[serde(serialize_with = "as_seconds")]
         duration: Duration,
@@ -43,8 +43,11 @@ fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
 pub trait Reporter: Send + Sync {
     fn event(&self, event: Event);
 
-    fn progress(&self, step: &'static str, message: String) {
-        self.event(Event::Progress { step, message });
+    fn progress(&self, step: &str, message: String) {
+        self.event(Event::Progress {
+            step: step.to_owned(),
+            message,
+        });
     }
 }
 

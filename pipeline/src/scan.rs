@@ -132,6 +132,22 @@ impl Counts {
         }
     }
 
+    /// Reads counts back from their `Display` form (`critical=0 high=1 ...`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut counts = count(std::iter::empty());
+        let mut seen = 0;
+        for part in text.split_whitespace() {
+            let (name, n) = part.split_once('=')?;
+            let severity = Severity::ALL.into_iter().find(|s| s.as_str() == name)?;
+            let n: u64 = n.parse().ok()?;
+            for _ in 0..n.min(1_000_000) {
+                counts.add(severity);
+            }
+            seen += 1;
+        }
+        (seen == Severity::ALL.len()).then_some(counts)
+    }
+
     pub fn total(&self) -> u64 {
         Severity::ALL.iter().map(|s| self.get(*s)).sum()
     }
@@ -325,6 +341,12 @@ mod tests {
         assert_eq!(scan.fixable, 1);
         assert_eq!(scan.fixable_counts().high, 1);
         assert_eq!(scan.counts.total(), 3);
+        assert_eq!(
+            Counts::parse(&scan.counts.to_string()),
+            Some(scan.counts.clone())
+        );
+        assert_eq!(Counts::parse("critical=1"), None);
+        assert_eq!(Counts::parse("not scanned"), None);
     }
 
     #[test]

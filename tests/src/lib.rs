@@ -96,8 +96,10 @@ pub fn test_pipeline(
         config,
         gitops,
         target: pipeline::adapters::target::local::LocalTarget::new(docker.clone(), prefix),
-        images: pipeline::adapters::image::ImageBuilder::new(docker),
+        images: pipeline::adapters::image::ImageBuilder::new(docker.clone()),
         slack: None,
+        registry: pipeline::adapters::registry::Registry::Engine(docker),
+        clock: pipeline::flow::Clock::System,
     }
 }
 

@@ -8,9 +8,10 @@ use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings, Secret};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::notify::Slack;
+use pipeline::adapters::registry::{Credentials, Registry};
 use pipeline::adapters::target::local::LocalTarget;
 use pipeline::config::PipelineConfig;
-use pipeline::flow::Pipeline;
+use pipeline::flow::{Clock, Pipeline};
 
 use crate::workspace;
 
@@ -92,7 +93,13 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
     Ok(Pipeline {
         workspace: workspace::root(),
         target: LocalTarget::new(docker.clone(), config.app.name.as_str()),
-        images: ImageBuilder::new(docker),
+        images: ImageBuilder::new(docker.clone()),
+        registry: Registry::for_repository(
+            &config.image.repository,
+            docker,
+            Credentials::from_env(),
+        ),
+        clock: clock()?,
         gitops,
         slack,
         config,
@@ -102,6 +109,18 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
 /// Everything a flow needs.
 pub async fn pipeline() -> anyhow::Result<Pipeline> {
     pipeline_with(load_config()?).await
+}
+
+/// The system clock, or the time in `PAKTECH_NOW` (RFC 3339), so a run can stand at any hour.
+pub fn clock() -> anyhow::Result<Clock> {
+    match std::env::var("PAKTECH_NOW") {
+        Ok(text) if !text.is_empty() => {
+            let at = chrono::DateTime::parse_from_rfc3339(&text)
+                .with_context(|| format!("invalid PAKTECH_NOW={text:?}: expected an RFC 3339 time such as 2026-11-26T23:00:00Z"))?;
+            Ok(Clock::Fixed(at.with_timezone(&chrono::Utc)))
+        }
+        _ => Ok(Clock::System),
+    }
 }
 
 /// Who runs this: `GITHUB_ACTOR` in GitHub Actions, else the machine's git identity, else

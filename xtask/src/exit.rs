@@ -15,6 +15,12 @@ use pipeline::flow;
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const POLICY: u8 = 3;
+pub const AWAITING_APPROVAL: u8 = 4;
+
+/// A bad argument found after parsing (a malformed value); exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 /// `lint` found this many disagreements.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +57,21 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<pipeline::values::Error>().is_some()
             || cause.downcast_ref::<pipeline::scan::Error>().is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
+            || cause.downcast_ref::<Usage>().is_some()
         {
             return USAGE;
         }
         match cause.downcast_ref::<flow::Error>() {
-            Some(flow::Error::ScanPolicy { .. }) => return POLICY,
+            Some(
+                flow::Error::ScanPolicy { .. }
+                | flow::Error::Blocked { .. }
+                | flow::Error::NotInPrevious { .. }
+                | flow::Error::ScanEvidence { .. }
+                | flow::Error::WindowClosed { .. }
+                | flow::Error::Refused(_),
+            ) => return POLICY,
+            Some(flow::Error::AwaitingApproval { .. }) => return AWAITING_APPROVAL,
+            Some(flow::Error::NotPromotable { .. } | flow::Error::Values(_)) => return USAGE,
             Some(flow::Error::Image(flow::image::Error::Dirty { .. })) => return USAGE,
             Some(flow::Error::Config(_) | flow::Error::Scan(_)) => return USAGE,
             _ => {}

@@ -1,13 +1,17 @@
 //! `cargo xtask`: the PakTech pipeline's command line. Parses, runs one command, and maps
 //! the outcome to a documented exit code (see `exit.rs`).
 
+mod approve;
 mod bench;
 mod ci;
 mod context;
 mod exit;
+mod history;
 mod image;
 mod lint;
 mod output;
+mod promote;
+mod rollback;
 mod scan;
 mod status;
 mod sync;
@@ -33,6 +37,16 @@ struct Cli {
 enum Command {
     /// Test, build, scan, deploy the build to the first environment, notify.
     Ci(ci::Args),
+    /// Promote one exact build into the next environment.
+    Promote(promote::Args),
+    /// Approve a build for an environment.
+    Approve(approve::ApproveArgs),
+    /// Revert an environment's values file to the build before the current one.
+    Rollback(rollback::Args),
+    /// Lift the block a rollback put on a build.
+    Unblock(approve::UnblockArgs),
+    /// Promotions, approvals, rollbacks and blocks, from the GitOps log.
+    History(history::Args),
     /// Show, per environment, the build git names and the build that runs.
     Status(status::Args),
     /// Converge the local target to the GitOps repository.
@@ -65,6 +79,11 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Ci(args) => args.run(cli.json).await,
+            Command::Promote(args) => args.run(cli.json).await,
+            Command::Approve(args) => args.run(cli.json).await,
+            Command::Rollback(args) => args.run(cli.json).await,
+            Command::Unblock(args) => args.run(cli.json).await,
+            Command::History(args) => args.run(cli.json).await,
             Command::Status(args) => args.run(cli.json).await,
             Command::Sync(args) => args.run(cli.json).await,
             Command::Scan(args) => args.run(cli.json).await,

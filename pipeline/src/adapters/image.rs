@@ -143,7 +143,11 @@ impl ImageBuilder {
     pub async fn normalize(&self, image: &str, name: &str, created: &str) -> Result<String> {
         let engine = |action: &'static str| {
             let image = image.to_owned();
-            move |source| Error::Engine { action, image, source }
+            move |source| Error::Engine {
+                action,
+                image,
+                source,
+            }
         };
         let saved: Vec<u8> = self
             .docker
@@ -175,7 +179,9 @@ impl ImageBuilder {
             .get("manifest.json")
             .and_then(|b| serde_json::from_slice(b).ok())
             .ok_or_else(|| malformed("manifest.json"))?;
-        let config_path = manifest[0]["Config"].as_str().ok_or_else(|| malformed("config"))?;
+        let config_path = manifest[0]["Config"]
+            .as_str()
+            .ok_or_else(|| malformed("config"))?;
         let layers: Vec<String> = manifest[0]["Layers"]
             .as_array()
             .ok_or_else(|| malformed("layer list"))?
@@ -197,7 +203,8 @@ impl ImageBuilder {
             header.set_size(bytes.len() as u64);
             header.set_mode(0o644);
             header.set_entry_type(tar::EntryType::Regular);
-            out.append_data(&mut header, path, bytes).map_err(Error::Context)
+            out.append_data(&mut header, path, bytes)
+                .map_err(Error::Context)
         };
         add(&format!("{digest}.json"), &config_bytes)?;
         for layer in &layers {
@@ -207,8 +214,12 @@ impl ImageBuilder {
         add("manifest.json", manifest.to_string().as_bytes())?;
         let archive = out.into_inner().map_err(Error::Context)?;
 
-        let options = bollard::query_parameters::ImportImageOptionsBuilder::new().quiet(true).build();
-        let mut stream = self.docker.import_image(options, bollard::body_full(archive.into()), None);
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::new()
+            .quiet(true)
+            .build();
+        let mut stream =
+            self.docker
+                .import_image(options, bollard::body_full(archive.into()), None);
         while let Some(item) = stream.next().await {
             let info = item.map_err(engine("load"))?;
             if let Some(detail) = info.error_detail {
@@ -221,7 +232,9 @@ impl ImageBuilder {
         let id = format!("sha256:{digest}");
         if id != image {
             // The stamped original is now untagged; it has no further use.
-            let options = bollard::query_parameters::RemoveImageOptionsBuilder::new().noprune(false).build();
+            let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+                .noprune(false)
+                .build();
             let _ = self.docker.remove_image(image, Some(options), None).await;
         }
         Ok(id)
@@ -306,10 +319,16 @@ mod tests {
             super::normalize_config(&mut c, "2026-01-01T00:00:00Z");
             serde_json::to_vec(&c).expect("json")
         };
-        assert_eq!(build("aaa", "2026-11-26T18:00:00Z"), build("bbb", "2026-11-27T09:30:00Z"));
+        assert_eq!(
+            build("aaa", "2026-11-26T18:00:00Z"),
+            build("bbb", "2026-11-27T09:30:00Z")
+        );
         let text = String::from_utf8(build("aaa", "x")).expect("utf-8");
         assert!(!text.contains("aaa"), "{text}");
-        assert!(text.contains("65532:65532") && text.contains("sha256:abc"), "{text}");
+        assert!(
+            text.contains("65532:65532") && text.contains("sha256:abc"),
+            "{text}"
+        );
     }
 
     use super::*;

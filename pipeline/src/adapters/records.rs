@@ -51,7 +51,11 @@ fn slug(name: &str) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    if slug.trim_matches('-').is_empty() { "someone".to_owned() } else { slug }
+    if slug.trim_matches('-').is_empty() {
+        "someone".to_owned()
+    } else {
+        slug
+    }
 }
 
 impl<'a> Records<'a> {
@@ -101,7 +105,12 @@ impl<'a> Records<'a> {
         .trailer("Approved-By", &approval.approver)
         .trailer("Comment", approval.comment.as_deref().unwrap_or(""));
         self.put(
-            format!("approvals/{}/{}/{}.json", approval.env, approval.sha, slug(&approval.approver)),
+            format!(
+                "approvals/{}/{}/{}.json",
+                approval.env,
+                approval.sha,
+                slug(&approval.approver)
+            ),
             Some(Self::json(approval)),
             message,
         )
@@ -109,7 +118,10 @@ impl<'a> Records<'a> {
 
     /// The recorded request to promote `sha` to `env`, if any.
     pub fn request(&self, env: &EnvName, sha: &GitSha) -> Result<Option<PromotionRequest>> {
-        Ok(self.read_all(&format!("requests/{env}/{sha}.json"))?.into_iter().next())
+        Ok(self
+            .read_all(&format!("requests/{env}/{sha}.json"))?
+            .into_iter()
+            .next())
     }
 
     pub fn add_request(&self, request: &PromotionRequest) -> Result<Written> {
@@ -121,12 +133,19 @@ impl<'a> Records<'a> {
         .trailer(crate::audit::keys::ENVIRONMENT, request.env.as_str())
         .trailer(crate::audit::keys::IMAGE_SHA, request.sha.as_str())
         .trailer(crate::audit::keys::REQUESTED_BY, &request.requester);
-        self.put(format!("requests/{}/{}.json", request.env, request.sha), Some(Self::json(request)), message)
+        self.put(
+            format!("requests/{}/{}.json", request.env, request.sha),
+            Some(Self::json(request)),
+            message,
+        )
     }
 
     /// The block on `sha`, if it is blocked.
     pub fn block(&self, sha: &GitSha) -> Result<Option<Block>> {
-        Ok(self.read_all(&format!("blocks/{sha}.json"))?.into_iter().next())
+        Ok(self
+            .read_all(&format!("blocks/{sha}.json"))?
+            .into_iter()
+            .next())
     }
 
     pub fn add_block(&self, block: &Block) -> Result<Written> {
@@ -135,7 +154,11 @@ impl<'a> Records<'a> {
             .trailer(crate::audit::keys::IMAGE_SHA, block.sha.as_str())
             .trailer("Reason", &block.reason)
             .trailer(crate::audit::keys::REQUESTED_BY, &block.by);
-        self.put(format!("blocks/{}.json", block.sha), Some(Self::json(block)), message)
+        self.put(
+            format!("blocks/{}.json", block.sha),
+            Some(Self::json(block)),
+            message,
+        )
     }
 
     pub fn remove_block(&self, sha: &GitSha, by: &str, reason: &str) -> Result<Written> {

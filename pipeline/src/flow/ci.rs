@@ -166,6 +166,10 @@ async fn run_steps(
         .scan
         .as_ref()
         .map_or_else(|| "not scanned".to_owned(), |s| s.counts.to_string());
+    let scan_fixable = report.scan.as_ref().map_or_else(
+        || "not scanned".to_owned(),
+        |s| s.fixable_counts().to_string(),
+    );
     let change = Change {
         path: pipeline.config.values_path(&dev.name),
         set: vec![
@@ -182,6 +186,7 @@ async fn run_steps(
         .trailer(keys::IMAGE_SHA, built.tag.to_string())
         .trailer(keys::IMAGE_DIGEST, &built.id)
         .trailer(keys::SCAN, &scan_summary)
+        .trailer(keys::SCAN_FIXABLE, &scan_fixable)
         .trailer(keys::REQUESTED_BY, &options.requested_by)
         .trailer(keys::RUN_ID, &options.run_id),
     };

@@ -8,7 +8,7 @@ use crate::report::{Event, Outcome, Reporter};
 /// One finished step.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StepRecord {
-    pub step: &'static str,
+    pub step: String,
     pub outcome: Outcome,
     pub seconds: f64,
     pub detail: String,
@@ -44,10 +44,12 @@ impl<'r> Steps<'r> {
     /// records a failure with the error's message and is returned.
     pub async fn run<T, E: std::fmt::Display>(
         &mut self,
-        step: &'static str,
+        step: &str,
         work: impl Future<Output = Result<(Outcome, String, T), E>>,
     ) -> Result<T, E> {
-        self.reporter.event(Event::Started { step });
+        self.reporter.event(Event::Started {
+            step: step.to_owned(),
+        });
         let started = Instant::now();
         let result = work.await;
         let (outcome, detail) = match &result {
@@ -59,20 +61,22 @@ impl<'r> Steps<'r> {
     }
 
     /// Records a step that did not run.
-    pub fn skip(&mut self, step: &'static str, why: &str) {
-        self.reporter.event(Event::Started { step });
+    pub fn skip(&mut self, step: &str, why: &str) {
+        self.reporter.event(Event::Started {
+            step: step.to_owned(),
+        });
         self.finish(step, Outcome::Skipped, Duration::ZERO, why.to_owned());
     }
 
-    fn finish(&mut self, step: &'static str, outcome: Outcome, duration: Duration, detail: String) {
+    fn finish(&mut self, step: &str, outcome: Outcome, duration: Duration, detail: String) {
         self.reporter.event(Event::Finished {
-            step,
+            step: step.to_owned(),
             outcome,
             duration,
             detail: detail.clone(),
         });
         self.records.push(StepRecord {
-            step,
+            step: step.to_owned(),
             outcome,
             seconds: duration.as_secs_f64(),
             detail,

@@ -6,9 +6,11 @@ use std::time::Duration;
 use super::{Error, Pipeline, Result};
 use crate::adapters::probe::Probe;
 use crate::adapters::target::local::Convergence;
+use crate::audit::{Action, keys};
 use crate::config::EnvironmentConfig;
 use crate::desired::DesiredState;
-use crate::model::GitSha;
+use crate::model::{EnvName, GitSha};
+use crate::policy::window::{self, SyncPurpose, SyncWindow, WindowDecision};
 use crate::report::Reporter;
 use crate::values::Document;
 
@@ -21,21 +23,72 @@ pub struct SyncReport {
     pub convergence: Convergence,
 }
 
-/// The desired state of `env` at `revision`.
-pub fn desired_state(
-    pipeline: &Pipeline,
-    env: &EnvironmentConfig,
-    revision: &GitSha,
-) -> Result<DesiredState> {
-    let path = pipeline.config.values_path(&env.name);
+/// `env`'s values file at `revision`.
+pub fn values(pipeline: &Pipeline, env: &EnvName, revision: &GitSha) -> Result<Document> {
+    let path = pipeline.config.values_path(env);
     let text = pipeline.gitops.read(revision, &path)?.ok_or_else(|| {
         crate::adapters::gitops::Error::NotFound {
             path: path.clone(),
             revision: revision.to_string(),
         }
     })?;
-    let doc = Document::parse(path, text).map_err(crate::desired::Error::from)?;
+    Ok(Document::parse(path, text).map_err(crate::desired::Error::from)?)
+}
+
+/// The desired state of `env` at `revision`.
+pub fn desired_state(
+    pipeline: &Pipeline,
+    env: &EnvironmentConfig,
+    revision: &GitSha,
+) -> Result<DesiredState> {
+    let doc = values(pipeline, &env.name, revision)?;
     Ok(DesiredState::from_values(&env.name, revision, &doc)?)
+}
+
+/// Where the sync windows are defined: the AppProject of the bootstrap manifests.
+pub const APPPROJECT_PATH: &str = "bootstrap/appproject.yaml";
+
+/// The sync windows at `revision` (none when the repository has no AppProject).
+pub fn windows(pipeline: &Pipeline, revision: &GitSha) -> Result<Vec<SyncWindow>> {
+    match pipeline.gitops.read(revision, APPPROJECT_PATH)? {
+        None => Ok(Vec::new()),
+        Some(text) => {
+            let doc =
+                Document::parse(APPPROJECT_PATH, text).map_err(crate::desired::Error::from)?;
+            Ok(window::windows_from_appproject(&doc)?)
+        }
+    }
+}
+
+/// The Argo CD application name of `env`, which sync windows match.
+pub fn application(pipeline: &Pipeline, env: &EnvName) -> String {
+    format!("{}-{env}", pipeline.config.app.name)
+}
+
+/// The deny-window rule, as Argo CD applies it: inside a closed window a rollout happens only
+/// when the change that asks for it is a rollback or was pushed with break-glass.
+fn window_allows(
+    pipeline: &Pipeline,
+    env: &EnvironmentConfig,
+    revision: &GitSha,
+) -> Result<Option<String>> {
+    let decision = window::decide(
+        &windows(pipeline, revision)?,
+        &application(pipeline, &env.name),
+        &env.namespace,
+        pipeline.clock.now(),
+        SyncPurpose::Promotion,
+    );
+    let WindowDecision::Closed { by, opens_at } = decision else {
+        return Ok(None);
+    };
+    let path = pipeline.config.values_path(&env.name);
+    let last = pipeline.gitops.log(revision, Some(&path), 1)?;
+    let exempt = last.first().is_some_and(|c| {
+        c.trailer(keys::ACTION) == Some(Action::Rollback.as_str())
+            || c.trailer(keys::BREAK_GLASS).is_some()
+    });
+    Ok((!exempt).then(|| format!("{by} until {opens_at}")))
 }
 
 /// Converges `env` to the GitOps repository at `revision` (the remote's tip when `None`).
@@ -50,6 +103,28 @@ pub async fn sync(
         None => pipeline.gitops.fetch()?,
     };
     let desired = desired_state(pipeline, env, &revision)?;
+    let spec = desired.spec();
+    let rollout = pipeline
+        .target
+        .replicas(&env.name, Some(&spec))
+        .await?
+        .iter()
+        .any(|r| r.running && !r.spec_matches);
+    if rollout && let Some(freeze) = window_allows(pipeline, env, &revision)? {
+        reporter.progress(
+            "sync",
+            format!(
+                "{}: not rolling out inside the sync freeze ({freeze})",
+                env.name
+            ),
+        );
+        return Ok(SyncReport {
+            env: env.name.to_string(),
+            revision,
+            tag: desired.image.as_ref().map(|i| i.tag.to_string()),
+            convergence: Convergence::default(),
+        });
+    }
     let convergence = pipeline
         .target
         .converge(&desired, env.sync_timeout, reporter)

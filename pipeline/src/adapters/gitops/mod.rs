@@ -161,6 +161,8 @@ impl Written {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CommitRecord {
     pub revision: GitSha,
+    /// The first parent, if any.
+    pub parent: Option<GitSha>,
     /// Seconds since the epoch (committer time).
     pub time: i64,
     pub author: String,
@@ -448,7 +450,12 @@ impl GitOpsRepo {
             let Some(files) = edit(&repo, tip)? else {
                 let revision = match tip {
                     Some(tip) => sha(tip),
-                    None => return Err(Error::NoBranch { url: self.url(), branch: branch.to_owned() }),
+                    None => {
+                        return Err(Error::NoBranch {
+                            url: self.url(),
+                            branch: branch.to_owned(),
+                        });
+                    }
                 };
                 return Ok(Written::Unchanged { revision });
             };
@@ -506,6 +513,7 @@ impl GitOpsRepo {
             let message = CommitMessage::parse(commit.message().unwrap_or_default());
             records.push(CommitRecord {
                 revision: sha(id),
+                parent: commit.parent_id(0).ok().map(sha),
                 time: commit.time().seconds(),
                 author: commit.author().name().unwrap_or_default().to_owned(),
                 subject: message.subject,
@@ -567,7 +575,8 @@ fn commit_files(
                 .treebuilder(None)
                 .and_then(|b| b.write())
                 .map_err(git("cannot write an empty tree"))?;
-            repo.find_tree(empty).map_err(git("cannot read an empty tree"))?
+            repo.find_tree(empty)
+                .map_err(git("cannot read an empty tree"))?
         }
     };
     let mut update = git2::build::TreeUpdateBuilder::new();

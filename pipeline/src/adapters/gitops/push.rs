@@ -42,12 +42,8 @@ pub fn compare_and_swap(
     );
     repo.reference(&outgoing, new, true, "paktech: outgoing commit")
         .map_err(git("cannot write a local ref"))?;
-    let result = push(
-        repo,
-        gitops,
-        &format!("{outgoing}:refs/heads/{branch}"),
-    )
-    .map(|rejection| rejection.map_or(Outcome::Pushed, Outcome::Rejected));
+    let result = push(repo, gitops, &format!("{outgoing}:refs/heads/{branch}"))
+        .map(|rejection| rejection.map_or(Outcome::Pushed, Outcome::Rejected));
     if let Ok(mut reference) = repo.find_reference(&outgoing) {
         let _ = reference.delete();
     }

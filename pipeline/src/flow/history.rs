@@ -1,0 +1,106 @@
+//! `cargo xtask history`: promotions, deploys, rollbacks, approvals and blocks, read back from
+//! the GitOps log and the records branch.
+
+use super::{Pipeline, Result};
+use crate::adapters::records::RECORD_ACTION;
+use crate::audit::keys;
+
+/// One event of the history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEvent {
+    pub time: String,
+    pub action: String,
+    pub env: String,
+    pub sha: String,
+    pub by: String,
+    pub detail: String,
+    pub revision: String,
+}
+
+/// Every event, newest first, optionally for one environment.
+pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<Vec<HistoryEvent>> {
+    let tip = pipeline.gitops.fetch()?;
+    let mut events = Vec::new();
+    for e in pipeline
+        .config
+        .environments
+        .iter()
+        .filter(|e| env.is_none_or(|n| e.name.as_str() == n))
+    {
+        for c in pipeline
+            .gitops
+            .log(&tip, Some(&pipeline.config.values_path(&e.name)), limit)?
+        {
+            let Some(action) = c.trailer(keys::ACTION) else {
+                continue;
+            };
+            let detail = [
+                keys::APPROVED_BY,
+                keys::BREAK_GLASS,
+                keys::REASON,
+                keys::REVERTS,
+                keys::SCAN,
+            ]
+            .iter()
+            .filter_map(|k| {
+                c.trailer(k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}: {v}"))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+            events.push(HistoryEvent {
+                time: time(c.time),
+                action: action.to_owned(),
+                env: e.name.to_string(),
+                sha: c.trailer(keys::IMAGE_SHA).unwrap_or_default().to_owned(),
+                by: c
+                    .trailer(keys::REQUESTED_BY)
+                    .unwrap_or(&c.author)
+                    .to_owned(),
+                detail,
+                revision: c.revision.to_string(),
+            });
+        }
+    }
+    for c in pipeline.records().log(limit)? {
+        let Some(action) = c.trailer(RECORD_ACTION) else {
+            continue;
+        };
+        let record_env = c.trailer(keys::ENVIRONMENT).unwrap_or_default();
+        if env.is_some_and(|n| !record_env.is_empty() && record_env != n) {
+            continue;
+        }
+        let by = c
+            .trailer(keys::APPROVED_BY)
+            .or(c.trailer(keys::REQUESTED_BY))
+            .unwrap_or(&c.author);
+        let detail = [keys::REASON, "Comment"]
+            .iter()
+            .filter_map(|k| {
+                c.trailer(k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}: {v}"))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        events.push(HistoryEvent {
+            time: time(c.time),
+            action: action.to_owned(),
+            env: record_env.to_owned(),
+            sha: c.trailer(keys::IMAGE_SHA).unwrap_or_default().to_owned(),
+            by: by.to_owned(),
+            detail,
+            revision: c.revision.to_string(),
+        });
+    }
+    events.sort_by(|a, b| b.time.cmp(&a.time));
+    events.truncate(limit);
+    Ok(events)
+}
+
+fn time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}

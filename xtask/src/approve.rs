@@ -1,0 +1,83 @@
+//! `cargo xtask approve --env ENV --sha SHA` and `cargo xtask unblock --sha SHA --reason TEXT`.
+
+use pipeline::flow::approve;
+use pipeline::model::{GitSha, Person};
+
+use crate::{context, output};
+
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    #[arg(long)]
+    env: String,
+    #[arg(long)]
+    sha: String,
+    /// Approve as this person (default: the CI actor or the git identity).
+    #[arg(long = "as")]
+    approver: Option<String>,
+    #[arg(long)]
+    comment: Option<String>,
+}
+
+impl ApproveArgs {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let config = context::load_config()?;
+        let env = context::environment(&config, &self.env)?.name.clone();
+        let sha: GitSha = self.sha.parse()?;
+        let approver: Person = match &self.approver {
+            Some(name) => name.parse()?,
+            None => context::identity().parse()?,
+        };
+        let comment = self.comment.as_deref().map(str::parse::<Person>).transpose().map_err(|_| {
+            crate::exit::Usage("invalid --comment: expected text of 1 to 100 characters without control characters".to_owned())
+        })?;
+        let pipeline = context::pipeline_with(config).await?;
+        let written = approve::approve(
+            &pipeline,
+            &env,
+            &sha,
+            approver.as_str(),
+            comment.map(|c| c.to_string()),
+        )?;
+        if json {
+            output::print_json(&written)?;
+        } else {
+            eprintln!("{approver} approved {sha} for {env}");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnblockArgs {
+    #[arg(long)]
+    sha: String,
+    #[arg(long)]
+    reason: String,
+    #[arg(long = "as")]
+    by: Option<String>,
+}
+
+impl UnblockArgs {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let config = context::load_config()?;
+        let sha: GitSha = self.sha.parse()?;
+        let reason: Person = self.reason.parse().map_err(|_| {
+            crate::exit::Usage(
+                "invalid --reason: expected text of 1 to 100 characters without control characters"
+                    .to_owned(),
+            )
+        })?;
+        let by: Person = match &self.by {
+            Some(name) => name.parse()?,
+            None => context::identity().parse()?,
+        };
+        let pipeline = context::pipeline_with(config).await?;
+        let written = approve::unblock(&pipeline, &sha, by.as_str(), reason.as_str())?;
+        if json {
+            output::print_json(&written)?;
+        } else {
+            eprintln!("{sha} is no longer blocked");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,40 @@
+//! `cargo xtask history [--env ENV]`: see `pipeline::flow::history`.
+
+use pipeline::flow::history;
+
+use crate::{context, output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    env: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+impl Args {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let config = context::load_config()?;
+        if let Some(env) = &self.env {
+            context::environment(&config, env)?;
+        }
+        let pipeline = context::pipeline_with(config).await?;
+        let events = history::history(&pipeline, self.env.as_deref(), self.limit)?;
+        if json {
+            return output::print_json(&events);
+        }
+        for e in events {
+            println!(
+                "{}  {:<9} {:<8} {:<12} by {:<20} {}",
+                e.time,
+                e.action,
+                e.env,
+                e.sha.get(..12).unwrap_or(&e.sha),
+                e.by,
+                e.detail
+            );
+        }
+        Ok(())
+    }
+}

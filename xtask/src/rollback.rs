@@ -1,0 +1,57 @@
+//! `cargo xtask rollback --env ENV [--to SHA] --reason TEXT`: see `pipeline::flow::rollback`.
+
+use pipeline::flow::rollback::{self, RollbackOptions};
+use pipeline::model::{GitSha, Person};
+
+use crate::{context, output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    env: String,
+    /// Go back to this build (default: the one before the current build's promotion).
+    #[arg(long)]
+    to: Option<String>,
+    /// Why; recorded in the commit and on the block.
+    #[arg(long)]
+    reason: String,
+    #[arg(long = "as")]
+    requester: Option<String>,
+}
+
+impl Args {
+    pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        let config = context::load_config()?;
+        let env = context::environment(&config, &self.env)?.name.clone();
+        let to: Option<GitSha> = self.to.as_deref().map(str::parse).transpose()?;
+        let reason: Person = self.reason.parse().map_err(|_| {
+            crate::exit::Usage(
+                "invalid --reason: expected text of 1 to 100 characters without control characters"
+                    .to_owned(),
+            )
+        })?;
+        let requester: Person = match &self.requester {
+            Some(name) => name.parse()?,
+            None => context::identity().parse()?,
+        };
+        let pipeline = context::pipeline_with(config).await?;
+        let options = RollbackOptions {
+            env,
+            to,
+            reason: reason.to_string(),
+            requested_by: requester.to_string(),
+            run_id: context::run_id(),
+        };
+        let reporter = output::reporter();
+        let report = rollback::rollback(&pipeline, &options, reporter.as_ref()).await?;
+        if json {
+            output::print_json(&report)?;
+        } else {
+            eprintln!(
+                "{}: rolled back from {} to {}; {} is blocked",
+                report.env, report.from_sha, report.to_sha, report.blocked
+            );
+        }
+        Ok(())
+    }
+}
