@@ -203,20 +203,17 @@ async fn run_steps(
                     &revision.as_str()[..12]
                 ),
             );
-            let synced = sync::sync(pipeline, dev, Some(&revision), reporter).await?;
-            let desired = sync::desired_state(pipeline, dev, &revision)?;
-            let probes =
-                sync::smoke(pipeline, dev, &built.tag.to_string(), desired.replicas).await?;
-            let urls: Vec<String> = probes.iter().map(|p| p.url.clone()).collect();
+            let deployed = sync::deploy(pipeline, dev, &built.tag.to_string(), reporter).await?;
+            let urls = deployed.urls.clone();
             let unchanged =
-                matches!(written, Written::Unchanged { .. }) && !synced.convergence.changed();
+                matches!(written, Written::Unchanged { .. }) && !deployed.convergence.changed();
             let detail = format!(
                 "{} replica(s) serve {} ({}); started {}, retired {}",
-                probes.len(),
+                urls.len(),
                 built.tag,
                 outcome_word(&written),
-                synced.convergence.started.len(),
-                synced.convergence.removed.len()
+                deployed.convergence.started.len(),
+                deployed.convergence.removed.len()
             );
             let outcome = if unchanged {
                 Outcome::Unchanged

@@ -76,7 +76,6 @@ pub async fn build(
     images: &ImageBuilder,
     reporter: &dyn Reporter,
 ) -> Result<BuiltImage> {
-    const STEP: &str = "build";
     let state = source::read(&request.workspace)?;
     if state.is_dirty() && !request.allow_dirty {
         return Err(Error::Dirty {
@@ -88,7 +87,20 @@ pub async fn build(
     } else {
         ImageTag::clean(state.sha.clone())
     };
-    let created = chrono::DateTime::from_timestamp(state.commit_time, 0)
+    build_tag(request, tag, state.commit_time, images, reporter).await
+}
+
+/// Builds the work tree as it is under `tag`, stamped with `commit_time`. [`build`] is the
+/// way in for a commit; this one lets tests make builds of made-up commits.
+pub async fn build_tag(
+    request: &ImageRequest,
+    tag: ImageTag,
+    commit_time: i64,
+    images: &ImageBuilder,
+    reporter: &dyn Reporter,
+) -> Result<BuiltImage> {
+    const STEP: &str = "build";
+    let created = chrono::DateTime::from_timestamp(commit_time, 0)
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -110,12 +122,12 @@ pub async fn build(
                 contents: read(binary)?,
             },
         ],
-        state.commit_time.max(0) as u64,
+        commit_time.max(0) as u64,
     )?;
 
     let name = format!("{}:{tag}", request.repository);
     let build_args = HashMap::from([
-        ("REVISION".to_owned(), state.sha.to_string()),
+        ("REVISION".to_owned(), tag.sha().to_string()),
         ("VERSION".to_owned(), request.version.clone()),
         ("CREATED".to_owned(), created.clone()),
         ("SOURCE".to_owned(), request.source_url.clone()),

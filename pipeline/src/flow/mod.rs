@@ -104,6 +104,14 @@ pub enum Error {
     },
     #[error("blocked by the scan policy: {reason}")]
     ScanPolicy { reason: String },
+    #[error(
+        "{env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
+    )]
+    Superseded {
+        env: String,
+        build: String,
+        now: String,
+    },
     #[error("smoke test of {env} failed: {problems}")]
     Smoke { env: String, problems: String },
     #[error(transparent)]

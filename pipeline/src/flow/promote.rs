@@ -365,27 +365,31 @@ async fn promote_one(
         .await?;
     let revision = written.revision().clone();
 
-    let urls = steps
+    // Where the environment is watched after a change (prod), a failed rollout is rolled
+    // back at once; elsewhere it stops the promotion and leaves the values for a person.
+    let monitor = options.monitor.unwrap_or(env.monitor);
+    let deployed = steps
         .run(&step_name(name, "deploy"), async {
-            let synced = sync::sync(pipeline, env, Some(&revision), reporter).await?;
-            let desired = sync::desired_state(pipeline, env, &revision)?;
-            let probes = sync::smoke(pipeline, env, sha.as_str(), desired.replicas).await?;
+            let deployed = sync::deploy(pipeline, env, sha.as_str(), reporter).await?;
             let detail = format!(
                 "{} replica(s) serve {} (started {}, retired {})",
-                probes.len(),
+                deployed.urls.len(),
                 sha.as_str(),
-                synced.convergence.started.len(),
-                synced.convergence.removed.len()
+                deployed.convergence.started.len(),
+                deployed.convergence.removed.len()
             );
-            Ok::<_, Error>((
-                Outcome::Succeeded,
-                detail,
-                probes.into_iter().map(|p| p.url).collect::<Vec<_>>(),
-            ))
+            Ok::<_, Error>((Outcome::Succeeded, detail, deployed.urls))
         })
-        .await?;
+        .await;
+    let urls = match deployed {
+        Ok(urls) => urls,
+        Err(error @ Error::Superseded { .. }) => return Err(error.into()),
+        Err(error) if monitor > Duration::ZERO && matches!(written, Written::Committed { .. }) => {
+            return Err(roll_back(pipeline, options, steps, env, sha, error.to_string()).await);
+        }
+        Err(error) => return Err(error.into()),
+    };
 
-    let monitor = options.monitor.unwrap_or(env.monitor);
     if monitor > Duration::ZERO {
         let verdict = steps
             .run(
@@ -394,27 +398,7 @@ async fn promote_one(
             )
             .await?;
         if let Some(trouble) = verdict {
-            let rollback_options = RollbackOptions {
-                env: env.name.clone(),
-                to: None,
-                reason: format!("automatic: {trouble}"),
-                requested_by: options.requested_by.clone(),
-                run_id: options.run_id.clone(),
-            };
-            let rolled = steps
-                .run(&step_name(name, "rollback"), async {
-                    let rolled = rollback::rollback(pipeline, &rollback_options, reporter).await?;
-                    let detail = format!("{} now runs {}", rolled.env, rolled.to_sha);
-                    Ok::<_, Error>((Outcome::Succeeded, detail, rolled))
-                })
-                .await?;
-            let error = Error::RolledBack {
-                env: name.to_owned(),
-                sha: sha.to_string(),
-                problems: trouble,
-                rolled_back_to: rolled.to_sha.clone(),
-            };
-            return Err(Failure::RolledBack(Box::new(rolled), error));
+            return Err(roll_back(pipeline, options, steps, env, sha, trouble).await);
         }
     }
 
@@ -459,6 +443,44 @@ async fn promote_one(
 
 fn step_name(env: &str, what: &str) -> String {
     format!("{what}-{env}")
+}
+
+/// Rolls `env` back after `sha` failed there, and returns the failure to report.
+async fn roll_back(
+    pipeline: &Pipeline,
+    options: &PromoteOptions,
+    steps: &mut Steps<'_>,
+    env: &EnvironmentConfig,
+    sha: &GitSha,
+    trouble: String,
+) -> Failure {
+    let rollback_options = RollbackOptions {
+        env: env.name.clone(),
+        to: None,
+        reason: format!("automatic: {trouble}"),
+        requested_by: options.requested_by.clone(),
+        run_id: options.run_id.clone(),
+    };
+    let reporter = steps.reporter();
+    let rolled = steps
+        .run(&step_name(env.name.as_str(), "rollback"), async {
+            let rolled = rollback::rollback(pipeline, &rollback_options, reporter).await?;
+            let detail = format!("{} now runs {}", rolled.env, rolled.to_sha);
+            Ok::<_, Error>((Outcome::Succeeded, detail, rolled))
+        })
+        .await;
+    match rolled {
+        Ok(rolled) => {
+            let error = Error::RolledBack {
+                env: env.name.to_string(),
+                sha: sha.to_string(),
+                problems: trouble,
+                rolled_back_to: rolled.to_sha.clone(),
+            };
+            Failure::RolledBack(Box::new(rolled), error)
+        }
+        Err(error) => Failure::Error(error),
+    }
 }
 
 /// The sync window, then the approval gate. Returns the approvers and the break-glass reason

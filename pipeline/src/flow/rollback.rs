@@ -165,9 +165,7 @@ pub async fn rollback(
         })?;
     }
 
-    sync::sync(pipeline, env, Some(&revision), reporter).await?;
-    let desired = sync::desired_state(pipeline, env, &revision)?;
-    sync::smoke(pipeline, env, &target, desired.replicas).await?;
+    sync::deploy(pipeline, env, &target, reporter).await?;
 
     pipeline
         .notify(&Notice {

@@ -137,6 +137,48 @@ pub async fn sync(
     })
 }
 
+/// What a deploy found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deployed {
+    pub revision: GitSha,
+    pub convergence: Convergence,
+    pub urls: Vec<String>,
+}
+
+/// Waits until `env` runs `build` as the GitOps repository's tip says it should: holds the
+/// environment, converges it to the tip (never to an older revision, so a slower run cannot
+/// undo a newer change), and smoke-tests every replica. When the tip names another build, this
+/// change was superseded and nothing is rolled out for it.
+pub async fn deploy(
+    pipeline: &Pipeline,
+    env: &EnvironmentConfig,
+    build: &str,
+    reporter: &dyn Reporter,
+) -> Result<Deployed> {
+    let _held = pipeline.target.lock(&env.name).await?;
+    let tip = pipeline.gitops.fetch()?;
+    let desired = desired_state(pipeline, env, &tip)?;
+    let wanted = desired
+        .image
+        .as_ref()
+        .map(|i| i.tag.to_string())
+        .unwrap_or_default();
+    if wanted != build {
+        return Err(Error::Superseded {
+            env: env.name.to_string(),
+            build: build.to_owned(),
+            now: wanted,
+        });
+    }
+    let synced = sync(pipeline, env, Some(&tip), reporter).await?;
+    let probes = smoke(pipeline, env, build, desired.replicas).await?;
+    Ok(Deployed {
+        revision: tip,
+        convergence: synced.convergence,
+        urls: probes.into_iter().map(|p| p.url).collect(),
+    })
+}
+
 /// Every replica of `env` must answer `/health` 200 and report `build` on `/info`, and there
 /// must be as many as the values ask for.
 pub async fn smoke(
@@ -193,7 +235,11 @@ pub async fn watch(
     tokio::pin!(stop);
     loop {
         for env in envs {
-            match sync(pipeline, env, None, reporter).await {
+            let round = async {
+                let _held = pipeline.target.lock(&env.name).await?;
+                sync(pipeline, env, None, reporter).await
+            };
+            match round.await {
                 Ok(report) if report.convergence.changed() => reporter.progress(
                     "watch",
                     format!(

@@ -340,10 +340,11 @@ impl GitOpsRepo {
         let mut files = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             let path = format!("{dir}{}", entry.name().unwrap_or_default());
-            if entry.kind() == Some(git2::ObjectType::Blob) && path.starts_with(prefix) {
-                if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
-                    files.push((path, String::from_utf8_lossy(blob.content()).into_owned()));
-                }
+            if entry.kind() == Some(git2::ObjectType::Blob)
+                && path.starts_with(prefix)
+                && let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob())
+            {
+                files.push((path, String::from_utf8_lossy(blob.content()).into_owned()));
             }
             git2::TreeWalkResult::Ok
         })

@@ -37,6 +37,12 @@ const APP_PORT: &str = "8080/tcp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("docker {action}: {source}")]
     Docker {
         action: String,
@@ -84,6 +90,12 @@ fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> E
     move |source| Error::Docker { action, source }
 }
 
+/// An environment held for a rollout; released when dropped.
+#[derive(Debug)]
+pub struct EnvLock {
+    _file: std::fs::File,
+}
+
 /// What a convergence did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Convergence {
@@ -111,6 +123,32 @@ impl LocalTarget {
             docker,
             app: app.to_owned(),
             prober: Prober::default(),
+        }
+    }
+
+    /// Holds `env` for one rollout: pipeline runs on this machine converge one environment
+    /// one at a time (an OS file lock, so separate processes queue too).
+    pub async fn lock(&self, env: &EnvName) -> Result<EnvLock> {
+        let path = std::env::temp_dir().join(format!("paktech-{}-{env}.lock", self.app));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Lock {
+                path: path.clone(),
+                source,
+            })?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(EnvLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(Error::Lock { path, source });
+                }
+            }
         }
     }
 
@@ -218,9 +256,9 @@ impl LocalTarget {
             && good.len() < desired.replicas as usize
         {
             self.check_image(image).await?;
-            self.ensure_network(&desired.env).await?;
+            let network = self.ensure_network(&desired.env).await?;
             while good.len() < desired.replicas as usize {
-                let name = self.start(desired, &spec).await?;
+                let name = self.start(desired, &spec, &network).await?;
                 reporter.progress(
                     STEP,
                     format!("started {name}; waiting until it serves {}", image.tag),
@@ -310,41 +348,61 @@ impl LocalTarget {
         Ok(())
     }
 
-    async fn ensure_network(&self, env: &EnvName) -> Result<()> {
+    /// The id of `env`'s network, created when missing. Docker does not refuse a second
+    /// network of the same name, so two runs racing here could make two; the oldest wins
+    /// and the others are removed, and containers join by id.
+    async fn ensure_network(&self, env: &EnvName) -> Result<String> {
         let name = self.network(env);
         let filters = HashMap::from([("name", vec![name.clone()])]);
-        let existing = self
-            .docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .map_err(docker("list networks"))?;
-        if existing
-            .iter()
-            .any(|n| n.name.as_deref() == Some(name.as_str()))
-        {
-            return Ok(());
-        }
-        let request = NetworkCreateRequest {
-            name: name.clone(),
-            labels: Some(HashMap::from([
-                (LABEL_APP.to_owned(), self.app.clone()),
-                (LABEL_ENV.to_owned(), env.to_string()),
-            ])),
-            ..Default::default()
+        let list = || async {
+            let mut found: Vec<_> = self
+                .docker
+                .list_networks(Some(
+                    ListNetworksOptionsBuilder::new().filters(&filters).build(),
+                ))
+                .await
+                .map_err(docker("list networks"))?
+                .into_iter()
+                .filter(|n| n.name.as_deref() == Some(name.as_str()))
+                .collect();
+            found.sort_by_key(|n| (n.created.clone().map(|c| c.to_string()), n.id.clone()));
+            Ok::<_, Error>(found)
         };
-        match self.docker.create_network(request).await {
-            Ok(_) => Ok(()),
-            // Created concurrently by another run: fine.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(docker(format!("create network {name}"))(e)),
+        if list().await?.is_empty() {
+            let request = NetworkCreateRequest {
+                name: name.clone(),
+                labels: Some(HashMap::from([
+                    (LABEL_APP.to_owned(), self.app.clone()),
+                    (LABEL_ENV.to_owned(), env.to_string()),
+                ])),
+                ..Default::default()
+            };
+            match self.docker.create_network(request).await {
+                Ok(_)
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {}
+                Err(e) => return Err(docker(format!("create network {name}"))(e)),
+            }
         }
+        let found = list().await?;
+        let Some((oldest, extras)) = found.split_first() else {
+            return Err(docker(format!("find network {name}"))(
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404,
+                    message: format!("network {name} vanished after it was created"),
+                },
+            ));
+        };
+        for extra in extras {
+            if let Some(id) = &extra.id {
+                let _ = self.docker.remove_network(id).await;
+            }
+        }
+        Ok(oldest.id.clone().unwrap_or(name))
     }
 
-    async fn start(&self, desired: &DesiredState, spec: &str) -> Result<String> {
+    async fn start(&self, desired: &DesiredState, spec: &str, network: &str) -> Result<String> {
         let Some(image) = &desired.image else {
             unreachable!("start is only called with an image")
         };
@@ -373,7 +431,7 @@ impl LocalTarget {
             labels: Some(labels),
             exposed_ports: Some(vec![APP_PORT.to_owned()]),
             host_config: Some(HostConfig {
-                network_mode: Some(self.network(&desired.env)),
+                network_mode: Some(network.to_owned()),
                 port_bindings: Some(HashMap::from([(
                     APP_PORT.to_owned(),
                     Some(vec![PortBinding {
@@ -518,12 +576,30 @@ impl LocalTarget {
         for replica in self.replicas(env, None).await? {
             self.remove(&replica.name).await?;
         }
-        match self.docker.remove_network(&self.network(env)).await {
-            Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(docker(format!("remove network {}", self.network(env)))(e)),
+        let name = self.network(env);
+        let filters = HashMap::from([("name", vec![name.clone()])]);
+        let networks = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(docker("list networks"))?;
+        for network in networks
+            .iter()
+            .filter(|n| n.name.as_deref() == Some(name.as_str()))
+        {
+            if let Some(id) = &network.id {
+                match self.docker.remove_network(id).await {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(docker(format!("remove network {name}"))(e)),
+                }
+            }
         }
+        Ok(())
     }
 }

@@ -1,0 +1,442 @@
+//! Promotion end to end on the real Docker engine and a real bare GitOps repository:
+//! ci → staging → approval → prod, a bad release rolled back automatically, a rollback that
+//! survives unrelated commits, and the sync window.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use pipeline::adapters::gitops::Change;
+use pipeline::adapters::image::{ContextFile, ImageBuilder, context_tar};
+use pipeline::audit::{CommitMessage, keys};
+use pipeline::flow::ci::{self, CiOptions};
+use pipeline::flow::image::{ImageRequest, build_tag};
+use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+use pipeline::flow::rollback::{self, RollbackOptions};
+use pipeline::flow::{self, Clock, Pipeline, approve, history, status, sync};
+use pipeline::model::ImageTag;
+use pipeline::model::{EnvName, GitSha};
+use pipeline::report::Silent;
+use pipeline::values::Scalar;
+
+fn env(name: &str) -> EnvName {
+    name.parse().expect("env")
+}
+
+/// Runs `ci` and returns a build that may be promoted: the commit's own, or (on a dirty
+/// developer tree, whose `<sha>-dirty` build promotion refuses) a real build of a made-up
+/// commit recorded as having passed dev.
+async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
+    let options = CiOptions {
+        skip_tests: true,
+        allow_dirty: true,
+        requested_by: "ci".to_owned(),
+        run_id: "run-1".to_owned(),
+        ..CiOptions::default()
+    };
+    let (report, error) = ci::run(pipeline, &options, &Silent).await;
+    assert!(error.is_none(), "ci failed: {error:?}");
+    let tag = report.image.expect("image").tag;
+    if !tag.is_dirty() {
+        return tag.sha().clone();
+    }
+    let sha = another_build(pipeline, docker, None).await;
+    let digest = digest_of(pipeline, &sha).await;
+    pretend_it_ran(pipeline, "dev", &sha, &digest);
+    sync::sync(pipeline, pipeline.config.first(), None, &Silent)
+        .await
+        .expect("dev runs the made-up commit's build");
+    sha
+}
+
+fn options(target: &str, sha: &GitSha, who: &str) -> PromoteOptions {
+    PromoteOptions {
+        env: env(target),
+        sha: Some(sha.clone()),
+        dry_run: false,
+        requested_by: who.to_owned(),
+        run_id: "run-2".to_owned(),
+        break_glass: None,
+        approval: ApprovalMode::NoWait,
+        monitor: Some(std::time::Duration::ZERO),
+    }
+}
+
+async fn promote(
+    pipeline: &Pipeline,
+    options: &PromoteOptions,
+) -> Result<promote::PromoteReport, flow::Error> {
+    let (report, error) = promote::run(pipeline, options, &Silent).await;
+    match error {
+        None => Ok(report),
+        Some(e) => Err(e),
+    }
+}
+
+/// A real build of a made-up commit: the app compiled to report that SHA, or, with
+/// `broken_from`, that build with an invalid PORT baked into its configuration, so its
+/// replicas never become healthy.
+async fn another_build(
+    pipeline: &Pipeline,
+    docker: &Docker,
+    broken_from: Option<&GitSha>,
+) -> GitSha {
+    let sha: GitSha = format!("{:040x}", rand::random::<u128>())
+        .parse()
+        .expect("sha");
+    let images = ImageBuilder::new(docker.clone());
+    match broken_from {
+        Some(from) => {
+            let dockerfile = format!("FROM paktech-app:{from}\nENV PORT=not-a-port\n");
+            let context = context_tar(
+                vec![ContextFile {
+                    path: "Dockerfile".to_owned(),
+                    mode: 0o644,
+                    contents: dockerfile.into_bytes(),
+                }],
+                0,
+            )
+            .expect("context");
+            images
+                .build(
+                    &format!("paktech-app:{sha}"),
+                    context,
+                    &HashMap::new(),
+                    |_| {},
+                )
+                .await
+                .expect("build the broken image");
+        }
+        None => {
+            let request = ImageRequest {
+                workspace: tests::workspace(),
+                repository: pipeline.config.image.repository.clone(),
+                version: "0.1.0".to_owned(),
+                source_url: "https://example.invalid/paktech".to_owned(),
+                allow_dirty: true,
+            };
+            build_tag(
+                &request,
+                ImageTag::clean(sha.clone()),
+                1_700_000_000,
+                &images,
+                &Silent,
+            )
+            .await
+            .expect("build");
+        }
+    }
+    sha
+}
+
+/// Records, as a person with push access could, that `sha` passed through `env`.
+fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest: &str) {
+    pipeline
+        .gitops
+        .write(&Change {
+            path: pipeline.config.values_path(&env(env_name)),
+            set: vec![
+                ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                ("image.digest".to_owned(), Scalar::str(digest)),
+            ],
+            planned_from: None,
+            message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+                .trailer(keys::ACTION, "promote")
+                .trailer(keys::IMAGE_SHA, sha.as_str()),
+        })
+        .expect("write");
+}
+
+async fn setup(test: &str) -> Option<(tempfile::TempDir, Pipeline, Docker)> {
+    let docker = tests::docker_or_skip(test).await?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &tests::unique_prefix(test));
+    Some((dir, pipeline, docker))
+}
+
+async fn teardown(pipeline: &Pipeline) {
+    for e in &pipeline.config.environments {
+        pipeline.target.teardown(&e.name).await.expect("teardown");
+    }
+}
+
+async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
+    pipeline
+        .registry
+        .digest(&pipeline.config.image.repository, sha.as_str())
+        .await
+        .expect("registry")
+        .expect("image")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ci_staging_approval_prod_then_status_and_history() {
+    let Some((_dir, pipeline, docker)) = setup("promote").await else {
+        return;
+    };
+    let sha = deploy_dev(&pipeline, &docker).await;
+
+    let staged = promote(&pipeline, &options("staging", &sha, "alice"))
+        .await
+        .expect("staging");
+    assert_eq!(staged.environments[0].outcome, "promoted");
+
+    // Prod waits for an approval by someone else, for this SHA and this environment.
+    let err = promote(&pipeline, &options("prod", &sha, "alice"))
+        .await
+        .expect_err("needs approval");
+    assert!(matches!(err, flow::Error::AwaitingApproval { .. }), "{err}");
+    let err =
+        approve::approve(&pipeline, &env("prod"), &sha, "alice", None).expect_err("self-approval");
+    assert_eq!(
+        err.to_string(),
+        "alice requested this promotion and cannot approve it; someone else must"
+    );
+    let other: GitSha = "f".repeat(40).parse().expect("sha");
+    approve::approve(&pipeline, &env("prod"), &other, "bob", None)
+        .expect("approval of another build");
+    approve::approve(&pipeline, &env("staging"), &sha, "bob", None)
+        .expect("approval for another environment");
+    let err = promote(&pipeline, &options("prod", &sha, "alice"))
+        .await
+        .expect_err("those do not count");
+    assert!(matches!(err, flow::Error::AwaitingApproval { .. }), "{err}");
+
+    approve::approve(
+        &pipeline,
+        &env("prod"),
+        &sha,
+        "bob",
+        Some("ship it".to_owned()),
+    )
+    .expect("approve");
+    let prod = promote(&pipeline, &options("prod", &sha, "alice"))
+        .await
+        .expect("prod");
+    assert_eq!(prod.environments[0].approved_by, vec!["bob".to_owned()]);
+
+    let (_, envs) = status::status(&pipeline).await.expect("status");
+    for e in &envs {
+        assert_eq!(e.desired_sha, sha.as_str(), "{}", e.env);
+        assert_eq!(e.running_shas, vec![sha.to_string()], "{}", e.env);
+        assert_eq!(e.ready as u32, e.desired_replicas, "{}", e.env);
+    }
+    let events = history::history(&pipeline, Some("prod"), 50).expect("history");
+    let promoted = events
+        .iter()
+        .find(|e| e.action == "promote")
+        .expect("a promotion");
+    assert!(promoted.detail.contains("Approved-By: bob"), "{promoted:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "approve" && e.by == "bob" && e.sha == sha.as_str())
+    );
+
+    // Promoting the same build again changes nothing.
+    let again = promote(&pipeline, &options("prod", &sha, "alice"))
+        .await
+        .expect("idempotent");
+    assert_eq!(again.environments[0].outcome, "unchanged");
+    teardown(&pipeline).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
+    let Some((_dir, pipeline, docker)) = setup("badrel").await else {
+        return;
+    };
+    let good = deploy_dev(&pipeline, &docker).await;
+    let good_digest = digest_of(&pipeline, &good).await;
+    pretend_it_ran(&pipeline, "staging", &good, &good_digest);
+    approve::approve(&pipeline, &env("prod"), &good, "bob", None).expect("approve");
+    promote(&pipeline, &options("prod", &good, "alice"))
+        .await
+        .expect("good prod");
+
+    let bad = another_build(&pipeline, &docker, Some(&good)).await;
+    let bad_digest = digest_of(&pipeline, &bad).await;
+    pretend_it_ran(&pipeline, "staging", &bad, &bad_digest);
+    approve::approve(&pipeline, &env("prod"), &bad, "bob", None).expect("approve");
+    let mut watched = options("prod", &bad, "alice");
+    watched.monitor = Some(std::time::Duration::from_secs(2));
+    let (report, error) = promote::run(&pipeline, &watched, &Silent).await;
+    let error = error.expect("the bad release fails");
+    assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
+    let rolled = report.rollback.expect("a rollback");
+    assert_eq!(rolled.to_sha, good.as_str());
+
+    let (_, envs) = status::status(&pipeline).await.expect("status");
+    let prod = envs.iter().find(|e| e.env == "prod").expect("prod");
+    assert_eq!(prod.desired_sha, good.as_str());
+    assert_eq!(prod.running_shas, vec![good.to_string()]);
+    assert_eq!(prod.ready, 3);
+
+    let err = promote(&pipeline, &options("prod", &bad, "alice"))
+        .await
+        .expect_err("blocked");
+    assert!(matches!(err, flow::Error::Blocked { .. }), "{err}");
+    approve::unblock(&pipeline, &bad, "carol", "fixed upstream").expect("unblock");
+    let err = promote(&pipeline, &options("prod", &bad, "alice"))
+        .await
+        .expect_err("still bad, but no longer blocked");
+    assert!(!matches!(err, flow::Error::Blocked { .. }), "{err}");
+    teardown(&pipeline).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_passes_the_freeze() {
+    let Some((dir, mut pipeline, docker)) = setup("rollbk").await else {
+        return;
+    };
+    let first = deploy_dev(&pipeline, &docker).await;
+    let second = another_build(&pipeline, &docker, None).await;
+    for sha in [&first, &second] {
+        let digest = digest_of(&pipeline, sha).await;
+        pretend_it_ran(&pipeline, "staging", sha, &digest);
+        approve::approve(&pipeline, &env("prod"), sha, "bob", None).expect("approve");
+        promote(&pipeline, &options("prod", sha, "alice"))
+            .await
+            .expect("prod");
+    }
+
+    // Unrelated commits land after the promotion: another key of prod's file, another file.
+    let remote = dir.path().join("gitops.git");
+    let prod_path = pipeline.config.values_path(&env("prod"));
+    let text = tests::git_cli(&remote, &["show", &format!("main:{prod_path}")]);
+    tests::commit_by_hand(
+        &remote,
+        &prod_path,
+        &text.replace("maxReplicas: 10", "maxReplicas: 12"),
+        "prod: allow 12",
+    );
+    let staging_path = pipeline.config.values_path(&env("staging"));
+    let text = tests::git_cli(&remote, &["show", &format!("main:{staging_path}")]);
+    tests::commit_by_hand(
+        &remote,
+        &staging_path,
+        &text.replace("LOG_LEVEL: \"info\"", "LOG_LEVEL: \"debug\""),
+        "staging: debug",
+    );
+
+    // At 23:00 UTC prod is frozen for promotions, but not for rollbacks.
+    pipeline.clock = Clock::Fixed("2026-11-26T23:00:00Z".parse().expect("time"));
+    let third = another_build(&pipeline, &docker, None).await;
+    let digest = digest_of(&pipeline, &third).await;
+    pretend_it_ran(&pipeline, "staging", &third, &digest);
+    approve::approve(&pipeline, &env("prod"), &third, "bob", None).expect("approve");
+    let err = promote(&pipeline, &options("prod", &third, "alice"))
+        .await
+        .expect_err("frozen");
+    assert!(matches!(err, flow::Error::WindowClosed { .. }), "{err}");
+    assert!(
+        err.to_string().contains("until 2026-11-27T06:00:00+00:00"),
+        "{err}"
+    );
+
+    let staging_before = tests::git_cli(&remote, &["show", &format!("main:{staging_path}")]);
+    let rolled = rollback::rollback(
+        &pipeline,
+        &RollbackOptions {
+            env: env("prod"),
+            to: None,
+            reason: "latency regression".to_owned(),
+            requested_by: "carol".to_owned(),
+            run_id: "run-3".to_owned(),
+        },
+        &Silent,
+    )
+    .await
+    .expect("rollback passes the freeze");
+    assert_eq!(
+        (rolled.from_sha.as_str(), rolled.to_sha.as_str()),
+        (second.as_str(), first.as_str())
+    );
+
+    let prod_now = tests::git_cli(&remote, &["show", &format!("main:{prod_path}")]);
+    assert!(
+        prod_now.contains(&format!("tag: \"{first}\"")),
+        "{prod_now}"
+    );
+    assert!(
+        prod_now.contains("maxReplicas: 12"),
+        "the unrelated change stays:\n{prod_now}"
+    );
+    assert_eq!(
+        tests::git_cli(&remote, &["show", &format!("main:{staging_path}")]),
+        staging_before,
+        "only prod's file changed"
+    );
+    let trailers = tests::git_cli(&remote, &["log", "-1", "--format=%(trailers)", "main"]);
+    assert!(
+        trailers.contains("Pipeline-Action: rollback")
+            && trailers.contains(&format!("Blocked-Sha: {second}")),
+        "{trailers}"
+    );
+    assert!(
+        trailers.contains("Reverts: ") && trailers.contains("Reason: latency regression"),
+        "{trailers}"
+    );
+    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    assert!(
+        probes.iter().all(|(_, p)| p.runs(first.as_str())),
+        "{probes:?}"
+    );
+
+    // Break-glass passes the freeze and is recorded.
+    let mut urgent = options("prod", &third, "alice");
+    urgent.break_glass = Some("security fix".to_owned());
+    promote(&pipeline, &urgent).await.expect("break-glass");
+    let trailers = tests::git_cli(&remote, &["log", "-1", "--format=%(trailers)", "main"]);
+    assert!(trailers.contains("Break-Glass: security fix"), "{trailers}");
+    teardown(&pipeline).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_promotions_of_different_builds_at_once_lose_nothing() {
+    let Some((_dir, pipeline, docker)) = setup("race").await else {
+        return;
+    };
+    let a = deploy_dev(&pipeline, &docker).await;
+    let b = another_build(&pipeline, &docker, None).await;
+    for sha in [&a, &b] {
+        let digest = digest_of(&pipeline, sha).await;
+        pretend_it_ran(&pipeline, "dev", sha, &digest);
+    }
+    let (oa, ob) = (
+        options("staging", &a, "alice"),
+        options("staging", &b, "bob"),
+    );
+    let (ra, rb) = tokio::join!(promote(&pipeline, &oa), promote(&pipeline, &ob));
+    // Serialized by the mirror lock: both may land one after the other, or the second sees
+    // that staging moved since it planned and is refused; never an interleaved write.
+    assert!(ra.is_ok() || rb.is_ok(), "{ra:?} {rb:?}");
+    for r in [&ra, &rb] {
+        if let Err(e) = r {
+            assert!(matches!(e, flow::Error::GitOps(_)), "{e}");
+        }
+    }
+    let tip = pipeline.gitops.fetch().expect("fetch");
+    let log = pipeline.gitops.log(&tip, None, 100).expect("log");
+    let promotions: Vec<_> = log
+        .iter()
+        .filter(|c| c.subject.starts_with("chore(staging): promote"))
+        .collect();
+    assert_eq!(
+        promotions.len(),
+        [&ra, &rb].iter().filter(|r| r.is_ok()).count()
+    );
+    let staging = pipeline
+        .gitops
+        .read(&tip, &pipeline.config.values_path(&env("staging")))
+        .expect("read")
+        .expect("file");
+    let winner =
+        if rb.is_ok() && (ra.is_err() || log[0].trailer(keys::IMAGE_SHA) == Some(b.as_str())) {
+            &b
+        } else {
+            &a
+        };
+    assert!(staging.contains(&format!("tag: \"{winner}\"")), "{staging}");
+    teardown(&pipeline).await;
+}
