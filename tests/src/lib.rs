@@ -151,3 +151,132 @@ fn tempfile_in(remote: &std::path::Path) -> PathBuf {
         .unwrap_or(remote)
         .join(format!("hand-{:08x}", rand::random::<u32>()))
 }
+
+// Builds and records for promotion tests.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use pipeline::adapters::gitops::Change;
+use pipeline::adapters::image::{ContextFile, ImageBuilder, context_tar};
+use pipeline::audit::{CommitMessage, keys};
+use pipeline::flow::ci::{self, CiOptions};
+use pipeline::flow::image::{ImageRequest, build_tag};
+use pipeline::flow::{Pipeline, sync};
+use pipeline::model::{EnvName, GitSha, ImageTag};
+use pipeline::report::Silent;
+use pipeline::values::Scalar;
+
+pub fn env(name: &str) -> EnvName {
+    name.parse().expect("env")
+}
+
+/// Runs `ci` and returns a build that may be promoted: the commit's own, or (on a dirty
+/// developer tree, whose `<sha>-dirty` build promotion refuses) a real build of a made-up
+/// commit recorded as having passed dev.
+pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
+    let options = CiOptions {
+        skip_tests: true,
+        allow_dirty: true,
+        requested_by: "ci".to_owned(),
+        run_id: "run-1".to_owned(),
+        ..CiOptions::default()
+    };
+    let (report, error) = ci::run(pipeline, &options, &Silent).await;
+    assert!(error.is_none(), "ci failed: {error:?}");
+    let tag = report.image.expect("image").tag;
+    if !tag.is_dirty() {
+        return tag.sha().clone();
+    }
+    let sha = another_build(pipeline, docker, None).await;
+    let digest = digest_of(pipeline, &sha).await;
+    pretend_it_ran(pipeline, "dev", &sha, &digest);
+    sync::sync(pipeline, pipeline.config.first(), None, &Silent)
+        .await
+        .expect("dev runs the made-up commit's build");
+    sha
+}
+
+/// A real build of a made-up commit: the app compiled to report that SHA, or, with
+/// `broken_from`, that build with an invalid PORT baked into its configuration, so its
+/// replicas never become healthy.
+pub async fn another_build(
+    pipeline: &Pipeline,
+    docker: &Docker,
+    broken_from: Option<&GitSha>,
+) -> GitSha {
+    let sha: GitSha = format!("{:040x}", rand::random::<u128>())
+        .parse()
+        .expect("sha");
+    let images = ImageBuilder::new(docker.clone());
+    match broken_from {
+        Some(from) => {
+            let dockerfile = format!("FROM paktech-app:{from}\nENV PORT=not-a-port\n");
+            let context = context_tar(
+                vec![ContextFile {
+                    path: "Dockerfile".to_owned(),
+                    mode: 0o644,
+                    contents: dockerfile.into_bytes(),
+                }],
+                0,
+            )
+            .expect("context");
+            images
+                .build(
+                    &format!("paktech-app:{sha}"),
+                    context,
+                    &HashMap::new(),
+                    |_| {},
+                )
+                .await
+                .expect("build the broken image");
+        }
+        None => {
+            let request = ImageRequest {
+                workspace: workspace(),
+                repository: pipeline.config.image.repository.clone(),
+                version: "0.1.0".to_owned(),
+                source_url: "https://example.invalid/paktech".to_owned(),
+                allow_dirty: true,
+            };
+            build_tag(
+                &request,
+                ImageTag::clean(sha.clone()),
+                1_700_000_000,
+                &images,
+                &Silent,
+            )
+            .await
+            .expect("build");
+        }
+    }
+    sha
+}
+
+/// Records, as a person with push access could, that `sha` passed through `env`.
+pub fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest: &str) {
+    pipeline
+        .gitops
+        .write(&Change {
+            path: pipeline.config.values_path(&env(env_name)),
+            set: vec![
+                ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                ("image.digest".to_owned(), Scalar::str(digest)),
+            ],
+            planned_from: None,
+            message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+                .trailer(keys::ACTION, "promote")
+                .trailer(keys::IMAGE_SHA, sha.as_str()),
+        })
+        .expect("write");
+}
+
+pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
+    pipeline
+        .registry
+        .digest(&pipeline.config.image.repository, sha.as_str())
+        .await
+        .expect("registry")
+        .expect("image")
+        .to_string()
+}

@@ -92,7 +92,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         });
     Ok(Pipeline {
         workspace: workspace::root(),
-        target: LocalTarget::new(docker.clone(), config.app.name.as_str()),
+        target: LocalTarget::new(docker.clone(), &target_prefix(&config)),
         images: ImageBuilder::new(docker.clone()),
         registry: Registry::for_repository(
             &config.image.repository,
@@ -104,6 +104,15 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         slack,
         config,
     })
+}
+
+/// What the local target names containers and networks after: the app's name, or
+/// `PAKTECH_TARGET_PREFIX` (tests use it to stay clear of a developer's own environments).
+pub fn target_prefix(config: &PipelineConfig) -> String {
+    std::env::var("PAKTECH_TARGET_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| config.app.name.to_string())
 }
 
 /// Everything a flow needs.

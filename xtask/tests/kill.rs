@@ -1,0 +1,102 @@
+//! `promote` killed with SIGKILL after its prod commit, before monitoring ends, then run again:
+//! it finishes the job, and the GitOps log has no duplicate commit.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pipeline::flow::approve;
+use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+use pipeline::report::Silent;
+use tests::{deploy_dev, env};
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() {
+    let Some(docker) = tests::docker_or_skip("kill").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = tests::unique_prefix("kill");
+    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
+    let sha = deploy_dev(&pipeline, &docker).await;
+    let staging = PromoteOptions {
+        env: env("staging"),
+        sha: Some(sha.clone()),
+        dry_run: false,
+        requested_by: "alice".to_owned(),
+        run_id: "run-1".to_owned(),
+        break_glass: None,
+        approval: ApprovalMode::NoWait,
+        monitor: Some(Duration::ZERO),
+    };
+    let (_, error) = promote::run(&pipeline, &staging, &Silent).await;
+    assert!(error.is_none(), "{error:?}");
+    approve::approve(&pipeline, &env("prod"), &sha, "bob", None).expect("approve");
+
+    let remote = dir.path().join("gitops.git");
+    let state = dir.path().join("state");
+    let xtask = |monitor: &str| {
+        let mut command = Command::new(XTASK);
+        command
+            .args([
+                "promote",
+                "--env",
+                "prod",
+                "--sha",
+                sha.as_str(),
+                "--as",
+                "alice",
+                "--monitor",
+                monitor,
+            ])
+            .env("PAKTECH_GITOPS_URL", &remote)
+            .env("PAKTECH_STATE_DIR", &state)
+            .env("PAKTECH_TARGET_PREFIX", &prefix)
+            .stdin(Stdio::null());
+        command
+    };
+    let prod_commits = || {
+        tests::git_cli(&remote, &["log", "--format=%s", "main"])
+            .lines()
+            .filter(|s| s.starts_with("chore(prod): promote"))
+            .count()
+    };
+
+    let mut first = xtask("10m")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while prod_commits() == 0 {
+        assert!(Instant::now() < deadline, "the prod commit never appeared");
+        assert!(
+            first.try_wait().expect("wait").is_none(),
+            "promote ended before its prod commit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let it reach the monitoring window, then kill it without a chance to clean up.
+    std::thread::sleep(Duration::from_secs(3));
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+
+    let again = xtask("0s").output().expect("run again");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(prod_commits(), 1, "no duplicate commit");
+    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    assert_eq!(probes.len(), 3);
+    assert!(
+        probes.iter().all(|(_, p)| p.runs(sha.as_str())),
+        "{probes:?}"
+    );
+    tests::git_cli(&remote, &["fsck", "--strict"]);
+    for e in &pipeline.config.environments {
+        pipeline.target.teardown(&e.name).await.expect("teardown");
+    }
+}
