@@ -2,6 +2,7 @@
 //! Benchmarks measure; they never pass or fail on a figure.
 
 mod app;
+mod flows;
 mod gitops;
 mod wrk;
 
@@ -20,6 +21,8 @@ enum Which {
     App(app::Options),
     /// GitOps writes: latency against history length, racing writers.
     Gitops(gitops::Options),
+    /// Whole flows on the local target: ci and promote prod, per step.
+    Flows,
 }
 
 /// One measured figure.
@@ -38,9 +41,11 @@ impl Args {
         let figures = match self.which {
             Some(Which::App(options)) => app::run(&options).await?,
             Some(Which::Gitops(options)) => gitops::run(&options).await?,
+            Some(Which::Flows) => flows::run().await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(gitops::run(&gitops::Options::default()).await?);
+                all.extend(flows::run().await?);
                 all
             }
         };

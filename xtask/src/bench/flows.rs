@@ -1,0 +1,152 @@
+//! The flows benchmark: `ci` on a warm build and `promote --env prod --monitor 0` with the
+//! approval already granted, on the local target, in a scratch GitOps repository and with
+//! containers of their own; wall time per step.
+
+use std::time::{Duration, Instant};
+
+use pipeline::adapters::docker;
+use pipeline::adapters::gitops::{GitOpsRepo, GitOpsSettings, seed_bare_repository};
+use pipeline::adapters::image::ImageBuilder;
+use pipeline::adapters::registry::Registry;
+use pipeline::adapters::target::local::LocalTarget;
+use pipeline::flow::ci::{self, CiOptions};
+use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+use pipeline::flow::steps::StepRecord;
+use pipeline::flow::{Clock, Pipeline, approve};
+use pipeline::report::Silent;
+
+use super::Figure;
+use crate::{context, workspace};
+
+pub async fn run() -> anyhow::Result<Vec<Figure>> {
+    let config = context::load_config()?;
+    let dir = tempfile::tempdir()?;
+    let remote = dir.path().join("gitops.git");
+    seed_bare_repository(
+        &remote,
+        &workspace::root().join("gitops"),
+        &config.gitops.branch,
+        ("bench", "bench@paktech.invalid"),
+    )?;
+    let gitops = GitOpsRepo::open(
+        GitOpsSettings {
+            url: remote.display().to_string(),
+            branch: config.gitops.branch.clone(),
+            author_name: "bench".to_owned(),
+            author_email: "bench@paktech.invalid".to_owned(),
+            push_attempts: 10,
+            token: None,
+        },
+        &dir.path().join("mirror.git"),
+    )?;
+    let docker = docker::connect().await?;
+    let pipeline = Pipeline {
+        workspace: workspace::root(),
+        target: LocalTarget::new(docker.clone(), "bench-flows"),
+        images: ImageBuilder::new(docker.clone()),
+        registry: Registry::Engine(docker),
+        clock: Clock::Fixed("2026-11-26T12:00:00Z".parse()?),
+        slack: None,
+        gitops,
+        config,
+    };
+    let result = measure(&pipeline).await;
+    for env in &pipeline.config.environments {
+        let _ = pipeline.target.teardown(&env.name).await;
+    }
+    result
+}
+
+async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let ci_options = CiOptions {
+        skip_tests: true,
+        allow_dirty: true,
+        requested_by: "bench".to_owned(),
+        run_id: "bench".to_owned(),
+        ..CiOptions::default()
+    };
+    // Warm the build first, so the measured run is the warm-build case.
+    let (warm, error) = ci::run(pipeline, &ci_options, &Silent).await;
+    if let Some(error) = error {
+        return Err(error.into());
+    }
+    for env in &pipeline.config.environments {
+        pipeline.target.teardown(&env.name).await?;
+    }
+    let started = Instant::now();
+    let (report, error) = ci::run(pipeline, &ci_options, &Silent).await;
+    if let Some(error) = error {
+        return Err(error.into());
+    }
+    figures.extend(steps(
+        "ci",
+        &report.steps,
+        started.elapsed(),
+        "ci --skip-tests on a warm build, dev deployed from scratch",
+    ));
+
+    let tag = warm
+        .image
+        .map(|i| i.tag)
+        .ok_or_else(|| anyhow::anyhow!("ci built no image"))?;
+    if tag.is_dirty() {
+        eprintln!(
+            "promote not measured: the work tree is dirty, and its <sha>-dirty build cannot be promoted; commit first"
+        );
+        return Ok(figures);
+    }
+    let sha = tag.sha().clone();
+    let options = |env: &str| -> anyhow::Result<PromoteOptions> {
+        Ok(PromoteOptions {
+            env: env.parse()?,
+            sha: Some(sha.clone()),
+            dry_run: false,
+            requested_by: "bench".to_owned(),
+            run_id: "bench".to_owned(),
+            break_glass: None,
+            approval: ApprovalMode::NoWait,
+            monitor: Some(Duration::ZERO),
+        })
+    };
+    let (_, error) = promote::run(pipeline, &options("staging")?, &Silent).await;
+    if let Some(error) = error {
+        return Err(error.into());
+    }
+    approve::approve(pipeline, &"prod".parse()?, &sha, "bench-approver", None)?;
+    let started = Instant::now();
+    let (report, error) = promote::run(pipeline, &options("prod")?, &Silent).await;
+    if let Some(error) = error {
+        return Err(error.into());
+    }
+    figures.extend(steps(
+        "promote prod",
+        &report.steps,
+        started.elapsed(),
+        "promote --env prod --monitor 0, approval granted, staging already at the build; 3 replicas rolled",
+    ));
+    Ok(figures)
+}
+
+fn steps(flow: &str, records: &[StepRecord], total: Duration, how: &str) -> Vec<Figure> {
+    let mut figures: Vec<Figure> = records
+        .iter()
+        .map(|s| Figure {
+            benchmark: "flows",
+            name: format!("{flow}: {}", s.step),
+            value: s.seconds,
+            unit: "s",
+            goal: None,
+            method: how.to_owned(),
+        })
+        .collect();
+    figures.push(Figure {
+        benchmark: "flows",
+        name: format!("{flow}: total"),
+        value: total.as_secs_f64(),
+        unit: "s",
+        goal: (flow == "promote prod").then(|| "<= 15".to_owned()),
+        method: how.to_owned(),
+    });
+    figures
+}
