@@ -8,15 +8,31 @@ use crate::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A report written by `grype <image> -o json`.
+    /// A report written by `grype <image> -o json` (or `checkov -o json` with --kind checkov).
     #[arg(long, value_name = "FILE")]
     report: PathBuf,
+    /// Which scanner wrote the report.
+    #[arg(long, value_parser = ["grype", "checkov"], default_value = "grype")]
+    kind: String,
 }
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let bytes = std::fs::read(&self.report)
             .with_context(|| format!("cannot read {}", self.report.display()))?;
+        if self.kind == "checkov" {
+            let iac = pipeline::scan::parse_checkov(&self.report.display().to_string(), &bytes)?;
+            if json {
+                return output::print_json(&iac);
+            }
+            for (framework, s) in &iac {
+                println!(
+                    "{framework}: {} passed, {} failed, {} skipped",
+                    s.passed, s.failed, s.skipped
+                );
+            }
+            return Ok(());
+        }
         let scan = pipeline::scan::parse_grype(&self.report.display().to_string(), &bytes)?;
         if json {
             return output::print_json(&scan);
