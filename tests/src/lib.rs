@@ -280,3 +280,72 @@ pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
         .expect("image")
         .to_string()
 }
+
+/// Every document of a YAML stream, as JSON values (for schema checks and assertions).
+pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
+    use saphyr::LoadableYamlNode;
+    saphyr::Yaml::load_from_str(text)
+        .expect("valid YAML")
+        .iter()
+        .map(yaml_to_json)
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn yaml_to_json(node: &saphyr::Yaml<'_>) -> serde_json::Value {
+    use saphyr::{Scalar, Yaml};
+    use serde_json::Value;
+    match node {
+        Yaml::Value(Scalar::Null) | Yaml::Alias(_) | Yaml::BadValue => Value::Null,
+        Yaml::Value(Scalar::Boolean(b)) => Value::Bool(*b),
+        Yaml::Value(Scalar::Integer(i)) => Value::from(*i),
+        Yaml::Value(Scalar::FloatingPoint(f)) => Value::from(f.into_inner()),
+        Yaml::Value(Scalar::String(s)) => Value::String(s.to_string()),
+        Yaml::Representation(s, ..) => Value::String(s.to_string()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match yaml_to_json(k) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(_, inner) => yaml_to_json(inner),
+    }
+}
+
+/// Whether `program` can be run; when it cannot, prints why and returns false, unless
+/// `PAKTECH_REQUIRE_TOOLS` is set (as in CI), in which case it panics.
+pub fn tool_or_skip(program: &str, test: &str) -> bool {
+    if pipeline::adapters::tools::on_path(program) {
+        return true;
+    }
+    assert!(
+        !required("PAKTECH_REQUIRE_TOOLS"),
+        "{test}: PAKTECH_REQUIRE_TOOLS is set but {program} is not on PATH (run .ci/install-tools)"
+    );
+    eprintln!(
+        "SKIPPED {test}: {program} is not on PATH; set PAKTECH_REQUIRE_TOOLS=1 to fail instead"
+    );
+    false
+}
+
+/// `shared/` beside the project (test data), or `None` (after printing why) when absent and
+/// `PAKTECH_REQUIRE_SHARED` is not set.
+pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
+    let dir = workspace().join("..").join("shared");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        !required("PAKTECH_REQUIRE_SHARED"),
+        "{test}: PAKTECH_REQUIRE_SHARED is set but {} is missing",
+        dir.display()
+    );
+    eprintln!("SKIPPED {test}: {} is missing", dir.display());
+    None
+}

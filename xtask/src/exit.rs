@@ -7,6 +7,7 @@
 //! | 2 | usage: bad arguments or bad input, refused before anything was written |
 //! | 3 | blocked by policy (scan, sync window, blocked SHA) |
 //! | 4 | awaiting approval |
+//! | 5 | infrastructure drift detected |
 
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const POLICY: u8 = 3;
 pub const AWAITING_APPROVAL: u8 = 4;
+pub const DRIFT: u8 = 5;
 
 /// A bad argument found after parsing (a malformed value); exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,9 @@ fn code(err: &anyhow::Error) -> u8 {
         {
             return USAGE;
         }
+        if cause.downcast_ref::<crate::infra::Drifted>().is_some() {
+            return DRIFT;
+        }
         match cause.downcast_ref::<flow::Error>() {
             Some(
                 flow::Error::ScanPolicy { .. }
@@ -85,6 +90,14 @@ fn code(err: &anyhow::Error) -> u8 {
 
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     for cause in err.chain() {
+        if let Some(pipeline::adapters::tools::Error::Spawn { program, .. }) =
+            cause.downcast_ref::<pipeline::adapters::tools::Error>()
+            && program == "terraform"
+        {
+            return Some(
+                "install terraform (https://developer.hashicorp.com/terraform/install) or run this in CI, where the workflow installs it",
+            );
+        }
         if cause
             .downcast_ref::<pipeline::adapters::docker::Unreachable>()
             .is_some()

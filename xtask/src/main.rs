@@ -8,6 +8,7 @@ mod context;
 mod exit;
 mod history;
 mod image;
+mod infra;
 mod lint;
 mod output;
 mod promote;
@@ -57,6 +58,8 @@ enum Command {
     Lint(lint::Args),
     /// Build the app's container image for the checked-out commit.
     Image(image::Args),
+    /// Terraform for AKS, ACR and OIDC federation: plan, apply, drift.
+    Infra(infra::Args),
     /// Measure speed and size; figures, never pass/fail.
     Bench(bench::Args),
 }
@@ -89,6 +92,7 @@ fn main() -> std::process::ExitCode {
             Command::Scan(args) => args.run(cli.json).await,
             Command::Lint(args) => args.run(cli.json).await,
             Command::Image(args) => args.run(cli.json).await,
+            Command::Infra(args) => args.run(cli.json).await,
             Command::Bench(args) => args.run(cli.json).await,
         }
     });

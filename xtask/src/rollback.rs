@@ -17,6 +17,10 @@ pub struct Args {
     reason: String,
     #[arg(long = "as")]
     requester: Option<String>,
+    /// Only when the environment still runs this build; otherwise there is nothing to do
+    /// (exit 0). For automation that must never roll back twice.
+    #[arg(long)]
+    if_running: Option<String>,
 }
 
 impl Args {
@@ -34,7 +38,16 @@ impl Args {
             Some(name) => name.parse()?,
             None => context::identity().parse()?,
         };
+        let if_running: Option<GitSha> = self.if_running.as_deref().map(str::parse).transpose()?;
         let pipeline = context::pipeline_with(config).await?;
+        if let Some(expected) = &if_running {
+            let tip = pipeline.gitops.fetch()?;
+            let current = pipeline::flow::sync::values(&pipeline, &env, &tip)?;
+            if current.get("image.tag") != Some(expected.as_str()) {
+                eprintln!("{env} does not run {expected}: nothing to roll back");
+                return Ok(());
+            }
+        }
         let options = RollbackOptions {
             env,
             to,

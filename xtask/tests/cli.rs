@@ -161,3 +161,16 @@ fn usage_errors_exit_2() {
     let out = xtask(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn infra_without_terraform_is_a_clear_error() {
+    let out = Command::new(XTASK)
+        .args(["infra", "plan"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run xtask");
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(message.contains("cannot run terraform"), "{message}");
+    assert!(message.contains("hint: install terraform"), "{message}");
+}

@@ -240,6 +240,44 @@ impl ImageBuilder {
         Ok(id)
     }
 
+    /// Pushes `repository:tag` to the registry its name points at, with `credentials`
+    /// (username and password or token) when given.
+    #[tracing::instrument(skip_all, fields(image = %format!("{repository}:{tag}")))]
+    pub async fn push(
+        &self,
+        repository: &str,
+        tag: &str,
+        credentials: Option<(String, String)>,
+    ) -> Result<()> {
+        let image = format!("{repository}:{tag}");
+        let credentials =
+            credentials.map(|(username, password)| bollard::auth::DockerCredentials {
+                username: Some(username),
+                password: Some(password),
+                ..Default::default()
+            });
+        let options = bollard::query_parameters::PushImageOptionsBuilder::new()
+            .tag(tag)
+            .build();
+        let mut stream = self
+            .docker
+            .push_image(repository, Some(options), credentials);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|source| Error::Engine {
+                action: "push",
+                image: image.clone(),
+                source,
+            })?;
+            if let Some(detail) = info.error_detail {
+                return Err(Error::Build {
+                    tag: image,
+                    message: format!("push failed: {}", detail.message.unwrap_or_default()),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Adds `repository:tag` to an existing image.
     pub async fn tag(&self, image: &str, repository: &str, tag: &str) -> Result<()> {
         let options = TagImageOptionsBuilder::new()

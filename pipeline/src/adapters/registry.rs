@@ -51,6 +51,18 @@ pub enum Credentials {
 }
 
 impl Credentials {
+    /// As a username and password for `docker push` (a token goes as the password, as ACR
+    /// and GHCR accept it).
+    pub fn for_push(&self) -> (String, String) {
+        match self {
+            Self::Basic { username, password } => (username.clone(), password.expose().to_owned()),
+            Self::Bearer(token) => (
+                "00000000-0000-0000-0000-000000000000".to_owned(),
+                token.expose().to_owned(),
+            ),
+        }
+    }
+
     /// From `REGISTRY_TOKEN`, or `REGISTRY_USERNAME` and `REGISTRY_PASSWORD`.
     pub fn from_env() -> Option<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());

@@ -124,3 +124,25 @@ pub async fn output(program: &str, args: &[&str], ok_codes: &[i32]) -> Result<Ve
         }),
     }
 }
+
+/// Runs `terraform args` in `dir`, its output going to this process's; returns the exit
+/// code (terraform's `plan -detailed-exitcode` says "changes present" with 2).
+pub async fn terraform(dir: &Path, args: &[&str]) -> Result<i32> {
+    if !on_path("terraform") {
+        return Err(Error::Spawn {
+            program: "terraform".to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "terraform is not on PATH"),
+        });
+    }
+    let status = Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: "terraform".to_owned(),
+            source,
+        })?;
+    Ok(status.code().unwrap_or(1))
+}

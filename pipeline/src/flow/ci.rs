@@ -8,6 +8,7 @@ use super::steps::{StepRecord, Steps};
 use super::{Error, Pipeline, Result, sync};
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
+use crate::adapters::registry::{Credentials, Registry};
 use crate::adapters::tools;
 use crate::audit::{Action, CommitMessage, keys};
 use crate::policy::{self, ScanVerdict};
@@ -105,7 +106,36 @@ async fn run_steps(
         })
         .await?;
     report.image = Some(built.clone());
-    report.digest = Some(built.id.clone());
+    // A registry named in the repository gets the image pushed, and the digest it reports
+    // is what the values pin; the local engine's store pins the image id.
+    let digest = match &pipeline.registry {
+        Registry::Engine(_) => built.id.clone(),
+        Registry::Distribution(_) => {
+            let tag = built.tag.to_string();
+            steps
+                .run("push", async {
+                    let credentials = Credentials::from_env().map(|c| c.for_push());
+                    pipeline
+                        .images
+                        .push(request.repository.as_str(), &tag, credentials)
+                        .await?;
+                    let digest = pipeline
+                        .registry
+                        .digest(&request.repository, &tag)
+                        .await?
+                        .ok_or_else(|| Error::ImageNotFound {
+                            image: built.name(),
+                        })?;
+                    Ok::<_, Error>((
+                        Outcome::Succeeded,
+                        format!("{} is {digest}", built.name()),
+                        digest.to_string(),
+                    ))
+                })
+                .await?
+        }
+    };
+    report.digest = Some(digest.clone());
 
     let (image_scan, iac_scan) = tokio::join!(
         scan_image(&built, options.scan_report.as_deref()),
@@ -174,7 +204,7 @@ async fn run_steps(
         path: pipeline.config.values_path(&dev.name),
         set: vec![
             ("image.tag".to_owned(), Scalar::str(built.tag.to_string())),
-            ("image.digest".to_owned(), Scalar::str(&built.id)),
+            ("image.digest".to_owned(), Scalar::str(&digest)),
         ],
         planned_from: None,
         message: CommitMessage::new(format!(
@@ -184,7 +214,7 @@ async fn run_steps(
         .trailer(keys::ACTION, Action::Deploy.as_str())
         .trailer(keys::ENVIRONMENT, dev.name.as_str())
         .trailer(keys::IMAGE_SHA, built.tag.to_string())
-        .trailer(keys::IMAGE_DIGEST, &built.id)
+        .trailer(keys::IMAGE_DIGEST, &digest)
         .trailer(keys::SCAN, &scan_summary)
         .trailer(keys::SCAN_FIXABLE, &scan_fixable)
         .trailer(keys::REQUESTED_BY, &options.requested_by)

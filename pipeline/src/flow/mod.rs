@@ -93,6 +93,8 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] image::Error),
     #[error(transparent)]
+    Push(#[from] crate::adapters::image::Error),
+    #[error(transparent)]
     Tools(#[from] tools::Error),
     #[error(transparent)]
     Scan(#[from] scan::Error),
