@@ -18,8 +18,18 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let response = next.call(req).await?;
+    let mut response = next.call(req).await?;
     let elapsed = started.elapsed();
+    if let Some(state) = response.request().app_data::<web::Data<AppState>>()
+        && !state.ready.load(std::sync::atomic::Ordering::Acquire)
+    {
+        // Shutting down: answer, then close the connection, so clients reconnect elsewhere
+        // instead of sending their next request down a connection about to close.
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     let request = response.request();
     let status = response.status().as_u16();
     let method = method_label(request.method());

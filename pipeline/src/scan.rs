@@ -306,19 +306,41 @@ enum CheckovDocument {
 /// An infrastructure-code scan: Checkov's summary per framework.
 pub type IacScan = BTreeMap<String, CheckovSummary>;
 
-/// Parses Checkov's JSON output (`checkov -o json`): one object, or one per framework.
+/// Parses Checkov's JSON output (`checkov -o json`): one object, one per framework, and, when
+/// several targets were scanned (`-d a -d b`), one such document per target, one after the
+/// other. Summaries of the same framework are added up.
 pub fn parse_checkov(source_name: &str, bytes: &[u8]) -> Result<IacScan> {
-    let doc: CheckovDocument =
-        serde_json::from_slice(bytes).map_err(|e| malformed(source_name, "Checkov JSON", &e))?;
-    let runs = match doc {
-        CheckovDocument::One(run) => vec![run],
-        CheckovDocument::Many(runs) => runs,
-        CheckovDocument::Empty { .. } => Vec::new(),
-    };
-    Ok(runs
-        .into_iter()
-        .map(|r| (r.check_type, r.summary))
-        .collect())
+    let mut scan = IacScan::new();
+    let mut documents = 0;
+    for doc in serde_json::Deserializer::from_slice(bytes).into_iter::<CheckovDocument>() {
+        let doc = doc.map_err(|e| malformed(source_name, "Checkov JSON", &e))?;
+        documents += 1;
+        let runs = match doc {
+            CheckovDocument::One(run) => vec![run],
+            CheckovDocument::Many(runs) => runs,
+            CheckovDocument::Empty { .. } => Vec::new(),
+        };
+        for run in runs {
+            let total = scan.entry(run.check_type).or_insert(CheckovSummary {
+                passed: 0,
+                failed: 0,
+                skipped: 0,
+                parsing_errors: 0,
+            });
+            total.passed += run.summary.passed;
+            total.failed += run.summary.failed;
+            total.skipped += run.summary.skipped;
+            total.parsing_errors += run.summary.parsing_errors;
+        }
+    }
+    if documents == 0 {
+        // An empty or blank input: let the parser say where it expected a value.
+        return match serde_json::from_slice::<CheckovDocument>(bytes) {
+            Err(e) => Err(malformed(source_name, "Checkov JSON", &e)),
+            Ok(_) => Ok(scan),
+        };
+    }
+    Ok(scan)
 }
 
 #[cfg(test)]
@@ -381,6 +403,17 @@ mod tests {
         let scan = parse_checkov("c.json", many).expect("parse");
         assert_eq!(scan.len(), 2);
         assert_eq!(scan["dockerfile"].skipped, 1);
+        let stream = br#"{"passed":0,"failed":0,"skipped":0}
+            {"check_type":"terraform","summary":{"passed":28,"failed":1,"skipped":9}}
+            [{"check_type":"terraform","summary":{"passed":2,"failed":0,"skipped":0}},
+             {"check_type":"helm","summary":{"passed":5,"failed":0,"skipped":0}}]"#;
+        let scan = parse_checkov("c.json", stream).expect("parse a stream of documents");
+        assert_eq!(
+            (scan["terraform"].passed, scan["terraform"].failed),
+            (30, 1)
+        );
+        assert_eq!(scan["helm"].passed, 5);
+        assert!(parse_checkov("c.json", b"").is_err());
         let empty = br#"{"passed":0,"failed":0,"skipped":0,"parsing_errors":0,"resource_count":0,"checkov_version":"3"}"#;
         assert!(parse_checkov("c.json", empty).expect("parse").is_empty());
     }
