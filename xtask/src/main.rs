@@ -65,6 +65,15 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // The scan benchmark's child: parse one file and report; not a user command.
+    if let [_, probe, path] = std::env::args().collect::<Vec<_>>().as_slice()
+        && probe == "bench-scan-probe"
+    {
+        return match bench::scan::probe(path) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => exit::report(err),
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

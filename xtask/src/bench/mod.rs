@@ -4,6 +4,7 @@
 mod app;
 mod flows;
 mod gitops;
+pub mod scan;
 mod wrk;
 
 use crate::output;
@@ -23,6 +24,8 @@ enum Which {
     Gitops(gitops::Options),
     /// Whole flows on the local target: ci and promote prod, per step.
     Flows,
+    /// Parsing a large grype report: time and peak memory.
+    Scan(scan::Options),
 }
 
 /// One measured figure.
@@ -38,13 +41,28 @@ pub struct Figure {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        // Figures come from optimised code: a debug build re-runs itself in release.
+        if cfg!(debug_assertions) {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let status = tokio::process::Command::new(cargo)
+                .args(["run", "--quiet", "--release", "--package", "xtask", "--"])
+                .args(&args)
+                .current_dir(crate::workspace::root())
+                .status()
+                .await?;
+            anyhow::ensure!(status.success(), "the release benchmark run failed");
+            return Ok(());
+        }
         let figures = match self.which {
             Some(Which::App(options)) => app::run(&options).await?,
             Some(Which::Gitops(options)) => gitops::run(&options).await?,
             Some(Which::Flows) => flows::run().await?,
+            Some(Which::Scan(options)) => scan::run(&options).await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(gitops::run(&gitops::Options::default()).await?);
+                all.extend(scan::run(&scan::Options::default()).await?);
                 all.extend(flows::run().await?);
                 all
             }
