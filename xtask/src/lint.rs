@@ -3,12 +3,19 @@
 use crate::{context, workspace};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The GitOps content to check (default: the project's gitops/).
+    #[arg(long, value_name = "DIR")]
+    gitops: Option<std::path::PathBuf>,
+}
 
 impl Args {
     pub async fn run(self, _json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
-        let problems = pipeline::consistency::check(&config, &workspace::root().join("gitops"));
+        let dir = self
+            .gitops
+            .unwrap_or_else(|| workspace::root().join("gitops"));
+        let problems = pipeline::consistency::check(&config, &dir);
         if problems.is_empty() {
             eprintln!(
                 "pipeline.toml and gitops/ agree: {} environments",

@@ -22,10 +22,34 @@ pub fn init_logging() {
 
 /// A live spinner per step on a terminal; plain lines otherwise.
 pub fn reporter() -> Box<dyn Reporter> {
-    if std::io::stderr().is_terminal() {
+    let inner: Box<dyn Reporter> = if std::io::stderr().is_terminal() {
         Box::new(Live::default())
     } else {
         Box::new(Lines)
+    };
+    match std::env::var("PAKTECH_KILL_AFTER_STEP") {
+        Ok(step) if !step.is_empty() => Box::new(KillSwitch { inner, step }),
+        _ => inner,
+    }
+}
+
+/// Fault injection for tests: SIGKILLs this very process as soon as the named step has
+/// finished, the harshest way a run can end (no destructor, no flush, no cleanup).
+struct KillSwitch {
+    inner: Box<dyn Reporter>,
+    step: String,
+}
+
+impl Reporter for KillSwitch {
+    fn event(&self, event: Event) {
+        let finished = matches!(&event, Event::Finished { step, .. } if *step == self.step);
+        self.inner.event(event);
+        if finished {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_secs(60));
+        }
     }
 }
 

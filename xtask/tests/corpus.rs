@@ -218,6 +218,39 @@ fn every_hostile_input_is_refused_before_any_write() {
         cases.push(c);
     }
 
+    // Values files of the wrong shape, or with a key twice.
+    let values: [(&str, &str, &str); 4] = [
+        (
+            "list",
+            "- image\n- tag\n",
+            "expected a mapping at the top level, found a sequence",
+        ),
+        (
+            "scalar",
+            "just text\n",
+            "expected a mapping at the top level, found a scalar",
+        ),
+        (
+            "duplicate",
+            "image:\n  tag: \"\"\n  tag: \"x\"\n",
+            "key image.tag appears twice",
+        ),
+        (
+            "no-tag",
+            "image:\n  repository: \"paktech-app\"\n",
+            "has no scalar at image.tag",
+        ),
+    ];
+    for (name, text, names) in values {
+        let copy = dir.path().join(format!("gitops-{name}"));
+        copy_dir(&workspace.join("gitops"), &copy);
+        std::fs::write(copy.join("apps/paktech-app/dev/values.yaml"), text).expect("write");
+        cases.push(case(
+            &["lint", "--gitops", copy.to_str().expect("utf-8")],
+            names,
+        ));
+    }
+
     assert!(cases.len() >= 40, "{} cases", cases.len());
     for c in &cases {
         let out = Command::new(XTASK)
@@ -250,4 +283,16 @@ fn every_hostile_input_is_refused_before_any_write() {
         !dir.path().join("state").exists(),
         "nothing was written to the state folder"
     );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

@@ -1,8 +1,8 @@
-//! `promote` killed with SIGKILL after its prod commit, before monitoring ends, then run again:
+//! `promote` killed with SIGKILL at each step boundary and while monitoring, then run again:
 //! it finishes the job, and the GitOps log has no duplicate commit.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pipeline::flow::approve;
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
@@ -63,22 +63,39 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
             .count()
     };
 
+    // Killed at each step boundary in turn: every re-run picks up where the last one died.
+    for step in ["validate", "gate-prod", "write-prod", "deploy-prod"] {
+        let out = xtask("0s")
+            .env("PAKTECH_KILL_AFTER_STEP", step)
+            .output()
+            .expect("run");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(prod_commits() <= 1, "after the kill at {step}");
+    }
+    assert_eq!(
+        prod_commits(),
+        1,
+        "the write-prod kill left exactly one commit"
+    );
+
+    // Killed while monitoring.
     let mut first = xtask("10m")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while prod_commits() == 0 {
-        assert!(Instant::now() < deadline, "the prod commit never appeared");
-        assert!(
-            first.try_wait().expect("wait").is_none(),
-            "promote ended before its prod commit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     // Let it reach the monitoring window, then kill it without a chance to clean up.
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        first.try_wait().expect("wait").is_none(),
+        "promote ended before monitoring did"
+    );
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
 
