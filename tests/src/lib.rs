@@ -349,3 +349,25 @@ pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
     eprintln!("SKIPPED {test}: {} is missing", dir.display());
     None
 }
+
+/// An HTTP server on 127.0.0.1 that answers every request with a bodiless 500 (a failing
+/// registry, Slack or any other peer); returns its port. It lives as long as the runtime.
+pub async fn failing_http_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    port
+}

@@ -75,20 +75,7 @@ async fn a_failing_registry_stops_promote_before_any_write() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut pipeline = tests::test_pipeline(dir.path(), docker, &tests::unique_prefix("regfail"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .await;
-        }
-    });
+    let port = tests::failing_http_server().await;
     let remote = dir.path().join("gitops.git");
     let before = tests::git_cli(&remote, &["for-each-ref"]);
     for registry in [format!("127.0.0.1:{port}"), "127.0.0.1:1".to_owned()] {

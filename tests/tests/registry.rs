@@ -230,20 +230,7 @@ async fn a_registry_that_is_down_or_failing_is_a_clear_error() {
     assert!(matches!(err, Error::Unreachable { .. }), "{err}");
 
     // A registry answering 500 to everything.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .await;
-        }
-    });
+    let port = tests::failing_http_server().await;
     let failing: Repository = format!("127.0.0.1:{port}/paktech-app")
         .parse()
         .expect("repository");

@@ -27,9 +27,11 @@ impl ApproveArgs {
             Some(name) => name.parse()?,
             None => context::identity().parse()?,
         };
-        let comment = self.comment.as_deref().map(str::parse::<Person>).transpose().map_err(|_| {
-            crate::exit::Usage("invalid --comment: expected text of 1 to 100 characters without control characters".to_owned())
-        })?;
+        let comment = self
+            .comment
+            .as_deref()
+            .map(|c| context::text_arg("--comment", c))
+            .transpose()?;
         let pipeline = context::pipeline_with(config).await?;
         let written = approve::approve(
             &pipeline,
@@ -61,12 +63,7 @@ impl UnblockArgs {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
         let sha: GitSha = self.sha.parse()?;
-        let reason: Person = self.reason.parse().map_err(|_| {
-            crate::exit::Usage(
-                "invalid --reason: expected text of 1 to 100 characters without control characters"
-                    .to_owned(),
-            )
-        })?;
+        let reason: Person = context::text_arg("--reason", &self.reason)?;
         let by: Person = match &self.by {
             Some(name) => name.parse()?,
             None => context::identity().parse()?,

@@ -173,3 +173,14 @@ pub fn environment<'c>(
 ) -> anyhow::Result<&'c pipeline::config::EnvironmentConfig> {
     config.environment(name).context("bad --env")
 }
+
+/// A free-text argument (`--reason`, `--comment`): one line of 1 to 100 characters, so it can
+/// travel in a commit trailer without forging another.
+pub fn text_arg(flag: &str, value: &str) -> anyhow::Result<pipeline::model::Person> {
+    value.parse().map_err(|_| {
+        crate::exit::Usage(format!(
+            "invalid {flag}: expected text of 1 to 100 characters without control characters"
+        ))
+        .into()
+    })
+}

@@ -49,9 +49,11 @@ impl Args {
             Some(name) => name.parse()?,
             None => context::identity().parse()?,
         };
-        let reason = self.reason.as_deref().map(str::parse::<Person>).transpose().map_err(|_| {
-            crate::exit::Usage("invalid --reason: expected text of 1 to 100 characters without control characters".to_owned())
-        })?;
+        let reason = self
+            .reason
+            .as_deref()
+            .map(|r| context::text_arg("--reason", r))
+            .transpose()?;
         let approval = match (self.approval.as_str(), self.no_wait) {
             ("github", _) => {
                 let actor: Person = std::env::var("GITHUB_ACTOR")

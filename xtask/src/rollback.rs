@@ -28,12 +28,7 @@ impl Args {
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
         let to: Option<GitSha> = self.to.as_deref().map(str::parse).transpose()?;
-        let reason: Person = self.reason.parse().map_err(|_| {
-            crate::exit::Usage(
-                "invalid --reason: expected text of 1 to 100 characters without control characters"
-                    .to_owned(),
-            )
-        })?;
+        let reason: Person = context::text_arg("--reason", &self.reason)?;
         let requester: Person = match &self.requester {
             Some(name) => name.parse()?,
             None => context::identity().parse()?,

@@ -16,22 +16,7 @@ async fn no_secret_reaches_any_output() {
         return;
     };
     // A Slack that fails, so error paths (which are likelier to print a URL) run too.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 65536];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket
-                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
+    let port = tests::failing_http_server().await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let remote = tests::seeded_remote(dir.path());

@@ -34,21 +34,16 @@ pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<V
             let Some(action) = c.trailer(keys::ACTION) else {
                 continue;
             };
-            let detail = [
-                keys::APPROVED_BY,
-                keys::BREAK_GLASS,
-                keys::REASON,
-                keys::REVERTS,
-                keys::SCAN,
-            ]
-            .iter()
-            .filter_map(|k| {
-                c.trailer(k)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| format!("{k}: {v}"))
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+            let detail = details(
+                &c,
+                &[
+                    keys::APPROVED_BY,
+                    keys::BREAK_GLASS,
+                    keys::REASON,
+                    keys::REVERTS,
+                    keys::SCAN,
+                ],
+            );
             events.push(HistoryEvent {
                 time: time(c.time),
                 action: action.to_owned(),
@@ -75,15 +70,7 @@ pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<V
             .trailer(keys::APPROVED_BY)
             .or(c.trailer(keys::REQUESTED_BY))
             .unwrap_or(&c.author);
-        let detail = [keys::REASON, "Comment"]
-            .iter()
-            .filter_map(|k| {
-                c.trailer(k)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| format!("{k}: {v}"))
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail = details(&c, &[keys::REASON, "Comment"]);
         events.push(HistoryEvent {
             time: time(c.time),
             action: action.to_owned(),
@@ -97,6 +84,19 @@ pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<V
     events.sort_by(|a, b| b.time.cmp(&a.time));
     events.truncate(limit);
     Ok(events)
+}
+
+/// `Key: value` for each of `keys` the commit carries, joined.
+fn details(commit: &crate::adapters::gitops::CommitRecord, keys: &[&str]) -> String {
+    keys.iter()
+        .filter_map(|k| {
+            commit
+                .trailer(k)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}: {v}"))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn time(seconds: i64) -> String {
