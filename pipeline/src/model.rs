@@ -300,24 +300,6 @@ impl FromStr for Person {
 
 string_conversions!(Person);
 
-/// One image, named by repository and tag, pinned by digest when it is known.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageRef {
-    pub repository: Repository,
-    pub tag: ImageTag,
-    pub digest: Option<Digest>,
-}
-
-impl fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.repository, self.tag)?;
-        if let Some(digest) = &self.digest {
-            write!(f, "@{digest}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -225,10 +225,6 @@ impl GitOpsRepo {
         redact_url(&self.settings.url)
     }
 
-    pub fn branch(&self) -> &str {
-        &self.settings.branch
-    }
-
     fn repo(&self) -> Result<Repository> {
         Repository::open_bare(&self.mirror).map_err(|source| Error::Mirror {
             path: self.mirror.clone(),
