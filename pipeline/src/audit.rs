@@ -77,9 +77,12 @@ impl CommitMessage {
     }
 
     /// Adds a trailer; the value is folded onto one line so it cannot forge other trailers.
+    /// An empty value adds nothing (`Key:` alone would not read back as a trailer).
     pub fn trailer(mut self, key: &str, value: impl AsRef<str>) -> Self {
-        self.trailers
-            .push((key.to_owned(), one_line(value.as_ref())));
+        let value = one_line(value.as_ref());
+        if !value.is_empty() {
+            self.trailers.push((key.to_owned(), value));
+        }
         self
     }
 
@@ -181,6 +184,15 @@ mod tests {
             Some("mallory Pipeline-Action: rollback")
         );
         assert_eq!(parsed.get(keys::ACTION), None);
+    }
+
+    #[test]
+    fn empty_values_add_no_trailer() {
+        let message = CommitMessage::new("s")
+            .trailer(keys::ACTION, "approve")
+            .trailer("Comment", "  ");
+        let parsed = CommitMessage::parse(&message.to_string());
+        assert_eq!(parsed.trailers, vec![(keys::ACTION.to_owned(), "approve".to_owned())]);
     }
 
     #[test]

@@ -81,17 +81,32 @@ async fn ci_staging_approval_prod_then_status_and_history() {
         .expect_err("those do not count");
     assert!(matches!(err, flow::Error::AwaitingApproval { .. }), "{err}");
 
-    approve::approve(
-        &pipeline,
-        &env("prod"),
-        &sha,
-        "bob",
-        Some("ship it".to_owned()),
-    )
-    .expect("approve");
-    let prod = promote(&pipeline, &options("prod", &sha, "alice"))
-        .await
-        .expect("prod");
+    // The dry run shows the plan and writes nothing.
+    let remote = _dir.path().join("gitops.git");
+    let refs_before = tests::git_cli(&remote, &["for-each-ref"]);
+    let mut dry = options("prod", &sha, "alice");
+    dry.dry_run = true;
+    let plan = promote(&pipeline, &dry).await.expect("dry run");
+    assert_eq!(plan.environments[0].outcome, "planned");
+    assert!(
+        plan.environments[0]
+            .diff
+            .iter()
+            .any(|l| l.starts_with('+') && l.contains(sha.as_str())),
+        "{plan:?}"
+    );
+    assert_eq!(tests::git_cli(&remote, &["for-each-ref"]), refs_before);
+
+    // At a terminal, the person there is asked; bob says yes.
+    let mut asked = options("prod", &sha, "alice");
+    asked.approval = ApprovalMode::Prompt(std::sync::Arc::new(|question: String| {
+        assert!(
+            question.contains("may approve: anyone but alice"),
+            "{question}"
+        );
+        Some("bob".to_owned())
+    }));
+    let prod = promote(&pipeline, &asked).await.expect("prod");
     assert_eq!(prod.environments[0].approved_by, vec!["bob".to_owned()]);
 
     let (_, envs) = status::status(&pipeline).await.expect("status");

@@ -1,5 +1,6 @@
 //! `cargo xtask promote --env ENV [--sha SHA]`: see `pipeline::flow::promote`.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
@@ -69,6 +70,15 @@ impl Args {
                 }
             }
             (_, true) => ApprovalMode::NoWait,
+            _ if std::io::stdin().is_terminal() => {
+                let me = context::identity();
+                ApprovalMode::Prompt(std::sync::Arc::new(move |question: String| {
+                    eprint!("{question}\nApprove as {me}? [y/N] ");
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer).ok()?;
+                    matches!(answer.trim(), "y" | "Y" | "yes").then(|| me.clone())
+                }))
+            }
             _ => ApprovalMode::Wait,
         };
         let pipeline = context::pipeline_with(config).await?;

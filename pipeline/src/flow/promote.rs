@@ -22,17 +22,35 @@ use crate::report::{Outcome, Reporter};
 use crate::scan::Counts;
 use crate::values::Scalar;
 
+/// Asks the person at the terminal whether to approve (the question is the argument);
+/// answers with who approves, or `None`.
+pub type ApprovalPrompt = std::sync::Arc<dyn Fn(String) -> Option<String> + Send + Sync>;
+
 /// How the approval gate is passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum ApprovalMode {
     /// Wait (up to the environment's `approval_timeout`) for approvals recorded with
     /// `cargo xtask approve`.
     Wait,
+    /// Like `Wait`, but first ask the person at the terminal, once; their approval is
+    /// recorded like any other (and refused, like any other, when they requested it).
+    Prompt(ApprovalPrompt),
     /// Stop at once with "awaiting approval" when approvals are missing.
     NoWait,
     /// The CI platform already gated this job (GitHub's protected environment); the actor who
     /// approved the deployment there is recorded as the approver.
     Platform { actor: String },
+}
+
+impl std::fmt::Debug for ApprovalMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Wait => f.write_str("Wait"),
+            Self::Prompt(_) => f.write_str("Prompt"),
+            Self::NoWait => f.write_str("NoWait"),
+            Self::Platform { actor } => write!(f, "Platform({actor})"),
+        }
+    }
 }
 
 /// How to run `promote`.
@@ -574,6 +592,7 @@ async fn pass_gates(
         ));
     }
     let started = Instant::now();
+    let mut asked = false;
     loop {
         let approvals = records.approvals(&env.name, sha)?;
         match gate(&rule, &env.name, sha, &options.requested_by, &approvals) {
@@ -593,7 +612,30 @@ async fn pass_gates(
                 need,
                 may_approve,
             } => {
-                if options.approval == ApprovalMode::NoWait
+                if let ApprovalMode::Prompt(prompt) = &options.approval
+                    && !asked
+                {
+                    asked = true;
+                    let prompt = prompt.clone();
+                    let question = format!(
+                        "approve {sha} for {}? ({} of {need} given; may approve: {may_approve})",
+                        env.name,
+                        have.len()
+                    );
+                    let answer = tokio::task::spawn_blocking(move || prompt(question))
+                        .await
+                        .ok()
+                        .flatten();
+                    if let Some(approver) = answer {
+                        match super::approve::approve(pipeline, &env.name, sha, &approver, None) {
+                            Ok(_) => continue,
+                            Err(refused) => {
+                                notes.push(format!("{approver} could not approve: {refused}"))
+                            }
+                        }
+                    }
+                }
+                if matches!(options.approval, ApprovalMode::NoWait)
                     || started.elapsed() >= env.approval_timeout
                 {
                     return Err(Error::AwaitingApproval {
