@@ -192,7 +192,10 @@ mod tests {
             .trailer(keys::ACTION, "approve")
             .trailer("Comment", "  ");
         let parsed = CommitMessage::parse(&message.to_string());
-        assert_eq!(parsed.trailers, vec![(keys::ACTION.to_owned(), "approve".to_owned())]);
+        assert_eq!(
+            parsed.trailers,
+            vec![(keys::ACTION.to_owned(), "approve".to_owned())]
+        );
     }
 
     #[test]

@@ -299,12 +299,28 @@ impl GitOpsRepo {
         let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
         let mut remote = repo.find_remote(REMOTE_NAME).map_err(fail)?;
         let refspec = format!("+refs/heads/{branch}:{tracking}");
-        let mut options = FetchOptions::new();
-        options.remote_callbacks(self.callbacks());
-        options.prune(git2::FetchPrune::On);
-        remote
-            .fetch(&[refspec.as_str()], Some(&mut options), None)
-            .map_err(fail)?;
+        // A remote that cannot be reached may be having a moment: a few tries with back-off,
+        // then the error. (Authentication and protocol errors are not retried.)
+        const FETCH_ATTEMPTS: u32 = 3;
+        for attempt in 1..=FETCH_ATTEMPTS {
+            let mut options = FetchOptions::new();
+            options.remote_callbacks(self.callbacks());
+            options.prune(git2::FetchPrune::On);
+            match remote.fetch(&[refspec.as_str()], Some(&mut options), None) {
+                Ok(()) => break,
+                Err(e)
+                    if attempt < FETCH_ATTEMPTS
+                        && matches!(
+                            e.class(),
+                            git2::ErrorClass::Net | git2::ErrorClass::Os | git2::ErrorClass::Ssh
+                        ) =>
+                {
+                    tracing::debug!(attempt, error = %e, "fetch failed; retrying");
+                    std::thread::sleep(backoff(attempt + 2));
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
         // A branch the remote lacks fetches nothing; forget any stale tracking ref.
         let advertised = remote
             .list()
