@@ -200,6 +200,7 @@ fn checkov_kubernetes_checks_pass_on_rendered_prod() {
             "json",
             "--quiet",
             "--compact",
+            "--skip-download",
         ])
         .output()
         .expect("checkov");

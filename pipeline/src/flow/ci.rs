@@ -295,6 +295,7 @@ async fn scan_iac(workspace: &Path) -> Result<Option<IacScan>> {
         "--quiet".into(),
         "--soft-fail".into(),
         "--compact".into(),
+        "--skip-download".into(),
     ];
     for dir in ["helm", "infra"] {
         if workspace.join(dir).is_dir() {
