@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::image::{self as image_flow, BuiltImage, ImageRequest};
-use super::steps::{StepRecord, Steps};
+use super::steps::{StepRecord, Steps, timed};
 use super::{Error, Pipeline, Result, sync};
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
@@ -137,36 +137,33 @@ async fn run_steps(
     };
     report.digest = Some(digest.clone());
 
-    let (image_scan, iac_scan) = tokio::join!(
-        scan_image(&built, options.scan_report.as_deref()),
-        scan_iac(&pipeline.workspace)
+    // Both scans run at the same time; each step records its own duration.
+    let ((image_elapsed, image_scan), (iac_elapsed, iac_scan)) = tokio::join!(
+        timed(scan_image(&built, options.scan_report.as_deref())),
+        timed(scan_iac(&pipeline.workspace))
     );
-    let image_scan = steps
-        .run("scan-image", async {
-            let scan = image_scan?;
-            let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
-            let detail = match &scan {
-                Some(s) => format!("{} ({} fixable)", s.counts, s.fixable),
-                None => {
-                    "not scanned: grype is not on PATH and no --scan-report was given".to_owned()
-                }
-            };
-            let outcome = if scan.is_some() {
-                Outcome::Succeeded
-            } else {
-                Outcome::Skipped
-            };
-            Ok::<_, Error>((outcome, detail, (scan, verdict)))
-        })
-        .await?;
-    let (scan, verdict) = image_scan;
+    let image_result = image_scan.map(|scan| {
+        let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
+        let (outcome, detail) = match &scan {
+            Some(s) => (
+                Outcome::Succeeded,
+                format!("{} ({} fixable)", s.counts, s.fixable),
+            ),
+            None => (
+                Outcome::Skipped,
+                "not scanned: grype is not on PATH and no --scan-report was given".to_owned(),
+            ),
+        };
+        (outcome, detail, (scan, verdict))
+    });
+    let (scan, verdict) = steps.record("scan-image", image_elapsed, image_result)?;
     report.scan = scan;
     report.scan_verdict = Some(verdict.clone());
-    let iac = steps
-        .run("scan-iac", async {
-            let iac = iac_scan?;
-            let detail = match &iac {
-                Some(frameworks) => frameworks
+    let iac_result = iac_scan.map(|iac| {
+        let (outcome, detail) = match &iac {
+            Some(frameworks) => (
+                Outcome::Succeeded,
+                frameworks
                     .iter()
                     .map(|(k, s)| {
                         format!(
@@ -176,16 +173,15 @@ async fn run_steps(
                     })
                     .collect::<Vec<_>>()
                     .join("; "),
-                None => "not scanned: checkov is not on PATH".to_owned(),
-            };
-            let outcome = if iac.is_some() {
-                Outcome::Succeeded
-            } else {
-                Outcome::Skipped
-            };
-            Ok::<_, Error>((outcome, detail, iac))
-        })
-        .await?;
+            ),
+            None => (
+                Outcome::Skipped,
+                "not scanned: checkov is not on PATH".to_owned(),
+            ),
+        };
+        (outcome, detail, iac)
+    });
+    let iac = steps.record("scan-iac", iac_elapsed, iac_result)?;
     report.iac = iac;
     if let ScanVerdict::Fail { reason } = verdict {
         return Err(Error::ScanPolicy { reason });

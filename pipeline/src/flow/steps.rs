@@ -60,6 +60,24 @@ impl<'r> Steps<'r> {
         result.map(|(_, _, value)| value)
     }
 
+    /// Records a step that already ran (alongside another, say) and took `elapsed`.
+    pub fn record<T, E: std::fmt::Display>(
+        &mut self,
+        step: &str,
+        elapsed: Duration,
+        result: Result<(Outcome, String, T), E>,
+    ) -> Result<T, E> {
+        self.reporter.event(Event::Started {
+            step: step.to_owned(),
+        });
+        let (outcome, detail) = match &result {
+            Ok((outcome, detail, _)) => (*outcome, detail.clone()),
+            Err(e) => (Outcome::Failed, e.to_string()),
+        };
+        self.finish(step, outcome, elapsed, detail);
+        result.map(|(_, _, value)| value)
+    }
+
     /// Records a step that did not run.
     pub fn skip(&mut self, step: &str, why: &str) {
         self.reporter.event(Event::Started {
@@ -82,4 +100,11 @@ impl<'r> Steps<'r> {
             detail,
         });
     }
+}
+
+/// Runs `work` and returns how long it took with its result.
+pub async fn timed<T>(work: impl Future<Output = T>) -> (Duration, T) {
+    let started = Instant::now();
+    let value = work.await;
+    (started.elapsed(), value)
 }
