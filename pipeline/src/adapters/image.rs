@@ -229,15 +229,10 @@ impl ImageBuilder {
                 });
             }
         }
-        let id = format!("sha256:{digest}");
-        if id != image {
-            // The stamped original is now untagged; it has no further use.
-            let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
-                .noprune(false)
-                .build();
-            let _ = self.docker.remove_image(image, Some(options), None).await;
-        }
-        Ok(id)
+        // The stamped original stays, untagged: it is the build cache for the next build of
+        // this commit, and a build running beside this one may have been handed it from that
+        // cache and be about to save it. `docker image prune` collects it.
+        Ok(format!("sha256:{digest}"))
     }
 
     /// Pushes `repository:tag` to the registry its name points at, with `credentials`
