@@ -3,6 +3,7 @@
 pub mod docker;
 pub mod gitops;
 pub mod image;
+pub mod lockfile;
 pub mod notify;
 pub mod probe;
 pub mod records;

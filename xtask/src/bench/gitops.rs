@@ -72,12 +72,7 @@ fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
     for &history in &options.histories {
         let dir = tempfile::tempdir()?;
         let remote = dir.path().join("gitops.git");
-        seed_bare_repository(
-            &remote,
-            &workspace::root().join("gitops"),
-            "main",
-            ("bench", "bench@paktech.invalid"),
-        )?;
+        seed(&remote)?;
         grow_history(&remote, history)?;
         let repo = GitOpsRepo::open(settings(&remote), &dir.path().join("mirror.git"))?;
         repo.fetch()?;
@@ -122,12 +117,7 @@ fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
 fn race(writers: usize) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile::tempdir()?;
     let remote = dir.path().join("gitops.git");
-    seed_bare_repository(
-        &remote,
-        &workspace::root().join("gitops"),
-        "main",
-        ("bench", "bench@paktech.invalid"),
-    )?;
+    seed(&remote)?;
     let setup = GitOpsRepo::open(settings(&remote), &dir.path().join("setup.git"))?;
     let tip = setup.fetch()?;
     let text = setup.read(&tip, DEV)?.context("dev values")?;
@@ -275,4 +265,15 @@ fn figure(
         goal: goal.map(str::to_owned),
         method,
     }
+}
+
+/// A scratch GitOps remote seeded from the project's gitops/.
+fn seed(remote: &Path) -> anyhow::Result<()> {
+    seed_bare_repository(
+        remote,
+        &workspace::root().join("gitops"),
+        "main",
+        ("bench", "bench@paktech.invalid"),
+    )?;
+    Ok(())
 }

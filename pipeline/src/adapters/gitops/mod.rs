@@ -235,15 +235,10 @@ impl GitOpsRepo {
     /// Holds the mirror's lock until dropped.
     fn lock(&self) -> Result<std::fs::File> {
         let path = self.mirror.join("paktech.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Lock {
-                path: path.clone(),
-                source,
-            })?;
+        let file = crate::adapters::lockfile::open(&path).map_err(|source| Error::Lock {
+            path: path.clone(),
+            source,
+        })?;
         file.lock().map_err(|source| Error::Lock { path, source })?;
         Ok(file)
     }

@@ -130,15 +130,10 @@ impl LocalTarget {
     /// one at a time (an OS file lock, so separate processes queue too).
     pub async fn lock(&self, env: &EnvName) -> Result<EnvLock> {
         let path = std::env::temp_dir().join(format!("paktech-{}-{env}.lock", self.app));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Lock {
-                path: path.clone(),
-                source,
-            })?;
+        let file = crate::adapters::lockfile::open(&path).map_err(|source| Error::Lock {
+            path: path.clone(),
+            source,
+        })?;
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(EnvLock { _file: file }),
