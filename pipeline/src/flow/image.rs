@@ -133,8 +133,13 @@ pub async fn build_tag(
         ("SOURCE".to_owned(), request.source_url.clone()),
     ]);
     reporter.progress(STEP, format!("docker build {name}"));
+    // The builder's stamped image gets a name of its own, kept as this commit's build cache:
+    // only the normalised image ever carries `name`, even while another build of the same
+    // commit runs beside this one. Nothing is deleted, so neither build can pull an image
+    // from under the other.
+    let staging_name = format!("{}:build-cache-{tag}", request.repository);
     let built = images
-        .build(&name, context, &build_args, |line| {
+        .build(&staging_name, context, &build_args, |line| {
             reporter.progress(STEP, line.to_owned());
         })
         .await?;
