@@ -95,7 +95,9 @@ pub fn test_pipeline(
         workspace: workspace(),
         config,
         gitops,
-        target: pipeline::adapters::target::local::LocalTarget::new(docker.clone(), prefix),
+        target: pipeline::adapters::target::Target::Local(
+            pipeline::adapters::target::LocalTarget::new(docker.clone(), prefix),
+        ),
         images: pipeline::adapters::image::ImageBuilder::new(docker.clone()),
         slack: None,
         registry: pipeline::adapters::registry::Registry::Engine(docker),
@@ -370,4 +372,12 @@ pub async fn failing_http_server() -> u16 {
         }
     });
     port
+}
+
+/// The local target of a test pipeline (every whole-flow test here runs on Docker).
+pub fn local(pipeline: &Pipeline) -> &pipeline::adapters::target::LocalTarget {
+    pipeline
+        .target
+        .as_local()
+        .expect("test pipelines use the local target")
 }

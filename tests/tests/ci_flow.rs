@@ -6,6 +6,7 @@ use pipeline::adapters::gitops::Written;
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::sync;
 use pipeline::report::{Outcome, Silent};
+use tests::local;
 
 fn options() -> CiOptions {
     CiOptions {
@@ -35,8 +36,7 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
         panic!("expected a commit: {report:#?}");
     };
     assert_eq!(report.dev_urls.len(), 1);
-    let replicas = pipeline
-        .target
+    let replicas = local(&pipeline)
         .replicas(&dev.name, None)
         .await
         .expect("replicas");
@@ -59,8 +59,7 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
         .find(|s| s.step == "deploy-dev")
         .expect("deploy-dev step");
     assert_eq!(deploy.outcome, Outcome::Unchanged, "{deploy:?}");
-    let after = pipeline
-        .target
+    let after = local(&pipeline)
         .replicas(&dev.name, None)
         .await
         .expect("replicas");
@@ -134,5 +133,8 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
     };
     tokio::join!(watcher, checker);
 
-    pipeline.target.teardown(&dev.name).await.expect("teardown");
+    local(&pipeline)
+        .teardown(&dev.name)
+        .await
+        .expect("teardown");
 }

@@ -10,7 +10,7 @@ use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::flow::{self, approve};
 use pipeline::report::Silent;
 use pipeline::values::Scalar;
-use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
+use tests::{another_build, deploy_dev, digest_of, env, local, pretend_it_ran};
 
 const DEV: &str = "apps/paktech-app/dev/values.yaml";
 
@@ -189,6 +189,6 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
     );
     tests::git_cli(&dir.path().join("gitops.git"), &["fsck", "--strict"]);
     for e in &pipeline.config.environments {
-        pipeline.target.teardown(&e.name).await.expect("teardown");
+        local(&pipeline).teardown(&e.name).await.expect("teardown");
     }
 }

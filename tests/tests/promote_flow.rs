@@ -9,7 +9,7 @@ use pipeline::flow::rollback::{self, RollbackOptions};
 use pipeline::flow::{self, Clock, Pipeline, approve, history, status};
 use pipeline::model::GitSha;
 use pipeline::report::Silent;
-use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
+use tests::{another_build, deploy_dev, digest_of, env, local, pretend_it_ran};
 
 fn options(target: &str, sha: &GitSha, who: &str) -> PromoteOptions {
     PromoteOptions {
@@ -44,7 +44,7 @@ async fn setup(test: &str) -> Option<(tempfile::TempDir, Pipeline, Docker)> {
 
 async fn teardown(pipeline: &Pipeline) {
     for e in &pipeline.config.environments {
-        pipeline.target.teardown(&e.name).await.expect("teardown");
+        local(pipeline).teardown(&e.name).await.expect("teardown");
     }
 }
 

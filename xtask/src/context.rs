@@ -9,7 +9,7 @@ use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings, Secret};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::notify::Slack;
 use pipeline::adapters::registry::{Credentials, Registry};
-use pipeline::adapters::target::local::LocalTarget;
+use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
 use pipeline::config::PipelineConfig;
 use pipeline::flow::{Clock, Pipeline};
 
@@ -92,7 +92,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         });
     Ok(Pipeline {
         workspace: workspace::root(),
-        target: LocalTarget::new(docker.clone(), &target_prefix(&config)),
+        target: target(&config, &docker).await?,
         images: ImageBuilder::new(docker.clone()),
         registry: Registry::for_repository(
             &config.image.repository,
@@ -104,6 +104,82 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         slack,
         config,
     })
+}
+
+/// Where environments run: `--target` (or `PAKTECH_TARGET`), chosen once per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TargetKind {
+    /// Docker containers on this machine.
+    #[default]
+    Local,
+    /// The kind cluster `cargo xtask cluster up` creates (kubeconfig context `kind-paktech`).
+    Kind,
+    /// The current kubeconfig context (an AKS cluster, after `az aks get-credentials`).
+    Aks,
+}
+
+static TARGET: std::sync::OnceLock<TargetKind> = std::sync::OnceLock::new();
+
+/// Chooses the target for this process (the command line does, before any command runs).
+pub fn select_target(kind: TargetKind) {
+    let _ = TARGET.set(kind);
+}
+
+pub fn selected_target() -> TargetKind {
+    TARGET.get().copied().unwrap_or_default()
+}
+
+/// The namespace Argo CD runs in; the bootstrap manifests in gitops/bootstrap/ name it too.
+pub const ARGOCD_NAMESPACE: &str = "argocd";
+
+/// The kubeconfig context of the kind cluster `cargo xtask cluster up` creates.
+pub const KIND_CONTEXT: &str = "kind-paktech";
+
+/// The selected target, built for `config`.
+pub async fn target(config: &PipelineConfig, docker: &docker::Docker) -> anyhow::Result<Target> {
+    let context = match selected_target() {
+        TargetKind::Local => {
+            return Ok(Target::Local(LocalTarget::new(
+                docker.clone(),
+                &target_prefix(config),
+            )));
+        }
+        TargetKind::Kind => Some(KIND_CONTEXT),
+        TargetKind::Aks => None,
+    };
+    // A cluster pulls images from a registry; the engine on this machine is not one.
+    if pipeline::adapters::registry::split_host(&config.image.repository).is_none() {
+        return Err(crate::exit::Usage(format!(
+            "{}: [image] repository is {:?}; a cluster target needs a registry it can pull from, such as \"paktech.azurecr.io/paktech-app\" (aks) or \"localhost:5001/paktech-app\" (kind)",
+            config_path().display(),
+            config.image.repository.as_str()
+        ))
+        .into());
+    }
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..Default::default()
+    };
+    let kubeconfig = kube::Config::from_kubeconfig(&options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot use the kubeconfig{}",
+                context.map(|c| format!(" context {c}")).unwrap_or_default()
+            )
+        })?;
+    let client = kube::Client::try_from(kubeconfig).context("cannot build a Kubernetes client")?;
+    let namespaces = config
+        .environments
+        .iter()
+        .map(|e| (e.name.clone(), e.namespace.clone()))
+        .collect();
+    Ok(Target::Kube(KubeTarget::new(
+        client,
+        config.app.name.as_str(),
+        ARGOCD_NAMESPACE,
+        namespaces,
+    )))
 }
 
 /// What the local target names containers and networks after: the app's name, or

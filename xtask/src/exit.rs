@@ -104,9 +104,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         {
             return Some("start the Docker engine, or point DOCKER_HOST at one");
         }
-        if let Some(flow::Error::Target(pipeline::adapters::target::local::Error::ImageMissing {
-            ..
-        })) = cause.downcast_ref::<flow::Error>()
+        if let Some(flow::Error::Target(pipeline::adapters::target::Error::Local(
+            pipeline::adapters::target::local::Error::ImageMissing { .. },
+        ))) = cause.downcast_ref::<flow::Error>()
         {
             return Some("run `cargo xtask ci` (or `cargo xtask image`) on this machine first");
         }

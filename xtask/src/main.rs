@@ -32,6 +32,15 @@ struct Cli {
     /// Print machine-readable results on stdout (human progress still goes to stderr).
     #[arg(long, global = true)]
     json: bool,
+    /// Where environments run.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "PAKTECH_TARGET",
+        default_value_t
+    )]
+    target: context::TargetKind,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +91,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     output::init_logging();
+    context::select_target(cli.target);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -114,6 +114,9 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
     );
     tests::git_cli(&remote, &["fsck", "--strict"]);
     for e in &pipeline.config.environments {
-        pipeline.target.teardown(&e.name).await.expect("teardown");
+        tests::local(&pipeline)
+            .teardown(&e.name)
+            .await
+            .expect("teardown");
     }
 }

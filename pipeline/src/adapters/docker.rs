@@ -1,6 +1,6 @@
 //! The connection to the Docker engine, shared by the image adapter and the local target.
 
-use bollard::Docker;
+pub use bollard::Docker;
 
 /// The engine could not be reached; names where it was looked for.
 #[derive(Debug, thiserror::Error)]

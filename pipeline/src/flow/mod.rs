@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::adapters::notify::Slack;
 use crate::adapters::records::Records;
 use crate::adapters::registry::{self, Registry};
-use crate::adapters::target::local::{self, LocalTarget};
+use crate::adapters::target::{self, Target};
 use crate::adapters::tools;
 use crate::config::{self, PipelineConfig};
 use crate::{desired, scan};
@@ -32,7 +32,7 @@ pub struct Pipeline {
     pub workspace: PathBuf,
     pub config: PipelineConfig,
     pub gitops: GitOpsRepo,
-    pub target: LocalTarget,
+    pub target: Target,
     pub images: ImageBuilder,
     /// Set when `SLACK_WEBHOOK_URL` is, and the config allows Slack.
     pub slack: Option<Slack>,
@@ -89,7 +89,7 @@ pub enum Error {
     #[error(transparent)]
     Values(#[from] crate::values::Error),
     #[error(transparent)]
-    Target(#[from] local::Error),
+    Target(#[from] target::Error),
     #[error(transparent)]
     Image(#[from] image::Error),
     #[error(transparent)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Error, Pipeline, Result};
 use crate::adapters::probe::Probe;
-use crate::adapters::target::local::Convergence;
+use crate::adapters::target::{Convergence, SyncMode};
 use crate::audit::{Action, keys};
 use crate::config::EnvironmentConfig;
 use crate::desired::DesiredState;
@@ -65,13 +65,21 @@ pub fn application(pipeline: &Pipeline, env: &EnvName) -> String {
     format!("{}-{env}", pipeline.config.app.name)
 }
 
+/// Where a change stands against the sync windows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Freeze {
+    /// No deny window is active.
+    Open,
+    /// A deny window is active, but the change is a rollback or was pushed with break-glass:
+    /// it passes as a manual sync, as Argo CD lets it (`manualSync: true`).
+    Exempt,
+    /// A deny window holds the change back until it opens.
+    Closed(String),
+}
+
 /// The deny-window rule, as Argo CD applies it: inside a closed window a rollout happens only
 /// when the change that asks for it is a rollback or was pushed with break-glass.
-fn window_allows(
-    pipeline: &Pipeline,
-    env: &EnvironmentConfig,
-    revision: &GitSha,
-) -> Result<Option<String>> {
+fn freeze(pipeline: &Pipeline, env: &EnvironmentConfig, revision: &GitSha) -> Result<Freeze> {
     let decision = window::decide(
         &windows(pipeline, revision)?,
         &application(pipeline, &env.name),
@@ -80,7 +88,7 @@ fn window_allows(
         SyncPurpose::Promotion,
     );
     let WindowDecision::Closed { by, opens_at } = decision else {
-        return Ok(None);
+        return Ok(Freeze::Open);
     };
     let path = pipeline.config.values_path(&env.name);
     let last = pipeline.gitops.log(revision, Some(&path), 1)?;
@@ -88,7 +96,11 @@ fn window_allows(
         c.trailer(keys::ACTION) == Some(Action::Rollback.as_str())
             || c.trailer(keys::BREAK_GLASS).is_some()
     });
-    Ok((!exempt).then(|| format!("{by} until {opens_at}")))
+    Ok(if exempt {
+        Freeze::Exempt
+    } else {
+        Freeze::Closed(format!("{by} until {opens_at}"))
+    })
 }
 
 /// Converges `env` to the GitOps repository at `revision` (the remote's tip when `None`).
@@ -103,36 +115,37 @@ pub async fn sync(
         None => pipeline.gitops.fetch()?,
     };
     let desired = desired_state(pipeline, env, &revision)?;
-    let spec = desired.spec();
-    let rollout = pipeline
-        .target
-        .replicas(&env.name, Some(&spec))
-        .await?
-        .iter()
-        .any(|r| r.running && !r.spec_matches);
-    if rollout && let Some(freeze) = window_allows(pipeline, env, &revision)? {
-        reporter.progress(
-            "sync",
-            format!(
-                "{}: not rolling out inside the sync freeze ({freeze})",
-                env.name
-            ),
-        );
-        return Ok(SyncReport {
-            env: env.name.to_string(),
-            revision,
-            tag: desired.image.as_ref().map(|i| i.tag.to_string()),
-            convergence: Convergence::default(),
-        });
-    }
+    let tag = desired.image.as_ref().map(|i| i.tag.to_string());
+    let mode = match freeze(pipeline, env, &revision)? {
+        Freeze::Open => SyncMode::Automatic,
+        Freeze::Exempt => SyncMode::Explicit,
+        Freeze::Closed(freeze) => {
+            if pipeline.target.pending(&desired).await? {
+                reporter.progress(
+                    "sync",
+                    format!(
+                        "{}: not rolling out inside the sync freeze ({freeze})",
+                        env.name
+                    ),
+                );
+                return Ok(SyncReport {
+                    env: env.name.to_string(),
+                    revision,
+                    tag,
+                    convergence: Convergence::default(),
+                });
+            }
+            SyncMode::Automatic
+        }
+    };
     let convergence = pipeline
         .target
-        .converge(&desired, env.sync_timeout, reporter)
+        .converge(&desired, env.sync_timeout, mode, reporter)
         .await?;
     Ok(SyncReport {
         env: env.name.to_string(),
         revision,
-        tag: desired.image.as_ref().map(|i| i.tag.to_string()),
+        tag,
         convergence,
     })
 }
@@ -206,7 +219,8 @@ pub async fn smoke(
             ),
         })
         .collect();
-    if probes.len() != replicas as usize {
+    // Fewer is a failure; more is fine where an autoscaler owns the count.
+    if probes.len() < replicas as usize {
         problems.push(format!(
             "{} replicas answer, the values ask for {replicas}",
             probes.len()

@@ -8,7 +8,7 @@ use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{GitOpsRepo, GitOpsSettings, seed_bare_repository};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::Registry;
-use pipeline::adapters::target::local::LocalTarget;
+use pipeline::adapters::target::{LocalTarget, Target};
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::flow::steps::StepRecord;
@@ -42,7 +42,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     let docker = docker::connect().await?;
     let pipeline = Pipeline {
         workspace: workspace::root(),
-        target: LocalTarget::new(docker.clone(), "bench-flows"),
+        target: Target::Local(LocalTarget::new(docker.clone(), "bench-flows")),
         images: ImageBuilder::new(docker.clone()),
         registry: Registry::Engine(docker),
         clock: Clock::Fixed("2026-11-26T12:00:00Z".parse()?),
@@ -52,9 +52,17 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     };
     let result = measure(&pipeline).await;
     for env in &pipeline.config.environments {
-        let _ = pipeline.target.teardown(&env.name).await;
+        let _ = local(&pipeline).teardown(&env.name).await;
     }
     result
+}
+
+/// The bench's pipeline always runs on the local target.
+fn local(pipeline: &Pipeline) -> &LocalTarget {
+    pipeline
+        .target
+        .as_local()
+        .expect("the flows bench builds a local target")
 }
 
 async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
@@ -72,7 +80,7 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
         return Err(error.into());
     }
     for env in &pipeline.config.environments {
-        pipeline.target.teardown(&env.name).await?;
+        local(pipeline).teardown(&env.name).await?;
     }
     let started = Instant::now();
     let (report, error) = ci::run(pipeline, &ci_options, &Silent).await;

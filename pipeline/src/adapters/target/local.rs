@@ -22,7 +22,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::Replica;
+use super::{Convergence, Replica};
 use crate::adapters::probe::{Probe, Prober};
 use crate::desired::DesiredState;
 use crate::model::EnvName;
@@ -37,12 +37,6 @@ const APP_PORT: &str = "8080/tcp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot lock {}: {source}", path.display())]
-    Lock {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("docker {action}: {source}")]
     Docker {
         action: String,
@@ -90,25 +84,6 @@ fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> E
     move |source| Error::Docker { action, source }
 }
 
-/// An environment held for a rollout; released when dropped.
-#[derive(Debug)]
-pub struct EnvLock {
-    _file: std::fs::File,
-}
-
-/// What a convergence did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Convergence {
-    pub started: Vec<String>,
-    pub removed: Vec<String>,
-}
-
-impl Convergence {
-    pub fn changed(&self) -> bool {
-        !self.started.is_empty() || !self.removed.is_empty()
-    }
-}
-
 /// Environments as Docker containers on this machine.
 #[derive(Debug, Clone)]
 pub struct LocalTarget {
@@ -126,25 +101,18 @@ impl LocalTarget {
         }
     }
 
-    /// Holds `env` for one rollout: pipeline runs on this machine converge one environment
-    /// one at a time (an OS file lock, so separate processes queue too).
-    pub async fn lock(&self, env: &EnvName) -> Result<EnvLock> {
-        let path = std::env::temp_dir().join(format!("paktech-{}-{env}.lock", self.app));
-        let file = crate::adapters::lockfile::open(&path).map_err(|source| Error::Lock {
-            path: path.clone(),
-            source,
-        })?;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(EnvLock { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(std::fs::TryLockError::Error(source)) => {
-                    return Err(Error::Lock { path, source });
-                }
-            }
-        }
+    /// The name containers and networks are prefixed with.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// Whether a replica of `desired.env` runs a spec other than `desired`'s.
+    pub async fn pending(&self, desired: &DesiredState) -> Result<bool> {
+        Ok(self
+            .replicas(&desired.env, Some(&desired.spec()))
+            .await?
+            .iter()
+            .any(|r| r.running && !r.spec_matches))
     }
 
     fn network(&self, env: &EnvName) -> String {

@@ -1,0 +1,274 @@
+//! Argo CD Applications as the kube target reads them (sync and health status) and the two
+//! requests it makes of them: refresh, and an explicit sync. Pure: no API calls here.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The API group, version and plural of Argo CD's Application resource.
+pub const GROUP: &str = "argoproj.io";
+pub const VERSION: &str = "v1alpha1";
+pub const KIND: &str = "Application";
+pub const PLURAL: &str = "applications";
+
+/// Who the pipeline's explicit syncs are recorded as in Argo CD's history.
+pub const INITIATOR: &str = "paktech-pipeline";
+
+/// The parts of `Application.status` the pipeline decides on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApplicationStatus {
+    pub sync: SyncStatus,
+    pub health: HealthStatus,
+    pub operation_state: Option<OperationState>,
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SyncStatus {
+    /// `Synced`, `OutOfSync` or `Unknown`.
+    pub status: String,
+    /// The revision of a single-source application.
+    pub revision: Option<String>,
+    /// One revision per source of a multi-source application (ours: chart, values).
+    pub revisions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct HealthStatus {
+    /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
+    pub status: String,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OperationState {
+    /// `Running`, `Succeeded`, `Failed`, `Error` or `Terminating`.
+    pub phase: String,
+    pub message: Option<String>,
+    pub sync_result: Option<SyncStatusRevisions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SyncStatusRevisions {
+    pub revision: Option<String>,
+    pub revisions: Vec<String>,
+}
+
+impl SyncStatusRevisions {
+    fn names(&self, revision: &str) -> bool {
+        self.revision.as_deref() == Some(revision) || self.revisions.iter().any(|r| r == revision)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}
+
+/// What an Application's status says about a rollout of one GitOps revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Synced to the revision and Healthy.
+    Done,
+    /// Not there yet.
+    Waiting,
+    /// The rollout of the revision failed; waiting longer will not help.
+    Failed(String),
+}
+
+impl ApplicationStatus {
+    /// Reads the status out of an Application object (JSON); an object without one (just
+    /// created, never reconciled) has the empty status.
+    pub fn of(application: &Value) -> Result<Self, serde_json::Error> {
+        match application.get("status") {
+            None | Some(Value::Null) => Ok(Self::default()),
+            Some(status) => Self::deserialize(status),
+        }
+    }
+
+    /// Whether Argo CD compared against (or synced) `revision` of the GitOps repository.
+    pub fn at_revision(&self, revision: &str) -> bool {
+        SyncStatusRevisions {
+            revision: self.sync.revision.clone(),
+            revisions: self.sync.revisions.clone(),
+        }
+        .names(revision)
+    }
+
+    pub fn verdict(&self, revision: &str) -> Verdict {
+        if !self.at_revision(revision) {
+            return Verdict::Waiting;
+        }
+        if self.sync.status == "Synced" && self.health.status == "Healthy" {
+            return Verdict::Done;
+        }
+        if self.health.status == "Degraded" {
+            return Verdict::Failed(format!("health Degraded{}", suffix(&self.health.message)));
+        }
+        if let Some(op) = &self.operation_state
+            && matches!(op.phase.as_str(), "Failed" | "Error")
+            && op.sync_result.as_ref().is_none_or(|r| r.names(revision))
+        {
+            return Verdict::Failed(format!("sync {}{}", op.phase, suffix(&op.message)));
+        }
+        Verdict::Waiting
+    }
+}
+
+fn suffix(message: &Option<String>) -> String {
+    match message.as_deref().map(str::trim) {
+        Some(m) if !m.is_empty() => format!(" ({m})"),
+        _ => String::new(),
+    }
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "Unknown" } else { s }
+}
+
+impl fmt::Display for ApplicationStatus {
+    /// One line for progress and errors: `sync OutOfSync at 1a2b3c4, health Progressing
+    /// (waiting for rollout), operation Running`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sync {}", or_unknown(&self.sync.status))?;
+        let revisions: Vec<&str> = self
+            .sync
+            .revision
+            .iter()
+            .chain(&self.sync.revisions)
+            .map(|r| r.get(..7).unwrap_or(r))
+            .collect();
+        if !revisions.is_empty() {
+            write!(f, " at {}", revisions.join("+"))?;
+        }
+        write!(
+            f,
+            ", health {}{}",
+            or_unknown(&self.health.status),
+            suffix(&self.health.message)
+        )?;
+        if let Some(op) = &self.operation_state {
+            write!(
+                f,
+                ", operation {}{}",
+                or_unknown(&op.phase),
+                suffix(&op.message)
+            )?;
+        }
+        for condition in &self.conditions {
+            write!(f, ", {}: {}", condition.kind, condition.message.trim())?;
+        }
+        Ok(())
+    }
+}
+
+/// The merge patch that makes Argo CD re-read the repositories now instead of at its next
+/// poll (the annotation `argocd app get --refresh` sets).
+pub fn refresh_patch() -> Value {
+    json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})
+}
+
+/// The merge patch that starts a sync of every source at its target revision, as
+/// `argocd app sync` does. Argo CD runs it even inside a deny window with `manualSync: true`.
+pub fn sync_patch() -> Value {
+    json!({
+        "operation": {
+            "initiatedBy": {"username": INITIATOR, "automated": false},
+            "sync": {
+                "prune": true,
+                "syncOptions": ["CreateNamespace=true", "RespectIgnoreDifferences=true"],
+            },
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REV: &str = "1111111111111111111111111111111111111111";
+    const OLD: &str = "2222222222222222222222222222222222222222";
+    const CHART: &str = "3333333333333333333333333333333333333333";
+
+    fn status(sync: &str, revision: &str, health: &str) -> ApplicationStatus {
+        ApplicationStatus::of(&json!({"status": {
+            "sync": {"status": sync, "revisions": [CHART, revision]},
+            "health": {"status": health, "message": "from the test"},
+        }}))
+        .expect("status")
+    }
+
+    #[test]
+    fn done_only_when_synced_to_the_revision_and_healthy() {
+        assert_eq!(status("Synced", REV, "Healthy").verdict(REV), Verdict::Done);
+        assert_eq!(
+            status("Synced", OLD, "Healthy").verdict(REV),
+            Verdict::Waiting
+        );
+        assert_eq!(
+            status("OutOfSync", REV, "Healthy").verdict(REV),
+            Verdict::Waiting
+        );
+        assert_eq!(
+            status("Synced", REV, "Progressing").verdict(REV),
+            Verdict::Waiting
+        );
+    }
+
+    #[test]
+    fn degraded_at_the_revision_fails_but_an_old_degraded_state_waits() {
+        assert_eq!(
+            status("Synced", REV, "Degraded").verdict(REV),
+            Verdict::Failed("health Degraded (from the test)".to_owned())
+        );
+        assert_eq!(
+            status("Synced", OLD, "Degraded").verdict(REV),
+            Verdict::Waiting
+        );
+    }
+
+    #[test]
+    fn a_failed_sync_operation_for_the_revision_fails() {
+        let s = ApplicationStatus::of(&json!({"status": {
+            "sync": {"status": "OutOfSync", "revision": REV},
+            "health": {"status": "Healthy"},
+            "operationState": {"phase": "Failed", "message": "one or more objects failed to apply",
+                "syncResult": {"revision": REV}},
+        }}))
+        .expect("status");
+        assert_eq!(
+            s.verdict(REV),
+            Verdict::Failed("sync Failed (one or more objects failed to apply)".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_missing_status_is_empty_and_reads_as_unknown() {
+        let s = ApplicationStatus::of(&json!({"metadata": {"name": "x"}})).expect("status");
+        assert_eq!(s.verdict(REV), Verdict::Waiting);
+        assert_eq!(s.to_string(), "sync Unknown, health Unknown");
+    }
+
+    #[test]
+    fn the_one_line_summary_names_revisions_health_and_conditions() {
+        let s = ApplicationStatus::of(&json!({"status": {
+            "sync": {"status": "OutOfSync", "revisions": [CHART, OLD]},
+            "health": {"status": "Progressing", "message": "Waiting for rollout to finish"},
+            "conditions": [{"type": "SyncError", "message": "deny window active"}],
+        }}))
+        .expect("status");
+        assert_eq!(
+            s.to_string(),
+            "sync OutOfSync at 3333333+2222222, health Progressing (Waiting for rollout to finish), SyncError: deny window active"
+        );
+    }
+}

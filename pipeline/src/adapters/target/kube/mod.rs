@@ -1,0 +1,502 @@
+//! The kube target: environments are namespaces of a Kubernetes cluster where Argo CD syncs
+//! one Application per environment (`<app>-<env>`, from the bootstrap ApplicationSet).
+//!
+//! The pipeline never applies manifests itself. After a GitOps push it asks Argo CD to
+//! refresh the Application (or, inside a deny window, starts an explicit sync), **watches**
+//! the Application until it is Synced to the pushed revision and Healthy, then checks what
+//! really runs: every live pod of the Deployment must report the pinned digest as its
+//! container `imageID`. Probes go through the API server's pod proxy, so no ingress or
+//! public address is needed.
+
+pub mod argo;
+pub mod pods;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ::kube::Client;
+use ::kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, WatchEvent,
+    WatchParams,
+};
+use futures_util::TryStreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+
+use self::argo::{ApplicationStatus, Verdict};
+use super::{Convergence, Replica, SyncMode};
+use crate::adapters::probe::Probe;
+use crate::desired::DesiredState;
+use crate::model::EnvName;
+use crate::report::Reporter;
+
+/// The port the chart's container listens on (`containerPort: 8080`).
+pub const APP_PORT: u16 = 8080;
+
+/// How long one watch request may stay open before the API server ends it and the pipeline
+/// reads the Application afresh.
+const WATCH_SECONDS: u32 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API, {action}: {source}")]
+    Api {
+        action: String,
+        #[source]
+        source: ::kube::Error,
+    },
+    #[error("{env} has no namespace; expected it among pipeline.toml's environments")]
+    UnknownEnv { env: String },
+    #[error("Argo CD application {application} is not readable: {source}")]
+    Unreadable {
+        application: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "Argo CD application {application} was not synced to {revision} and healthy within {}s; last observed: {last}",
+        timeout.as_secs()
+    )]
+    NotSynced {
+        application: String,
+        revision: String,
+        timeout: Duration,
+        last: String,
+    },
+    #[error(
+        "Argo CD application {application} failed to roll out {revision}: {reason}; last observed: {last}"
+    )]
+    SyncFailed {
+        application: String,
+        revision: String,
+        reason: String,
+        last: String,
+    },
+    #[error("Argo CD application {application} was deleted while the pipeline waited for it")]
+    Deleted { application: String },
+    #[error("deployment {namespace}/{name} does not exist, though Argo CD reports it synced")]
+    NoDeployment { namespace: String, name: String },
+    #[error("deployment {namespace}/{name} selects its pods by expressions; expected matchLabels")]
+    NoSelector { namespace: String, name: String },
+    #[error("deployment {namespace}/{name} is synced but its rollout is not complete: {why}")]
+    RolloutIncomplete {
+        namespace: String,
+        name: String,
+        why: String,
+    },
+    #[error(
+        "pod {namespace}/{pod} runs {found}, but {env}'s values pin {expected}; refusing to call it deployed"
+    )]
+    WrongImage {
+        namespace: String,
+        pod: String,
+        env: String,
+        expected: String,
+        found: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn api(action: impl Into<String>) -> impl FnOnce(::kube::Error) -> Error {
+    let action = action.into();
+    move |source| Error::Api { action, source }
+}
+
+/// Environments as namespaces of a cluster synced by Argo CD.
+#[derive(Clone)]
+pub struct KubeTarget {
+    client: Client,
+    app: String,
+    argocd_namespace: String,
+    namespaces: BTreeMap<EnvName, String>,
+    probe_timeout: Duration,
+}
+
+impl std::fmt::Debug for KubeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeTarget")
+            .field("app", &self.app)
+            .field("argocd_namespace", &self.argocd_namespace)
+            .field("namespaces", &self.namespaces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeTarget {
+    /// `app` names the Deployment, its container and (as `<app>-<env>`) the Applications in
+    /// `argocd_namespace`; `namespaces` maps each environment to its namespace.
+    pub fn new(
+        client: Client,
+        app: &str,
+        argocd_namespace: &str,
+        namespaces: BTreeMap<EnvName, String>,
+    ) -> Self {
+        Self {
+            client,
+            app: app.to_owned(),
+            argocd_namespace: argocd_namespace.to_owned(),
+            namespaces,
+            probe_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// The Argo CD Application of `env`.
+    pub fn application(&self, env: &EnvName) -> String {
+        format!("{}-{env}", self.app)
+    }
+
+    fn namespace(&self, env: &EnvName) -> Result<&str> {
+        self.namespaces
+            .get(env)
+            .map(String::as_str)
+            .ok_or_else(|| Error::UnknownEnv {
+                env: env.to_string(),
+            })
+    }
+
+    fn applications(&self) -> Api<DynamicObject> {
+        let gvk = GroupVersionKind::gvk(argo::GROUP, argo::VERSION, argo::KIND);
+        Api::namespaced_with(
+            self.client.clone(),
+            &self.argocd_namespace,
+            &ApiResource::from_gvk_with_plural(&gvk, argo::PLURAL),
+        )
+    }
+
+    fn status_of(&self, name: &str, object: &DynamicObject) -> Result<ApplicationStatus> {
+        ApplicationStatus::of(&object.data).map_err(|source| Error::Unreadable {
+            application: name.to_owned(),
+            source,
+        })
+    }
+
+    /// The Application's status as Argo CD last wrote it.
+    pub async fn status(&self, env: &EnvName) -> Result<ApplicationStatus> {
+        let name = self.application(env);
+        let object = self
+            .applications()
+            .get(&name)
+            .await
+            .map_err(api(format!("get application {name}")))?;
+        self.status_of(&name, &object)
+    }
+
+    /// Whether Argo CD has yet to roll `desired.revision` out.
+    pub async fn pending(&self, desired: &DesiredState) -> Result<bool> {
+        let status = self.status(&desired.env).await?;
+        Ok(status.verdict(desired.revision.as_str()) != Verdict::Done)
+    }
+
+    /// Has Argo CD roll `desired` out and checks the result (see the module's documentation).
+    #[tracing::instrument(skip_all, fields(env = %desired.env, revision = %desired.revision))]
+    pub async fn converge(
+        &self,
+        desired: &DesiredState,
+        timeout: Duration,
+        mode: SyncMode,
+        reporter: &dyn Reporter,
+    ) -> Result<Convergence> {
+        let namespace = self.namespace(&desired.env)?;
+        let name = self.application(&desired.env);
+        let before = self.live_pod_names(namespace).await?;
+        let applications = self.applications();
+        let patch = |body: serde_json::Value, what: &'static str| {
+            let applications = applications.clone();
+            let name = name.clone();
+            async move {
+                applications
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(body))
+                    .await
+                    .map_err(api(format!("{what} application {name}")))
+            }
+        };
+        patch(argo::refresh_patch(), "refresh").await?;
+        if mode == SyncMode::Explicit {
+            patch(argo::sync_patch(), "sync").await?;
+            reporter.progress(
+                "sync",
+                format!("{name}: started an explicit sync (manual syncs pass a deny window)"),
+            );
+        }
+        self.await_rollout(&name, desired.revision.as_str(), timeout, reporter)
+            .await?;
+        let after = self.verify(desired, namespace).await?;
+        Ok(Convergence::between(&before, &after))
+    }
+
+    /// Watches the Application until it is Synced to `revision` and Healthy. A watch ended by
+    /// the server (or a stale resource version) reads the Application afresh and watches on.
+    async fn await_rollout(
+        &self,
+        name: &str,
+        revision: &str,
+        timeout: Duration,
+        reporter: &dyn Reporter,
+    ) -> Result<()> {
+        let applications = self.applications();
+        let mut last: Option<ApplicationStatus> = None;
+        let watching = async {
+            loop {
+                let object = applications
+                    .get(name)
+                    .await
+                    .map_err(api(format!("get application {name}")))?;
+                if self.observe(name, revision, &object, &mut last, reporter)? {
+                    return Ok(());
+                }
+                let version = object.metadata.resource_version.clone().unwrap_or_default();
+                let params = WatchParams::default()
+                    .fields(&format!("metadata.name={name}"))
+                    .timeout(WATCH_SECONDS);
+                let mut events = Box::pin(
+                    applications
+                        .watch(&params, &version)
+                        .await
+                        .map_err(api(format!("watch application {name}")))?,
+                );
+                while let Some(event) = events
+                    .try_next()
+                    .await
+                    .map_err(api(format!("watch application {name}")))?
+                {
+                    match event {
+                        WatchEvent::Added(object) | WatchEvent::Modified(object) => {
+                            if self.observe(name, revision, &object, &mut last, reporter)? {
+                                return Ok(());
+                            }
+                        }
+                        WatchEvent::Deleted(_) => {
+                            return Err(Error::Deleted {
+                                application: name.to_owned(),
+                            });
+                        }
+                        WatchEvent::Bookmark(_) => {}
+                        // 410 Gone: the resource version is too old; read afresh.
+                        WatchEvent::Error(status) if status.code == 410 => break,
+                        WatchEvent::Error(status) => {
+                            return Err(Error::Api {
+                                action: format!("watch application {name}"),
+                                source: ::kube::Error::Api(status),
+                            });
+                        }
+                    }
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(timeout, watching).await;
+        let last = || {
+            last.as_ref()
+                .map_or_else(|| "nothing yet".to_owned(), ToString::to_string)
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Error::SyncFailed { reason, .. })) => Err(Error::SyncFailed {
+                application: name.to_owned(),
+                revision: revision.to_owned(),
+                reason,
+                last: last(),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_elapsed) => Err(Error::NotSynced {
+                application: name.to_owned(),
+                revision: revision.to_owned(),
+                timeout,
+                last: last(),
+            }),
+        }
+    }
+
+    /// Records one observation of the Application; `true` once it is done, an error once it
+    /// failed. Reports each new state once.
+    fn observe(
+        &self,
+        name: &str,
+        revision: &str,
+        object: &DynamicObject,
+        last: &mut Option<ApplicationStatus>,
+        reporter: &dyn Reporter,
+    ) -> Result<bool> {
+        let status = self.status_of(name, object)?;
+        if last.as_ref() != Some(&status) {
+            reporter.progress("sync", format!("{name}: {status}"));
+        }
+        let verdict = status.verdict(revision);
+        *last = Some(status);
+        match verdict {
+            Verdict::Done => Ok(true),
+            Verdict::Waiting => Ok(false),
+            Verdict::Failed(reason) => Err(Error::SyncFailed {
+                application: name.to_owned(),
+                revision: revision.to_owned(),
+                reason,
+                last: String::new(),
+            }),
+        }
+    }
+
+    /// The Deployment of the app in `namespace` and its live pods; `None` before the first
+    /// sync created it.
+    async fn deployment(&self, namespace: &str) -> Result<Option<(Deployment, Vec<Pod>)>> {
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let Some(deployment) = deployments
+            .get_opt(&self.app)
+            .await
+            .map_err(api(format!("get deployment {namespace}/{}", self.app)))?
+        else {
+            return Ok(None);
+        };
+        let selector = pods::selector(&deployment).ok_or_else(|| Error::NoSelector {
+            namespace: namespace.to_owned(),
+            name: self.app.clone(),
+        })?;
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let mut live: Vec<Pod> = pods
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(api(format!("list pods of {namespace}/{}", self.app)))?
+            .items
+            .into_iter()
+            .filter(pods::is_live)
+            .collect();
+        live.sort_by_key(pods::name);
+        Ok(Some((deployment, live)))
+    }
+
+    async fn live_pod_names(&self, namespace: &str) -> Result<Vec<String>> {
+        Ok(self
+            .deployment(namespace)
+            .await?
+            .map(|(_, pods)| pods.iter().map(pods::name).collect())
+            .unwrap_or_default())
+    }
+
+    /// Checks that the Deployment finished rolling out and every live pod runs the pinned
+    /// image (by digest when the values pin one, else by the build label); returns the pods.
+    async fn verify(&self, desired: &DesiredState, namespace: &str) -> Result<Vec<String>> {
+        let Some(image) = &desired.image else {
+            return Ok(Vec::new());
+        };
+        let (deployment, live) =
+            self.deployment(namespace)
+                .await?
+                .ok_or_else(|| Error::NoDeployment {
+                    namespace: namespace.to_owned(),
+                    name: self.app.clone(),
+                })?;
+        if let Some(why) = pods::rollout_incomplete(&deployment) {
+            return Err(Error::RolloutIncomplete {
+                namespace: namespace.to_owned(),
+                name: self.app.clone(),
+                why,
+            });
+        }
+        for pod in &live {
+            let (expected, found, matches) = match &image.digest {
+                Some(digest) => {
+                    let found = pods::image_id(pod, &self.app).unwrap_or("no image yet");
+                    (
+                        digest.to_string(),
+                        found.to_owned(),
+                        pods::is_digest(found, digest.as_str()),
+                    )
+                }
+                None => {
+                    let found = pods::replica(pod, &self.app, "", String::new()).tag;
+                    let expected = image.tag.to_string();
+                    let matches = found == expected;
+                    (expected, format!("build {found:?}"), matches)
+                }
+            };
+            if !matches {
+                return Err(Error::WrongImage {
+                    namespace: namespace.to_owned(),
+                    pod: pods::name(pod),
+                    env: desired.env.to_string(),
+                    expected,
+                    found,
+                });
+            }
+        }
+        Ok(live.iter().map(pods::name).collect())
+    }
+
+    /// Probes every live pod of `env` through the API server's pod proxy.
+    pub async fn probe(&self, env: &EnvName) -> Result<Vec<(Replica, Probe)>> {
+        let namespace = self.namespace(env)?;
+        let status = self.status(env).await?;
+        let revision = status
+            .sync
+            .revision
+            .clone()
+            .or_else(|| status.sync.revisions.last().cloned())
+            .unwrap_or_default();
+        let Some((_, live)) = self.deployment(namespace).await? else {
+            return Ok(Vec::new());
+        };
+        let mut probes = Vec::new();
+        for pod in &live {
+            let base = format!(
+                "/api/v1/namespaces/{namespace}/pods/{}:{APP_PORT}/proxy",
+                pods::name(pod)
+            );
+            let replica = pods::replica(pod, &self.app, &revision, base.clone());
+            let probe = if replica.running {
+                self.probe_through_proxy(&base).await
+            } else {
+                Probe {
+                    url: base,
+                    healthy: false,
+                    build_sha: None,
+                    problem: Some("not running and ready".to_owned()),
+                }
+            };
+            probes.push((replica, probe));
+        }
+        Ok(probes)
+    }
+
+    async fn proxy_get(&self, path: &str) -> std::result::Result<String, String> {
+        let request = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(self.probe_timeout, self.client.request_text(request)).await {
+            Err(_) => Err(format!(
+                "no answer within {}s",
+                self.probe_timeout.as_secs()
+            )),
+            Ok(Ok(text)) => Ok(text),
+            Ok(Err(::kube::Error::Api(status))) => Err(format!("answered {}", status.code)),
+            Ok(Err(e)) => Err(e.to_string()),
+        }
+    }
+
+    async fn probe_through_proxy(&self, base: &str) -> Probe {
+        let mut probe = Probe {
+            url: base.to_owned(),
+            healthy: false,
+            build_sha: None,
+            problem: None,
+        };
+        match self.proxy_get(&format!("{base}/health")).await {
+            Ok(_) => probe.healthy = true,
+            Err(e) => probe.problem = Some(format!("/health {e}")),
+        }
+        match self.proxy_get(&format!("{base}/info")).await {
+            Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(info) => probe.build_sha = info["build_sha"].as_str().map(str::to_owned),
+                Err(e) => {
+                    probe.problem.get_or_insert(format!("/info: {e}"));
+                }
+            },
+            Err(e) => {
+                probe.problem.get_or_insert(format!("/info {e}"));
+            }
+        }
+        probe
+    }
+}

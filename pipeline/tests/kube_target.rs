@@ -1,0 +1,486 @@
+//! The kube target against a mock Kubernetes API server (tower-test), fed Application,
+//! Deployment and Pod JSON shaped as Argo CD and the API server serve them
+//! (`tests/fixtures/kube/`): synced, progressing, degraded, wrong revision, wrong digest,
+//! timeout, explicit sync, and probes through the pod proxy.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use kube::client::Body;
+use pipeline::adapters::target::kube::{Error, KubeTarget};
+use pipeline::adapters::target::{Convergence, SyncMode};
+use pipeline::desired::{DesiredState, PinnedImage};
+use pipeline::model::ImageTag;
+use pipeline::report::Silent;
+use serde_json::{Value, json};
+use tower_test::mock;
+
+/// The GitOps revision the pipeline just pushed.
+const REV: &str = "4444444444444444444444444444444444444444";
+/// The revision Argo CD last synced before it (the fixture's).
+const OLD: &str = "2222222222222222222222222222222222222222";
+/// The build (image tag) and the digest the values pin (the fixtures').
+const BUILD: &str = "1111111111111111111111111111111111111111";
+const DIGEST: &str = "sha256:5c1c4b0f6a6f3e0d3d2b1a09f8e7d6c5b4a392817161514131211100f0e0d0c0";
+const OTHER_DIGEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000bad";
+
+const APPLICATION: &str =
+    "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/paktech-app-dev";
+const APPLICATIONS: &str = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
+const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/paktech-dev/deployments/paktech-app";
+const PODS: &str = "/api/v1/namespaces/paktech-dev/pods";
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/kube/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// The fixture Application with its values source at `revision`.
+fn application(sync: &str, revision: &str, health: &str, message: Option<&str>) -> Value {
+    let mut app = fixture("application");
+    let status = &mut app["status"];
+    status["sync"]["status"] = json!(sync);
+    status["sync"]["revisions"][1] = json!(revision);
+    status["health"] = json!({"status": health, "lastTransitionTime": "2026-11-26T21:00:00Z"});
+    if let Some(message) = message {
+        status["health"]["message"] = json!(message);
+    }
+    app
+}
+
+fn pod(name: &str, image_id: &str) -> Value {
+    let mut pod = fixture("pod");
+    pod["metadata"]["name"] = json!(name);
+    pod["status"]["containerStatuses"][0]["imageID"] =
+        json!(format!("localhost:5001/paktech-app@{image_id}"));
+    pod
+}
+
+fn desired() -> DesiredState {
+    DesiredState {
+        env: "dev".parse().expect("env"),
+        revision: REV.parse().expect("revision"),
+        image: Some(PinnedImage {
+            repository: "localhost:5001/paktech-app".parse().expect("repository"),
+            tag: ImageTag::clean(BUILD.parse().expect("sha")),
+            digest: Some(DIGEST.parse().expect("digest")),
+        }),
+        replicas: 2,
+        min_available: 1,
+        variables: BTreeMap::new(),
+        memory_limit_bytes: None,
+        cpu_limit_nanos: None,
+    }
+}
+
+/// What the mock cluster serves.
+struct Cluster {
+    /// The Application as a GET first finds it; the rest arrive as watch events, after
+    /// which the watch stays open.
+    application: Vec<Value>,
+    /// Pods while the Application has not reached its last state, and after.
+    pods_before: Vec<Value>,
+    pods: Vec<Value>,
+    /// Pod proxy answers by `<pod>/<path>`.
+    proxy: BTreeMap<String, (u16, String)>,
+}
+
+impl Cluster {
+    fn new(application: Vec<Value>, pods: Vec<Value>) -> Self {
+        Self {
+            application,
+            pods_before: pods.clone(),
+            pods,
+            proxy: BTreeMap::new(),
+        }
+    }
+}
+
+/// One request the target made.
+#[derive(Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    body: Value,
+}
+
+fn status_json(code: u16, message: &str) -> String {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": "NotFound", "code": code})
+    .to_string()
+}
+
+/// Answers the target's requests as an API server with Argo CD would, until the client goes.
+async fn serve(
+    mut handle: mock::Handle<Request<Body>, Response<Body>>,
+    cluster: Cluster,
+) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut open_watches = Vec::new();
+    let mut delivered = false;
+    let last = cluster.application.len() - 1;
+    let mut current = 0;
+    while let Some((request, send)) = handle.next_request().await {
+        let (parts, body) = request.into_parts();
+        let bytes = body.collect().await.expect("request body").to_bytes();
+        let request = Seen {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().unwrap_or_default().to_owned(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        };
+        let (code, text) = match (request.method.as_str(), request.path.as_str()) {
+            ("GET" | "PATCH", APPLICATION) => (200, cluster.application[current].to_string()),
+            ("GET", APPLICATIONS) if request.query.contains("watch=true") => {
+                assert!(
+                    request.query.contains("metadata.name%3Dpaktech-app-dev"),
+                    "{request:?}"
+                );
+                if delivered || last == 0 {
+                    // Nothing more happens: the watch stays open.
+                    open_watches.push(send);
+                    seen.push(request);
+                    continue;
+                }
+                delivered = true;
+                current = last;
+                let events: String = cluster.application[1..]
+                    .iter()
+                    .map(|object| format!("{}\n", json!({"type": "MODIFIED", "object": object})))
+                    .collect();
+                (200, events)
+            }
+            ("GET", DEPLOYMENT) => (200, fixture("deployment").to_string()),
+            ("GET", PODS) => {
+                assert!(
+                    request.query.contains("labelSelector=app.kubernetes.io%2Finstance%3Dpaktech-app%2Capp.kubernetes.io%2Fname%3Dpaktech-app"),
+                    "{request:?}"
+                );
+                let items = if current == last {
+                    &cluster.pods
+                } else {
+                    &cluster.pods_before
+                };
+                (200, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "918400"}, "items": items}).to_string())
+            }
+            ("GET", path)
+                if path.starts_with(&format!("{PODS}/")) && path.contains(":8080/proxy/") =>
+            {
+                let key = path
+                    .trim_start_matches(&format!("{PODS}/"))
+                    .replace(":8080/proxy", "");
+                cluster
+                    .proxy
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or((503, status_json(503, "no endpoints available")))
+            }
+            _ => (404, status_json(404, "not found")),
+        };
+        seen.push(request);
+        send.send_response(
+            Response::builder()
+                .status(code)
+                .header("content-type", "application/json")
+                .body(Body::from(text.into_bytes()))
+                .expect("response"),
+        );
+    }
+    seen
+}
+
+/// Runs `work` against a kube target whose API server is `cluster`; returns its result and
+/// every request it made.
+async fn against<T, F>(cluster: Cluster, work: impl FnOnce(KubeTarget) -> F) -> (T, Vec<Seen>)
+where
+    F: std::future::Future<Output = T>,
+{
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(serve(handle, cluster));
+    let namespaces = [("dev", "paktech-dev"), ("prod", "paktech-prod")]
+        .into_iter()
+        .map(|(env, ns)| (env.parse().expect("env"), ns.to_owned()))
+        .collect();
+    let target = KubeTarget::new(
+        kube::Client::new(service, "default"),
+        "paktech-app",
+        "argocd",
+        namespaces,
+    );
+    let result = work(target).await;
+    let seen = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the mock server ends once the client is gone")
+        .expect("mock server");
+    (result, seen)
+}
+
+async fn converge(
+    cluster: Cluster,
+    timeout: Duration,
+    mode: SyncMode,
+) -> (Result<Convergence, Error>, Vec<Seen>) {
+    against(cluster, |target| async move {
+        target.converge(&desired(), timeout, mode, &Silent).await
+    })
+    .await
+}
+
+fn patches(seen: &[Seen]) -> Vec<&Value> {
+    seen.iter()
+        .filter(|s| s.method == "PATCH" && s.path == APPLICATION)
+        .map(|s| &s.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn synced_and_healthy_at_the_pushed_revision_with_the_pinned_digest_is_done() {
+    let mut cluster = Cluster::new(
+        vec![
+            application("Synced", OLD, "Healthy", None),
+            application("OutOfSync", REV, "Healthy", None),
+            application(
+                "Synced",
+                REV,
+                "Progressing",
+                Some("Waiting for rollout to finish: 1 old replicas are pending termination..."),
+            ),
+            application("Synced", REV, "Healthy", None),
+        ],
+        vec![
+            pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
+            pod("paktech-app-6d9f7c8b5d-q9w4z", DIGEST),
+        ],
+    );
+    cluster.pods_before = vec![pod("paktech-app-5b8e6a7c4d-old01", OTHER_DIGEST)];
+    let (result, seen) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
+    let done = result.expect("converged");
+    assert_eq!(
+        done.started,
+        vec![
+            "paktech-app-6d9f7c8b5d-q9w4z".to_owned(),
+            "paktech-app-6d9f7c8b5d-x7k2p".to_owned()
+        ]
+    );
+    assert_eq!(
+        done.removed,
+        vec!["paktech-app-5b8e6a7c4d-old01".to_owned()]
+    );
+    // Argo CD was asked to refresh, not to sync: automated sync does the rest.
+    let patches = patches(&seen);
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert_eq!(
+        patches[0]["metadata"]["annotations"]["argocd.argoproj.io/refresh"],
+        "normal"
+    );
+    assert!(patches[0].get("operation").is_none());
+    // It watched rather than polled: one watch delivered every state.
+    let watches = seen
+        .iter()
+        .filter(|s| s.query.contains("watch=true"))
+        .count();
+    assert_eq!(watches, 1, "{seen:#?}");
+}
+
+#[tokio::test]
+async fn still_progressing_times_out_naming_the_last_state_it_saw() {
+    let cluster = Cluster::new(
+        vec![
+            application("OutOfSync", REV, "Healthy", None),
+            application(
+                "Synced",
+                REV,
+                "Progressing",
+                Some("Waiting for rollout to finish: 1 out of 2 new replicas have been updated..."),
+            ),
+        ],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let started = Instant::now();
+    let (result, _) = converge(cluster, Duration::from_millis(400), SyncMode::Automatic).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by the timeout"
+    );
+    let error = result.expect_err("times out").to_string();
+    assert!(error.contains("paktech-app-dev was not synced to 4444444444444444444444444444444444444444 and healthy within 0s"), "{error}");
+    assert!(error.contains("last observed: sync Synced at 9d1c0ab+4444444, health Progressing (Waiting for rollout to finish: 1 out of 2 new replicas have been updated...)"), "{error}");
+}
+
+#[tokio::test]
+async fn degraded_at_the_pushed_revision_fails_at_once() {
+    let cluster = Cluster::new(
+        vec![
+            application("Synced", OLD, "Healthy", None),
+            application(
+                "Synced",
+                REV,
+                "Degraded",
+                Some("Deployment \"paktech-app\" exceeded its progress deadline"),
+            ),
+        ],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let started = Instant::now();
+    let (result, _) = converge(cluster, Duration::from_secs(60), SyncMode::Automatic).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "failed without waiting out the timeout"
+    );
+    let error = result.expect_err("degraded").to_string();
+    assert!(error.contains("failed to roll out 4444444444444444444444444444444444444444: health Degraded (Deployment \"paktech-app\" exceeded its progress deadline)"), "{error}");
+}
+
+#[tokio::test]
+async fn synced_and_healthy_at_another_revision_is_not_done() {
+    let cluster = Cluster::new(
+        vec![application("Synced", OLD, "Healthy", None)],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let (result, seen) = converge(cluster, Duration::from_millis(400), SyncMode::Automatic).await;
+    let error = result.expect_err("wrong revision").to_string();
+    assert!(
+        error.contains("last observed: sync Synced at 9d1c0ab+2222222, health Healthy"),
+        "{error}"
+    );
+    assert_eq!(
+        seen.iter().filter(|s| s.path == PODS).count(),
+        1,
+        "pods are listed once before the rollout, and not verified while it is not done"
+    );
+}
+
+#[tokio::test]
+async fn a_pod_running_another_digest_is_refused_by_name() {
+    let cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        vec![
+            pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
+            pod("paktech-app-6d9f7c8b5d-q9w4z", OTHER_DIGEST),
+        ],
+    );
+    let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
+    let error = result.expect_err("wrong digest").to_string();
+    assert_eq!(
+        error,
+        format!(
+            "pod paktech-dev/paktech-app-6d9f7c8b5d-q9w4z runs localhost:5001/paktech-app@{OTHER_DIGEST}, but dev's values pin {DIGEST}; refusing to call it deployed"
+        )
+    );
+}
+
+#[tokio::test]
+async fn terminating_pods_of_the_old_build_do_not_count() {
+    let mut leaving = pod("paktech-app-5b8e6a7c4d-old01", OTHER_DIGEST);
+    leaving["metadata"]["deletionTimestamp"] = json!("2026-11-26T21:00:05Z");
+    let cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST), leaving],
+    );
+    let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
+    result.expect("the terminating pod is ignored");
+}
+
+#[tokio::test]
+async fn an_explicit_sync_sets_the_operation_argo_cd_runs_even_in_a_deny_window() {
+    let cluster = Cluster::new(
+        vec![
+            application("OutOfSync", REV, "Healthy", None),
+            application("Synced", REV, "Healthy", None),
+        ],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let (result, seen) = converge(cluster, Duration::from_secs(30), SyncMode::Explicit).await;
+    result.expect("converged");
+    let patches = patches(&seen);
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    let operation = &patches[1]["operation"];
+    assert_eq!(operation["initiatedBy"]["username"], "paktech-pipeline");
+    assert_eq!(operation["sync"]["prune"], true);
+}
+
+#[tokio::test]
+async fn probes_go_through_the_api_servers_pod_proxy() {
+    let mut cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        vec![
+            pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
+            pod("paktech-app-6d9f7c8b5d-q9w4z", DIGEST),
+        ],
+    );
+    let info = json!({"build_sha": BUILD, "version": "0.1.0", "environment": "dev"}).to_string();
+    cluster.proxy = BTreeMap::from([
+        (
+            "paktech-app-6d9f7c8b5d-x7k2p/health".to_owned(),
+            (200, r#"{"status":"ok"}"#.to_owned()),
+        ),
+        (
+            "paktech-app-6d9f7c8b5d-x7k2p/info".to_owned(),
+            (200, info.clone()),
+        ),
+        ("paktech-app-6d9f7c8b5d-q9w4z/info".to_owned(), (200, info)),
+    ]);
+    let (result, seen) = against(cluster, |target| async move {
+        target.probe(&"dev".parse().expect("env")).await
+    })
+    .await;
+    let probes = result.expect("probes");
+    assert_eq!(probes.len(), 2);
+    let (replica, good) = &probes[1];
+    assert_eq!(replica.name, "paktech-app-6d9f7c8b5d-x7k2p");
+    assert_eq!(replica.tag, BUILD);
+    assert_eq!(replica.revision, REV);
+    assert!(good.runs(BUILD), "{good:?}");
+    assert_eq!(
+        good.url,
+        "/api/v1/namespaces/paktech-dev/pods/paktech-app-6d9f7c8b5d-x7k2p:8080/proxy"
+    );
+    let (_, bad) = &probes[0];
+    assert!(!bad.healthy);
+    assert_eq!(bad.problem.as_deref(), Some("/health answered 503"));
+    assert!(seen.iter().any(|s| s.path
+        == "/api/v1/namespaces/paktech-dev/pods/paktech-app-6d9f7c8b5d-q9w4z:8080/proxy/health"));
+}
+
+#[tokio::test]
+async fn pending_until_argo_cd_has_the_revision_synced_and_healthy() {
+    for (app, pending) in [
+        (application("Synced", REV, "Healthy", None), false),
+        (application("Synced", OLD, "Healthy", None), true),
+        (application("OutOfSync", REV, "Healthy", None), true),
+    ] {
+        let cluster = Cluster::new(vec![app], Vec::new());
+        let (result, _) = against(
+            cluster,
+            |target| async move { target.pending(&desired()).await },
+        )
+        .await;
+        assert_eq!(result.expect("pending"), pending);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_environment_is_refused_before_any_request() {
+    let cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        Vec::new(),
+    );
+    let (result, seen) = against(cluster, |target| async move {
+        target.probe(&"qa".parse().expect("env")).await
+    })
+    .await;
+    let error = result.expect_err("unknown env").to_string();
+    assert_eq!(
+        error,
+        "qa has no namespace; expected it among pipeline.toml's environments"
+    );
+    assert!(seen.is_empty(), "{seen:?}");
+}
