@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod fake_cluster;
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

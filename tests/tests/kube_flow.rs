@@ -1,0 +1,125 @@
+//! The flows on the kube target, against a simulated Argo CD (`tests/src/fake_cluster.rs`)
+//! that reads the GitOps remote as Argo CD would. Inside prod's deny window a promotion is
+//! held back, and a rollback passes as an explicit sync of the prod Application; outside it,
+//! a refresh is all the pipeline asks for. Either way the result is verified by digest and
+//! smoke-tested through the pod proxy.
+
+use std::collections::BTreeMap;
+
+use pipeline::adapters::target::Target;
+use pipeline::flow::rollback::{self, RollbackOptions};
+use pipeline::flow::{Clock, Pipeline, sync};
+use pipeline::model::GitSha;
+use pipeline::report::Silent;
+use tests::fake_cluster::{Asked, FakeCluster};
+use tests::{env, pretend_it_ran};
+
+const GOOD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const GOOD_DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const BAD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const BAD_DIGEST: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// A pipeline on a kube target whose cluster is simulated, standing at `now`.
+fn on_cluster(
+    dir: &std::path::Path,
+    now: &str,
+    deny_window: bool,
+) -> (Pipeline, tokio::task::JoinHandle<Asked>) {
+    // The Docker client is never used here: it only fills the pipeline's image fields.
+    let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
+    let mut pipeline = tests::test_pipeline(dir, docker, "unused");
+    pipeline.clock = Clock::Fixed(now.parse().expect("time"));
+    let cluster = FakeCluster {
+        remote: dir.join("gitops.git"),
+        deny_window,
+        namespaces: pipeline
+            .config
+            .environments
+            .iter()
+            .map(|e| (e.name.to_string(), e.namespace.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    };
+    let (target, cluster) = cluster.target();
+    pipeline.target = Target::Kube(target);
+    (pipeline, cluster)
+}
+
+fn rollback_options() -> RollbackOptions {
+    RollbackOptions {
+        env: env("prod"),
+        to: None,
+        reason: "the bad build fails its checks".to_owned(),
+        requested_by: "oncall".to_owned(),
+        run_id: "kube-flow".to_owned(),
+    }
+}
+
+fn sha(s: &str) -> GitSha {
+    s.parse().expect("sha")
+}
+
+#[tokio::test]
+async fn inside_the_deny_window_a_promotion_waits_and_a_rollback_syncs_prod_explicitly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 23:00 UTC: inside prod's deny window (22:00 for 8 hours, gitops/bootstrap/appproject.yaml).
+    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T23:00:00Z", true);
+    let prod = pipeline.config.environment("prod").expect("prod").clone();
+
+    pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
+    let held = sync::sync(&pipeline, &prod, None, &Silent)
+        .await
+        .expect("sync");
+    assert!(!held.convergence.changed(), "{held:?}");
+
+    pretend_it_ran(&pipeline, "prod", &sha(BAD), BAD_DIGEST);
+    let rolled = rollback::rollback(&pipeline, &rollback_options(), &Silent)
+        .await
+        .expect("the rollback passes the window");
+    assert_eq!(rolled.to_sha, GOOD);
+    let revision = rolled.written.revision().to_string();
+
+    // Every replica runs the good build by digest and says so through the pod proxy.
+    let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    assert_eq!(probes.len(), 3, "prod's values ask for 3 replicas");
+    assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
+
+    drop(pipeline);
+    let asked = cluster.await.expect("cluster");
+    assert_eq!(
+        asked.syncs.get("prod"),
+        Some(&vec![revision]),
+        "exactly one explicit sync, of the rollback commit"
+    );
+    assert_eq!(
+        asked.refreshes.get("prod"),
+        Some(&1),
+        "the held promotion asked Argo CD for nothing"
+    );
+}
+
+#[tokio::test]
+async fn outside_the_deny_window_argo_cd_is_only_asked_to_refresh() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T12:00:00Z", false);
+    let prod = pipeline.config.environment("prod").expect("prod").clone();
+
+    pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
+    sync::deploy(&pipeline, &prod, GOOD, &Silent)
+        .await
+        .expect("deploy the good build");
+    pretend_it_ran(&pipeline, "prod", &sha(BAD), BAD_DIGEST);
+    sync::deploy(&pipeline, &prod, BAD, &Silent)
+        .await
+        .expect("deploy the bad build");
+    let rolled = rollback::rollback(&pipeline, &rollback_options(), &Silent)
+        .await
+        .expect("rollback");
+    assert_eq!(rolled.to_sha, GOOD);
+    let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
+
+    drop(pipeline);
+    let asked = cluster.await.expect("cluster");
+    assert!(asked.syncs.is_empty(), "{asked:?}");
+    assert_eq!(asked.refreshes.get("prod"), Some(&3));
+}
