@@ -190,11 +190,9 @@ struct Running {
 
 fn tip(remote: &Path) -> String {
     let repo = git2::Repository::open_bare(remote).expect("remote");
-    let tip = repo
-        .refname_to_id("refs/heads/main")
+    repo.refname_to_id("refs/heads/main")
         .expect("main")
-        .to_string();
-    tip
+        .to_string()
 }
 
 fn read(remote: &Path, revision: &str, path: &str) -> Option<String> {
