@@ -158,11 +158,9 @@ fn tempfile_in(remote: &std::path::Path) -> PathBuf {
 
 // Builds and records for promotion tests.
 
-use std::collections::HashMap;
-
 use bollard::Docker;
 use pipeline::adapters::gitops::Change;
-use pipeline::adapters::image::{ContextFile, ImageBuilder, context_tar};
+use pipeline::adapters::image::ImageBuilder;
 use pipeline::audit::{CommitMessage, keys};
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::image::{ImageRequest, build_tag};
@@ -215,22 +213,11 @@ pub async fn another_build(
     let images = ImageBuilder::new(docker.clone());
     match broken_from {
         Some(from) => {
-            let dockerfile = format!("FROM paktech-app:{from}\nENV PORT=not-a-port\n");
-            let context = context_tar(
-                vec![ContextFile {
-                    path: "Dockerfile".to_owned(),
-                    mode: 0o644,
-                    contents: dockerfile.into_bytes(),
-                }],
-                0,
-            )
-            .expect("context");
             images
-                .build(
+                .derive(
+                    &format!("paktech-app:{from}"),
                     &format!("paktech-app:{sha}"),
-                    context,
-                    &HashMap::new(),
-                    |_| {},
+                    &[("PORT", "not-a-port")],
                 )
                 .await
                 .expect("build the broken image");

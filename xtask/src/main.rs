@@ -4,7 +4,9 @@
 mod approve;
 mod bench;
 mod ci;
+mod cluster;
 mod context;
+mod e2e;
 mod exit;
 mod history;
 mod image;
@@ -71,6 +73,10 @@ enum Command {
     Infra(infra::Args),
     /// Measure speed and size; figures, never pass/fail.
     Bench(bench::Args),
+    /// A local kind cluster with Argo CD, a registry and the repositories: up or down.
+    Cluster(cluster::Args),
+    /// The whole delivery on a cluster (--target kind or aks), checking each step.
+    E2e(e2e::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -113,6 +119,8 @@ fn main() -> std::process::ExitCode {
             Command::Image(args) => args.run(cli.json).await,
             Command::Infra(args) => args.run(cli.json).await,
             Command::Bench(args) => args.run(cli.json).await,
+            Command::Cluster(args) => args.run(cli.json).await,
+            Command::E2e(args) => args.run(cli.json).await,
         }
     });
     match result {

@@ -134,6 +134,29 @@ impl ImageBuilder {
         })
     }
 
+    /// Builds `name` from the image `base` with `variables` added to its environment: a
+    /// variant of a build without compiling anything (the end-to-end run's bad release).
+    pub async fn derive(
+        &self,
+        base: &str,
+        name: &str,
+        variables: &[(&str, &str)],
+    ) -> Result<String> {
+        let mut dockerfile = format!("FROM {base}\n");
+        for (key, value) in variables {
+            dockerfile.push_str(&format!("ENV {key}={value}\n"));
+        }
+        let context = context_tar(
+            vec![ContextFile {
+                path: "Dockerfile".to_owned(),
+                mode: 0o644,
+                contents: dockerfile.into_bytes(),
+            }],
+            0,
+        )?;
+        self.build(name, context, &HashMap::new(), |_| {}).await
+    }
+
     /// Rewrites a freshly built image so its id depends only on its content: the classic
     /// builder stamps build times, the intermediate container and its own version into the
     /// image configuration, so two builds of one commit would differ. The image is saved, its

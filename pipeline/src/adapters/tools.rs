@@ -125,6 +125,39 @@ pub async fn output(program: &str, args: &[&str], ok_codes: &[i32]) -> Result<Ve
     }
 }
 
+/// Runs `program args` with `input` on its stdin (none when empty) and its stderr going to
+/// this process's, and returns its stdout; a non-zero exit is an error naming the command.
+pub async fn run(program: &str, args: &[&str], input: &[u8]) -> Result<String> {
+    use tokio::io::AsyncWriteExt;
+    let spawn_error = |source| Error::Spawn {
+        program: program.to_owned(),
+        source,
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).await.map_err(spawn_error)?;
+    }
+    let out = child.wait_with_output().await.map_err(spawn_error)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(Error::Failed {
+            command: format!("{program} {}", args.join(" ")),
+            status: out.status,
+        })
+    }
+}
+
 /// Runs `terraform args` in `dir`, its output going to this process's; returns the exit
 /// code (terraform's `plan -detailed-exitcode` says "changes present" with 2).
 pub async fn terraform(dir: &Path, args: &[&str]) -> Result<i32> {
