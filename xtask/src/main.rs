@@ -61,7 +61,7 @@ enum Command {
     History(history::Args),
     /// Show, per environment, the build git names and the build that runs.
     Status(status::Args),
-    /// Converge the local target to the GitOps repository.
+    /// Converge the target to the GitOps repository.
     Sync(sync::Args),
     /// Summarise a grype JSON report.
     Scan(scan::Args),

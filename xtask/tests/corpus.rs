@@ -252,6 +252,7 @@ fn every_hostile_input_is_refused_before_any_write() {
     }
 
     assert!(cases.len() >= 40, "{} cases", cases.len());
+    eprintln!("{} hostile inputs", cases.len());
     for c in &cases {
         let out = Command::new(XTASK)
             .args(&c.args)
