@@ -484,3 +484,20 @@ async fn an_unknown_environment_is_refused_before_any_request() {
     );
     assert!(seen.is_empty(), "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_missing_application_names_the_bootstrap() {
+    let cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        Vec::new(),
+    );
+    let (result, _) = against(cluster, |target| async move {
+        target.status(&"prod".parse().expect("env")).await
+    })
+    .await;
+    let error = result.expect_err("no application").to_string();
+    assert_eq!(
+        error,
+        "Argo CD has no application paktech-app-prod in namespace argocd; apply gitops/bootstrap/ to the cluster (`cargo xtask cluster up` does on kind)"
+    );
+}

@@ -110,6 +110,15 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         {
             return Some("run `cargo xtask ci` (or `cargo xtask image`) on this machine first");
         }
+        if let Some(flow::Error::Target(pipeline::adapters::target::Error::Kube(
+            pipeline::adapters::target::kube::Error::NotSynced { .. }
+            | pipeline::adapters::target::kube::Error::SyncFailed { .. },
+        ))) = cause.downcast_ref::<flow::Error>()
+        {
+            return Some(
+                "see what Argo CD reports: `kubectl -n argocd get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
+            );
+        }
         if let Some(pipeline::adapters::gitops::Error::Fetch { .. }) =
             cause.downcast_ref::<pipeline::adapters::gitops::Error>()
         {

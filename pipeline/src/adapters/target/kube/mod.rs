@@ -72,6 +72,13 @@ pub enum Error {
         reason: String,
         last: String,
     },
+    #[error(
+        "Argo CD has no application {application} in namespace {namespace}; apply gitops/bootstrap/ to the cluster (`cargo xtask cluster up` does on kind)"
+    )]
+    NoApplication {
+        application: String,
+        namespace: String,
+    },
     #[error("Argo CD application {application} was deleted while the pipeline waited for it")]
     Deleted { application: String },
     #[error("deployment {namespace}/{name} does not exist, though Argo CD reports it synced")]
@@ -175,14 +182,26 @@ impl KubeTarget {
         })
     }
 
+    /// The Application of `name`; its absence is an error naming the bootstrap.
+    async fn get_application(
+        &self,
+        applications: &Api<DynamicObject>,
+        name: &str,
+    ) -> Result<DynamicObject> {
+        applications
+            .get_opt(name)
+            .await
+            .map_err(api(format!("get application {name}")))?
+            .ok_or_else(|| Error::NoApplication {
+                application: name.to_owned(),
+                namespace: self.argocd_namespace.clone(),
+            })
+    }
+
     /// The Application's status as Argo CD last wrote it.
     pub async fn status(&self, env: &EnvName) -> Result<ApplicationStatus> {
         let name = self.application(env);
-        let object = self
-            .applications()
-            .get(&name)
-            .await
-            .map_err(api(format!("get application {name}")))?;
+        let object = self.get_application(&self.applications(), &name).await?;
         self.status_of(&name, &object)
     }
 
@@ -202,6 +221,10 @@ impl KubeTarget {
         reporter: &dyn Reporter,
     ) -> Result<Convergence> {
         let namespace = self.namespace(&desired.env)?;
+        if desired.image.is_none() {
+            // Never deployed: the values name no build, so there is nothing to roll out.
+            return Ok(Convergence::default());
+        }
         let name = self.application(&desired.env);
         let before = self.live_pod_names(namespace).await?;
         let applications = self.applications();
@@ -242,10 +265,7 @@ impl KubeTarget {
         let mut last: Option<ApplicationStatus> = None;
         let watching = async {
             loop {
-                let object = applications
-                    .get(name)
-                    .await
-                    .map_err(api(format!("get application {name}")))?;
+                let object = self.get_application(&applications, name).await?;
                 if self.observe(name, revision, &object, &mut last, reporter)? {
                     return Ok(());
                 }
