@@ -78,6 +78,7 @@ pub fn gitops(config: &PipelineConfig) -> anyhow::Result<GitOpsRepo> {
 
 /// Everything a flow needs, for an already validated `config`.
 pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
+    check_target(&config)?;
     let gitops = gitops(&config)?;
     let docker = docker::connect().await?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
@@ -135,6 +136,22 @@ pub const ARGOCD_NAMESPACE: &str = "argocd";
 /// The kubeconfig context of the kind cluster `cargo xtask cluster up` creates.
 pub const KIND_CONTEXT: &str = "kind-paktech";
 
+/// Refuses a config the selected target cannot work with, before anything is touched: a
+/// cluster pulls images from a registry, and the engine on this machine is not one.
+pub fn check_target(config: &PipelineConfig) -> anyhow::Result<()> {
+    if selected_target() != TargetKind::Local
+        && pipeline::adapters::registry::split_host(&config.image.repository).is_none()
+    {
+        return Err(crate::exit::Usage(format!(
+            "{}: [image] repository is {:?}; a cluster target needs a registry it can pull from, such as \"paktech.azurecr.io/paktech-app\" (aks) or \"localhost:5001/paktech-app\" (kind)",
+            config_path().display(),
+            config.image.repository.as_str()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// The selected target, built for `config`.
 pub async fn target(config: &PipelineConfig, docker: &docker::Docker) -> anyhow::Result<Target> {
     let context = match selected_target() {
@@ -147,15 +164,6 @@ pub async fn target(config: &PipelineConfig, docker: &docker::Docker) -> anyhow:
         TargetKind::Kind => Some(KIND_CONTEXT),
         TargetKind::Aks => None,
     };
-    // A cluster pulls images from a registry; the engine on this machine is not one.
-    if pipeline::adapters::registry::split_host(&config.image.repository).is_none() {
-        return Err(crate::exit::Usage(format!(
-            "{}: [image] repository is {:?}; a cluster target needs a registry it can pull from, such as \"paktech.azurecr.io/paktech-app\" (aks) or \"localhost:5001/paktech-app\" (kind)",
-            config_path().display(),
-            config.image.repository.as_str()
-        ))
-        .into());
-    }
     let options = kube::config::KubeConfigOptions {
         context: context.map(str::to_owned),
         ..Default::default()

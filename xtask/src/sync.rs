@@ -1,4 +1,5 @@
-//! `cargo xtask sync [--env ENV] [--watch]`: converge the local target to the GitOps repository.
+//! `cargo xtask sync [--env ENV] [--watch]`: converge the target to the GitOps repository.
+//! On a cluster that is: ask Argo CD to refresh and wait until it has synced the tip.
 
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ pub struct Args {
     /// The environment to sync (all when omitted).
     #[arg(long)]
     env: Option<String>,
-    /// Keep converging until interrupted, repairing drift.
+    /// Keep converging until interrupted, repairing drift (the local target; on a cluster
+    /// Argo CD's self-heal does this).
     #[arg(long)]
     watch: bool,
     /// Time between rounds with --watch.
@@ -25,6 +27,12 @@ impl Args {
         let config = context::load_config()?;
         if let Some(name) = &self.env {
             context::environment(&config, name)?;
+        }
+        if self.watch && context::selected_target() != context::TargetKind::Local {
+            return Err(crate::exit::Usage(
+                "--watch repairs the local target; on a cluster Argo CD's self-heal does that (syncPolicy.automated.selfHeal)".to_owned(),
+            )
+            .into());
         }
         let pipeline = context::pipeline_with(config).await?;
         let envs: Vec<_> = match &self.env {

@@ -174,3 +174,29 @@ fn infra_without_terraform_is_a_clear_error() {
     assert!(message.contains("cannot run terraform"), "{message}");
     assert!(message.contains("hint: install terraform"), "{message}");
 }
+
+#[test]
+fn cluster_targets_refuse_what_a_cluster_cannot_do() {
+    // The project's pipeline.toml names the local engine's repository, which no cluster can
+    // pull from: a cluster target refuses it before any Kubernetes call.
+    let out = xtask(&["status", "--target", "aks"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[image] repository is \"paktech-app\"; a cluster target needs a registry it can pull from"),
+        "{}",
+        stderr(&out)
+    );
+    // Argo CD self-heals; --watch is the local target's.
+    let out = xtask(&["sync", "--watch", "--target", "kind"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--watch repairs the local target"),
+        "{}",
+        stderr(&out)
+    );
+    // The same choice through the environment.
+    let out = xtask(&["sync", "--watch"], &[("PAKTECH_TARGET", "kind")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = xtask(&["status", "--target", "openshift"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
