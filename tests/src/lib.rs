@@ -217,7 +217,7 @@ pub async fn another_build(
                 .derive(
                     &format!("paktech-app:{from}"),
                     &format!("paktech-app:{sha}"),
-                    &[("PORT", "not-a-port")],
+                    &["ENV PORT=not-a-port"],
                 )
                 .await
                 .expect("build the broken image");

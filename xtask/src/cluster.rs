@@ -131,6 +131,25 @@ impl Kind {
         })
     }
 
+    /// Forgets the cluster's GitOps repository and the commands' mirror, so the next `up`
+    /// seeds a fresh one (the end-to-end run starts from nothing deployed, no approvals and
+    /// no blocks). Argo CD follows the new history on its next refresh.
+    pub fn forget_gitops(&self) -> anyhow::Result<()> {
+        for dir in [
+            self.git_root().join(GITOPS_REPO.1),
+            self.state.join("state"),
+        ] {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot remove {}", dir.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub async fn down(&self) -> anyhow::Result<()> {
         if tools::on_path("kind") {
             tools::run("kind", &["delete", "cluster", "--name", CLUSTER], b"").await?;

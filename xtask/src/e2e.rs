@@ -11,9 +11,13 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use pipeline::adapters::gitops::{Change, GitOpsRepo, GitOpsSettings};
 use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::registry::Credentials;
-use pipeline::model::GitSha;
+use pipeline::adapters::registry::{Credentials, Registry};
+use pipeline::audit::{CommitMessage, keys};
+use pipeline::config::PipelineConfig;
+use pipeline::model::{EnvName, GitSha};
+use pipeline::values::Scalar;
 use serde_json::Value;
 
 use crate::cluster::{self, Kind};
@@ -53,14 +57,32 @@ impl Args {
                     );
                     return Ok(());
                 }
-                let up = Kind::new().up().await?;
+                let kind = Kind::new();
+                kind.forget_gitops()?;
+                let up = kind.up().await?;
+                let config = PipelineConfig::load(&up.config)?;
+                std::fs::create_dir_all(&up.state)
+                    .with_context(|| format!("cannot create {}", up.state.display()))?;
+                let gitops = GitOpsRepo::open(
+                    GitOpsSettings {
+                        url: up.gitops_remote.display().to_string(),
+                        branch: config.gitops.branch.clone(),
+                        author_name: config.gitops.author_name.clone(),
+                        author_email: config.gitops.author_email.clone(),
+                        push_attempts: config.gitops.push_attempts,
+                        token: None,
+                    },
+                    // The commands' own mirror (PAKTECH_STATE_DIR below); it is locked per use.
+                    &up.state.join("gitops-mirror.git"),
+                )?;
                 Scenario {
                     target: "kind",
                     envs: vec![
                         ("PAKTECH_CONFIG", up.config.display().to_string()),
                         ("PAKTECH_STATE_DIR", up.state.display().to_string()),
                     ],
-                    repository: cluster::REGISTRY_REPOSITORY.to_owned(),
+                    gitops,
+                    config,
                 }
             }
             TargetKind::Aks => {
@@ -68,7 +90,8 @@ impl Args {
                 Scenario {
                     target: "aks",
                     envs: Vec::new(),
-                    repository: config.image.repository.to_string(),
+                    gitops: context::gitops(&config)?,
+                    config,
                 }
             }
         };
@@ -95,7 +118,9 @@ async fn kind_unavailable() -> Option<String> {
 struct Scenario {
     target: &'static str,
     envs: Vec<(&'static str, String)>,
-    repository: String,
+    /// The target's pipeline.toml, and its GitOps repository (for the hand-made hotfix).
+    config: PipelineConfig,
+    gitops: GitOpsRepo,
 }
 
 /// What one command did.
@@ -189,9 +214,20 @@ impl Scenario {
         self.expect(&["promote", "--env", "staging"], 0).await?;
         self.check_runs("staging", &head).await?;
 
+        // Inside prod's deny window Argo CD runs only manual syncs: the run passes it as an
+        // on-call person would, recorded.
+        let mut prod = vec!["promote", "--env", "prod", "--monitor", "30s"];
+        if prod_frozen()? {
+            prod.extend([
+                "--break-glass",
+                "--reason",
+                "e2e run inside the deny window",
+            ]);
+        }
         // Prod waits for a person other than the requester.
-        self.expect(&["promote", "--env", "prod", "--no-wait"], 4)
-            .await?;
+        let mut no_wait = prod.clone();
+        no_wait.push("--no-wait");
+        self.expect(&no_wait, 4).await?;
         self.expect(
             &[
                 "approve",
@@ -205,27 +241,12 @@ impl Scenario {
             0,
         )
         .await?;
-        let mut prod = vec!["promote", "--env", "prod", "--monitor", "30s"];
-        // Inside prod's deny window Argo CD runs only manual syncs: the run passes it as an
-        // on-call person would, recorded.
-        if prod_frozen()? {
-            prod.extend([
-                "--break-glass",
-                "--reason",
-                "e2e run inside the deny window",
-            ]);
-        }
         self.expect(&prod, 0).await?;
         self.check_runs("prod", &head).await?;
 
-        // A bad release: the same build with a port it cannot listen on, under a new SHA.
+        // A bad release: the same build refusing to start, under a new SHA, pushed by hand
+        // into dev and staging as a hotfix would be; prod gets it through the pipeline.
         let bad = self.bad_release(&head).await?;
-        let staged = self
-            .xtask(&["promote", "--env", "staging", "--sha", &bad])
-            .await?;
-        if staged.code == 0 {
-            bail!("staging accepted the bad release {bad}");
-        }
         self.expect(
             &[
                 "approve",
@@ -250,21 +271,18 @@ impl Scenario {
             );
         }
         self.check_runs("prod", &head).await?;
+        // Blocked now: promoting it again is refused by policy.
         self.expect(&["promote", "--env", "prod", "--sha", &bad], 3)
             .await?;
-        // Staging was left on the bad release for a person; put it back.
-        self.expect(
-            &[
-                "rollback",
-                "--env",
-                "staging",
-                "--reason",
-                "e2e: bad release",
-            ],
-            0,
-        )
-        .await?;
-        self.check_runs("staging", &head).await?;
+        // The hand-made hotfix is undone in staging and dev by the pipeline's own rollback.
+        for env in ["staging", "dev"] {
+            self.expect(
+                &["rollback", "--env", env, "--reason", "e2e: bad release"],
+                0,
+            )
+            .await?;
+            self.check_runs(env, &head).await?;
+        }
         eprintln!(
             "e2e --target {}: every check passed in {:.0?}",
             self.target,
@@ -273,25 +291,50 @@ impl Scenario {
         Ok(())
     }
 
-    /// Builds and pushes `<repository>:<new sha>`: `head`'s image with `PORT=not-a-port`,
-    /// which exits at start, so no replica of it ever becomes ready.
+    /// Builds and pushes `<repository>:<new sha>`: `head`'s image started with an argument
+    /// it refuses (it exits 2 at once on every runtime, so no replica ever becomes ready),
+    /// and records it in dev's and staging's values as a hand-made hotfix: commits with the
+    /// trailers a pipeline promotion would carry.
     async fn bad_release(&self, head: &str) -> anyhow::Result<String> {
         let sha: GitSha = format!("{:040x}", rand::random::<u128>()).parse()?;
-        let images = ImageBuilder::new(pipeline::adapters::docker::connect().await?);
+        let repository = &self.config.image.repository;
+        let docker = pipeline::adapters::docker::connect().await?;
+        let images = ImageBuilder::new(docker.clone());
         images
             .derive(
-                &format!("{}:{head}", self.repository),
-                &format!("{}:{sha}", self.repository),
-                &[("PORT", "not-a-port")],
+                &format!("{repository}:{head}"),
+                &format!("{repository}:{sha}"),
+                &[r#"CMD ["--no-such-flag"]"#],
             )
             .await?;
         images
             .push(
-                &self.repository,
+                repository.as_str(),
                 sha.as_str(),
                 Credentials::from_env().map(|c| c.for_push()),
             )
             .await?;
+        let digest = Registry::for_repository(repository, docker, Credentials::from_env())
+            .digest(repository, sha.as_str())
+            .await?
+            .with_context(|| format!("{repository}:{sha} is not in the registry after the push"))?;
+        for env in ["dev", "staging"] {
+            let env: EnvName = env.parse()?;
+            self.gitops.write(&Change {
+                path: self.config.values_path(&env),
+                set: vec![
+                    ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                    ("image.digest".to_owned(), Scalar::str(digest.as_str())),
+                ],
+                planned_from: None,
+                message: CommitMessage::new(format!(
+                    "fix({env}): hotfix by hand (e2e bad release)"
+                ))
+                .trailer(keys::ACTION, "promote")
+                .trailer(keys::IMAGE_SHA, sha.as_str()),
+            })?;
+        }
+        eprintln!("e2e: bad release {sha} ({digest}) is in dev and staging");
         Ok(sha.to_string())
     }
 }

@@ -134,17 +134,14 @@ impl ImageBuilder {
         })
     }
 
-    /// Builds `name` from the image `base` with `variables` added to its environment: a
-    /// variant of a build without compiling anything (the end-to-end run's bad release).
-    pub async fn derive(
-        &self,
-        base: &str,
-        name: &str,
-        variables: &[(&str, &str)],
-    ) -> Result<String> {
+    /// Builds `name` from the image `base` plus Dockerfile `instructions` (`ENV …`, `CMD …`):
+    /// a variant of a build without compiling anything (the bad releases of the tests and of
+    /// the end-to-end run).
+    pub async fn derive(&self, base: &str, name: &str, instructions: &[&str]) -> Result<String> {
         let mut dockerfile = format!("FROM {base}\n");
-        for (key, value) in variables {
-            dockerfile.push_str(&format!("ENV {key}={value}\n"));
+        for instruction in instructions {
+            dockerfile.push_str(instruction);
+            dockerfile.push('\n');
         }
         let context = context_tar(
             vec![ContextFile {
