@@ -24,9 +24,11 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     })
     .workers(config.workers)
     .disable_signals()
-    .shutdown_timeout(config.drain_timeout.as_secs())
-    .bind((config.bind_address.as_str(), config.port))?
-    .run();
+    .shutdown_timeout(config.drain_timeout.as_secs());
+    let listener = std::net::TcpListener::bind((config.bind_address.as_str(), config.port))?;
+    // The same socket, kept to close it for new connections the moment shutdown says so.
+    let closer = listener.try_clone()?;
+    let server = server.listen(listener)?.run();
 
     tracing::info!(
         address = %config.bind_address,
@@ -49,6 +51,14 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
             "shutdown started; /ready now answers 503"
         );
         actix_web::rt::time::sleep(shutdown_delay).await;
+        // Stopping the accept loop alone leaves the socket listening until the workers have
+        // drained: the kernel would go on completing handshakes into its backlog and reset
+        // them all at the end, failing requests clients had already sent. Shutting the
+        // listening socket down refuses new connections at once (Linux resets only what is
+        // queued at this instant), so a client loses at most the one request in flight.
+        if let Err(error) = socket2::SockRef::from(&closer).shutdown(std::net::Shutdown::Read) {
+            tracing::warn!(%error, "cannot close the listener early; it closes when the workers stop");
+        }
         handle.stop(true).await;
     });
 
