@@ -501,3 +501,24 @@ async fn a_missing_application_names_the_bootstrap() {
         "Argo CD has no application paktech-app-prod in namespace argocd; apply gitops/bootstrap/ to the cluster (`cargo xtask cluster up` does on kind)"
     );
 }
+
+#[tokio::test]
+async fn a_rollout_to_a_missing_application_names_the_bootstrap() {
+    let cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        Vec::new(),
+    );
+    let mut prod = desired();
+    prod.env = "prod".parse().expect("env");
+    let (result, _) = against(cluster, |target| async move {
+        target
+            .converge(&prod, Duration::from_secs(5), SyncMode::Automatic, &Silent)
+            .await
+    })
+    .await;
+    let error = result.expect_err("no application").to_string();
+    assert!(
+        error.starts_with("Argo CD has no application paktech-app-prod in namespace argocd"),
+        "{error}"
+    );
+}

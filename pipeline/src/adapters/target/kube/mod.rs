@@ -198,6 +198,27 @@ impl KubeTarget {
             })
     }
 
+    /// Merge-patches the Application `name` (`what` names the request in errors).
+    async fn patch_application(
+        &self,
+        name: &str,
+        body: serde_json::Value,
+        what: &str,
+    ) -> Result<()> {
+        match self
+            .applications()
+            .patch(name, &PatchParams::default(), &Patch::Merge(body))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(::kube::Error::Api(status)) if status.code == 404 => Err(Error::NoApplication {
+                application: name.to_owned(),
+                namespace: self.argocd_namespace.clone(),
+            }),
+            Err(e) => Err(api(format!("{what} application {name}"))(e)),
+        }
+    }
+
     /// The Application's status as Argo CD last wrote it.
     pub async fn status(&self, env: &EnvName) -> Result<ApplicationStatus> {
         let name = self.application(env);
@@ -227,20 +248,11 @@ impl KubeTarget {
         }
         let name = self.application(&desired.env);
         let before = self.live_pod_names(namespace).await?;
-        let applications = self.applications();
-        let patch = |body: serde_json::Value, what: &'static str| {
-            let applications = applications.clone();
-            let name = name.clone();
-            async move {
-                applications
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(body))
-                    .await
-                    .map_err(api(format!("{what} application {name}")))
-            }
-        };
-        patch(argo::refresh_patch(), "refresh").await?;
+        self.patch_application(&name, argo::refresh_patch(), "refresh")
+            .await?;
         if mode == SyncMode::Explicit {
-            patch(argo::sync_patch(), "sync").await?;
+            self.patch_application(&name, argo::sync_patch(), "sync")
+                .await?;
             reporter.progress(
                 "sync",
                 format!("{name}: started an explicit sync (manual syncs pass a deny window)"),
