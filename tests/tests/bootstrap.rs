@@ -117,3 +117,45 @@ fn the_project_and_applications_say_what_the_pipeline_relies_on() {
             .any(|k| k.starts_with("notifications.argoproj.io/"))
     );
 }
+
+/// What the kube target writes into an Application (the refresh annotation, the explicit
+/// sync operation) is valid against Argo CD's Application schema, on an Application as the
+/// ApplicationSet generates it, and so is the fixture the kube target's tests read.
+#[test]
+fn the_kube_targets_patches_validate_against_the_application_schema() {
+    use pipeline::adapters::target::kube::argo;
+    let Some(shared) = tests::shared_or_skip("bootstrap") else {
+        return;
+    };
+    let schema = schema(&shared, "application-crd.yaml");
+    let appset = manifest("applicationset.yaml");
+    let mut application = serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "paktech-app-prod", "namespace": "argocd"},
+        "spec": appset["spec"]["template"]["spec"].clone(),
+    });
+    application["spec"]["destination"]["namespace"] = Value::from("paktech-prod");
+    application["spec"]["sources"][0]["helm"]["valueFiles"][0] =
+        Value::from("$values/apps/paktech-app/prod/values.yaml");
+    check(&schema, &application, "the generated prod Application");
+
+    let mut patched = application.clone();
+    patched["metadata"]["annotations"] = argo::refresh_patch()["metadata"]["annotations"].clone();
+    patched["operation"] = argo::sync_patch()["operation"].clone();
+    check(
+        &schema,
+        &patched,
+        "the Application with the refresh and sync patches",
+    );
+
+    let fixture_path = tests::workspace().join("pipeline/tests/fixtures/kube/application.json");
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_path).expect("fixture"))
+            .expect("fixture JSON");
+    check(
+        &schema,
+        &fixture,
+        "pipeline/tests/fixtures/kube/application.json",
+    );
+}
