@@ -148,6 +148,11 @@ fn the_kube_targets_patches_validate_against_the_application_schema() {
         &patched,
         "the Application with the refresh and sync patches",
     );
+    // Not vacuous: an operation of the wrong shape is caught.
+    let mut broken = patched.clone();
+    broken["operation"]["sync"]["prune"] = Value::from("yes");
+    let validator = jsonschema::validator_for(&schema).expect("schema");
+    assert!(!validator.is_valid(&broken));
 
     let fixture_path = tests::workspace().join("pipeline/tests/fixtures/kube/application.json");
     let fixture: Value =
