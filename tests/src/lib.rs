@@ -103,9 +103,14 @@ pub fn test_pipeline(
         images: pipeline::adapters::image::ImageBuilder::new(docker.clone()),
         slack: None,
         registry: pipeline::adapters::registry::Registry::Engine(docker),
-        clock: pipeline::flow::Clock::System,
+        clock: pipeline::flow::Clock::Fixed(DAYTIME.parse().expect("DAYTIME")),
     }
 }
+
+/// The time whole-flow tests stand at unless they choose another: midday UTC, outside prod's
+/// nightly deny window, so a run at 23:00 behaves as one at noon (`PAKTECH_NOW` for the
+/// command line). Tests of the freeze set their own night-time clock.
+pub const DAYTIME: &str = "2026-11-26T12:00:00Z";
 
 /// A unique container-name prefix for one test.
 pub fn unique_prefix(test: &str) -> String {

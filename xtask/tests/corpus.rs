@@ -258,6 +258,7 @@ fn every_hostile_input_is_refused_before_any_write() {
             .args(&c.args)
             .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PAKTECH_GITOPS_URL", &remote)
+            .env("PAKTECH_NOW", tests::DAYTIME)
             .env("PAKTECH_STATE_DIR", dir.path().join("state"))
             .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
             .output()

@@ -51,6 +51,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
                 monitor,
             ])
             .env("PAKTECH_GITOPS_URL", &remote)
+            .env("PAKTECH_NOW", tests::DAYTIME)
             .env("PAKTECH_STATE_DIR", &state)
             .env("PAKTECH_TARGET_PREFIX", &prefix)
             .stdin(Stdio::null());

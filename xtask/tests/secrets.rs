@@ -33,6 +33,7 @@ async fn no_secret_reaches_any_output() {
             .env("REGISTRY_USERNAME", "robot")
             .env("REGISTRY_PASSWORD", REGISTRY_SECRET)
             .env("PAKTECH_GITOPS_URL", &remote)
+            .env("PAKTECH_NOW", tests::DAYTIME)
             .env("PAKTECH_STATE_DIR", dir.path().join("state"))
             .env("PAKTECH_TARGET_PREFIX", &prefix)
             .output()
