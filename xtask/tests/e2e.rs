@@ -21,11 +21,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
 #[test]
 fn without_kind_the_run_skips_with_its_reason_unless_required() {
     let empty = tempfile::tempdir().expect("tempdir");
@@ -53,12 +48,11 @@ fn without_kind_the_run_skips_with_its_reason_unless_required() {
 #[test]
 fn the_whole_delivery_on_kind() {
     let tools = ["kind", "kubectl", "docker", "git"];
-    let missing: Vec<&str> = tools.into_iter().filter(|t| !on_path(t)).collect();
-    let required = matches!(
-        std::env::var("PAKTECH_REQUIRE_KIND").as_deref(),
-        Ok("1" | "true" | "yes")
-    );
-    if !missing.is_empty() && !required {
+    let missing: Vec<&str> = tools
+        .into_iter()
+        .filter(|t| !pipeline::adapters::tools::on_path(t))
+        .collect();
+    if !missing.is_empty() && !tests::required("PAKTECH_REQUIRE_KIND") {
         eprintln!(
             "SKIPPED the_whole_delivery_on_kind: {} not on PATH; set PAKTECH_REQUIRE_KIND=1 to make this a failure",
             missing.join(", ")

@@ -438,7 +438,7 @@ impl KubeTarget {
                     )
                 }
                 None => {
-                    let found = pods::replica(pod, &self.app, "", String::new()).tag;
+                    let found = pods::build(pod);
                     let expected = image.tag.to_string();
                     let matches = found == expected;
                     (expected, format!("build {found:?}"), matches)

@@ -89,6 +89,16 @@ pub fn is_digest(image_id: &str, digest: &str) -> bool {
             .is_some_and(|(_, found)| found == digest)
 }
 
+/// The build a pod was started from: the chart's version label, the image tag.
+pub fn build(pod: &Pod) -> String {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(VERSION_LABEL))
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// One pod as a [`Replica`]: `revision` is the GitOps revision Argo CD synced.
 pub fn replica(pod: &Pod, container: &str, revision: &str, url: String) -> Replica {
     let status = pod.status.clone().unwrap_or_default();
@@ -101,13 +111,7 @@ pub fn replica(pod: &Pod, container: &str, revision: &str, url: String) -> Repli
         .sum();
     Replica {
         name: name(pod),
-        tag: pod
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(VERSION_LABEL))
-            .cloned()
-            .unwrap_or_default(),
+        tag: build(pod),
         revision: revision.to_owned(),
         running: status.phase.as_deref() == Some("Running") && is_ready(pod),
         restarts,
