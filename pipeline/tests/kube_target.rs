@@ -52,6 +52,13 @@ fn application(sync: &str, revision: &str, health: &str, message: Option<&str>) 
     if let Some(message) = message {
         status["health"]["message"] = json!(message);
     }
+    // What runs: the pinned build once the pushed revision is synced, the old one before.
+    let live = if revision == REV && sync == "Synced" {
+        DIGEST
+    } else {
+        OTHER_DIGEST
+    };
+    status["summary"]["images"] = json!([format!("localhost:5001/paktech-app@{live}")]);
     app
 }
 
@@ -521,4 +528,23 @@ async fn a_rollout_to_a_missing_application_names_the_bootstrap() {
         error.starts_with("Argo CD has no application paktech-app-prod in namespace argocd"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_later_revision_with_the_pinned_image_live_is_done() {
+    // A commit to another environment's values file moves every Application's revision past
+    // the one the pipeline pushed; what counts is that the pinned image is what runs.
+    let mut later = application(
+        "Synced",
+        "5555555555555555555555555555555555555555",
+        "Healthy",
+        None,
+    );
+    later["status"]["summary"]["images"] = json!([format!("localhost:5001/paktech-app@{DIGEST}")]);
+    let cluster = Cluster::new(
+        vec![application("Synced", OLD, "Healthy", None), later],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
+    result.expect("converged at the later revision");
 }

@@ -104,7 +104,12 @@ impl FakeCluster {
                             synced.insert(env.clone(), tip.clone());
                         }
                     }
-                    Some(application(name, synced.get(&env), &tip))
+                    let ns = self.namespaces.get(&env).cloned().unwrap_or_default();
+                    let images = self
+                        .running(&ns, &synced)
+                        .map(|r| vec![format!("{}@{}", r.repository, r.digest)])
+                        .unwrap_or_default();
+                    Some(application(name, synced.get(&env), &tip, &images))
                 }
                 (
                     "GET",
@@ -203,7 +208,7 @@ fn read(remote: &Path, revision: &str, path: &str) -> Option<String> {
     Some(String::from_utf8_lossy(blob.content()).into_owned())
 }
 
-fn application(name: &str, synced: Option<&String>, tip: &str) -> Value {
+fn application(name: &str, synced: Option<&String>, tip: &str, images: &[String]) -> Value {
     let in_sync = synced.is_some_and(|s| s == tip);
     json!({
         "apiVersion": "argoproj.io/v1alpha1",
@@ -215,6 +220,7 @@ fn application(name: &str, synced: Option<&String>, tip: &str) -> Value {
                 "revisions": [CHART_REVISION, tip],
             },
             "health": {"status": "Healthy"},
+            "summary": {"images": images},
         },
     })
 }

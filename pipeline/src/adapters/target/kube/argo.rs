@@ -23,6 +23,14 @@ pub struct ApplicationStatus {
     pub health: HealthStatus,
     pub operation_state: Option<OperationState>,
     pub conditions: Vec<Condition>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Summary {
+    /// The images of the live resources, as their specs name them (`repo@sha256:…`).
+    pub images: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -104,8 +112,18 @@ impl ApplicationStatus {
         .names(revision)
     }
 
-    pub fn verdict(&self, revision: &str) -> Verdict {
-        if !self.at_revision(revision) {
+    /// Whether Argo CD has processed the change that asked for `image` at `revision`: it
+    /// compared that revision, or a later one (a commit to another environment's file moves
+    /// every Application's revision) with `image` live.
+    pub fn reached(&self, revision: &str, image: &str) -> bool {
+        self.at_revision(revision)
+            || (!image.is_empty() && self.summary.images.iter().any(|i| i == image))
+    }
+
+    /// What this status says about the rollout of `image` (as the chart names it) pushed
+    /// at `revision`.
+    pub fn verdict(&self, revision: &str, image: &str) -> Verdict {
+        if !self.reached(revision, image) {
             return Verdict::Waiting;
         }
         if self.sync.status == "Synced" && self.health.status == "Healthy" {
@@ -209,29 +227,47 @@ mod tests {
 
     #[test]
     fn done_only_when_synced_to_the_revision_and_healthy() {
-        assert_eq!(status("Synced", REV, "Healthy").verdict(REV), Verdict::Done);
         assert_eq!(
-            status("Synced", OLD, "Healthy").verdict(REV),
+            status("Synced", REV, "Healthy").verdict(REV, ""),
+            Verdict::Done
+        );
+        assert_eq!(
+            status("Synced", OLD, "Healthy").verdict(REV, ""),
             Verdict::Waiting
         );
         assert_eq!(
-            status("OutOfSync", REV, "Healthy").verdict(REV),
+            status("OutOfSync", REV, "Healthy").verdict(REV, ""),
             Verdict::Waiting
         );
         assert_eq!(
-            status("Synced", REV, "Progressing").verdict(REV),
+            status("Synced", REV, "Progressing").verdict(REV, ""),
             Verdict::Waiting
         );
     }
 
     #[test]
+    fn a_later_revision_with_the_pinned_image_live_is_done() {
+        let image = "localhost:5001/paktech-app@sha256:aaaa";
+        let mut later = status(
+            "Synced",
+            "5555555555555555555555555555555555555555",
+            "Healthy",
+        );
+        later.summary.images = vec![image.to_owned()];
+        assert_eq!(later.verdict(REV, image), Verdict::Done);
+        // The same later revision with the old image live is not.
+        later.summary.images = vec!["localhost:5001/paktech-app@sha256:bbbb".to_owned()];
+        assert_eq!(later.verdict(REV, image), Verdict::Waiting);
+    }
+
+    #[test]
     fn degraded_at_the_revision_fails_but_an_old_degraded_state_waits() {
         assert_eq!(
-            status("Synced", REV, "Degraded").verdict(REV),
+            status("Synced", REV, "Degraded").verdict(REV, ""),
             Verdict::Failed("health Degraded (from the test)".to_owned())
         );
         assert_eq!(
-            status("Synced", OLD, "Degraded").verdict(REV),
+            status("Synced", OLD, "Degraded").verdict(REV, ""),
             Verdict::Waiting
         );
     }
@@ -246,7 +282,7 @@ mod tests {
         }}))
         .expect("status");
         assert_eq!(
-            s.verdict(REV),
+            s.verdict(REV, ""),
             Verdict::Failed("sync Failed (one or more objects failed to apply)".to_owned())
         );
     }
@@ -254,7 +290,7 @@ mod tests {
     #[test]
     fn a_missing_status_is_empty_and_reads_as_unknown() {
         let s = ApplicationStatus::of(&json!({"metadata": {"name": "x"}})).expect("status");
-        assert_eq!(s.verdict(REV), Verdict::Waiting);
+        assert_eq!(s.verdict(REV, ""), Verdict::Waiting);
         assert_eq!(s.to_string(), "sync Unknown, health Unknown");
     }
 

@@ -110,6 +110,17 @@ fn api(action: impl Into<String>) -> impl FnOnce(::kube::Error) -> Error {
     move |source| Error::Api { action, source }
 }
 
+/// The image as the chart names it in the Deployment: by digest when the values pin one.
+fn chart_image(desired: &DesiredState) -> String {
+    match &desired.image {
+        Some(image) => match &image.digest {
+            Some(digest) => format!("{}@{digest}", image.repository),
+            None => image.name(),
+        },
+        None => String::new(),
+    }
+}
+
 /// Environments as namespaces of a cluster synced by Argo CD.
 #[derive(Clone)]
 pub struct KubeTarget {
@@ -229,7 +240,7 @@ impl KubeTarget {
     /// Whether Argo CD has yet to roll `desired.revision` out.
     pub async fn pending(&self, desired: &DesiredState) -> Result<bool> {
         let status = self.status(&desired.env).await?;
-        Ok(status.verdict(desired.revision.as_str()) != Verdict::Done)
+        Ok(status.verdict(desired.revision.as_str(), &chart_image(desired)) != Verdict::Done)
     }
 
     /// Has Argo CD roll `desired` out and checks the result (see the module's documentation).
@@ -258,7 +269,7 @@ impl KubeTarget {
                 format!("{name}: started an explicit sync (manual syncs pass a deny window)"),
             );
         }
-        self.await_rollout(&name, desired.revision.as_str(), timeout, reporter)
+        self.await_rollout(&name, desired, timeout, reporter)
             .await?;
         let after = self.verify(desired, namespace).await?;
         Ok(Convergence::between(&before, &after))
@@ -269,16 +280,18 @@ impl KubeTarget {
     async fn await_rollout(
         &self,
         name: &str,
-        revision: &str,
+        desired: &DesiredState,
         timeout: Duration,
         reporter: &dyn Reporter,
     ) -> Result<()> {
+        let revision = desired.revision.as_str();
+        let image = chart_image(desired);
         let applications = self.applications();
         let mut last: Option<ApplicationStatus> = None;
         let watching = async {
             loop {
                 let object = self.get_application(&applications, name).await?;
-                if self.observe(name, revision, &object, &mut last, reporter)? {
+                if self.observe(name, (revision, &image), &object, &mut last, reporter)? {
                     return Ok(());
                 }
                 let version = object.metadata.resource_version.clone().unwrap_or_default();
@@ -298,7 +311,13 @@ impl KubeTarget {
                 {
                     match event {
                         WatchEvent::Added(object) | WatchEvent::Modified(object) => {
-                            if self.observe(name, revision, &object, &mut last, reporter)? {
+                            if self.observe(
+                                name,
+                                (revision, &image),
+                                &object,
+                                &mut last,
+                                reporter,
+                            )? {
                                 return Ok(());
                             }
                         }
@@ -348,7 +367,7 @@ impl KubeTarget {
     fn observe(
         &self,
         name: &str,
-        revision: &str,
+        (revision, image): (&str, &str),
         object: &DynamicObject,
         last: &mut Option<ApplicationStatus>,
         reporter: &dyn Reporter,
@@ -357,7 +376,7 @@ impl KubeTarget {
         if last.as_ref() != Some(&status) {
             reporter.progress("sync", format!("{name}: {status}"));
         }
-        let verdict = status.verdict(revision);
+        let verdict = status.verdict(revision, image);
         *last = Some(status);
         match verdict {
             Verdict::Done => Ok(true),
