@@ -36,7 +36,11 @@ pub fn load_config() -> anyhow::Result<PipelineConfig> {
 /// Opens the GitOps repository named by the config (`PAKTECH_GITOPS_URL` overrides it); with
 /// none, the embedded default: a bare repository in the state folder, seeded from `gitops/`.
 pub fn gitops(config: &PipelineConfig) -> anyhow::Result<GitOpsRepo> {
-    let state = state_dir();
+    gitops_in(config, &state_dir())
+}
+
+/// [`gitops`], with its mirror (and the embedded default) in the state folder `state`.
+pub fn gitops_in(config: &PipelineConfig, state: &std::path::Path) -> anyhow::Result<GitOpsRepo> {
     let url = match std::env::var("PAKTECH_GITOPS_URL")
         .ok()
         .or_else(|| config.gitops.url.clone())

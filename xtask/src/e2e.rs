@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use pipeline::adapters::gitops::{Change, GitOpsRepo, GitOpsSettings};
+use pipeline::adapters::gitops::{Change, GitOpsRepo};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::{Credentials, Registry};
 use pipeline::audit::{CommitMessage, keys};
@@ -63,18 +63,8 @@ impl Args {
                 let config = PipelineConfig::load(&up.config)?;
                 std::fs::create_dir_all(&up.state)
                     .with_context(|| format!("cannot create {}", up.state.display()))?;
-                let gitops = GitOpsRepo::open(
-                    GitOpsSettings {
-                        url: up.gitops_remote.display().to_string(),
-                        branch: config.gitops.branch.clone(),
-                        author_name: config.gitops.author_name.clone(),
-                        author_email: config.gitops.author_email.clone(),
-                        push_attempts: config.gitops.push_attempts,
-                        token: None,
-                    },
-                    // The commands' own mirror (PAKTECH_STATE_DIR below); it is locked per use.
-                    &up.state.join("gitops-mirror.git"),
-                )?;
+                // The commands' own state folder (PAKTECH_STATE_DIR below), so one mirror.
+                let gitops = context::gitops_in(&config, &up.state)?;
                 Scenario {
                     target: "kind",
                     envs: vec![
