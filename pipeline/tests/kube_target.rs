@@ -548,3 +548,51 @@ async fn a_later_revision_with_the_pinned_image_live_is_done() {
     let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
     result.expect("converged at the later revision");
 }
+
+#[tokio::test]
+async fn a_pending_pod_is_not_probed_and_a_started_one_is_even_before_it_is_ready() {
+    let mut pending = pod("paktech-app-6d9f7c8b5d-new01", DIGEST);
+    pending["status"] =
+        json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False"}]});
+    let mut starting = pod("paktech-app-6d9f7c8b5d-new02", DIGEST);
+    starting["status"]["conditions"] = json!([{"type": "Ready", "status": "False"}]);
+    let mut cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy", None)],
+        vec![
+            pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
+            pending,
+            starting,
+        ],
+    );
+    let info = json!({"build_sha": BUILD}).to_string();
+    for name in [
+        "paktech-app-6d9f7c8b5d-x7k2p",
+        "paktech-app-6d9f7c8b5d-new02",
+    ] {
+        cluster
+            .proxy
+            .insert(format!("{name}/health"), (200, "{}".to_owned()));
+        cluster
+            .proxy
+            .insert(format!("{name}/info"), (200, info.clone()));
+    }
+    let (result, seen) = against(cluster, |target| async move {
+        target.probe(&"dev".parse().expect("env")).await
+    })
+    .await;
+    let probes = result.expect("probes");
+    let names: Vec<&str> = probes.iter().map(|(r, _)| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "paktech-app-6d9f7c8b5d-new02",
+            "paktech-app-6d9f7c8b5d-x7k2p"
+        ]
+    );
+    assert!(probes.iter().all(|(_, p)| p.runs(BUILD)), "{probes:?}");
+    assert!(!probes[0].0.running, "not ready yet");
+    assert!(
+        !seen.iter().any(|s| s.path.contains("new01")),
+        "the pending pod is left alone"
+    );
+}

@@ -490,22 +490,17 @@ impl KubeTarget {
             return Ok(Vec::new());
         };
         let mut probes = Vec::new();
-        for pod in &live {
+        // A pod still being scheduled or pulling its image serves nothing and is not a replica
+        // yet (an autoscaler's new pod must not read as a failure while it starts). Every pod
+        // whose containers were started is probed, ready or not: the proxy reaches it anyway,
+        // and a crash-looping one fails its probe and counts its restarts.
+        for pod in live.iter().filter(|pod| pods::is_started(pod)) {
             let base = format!(
                 "/api/v1/namespaces/{namespace}/pods/{}:{APP_PORT}/proxy",
                 pods::name(pod)
             );
             let replica = pods::replica(pod, &self.app, &revision, base.clone());
-            let probe = if replica.running {
-                self.probe_through_proxy(&base).await
-            } else {
-                Probe {
-                    url: base,
-                    healthy: false,
-                    build_sha: None,
-                    problem: Some("not running and ready".to_owned()),
-                }
-            };
+            let probe = self.probe_through_proxy(&base).await;
             probes.push((replica, probe));
         }
         Ok(probes)

@@ -57,6 +57,12 @@ pub fn is_live(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
 }
 
+/// The pod's containers were started (phase `Running`): not waiting to be scheduled or for
+/// its image.
+pub fn is_started(pod: &Pod) -> bool {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+}
+
 pub fn name(pod: &Pod) -> String {
     pod.metadata.name.clone().unwrap_or_default()
 }
