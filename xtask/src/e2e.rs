@@ -340,7 +340,7 @@ fn prod_frozen() -> anyhow::Result<bool> {
     let prod = config.environment("prod")?;
     let decision = window::decide(
         &window::windows_from_appproject(&doc)?,
-        &format!("{}-prod", config.app.name),
+        &pipeline::adapters::target::kube::argo::application_name(config.app.name.as_str(), "prod"),
         &prod.namespace,
         chrono::Utc::now(),
         SyncPurpose::Promotion,

@@ -62,7 +62,10 @@ pub fn windows(pipeline: &Pipeline, revision: &GitSha) -> Result<Vec<SyncWindow>
 
 /// The Argo CD application name of `env`, which sync windows match.
 pub fn application(pipeline: &Pipeline, env: &EnvName) -> String {
-    format!("{}-{env}", pipeline.config.app.name)
+    crate::adapters::target::kube::argo::application_name(
+        pipeline.config.app.name.as_str(),
+        env.as_str(),
+    )
 }
 
 /// Where a change stands against the sync windows.

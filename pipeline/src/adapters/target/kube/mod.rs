@@ -165,7 +165,7 @@ impl KubeTarget {
 
     /// The Argo CD Application of `env`.
     pub fn application(&self, env: &EnvName) -> String {
-        format!("{}-{env}", self.app)
+        argo::application_name(&self.app, env.as_str())
     }
 
     fn namespace(&self, env: &EnvName) -> Result<&str> {
