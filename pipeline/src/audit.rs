@@ -22,6 +22,28 @@ pub mod keys {
     pub const RUN_ID: &str = "Run-Id";
 }
 
+/// One commit of the history, with its message parsed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitRecord {
+    pub revision: crate::model::GitSha,
+    /// The first parent, if any.
+    pub parent: Option<crate::model::GitSha>,
+    /// Seconds since the epoch (committer time).
+    pub time: i64,
+    pub author: String,
+    pub subject: String,
+    pub trailers: Vec<(String, String)>,
+}
+
+impl CommitRecord {
+    pub fn trailer(&self, key: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// What a pipeline commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -125,7 +125,7 @@ pub struct EnvironmentConfig {
     pub approvals: u32,
     /// Who may approve; empty: anyone but the requester.
     #[serde(default)]
-    pub approvers: Vec<String>,
+    pub approvers: Vec<crate::model::Person>,
     /// How long to watch after a promotion before declaring it good.
     #[serde(default, deserialize_with = "duration")]
     pub monitor: Duration,
@@ -250,10 +250,21 @@ impl PipelineConfig {
         &self.environments[0]
     }
 
+    /// The Argo CD Application of `env` (what sync windows match).
+    pub fn application(&self, env: &EnvName) -> String {
+        application_name(self.app.name.as_str(), env.as_str())
+    }
+
     /// Path of an environment's values file inside the GitOps repository.
     pub fn values_path(&self, env: &EnvName) -> String {
         format!("apps/{}/{}/values.yaml", self.app.name, env)
     }
+}
+
+/// The name the bootstrap ApplicationSet gives an environment's Argo CD Application
+/// (`{{app}}-{{env}}`): what the kube target watches and sync windows match.
+pub fn application_name(app: &str, env: &str) -> String {
+    format!("{app}-{env}")
 }
 
 #[cfg(test)]

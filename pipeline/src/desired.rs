@@ -100,6 +100,15 @@ impl DesiredState {
         } else {
             0
         };
+        if min_available > replicas {
+            return Err(invalid(
+                "podDisruptionBudget.minAvailable",
+                &min_available.to_string(),
+                &format!(
+                    "at most replicaCount ({replicas}): more can never be available, so no rollout or node drain could retire a replica"
+                ),
+            ));
+        }
         let variables = doc
             .under("env.")
             .map(|(k, v)| (k.trim_start_matches("env.").to_owned(), v.to_owned()))
@@ -202,6 +211,14 @@ mod tests {
             state(&text.replace("tag: \"\"", &format!("tag: \"{SHA}\""))).expect("state");
         assert_eq!(deployed.replicas, 3);
         assert_eq!(deployed.min_available, 2);
+        let floor_too_high = text
+            .replace("tag: \"\"", &format!("tag: \"{SHA}\""))
+            .replace("minAvailable: 2", "minAvailable: 4");
+        let err = state(&floor_too_high).expect_err("refused");
+        assert!(
+            err.to_string().contains("podDisruptionBudget.minAvailable"),
+            "{err}"
+        );
         assert_eq!(
             deployed.variables.get("APP_ENV").map(String::as_str),
             Some("prod")

@@ -46,6 +46,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Scalar {
     Str(String),
     Int(i64),
+    /// Text that stood unquoted in a document (a number, a boolean, a plain word), written
+    /// back unquoted so it keeps its type: what a revert restores.
+    Plain(String),
 }
 
 impl Scalar {
@@ -57,7 +60,7 @@ impl Scalar {
 impl fmt::Display for Scalar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Str(s) => f.write_str(s),
+            Self::Str(s) | Self::Plain(s) => f.write_str(s),
             Self::Int(n) => write!(f, "{n}"),
         }
     }
@@ -106,6 +109,15 @@ impl Document {
     /// The scalar at `path`, as written (without quotes).
     pub fn get(&self, path: &str) -> Option<&str> {
         self.scalars.get(path).map(|s| s.value.as_str())
+    }
+
+    /// The scalar at `path` as a value to write elsewhere, keeping its type: an unquoted
+    /// scalar (`3`, `true`) stays unquoted, a quoted one stays a string.
+    pub fn scalar(&self, path: &str) -> Option<Scalar> {
+        self.scalars.get(path).map(|s| match s.style {
+            ScalarStyle::Plain => Scalar::Plain(s.value.clone()),
+            _ => Scalar::Str(s.value.clone()),
+        })
     }
 
     /// The scalar at `path`, or an error naming the file, the path and what was expected.
@@ -158,6 +170,7 @@ impl Document {
 fn render(value: &Scalar, style: ScalarStyle) -> String {
     match value {
         Scalar::Int(n) => n.to_string(),
+        Scalar::Plain(s) => s.clone(),
         Scalar::Str(s) => match style {
             ScalarStyle::SingleQuoted => format!("'{}'", s.replace('\'', "''")),
             ScalarStyle::Plain if plain_is_safe(s) => s.clone(),

@@ -375,3 +375,33 @@ pub fn local(pipeline: &Pipeline) -> &pipeline::adapters::target::LocalTarget {
         .as_local()
         .expect("test pipelines use the local target")
 }
+
+/// Records that `requester` asked to promote `sha` to `env_name` (as `promote` does when it
+/// reaches the approval gate) and that `approver` approved it through `approve`.
+pub async fn request_and_approve(
+    pipeline: &Pipeline,
+    env_name: &str,
+    sha: &GitSha,
+    requester: &str,
+    approver: &str,
+) {
+    pipeline
+        .records()
+        .add_request(&pipeline::model::PromotionRequest {
+            sha: sha.clone(),
+            env: env(env_name),
+            requester: requester.parse().expect("requester"),
+            at: DAYTIME.parse().expect("time"),
+            run_id: "run-request".to_owned(),
+        })
+        .expect("request");
+    pipeline::flow::approve::approve(
+        pipeline,
+        &env(env_name),
+        sha,
+        &approver.parse().expect("approver"),
+        None,
+    )
+    .await
+    .expect("approve");
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 use pipeline::adapters::gitops::{Change, Error as GitOpsError, GitOpsRepo, Written};
 use pipeline::adapters::registry::{Distribution, Registry};
 use pipeline::audit::CommitMessage;
+use pipeline::flow;
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::flow::{self, approve};
 use pipeline::report::Silent;
 use pipeline::values::Scalar;
 use tests::{another_build, deploy_dev, digest_of, env, local, pretend_it_ran};
@@ -91,7 +91,7 @@ async fn a_failing_registry_stops_promote_before_any_write() {
                     .expect("sha"),
             ),
             dry_run: false,
-            requested_by: "alice".to_owned(),
+            requested_by: "alice".parse().expect("person"),
             run_id: "run".to_owned(),
             break_glass: None,
             approval: ApprovalMode::NoWait,
@@ -133,7 +133,7 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
         env: env("prod"),
         sha: Some(sha.clone()),
         dry_run: false,
-        requested_by: "alice".to_owned(),
+        requested_by: "alice".parse().expect("person"),
         run_id: "run".to_owned(),
         break_glass: None,
         approval: ApprovalMode::NoWait,
@@ -142,7 +142,7 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
     for sha in [&first, &second] {
         let digest = digest_of(&pipeline, sha).await;
         pretend_it_ran(&pipeline, "staging", sha, &digest);
-        approve::approve(&pipeline, &env("prod"), sha, "bob", None).expect("approve");
+        tests::request_and_approve(&pipeline, "prod", sha, "alice", "bob").await;
         if sha == &first {
             let (_, error) = promote::run(&pipeline, &options(&first, 0), &Silent).await;
             assert!(error.is_none(), "{error:?}");

@@ -48,9 +48,11 @@ fn rollback_options() -> RollbackOptions {
     RollbackOptions {
         env: env("prod"),
         to: None,
-        reason: "the bad build fails its checks".to_owned(),
-        requested_by: "oncall".to_owned(),
+        reason: "the bad build fails its checks".parse().expect("reason"),
+        requested_by: "oncall".parse().expect("person"),
         run_id: "kube-flow".to_owned(),
+        if_running: None,
+        dry_run: false,
     }
 }
 
@@ -76,7 +78,12 @@ async fn inside_the_deny_window_a_promotion_waits_and_a_rollback_syncs_prod_expl
         .await
         .expect("the rollback passes the window");
     assert_eq!(rolled.to_sha, GOOD);
-    let revision = rolled.written.revision().to_string();
+    let revision = rolled
+        .written
+        .as_ref()
+        .expect("written")
+        .revision()
+        .to_string();
 
     // Every replica runs the good build by digest and says so through the pod proxy.
     let probes = pipeline.target.probe(&prod.name).await.expect("probe");

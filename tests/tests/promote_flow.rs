@@ -4,10 +4,12 @@
 
 use bollard::Docker;
 use pipeline::audit::keys;
+use pipeline::flow::promote::StageOutcome;
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::flow::rollback::{self, RollbackOptions};
 use pipeline::flow::{self, Clock, Pipeline, approve, history, status};
-use pipeline::model::GitSha;
+use pipeline::model::{Approval, GitSha};
+use pipeline::policy::plan::Refusal;
 use pipeline::report::Silent;
 use tests::{another_build, deploy_dev, digest_of, env, local, pretend_it_ran};
 
@@ -16,7 +18,7 @@ fn options(target: &str, sha: &GitSha, who: &str) -> PromoteOptions {
         env: env(target),
         sha: Some(sha.clone()),
         dry_run: false,
-        requested_by: who.to_owned(),
+        requested_by: who.parse().expect("person"),
         run_id: "run-2".to_owned(),
         break_glass: None,
         approval: ApprovalMode::NoWait,
@@ -58,24 +60,39 @@ async fn ci_staging_approval_prod_then_status_and_history() {
     let staged = promote(&pipeline, &options("staging", &sha, "alice"))
         .await
         .expect("staging");
-    assert_eq!(staged.environments[0].outcome, "promoted");
+    assert_eq!(staged.environments[0].outcome, StageOutcome::Promoted);
 
     // Prod waits for an approval by someone else, for this SHA and this environment.
     let err = promote(&pipeline, &options("prod", &sha, "alice"))
         .await
         .expect_err("needs approval");
     assert!(matches!(err, flow::Error::AwaitingApproval { .. }), "{err}");
-    let err =
-        approve::approve(&pipeline, &env("prod"), &sha, "alice", None).expect_err("self-approval");
+    let person = |name: &str| name.parse().expect("person");
+    let err = approve::approve(&pipeline, &env("prod"), &sha, &person("alice"), None)
+        .await
+        .expect_err("self-approval");
     assert_eq!(
         err.to_string(),
         "alice requested this promotion and cannot approve it; someone else must"
     );
+    // Approving what nobody asked for is refused; such records, written by hand, do not count.
     let other: GitSha = "f".repeat(40).parse().expect("sha");
-    approve::approve(&pipeline, &env("prod"), &other, "bob", None)
-        .expect("approval of another build");
-    approve::approve(&pipeline, &env("staging"), &sha, "bob", None)
-        .expect("approval for another environment");
+    let err = approve::approve(&pipeline, &env("prod"), &other, &person("bob"), None)
+        .await
+        .expect_err("another build was never requested");
+    assert!(matches!(err, flow::Error::NotRequested { .. }), "{err}");
+    for (e, s) in [("prod", &other), ("staging", &sha)] {
+        pipeline
+            .records()
+            .add_approval(&Approval {
+                sha: s.clone(),
+                env: env(e),
+                approver: person("bob"),
+                at: tests::DAYTIME.parse().expect("time"),
+                comment: None,
+            })
+            .expect("a record written by hand");
+    }
     let err = promote(&pipeline, &options("prod", &sha, "alice"))
         .await
         .expect_err("those do not count");
@@ -87,7 +104,7 @@ async fn ci_staging_approval_prod_then_status_and_history() {
     let mut dry = options("prod", &sha, "alice");
     dry.dry_run = true;
     let plan = promote(&pipeline, &dry).await.expect("dry run");
-    assert_eq!(plan.environments[0].outcome, "planned");
+    assert_eq!(plan.environments[0].outcome, StageOutcome::Planned);
     assert!(
         plan.environments[0]
             .diff
@@ -107,7 +124,7 @@ async fn ci_staging_approval_prod_then_status_and_history() {
         Some("bob".to_owned())
     }));
     let prod = promote(&pipeline, &asked).await.expect("prod");
-    assert_eq!(prod.environments[0].approved_by, vec!["bob".to_owned()]);
+    assert_eq!(prod.environments[0].approved_by, vec![person("bob")]);
 
     let (_, envs) = status::status(&pipeline).await.expect("status");
     for e in &envs {
@@ -131,7 +148,7 @@ async fn ci_staging_approval_prod_then_status_and_history() {
     let again = promote(&pipeline, &options("prod", &sha, "alice"))
         .await
         .expect("idempotent");
-    assert_eq!(again.environments[0].outcome, "unchanged");
+    assert_eq!(again.environments[0].outcome, StageOutcome::Unchanged);
     teardown(&pipeline).await;
 }
 
@@ -143,7 +160,7 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
     let good = deploy_dev(&pipeline, &docker).await;
     let good_digest = digest_of(&pipeline, &good).await;
     pretend_it_ran(&pipeline, "staging", &good, &good_digest);
-    approve::approve(&pipeline, &env("prod"), &good, "bob", None).expect("approve");
+    tests::request_and_approve(&pipeline, "prod", &good, "alice", "bob").await;
     promote(&pipeline, &options("prod", &good, "alice"))
         .await
         .expect("good prod");
@@ -151,7 +168,7 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
     let bad = another_build(&pipeline, &docker, Some(&good)).await;
     let bad_digest = digest_of(&pipeline, &bad).await;
     pretend_it_ran(&pipeline, "staging", &bad, &bad_digest);
-    approve::approve(&pipeline, &env("prod"), &bad, "bob", None).expect("approve");
+    tests::request_and_approve(&pipeline, "prod", &bad, "alice", "bob").await;
     let mut watched = options("prod", &bad, "alice");
     watched.monitor = Some(std::time::Duration::from_secs(2));
     let (report, error) = promote::run(&pipeline, &watched, &Silent).await;
@@ -169,12 +186,25 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
     let err = promote(&pipeline, &options("prod", &bad, "alice"))
         .await
         .expect_err("blocked");
-    assert!(matches!(err, flow::Error::Blocked { .. }), "{err}");
-    approve::unblock(&pipeline, &bad, "carol", "fixed upstream").expect("unblock");
+    assert!(
+        matches!(err, flow::Error::Plan(Refusal::Blocked { .. })),
+        "{err}"
+    );
+    approve::unblock(
+        &pipeline,
+        &bad,
+        &"carol".parse().expect("person"),
+        &"fixed upstream".parse().expect("reason"),
+    )
+    .await
+    .expect("unblock");
     let err = promote(&pipeline, &options("prod", &bad, "alice"))
         .await
         .expect_err("still bad, but no longer blocked");
-    assert!(!matches!(err, flow::Error::Blocked { .. }), "{err}");
+    assert!(
+        !matches!(err, flow::Error::Plan(Refusal::Blocked { .. })),
+        "{err}"
+    );
     teardown(&pipeline).await;
 }
 
@@ -188,7 +218,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
     for sha in [&first, &second] {
         let digest = digest_of(&pipeline, sha).await;
         pretend_it_ran(&pipeline, "staging", sha, &digest);
-        approve::approve(&pipeline, &env("prod"), sha, "bob", None).expect("approve");
+        tests::request_and_approve(&pipeline, "prod", sha, "alice", "bob").await;
         promote(&pipeline, &options("prod", sha, "alice"))
             .await
             .expect("prod");
@@ -218,11 +248,14 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
     let third = another_build(&pipeline, &docker, None).await;
     let digest = digest_of(&pipeline, &third).await;
     pretend_it_ran(&pipeline, "staging", &third, &digest);
-    approve::approve(&pipeline, &env("prod"), &third, "bob", None).expect("approve");
+    tests::request_and_approve(&pipeline, "prod", &third, "alice", "bob").await;
     let err = promote(&pipeline, &options("prod", &third, "alice"))
         .await
         .expect_err("frozen");
-    assert!(matches!(err, flow::Error::WindowClosed { .. }), "{err}");
+    assert!(
+        matches!(err, flow::Error::Plan(Refusal::WindowClosed { .. })),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("until 2026-11-27T06:00:00+00:00"),
         "{err}"
@@ -234,9 +267,11 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
         &RollbackOptions {
             env: env("prod"),
             to: None,
-            reason: "latency regression".to_owned(),
-            requested_by: "carol".to_owned(),
+            reason: "latency regression".parse().expect("reason"),
+            requested_by: "carol".parse().expect("person"),
             run_id: "run-3".to_owned(),
+            if_running: None,
+            dry_run: false,
         },
         &Silent,
     )
@@ -279,7 +314,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
 
     // Break-glass passes the freeze and is recorded.
     let mut urgent = options("prod", &third, "alice");
-    urgent.break_glass = Some("security fix".to_owned());
+    urgent.break_glass = Some("security fix".parse().expect("reason"));
     promote(&pipeline, &urgent).await.expect("break-glass");
     let trailers = tests::git_cli(&remote, &["log", "-1", "--format=%(trailers)", "main"]);
     assert!(trailers.contains("Break-Glass: security fix"), "{trailers}");

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures_util::StreamExt;
-use pipeline::adapters::gitops::Secret;
 use pipeline::adapters::image::{ContextFile, ImageBuilder, context_tar};
 use pipeline::adapters::registry::{Credentials, Error, Registry};
 use pipeline::model::Repository;
+use pipeline::model::Secret;
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 

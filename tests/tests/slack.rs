@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pipeline::adapters::gitops::Secret;
 use pipeline::adapters::notify::{Notice, Slack};
+use pipeline::model::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Answers each request with the next status of `statuses` (the last one repeats), or never

@@ -1,7 +1,7 @@
 //! `cargo xtask approve --env ENV --sha SHA` and `cargo xtask unblock --sha SHA --reason TEXT`.
 
 use pipeline::flow::approve;
-use pipeline::model::{GitSha, Person};
+use pipeline::model::GitSha;
 
 use crate::{context, output};
 
@@ -23,10 +23,7 @@ impl ApproveArgs {
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
         let sha: GitSha = self.sha.parse()?;
-        let approver: Person = match &self.approver {
-            Some(name) => name.parse()?,
-            None => context::identity().parse()?,
-        };
+        let approver = context::person(self.approver.as_deref())?;
         let comment = self
             .comment
             .as_deref()
@@ -37,9 +34,10 @@ impl ApproveArgs {
             &pipeline,
             &env,
             &sha,
-            approver.as_str(),
+            &approver,
             comment.map(|c| c.to_string()),
-        )?;
+        )
+        .await?;
         if json {
             output::print_json(&written)?;
         } else {
@@ -63,13 +61,10 @@ impl UnblockArgs {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
         let sha: GitSha = self.sha.parse()?;
-        let reason: Person = context::text_arg("--reason", &self.reason)?;
-        let by: Person = match &self.by {
-            Some(name) => name.parse()?,
-            None => context::identity().parse()?,
-        };
+        let reason = context::text_arg("--reason", &self.reason)?;
+        let by = context::person(self.by.as_deref())?;
         let pipeline = context::pipeline_with(config).await?;
-        let written = approve::unblock(&pipeline, &sha, by.as_str(), reason.as_str())?;
+        let written = approve::unblock(&pipeline, &sha, &by, &reason).await?;
         if json {
             output::print_json(&written)?;
         } else {

@@ -24,13 +24,18 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        // Inputs first: a report that cannot be read is refused before tests and builds run.
+        if let Some(report) = &self.scan_report {
+            context::read_input("--scan-report", report)?;
+        }
+        let requested_by = context::identity()?;
         let pipeline = context::pipeline().await?;
         let options = CiOptions {
             pr: self.pr,
             skip_tests: self.skip_tests,
             allow_dirty: self.allow_dirty,
             scan_report: self.scan_report,
-            requested_by: context::identity(),
+            requested_by: requested_by.to_string(),
             run_id: context::run_id(),
         };
         let reporter = output::reporter();

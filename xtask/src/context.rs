@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use pipeline::adapters::docker;
-use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings, Secret};
+use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::notify::Slack;
 use pipeline::adapters::registry::{Credentials, Registry};
 use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
 use pipeline::config::PipelineConfig;
 use pipeline::flow::{Clock, Pipeline};
+use pipeline::model::Secret;
 
 use crate::workspace;
 
@@ -212,17 +213,22 @@ pub async fn pipeline() -> anyhow::Result<Pipeline> {
 pub fn clock() -> anyhow::Result<Clock> {
     match std::env::var("PAKTECH_NOW") {
         Ok(text) if !text.is_empty() => {
-            let at = chrono::DateTime::parse_from_rfc3339(&text)
-                .with_context(|| format!("invalid PAKTECH_NOW={text:?}: expected an RFC 3339 time such as 2026-11-26T23:00:00Z"))?;
+            let at = chrono::DateTime::parse_from_rfc3339(&text).map_err(|e| {
+                crate::exit::Usage(format!(
+                    "invalid PAKTECH_NOW={text:?} ({e}): expected an RFC 3339 time such as 2026-11-26T23:00:00Z"
+                ))
+            })?;
             Ok(Clock::Fixed(at.with_timezone(&chrono::Utc)))
         }
         _ => Ok(Clock::System),
     }
 }
 
-/// Who runs this: `GITHUB_ACTOR` in GitHub Actions, else the machine's git identity, else
-/// the login name.
-pub fn identity() -> String {
+/// Who runs this: in GitHub Actions the person who started (or re-ran) the run
+/// (`GITHUB_TRIGGERING_ACTOR`, else `GITHUB_ACTOR`), else the machine's git identity, else the
+/// login name. A name that is not a valid identity (invisible or control characters) is
+/// refused, naming where it came from.
+pub fn identity() -> anyhow::Result<pipeline::model::Person> {
     let from_git = || {
         std::process::Command::new("git")
             .args(["config", "user.name"])
@@ -231,13 +237,29 @@ pub fn identity() -> String {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .filter(|s| !s.is_empty())
+            .map(|name| ("the git identity (git config user.name)", name))
     };
-    std::env::var("GITHUB_ACTOR")
-        .ok()
-        .filter(|s| !s.is_empty())
+    let var = |name: &'static str| {
+        std::env::var(name)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(|v| (name, v))
+    };
+    let (source, name) = var("GITHUB_TRIGGERING_ACTOR")
+        .or_else(|| var("GITHUB_ACTOR"))
         .or_else(from_git)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .or_else(|| var("USER"))
+        .unwrap_or(("the default", "unknown".to_owned()));
+    name.parse()
+        .with_context(|| format!("bad identity from {source}; pass --as NAME"))
+}
+
+/// `--as NAME` when given, else [`identity`].
+pub fn person(given: Option<&str>) -> anyhow::Result<pipeline::model::Person> {
+    match given {
+        Some(name) => Ok(name.parse().context("bad --as")?),
+        None => identity(),
+    }
 }
 
 /// This run's id: the CI platform's, else one made from the time and process id.
@@ -262,12 +284,31 @@ pub fn environment<'c>(
     config.environment(name).context("bad --env")
 }
 
-/// A free-text argument (`--reason`, `--comment`): one line of 1 to 100 characters, so it can
-/// travel in a commit trailer without forging another.
-pub fn text_arg(flag: &str, value: &str) -> anyhow::Result<pipeline::model::Person> {
+/// An input file named on the command line (`--report`, `--scan-report`): read, or refused
+/// as bad input (exit 2) naming the flag and the path.
+pub fn read_input(flag: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        let why = if path.is_dir() {
+            "it is a directory".to_owned()
+        } else {
+            e.to_string()
+        };
+        crate::exit::Usage(format!(
+            "cannot read {flag} {}: {why}; expected a readable file",
+            path.display()
+        ))
+        .into()
+    })
+}
+
+/// A free-text argument (`--reason`, `--comment`): one line of 1 to 200 visible
+/// characters, so it can travel in a commit trailer without forging another or displaying
+/// as something else.
+pub fn text_arg(flag: &str, value: &str) -> anyhow::Result<pipeline::model::Reason> {
     value.parse().map_err(|_| {
         crate::exit::Usage(format!(
-            "invalid {flag}: expected text of 1 to 100 characters without control characters"
+            "invalid {flag}: expected {}",
+            pipeline::model::Reason::EXPECTED
         ))
         .into()
     })

@@ -5,13 +5,14 @@
 //! | 0 | success |
 //! | 1 | failure |
 //! | 2 | usage: bad arguments or bad input, refused before anything was written |
-//! | 3 | blocked by policy (scan, sync window, blocked SHA) |
+//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read) |
 //! | 4 | awaiting approval |
 //! | 5 | infrastructure drift detected |
 
 use std::process::ExitCode;
 
 use pipeline::flow;
+use pipeline::policy::plan::Refusal;
 
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
@@ -66,17 +67,36 @@ fn code(err: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<crate::infra::Drifted>().is_some() {
             return DRIFT;
         }
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            return match refusal {
+                Refusal::NotPromotable { .. }
+                | Refusal::NothingToPromote { .. }
+                | Refusal::ImageNotFound { .. } => USAGE,
+                Refusal::Blocked { .. }
+                | Refusal::NotInPrevious { .. }
+                | Refusal::ScanEvidence { .. }
+                | Refusal::WindowClosed { .. } => POLICY,
+            };
+        }
+        // A record that cannot be read is a gate that cannot decide: it refuses.
+        if let Some(pipeline::adapters::records::Error::Unreadable { .. }) =
+            cause.downcast_ref::<pipeline::adapters::records::Error>()
+        {
+            return POLICY;
+        }
         match cause.downcast_ref::<flow::Error>() {
             Some(
                 flow::Error::ScanPolicy { .. }
-                | flow::Error::Blocked { .. }
-                | flow::Error::NotInPrevious { .. }
-                | flow::Error::ScanEvidence { .. }
-                | flow::Error::WindowClosed { .. }
-                | flow::Error::Refused(_),
+                | flow::Error::Refused(_)
+                | flow::Error::PlatformApproval { .. },
             ) => return POLICY,
             Some(flow::Error::AwaitingApproval { .. }) => return AWAITING_APPROVAL,
-            Some(flow::Error::NotPromotable { .. } | flow::Error::Values(_)) => return USAGE,
+            Some(
+                flow::Error::Values(_)
+                | flow::Error::NotRequested { .. }
+                | flow::Error::Read { .. }
+                | flow::Error::Invalid(_),
+            ) => return USAGE,
             Some(flow::Error::Image(flow::image::Error::Dirty { .. })) => return USAGE,
             Some(flow::Error::Config(_) | flow::Error::Scan(_)) => return USAGE,
             _ => {}

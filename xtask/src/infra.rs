@@ -1,9 +1,9 @@
 //! `cargo xtask infra plan|apply|drift`: the Terraform in `infra/`, through the terraform CLI.
 
 use anyhow::bail;
-use pipeline::adapters::gitops::Secret;
 use pipeline::adapters::notify::{Notice, Slack};
 use pipeline::adapters::tools;
+use pipeline::model::Secret;
 
 use crate::{context, workspace};
 

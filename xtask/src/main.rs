@@ -8,6 +8,7 @@ mod cluster;
 mod context;
 mod e2e;
 mod exit;
+mod github;
 mod history;
 mod image;
 mod infra;

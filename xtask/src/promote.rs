@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::model::{GitSha, Person};
+use pipeline::model::GitSha;
 
 use crate::{context, output};
 
@@ -16,14 +16,15 @@ pub struct Args {
     /// The build to promote (default: the one the previous environment runs).
     #[arg(long)]
     sha: Option<String>,
-    /// Print the plan and the values diff of each environment; write nothing.
+    /// Print the plan (checks, each environment's gates, values diff, deploy and monitor
+    /// steps); write nothing. With --json, the plan as JSON.
     #[arg(long)]
     dry_run: bool,
     /// Do not wait for approvals: exit with code 4 when they are missing.
     #[arg(long)]
     no_wait: bool,
-    /// `github`: the job's protected environment is the gate; `GITHUB_ACTOR` is recorded as
-    /// the approver.
+    /// `github`: the job's protected environment is the gate; the run's reviewers, read from
+    /// GitHub's API, pass through the same approval rule and are recorded as approvers.
     #[arg(long, value_parser = ["wait", "github"], default_value = "wait")]
     approval: String,
     /// Pass a closed sync window; needs --reason, recorded in the commit.
@@ -46,32 +47,17 @@ impl Args {
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
         let sha: Option<GitSha> = self.sha.as_deref().map(str::parse).transpose()?;
-        let requester: Person = match &self.requester {
-            Some(name) => name.parse()?,
-            None => context::identity().parse()?,
-        };
+        let requester = context::person(self.requester.as_deref())?;
         let reason = self
             .reason
             .as_deref()
             .map(|r| context::text_arg("--reason", r))
             .transpose()?;
         let approval = match (self.approval.as_str(), self.no_wait) {
-            ("github", _) => {
-                let actor: Person = std::env::var("GITHUB_ACTOR")
-                    .map_err(|_| {
-                        crate::exit::Usage(
-                            "--approval github needs GITHUB_ACTOR (set by GitHub Actions)"
-                                .to_owned(),
-                        )
-                    })?
-                    .parse()?;
-                ApprovalMode::Platform {
-                    actor: actor.to_string(),
-                }
-            }
+            ("github", _) => crate::github::approval_mode()?,
             (_, true) => ApprovalMode::NoWait,
             _ if std::io::stdin().is_terminal() => {
-                let me = context::identity();
+                let me = context::identity()?.to_string();
                 ApprovalMode::Prompt(std::sync::Arc::new(move |question: String| {
                     eprint!("{question}\nApprove as {me}? [y/N] ");
                     let mut answer = String::new();
@@ -86,13 +72,9 @@ impl Args {
             env,
             sha,
             dry_run: self.dry_run,
-            requested_by: requester.to_string(),
+            requested_by: requester,
             run_id: context::run_id(),
-            break_glass: if self.break_glass {
-                reason.map(|r| r.to_string())
-            } else {
-                None
-            },
+            break_glass: if self.break_glass { reason } else { None },
             approval,
             monitor: self.monitor,
         };
@@ -100,10 +82,16 @@ impl Args {
         let (report, error) = promote::run(&pipeline, &options, reporter.as_ref()).await;
         output::steps_table(&report.steps);
         if json {
-            output::print_json(&report)?;
+            match (&report.plan, self.dry_run) {
+                (Some(plan), true) => output::print_json(plan)?,
+                _ => output::print_json(&report)?,
+            }
+        } else if let (Some(plan), true) = (&report.plan, self.dry_run) {
+            println!("{plan}");
+            println!("Dry run: nothing was written.");
         } else {
             for e in &report.environments {
-                eprintln!("{}: {}", e.env, e.outcome);
+                eprintln!("{}: {:?}", e.env, e.outcome);
                 for line in &e.diff {
                     eprintln!("    {line}");
                 }

@@ -1,7 +1,7 @@
 //! `cargo xtask rollback --env ENV [--to SHA] --reason TEXT`: see `pipeline::flow::rollback`.
 
-use pipeline::flow::rollback::{self, RollbackOptions};
-use pipeline::model::{GitSha, Person};
+use pipeline::flow::rollback::{self, RollbackOptions, RollbackOutcome};
+use pipeline::model::GitSha;
 
 use crate::{context, output};
 
@@ -21,6 +21,9 @@ pub struct Args {
     /// (exit 0). For automation that must never roll back twice.
     #[arg(long)]
     if_running: Option<String>,
+    /// Print the plan (the values diff, the build it goes back to); write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 impl Args {
@@ -28,37 +31,51 @@ impl Args {
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
         let to: Option<GitSha> = self.to.as_deref().map(str::parse).transpose()?;
-        let reason: Person = context::text_arg("--reason", &self.reason)?;
-        let requester: Person = match &self.requester {
-            Some(name) => name.parse()?,
-            None => context::identity().parse()?,
-        };
+        let reason = context::text_arg("--reason", &self.reason)?;
+        let requester = context::person(self.requester.as_deref())?;
         let if_running: Option<GitSha> = self.if_running.as_deref().map(str::parse).transpose()?;
         let pipeline = context::pipeline_with(config).await?;
-        if let Some(expected) = &if_running {
-            let tip = pipeline.gitops.fetch()?;
-            let current = pipeline::flow::sync::values(&pipeline, &env, &tip)?;
-            if current.get("image.tag") != Some(expected.as_str()) {
-                eprintln!("{env} does not run {expected}: nothing to roll back");
-                return Ok(());
-            }
-        }
         let options = RollbackOptions {
             env,
             to,
-            reason: reason.to_string(),
-            requested_by: requester.to_string(),
+            reason,
+            requested_by: requester,
             run_id: context::run_id(),
+            if_running,
+            dry_run: self.dry_run,
         };
         let reporter = output::reporter();
         let report = rollback::rollback(&pipeline, &options, reporter.as_ref()).await?;
         if json {
             output::print_json(&report)?;
-        } else {
-            eprintln!(
+            return Ok(());
+        }
+        match report.outcome {
+            RollbackOutcome::NotRunning => eprintln!(
+                "{} does not run {}: nothing to roll back",
+                report.env,
+                options
+                    .if_running
+                    .as_ref()
+                    .map(GitSha::as_str)
+                    .unwrap_or("it")
+            ),
+            RollbackOutcome::Planned => {
+                println!(
+                    "Plan: roll {} back from {} to {} (dry run: nothing written)",
+                    report.env, report.from_sha, report.to_sha
+                );
+                for line in report.plan.iter().flat_map(|p| &p.diff) {
+                    println!("   {line}");
+                }
+            }
+            RollbackOutcome::RolledBack => eprintln!(
                 "{}: rolled back from {} to {}; {} is blocked",
-                report.env, report.from_sha, report.to_sha, report.blocked
-            );
+                report.env,
+                report.from_sha,
+                report.to_sha,
+                report.blocked.as_deref().unwrap_or("nothing")
+            ),
         }
         Ok(())
     }

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use crate::output;
 
 #[derive(Debug, clap::Args)]
@@ -18,8 +16,7 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
-        let bytes = std::fs::read(&self.report)
-            .with_context(|| format!("cannot read {}", self.report.display()))?;
+        let bytes = crate::context::read_input("--report", &self.report)?;
         if self.kind == "checkov" {
             let iac = pipeline::scan::parse_checkov(&self.report.display().to_string(), &bytes)?;
             if json {

@@ -4,7 +4,6 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pipeline::flow::approve;
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::report::Silent;
 use tests::{deploy_dev, env};
@@ -24,7 +23,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
         env: env("staging"),
         sha: Some(sha.clone()),
         dry_run: false,
-        requested_by: "alice".to_owned(),
+        requested_by: "alice".parse().expect("person"),
         run_id: "run-1".to_owned(),
         break_glass: None,
         approval: ApprovalMode::NoWait,
@@ -32,7 +31,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
     };
     let (_, error) = promote::run(&pipeline, &staging, &Silent).await;
     assert!(error.is_none(), "{error:?}");
-    approve::approve(&pipeline, &env("prod"), &sha, "bob", None).expect("approve");
+    tests::request_and_approve(&pipeline, "prod", &sha, "alice", "bob").await;
 
     let remote = dir.path().join("gitops.git");
     let state = dir.path().join("state");

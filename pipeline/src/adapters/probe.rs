@@ -2,24 +2,7 @@
 
 use std::time::Duration;
 
-/// What one probe of one replica found.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Probe {
-    pub url: String,
-    /// `/health` answered 200.
-    pub healthy: bool,
-    /// `/info`'s `build_sha`, when it answered.
-    pub build_sha: Option<String>,
-    /// Why it is not healthy, or not the expected build.
-    pub problem: Option<String>,
-}
-
-impl Probe {
-    /// Healthy and running `expected`.
-    pub fn runs(&self, expected: &str) -> bool {
-        self.healthy && self.build_sha.as_deref() == Some(expected)
-    }
-}
+use crate::model::Probe;
 
 /// HTTP probes with a short timeout each.
 #[derive(Debug, Clone)]

@@ -2,13 +2,16 @@
 //! JSON files on a side branch of the GitOps repository (`paktech-records`), where no syncer
 //! looks. Durable, shared by every machine that reaches the repository, and audited by git
 //! like everything else.
+//!
+//! Reading fails closed: a record that cannot be parsed, or that sits at a path that does not
+//! match what it says (an approval for another build filed under this one), is an error that
+//! names the file, never a record quietly skipped. A corrupt block must not make a blocked
+//! build promotable.
 
-use chrono::{DateTime, Utc};
-
-use crate::adapters::gitops::{CommitRecord, GitOpsRepo, Result, Written};
+use crate::adapters::gitops::{self, GitOpsRepo, Written};
 use crate::audit::CommitMessage;
-use crate::model::{EnvName, GitSha};
-use crate::policy::approval::Approval;
+use crate::audit::CommitRecord;
+use crate::model::{Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
 
 /// The side branch records live on.
 pub const BRANCH: &str = "paktech-records";
@@ -16,26 +19,21 @@ pub const BRANCH: &str = "paktech-records";
 /// Trailer naming what a records commit did.
 pub const RECORD_ACTION: &str = "Record-Action";
 
-/// Someone asked for `sha` to be promoted to `env`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PromotionRequest {
-    pub sha: GitSha,
-    pub env: EnvName,
-    pub requester: String,
-    pub at: DateTime<Utc>,
-    pub run_id: String,
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    GitOps(#[from] gitops::Error),
+    #[error(
+        "the record {path} on the {BRANCH} branch of the GitOps repository (at {revision}) cannot be read: {problem}; nothing was written. Repair or remove it in a clone of the GitOps repository (`git switch {BRANCH}`), then run this again"
+    )]
+    Unreadable {
+        path: String,
+        revision: String,
+        problem: String,
+    },
 }
 
-/// `sha` may not be promoted: it was rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Block {
-    pub sha: GitSha,
-    pub reason: String,
-    pub by: String,
-    pub at: DateTime<Utc>,
-    /// The rollback commit that reverted it, when a rollback blocked it.
-    pub rollback: Option<GitSha>,
-}
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The records of one GitOps repository.
 #[derive(Debug, Clone, Copy)]
@@ -58,40 +56,73 @@ fn slug(name: &str) -> String {
     }
 }
 
+/// What a record's path says it is about: `(env, sha)` for approvals and requests, `sha`
+/// for blocks.
+fn parse_record(path: &str, text: &str, set: &mut RecordSet) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let json = |e: serde_json::Error| format!("not a valid record ({e})");
+    match parts.as_slice() {
+        ["approvals", env, sha, _] => {
+            let a: Approval = serde_json::from_str(text).map_err(json)?;
+            if a.env.as_str() != *env || a.sha.as_str() != *sha {
+                return Err(format!(
+                    "it approves {} for {} but is filed under {sha} for {env}",
+                    a.sha, a.env
+                ));
+            }
+            set.approvals.push(a);
+        }
+        ["requests", env, file] => {
+            let r: PromotionRequest = serde_json::from_str(text).map_err(json)?;
+            if r.env.as_str() != *env || format!("{}.json", r.sha) != *file {
+                return Err(format!(
+                    "it requests {} for {} but is filed as {env}/{file}",
+                    r.sha, r.env
+                ));
+            }
+            set.requests.push(r);
+        }
+        ["blocks", file] => {
+            let b: Block = serde_json::from_str(text).map_err(json)?;
+            if format!("{}.json", b.sha) != *file {
+                return Err(format!("it blocks {} but is filed as {file}", b.sha));
+            }
+            set.blocks.push(b);
+        }
+        _ => return Err("no record is expected at this path".to_owned()),
+    }
+    Ok(())
+}
+
 impl<'a> Records<'a> {
     pub fn new(gitops: &'a GitOpsRepo) -> Self {
         Self { gitops }
     }
 
-    fn read_all<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
+    /// Every record on the branch's tip (none when the branch does not exist yet).
+    pub fn read(&self) -> Result<RecordSet> {
+        let mut set = RecordSet::default();
         let Some(tip) = self.gitops.fetch_branch(BRANCH)? else {
-            return Ok(Vec::new());
+            return Ok(set);
         };
-        Ok(self
-            .gitops
-            .files_under(&tip, prefix)?
-            .into_iter()
-            .filter_map(|(path, text)| match serde_json::from_str(&text) {
-                Ok(record) => Some(record),
-                Err(err) => {
-                    tracing::warn!(path, %err, "ignoring an unreadable record");
-                    None
-                }
-            })
-            .collect())
+        for (path, text) in self.gitops.files_under(&tip, "")? {
+            parse_record(&path, &text, &mut set).map_err(|problem| Error::Unreadable {
+                path,
+                revision: tip.to_string(),
+                problem,
+            })?;
+        }
+        Ok(set)
     }
 
     fn put(&self, path: String, value: Option<String>, message: CommitMessage) -> Result<Written> {
-        self.gitops.put_files(BRANCH, &[(path, value)], &message)
+        Ok(self.gitops.put_files(BRANCH, &[(path, value)], &message)?)
     }
 
     fn json(value: &impl serde::Serialize) -> String {
+        // Serialising these plain structs cannot fail; an empty record would be refused on
+        // the next read rather than pass silently.
         serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
-    }
-
-    /// Every approval of `sha` for `env`.
-    pub fn approvals(&self, env: &EnvName, sha: &GitSha) -> Result<Vec<Approval>> {
-        self.read_all(&format!("approvals/{env}/{sha}/"))
     }
 
     pub fn add_approval(&self, approval: &Approval) -> Result<Written> {
@@ -102,26 +133,18 @@ impl<'a> Records<'a> {
         .trailer(RECORD_ACTION, "approve")
         .trailer(crate::audit::keys::ENVIRONMENT, approval.env.as_str())
         .trailer(crate::audit::keys::IMAGE_SHA, approval.sha.as_str())
-        .trailer("Approved-By", &approval.approver)
+        .trailer("Approved-By", approval.approver.as_str())
         .trailer("Comment", approval.comment.as_deref().unwrap_or(""));
         self.put(
             format!(
                 "approvals/{}/{}/{}.json",
                 approval.env,
                 approval.sha,
-                slug(&approval.approver)
+                slug(&approval.approver.key())
             ),
             Some(Self::json(approval)),
             message,
         )
-    }
-
-    /// The recorded request to promote `sha` to `env`, if any.
-    pub fn request(&self, env: &EnvName, sha: &GitSha) -> Result<Option<PromotionRequest>> {
-        Ok(self
-            .read_all(&format!("requests/{env}/{sha}.json"))?
-            .into_iter()
-            .next())
     }
 
     pub fn add_request(&self, request: &PromotionRequest) -> Result<Written> {
@@ -132,7 +155,7 @@ impl<'a> Records<'a> {
         .trailer(RECORD_ACTION, "request")
         .trailer(crate::audit::keys::ENVIRONMENT, request.env.as_str())
         .trailer(crate::audit::keys::IMAGE_SHA, request.sha.as_str())
-        .trailer(crate::audit::keys::REQUESTED_BY, &request.requester);
+        .trailer(crate::audit::keys::REQUESTED_BY, request.requester.as_str());
         self.put(
             format!("requests/{}/{}.json", request.env, request.sha),
             Some(Self::json(request)),
@@ -140,20 +163,12 @@ impl<'a> Records<'a> {
         )
     }
 
-    /// The block on `sha`, if it is blocked.
-    pub fn block(&self, sha: &GitSha) -> Result<Option<Block>> {
-        Ok(self
-            .read_all(&format!("blocks/{sha}.json"))?
-            .into_iter()
-            .next())
-    }
-
     pub fn add_block(&self, block: &Block) -> Result<Written> {
         let message = CommitMessage::new(format!("block: {}", block.sha))
             .trailer(RECORD_ACTION, "block")
             .trailer(crate::audit::keys::IMAGE_SHA, block.sha.as_str())
-            .trailer("Reason", &block.reason)
-            .trailer(crate::audit::keys::REQUESTED_BY, &block.by);
+            .trailer("Reason", block.reason.as_str())
+            .trailer(crate::audit::keys::REQUESTED_BY, block.by.as_str());
         self.put(
             format!("blocks/{}.json", block.sha),
             Some(Self::json(block)),
@@ -161,21 +176,21 @@ impl<'a> Records<'a> {
         )
     }
 
-    pub fn remove_block(&self, sha: &GitSha, by: &str, reason: &str) -> Result<Written> {
+    pub fn remove_block(&self, sha: &GitSha, by: &Person, reason: &Reason) -> Result<Written> {
         let message = CommitMessage::new(format!("unblock: {sha}"))
             .trailer(RECORD_ACTION, "unblock")
             .trailer(crate::audit::keys::IMAGE_SHA, sha.as_str())
-            .trailer("Reason", reason)
-            .trailer(crate::audit::keys::REQUESTED_BY, by);
+            .trailer("Reason", reason.as_str())
+            .trailer(crate::audit::keys::REQUESTED_BY, by.as_str());
         self.put(format!("blocks/{sha}.json"), None, message)
     }
 
     /// The records branch's history, newest first.
     pub fn log(&self, limit: usize) -> Result<Vec<CommitRecord>> {
-        match self.gitops.fetch_branch(BRANCH)? {
-            Some(tip) => self.gitops.log(&tip, None, limit),
-            None => Ok(Vec::new()),
-        }
+        Ok(match self.gitops.fetch_branch(BRANCH)? {
+            Some(tip) => self.gitops.log(&tip, None, limit)?,
+            None => Vec::new(),
+        })
     }
 }
 
@@ -183,10 +198,62 @@ impl<'a> Records<'a> {
 mod tests {
     use super::*;
 
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
     #[test]
     fn slugs() {
         assert_eq!(slug("Bob Smith"), "bob-smith");
         assert_eq!(slug("../../etc"), "------etc");
         assert_eq!(slug("   "), "someone");
+    }
+
+    fn check(path: &str, text: &str, expected: Result<usize, &str>) {
+        let mut set = RecordSet::default();
+        let got = parse_record(path, text, &mut set)
+            .map(|()| set.approvals.len() + set.requests.len() + set.blocks.len());
+        match (got, expected) {
+            (Ok(n), Ok(m)) => assert_eq!(n, m, "{path}"),
+            (Err(e), Err(want)) => assert!(e.contains(want), "{path}: {e}"),
+            (got, want) => panic!("{path}: got {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn records_are_read_or_refused() {
+        let block = format!(
+            r#"{{"sha":"{SHA}","reason":"bad","by":"ci","at":"2026-11-26T12:00:00Z","rollback":null}}"#
+        );
+        let approval = format!(
+            r#"{{"sha":"{SHA}","env":"prod","approver":"bob","at":"2026-11-26T12:00:00Z","comment":null}}"#
+        );
+        check(&format!("blocks/{SHA}.json"), &block, Ok(1));
+        check(&format!("approvals/prod/{SHA}/bob.json"), &approval, Ok(1));
+        // Truncated, wrong shape, filed under another build or environment, unknown path.
+        check(
+            &format!("blocks/{SHA}.json"),
+            &block[..40],
+            Err("not a valid record"),
+        );
+        check(
+            &format!("blocks/{SHA}.json"),
+            "{}",
+            Err("not a valid record"),
+        );
+        check(
+            &format!("blocks/{}.json", "f".repeat(40)),
+            &block,
+            Err("but is filed as"),
+        );
+        check(
+            &format!("approvals/staging/{SHA}/bob.json"),
+            &approval,
+            Err("but is filed under"),
+        );
+        check(
+            &format!("approvals/prod/{SHA}/bob.json"),
+            &approval.replace("\"bob\"", "\"b\\u202eob\""),
+            Err("not a valid record"),
+        );
+        check("notes/x.json", "{}", Err("no record is expected"));
     }
 }

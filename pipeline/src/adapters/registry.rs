@@ -7,7 +7,7 @@ use bollard::Docker;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, WWW_AUTHENTICATE};
 
-use crate::adapters::gitops::Secret;
+use crate::model::Secret;
 use crate::model::{Digest, Repository};
 
 #[derive(Debug, thiserror::Error)]

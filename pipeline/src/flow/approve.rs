@@ -1,36 +1,68 @@
 //! `cargo xtask approve` and `cargo xtask unblock`: records kept beside the desired state.
 
-use super::{Pipeline, Result};
+use super::{Error, Pipeline, Result};
 use crate::adapters::gitops::Written;
-use crate::model::{EnvName, GitSha};
-use crate::policy::approval::{Approval, ApprovalRule, may_approve};
+use crate::adapters::records::Records;
+use crate::model::{Approval, EnvName, GitSha, Person, Reason};
+use crate::policy::approval::{ApprovalRule, may_approve};
 
-/// Records `approver`'s approval of `sha` for `env`, after checking they may give it.
-pub fn approve(
+/// Records `approver`'s approval of `sha` for `env`, after checking that somebody asked to
+/// promote exactly that build there (an approval of nothing requested is refused) and that
+/// `approver` may give it.
+pub async fn approve(
     pipeline: &Pipeline,
     env: &EnvName,
     sha: &GitSha,
-    approver: &str,
+    approver: &Person,
     comment: Option<String>,
 ) -> Result<Written> {
     let config = pipeline.config.environment(env.as_str())?;
-    let rule = ApprovalRule {
-        required: config.approvals,
-        approvers: &config.approvers,
-    };
-    let records = pipeline.records();
-    let requester = records.request(env, sha)?.map(|r| r.requester);
-    may_approve(&rule, env, approver, requester.as_deref())?;
-    Ok(records.add_approval(&Approval {
+    let approvers = config.approvers.clone();
+    let required = config.approvals;
+    let approval = Approval {
         sha: sha.clone(),
         env: env.clone(),
-        approver: approver.to_owned(),
+        approver: approver.clone(),
         at: pipeline.clock.now(),
         comment,
-    })?)
+    };
+    pipeline
+        .git(move |repo| {
+            let records = Records::new(repo);
+            let Some(request) = records
+                .read()?
+                .request(&approval.env, &approval.sha)
+                .cloned()
+            else {
+                return Err(Error::NotRequested {
+                    env: approval.env.to_string(),
+                    sha: approval.sha.to_string(),
+                });
+            };
+            let rule = ApprovalRule {
+                required,
+                approvers: &approvers,
+            };
+            may_approve(
+                &rule,
+                &approval.env,
+                &approval.approver,
+                Some(&request.requester),
+            )?;
+            Ok(records.add_approval(&approval)?)
+        })
+        .await
 }
 
 /// Lifts the block on `sha`.
-pub fn unblock(pipeline: &Pipeline, sha: &GitSha, by: &str, reason: &str) -> Result<Written> {
-    Ok(pipeline.records().remove_block(sha, by, reason)?)
+pub async fn unblock(
+    pipeline: &Pipeline,
+    sha: &GitSha,
+    by: &Person,
+    reason: &Reason,
+) -> Result<Written> {
+    let (sha, by, reason) = (sha.clone(), by.clone(), reason.clone());
+    pipeline
+        .git(move |repo| Records::new(repo).remove_block(&sha, &by, &reason))
+        .await
 }

@@ -123,7 +123,7 @@ async fn run_steps(
                         .registry
                         .digest(&request.repository, &tag)
                         .await?
-                        .ok_or_else(|| Error::ImageNotFound {
+                        .ok_or_else(|| crate::policy::plan::Refusal::ImageNotFound {
                             image: built.name(),
                         })?;
                     Ok::<_, Error>((

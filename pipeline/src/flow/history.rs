@@ -87,7 +87,7 @@ pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<V
 }
 
 /// `Key: value` for each of `keys` the commit carries, joined.
-fn details(commit: &crate::adapters::gitops::CommitRecord, keys: &[&str]) -> String {
+fn details(commit: &crate::audit::CommitRecord, keys: &[&str]) -> String {
     keys.iter()
         .filter_map(|k| {
             commit

@@ -1,5 +1,7 @@
 //! The flows: the only place that composes steps. Each flow takes the [`Pipeline`] (the
-//! adapters, built once by the command line) and a reporter, and returns a report.
+//! adapters, built once by the command line) and a reporter, and returns a report. Flows
+//! decide nothing themselves: they gather facts, ask `policy`, and act on its answer
+//! (`promote` and `rollback` plan first, then execute the plan).
 
 pub mod approve;
 pub mod ci;
@@ -7,6 +9,7 @@ pub mod history;
 pub mod image;
 pub mod promote;
 pub mod rollback;
+pub mod snapshot;
 pub mod status;
 pub mod steps;
 pub mod sync;
@@ -41,19 +44,35 @@ pub struct Pipeline {
     pub clock: Clock,
 }
 
-/// The time policy decisions are taken at: the system's, or a fixed one (tests stand at
-/// 23:00 UTC this way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The time policy decisions are taken at: the system's, a fixed one (tests stand at 23:00
+/// UTC this way), or one a test moves while a flow runs (the freeze closing during an
+/// approval wait).
+#[derive(Debug, Clone)]
 pub enum Clock {
     System,
     Fixed(DateTime<Utc>),
+    Manual(std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>),
 }
 
 impl Clock {
-    pub fn now(self) -> DateTime<Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         match self {
             Self::System => Utc::now(),
-            Self::Fixed(t) => t,
+            Self::Fixed(t) => *t,
+            Self::Manual(t) => *t.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        }
+    }
+
+    /// A clock that stands at `t` until [`Clock::set`] moves it.
+    pub fn manual(t: DateTime<Utc>) -> Self {
+        Self::Manual(std::sync::Arc::new(std::sync::Mutex::new(t)))
+    }
+
+    /// Moves a manual clock to `t` (other clocks do not move).
+    pub fn set(&self, t: DateTime<Utc>) {
+        if let Self::Manual(now) = self {
+            *now.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = t;
         }
     }
 }
@@ -62,6 +81,24 @@ impl Pipeline {
     /// The records kept beside the desired state (approvals, blocks).
     pub fn records(&self) -> Records<'_> {
         Records::new(&self.gitops)
+    }
+
+    /// Runs `work` on the GitOps repository off the async executor: git2 calls, the mirror's
+    /// lock wait and push back-off sleeps block their thread, so they get one of tokio's
+    /// blocking threads instead of stalling every task on this one.
+    pub async fn git<T, E>(
+        &self,
+        work: impl FnOnce(&GitOpsRepo) -> Result<T, E> + Send + 'static,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        E: Into<Error> + Send + 'static,
+    {
+        let repo = self.gitops.clone();
+        match tokio::task::spawn_blocking(move || work(&repo)).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(joined) => Err(Error::Interrupted(joined.to_string())),
+        }
     }
 
     /// Posts to Slack when it is configured; a failure is logged and otherwise ignored.
@@ -120,37 +157,22 @@ pub enum Error {
     Registry(#[from] registry::Error),
     #[error(transparent)]
     Window(#[from] crate::policy::window::InvalidWindow),
+    #[error(transparent)]
+    Records(#[from] crate::adapters::records::Error),
+    #[error(transparent)]
+    Plan(#[from] crate::policy::plan::Refusal),
+    #[error(transparent)]
+    Rollback(#[from] crate::policy::revert::Refused),
     #[error(
-        "{env} is the first environment: builds reach it through `cargo xtask ci`, not promote"
+        "nobody asked to promote {sha} to {env}, so there is nothing to approve; `cargo xtask promote --env {env} --sha {sha}` records the request"
     )]
-    NotPromotable { env: String },
-    #[error("{env} runs no build yet; promote needs --sha or a build running there")]
-    NothingToPromote { env: String },
-    #[error("{image} is not in the registry; build and push it first (`cargo xtask ci`)")]
-    ImageNotFound { image: String },
-    #[error(
-        "{sha} is blocked since {at} by {by}: {reason}; lift it with `cargo xtask unblock --sha {sha} --reason TEXT`"
-    )]
-    Blocked {
-        sha: String,
-        by: String,
-        at: String,
-        reason: String,
-    },
-    #[error(
-        "{sha} never ran in {env}; promote it there first (`cargo xtask promote --env {env} --sha {sha}`)"
-    )]
-    NotInPrevious { sha: String, env: String },
-    #[error("{env} needs scan evidence: {reason}")]
-    ScanEvidence { env: String, reason: String },
-    #[error(
-        "{env} is in a sync freeze ({by}) until {opens_at}; wait, or pass --break-glass --reason TEXT"
-    )]
-    WindowClosed {
-        env: String,
-        by: String,
-        opens_at: String,
-    },
+    NotRequested { env: String, sha: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::model::InvalidValue),
+    #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]
+    PlatformApproval { env: String, why: String },
+    #[error("a blocking task was interrupted: {0}")]
+    Interrupted(String),
     #[error(
         "{sha} awaits approval for {env}: {have} of {need} given; may approve: {may_approve}. Run `cargo xtask approve --env {env} --sha {sha}` as one of them"
     )]
@@ -172,10 +194,6 @@ pub enum Error {
         problems: String,
         rolled_back_to: String,
     },
-    #[error("{env} has nothing to roll back: {why}")]
-    NothingToRollBack { env: String, why: String },
-    #[error(transparent)]
-    Revert(#[from] crate::policy::revert::RevertConflict),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -2,16 +2,16 @@
 //! the bad build changed in that environment's values file (a path-scoped revert of the
 //! recorded commit, correct even when other commits landed after it), a block on the bad
 //! build, then the target converges (rollbacks pass sync freezes) and is verified.
+//! Plan, then act, like `promote`: one snapshot, `policy::revert` plans, the flow executes.
 
-use super::{Error, Pipeline, Result, sync};
-use crate::adapters::gitops::{Change, CommitRecord, Written};
+use super::{Error, Pipeline, Result, snapshot, sync};
+use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
-use crate::adapters::records::Block;
+use crate::adapters::records::Records;
 use crate::audit::{Action, CommitMessage, keys};
-use crate::model::{EnvName, GitSha};
-use crate::policy::revert;
+use crate::model::{Block, EnvName, GitSha, Person, Reason};
+use crate::policy::revert::{self, RollbackPlan, Undo, UndoDocuments};
 use crate::report::Reporter;
-use crate::values::Scalar;
 
 /// How to roll back.
 #[derive(Debug, Clone)]
@@ -19,33 +19,40 @@ pub struct RollbackOptions {
     pub env: EnvName,
     /// Go back to this build instead of the one before the bad promotion.
     pub to: Option<GitSha>,
-    pub reason: String,
-    pub requested_by: String,
+    pub reason: Reason,
+    pub requested_by: Person,
     pub run_id: String,
+    /// Only when the environment still runs this build; otherwise there is nothing to do
+    /// (automation that must never roll back twice).
+    pub if_running: Option<GitSha>,
+    /// Plan and report; write nothing.
+    pub dry_run: bool,
+}
+
+/// How a rollback ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackOutcome {
+    RolledBack,
+    /// `--if-running` named a build the environment no longer runs: nothing was done.
+    NotRunning,
+    /// A dry run: nothing was done.
+    Planned,
 }
 
 /// What a rollback did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RollbackReport {
     pub env: String,
+    pub outcome: RollbackOutcome,
     pub from_sha: String,
     pub to_sha: String,
     /// The promotion commit that was reverted.
     pub reverted: Option<GitSha>,
-    pub written: Written,
-    pub blocked: String,
-}
-
-fn introduced(log: &[CommitRecord], sha: &str) -> Option<CommitRecord> {
-    log.iter()
-        .find(|c| {
-            c.trailer(keys::IMAGE_SHA) == Some(sha)
-                && matches!(
-                    c.trailer(keys::ACTION).and_then(Action::parse),
-                    Some(Action::Promote | Action::Deploy)
-                )
-        })
-        .cloned()
+    pub written: Option<Written>,
+    /// The build now blocked from promotion.
+    pub blocked: Option<String>,
+    pub plan: Option<RollbackPlan>,
 }
 
 /// Rolls `options.env` back; see the module documentation.
@@ -55,136 +62,146 @@ pub async fn rollback(
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport> {
     let env = pipeline.config.environment(options.env.as_str())?;
-    let path = pipeline.config.values_path(&env.name);
-    let tip = pipeline.gitops.fetch()?;
-    let current = sync::values(pipeline, &env.name, &tip)?;
-    let bad = current.get("image.tag").unwrap_or_default().to_owned();
-    let nothing = |why: String| Error::NothingToRollBack {
+    let snap = snapshot::read(pipeline).await?;
+    let current_tag = snap.tag(&env.name).to_owned();
+    if let Some(expected) = &options.if_running
+        && current_tag != expected.as_str()
+    {
+        return Ok(RollbackReport {
+            env: env.name.to_string(),
+            outcome: RollbackOutcome::NotRunning,
+            from_sha: current_tag.clone(),
+            to_sha: current_tag,
+            reverted: None,
+            written: None,
+            blocked: None,
+            plan: None,
+        });
+    }
+    let plan = plan(pipeline, &snap, options).await?;
+    let mut report = RollbackReport {
         env: env.name.to_string(),
-        why,
+        outcome: RollbackOutcome::Planned,
+        from_sha: plan.from_sha.clone(),
+        to_sha: plan.to_sha.clone(),
+        reverted: plan.reverted.clone(),
+        written: None,
+        blocked: None,
+        plan: Some(plan.clone()),
     };
-    if bad.is_empty() {
-        return Err(nothing("it runs no build".to_owned()));
+    if options.dry_run {
+        return Ok(report);
     }
-    let log = pipeline.gitops.log(&tip, Some(&path), 10_000)?;
-    let document_at = |revision: &GitSha| sync::values(pipeline, &env.name, revision);
 
-    let (edits, reverted) = match &options.to {
-        Some(to) => {
-            let Some(commit) = introduced(&log, to.as_str()) else {
-                return Err(nothing(format!("{to} never ran in {}", env.name)));
-            };
-            let then = document_at(&commit.revision)?;
-            let edits = ["image.tag", "image.digest"]
-                .iter()
-                .map(|k| {
-                    (
-                        (*k).to_owned(),
-                        Scalar::str(then.get(k).unwrap_or_default()),
-                    )
-                })
-                .collect::<Vec<_>>();
-            (edits, None)
-        }
-        None => {
-            let Some(commit) = introduced(&log, &bad) else {
-                return Err(nothing(format!("no recorded promotion introduced {bad}")));
-            };
-            let Some(parent) = &commit.parent else {
-                return Err(nothing(format!("{} has no parent", commit.revision)));
-            };
-            let edits = revert::plan(
-                &document_at(parent)?,
-                &document_at(&commit.revision)?,
-                &current,
-            )?;
-            (edits, Some(commit.revision))
-        }
-    };
-    let target = edits
-        .iter()
-        .find(|(k, _)| k == "image.tag")
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_else(|| bad.clone());
-    if target == bad {
-        return Err(nothing(format!("it already runs {bad}")));
-    }
-    let digest = edits
-        .iter()
-        .find(|(k, _)| k == "image.digest")
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default();
-
-    let mut message = CommitMessage::new(format!(
-        "revert({}): roll back {} from {bad} to {}",
-        env.name,
-        pipeline.config.app.name,
-        if target.is_empty() {
-            "nothing"
-        } else {
-            &target
-        }
-    ))
-    .trailer(keys::ACTION, Action::Rollback.as_str())
-    .trailer(keys::ENVIRONMENT, env.name.as_str())
-    .trailer(keys::IMAGE_SHA, &target)
-    .trailer(keys::IMAGE_DIGEST, &digest)
-    .trailer(keys::BLOCKED_SHA, &bad)
-    .trailer(keys::REASON, &options.reason)
-    .trailer(keys::REQUESTED_BY, &options.requested_by)
-    .trailer(keys::RUN_ID, &options.run_id);
-    if let Some(reverted) = &reverted {
-        message = message.trailer(keys::REVERTS, reverted.as_str());
-    }
-    let planned_from = edits
-        .iter()
-        .map(|(k, _)| current.get(k).unwrap_or_default().to_owned())
-        .collect();
-    let written = pipeline.gitops.write(&Change {
-        path,
-        set: edits,
-        planned_from: Some(planned_from),
-        message,
-    })?;
+    let change = change(pipeline, options, &plan);
+    let written = pipeline.git(move |repo| repo.write(&change)).await?;
     let revision = written.revision().clone();
     reporter.progress(
         "rollback",
         format!("{}: committed the revert at {revision}", env.name),
     );
-
-    let bad_sha: Option<GitSha> = bad.parse().ok();
-    if let Some(bad_sha) = &bad_sha
-        && pipeline.records().block(bad_sha)?.is_none()
-    {
-        pipeline.records().add_block(&Block {
-            sha: bad_sha.clone(),
+    if let Ok(bad) = plan.from_sha.parse::<GitSha>() {
+        let block = Block {
+            sha: bad,
             reason: options.reason.clone(),
             by: options.requested_by.clone(),
             at: pipeline.clock.now(),
             rollback: Some(revision.clone()),
-        })?;
+        };
+        pipeline
+            .git(move |repo| {
+                let records = Records::new(repo);
+                if records.read()?.block(&block.sha).is_none() {
+                    records.add_block(&block)?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await?;
+        report.blocked = Some(plan.from_sha.clone());
     }
 
-    sync::deploy(pipeline, env, &target, reporter).await?;
-
+    sync::deploy(pipeline, env, &plan.to_sha, reporter).await?;
     pipeline
         .notify(&Notice {
             headline: format!("{} rolled back in {}", pipeline.config.app.name, env.name),
             ok: false,
             facts: vec![
                 ("Environment".to_owned(), env.name.to_string()),
-                ("From".to_owned(), bad.clone()),
-                ("To".to_owned(), target.clone()),
-                ("Reason".to_owned(), options.reason.clone()),
+                ("From".to_owned(), plan.from_sha.clone()),
+                ("To".to_owned(), plan.to_sha.clone()),
+                ("Reason".to_owned(), options.reason.to_string()),
             ],
         })
         .await;
-    Ok(RollbackReport {
-        env: env.name.to_string(),
-        from_sha: bad.clone(),
-        to_sha: target,
-        reverted,
-        written,
-        blocked: bad,
-    })
+    report.outcome = RollbackOutcome::RolledBack;
+    report.written = Some(written);
+    Ok(report)
+}
+
+/// Plans the rollback: which commit to undo (`policy::revert::choose`), the file at that
+/// commit and its parent, and the edits (`policy::revert::plan_rollback`).
+async fn plan(
+    pipeline: &Pipeline,
+    snap: &crate::policy::plan::Snapshot,
+    options: &RollbackOptions,
+) -> Result<RollbackPlan> {
+    let env = &options.env;
+    let history = snap.history(env);
+    let undo = revert::choose(env, history, snap.tag(env), options.to.as_ref())
+        .map_err(revert::Refused::from)?;
+    let (at, before) = match undo {
+        Undo::Restore(commit) => (commit.revision.clone(), None),
+        Undo::Revert(commit) => (commit.revision.clone(), commit.parent.clone()),
+    };
+    let at_commit = sync::values(pipeline, env, &at).await?;
+    let before_commit = match &before {
+        Some(parent) => Some(sync::values(pipeline, env, parent).await?),
+        None => None,
+    };
+    let current = snap
+        .values(env)
+        .ok_or_else(|| crate::config::Error::UnknownEnvironment {
+            name: env.to_string(),
+            known: Vec::new(),
+        })?;
+    Ok(revert::plan_rollback(
+        env,
+        current,
+        undo,
+        UndoDocuments {
+            at_commit: &at_commit,
+            before_commit: before_commit.as_ref(),
+        },
+    )?)
+}
+
+fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -> Change {
+    let mut message = CommitMessage::new(format!(
+        "revert({}): roll back {} from {} to {}",
+        plan.env,
+        pipeline.config.app.name,
+        plan.from_sha,
+        if plan.to_sha.is_empty() {
+            "nothing"
+        } else {
+            &plan.to_sha
+        }
+    ))
+    .trailer(keys::ACTION, Action::Rollback.as_str())
+    .trailer(keys::ENVIRONMENT, plan.env.as_str())
+    .trailer(keys::IMAGE_SHA, &plan.to_sha)
+    .trailer(keys::IMAGE_DIGEST, &plan.to_digest)
+    .trailer(keys::BLOCKED_SHA, &plan.from_sha)
+    .trailer(keys::REASON, options.reason.as_str())
+    .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
+    .trailer(keys::RUN_ID, &options.run_id);
+    if let Some(reverted) = &plan.reverted {
+        message = message.trailer(keys::REVERTS, reverted.as_str());
+    }
+    Change {
+        path: plan.path.clone(),
+        set: plan.edits.clone(),
+        planned_from: Some(plan.planned_from.clone()),
+        message,
+    }
 }

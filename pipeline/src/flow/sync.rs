@@ -4,13 +4,15 @@
 use std::time::Duration;
 
 use super::{Error, Pipeline, Result};
-use crate::adapters::probe::Probe;
+use crate::adapters::gitops::GitOpsRepo;
 use crate::adapters::target::{Convergence, SyncMode};
 use crate::audit::{Action, keys};
-use crate::config::EnvironmentConfig;
+use crate::config::{EnvironmentConfig, PipelineConfig};
 use crate::desired::DesiredState;
-use crate::model::{EnvName, GitSha};
-use crate::policy::window::{self, SyncPurpose, SyncWindow, WindowDecision};
+use crate::model::{EnvName, GitSha, Probe};
+use crate::policy::freeze::{Freeze, LastChange, freeze};
+use crate::policy::health::replica_problems;
+use crate::policy::window::{self, SyncPurpose, SyncWindow};
 use crate::report::Reporter;
 use crate::values::Document;
 
@@ -24,24 +26,37 @@ pub struct SyncReport {
 }
 
 /// `env`'s values file at `revision`.
-pub fn values(pipeline: &Pipeline, env: &EnvName, revision: &GitSha) -> Result<Document> {
-    let path = pipeline.config.values_path(env);
-    let text = pipeline.gitops.read(revision, &path)?.ok_or_else(|| {
-        crate::adapters::gitops::Error::NotFound {
-            path: path.clone(),
-            revision: revision.to_string(),
-        }
-    })?;
+pub fn values_in(
+    repo: &GitOpsRepo,
+    config: &PipelineConfig,
+    env: &EnvName,
+    revision: &GitSha,
+) -> Result<Document> {
+    let path = config.values_path(env);
+    let text =
+        repo.read(revision, &path)?
+            .ok_or_else(|| crate::adapters::gitops::Error::NotFound {
+                path: path.clone(),
+                revision: revision.to_string(),
+            })?;
     Ok(Document::parse(path, text).map_err(crate::desired::Error::from)?)
 }
 
+/// `env`'s values file at `revision`, read off the async executor.
+pub async fn values(pipeline: &Pipeline, env: &EnvName, revision: &GitSha) -> Result<Document> {
+    let (config, env, revision) = (pipeline.config.clone(), env.clone(), revision.clone());
+    pipeline
+        .git(move |repo| values_in(repo, &config, &env, &revision))
+        .await
+}
+
 /// The desired state of `env` at `revision`.
-pub fn desired_state(
+pub async fn desired_state(
     pipeline: &Pipeline,
     env: &EnvironmentConfig,
     revision: &GitSha,
 ) -> Result<DesiredState> {
-    let doc = values(pipeline, &env.name, revision)?;
+    let doc = values(pipeline, &env.name, revision).await?;
     Ok(DesiredState::from_values(&env.name, revision, &doc)?)
 }
 
@@ -49,8 +64,8 @@ pub fn desired_state(
 pub const APPPROJECT_PATH: &str = "bootstrap/appproject.yaml";
 
 /// The sync windows at `revision` (none when the repository has no AppProject).
-pub fn windows(pipeline: &Pipeline, revision: &GitSha) -> Result<Vec<SyncWindow>> {
-    match pipeline.gitops.read(revision, APPPROJECT_PATH)? {
+pub fn windows_in(repo: &GitOpsRepo, revision: &GitSha) -> Result<Vec<SyncWindow>> {
+    match repo.read(revision, APPPROJECT_PATH)? {
         None => Ok(Vec::new()),
         Some(text) => {
             let doc =
@@ -60,50 +75,36 @@ pub fn windows(pipeline: &Pipeline, revision: &GitSha) -> Result<Vec<SyncWindow>
     }
 }
 
-/// The Argo CD application name of `env`, which sync windows match.
-pub fn application(pipeline: &Pipeline, env: &EnvName) -> String {
-    crate::adapters::target::kube::argo::application_name(
-        pipeline.config.app.name.as_str(),
-        env.as_str(),
-    )
-}
-
-/// Where a change stands against the sync windows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Freeze {
-    /// No deny window is active.
-    Open,
-    /// A deny window is active, but the change is a rollback or was pushed with break-glass:
-    /// it passes as a manual sync, as Argo CD lets it (`manualSync: true`).
-    Exempt,
-    /// A deny window holds the change back until it opens.
-    Closed(String),
-}
-
-/// The deny-window rule, as Argo CD applies it: inside a closed window a rollout happens only
-/// when the change that asks for it is a rollback or was pushed with break-glass.
-fn freeze(pipeline: &Pipeline, env: &EnvironmentConfig, revision: &GitSha) -> Result<Freeze> {
+/// Where a pending rollout of `env` at `revision` stands against the sync windows: the
+/// windows and the last change of its values file are read, `policy::freeze` decides.
+async fn freeze_at(
+    pipeline: &Pipeline,
+    env: &EnvironmentConfig,
+    revision: &GitSha,
+) -> Result<Freeze> {
+    let path = pipeline.config.values_path(&env.name);
+    let at = revision.clone();
+    let (windows, last) = pipeline
+        .git(move |repo| {
+            let windows = windows_in(repo, &at)?;
+            let last = repo.log(&at, Some(&path), 1)?;
+            Ok::<_, Error>((windows, last))
+        })
+        .await?;
     let decision = window::decide(
-        &windows(pipeline, revision)?,
-        &application(pipeline, &env.name),
+        &windows,
+        &pipeline.config.application(&env.name),
         &env.namespace,
         pipeline.clock.now(),
         SyncPurpose::Promotion,
     );
-    let WindowDecision::Closed { by, opens_at } = decision else {
-        return Ok(Freeze::Open);
-    };
-    let path = pipeline.config.values_path(&env.name);
-    let last = pipeline.gitops.log(revision, Some(&path), 1)?;
-    let exempt = last.first().is_some_and(|c| {
-        c.trailer(keys::ACTION) == Some(Action::Rollback.as_str())
-            || c.trailer(keys::BREAK_GLASS).is_some()
-    });
-    Ok(if exempt {
-        Freeze::Exempt
-    } else {
-        Freeze::Closed(format!("{by} until {opens_at}"))
-    })
+    let last = last
+        .first()
+        .map_or_else(LastChange::default, |c| LastChange {
+            action: c.trailer(keys::ACTION).and_then(Action::parse),
+            break_glass: c.trailer(keys::BREAK_GLASS).is_some(),
+        });
+    Ok(freeze(&decision, last))
 }
 
 /// Converges `env` to the GitOps repository at `revision` (the remote's tip when `None`).
@@ -115,11 +116,11 @@ pub async fn sync(
 ) -> Result<SyncReport> {
     let revision = match revision {
         Some(r) => r.clone(),
-        None => pipeline.gitops.fetch()?,
+        None => pipeline.git(|repo| repo.fetch()).await?,
     };
-    let desired = desired_state(pipeline, env, &revision)?;
+    let desired = desired_state(pipeline, env, &revision).await?;
     let tag = desired.image.as_ref().map(|i| i.tag.to_string());
-    let mode = match freeze(pipeline, env, &revision)? {
+    let mode = match freeze_at(pipeline, env, &revision).await? {
         Freeze::Open => SyncMode::Automatic,
         Freeze::Exempt => SyncMode::Explicit,
         Freeze::Closed(freeze) => {
@@ -143,7 +144,13 @@ pub async fn sync(
     };
     let convergence = pipeline
         .target
-        .converge(&desired, env.sync_timeout, mode, reporter)
+        .converge(
+            &desired,
+            env.sync_timeout,
+            mode,
+            crate::policy::rollout::next_step,
+            reporter,
+        )
         .await?;
     Ok(SyncReport {
         env: env.name.to_string(),
@@ -172,8 +179,8 @@ pub async fn deploy(
     reporter: &dyn Reporter,
 ) -> Result<Deployed> {
     let _held = pipeline.target.lock(&env.name).await?;
-    let tip = pipeline.gitops.fetch()?;
-    let desired = desired_state(pipeline, env, &tip)?;
+    let tip = pipeline.git(|repo| repo.fetch()).await?;
+    let desired = desired_state(pipeline, env, &tip).await?;
     let wanted = desired
         .image
         .as_ref()
@@ -196,7 +203,7 @@ pub async fn deploy(
 }
 
 /// Every replica of `env` must answer `/health` 200 and report `build` on `/info`, and there
-/// must be as many as the values ask for.
+/// must be as many as the values ask for (`policy::health`, the rule monitoring uses too).
 pub async fn smoke(
     pipeline: &Pipeline,
     env: &EnvironmentConfig,
@@ -210,25 +217,7 @@ pub async fn smoke(
         .into_iter()
         .map(|(_, p)| p)
         .collect();
-    let mut problems: Vec<String> = probes
-        .iter()
-        .filter(|p| !p.runs(build))
-        .map(|p| match (&p.problem, &p.build_sha) {
-            (Some(problem), _) => format!("{}: {problem}", p.url),
-            (None, found) => format!(
-                "{}: reports build {}, expected {build}",
-                p.url,
-                found.as_deref().unwrap_or("none")
-            ),
-        })
-        .collect();
-    // Fewer is a failure; more is fine where an autoscaler owns the count.
-    if probes.len() < replicas as usize {
-        problems.push(format!(
-            "{} replicas answer, the values ask for {replicas}",
-            probes.len()
-        ));
-    }
+    let problems = replica_problems(&probes, build, replicas);
     if problems.is_empty() {
         Ok(probes)
     } else {

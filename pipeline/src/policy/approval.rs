@@ -2,26 +2,14 @@
 //! differ from the requester, an allow-list may name who may approve, and N distinct
 //! approvals are needed.
 
-use chrono::{DateTime, Utc};
-
-use crate::model::{EnvName, GitSha};
-
-/// One recorded approval.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Approval {
-    pub sha: GitSha,
-    pub env: EnvName,
-    pub approver: String,
-    pub at: DateTime<Utc>,
-    pub comment: Option<String>,
-}
+use crate::model::{Approval, EnvName, GitSha, Person};
 
 /// Who may approve and how many must.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRule<'a> {
     pub required: u32,
     /// Empty: anyone but the requester.
-    pub approvers: &'a [String],
+    pub approvers: &'a [Person],
 }
 
 /// Where a promotion stands at the gate.
@@ -30,10 +18,10 @@ pub struct ApprovalRule<'a> {
 pub enum GateStatus {
     NotRequired,
     Approved {
-        by: Vec<String>,
+        by: Vec<Person>,
     },
     Waiting {
-        have: Vec<String>,
+        have: Vec<Person>,
         need: u32,
         may_approve: String,
     },
@@ -43,34 +31,42 @@ pub enum GateStatus {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("{approver} requested this promotion and cannot approve it; someone else must")]
-    SelfApproval { approver: String },
-    #[error("{approver} may not approve promotions to {env}; approvers are: {}", allowed.join(", "))]
+    SelfApproval { approver: Person },
+    #[error(
+        "{approver} may not approve promotions to {env}; approvers are: {}",
+        names(allowed)
+    )]
     NotAnApprover {
-        approver: String,
+        approver: Person,
         env: String,
-        allowed: Vec<String>,
+        allowed: Vec<Person>,
     },
 }
 
-fn same_person(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
+/// Names for a message, comma-separated.
+pub fn names(people: &[Person]) -> String {
+    people
+        .iter()
+        .map(Person::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// May `approver` approve a promotion of `env` requested by `requester` (when known)?
 pub fn may_approve(
     rule: &ApprovalRule<'_>,
     env: &EnvName,
-    approver: &str,
-    requester: Option<&str>,
+    approver: &Person,
+    requester: Option<&Person>,
 ) -> Result<(), Refusal> {
-    if requester.is_some_and(|r| same_person(r, approver)) {
+    if requester.is_some_and(|r| r == approver) {
         return Err(Refusal::SelfApproval {
-            approver: approver.to_owned(),
+            approver: approver.clone(),
         });
     }
-    if !rule.approvers.is_empty() && !rule.approvers.iter().any(|a| same_person(a, approver)) {
+    if !rule.approvers.is_empty() && !rule.approvers.contains(approver) {
         return Err(Refusal::NotAnApprover {
-            approver: approver.to_owned(),
+            approver: approver.clone(),
             env: env.to_string(),
             allowed: rule.approvers.to_vec(),
         });
@@ -85,16 +81,16 @@ pub fn gate(
     rule: &ApprovalRule<'_>,
     env: &EnvName,
     sha: &GitSha,
-    requester: &str,
+    requester: &Person,
     approvals: &[Approval],
 ) -> GateStatus {
     if rule.required == 0 {
         return GateStatus::NotRequired;
     }
-    let mut counted: Vec<String> = Vec::new();
+    let mut counted: Vec<Person> = Vec::new();
     for a in approvals.iter().filter(|a| &a.sha == sha && &a.env == env) {
         let valid = may_approve(rule, env, &a.approver, Some(requester)).is_ok();
-        if valid && !counted.iter().any(|c| same_person(c, &a.approver)) {
+        if valid && !counted.contains(&a.approver) {
             counted.push(a.approver.clone());
         }
     }
@@ -107,12 +103,14 @@ pub fn gate(
             may_approve: if rule.approvers.is_empty() {
                 format!("anyone but {requester}")
             } else {
-                rule.approvers
-                    .iter()
-                    .filter(|a| !same_person(a, requester))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names(
+                    &rule
+                        .approvers
+                        .iter()
+                        .filter(|a| *a != requester)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )
             },
         }
     }
@@ -129,14 +127,17 @@ mod tests {
         Approval {
             sha: sha.parse().expect("sha"),
             env: env.parse().expect("env"),
-            approver: who.to_owned(),
+            approver: who.parse().expect("person"),
             at: "2026-11-26T12:00:00Z".parse().expect("time"),
             comment: None,
         }
     }
 
     fn check(required: u32, approvers: &[&str], records: &[Approval], expected: &str) {
-        let approvers: Vec<String> = approvers.iter().map(|s| (*s).to_owned()).collect();
+        let approvers: Vec<Person> = approvers
+            .iter()
+            .map(|s| s.parse().expect("person"))
+            .collect();
         let rule = ApprovalRule {
             required,
             approvers: &approvers,
@@ -145,11 +146,11 @@ mod tests {
             &rule,
             &"prod".parse().expect("env"),
             &SHA.parse().expect("sha"),
-            "alice",
+            &"alice".parse().expect("person"),
             records,
         ) {
             GateStatus::NotRequired => "not required".to_owned(),
-            GateStatus::Approved { by } => format!("approved by {}", by.join(",")),
+            GateStatus::Approved { by } => format!("approved by {}", names(&by).replace(", ", ",")),
             GateStatus::Waiting {
                 have,
                 need,
@@ -216,23 +217,27 @@ mod tests {
 
     #[test]
     fn refusals() {
+        let p = |s: &str| s.parse::<Person>().expect("person");
+        let approvers = [p("carol")];
         let rule = ApprovalRule {
             required: 1,
-            approvers: &["carol".to_owned()],
+            approvers: &approvers,
         };
         let prod = "prod".parse().expect("env");
         assert_eq!(
-            may_approve(&rule, &prod, "carol", Some("Carol"))
+            may_approve(&rule, &prod, &p("carol"), Some(&p("Carol")))
                 .expect_err("self")
                 .to_string(),
             "carol requested this promotion and cannot approve it; someone else must"
         );
         assert_eq!(
-            may_approve(&rule, &prod, "bob", Some("alice"))
+            may_approve(&rule, &prod, &p("bob"), Some(&p("alice")))
                 .expect_err("not listed")
                 .to_string(),
             "bob may not approve promotions to prod; approvers are: carol"
         );
-        assert!(may_approve(&rule, &prod, "carol", None).is_ok());
+        assert!(may_approve(&rule, &prod, &p("carol"), None).is_ok());
+        // A look-alike written with fullwidth letters is the same person.
+        assert!(may_approve(&rule, &prod, &p("ｃａｒｏｌ"), Some(&p("carol"))).is_err());
     }
 }

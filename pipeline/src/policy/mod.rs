@@ -1,8 +1,14 @@
 //! Pure decisions over plain data: no I/O here, so every rule is tested without a service.
+//! A flow gathers the facts (a snapshot of the GitOps state and records, registry answers,
+//! probes), asks a rule here, and acts on the answer.
 
 pub mod approval;
+pub mod freeze;
+pub mod health;
 pub mod monitor;
+pub mod plan;
 pub mod revert;
+pub mod rollout;
 pub mod scan;
 pub mod window;
 

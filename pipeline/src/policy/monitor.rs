@@ -1,7 +1,8 @@
 //! Watching prod after a change: each round's probes become healthy or failing, and
 //! consecutive failing rounds past a threshold call for a rollback.
 
-use crate::adapters::probe::Probe;
+use crate::model::Probe;
+use crate::policy::health::replica_problems;
 
 /// One round of observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,27 +17,7 @@ pub struct Round<'a> {
 
 /// What is wrong in a round, if anything.
 pub fn problems(round: &Round<'_>) -> Vec<String> {
-    let mut problems: Vec<String> = round
-        .probes
-        .iter()
-        .filter(|p| !p.runs(round.expected_sha))
-        .map(|p| match (&p.problem, &p.build_sha) {
-            (Some(problem), _) => format!("{}: {problem}", p.url),
-            (None, found) => format!(
-                "{}: runs {}, expected {}",
-                p.url,
-                found.as_deref().unwrap_or("nothing"),
-                round.expected_sha
-            ),
-        })
-        .collect();
-    if round.probes.len() < round.expected_replicas as usize {
-        problems.push(format!(
-            "{} of {} replicas answer",
-            round.probes.len(),
-            round.expected_replicas
-        ));
-    }
+    let mut problems = replica_problems(round.probes, round.expected_sha, round.expected_replicas);
     if round.restarts > round.restarts_at_start {
         problems.push(format!(
             "{} container restart(s) since monitoring began",

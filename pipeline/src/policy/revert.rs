@@ -3,7 +3,172 @@
 //! go back; keys changed since by someone else are a conflict (nothing is written); every
 //! other key, and every other file, is left alone. This is what `HEAD~1` gets wrong.
 
+use crate::audit::{Action, CommitRecord, keys};
+use crate::model::{EnvName, GitSha};
+use crate::policy::plan::diff;
 use crate::values::{Document, Scalar};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{env} has nothing to roll back: {why}")]
+pub struct NothingToRollBack {
+    pub env: String,
+    pub why: String,
+}
+
+/// Why a rollback is refused before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Nothing(#[from] NothingToRollBack),
+    #[error(transparent)]
+    Conflict(#[from] RevertConflict),
+}
+
+/// What a rollback undoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo<'h> {
+    /// Revert this promotion commit (the one that brought the current build in), on top of
+    /// whatever the file says now.
+    Revert(&'h CommitRecord),
+    /// Go back to the build this commit brought in (`rollback --to`).
+    Restore(&'h CommitRecord),
+}
+
+/// The newest commit in `history` that brought `sha` into the environment.
+fn introduced<'h>(history: &'h [CommitRecord], sha: &str) -> Option<&'h CommitRecord> {
+    history.iter().find(|c| {
+        c.trailer(keys::IMAGE_SHA) == Some(sha)
+            && matches!(
+                c.trailer(keys::ACTION).and_then(Action::parse),
+                Some(Action::Promote | Action::Deploy)
+            )
+    })
+}
+
+/// Which commit to undo in `env`, whose values name `current` and whose values-file history
+/// is `history` (newest first): the promotion of the current build, or, with `to`, the
+/// commit that brought that build in.
+pub fn choose<'h>(
+    env: &EnvName,
+    history: &'h [CommitRecord],
+    current: &str,
+    to: Option<&GitSha>,
+) -> Result<Undo<'h>, NothingToRollBack> {
+    let nothing = |why: String| NothingToRollBack {
+        env: env.to_string(),
+        why,
+    };
+    if current.is_empty() {
+        return Err(nothing("it runs no build".to_owned()));
+    }
+    match to {
+        Some(to) => introduced(history, to.as_str())
+            .map(Undo::Restore)
+            .ok_or_else(|| nothing(format!("{to} never ran in {env}"))),
+        None => {
+            let commit = introduced(history, current)
+                .ok_or_else(|| nothing(format!("no recorded promotion introduced {current}")))?;
+            if commit.parent.is_none() {
+                return Err(nothing(format!("{} has no parent", commit.revision)));
+            }
+            Ok(Undo::Revert(commit))
+        }
+    }
+}
+
+/// A rollback of one environment, planned: the edits to its values file (with what each key
+/// held when planned), the build it leaves and the one it goes back to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RollbackPlan {
+    pub env: EnvName,
+    pub path: String,
+    pub from_sha: String,
+    pub to_sha: String,
+    pub to_digest: String,
+    #[serde(skip)]
+    pub edits: Vec<(String, Scalar)>,
+    #[serde(skip)]
+    pub planned_from: Vec<String>,
+    /// The promotion commit reverted (not set for `--to`).
+    pub reverted: Option<GitSha>,
+    pub diff: Vec<String>,
+}
+
+/// The documents an [`Undo`] is computed from: the file at the undone commit and, for a
+/// revert, at its parent.
+#[derive(Debug, Clone, Copy)]
+pub struct UndoDocuments<'a> {
+    pub at_commit: &'a Document,
+    pub before_commit: Option<&'a Document>,
+}
+
+/// Plans the rollback of `env` (values file `current`) as `undo` says.
+pub fn plan_rollback(
+    env: &EnvName,
+    current: &Document,
+    undo: Undo<'_>,
+    docs: UndoDocuments<'_>,
+) -> Result<RollbackPlan, Refused> {
+    let bad = current.get("image.tag").unwrap_or_default().to_owned();
+    let (edits, reverted) = match (undo, docs.before_commit) {
+        (Undo::Restore(_), _) => {
+            let edits = ["image.tag", "image.digest"]
+                .iter()
+                .map(|k| {
+                    (
+                        (*k).to_owned(),
+                        Scalar::str(docs.at_commit.get(k).unwrap_or_default()),
+                    )
+                })
+                .collect::<Vec<_>>();
+            (edits, None)
+        }
+        (Undo::Revert(commit), Some(before)) => (
+            plan(before, docs.at_commit, current)?,
+            Some(commit.revision.clone()),
+        ),
+        (Undo::Revert(commit), None) => {
+            return Err(NothingToRollBack {
+                env: env.to_string(),
+                why: format!("{} has no parent", commit.revision),
+            }
+            .into());
+        }
+    };
+    let value_of = |key: &str| {
+        edits
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.to_string())
+    };
+    let to_sha = value_of("image.tag").unwrap_or_else(|| bad.clone());
+    if to_sha == bad {
+        return Err(NothingToRollBack {
+            env: env.to_string(),
+            why: format!("it already runs {bad}"),
+        }
+        .into());
+    }
+    let set: Vec<(&str, Scalar)> = edits.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let diff = current
+        .with(&set)
+        .map(|edited| diff(current.text(), edited.text()))
+        .unwrap_or_default();
+    Ok(RollbackPlan {
+        env: env.clone(),
+        path: current.file().to_owned(),
+        from_sha: bad,
+        to_digest: value_of("image.digest").unwrap_or_default(),
+        to_sha,
+        planned_from: edits
+            .iter()
+            .map(|(k, _)| current.get(k).unwrap_or_default().to_owned())
+            .collect(),
+        edits,
+        reverted,
+        diff,
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -43,7 +208,10 @@ pub fn plan(
                 current: now.to_owned(),
             });
         }
-        edits.push((key.to_owned(), Scalar::str(old)));
+        edits.push((
+            key.to_owned(),
+            before.scalar(key).unwrap_or_else(|| Scalar::str(old)),
+        ));
     }
     Ok(edits)
 }
@@ -94,6 +262,24 @@ mod tests {
             doc("bad", "d-bad", 5),
             Ok(vec![("image.digest", "d-good"), ("image.tag", "good")]),
         );
+        // Someone scaled prod in the bad promotion too: the number goes back as a number.
+        let before = doc("good", "d-good", 3);
+        let promoted = doc("bad", "d-bad", 5);
+        let edits = plan(&before, &promoted, &promoted).expect("plan");
+        let reverted = promoted
+            .with(
+                &edits
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("edit");
+        assert!(
+            reverted.text().contains("replicaCount: 3\n"),
+            "{}",
+            reverted.text()
+        );
+        assert_eq!(reverted.text(), before.text());
         // Already rolled back: nothing to do.
         check(doc("good", "d-good", 3), Ok(vec![]));
         // Someone promoted another build since: a conflict, not a silent overwrite.

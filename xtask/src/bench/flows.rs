@@ -70,7 +70,7 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
     let ci_options = CiOptions {
         skip_tests: true,
         allow_dirty: true,
-        requested_by: "bench".to_owned(),
+        requested_by: "bench".parse()?,
         run_id: "bench".to_owned(),
         ..CiOptions::default()
     };
@@ -110,7 +110,7 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
             env: env.parse()?,
             sha: Some(sha.clone()),
             dry_run: false,
-            requested_by: "bench".to_owned(),
+            requested_by: "bench".parse()?,
             run_id: "bench".to_owned(),
             break_glass: None,
             approval: ApprovalMode::NoWait,
@@ -121,7 +121,14 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
     if let Some(error) = error {
         return Err(error.into());
     }
-    approve::approve(pipeline, &"prod".parse()?, &sha, "bench-approver", None)?;
+    approve::approve(
+        pipeline,
+        &"prod".parse()?,
+        &sha,
+        &"bench-approver".parse()?,
+        None,
+    )
+    .await?;
     let started = Instant::now();
     let (report, error) = promote::run(pipeline, &options("prod")?, &Silent).await;
     if let Some(error) = error {

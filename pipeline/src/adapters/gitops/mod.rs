@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use git2::{FetchOptions, Oid, Repository};
 
-use crate::audit::CommitMessage;
-use crate::model::GitSha;
+use crate::audit::{CommitMessage, CommitRecord};
+use crate::model::{GitSha, Secret};
 use crate::values::{self, Document, Scalar};
 
 pub use seed::seed_bare_repository;
@@ -28,6 +28,12 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: git2::Error,
+    },
+    #[error("cannot create the GitOps mirror's folder {}: {source}", path.display())]
+    CreateMirror {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("cannot lock the GitOps mirror at {}: {source}", path.display())]
     Lock {
@@ -96,26 +102,6 @@ pub struct GitOpsSettings {
     pub token: Option<Secret>,
 }
 
-/// A value that must never be printed: `Debug` and `Display` show `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 /// Replaces any `user:password@` in a URL, so remotes can be named in messages.
 pub fn redact_url(url: &str) -> String {
     match url.split_once("://") {
@@ -157,30 +143,8 @@ impl Written {
     }
 }
 
-/// One commit of the history, with its message parsed.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CommitRecord {
-    pub revision: GitSha,
-    /// The first parent, if any.
-    pub parent: Option<GitSha>,
-    /// Seconds since the epoch (committer time).
-    pub time: i64,
-    pub author: String,
-    pub subject: String,
-    pub trailers: Vec<(String, String)>,
-}
-
-impl CommitRecord {
-    pub fn trailer(&self, key: &str) -> Option<&str> {
-        self.trailers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A GitOps repository reached through a bare local mirror.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GitOpsRepo {
     settings: GitOpsSettings,
     mirror: PathBuf,
@@ -198,9 +162,9 @@ impl GitOpsRepo {
         let repo = match Repository::open_bare(mirror) {
             Ok(repo) => repo,
             Err(_) => {
-                std::fs::create_dir_all(mirror).map_err(|e| Error::Lock {
+                std::fs::create_dir_all(mirror).map_err(|source| Error::CreateMirror {
                     path: mirror.to_owned(),
-                    source: e,
+                    source,
                 })?;
                 Repository::init_bare(mirror).map_err(fail)?
             }
@@ -650,6 +614,26 @@ mod tests {
             "https://github.com/o/r.git"
         );
         assert_eq!(redact_url("/srv/git/r.git"), "/srv/git/r.git");
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[test]
+    fn a_mirror_that_cannot_be_created_is_not_called_a_lock_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "not a folder").expect("write");
+        let settings = GitOpsSettings {
+            url: "/nowhere".to_owned(),
+            branch: "main".to_owned(),
+            author_name: "a".to_owned(),
+            author_email: "a@example.invalid".to_owned(),
+            push_attempts: 1,
+            token: None,
+        };
+        let err = GitOpsRepo::open(settings, &file.join("mirror.git")).expect_err("refused");
+        assert!(matches!(err, Error::CreateMirror { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot create the GitOps mirror's folder")
+        );
     }
 }

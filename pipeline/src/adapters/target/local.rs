@@ -23,9 +23,11 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{Convergence, Replica};
-use crate::adapters::probe::{Probe, Prober};
+use crate::adapters::probe::Prober;
 use crate::desired::DesiredState;
 use crate::model::EnvName;
+use crate::model::Probe;
+use crate::model::{ReplicaState, RolloutRule, RolloutStep};
 use crate::report::Reporter;
 
 const LABEL_APP: &str = "dev.paktech.app";
@@ -192,79 +194,81 @@ impl LocalTarget {
         &self,
         desired: &DesiredState,
         timeout: Duration,
+        rule: RolloutRule,
         reporter: &dyn Reporter,
     ) -> Result<Convergence> {
         const STEP: &str = "sync";
         let spec = desired.spec();
         let mut done = Convergence::default();
-        let replicas = self.replicas(&desired.env, Some(&spec)).await?;
-
-        // A replica that is not running serves nothing: clear it first.
-        for dead in replicas.iter().filter(|r| !r.running) {
-            reporter.progress(STEP, format!("removing stopped replica {}", dead.name));
-            self.remove(&dead.name).await?;
-            done.removed.push(dead.name.clone());
-        }
-        let mut good: Vec<Replica> = replicas
-            .iter()
-            .filter(|r| r.running && r.spec_matches)
-            .cloned()
-            .collect();
-        let mut stale: Vec<Replica> = replicas
-            .into_iter()
-            .filter(|r| r.running && !r.spec_matches)
-            .collect();
-
-        if let Some(image) = &desired.image
-            && good.len() < desired.replicas as usize
-        {
-            self.check_image(image).await?;
-            let network = self.ensure_network(&desired.env).await?;
-            while good.len() < desired.replicas as usize {
-                let name = self.start(desired, &spec, &network).await?;
-                reporter.progress(
-                    STEP,
-                    format!("started {name}; waiting until it serves {}", image.tag),
-                );
-                if let Err(err) = self
-                    .wait_ready(&name, &image.name(), &image.tag.to_string(), timeout)
-                    .await
-                {
-                    // Leave the environment as it was: the old replicas keep serving.
-                    let _ = self.remove(&name).await;
-                    return Err(err);
+        let mut replicas = self.replicas(&desired.env, Some(&spec)).await?;
+        let mut network = None;
+        // `policy::rollout` decides each step from what runs; this only carries it out.
+        loop {
+            let states: Vec<ReplicaState> = replicas
+                .iter()
+                .map(|r| ReplicaState {
+                    name: r.name.clone(),
+                    running: r.running,
+                    current: r.spec_matches,
+                })
+                .collect();
+            let Some(step) = rule(
+                &states,
+                desired.replicas,
+                desired.min_available,
+                desired.image.is_some(),
+            ) else {
+                return Ok(done);
+            };
+            match step {
+                RolloutStep::Start => {
+                    let Some(image) = &desired.image else {
+                        return Ok(done);
+                    };
+                    if network.is_none() {
+                        self.check_image(image).await?;
+                        network = Some(self.ensure_network(&desired.env).await?);
+                    }
+                    let network = network.as_deref().unwrap_or_default();
+                    let name = self.start(desired, &spec, network).await?;
+                    reporter.progress(
+                        STEP,
+                        format!("started {name}; waiting until it serves {}", image.tag),
+                    );
+                    if let Err(err) = self
+                        .wait_ready(&name, &image.name(), &image.tag.to_string(), timeout)
+                        .await
+                    {
+                        // Leave the environment as it was: the old replicas keep serving.
+                        let _ = self.remove(&name).await;
+                        return Err(err);
+                    }
+                    done.started.push(name.clone());
+                    replicas.push(Replica {
+                        name,
+                        tag: image.tag.to_string(),
+                        revision: desired.revision.to_string(),
+                        running: true,
+                        restarts: 0,
+                        url: None,
+                        spec_matches: true,
+                    });
                 }
-                done.started.push(name.clone());
-                good.push(Replica {
-                    name,
-                    tag: image.tag.to_string(),
-                    revision: desired.revision.to_string(),
-                    running: true,
-                    restarts: 0,
-                    url: None,
-                    spec_matches: true,
-                });
-                // One in, one out: never fewer ready replicas than before the rollout.
-                if !stale.is_empty() {
-                    let old = stale.remove(0);
-                    reporter.progress(STEP, format!("retiring {} ({})", old.name, old.tag));
-                    self.remove(&old.name).await?;
-                    done.removed.push(old.name);
+                RolloutStep::RemoveStopped(name)
+                | RolloutStep::Retire(name)
+                | RolloutStep::ScaleDown(name) => {
+                    let what = replicas
+                        .iter()
+                        .find(|r| r.name == name)
+                        .map(|r| r.tag.clone())
+                        .unwrap_or_default();
+                    reporter.progress(STEP, format!("removing {name} ({what})"));
+                    self.remove(&name).await?;
+                    replicas.retain(|r| r.name != name);
+                    done.removed.push(name);
                 }
             }
         }
-        for old in stale {
-            reporter.progress(STEP, format!("retiring {} ({})", old.name, old.tag));
-            self.remove(&old.name).await?;
-            done.removed.push(old.name);
-        }
-        while good.len() > desired.replicas as usize {
-            let extra = good.remove(0);
-            reporter.progress(STEP, format!("scaling down: removing {}", extra.name));
-            self.remove(&extra.name).await?;
-            done.removed.push(extra.name);
-        }
-        Ok(done)
     }
 
     /// Probes every running replica of `env`.

@@ -8,9 +8,9 @@ pub mod local;
 
 use std::time::Duration;
 
-use crate::adapters::probe::Probe;
 use crate::desired::DesiredState;
-use crate::model::EnvName;
+use crate::model::Probe;
+use crate::model::{EnvName, RolloutRule};
 use crate::report::Reporter;
 
 pub use self::kube::KubeTarget;
@@ -154,17 +154,19 @@ impl Target {
         })
     }
 
-    /// Makes `desired.env` run `desired`, within `timeout`.
+    /// Makes `desired.env` run `desired`, within `timeout`. A target that rolls out itself
+    /// (the local one) takes each step `rule` names; Argo CD follows its own.
     pub async fn converge(
         &self,
         desired: &DesiredState,
         timeout: Duration,
         mode: SyncMode,
+        rule: RolloutRule,
         reporter: &dyn Reporter,
     ) -> Result<Convergence> {
         Ok(match self {
             // The pipeline is the local target's syncer: every convergence is explicit.
-            Self::Local(local) => local.converge(desired, timeout, reporter).await?,
+            Self::Local(local) => local.converge(desired, timeout, rule, reporter).await?,
             Self::Kube(kube) => kube.converge(desired, timeout, mode, reporter).await?,
         })
     }

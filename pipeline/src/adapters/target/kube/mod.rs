@@ -25,9 +25,9 @@ use k8s_openapi::api::core::v1::Pod;
 
 use self::argo::{ApplicationStatus, Verdict};
 use super::{Convergence, Replica, SyncMode};
-use crate::adapters::probe::Probe;
 use crate::desired::DesiredState;
 use crate::model::EnvName;
+use crate::model::Probe;
 use crate::report::Reporter;
 
 /// The port the chart's container listens on (`containerPort: 8080`).

@@ -16,7 +16,7 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
-    fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
+    pub(crate) fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
         Self {
             what,
             value: format!("{:?}", truncate(value, 80)),
@@ -56,6 +56,18 @@ macro_rules! string_conversions {
         }
     };
 }
+
+mod identity;
+mod probe;
+mod records;
+mod rollout;
+mod secret;
+
+pub use identity::{Person, Reason};
+pub use probe::Probe;
+pub use records::{Approval, Block, PromotionRequest, RecordSet};
+pub use rollout::{ReplicaState, RolloutRule, RolloutStep};
+pub use secret::Secret;
 
 /// A full git commit id: exactly 40 lowercase hexadecimal characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -267,39 +279,6 @@ impl FromStr for EnvName {
 
 string_conversions!(EnvName);
 
-/// A person's (or CI actor's) name, as recorded in approvals and trailers: 1 to 100
-/// characters, no control characters, not blank.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Person(String);
-
-impl Person {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for Person {
-    type Err = InvalidValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let trimmed = s.trim();
-        let ok = !trimmed.is_empty()
-            && trimmed.chars().count() <= 100
-            && !s.chars().any(char::is_control);
-        if ok {
-            Ok(Self(trimmed.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "identity",
-                s,
-                "a name of 1 to 100 characters without control characters",
-            ))
-        }
-    }
-}
-
-string_conversions!(Person);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,21 +340,6 @@ mod tests {
         check::<Repository>("a//b", false);
         check::<Repository>("-a", false);
         check::<Repository>("paktech:latest", false);
-    }
-
-    #[test]
-    fn person() {
-        check::<Person>("Alice Example", true);
-        check::<Person>("github:octocat", true);
-        for bad in [
-            "",
-            "   ",
-            "alice\nPipeline-Action: rollback",
-            "bob\u{7}",
-            &"x".repeat(101),
-        ] {
-            check::<Person>(bad, false);
-        }
     }
 
     #[test]

@@ -1,0 +1,170 @@
+//! `cargo xtask promote --env ENV [--sha SHA]`: move one exact build (never rebuilt) into the
+//! next environment. Plan, then act: read one snapshot of the GitOps state and records, ask the
+//! registry for the build's digest, let `policy::plan` make the [`PromotionPlan`] (every
+//! refusal that can be known before a write is found there), print it when `--dry-run`, and
+//! otherwise execute exactly that plan, stage by stage (`act`).
+
+mod act;
+mod gate;
+mod monitor;
+
+use std::time::Duration;
+
+use super::rollback::RollbackReport;
+use super::steps::{StepRecord, Steps};
+use super::{Error, Pipeline, Result, snapshot};
+use crate::model::{Digest, EnvName, GitSha, Person, Reason};
+use crate::policy::plan::{self, Facts, PromotionPlan, Request};
+use crate::report::{Outcome, Reporter};
+
+pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
+
+/// How to run `promote`.
+#[derive(Debug, Clone)]
+pub struct PromoteOptions {
+    pub env: EnvName,
+    /// Default: the build the previous environment runs.
+    pub sha: Option<GitSha>,
+    pub dry_run: bool,
+    pub requested_by: Person,
+    pub run_id: String,
+    /// Set: pass a closed sync window, recording this reason.
+    pub break_glass: Option<Reason>,
+    pub approval: ApprovalMode,
+    /// Overrides the environment's monitoring duration.
+    pub monitor: Option<Duration>,
+}
+
+/// How one environment's part ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageOutcome {
+    /// Its values were written and it runs the build.
+    Promoted,
+    /// Its values already named the build; it runs it.
+    Unchanged,
+    /// A dry run: nothing was done.
+    Planned,
+}
+
+/// One environment's part in a promotion.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvPromotion {
+    pub env: String,
+    pub outcome: StageOutcome,
+    pub revision: Option<GitSha>,
+    /// The values lines that change (`-old` / `+new`).
+    pub diff: Vec<String>,
+    pub approved_by: Vec<Person>,
+    pub urls: Vec<String>,
+}
+
+/// What `promote` did; also the `--json` document.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PromoteReport {
+    pub sha: Option<GitSha>,
+    pub digest: Option<Digest>,
+    /// The plan that was executed (or, with `--dry-run`, would be).
+    pub plan: Option<PromotionPlan>,
+    pub environments: Vec<EnvPromotion>,
+    pub rollback: Option<RollbackReport>,
+    pub steps: Vec<StepRecord>,
+    pub error: Option<String>,
+}
+
+/// Runs `promote`. The report is returned whatever happened.
+pub async fn run(
+    pipeline: &Pipeline,
+    options: &PromoteOptions,
+    reporter: &dyn Reporter,
+) -> (PromoteReport, Option<Error>) {
+    let mut steps = Steps::new(reporter);
+    let mut report = PromoteReport::default();
+    let result = promote(pipeline, options, &mut steps, &mut report).await;
+    report.steps = steps.records;
+    report.error = result.as_ref().err().map(ToString::to_string);
+    (report, result.err())
+}
+
+async fn promote(
+    pipeline: &Pipeline,
+    options: &PromoteOptions,
+    steps: &mut Steps<'_>,
+    report: &mut PromoteReport,
+) -> Result<()> {
+    pipeline.config.environment(options.env.as_str())?;
+    let request = Request {
+        env: options.env.clone(),
+        sha: options.sha.clone(),
+        requested_by: options.requested_by.clone(),
+        break_glass: options.break_glass.clone(),
+        monitor: options.monitor,
+    };
+    let (plan, snapshot) = steps
+        .run("plan", async {
+            let snapshot = snapshot::read(pipeline).await?;
+            let choice = plan::choose(&pipeline.config, &snapshot, &request)?;
+            let digest = pipeline
+                .registry
+                .digest(&pipeline.config.image.repository, choice.sha.as_str())
+                .await?;
+            let plan = plan::plan(
+                Facts {
+                    config: &pipeline.config,
+                    snapshot: &snapshot,
+                    digest: digest.as_ref(),
+                    now: pipeline.clock.now(),
+                },
+                &request,
+                &choice,
+            )?;
+            let detail = format!(
+                "{} through {}; {}",
+                plan.sha.short(),
+                plan.stages
+                    .iter()
+                    .map(|s| s.env.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                plan.checks
+                    .iter()
+                    .map(|c| c.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok::<_, Error>((Outcome::Succeeded, detail, (plan, snapshot)))
+        })
+        .await?;
+    report.sha = Some(plan.sha.clone());
+    report.digest = Some(plan.digest.clone());
+    report.plan = Some(plan.clone());
+
+    if options.dry_run {
+        report.environments = plan
+            .stages
+            .iter()
+            .map(|stage| EnvPromotion {
+                env: stage.env.to_string(),
+                outcome: StageOutcome::Planned,
+                revision: None,
+                diff: stage.edit.diff.clone(),
+                approved_by: Vec::new(),
+                urls: Vec::new(),
+            })
+            .collect();
+        return Ok(());
+    }
+
+    for stage in &plan.stages {
+        let done = act::stage(pipeline, options, steps, &plan, stage, &snapshot.windows).await;
+        match done {
+            Ok(promotion) => report.environments.push(promotion),
+            Err(act::Failure::RolledBack(rolled, error)) => {
+                report.rollback = Some(*rolled);
+                return Err(error);
+            }
+            Err(act::Failure::Error(error)) => return Err(error),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! Reading what a plan is made from, once: the GitOps tip, every environment's values file and
+//! values history there, the sync windows, and the records.
+
+use super::{Pipeline, Result, sync};
+use crate::adapters::gitops::GitOpsRepo;
+use crate::adapters::records::Records;
+use crate::config::PipelineConfig;
+use crate::policy::plan::Snapshot;
+
+/// How far back an environment's history is read: enough for "ran before", scan evidence and
+/// the promotion a rollback reverts.
+pub const HISTORY_DEPTH: usize = 10_000;
+
+/// Reads the snapshot (off the async executor).
+pub async fn read(pipeline: &Pipeline) -> Result<Snapshot> {
+    let config = pipeline.config.clone();
+    pipeline.git(move |repo| read_from(repo, &config)).await
+}
+
+fn read_from(repo: &GitOpsRepo, config: &PipelineConfig) -> Result<Snapshot> {
+    let tip = repo.fetch()?;
+    let mut values = Vec::new();
+    let mut history = Vec::new();
+    for env in &config.environments {
+        let path = config.values_path(&env.name);
+        values.push((
+            env.name.clone(),
+            sync::values_in(repo, config, &env.name, &tip)?,
+        ));
+        history.push((
+            env.name.clone(),
+            repo.log(&tip, Some(&path), HISTORY_DEPTH)?,
+        ));
+    }
+    Ok(Snapshot {
+        windows: sync::windows_in(repo, &tip)?,
+        records: Records::new(repo).read()?,
+        tip,
+        values,
+        history,
+    })
+}

@@ -1,0 +1,68 @@
+//! Records kept beside the desired state (on the GitOps repository's records branch):
+//! who asked for a promotion, who approved it, and which builds are blocked.
+
+use chrono::{DateTime, Utc};
+
+use super::{EnvName, GitSha, Person, Reason};
+
+/// One recorded approval, bound to one build and one environment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Approval {
+    pub sha: GitSha,
+    pub env: EnvName,
+    pub approver: Person,
+    pub at: DateTime<Utc>,
+    pub comment: Option<String>,
+}
+
+/// Someone asked for `sha` to be promoted to `env`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PromotionRequest {
+    pub sha: GitSha,
+    pub env: EnvName,
+    pub requester: Person,
+    pub at: DateTime<Utc>,
+    pub run_id: String,
+}
+
+/// `sha` may not be promoted: it was rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Block {
+    pub sha: GitSha,
+    pub reason: Reason,
+    pub by: Person,
+    pub at: DateTime<Utc>,
+    /// The rollback commit that reverted it, when a rollback blocked it.
+    pub rollback: Option<GitSha>,
+}
+
+/// Every record, read in one go from one revision of the records branch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordSet {
+    pub approvals: Vec<Approval>,
+    pub requests: Vec<PromotionRequest>,
+    pub blocks: Vec<Block>,
+}
+
+impl RecordSet {
+    /// The approvals of `sha` for `env`.
+    pub fn approvals_for(&self, env: &EnvName, sha: &GitSha) -> Vec<Approval> {
+        self.approvals
+            .iter()
+            .filter(|a| &a.env == env && &a.sha == sha)
+            .cloned()
+            .collect()
+    }
+
+    /// The recorded request to promote `sha` to `env`.
+    pub fn request(&self, env: &EnvName, sha: &GitSha) -> Option<&PromotionRequest> {
+        self.requests
+            .iter()
+            .find(|r| &r.env == env && &r.sha == sha)
+    }
+
+    /// The block on `sha`, if it is blocked.
+    pub fn block(&self, sha: &GitSha) -> Option<&Block> {
+        self.blocks.iter().find(|b| &b.sha == sha)
+    }
+}
