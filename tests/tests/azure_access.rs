@@ -44,8 +44,7 @@ fn blocks(tf: &str, header: &str) -> Vec<(String, String)> {
         let labels = &after[..open];
         let name = labels
             .split('"')
-            .filter(|s| !s.trim().is_empty())
-            .next_back()
+            .rfind(|s| !s.trim().is_empty())
             .unwrap_or_default()
             .to_owned();
         let mut depth = 0;
