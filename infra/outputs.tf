@@ -14,8 +14,13 @@ output "aks_oidc_issuer_url" {
 }
 
 output "ci_client_id" {
-  description = "AZURE_CLIENT_ID for the GitHub workflows."
+  description = "AZURE_CLIENT_ID for the GitHub workflows (deploy identity)."
   value       = azuread_application.ci.client_id
+}
+
+output "plan_client_id" {
+  description = "AZURE_PLAN_CLIENT_ID for terraform.yml's plan and drift jobs (read-only)."
+  value       = azuread_application.plan.client_id
 }
 
 output "resource_group" {

@@ -144,6 +144,15 @@ async fn serve(
             query: parts.uri.query().unwrap_or_default().to_owned(),
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         };
+        // A call not in kube::access::ACCESS would have no grant on a real cluster.
+        {
+            use pipeline::adapters::target::kube::access::{RequestAttributes, allowed};
+            let attributes = RequestAttributes::of(&request.method, &request.path, &request.query);
+            assert!(
+                attributes.is_some_and(|a| allowed(&a, "argocd", &["paktech-dev", "paktech-prod"])),
+                "a request kube::access::ACCESS does not list (list it and grant it): {request:?}"
+            );
+        }
         let (code, text) = match (request.method.as_str(), request.path.as_str()) {
             ("GET" | "PATCH", APPLICATION) => (200, cluster.application[current].to_string()),
             ("GET", APPLICATIONS) if request.query.contains("watch=true") => {

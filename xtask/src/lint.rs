@@ -1,4 +1,5 @@
-//! `cargo xtask lint`: `pipeline.toml` against `gitops/`.
+//! `cargo xtask lint`: `pipeline.toml` against `gitops/`, and against the selected target
+//! (`--target`/`PAKTECH_TARGET`), as a command run with the same environment would load it.
 
 use crate::{context, workspace};
 
@@ -12,6 +13,7 @@ pub struct Args {
 impl Args {
     pub async fn run(self, _json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
+        context::check_target(&config)?;
         let dir = self
             .gitops
             .unwrap_or_else(|| workspace::root().join("gitops"));

@@ -70,13 +70,53 @@ pub fn on_path(program: &str) -> bool {
 }
 
 /// Runs the workspace's tests (nextest when installed, else `cargo test`).
+///
+/// The tests run without the deploy settings of the job that runs them: no target, no other
+/// config, no GitOps remote, no registry, Slack or GitHub credentials. A test process that saw
+/// `PAKTECH_TARGET=aks` would aim the commands it starts at the real cluster.
 pub async fn run_tests(workspace: &Path) -> Result<()> {
+    const DEPLOY_SETTINGS: [&str; 13] = [
+        "PAKTECH_TARGET",
+        "PAKTECH_CONFIG",
+        "PAKTECH_GITOPS_URL",
+        "PAKTECH_STATE_DIR",
+        "PAKTECH_NOW",
+        "GITOPS_TOKEN",
+        "REGISTRY_USERNAME",
+        "REGISTRY_PASSWORD",
+        "REGISTRY_TOKEN",
+        "SLACK_WEBHOOK_URL",
+        "GITHUB_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+    ];
     let args: &[&str] = if on_path("cargo-nextest") {
         &["nextest", "run", "--workspace", "--locked"]
     } else {
         &["test", "--workspace", "--locked"]
     };
-    cargo(workspace, args, &[]).await
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(&cargo);
+    command
+        .args(args)
+        .current_dir(workspace)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    for name in DEPLOY_SETTINGS {
+        command.env_remove(name);
+    }
+    let status = command.status().await.map_err(|source| Error::Spawn {
+        program: cargo.clone(),
+        source,
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Failed {
+            command: format!("{cargo} {}", args.join(" ")),
+            status,
+        })
+    }
 }
 
 /// Runs the cargo that runs us (`CARGO`), its output going to this process's stderr.

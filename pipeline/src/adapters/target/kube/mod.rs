@@ -8,6 +8,7 @@
 //! container `imageID`. Probes go through the API server's pod proxy, so no ingress or
 //! public address is needed.
 
+pub mod access;
 pub mod argo;
 pub mod pods;
 
