@@ -421,9 +421,10 @@ async fn token_server(issuer: Arc<Issuer>, post: PostForm) -> (String, Arc<Mutex
                                 "00000000-0000-0000-0000-000000000000:{REFRESH_TOKEN}"
                             ))
                         );
+                        let robot = format!("Basic {}", STANDARD.encode("robot:s3cret-pass"));
                         let basic = headers
                             .iter()
-                            .any(|(k, v)| k == "authorization" && *v == expected);
+                            .any(|(k, v)| k == "authorization" && (*v == expected || *v == robot));
                         if basic && service == SERVICE {
                             seen.lock()
                                 .expect("lock")
@@ -670,6 +671,53 @@ async fn a_realm_without_the_oauth2_form_is_asked_with_basic_auth() {
         *grants.lock().expect("lock"),
         [format!("basic {SERVICE} repository:team/paktech-app:pull")]
     );
+}
+
+#[tokio::test]
+async fn a_username_and_password_get_a_token_from_the_realm() {
+    if !registry_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (issuer, bundle) = Issuer::new(dir.path());
+    let issuer = Arc::new(issuer);
+    let (realm, grants) = token_server(Arc::clone(&issuer), PostForm::Accepted).await;
+    let registry = token_registry(dir.path(), &realm, &bundle);
+    let repository: Repository = format!("127.0.0.1:{}/paktech-app", registry.port)
+        .parse()
+        .expect("repository");
+    let pushed = push_image(&issuer, registry.port, "paktech-app", "v2").await;
+    let credentials = |password: &str| {
+        Some(Credentials::Basic {
+            username: "robot".into(),
+            password: Secret::new(password),
+        })
+    };
+    let digest = Registry::for_repository(&repository, unused_docker(), credentials("s3cret-pass"))
+        .digest(&repository, "v2")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(digest.to_string(), pushed);
+    assert_eq!(
+        *grants.lock().expect("lock"),
+        [format!("basic {SERVICE} repository:paktech-app:pull")]
+    );
+    let err = Registry::for_repository(&repository, unused_docker(), credentials("nope-WRONG"))
+        .digest(&repository, "v2")
+        .await
+        .expect_err("wrong password");
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                status: Some(401),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("nope-WRONG"));
 }
 
 #[tokio::test]
