@@ -123,3 +123,19 @@ async fn a_silent_slack_costs_a_bounded_wait() {
     assert_eq!(err.attempts, 2);
     assert!(err.to_string().contains("did not answer in time"), "{err}");
 }
+
+#[tokio::test]
+async fn a_refusal_counts_only_the_attempts_made() {
+    // Slack refuses the payload (4xx): retrying cannot help, so one request is all that is
+    // sent, and the error says one attempt, not the configured three.
+    let (url, bodies) = webhook(vec![404], false).await;
+    let slack = Slack::new(Secret::new(url), Duration::from_secs(2), 3);
+    let err = slack.post(&notice()).await.expect_err("refused");
+    assert_eq!(bodies.lock().expect("lock").len(), 1);
+    assert_eq!(err.attempts, 1);
+    assert!(
+        err.to_string()
+            .contains("failed after 1 attempt: slack answered 404"),
+        "{err}"
+    );
+}

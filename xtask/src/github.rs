@@ -1,13 +1,36 @@
-//! `promote --approval github`: the run's environment reviews, read from GitHub's REST API,
-//! are the approvals the gate judges.
+//! `promote --approval github`: the run's environment reviews, read from GitHub's REST API
+//! (`adapters::github`), are the approvals the gate judges: the same rule as every other
+//! approval (never the requester, the allow-list, N distinct), failing closed when GitHub
+//! cannot be read.
 
-use pipeline::flow::promote::ApprovalMode;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use pipeline::adapters::github::{self, GitHubRun};
+use pipeline::flow::promote::{ApprovalMode, PlatformApprovals};
+use pipeline::model::EnvName;
 
-/// The approval mode for a job gated by GitHub's required reviewers.
+/// The run's reviews, as the gate asks for them.
+#[derive(Debug)]
+struct Reviews(GitHubRun);
+
+impl PlatformApprovals for Reviews {
+    fn approved(&self, env: &EnvName) -> BoxFuture<'_, Result<Vec<String>, String>> {
+        let env = env.to_string();
+        async move {
+            let reviews = self.0.approvals().await.map_err(|e| e.to_string())?;
+            Ok(github::approved_for(&reviews, &env)
+                .map(str::to_owned)
+                .collect())
+        }
+        .boxed()
+    }
+}
+
+/// The approval mode for a job gated by GitHub's required reviewers; the run's variables
+/// (`GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`, `GITHUB_TOKEN`) are checked now,
+/// before anything is touched.
 pub fn approval_mode() -> anyhow::Result<ApprovalMode> {
-    Err(crate::exit::Usage(
-        "--approval github: reading the run's reviews from GitHub is not available in this build"
-            .to_owned(),
-    )
-    .into())
+    let run =
+        GitHubRun::from_env().map_err(|e| crate::exit::Usage(format!("--approval github: {e}")))?;
+    Ok(ApprovalMode::Platform(std::sync::Arc::new(Reviews(run))))
 }

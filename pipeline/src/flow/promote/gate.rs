@@ -102,16 +102,19 @@ pub(super) async fn pass(
             notes,
         });
     }
-    request(pipeline, options, &plan.sha, &stage.env).await?;
     let rule = ApprovalRule {
         required: stage.approval.required,
         approvers: &stage.approval.approvers,
     };
     let by = match &options.approval {
+        // The platform holds the request and the reviews: nothing is written unless they pass.
         ApprovalMode::Platform(platform) => {
             platform_approvals(pipeline, options, platform.as_ref(), plan, stage, &rule).await?
         }
-        _ => wait(pipeline, options, plan, stage, &rule, &mut notes).await?,
+        _ => {
+            request(pipeline, options, &plan.sha, &stage.env).await?;
+            wait(pipeline, options, plan, stage, &rule, &mut notes).await?
+        }
     };
     notes.push(format!("approved by {}", names(&by)));
     Ok(Passed {

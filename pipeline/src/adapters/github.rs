@@ -1,0 +1,590 @@
+//! GitHub Actions: who reviewed this workflow run's deployments, read from GitHub's REST API
+//! ("Get the review history for a workflow run",
+//! `GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals`,
+//! <https://docs.github.com/en/rest/actions/workflow-runs#get-the-review-history-for-a-workflow-run>).
+//! The answer is an array of `{ environments: [{ name, .. }], state, user: { login, .. }, comment }`,
+//! `state` one of `approved`, `rejected` (and `pending` in GitHub's OpenAPI description).
+//!
+//! The adapter only reports; deciding whether the reviews are enough (and discarding the
+//! requester's own) is the approval gate's job. Every failure is an error, so the caller can
+//! fail closed. The token is a `Secret`: it appears in no error, log or `Debug` output.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, LINK, USER_AGENT};
+
+use crate::model::Secret;
+
+/// GitHub's REST API version this adapter was written against (the `X-GitHub-Api-Version`
+/// header, <https://docs.github.com/en/rest/about-the-rest-api/api-versions>).
+pub const API_VERSION: &str = "2022-11-28";
+
+/// At most this many pages (of 100 reviews) are read; more is an error rather than a
+/// silently shortened history.
+pub const MAX_PAGES: usize = 10;
+
+const DEFAULT_API_URL: &str = "https://api.github.com";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{variable} is not set: expected {expected}")]
+    MissingVariable {
+        variable: &'static str,
+        expected: &'static str,
+    },
+    #[error("{variable} is {value:?}: expected {expected}")]
+    InvalidVariable {
+        variable: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("cannot build the HTTP client for GitHub")]
+    Client(#[source] reqwest::Error),
+    #[error("cannot reach GitHub for {path}: {reason}")]
+    Unreachable { path: String, reason: String },
+    #[error("GitHub answered {status} for {path}{hint}")]
+    Status {
+        path: String,
+        status: u16,
+        hint: &'static str,
+    },
+    #[error("GitHub's answer for {path} is not a review history: {reason}")]
+    Malformed { path: String, reason: String },
+    #[error("GitHub's review history for {path} has more than {MAX_PAGES} pages")]
+    TooManyPages { path: String },
+    #[error("GitHub's next page for {path} points away from the API at {api}")]
+    ForeignPage { path: String, api: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a reviewer decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewState {
+    Approved,
+    Rejected,
+    /// Any other state GitHub reports (its OpenAPI description also has `pending`).
+    Other(String),
+}
+
+impl ReviewState {
+    fn parse(state: &str) -> Self {
+        match state {
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One entry of a run's review history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunApproval {
+    /// The reviewer's GitHub login.
+    pub reviewer: String,
+    pub state: ReviewState,
+    /// The names of the environments the review was for.
+    pub environments: Vec<String>,
+    pub comment: Option<String>,
+}
+
+/// The logins that approved deployments to `env` (exact environment name), in the order
+/// GitHub lists them; a login may appear more than once. The requester is not removed here.
+pub fn approved_for<'a>(
+    approvals: &'a [RunApproval],
+    env: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    approvals
+        .iter()
+        .filter(move |a| {
+            a.state == ReviewState::Approved && a.environments.iter().any(|e| e == env)
+        })
+        .map(|a| a.reviewer.as_str())
+}
+
+/// The current workflow run, as GitHub Actions describes it in the environment.
+#[derive(Debug, Clone)]
+pub struct GitHubRun {
+    client: reqwest::Client,
+    api: String,
+    owner: String,
+    repo: String,
+    run_id: u64,
+    token: Secret,
+    requester: String,
+}
+
+impl GitHubRun {
+    /// From the variables GitHub Actions sets: `GITHUB_API_URL` (default
+    /// `https://api.github.com`), `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`, `GITHUB_TOKEN`, and the
+    /// requester from `GITHUB_TRIGGERING_ACTOR`, else `GITHUB_ACTOR`.
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`GitHubRun::from_env`], with the variables looked up through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let api = api_url(var("GITHUB_API_URL"))?;
+        let (owner, repo) = repository(var("GITHUB_REPOSITORY"))?;
+        let run_id = run_id(var("GITHUB_RUN_ID"))?;
+        let token = Secret::new(var("GITHUB_TOKEN").ok_or(Error::MissingVariable {
+            variable: "GITHUB_TOKEN",
+            expected: "a token that may read the repository's Actions (`actions: read`)",
+        })?);
+        let requester = match var("GITHUB_TRIGGERING_ACTOR") {
+            Some(login) => login_of("GITHUB_TRIGGERING_ACTOR", login)?,
+            None => login_of(
+                "GITHUB_ACTOR",
+                var("GITHUB_ACTOR").ok_or(Error::MissingVariable {
+                    variable: "GITHUB_ACTOR",
+                    expected: "the GitHub login that started the run (or GITHUB_TRIGGERING_ACTOR)",
+                })?,
+            )?,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(Error::Client)?;
+        Ok(Self {
+            client,
+            api,
+            owner,
+            repo,
+            run_id,
+            token,
+            requester,
+        })
+    }
+
+    /// The login of the person who started the run (the requester of the promotion).
+    pub fn requester(&self) -> &str {
+        &self.requester
+    }
+
+    /// `owner/repo`.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
+    pub fn run_id(&self) -> u64 {
+        self.run_id
+    }
+
+    /// The API path of this run's review history.
+    pub fn approvals_path(&self) -> String {
+        format!(
+            "/repos/{}/{}/actions/runs/{}/approvals",
+            self.owner, self.repo, self.run_id
+        )
+    }
+
+    /// Every review of this run's deployments, all pages.
+    #[tracing::instrument(skip_all, fields(repository = %self.repository(), run_id = self.run_id))]
+    pub async fn approvals(&self) -> Result<Vec<RunApproval>> {
+        let path = self.approvals_path();
+        let mut url = format!("{}{path}?per_page=100", self.api);
+        let mut approvals = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let (page, next) = self.page(&path, &url).await?;
+            approvals.extend(page);
+            match next {
+                None => return Ok(approvals),
+                // The token goes only to the API it was given for.
+                Some(next) if next.starts_with(&format!("{}/", self.api)) => url = next,
+                Some(_) => {
+                    return Err(Error::ForeignPage {
+                        path,
+                        api: self.api.clone(),
+                    });
+                }
+            }
+        }
+        Err(Error::TooManyPages { path })
+    }
+
+    /// One page and the URL of the next, if any.
+    async fn page(&self, path: &str, url: &str) -> Result<(Vec<RunApproval>, Option<String>)> {
+        let response = self
+            .client
+            .get(url)
+            .bearer_auth(self.token.expose())
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION)
+            .header(
+                USER_AGENT,
+                concat!("paktech-pipeline/", env!("CARGO_PKG_VERSION")),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                path: path.to_owned(),
+                reason: if e.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    root_cause(&e)
+                },
+            })?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Err(Error::Status {
+                path: path.to_owned(),
+                status: status.as_u16(),
+                hint: match status {
+                    StatusCode::UNAUTHORIZED => " (check GITHUB_TOKEN)",
+                    StatusCode::FORBIDDEN => {
+                        " (the token needs `actions: read`, or the rate limit was hit)"
+                    }
+                    StatusCode::NOT_FOUND => {
+                        " (check GITHUB_REPOSITORY and GITHUB_RUN_ID, and that the token can see the repository)"
+                    }
+                    _ => "",
+                },
+            });
+        }
+        let next = response
+            .headers()
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(next_link);
+        let malformed = |reason: String| Error::Malformed {
+            path: path.to_owned(),
+            reason,
+        };
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| malformed(root_cause(&e)))?;
+        let wire: Vec<wire::Review> =
+            serde_json::from_slice(&body).map_err(|e| malformed(e.to_string()))?;
+        let page = wire
+            .into_iter()
+            .map(|r| RunApproval {
+                reviewer: r.user.login,
+                state: ReviewState::parse(&r.state),
+                environments: r.environments.into_iter().map(|e| e.name).collect(),
+                comment: r.comment.filter(|c| !c.is_empty()),
+            })
+            .collect();
+        Ok((page, next))
+    }
+}
+
+/// The documented response shape; fields the adapter does not use are ignored.
+mod wire {
+    #[derive(serde::Deserialize)]
+    pub struct Review {
+        pub environments: Vec<Environment>,
+        pub state: String,
+        pub user: User,
+        #[serde(default)]
+        pub comment: Option<String>,
+    }
+
+    #[derive(serde::Deserialize)]
+    pub struct Environment {
+        pub name: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    pub struct User {
+        pub login: String,
+    }
+}
+
+fn api_url(value: Option<String>) -> Result<String> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_API_URL.to_owned());
+    };
+    let invalid = || Error::InvalidVariable {
+        variable: "GITHUB_API_URL",
+        value: value.clone(),
+        expected: "an https:// URL (http:// only for a loopback host), such as https://api.github.com",
+    };
+    let rest = if let Some(rest) = value.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = value.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        let loopback = host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]");
+        if !loopback {
+            return Err(invalid());
+        }
+        rest
+    } else {
+        return Err(invalid());
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || rest.contains(['?', '#', '@'])
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// `owner/repo`: an owner of letters, digits and single hyphens (at most 39), a repository
+/// name of letters, digits, `.`, `_`, `-` (at most 100, not `.` or `..`).
+fn repository(value: Option<String>) -> Result<(String, String)> {
+    const EXPECTED: &str = "owner/repository, such as paktech/paktech-gitops";
+    let value = value.ok_or(Error::MissingVariable {
+        variable: "GITHUB_REPOSITORY",
+        expected: EXPECTED,
+    })?;
+    let invalid = || Error::InvalidVariable {
+        variable: "GITHUB_REPOSITORY",
+        value: value.clone(),
+        expected: EXPECTED,
+    };
+    let (owner, repo) = value.split_once('/').ok_or_else(invalid)?;
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !owner.starts_with('-');
+    let repo_ok = (1..=100).contains(&repo.len())
+        && repo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && repo != "."
+        && repo != "..";
+    if owner_ok && repo_ok {
+        Ok((owner.to_owned(), repo.to_owned()))
+    } else {
+        Err(invalid())
+    }
+}
+
+fn run_id(value: Option<String>) -> Result<u64> {
+    const EXPECTED: &str = "the workflow run's numeric id";
+    let value = value.ok_or(Error::MissingVariable {
+        variable: "GITHUB_RUN_ID",
+        expected: EXPECTED,
+    })?;
+    value
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| value.parse().ok())
+        .flatten()
+        .ok_or(Error::InvalidVariable {
+            variable: "GITHUB_RUN_ID",
+            value,
+            expected: EXPECTED,
+        })
+}
+
+/// A GitHub login: letters, digits and hyphens, at most 39, optionally an app's `[bot]` suffix.
+fn login_of(variable: &'static str, value: String) -> Result<String> {
+    let name = value.strip_suffix("[bot]").unwrap_or(&value);
+    let ok = (1..=39).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(value)
+    } else {
+        Err(Error::InvalidVariable {
+            variable,
+            value,
+            expected: "a GitHub login",
+        })
+    }
+}
+
+/// The `rel="next"` target of one `Link` header value (RFC 8288), as GitHub paginates
+/// (<https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api>).
+fn next_link(header: &str) -> Option<String> {
+    let mut rest = header;
+    while let Some(start) = rest.find('<') {
+        let end = start + rest[start..].find('>')?;
+        let target = &rest[start + 1..end];
+        let params_end = rest[end..].find('<').map_or(rest.len(), |i| end + i);
+        let params = &rest[end + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let Some((key, value)) = p.split_once('=') else {
+                return false;
+            };
+            key.trim().eq_ignore_ascii_case("rel")
+                && value
+                    .trim()
+                    .trim_end_matches(',')
+                    .trim()
+                    .trim_matches('"')
+                    .split_ascii_whitespace()
+                    .any(|rel| rel.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(target.to_owned());
+        }
+        rest = &rest[params_end..];
+    }
+    None
+}
+
+/// The innermost cause of an HTTP error, without the URL.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("GITHUB_REPOSITORY", "paktech/paktech-gitops"),
+        ("GITHUB_RUN_ID", "1234567890"),
+        ("GITHUB_TOKEN", "ghs_topsecret"),
+        ("GITHUB_ACTOR", "alice"),
+    ];
+
+    fn with(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut all: Vec<_> = GOOD
+            .iter()
+            .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+            .copied()
+            .collect();
+        all.extend(changes.iter().filter(|(_, v)| !v.is_empty()).copied());
+        all
+    }
+
+    #[test]
+    fn the_run_is_read_from_the_environment() {
+        let run = GitHubRun::from_vars(vars(GOOD)).expect("valid");
+        assert_eq!(run.api, "https://api.github.com");
+        assert_eq!(run.repository(), "paktech/paktech-gitops");
+        assert_eq!(run.run_id(), 1_234_567_890);
+        assert_eq!(run.requester(), "alice");
+        assert_eq!(
+            run.approvals_path(),
+            "/repos/paktech/paktech-gitops/actions/runs/1234567890/approvals"
+        );
+        assert!(!format!("{run:?}").contains("topsecret"), "{run:?}");
+
+        let run = GitHubRun::from_vars(vars(&with(&[
+            ("GITHUB_TRIGGERING_ACTOR", "bob"),
+            ("GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
+        ])))
+        .expect("valid");
+        assert_eq!(run.requester(), "bob", "the triggering actor wins");
+        assert_eq!(run.api, "https://ghe.example.com/api/v3");
+    }
+
+    #[test]
+    fn bad_variables_are_named() {
+        let check = |changes: &[(&'static str, &'static str)], expected: &str| {
+            let err = GitHubRun::from_vars(vars(&with(changes))).expect_err("refused");
+            let text = err.to_string();
+            assert!(text.contains(expected), "{changes:?}: {text}");
+            assert!(!text.contains("topsecret"), "{text}");
+        };
+        check(&[("GITHUB_REPOSITORY", "")], "GITHUB_REPOSITORY is not set");
+        check(
+            &[("GITHUB_REPOSITORY", "no-slash")],
+            "GITHUB_REPOSITORY is \"no-slash\": expected owner/repository",
+        );
+        check(&[("GITHUB_REPOSITORY", "a/b/c")], "GITHUB_REPOSITORY");
+        check(&[("GITHUB_REPOSITORY", "-x/y")], "GITHUB_REPOSITORY");
+        check(&[("GITHUB_REPOSITORY", "x/..")], "GITHUB_REPOSITORY");
+        check(&[("GITHUB_REPOSITORY", "x/a b")], "GITHUB_REPOSITORY");
+        check(&[("GITHUB_RUN_ID", "")], "GITHUB_RUN_ID is not set");
+        check(
+            &[("GITHUB_RUN_ID", "12a")],
+            "GITHUB_RUN_ID is \"12a\": expected the workflow run's numeric id",
+        );
+        check(&[("GITHUB_RUN_ID", "-1")], "GITHUB_RUN_ID");
+        check(
+            &[("GITHUB_RUN_ID", "99999999999999999999999")],
+            "GITHUB_RUN_ID",
+        );
+        check(&[("GITHUB_TOKEN", "")], "GITHUB_TOKEN is not set");
+        check(&[("GITHUB_ACTOR", "")], "GITHUB_ACTOR is not set");
+        check(
+            &[("GITHUB_ACTOR", "al ice")],
+            "GITHUB_ACTOR is \"al ice\": expected a GitHub login",
+        );
+        check(
+            &[("GITHUB_TRIGGERING_ACTOR", "x/y")],
+            "GITHUB_TRIGGERING_ACTOR",
+        );
+        check(&[("GITHUB_API_URL", "ftp://x")], "GITHUB_API_URL");
+        check(
+            &[("GITHUB_API_URL", "http://api.github.com")],
+            "GITHUB_API_URL",
+        );
+        check(&[("GITHUB_API_URL", "https://")], "GITHUB_API_URL");
+        check(&[("GITHUB_API_URL", "https://u:p@host")], "GITHUB_API_URL");
+    }
+
+    #[test]
+    fn bots_are_logins() {
+        let run = GitHubRun::from_vars(vars(&with(&[("GITHUB_ACTOR", "dependabot[bot]")])))
+            .expect("valid");
+        assert_eq!(run.requester(), "dependabot[bot]");
+    }
+
+    #[test]
+    fn next_links_are_found() {
+        let check = |header: &str, expected: Option<&str>| {
+            assert_eq!(next_link(header).as_deref(), expected, "{header}");
+        };
+        check(
+            r#"<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last""#,
+            Some("https://api.github.com/x?page=2"),
+        );
+        check(
+            r#"<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=3>; rel="next""#,
+            Some("https://api.github.com/x?page=3"),
+        );
+        check(r#"<https://a/x?page=1>; rel="first""#, None);
+        check("<https://a/x?page=2>; rel=next", Some("https://a/x?page=2"));
+        check(
+            r#"<https://a/x?page=2>; REL="last next""#,
+            Some("https://a/x?page=2"),
+        );
+        check("", None);
+        check("garbage", None);
+    }
+
+    #[test]
+    fn approved_for_keeps_approvals_of_that_environment() {
+        let review = |reviewer: &str, state: ReviewState, envs: &[&str]| RunApproval {
+            reviewer: reviewer.to_owned(),
+            state,
+            environments: envs.iter().map(|e| (*e).to_owned()).collect(),
+            comment: None,
+        };
+        let approvals = vec![
+            review("carol", ReviewState::Approved, &["prod"]),
+            review("dave", ReviewState::Rejected, &["prod"]),
+            review("erin", ReviewState::Approved, &["staging"]),
+            review("frank", ReviewState::Approved, &["staging", "prod"]),
+            review("gina", ReviewState::Other("pending".into()), &["prod"]),
+        ];
+        assert_eq!(
+            approved_for(&approvals, "prod").collect::<Vec<_>>(),
+            ["carol", "frank"]
+        );
+        assert_eq!(
+            approved_for(&approvals, "staging").collect::<Vec<_>>(),
+            ["erin", "frank"]
+        );
+        assert_eq!(approved_for(&approvals, "dev").count(), 0);
+    }
+}
