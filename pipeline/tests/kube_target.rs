@@ -53,6 +53,23 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture JSON")
 }
 
+/// The fixture Deployment in the middle of a rollout: `updated` of its 2 replicas updated,
+/// and with `deadline`, given up on by the controller.
+fn deployment_mid_rollout(updated: i32, deadline: bool) -> Value {
+    let mut deployment = fixture("deployment");
+    deployment["metadata"]["generation"] = json!(10);
+    let status = &mut deployment["status"];
+    status["observedGeneration"] = json!(10);
+    status["updatedReplicas"] = json!(updated);
+    status["replicas"] = json!(3);
+    if deadline {
+        status["conditions"][1] = json!({"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "ReplicaSet \"paktech-app-7f4c9d2e1b\" has timed out progressing."});
+    }
+    deployment
+}
+
 /// The fixture Application with its values source at `revision`. Like Argo CD 3.x, it
 /// carries no application-level health message.
 fn application(sync: &str, revision: &str, health: &str) -> Value {
@@ -106,6 +123,8 @@ struct Cluster {
     pods: Vec<Value>,
     /// Pod proxy answers by `<pod>/<path>`.
     proxy: BTreeMap<String, (u16, String)>,
+    /// The Deployment (the fixture's, rolled out, unless a test says otherwise).
+    deployment: Value,
 }
 
 impl Cluster {
@@ -115,6 +134,7 @@ impl Cluster {
             pods_before: pods.clone(),
             pods,
             proxy: BTreeMap::new(),
+            deployment: fixture("deployment"),
         }
     }
 }
@@ -174,7 +194,7 @@ async fn serve(
                     .collect();
                 (200, events)
             }
-            ("GET", DEPLOYMENT) => (200, fixture("deployment").to_string()),
+            ("GET", DEPLOYMENT) => (200, cluster.deployment.to_string()),
             ("GET", PODS) => {
                 assert!(
                     request.query.contains("labelSelector=app.kubernetes.io%2Finstance%3Dpaktech-app%2Capp.kubernetes.io%2Fname%3Dpaktech-app"),
@@ -303,13 +323,14 @@ async fn synced_and_healthy_at_the_pushed_revision_with_the_pinned_digest_is_don
 
 #[tokio::test]
 async fn still_progressing_times_out_naming_the_last_state_it_saw() {
-    let cluster = Cluster::new(
+    let mut cluster = Cluster::new(
         vec![
             application("OutOfSync", REV, "Healthy"),
             application("Synced", REV, "Progressing"),
         ],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
+    cluster.deployment = deployment_mid_rollout(1, false);
     let started = Instant::now();
     let (result, _) = converge(cluster, Duration::from_millis(400), SyncMode::Automatic).await;
     assert!(
@@ -318,21 +339,29 @@ async fn still_progressing_times_out_naming_the_last_state_it_saw() {
     );
     let error = result.expect_err("times out").to_string();
     assert!(error.contains("paktech-app-dev was not synced to 4444444444444444444444444444444444444444 and healthy within 0s"), "{error}");
+    // Argo CD 3.x says only "Progressing"; the Deployment says how far it got.
     assert!(
         error.contains("last observed: sync Synced at 9d1c0ab+4444444, health Progressing"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(
+            "; deployment paktech-dev/paktech-app: 1 of 2 replicas updated, 2 available, 3 in all"
+        ),
         "{error}"
     );
 }
 
 #[tokio::test]
 async fn degraded_at_the_pushed_revision_fails_at_once() {
-    let cluster = Cluster::new(
+    let mut cluster = Cluster::new(
         vec![
             application("Synced", OLD, "Healthy"),
             application("Synced", REV, "Degraded"),
         ],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
+    cluster.deployment = deployment_mid_rollout(1, true);
     let started = Instant::now();
     let (result, _) = converge(cluster, Duration::from_secs(60), SyncMode::Automatic).await;
     assert!(
@@ -342,6 +371,10 @@ async fn degraded_at_the_pushed_revision_fails_at_once() {
     let error = result.expect_err("degraded").to_string();
     assert!(
         error.contains("failed to roll out 4444444444444444444444444444444444444444: health Degraded; last observed: sync Synced at 9d1c0ab+4444444, health Degraded"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("; deployment paktech-dev/paktech-app: 1 of 2 replicas updated, 2 available, 3 in all (ProgressDeadlineExceeded: ReplicaSet \"paktech-app-7f4c9d2e1b\" has timed out progressing.)"),
         "{error}"
     );
 }
