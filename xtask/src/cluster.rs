@@ -539,7 +539,7 @@ fn argocd_waits() -> Vec<Vec<String>> {
 /// pods too: `enable_network_magic` in kind v0.30.0 `images/base/files/usr/local/bin/entrypoint`),
 /// so it works on every Docker, Docker Desktop included, where no host address is reachable
 /// from the nodes. It serves `root` read-only with `git daemon`; the image is Argo CD's own
-/// (it has git, and the cluster pulls it anyway). `safe.directory` because the mounted
+/// at [`ARGOCD_VERSION`] (it has git, and its tag is pinned with the release we install). `safe.directory` because the mounted
 /// repositories belong to this machine's user, not the container's.
 fn git_server_args(root: &Path) -> Vec<String> {
     [
