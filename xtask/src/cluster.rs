@@ -540,7 +540,9 @@ fn argocd_waits() -> Vec<Vec<String>> {
 /// so it works on every Docker, Docker Desktop included, where no host address is reachable
 /// from the nodes. It serves `root` read-only with `git daemon`; the image is Argo CD's own
 /// at [`ARGOCD_VERSION`] (it has git, and its tag is pinned with the release we install). `safe.directory` because the mounted
-/// repositories belong to this machine's user, not the container's.
+/// repositories belong to this machine's user, not the container's. `git://` serves Argo CD
+/// whole: it lists refs with go-git's default client for any non-HTTP URL
+/// (`util/git/workaround.go`, v3.2.0) and fetches with the git command line.
 fn git_server_args(root: &Path) -> Vec<String> {
     [
         "run",
