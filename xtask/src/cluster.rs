@@ -387,6 +387,9 @@ impl Kind {
     /// `git ls-remote` of both repositories from inside the cluster, by the repo server that
     /// will read them, retried while the container starts and its name gets known.
     async fn prove_served(&self, gitops_branch: &str) -> anyhow::Result<()> {
+        step(
+            "checking that the cluster reads both repositories (git ls-remote in the repo server)",
+        );
         for check in served_checks(gitops_branch) {
             let args: Vec<&str> = check.iter().map(String::as_str).collect();
             let mut attempt = 1;
