@@ -1,7 +1,18 @@
 //! The kube target against a mock Kubernetes API server (tower-test), fed Application,
 //! Deployment and Pod JSON shaped as Argo CD and the API server serve them
 //! (`tests/fixtures/kube/`): synced, progressing, degraded, wrong revision, wrong digest,
-//! timeout, explicit sync, and probes through the pod proxy.
+//! timeout, explicit sync, a rollback starting from a Degraded rollout, and probes through
+//! the pod proxy.
+//!
+//! The fixtures are what Argo CD 3.x writes for our two-source Application (read from
+//! argoproj/argo-cd v3.2.0): `status.sync.revisions` and `operationState.syncResult.revisions`
+//! per source with an empty `syncResult.revision` (`controller/sync.go`, `controller/state.go`),
+//! `sourceTypes` `["Helm", ""]` (a ref-only source generates no manifests,
+//! `reposerver/repository/repository.go`), no application-level `health.message` and no
+//! per-resource health (`AppHealthStatus` in `pkg/apis/application/v1alpha1/types.go`;
+//! `controller/health.go` keeps resource health in the app tree unless
+//! `--persist-resource-health`), and managed objects tracked by the
+//! `argocd.argoproj.io/tracking-id` annotation (`util/argo/resource_tracking.go`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -42,16 +53,31 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture JSON")
 }
 
-/// The fixture Application with its values source at `revision`.
-fn application(sync: &str, revision: &str, health: &str, message: Option<&str>) -> Value {
+/// The fixture Deployment in the middle of a rollout: `updated` of its 2 replicas updated,
+/// and with `deadline`, given up on by the controller.
+fn deployment_mid_rollout(updated: i32, deadline: bool) -> Value {
+    let mut deployment = fixture("deployment");
+    deployment["metadata"]["generation"] = json!(10);
+    let status = &mut deployment["status"];
+    status["observedGeneration"] = json!(10);
+    status["updatedReplicas"] = json!(updated);
+    status["replicas"] = json!(3);
+    if deadline {
+        status["conditions"][1] = json!({"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "ReplicaSet \"paktech-app-7f4c9d2e1b\" has timed out progressing."});
+    }
+    deployment
+}
+
+/// The fixture Application with its values source at `revision`. Like Argo CD 3.x, it
+/// carries no application-level health message.
+fn application(sync: &str, revision: &str, health: &str) -> Value {
     let mut app = fixture("application");
     let status = &mut app["status"];
     status["sync"]["status"] = json!(sync);
     status["sync"]["revisions"][1] = json!(revision);
     status["health"] = json!({"status": health, "lastTransitionTime": "2026-11-26T21:00:00Z"});
-    if let Some(message) = message {
-        status["health"]["message"] = json!(message);
-    }
     // What runs: the pinned build once the pushed revision is synced, the old one before.
     let live = if revision == REV && sync == "Synced" {
         DIGEST
@@ -97,6 +123,8 @@ struct Cluster {
     pods: Vec<Value>,
     /// Pod proxy answers by `<pod>/<path>`.
     proxy: BTreeMap<String, (u16, String)>,
+    /// The Deployment (the fixture's, rolled out, unless a test says otherwise).
+    deployment: Value,
 }
 
 impl Cluster {
@@ -106,6 +134,7 @@ impl Cluster {
             pods_before: pods.clone(),
             pods,
             proxy: BTreeMap::new(),
+            deployment: fixture("deployment"),
         }
     }
 }
@@ -174,7 +203,7 @@ async fn serve(
                     .collect();
                 (200, events)
             }
-            ("GET", DEPLOYMENT) => (200, fixture("deployment").to_string()),
+            ("GET", DEPLOYMENT) => (200, cluster.deployment.to_string()),
             ("GET", PODS) => {
                 assert!(
                     request.query.contains("labelSelector=app.kubernetes.io%2Finstance%3Dpaktech-app%2Capp.kubernetes.io%2Fname%3Dpaktech-app"),
@@ -261,15 +290,10 @@ fn patches(seen: &[Seen]) -> Vec<&Value> {
 async fn synced_and_healthy_at_the_pushed_revision_with_the_pinned_digest_is_done() {
     let mut cluster = Cluster::new(
         vec![
-            application("Synced", OLD, "Healthy", None),
-            application("OutOfSync", REV, "Healthy", None),
-            application(
-                "Synced",
-                REV,
-                "Progressing",
-                Some("Waiting for rollout to finish: 1 old replicas are pending termination..."),
-            ),
-            application("Synced", REV, "Healthy", None),
+            application("Synced", OLD, "Healthy"),
+            application("OutOfSync", REV, "Healthy"),
+            application("Synced", REV, "Progressing"),
+            application("Synced", REV, "Healthy"),
         ],
         vec![
             pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
@@ -308,18 +332,14 @@ async fn synced_and_healthy_at_the_pushed_revision_with_the_pinned_digest_is_don
 
 #[tokio::test]
 async fn still_progressing_times_out_naming_the_last_state_it_saw() {
-    let cluster = Cluster::new(
+    let mut cluster = Cluster::new(
         vec![
-            application("OutOfSync", REV, "Healthy", None),
-            application(
-                "Synced",
-                REV,
-                "Progressing",
-                Some("Waiting for rollout to finish: 1 out of 2 new replicas have been updated..."),
-            ),
+            application("OutOfSync", REV, "Healthy"),
+            application("Synced", REV, "Progressing"),
         ],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
+    cluster.deployment = deployment_mid_rollout(1, false);
     let started = Instant::now();
     let (result, _) = converge(cluster, Duration::from_millis(400), SyncMode::Automatic).await;
     assert!(
@@ -328,23 +348,29 @@ async fn still_progressing_times_out_naming_the_last_state_it_saw() {
     );
     let error = result.expect_err("times out").to_string();
     assert!(error.contains("paktech-app-dev was not synced to 4444444444444444444444444444444444444444 and healthy within 0s"), "{error}");
-    assert!(error.contains("last observed: sync Synced at 9d1c0ab+4444444, health Progressing (Waiting for rollout to finish: 1 out of 2 new replicas have been updated...)"), "{error}");
+    // Argo CD 3.x says only "Progressing"; the Deployment says how far it got.
+    assert!(
+        error.contains("last observed: sync Synced at 9d1c0ab+4444444, health Progressing"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(
+            "; deployment paktech-dev/paktech-app: 1 of 2 replicas updated, 2 available, 3 in all"
+        ),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn degraded_at_the_pushed_revision_fails_at_once() {
-    let cluster = Cluster::new(
+    let mut cluster = Cluster::new(
         vec![
-            application("Synced", OLD, "Healthy", None),
-            application(
-                "Synced",
-                REV,
-                "Degraded",
-                Some("Deployment \"paktech-app\" exceeded its progress deadline"),
-            ),
+            application("Synced", OLD, "Healthy"),
+            application("Synced", REV, "Degraded"),
         ],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
+    cluster.deployment = deployment_mid_rollout(1, true);
     let started = Instant::now();
     let (result, _) = converge(cluster, Duration::from_secs(60), SyncMode::Automatic).await;
     assert!(
@@ -352,13 +378,20 @@ async fn degraded_at_the_pushed_revision_fails_at_once() {
         "failed without waiting out the timeout"
     );
     let error = result.expect_err("degraded").to_string();
-    assert!(error.contains("failed to roll out 4444444444444444444444444444444444444444: health Degraded (Deployment \"paktech-app\" exceeded its progress deadline)"), "{error}");
+    assert!(
+        error.contains("failed to roll out 4444444444444444444444444444444444444444: health Degraded; last observed: sync Synced at 9d1c0ab+4444444, health Degraded"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("; deployment paktech-dev/paktech-app: 1 of 2 replicas updated, 2 available, 3 in all (ProgressDeadlineExceeded: ReplicaSet \"paktech-app-7f4c9d2e1b\" has timed out progressing.)"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn synced_and_healthy_at_another_revision_is_not_done() {
     let cluster = Cluster::new(
-        vec![application("Synced", OLD, "Healthy", None)],
+        vec![application("Synced", OLD, "Healthy")],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
     let (result, seen) = converge(cluster, Duration::from_millis(400), SyncMode::Automatic).await;
@@ -377,7 +410,7 @@ async fn synced_and_healthy_at_another_revision_is_not_done() {
 #[tokio::test]
 async fn a_pod_running_another_digest_is_refused_by_name() {
     let cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
+        vec![application("Synced", REV, "Healthy")],
         vec![
             pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
             pod("paktech-app-6d9f7c8b5d-q9w4z", OTHER_DIGEST),
@@ -398,7 +431,7 @@ async fn terminating_pods_of_the_old_build_do_not_count() {
     let mut leaving = pod("paktech-app-5b8e6a7c4d-old01", OTHER_DIGEST);
     leaving["metadata"]["deletionTimestamp"] = json!("2026-11-26T21:00:05Z");
     let cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
+        vec![application("Synced", REV, "Healthy")],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST), leaving],
     );
     let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
@@ -409,8 +442,8 @@ async fn terminating_pods_of_the_old_build_do_not_count() {
 async fn an_explicit_sync_sets_the_operation_argo_cd_runs_even_in_a_deny_window() {
     let cluster = Cluster::new(
         vec![
-            application("OutOfSync", REV, "Healthy", None),
-            application("Synced", REV, "Healthy", None),
+            application("OutOfSync", REV, "Healthy"),
+            application("Synced", REV, "Healthy"),
         ],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
@@ -426,7 +459,7 @@ async fn an_explicit_sync_sets_the_operation_argo_cd_runs_even_in_a_deny_window(
 #[tokio::test]
 async fn probes_go_through_the_api_servers_pod_proxy() {
     let mut cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
+        vec![application("Synced", REV, "Healthy")],
         vec![
             pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
             pod("paktech-app-6d9f7c8b5d-q9w4z", DIGEST),
@@ -469,9 +502,9 @@ async fn probes_go_through_the_api_servers_pod_proxy() {
 #[tokio::test]
 async fn pending_until_argo_cd_has_the_revision_synced_and_healthy() {
     for (app, pending) in [
-        (application("Synced", REV, "Healthy", None), false),
-        (application("Synced", OLD, "Healthy", None), true),
-        (application("OutOfSync", REV, "Healthy", None), true),
+        (application("Synced", REV, "Healthy"), false),
+        (application("Synced", OLD, "Healthy"), true),
+        (application("OutOfSync", REV, "Healthy"), true),
     ] {
         let cluster = Cluster::new(vec![app], Vec::new());
         let (result, _) = against(
@@ -485,10 +518,7 @@ async fn pending_until_argo_cd_has_the_revision_synced_and_healthy() {
 
 #[tokio::test]
 async fn an_unknown_environment_is_refused_before_any_request() {
-    let cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
-        Vec::new(),
-    );
+    let cluster = Cluster::new(vec![application("Synced", REV, "Healthy")], Vec::new());
     let (result, seen) = against(cluster, |target| async move {
         target.probe(&"qa".parse().expect("env")).await
     })
@@ -503,10 +533,7 @@ async fn an_unknown_environment_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn a_missing_application_names_the_bootstrap() {
-    let cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
-        Vec::new(),
-    );
+    let cluster = Cluster::new(vec![application("Synced", REV, "Healthy")], Vec::new());
     let (result, _) = against(cluster, |target| async move {
         target.status(&"prod".parse().expect("env")).await
     })
@@ -520,10 +547,7 @@ async fn a_missing_application_names_the_bootstrap() {
 
 #[tokio::test]
 async fn a_rollout_to_a_missing_application_names_the_bootstrap() {
-    let cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
-        Vec::new(),
-    );
+    let cluster = Cluster::new(vec![application("Synced", REV, "Healthy")], Vec::new());
     let mut prod = desired();
     prod.env = "prod".parse().expect("env");
     let (result, _) = against(cluster, |target| async move {
@@ -547,11 +571,10 @@ async fn a_later_revision_with_the_pinned_image_live_is_done() {
         "Synced",
         "5555555555555555555555555555555555555555",
         "Healthy",
-        None,
     );
     later["status"]["summary"]["images"] = json!([format!("localhost:5001/paktech-app@{DIGEST}")]);
     let cluster = Cluster::new(
-        vec![application("Synced", OLD, "Healthy", None), later],
+        vec![application("Synced", OLD, "Healthy"), later],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
     );
     let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Automatic).await;
@@ -566,7 +589,7 @@ async fn a_pending_pod_is_not_probed_and_a_started_one_is_even_before_it_is_read
     let mut starting = pod("paktech-app-6d9f7c8b5d-new02", DIGEST);
     starting["status"]["conditions"] = json!([{"type": "Ready", "status": "False"}]);
     let mut cluster = Cluster::new(
-        vec![application("Synced", REV, "Healthy", None)],
+        vec![application("Synced", REV, "Healthy")],
         vec![
             pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
             pending,
@@ -603,5 +626,110 @@ async fn a_pending_pod_is_not_probed_and_a_started_one_is_even_before_it_is_read
     assert!(
         !seen.iter().any(|s| s.path.contains("new01")),
         "the pending pod is left alone"
+    );
+}
+
+/// The images Argo CD lists while a Deployment's rollout is stuck: the previous ReplicaSet's
+/// pods keep running (maxUnavailable 0) next to the new one's.
+fn images(digests: &[&str]) -> Value {
+    json!(
+        digests
+            .iter()
+            .map(|d| format!("localhost:5001/paktech-app@{d}"))
+            .collect::<Vec<_>>()
+    )
+}
+
+#[tokio::test]
+async fn a_rollback_waits_out_the_previous_rollouts_degraded_state() {
+    // Prod ran OTHER_DIGEST's bad rollout to Degraded at OLD; the old ReplicaSet still runs
+    // DIGEST, the build the rollback at REV pins. Until Argo CD has synced REV, that Degraded
+    // state is the bad rollout's, not the rollback's.
+    let mut bad = application("Synced", OLD, "Degraded");
+    bad["status"]["summary"]["images"] = images(&[DIGEST, OTHER_DIGEST]);
+    bad["status"]["operationState"]["phase"] = json!("Failed");
+    bad["status"]["operationState"]["message"] = json!("one or more objects failed to apply");
+    let mut compared = application("OutOfSync", REV, "Degraded");
+    compared["status"]["summary"]["images"] = images(&[DIGEST, OTHER_DIGEST]);
+    compared["status"]["operationState"] = bad["status"]["operationState"].clone();
+    let cluster = Cluster::new(
+        vec![
+            bad,
+            compared,
+            application("Synced", REV, "Progressing"),
+            application("Synced", REV, "Healthy"),
+        ],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let (result, _) = converge(cluster, Duration::from_secs(30), SyncMode::Explicit).await;
+    result.expect("the rollback waited for its own revision and converged");
+}
+
+#[tokio::test]
+async fn the_pinned_image_live_does_not_count_while_out_of_sync() {
+    // A later revision compared but not synced, with the pinned image among the live ones:
+    // the live objects are not yet what git says, so this is neither done nor, Degraded,
+    // failed (the Degraded state is whatever ran before).
+    for health in ["Healthy", "Degraded"] {
+        let mut later = application(
+            "OutOfSync",
+            "5555555555555555555555555555555555555555",
+            health,
+        );
+        later["status"]["summary"]["images"] = images(&[DIGEST, OTHER_DIGEST]);
+        let cluster = Cluster::new(
+            vec![application("Synced", OLD, "Healthy"), later.clone()],
+            vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+        );
+        let (result, _) = converge(cluster, Duration::from_millis(400), SyncMode::Automatic).await;
+        let error = result.expect_err("not done while OutOfSync").to_string();
+        assert!(
+            error.contains(&format!(
+                "was not synced to {REV} and healthy within 0s; last observed: sync OutOfSync at 9d1c0ab+5555555, health {health}"
+            )),
+            "{error}"
+        );
+        let cluster = Cluster::new(vec![later], Vec::new());
+        let (pending, _) = against(
+            cluster,
+            |target| async move { target.pending(&desired()).await },
+        )
+        .await;
+        assert!(pending.expect("pending"), "still pending while OutOfSync");
+    }
+}
+
+#[test]
+fn the_fixtures_are_shaped_as_argo_cd_3_writes_a_two_source_application() {
+    let app = fixture("application");
+    let status = &app["status"];
+    assert_eq!(status["sourceTypes"], json!(["Helm", ""]));
+    assert_eq!(
+        status["sync"]["revisions"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let result = &status["operationState"]["syncResult"];
+    assert_eq!(
+        result["revision"], "",
+        "a multi-source result leaves it empty"
+    );
+    assert_eq!(result["revisions"], status["sync"]["revisions"]);
+    assert!(status["health"].get("message").is_none(), "{status:#}");
+    assert_eq!(status["resourceHealthSource"], "appTree");
+    let resources = status["resources"].as_array().expect("resources");
+    assert!(
+        resources.iter().all(|r| r.get("health").is_none()),
+        "resource health lives in the app tree: {resources:#?}"
+    );
+    let deployment = fixture("deployment");
+    assert_eq!(
+        deployment["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
+        "paktech-app-dev:apps/Deployment:paktech-dev/paktech-app"
+    );
+    assert!(
+        deployment["metadata"]["labels"]
+            .get("argocd.argoproj.io/instance")
+            .is_none(),
+        "3.x tracks by annotation, not by label"
     );
 }

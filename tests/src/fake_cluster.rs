@@ -1,13 +1,26 @@
 //! A simulated cluster with Argo CD, for whole-flow tests of the kube target: a tower-test
-//! mock API server that answers the pipeline as Argo CD and the API server do.
+//! mock API server that answers the pipeline as Argo CD 3.x and the API server do.
 //!
-//! It reads the GitOps remote itself, as Argo CD's repo server would. A refresh makes it
-//! sync the remote's tip, unless a deny window holds automated syncs back; an explicit sync
-//! operation always syncs (the window's `manualSync: true`). Its pods run what the synced
-//! values pin (digest, tag, replica count) and answer `/health` and `/info` through the pod
-//! proxy.
+//! It reads the GitOps remote itself, as Argo CD's repo server would. Like Argo CD, it works
+//! asynchronously: a refresh (or an explicit sync operation) is only queued, and a `GET`
+//! still shows the state from before it; the queued work happens while the pipeline
+//! watches, each step arriving as a watch event: first the comparison with the remote's tip
+//! (`OutOfSync` at the new revision, the old live state), then the sync. A deny window holds
+//! automated syncs back; an explicit sync operation always syncs (the window's
+//! `manualSync: true`).
+//!
+//! Its pods run what the synced values pin (digest, tag, replica count) and answer `/health`
+//! and `/info` through the pod proxy. A build listed in [`FakeCluster::failing`] never becomes
+//! ready: its rollout ends `Degraded` with the previous build's pods still serving next to a
+//! crash-looping new one (the chart's `maxUnavailable: 0`), and Argo CD's image summary lists
+//! both images, as it does for every pod of the resource tree.
+//!
+//! The Application is shaped as Argo CD 3.x writes a two-source one (see
+//! `pipeline/tests/kube_target.rs` for the upstream sources): revisions per source, an empty
+//! `syncResult.revision`, no application-level health message; the Deployment carries the
+//! `argocd.argoproj.io/tracking-id` annotation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use http::{Request, Response};
@@ -20,6 +33,8 @@ use tower_test::mock;
 
 /// The app repository revision the chart source reports (Argo CD's first source).
 const CHART_REVISION: &str = "9d1c0ab3f2e4d5c6b7a8091a2b3c4d5e6f708192";
+const CHART_REPO: &str = "https://github.com/paktech/paktech-gitops.git";
+const VALUES_REPO: &str = "https://github.com/paktech/paktech-gitops-state.git";
 
 /// What the simulated Argo CD was asked to do, per environment.
 #[derive(Debug, Default)]
@@ -30,7 +45,7 @@ pub struct Asked {
 }
 
 /// The simulated cluster's behaviour.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeCluster {
     /// The GitOps remote (a bare repository).
     pub remote: PathBuf,
@@ -38,6 +53,33 @@ pub struct FakeCluster {
     pub deny_window: bool,
     /// Environment → namespace.
     pub namespaces: BTreeMap<String, String>,
+    /// Builds (image tags) whose pods never become ready.
+    pub failing: BTreeSet<String>,
+}
+
+/// Work Argo CD has been asked for and not done yet.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Compare the live state with the values at this revision.
+    Compare(String),
+    /// Sync to this revision; `automated` when Argo CD's own auto-sync does it.
+    Sync { revision: String, automated: bool },
+}
+
+/// One Application's state.
+#[derive(Debug, Default, Clone)]
+struct AppState {
+    /// The revision last compared.
+    compared: Option<String>,
+    /// The revision last synced.
+    synced: Option<String>,
+    /// The last synced revision whose build became ready: its pods keep serving while a
+    /// later rollout fails.
+    stable: Option<String>,
+    /// `status.operationState` of the last sync.
+    operation: Option<Value>,
+    queued: VecDeque<Step>,
+    version: u64,
 }
 
 impl FakeCluster {
@@ -61,7 +103,7 @@ impl FakeCluster {
 
     async fn serve(self, mut handle: mock::Handle<Request<Body>, Response<Body>>) -> Asked {
         let mut asked = Asked::default();
-        let mut synced: BTreeMap<String, String> = BTreeMap::new();
+        let mut apps: BTreeMap<String, AppState> = BTreeMap::new();
         let mut open_watches = Vec::new();
         while let Some((request, send)) = handle.next_request().await {
             let (parts, body) = request.into_parts();
@@ -85,14 +127,19 @@ impl FakeCluster {
                     ],
                 ) => {
                     let env = name.trim_start_matches("paktech-app-").to_owned();
+                    let app = apps.entry(env.clone()).or_default();
                     if method == "PATCH" {
                         if body
                             .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
                             .is_some()
                         {
                             *asked.refreshes.entry(env.clone()).or_default() += 1;
+                            app.queued.push_back(Step::Compare(tip.clone()));
                             if !self.deny_window {
-                                synced.insert(env.clone(), tip.clone());
+                                app.queued.push_back(Step::Sync {
+                                    revision: tip.clone(),
+                                    automated: true,
+                                });
                             }
                         }
                         if body.get("operation").is_some() {
@@ -101,15 +148,13 @@ impl FakeCluster {
                                 .entry(env.clone())
                                 .or_default()
                                 .push(tip.clone());
-                            synced.insert(env.clone(), tip.clone());
+                            app.queued.push_back(Step::Sync {
+                                revision: tip.clone(),
+                                automated: false,
+                            });
                         }
                     }
-                    let ns = self.namespaces.get(&env).cloned().unwrap_or_default();
-                    let images = self
-                        .running(&ns, &synced)
-                        .map(|r| vec![format!("{}@{}", r.repository, r.digest)])
-                        .unwrap_or_default();
-                    Some(application(name, synced.get(&env), &tip, &images))
+                    Some(self.application(name, &env, app, &tip))
                 }
                 (
                     "GET",
@@ -122,8 +167,34 @@ impl FakeCluster {
                         "applications",
                     ],
                 ) if query.contains("watch=true") => {
-                    // Nothing changes on its own here: the watch stays open.
-                    open_watches.push(send);
+                    let name = query
+                        .split('&')
+                        .find_map(|p| p.strip_prefix("fieldSelector=metadata.name%3D"))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let env = name.trim_start_matches("paktech-app-").to_owned();
+                    let app = apps.entry(env.clone()).or_default();
+                    if app.queued.is_empty() {
+                        // Nothing to do: the watch stays open.
+                        open_watches.push(send);
+                        continue;
+                    }
+                    // Argo CD works through what it was asked, one status update per step;
+                    // then this watch ends, as the API server ends watches.
+                    let mut events = String::new();
+                    while let Some(step) = app.queued.pop_front() {
+                        self.apply(&env, app, step);
+                        let object = self.application(&name, &env, app, &tip);
+                        events.push_str(&json!({"type": "MODIFIED", "object": object}).to_string());
+                        events.push('\n');
+                    }
+                    send.send_response(
+                        Response::builder()
+                            .status(200)
+                            .header("content-type", "application/json")
+                            .body(Body::from(events.into_bytes()))
+                            .expect("response"),
+                    );
                     continue;
                 }
                 (
@@ -137,17 +208,27 @@ impl FakeCluster {
                         "deployments",
                         "paktech-app",
                     ],
-                ) => self.running(ns, &synced).map(|r| deployment(ns, &r)),
+                ) => self.live(ns, &apps).map(|live| deployment(ns, &live)),
                 ("GET", ["api", "v1", "namespaces", ns, "pods"]) => Some(json!({
                     "apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
-                    "items": self.running(ns, &synced).map(|r| pods(ns, &r)).unwrap_or_default(),
+                    "items": self.live(ns, &apps).map(|live| pods(ns, &live)).unwrap_or_default(),
                 })),
-                ("GET", ["api", "v1", "namespaces", ns, "pods", _, "proxy", endpoint]) => {
-                    self.running(ns, &synced).map(|r| match *endpoint {
-                        "info" => json!({"build_sha": r.tag, "version": "0.1.0"}),
-                        _ => json!({"status": "ok"}),
-                    })
-                }
+                (
+                    "GET",
+                    [
+                        "api",
+                        "v1",
+                        "namespaces",
+                        ns,
+                        "pods",
+                        pod,
+                        "proxy",
+                        endpoint,
+                    ],
+                ) if !pod.contains("-crash") => self.live(ns, &apps).map(|live| match *endpoint {
+                    "info" => json!({"build_sha": live.serving().tag, "version": "0.1.0"}),
+                    _ => json!({"status": "ok"}),
+                }),
                 _ => None,
             };
             let (code, value) = match answer {
@@ -169,28 +250,211 @@ impl FakeCluster {
         asked
     }
 
-    /// What runs in `namespace`: the values its environment was last synced at.
-    fn running(&self, namespace: &str, synced: &BTreeMap<String, String>) -> Option<Running> {
-        let env = self.namespaces.iter().find(|(_, ns)| *ns == namespace)?.0;
-        let revision = synced.get(env)?;
-        let path = format!("apps/paktech-app/{env}/values.yaml");
-        let text = read(&self.remote, revision, &path)?;
-        let doc = Document::parse(path, text).expect("values");
-        let get = |key: &str| doc.get(key).unwrap_or_default().to_owned();
-        Some(Running {
-            repository: get("image.repository"),
-            tag: get("image.tag"),
-            digest: get("image.digest"),
-            replicas: get("replicaCount").parse().unwrap_or(1),
+    /// Does one queued step of Argo CD's work.
+    fn apply(&self, env: &str, app: &mut AppState, step: Step) {
+        app.version += 1;
+        match step {
+            Step::Compare(revision) => app.compared = Some(revision),
+            Step::Sync {
+                revision,
+                automated,
+            } => {
+                app.compared = Some(revision.clone());
+                app.operation = Some(operation_state(&revision, automated));
+                app.synced = Some(revision.clone());
+                let fails = self
+                    .env_values(env, &revision)
+                    .and_then(|text| build(&text))
+                    .is_some_and(|b| self.failing.contains(&b.tag));
+                if !fails {
+                    app.stable = Some(revision);
+                }
+            }
+        }
+    }
+
+    fn env_of(&self, namespace: &str) -> Option<&str> {
+        self.namespaces
+            .iter()
+            .find(|(_, ns)| *ns == namespace)
+            .map(|(env, _)| env.as_str())
+    }
+
+    fn env_values(&self, env: &str, revision: &str) -> Option<String> {
+        read(
+            &self.remote,
+            revision,
+            &format!("apps/paktech-app/{env}/values.yaml"),
+        )
+    }
+
+    /// What runs in `namespace`: the synced build, and while its rollout fails, the last
+    /// build that became ready.
+    fn live(&self, namespace: &str, apps: &BTreeMap<String, AppState>) -> Option<Live> {
+        let env = self.env_of(namespace)?;
+        self.live_of(env, apps.get(env)?)
+    }
+
+    fn live_of(&self, env: &str, app: &AppState) -> Option<Live> {
+        let synced = build(&self.env_values(env, app.synced.as_deref()?)?)?;
+        let failing = self.failing.contains(&synced.tag);
+        let stable = app
+            .stable
+            .as_deref()
+            .filter(|_| failing)
+            .and_then(|r| self.env_values(env, r))
+            .and_then(|text| build(&text));
+        Some(Live {
+            synced,
+            failing,
+            stable,
+        })
+    }
+
+    /// The Application `name` of `env` as Argo CD 3.x writes it.
+    fn application(&self, name: &str, env: &str, app: &AppState, tip: &str) -> Value {
+        let namespace = self.namespaces.get(env).cloned().unwrap_or_default();
+        let compared = app.compared.clone().unwrap_or_else(|| tip.to_owned());
+        let values_at = |revision: &str| self.env_values(env, revision);
+        // Synced when what the compared revision renders is what was last synced: a commit
+        // to another environment's file changes nothing here.
+        let in_sync = app
+            .synced
+            .as_deref()
+            .is_some_and(|synced| values_at(synced) == values_at(&compared));
+        let live = self.live_of(env, app);
+        let health = match &live {
+            None => "Missing",
+            Some(live) if live.failing => "Degraded",
+            Some(_) => "Healthy",
+        };
+        let images: Vec<String> = live
+            .as_ref()
+            .map(|live| {
+                let mut images: Vec<String> = live
+                    .stable
+                    .iter()
+                    .chain([&live.synced])
+                    .map(Running::image)
+                    .collect();
+                images.sort();
+                images.dedup();
+                images
+            })
+            .unwrap_or_default();
+        let sources = sources(env);
+        let mut status = json!({
+            "controllerNamespace": "argocd",
+            "health": {"status": health, "lastTransitionTime": "2026-11-26T12:00:00Z"},
+            "resourceHealthSource": "appTree",
+            "sourceTypes": ["Helm", ""],
+            "summary": {"images": images},
+            "sync": {
+                "comparedTo": {
+                    "destination": {"namespace": namespace, "server": "https://kubernetes.default.svc"},
+                    "source": {"repoURL": ""},
+                    "sources": sources,
+                },
+                "status": if in_sync { "Synced" } else { "OutOfSync" },
+                "revisions": [CHART_REVISION, compared],
+            },
+        });
+        if let Some(operation) = &app.operation {
+            status["operationState"] = operation.clone();
+        }
+        json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {
+                "name": name,
+                "namespace": "argocd",
+                "resourceVersion": (1000 + app.version).to_string(),
+                "labels": {"app.kubernetes.io/name": "paktech-app", "paktech.dev/environment": env},
+            },
+            "spec": {
+                "destination": {"namespace": namespace, "server": "https://kubernetes.default.svc"},
+                "project": "paktech",
+                "sources": sources,
+                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}},
+            },
+            "status": status,
         })
     }
 }
 
+fn sources(env: &str) -> Value {
+    json!([
+        {"helm": {"releaseName": "paktech-app", "valueFiles": [format!("$values/apps/paktech-app/{env}/values.yaml")]},
+            "path": "helm/paktech-app", "repoURL": CHART_REPO, "targetRevision": "main"},
+        {"ref": "values", "repoURL": VALUES_REPO, "targetRevision": "main"},
+    ])
+}
+
+/// `status.operationState` after a sync of `revision` (Argo CD v3.2.0 `controller/sync.go`:
+/// the result names one revision per source and leaves the single `revision` empty).
+fn operation_state(revision: &str, automated: bool) -> Value {
+    let initiated_by = if automated {
+        json!({"automated": true})
+    } else {
+        json!({"username": "paktech-pipeline"})
+    };
+    json!({
+        "phase": "Succeeded",
+        "message": "successfully synced (all tasks run)",
+        "startedAt": "2026-11-26T12:00:00Z",
+        "finishedAt": "2026-11-26T12:00:02Z",
+        "operation": {
+            "initiatedBy": initiated_by,
+            "sync": {"prune": true, "revisions": [CHART_REVISION, revision]},
+        },
+        "syncResult": {"revision": "", "revisions": [CHART_REVISION, revision]},
+    })
+}
+
+#[derive(Debug, Clone)]
 struct Running {
     repository: String,
     tag: String,
     digest: String,
     replicas: u32,
+}
+
+impl Running {
+    /// The image as the chart names it in the pod spec.
+    fn image(&self) -> String {
+        format!("{}@{}", self.repository, self.digest)
+    }
+}
+
+/// What runs in one namespace.
+struct Live {
+    synced: Running,
+    /// Whether `synced` is a failing build, whose rollout never completes.
+    failing: bool,
+    /// While `synced`'s rollout fails: the build that still serves, if one ever did.
+    stable: Option<Running>,
+}
+
+impl Live {
+    /// The build that answers on the pod proxy.
+    fn serving(&self) -> &Running {
+        self.stable.as_ref().unwrap_or(&self.synced)
+    }
+}
+
+fn build(values: &str) -> Option<Running> {
+    let doc = Document::parse("values.yaml", values.to_owned()).expect("values");
+    let get = |key: &str| doc.get(key).unwrap_or_default().to_owned();
+    let tag = get("image.tag");
+    if tag.is_empty() {
+        return None;
+    }
+    Some(Running {
+        repository: get("image.repository"),
+        tag,
+        digest: get("image.digest"),
+        replicas: get("replicaCount").parse().unwrap_or(1),
+    })
 }
 
 fn tip(remote: &Path) -> String {
@@ -208,66 +472,134 @@ fn read(remote: &Path, revision: &str, path: &str) -> Option<String> {
     Some(String::from_utf8_lossy(blob.content()).into_owned())
 }
 
-fn application(name: &str, synced: Option<&String>, tip: &str, images: &[String]) -> Value {
-    let in_sync = synced.is_some_and(|s| s == tip);
-    json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name, "namespace": "argocd", "resourceVersion": "1000"},
-        "status": {
-            "sync": {
-                "status": if in_sync { "Synced" } else { "OutOfSync" },
-                "revisions": [CHART_REVISION, tip],
-            },
-            "health": {"status": "Healthy"},
-            "summary": {"images": images},
-        },
-    })
-}
-
-fn deployment(namespace: &str, running: &Running) -> Value {
+fn deployment(namespace: &str, live: &Live) -> Value {
+    let want = live.synced.replicas;
+    let (updated, ready, progressing) = if live.failing {
+        (
+            1,
+            live.stable.as_ref().map_or(0, |s| s.replicas),
+            json!({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"paktech-app\" has timed out progressing."}),
+        )
+    } else {
+        (
+            want,
+            want,
+            json!({"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}),
+        )
+    };
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "paktech-app", "namespace": namespace, "generation": 2},
+        "metadata": {
+            "name": "paktech-app",
+            "namespace": namespace,
+            "generation": 2,
+            "annotations": {
+                "argocd.argoproj.io/tracking-id": format!("paktech-app-{}:apps/Deployment:{namespace}/paktech-app",
+                    namespace.trim_start_matches("paktech-")),
+            },
+        },
         "spec": {
-            "replicas": running.replicas,
+            "replicas": want,
             "selector": {"matchLabels": {"app.kubernetes.io/name": "paktech-app", "app.kubernetes.io/instance": "paktech-app"}},
             "template": {},
         },
         "status": {
             "observedGeneration": 2,
-            "replicas": running.replicas,
-            "updatedReplicas": running.replicas,
-            "readyReplicas": running.replicas,
-            "availableReplicas": running.replicas,
+            "replicas": ready + u32::from(live.failing),
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [progressing],
         },
     })
 }
 
-fn pods(namespace: &str, running: &Running) -> Vec<Value> {
-    let hash = running.tag.get(..10).unwrap_or("0000000000");
-    (0..running.replicas)
-        .map(|i| {
-            json!({
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": format!("paktech-app-{hash}-{i}"),
-                    "namespace": namespace,
-                    "labels": {"app.kubernetes.io/name": "paktech-app", "app.kubernetes.io/instance": "paktech-app",
-                        "app.kubernetes.io/version": running.tag},
-                },
-                "status": {
-                    "phase": "Running",
-                    "conditions": [{"type": "Ready", "status": "True"}],
-                    "containerStatuses": [{
-                        "name": "paktech-app", "ready": true, "restartCount": 0,
-                        "image": format!("{}:{}", running.repository, running.tag),
-                        "imageID": format!("{}@{}", running.repository, running.digest),
-                    }],
-                },
-            })
+fn pods(namespace: &str, live: &Live) -> Vec<Value> {
+    let pod = |running: &Running, name: String, ready: bool| {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/name": "paktech-app", "app.kubernetes.io/instance": "paktech-app",
+                    "app.kubernetes.io/version": running.tag},
+            },
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                "containerStatuses": [{
+                    "name": "paktech-app", "ready": ready, "restartCount": if ready { 0 } else { 5 },
+                    "image": format!("{}:{}", running.repository, running.tag),
+                    "imageID": running.image(),
+                }],
+            },
         })
+    };
+    let hash = |running: &Running| running.tag.get(..10).unwrap_or("0000000000").to_owned();
+    if !live.failing {
+        return (0..live.synced.replicas)
+            .map(|i| {
+                pod(
+                    &live.synced,
+                    format!("paktech-app-{}-{i}", hash(&live.synced)),
+                    true,
+                )
+            })
+            .collect();
+    }
+    let serving = live.stable.iter().flat_map(|stable| {
+        (0..stable.replicas).map(|i| pod(stable, format!("paktech-app-{}-{i}", hash(stable)), true))
+    });
+    serving
+        .chain([pod(
+            &live.synced,
+            format!("paktech-app-{}-crash", hash(&live.synced)),
+            false,
+        )])
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The simulated Application validates against Argo CD's own CRD schema (read from
+    /// `shared/schemas/argo-cd/`), operation state and all.
+    #[test]
+    fn the_simulated_application_validates_against_argo_cds_schema() {
+        let Some(shared) = crate::shared_or_skip("fake_cluster") else {
+            return;
+        };
+        let text = std::fs::read_to_string(shared.join("schemas/argo-cd/application-crd.yaml"))
+            .expect("CRD");
+        let schema =
+            crate::yaml_documents(&text)[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+                .clone();
+        let validator = jsonschema::validator_for(&schema).expect("a usable schema");
+        let cluster = FakeCluster {
+            namespaces: BTreeMap::from([("prod".to_owned(), "paktech-prod".to_owned())]),
+            ..FakeCluster::default()
+        };
+        let revision = "4444444444444444444444444444444444444444";
+        let app = AppState {
+            compared: Some(revision.to_owned()),
+            synced: Some(revision.to_owned()),
+            operation: Some(operation_state(revision, false)),
+            ..AppState::default()
+        };
+        let object = cluster.application("paktech-app-prod", "prod", &app, revision);
+        let errors: Vec<String> = validator
+            .iter_errors(&object)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        assert_eq!(
+            object["status"]["operationState"]["syncResult"]["revisions"][1],
+            revision
+        );
+        assert!(object["status"]["health"].get("message").is_none());
+    }
 }

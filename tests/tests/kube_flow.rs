@@ -2,9 +2,10 @@
 //! that reads the GitOps remote as Argo CD would. Inside prod's deny window a promotion is
 //! held back, and a rollback passes as an explicit sync of the prod Application; outside it,
 //! a refresh is all the pipeline asks for. Either way the result is verified by digest and
-//! smoke-tested through the pod proxy.
+//! smoke-tested through the pod proxy. A rollback after a rollout that ended `Degraded` waits
+//! for Argo CD to sync its own revision instead of failing on the bad rollout's state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pipeline::adapters::target::Target;
 use pipeline::flow::rollback::{self, RollbackOptions};
@@ -24,6 +25,7 @@ fn on_cluster(
     dir: &std::path::Path,
     now: &str,
     deny_window: bool,
+    failing: &[&str],
 ) -> (Pipeline, tokio::task::JoinHandle<Asked>) {
     // The Docker client is never used here: it only fills the pipeline's image fields.
     let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
@@ -38,6 +40,10 @@ fn on_cluster(
             .iter()
             .map(|e| (e.name.to_string(), e.namespace.clone()))
             .collect::<BTreeMap<_, _>>(),
+        failing: failing
+            .iter()
+            .map(|b| (*b).to_owned())
+            .collect::<BTreeSet<_>>(),
     };
     let (target, cluster) = cluster.target();
     pipeline.target = Target::Kube(target);
@@ -64,7 +70,7 @@ fn sha(s: &str) -> GitSha {
 async fn inside_the_deny_window_a_promotion_waits_and_a_rollback_syncs_prod_explicitly() {
     let dir = tempfile::tempdir().expect("tempdir");
     // 23:00 UTC: inside prod's deny window (22:00 for 8 hours, gitops/bootstrap/appproject.yaml).
-    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T23:00:00Z", true);
+    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T23:00:00Z", true, &[]);
     let prod = pipeline.config.environment("prod").expect("prod").clone();
 
     pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
@@ -107,7 +113,7 @@ async fn inside_the_deny_window_a_promotion_waits_and_a_rollback_syncs_prod_expl
 #[tokio::test]
 async fn outside_the_deny_window_argo_cd_is_only_asked_to_refresh() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T12:00:00Z", false);
+    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T12:00:00Z", false, &[]);
     let prod = pipeline.config.environment("prod").expect("prod").clone();
 
     pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
@@ -123,6 +129,39 @@ async fn outside_the_deny_window_argo_cd_is_only_asked_to_refresh() {
         .expect("rollback");
     assert_eq!(rolled.to_sha, GOOD);
     let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
+
+    drop(pipeline);
+    let asked = cluster.await.expect("cluster");
+    assert!(asked.syncs.is_empty(), "{asked:?}");
+    assert_eq!(asked.refreshes.get("prod"), Some(&3));
+}
+
+#[tokio::test]
+async fn a_rollback_after_a_degraded_rollout_waits_for_its_own_revision() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pipeline, cluster) = on_cluster(dir.path(), "2026-11-26T12:00:00Z", false, &[BAD]);
+    let prod = pipeline.config.environment("prod").expect("prod").clone();
+
+    pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
+    sync::deploy(&pipeline, &prod, GOOD, &Silent)
+        .await
+        .expect("deploy the good build");
+    pretend_it_ran(&pipeline, "prod", &sha(BAD), BAD_DIGEST);
+    let failed = sync::deploy(&pipeline, &prod, BAD, &Silent)
+        .await
+        .expect_err("the bad build's rollout ends Degraded")
+        .to_string();
+    assert!(failed.contains("health Degraded"), "{failed}");
+
+    // Argo CD still shows the bad rollout (Synced at its revision, Degraded, the good build's
+    // pods still listed among the images) when the rollback asks for a refresh.
+    let rolled = rollback::rollback(&pipeline, &rollback_options(), &Silent)
+        .await
+        .expect("the rollback waits for its own revision");
+    assert_eq!(rolled.to_sha, GOOD);
+    let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    assert_eq!(probes.len(), 3, "{probes:?}");
     assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
 
     drop(pipeline);

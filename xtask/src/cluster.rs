@@ -1,16 +1,24 @@
 //! `cargo xtask cluster up|down`: a local Kubernetes cluster (kind) that the `kind` target
-//! drives like the real one: Argo CD installed, a registry the nodes pull from
-//! (`localhost:5001`, through a containerd mirror), the app and GitOps repositories served
-//! to the cluster over `git://` from this machine, and the bootstrap manifests applied.
+//! drives like the real one: worker nodes in three zones (prod's topology spread needs
+//! `topology.kubernetes.io/zone`), Argo CD installed and Available, a registry the nodes pull
+//! from (`localhost:5001`, through a containerd mirror), the app and GitOps repositories
+//! served to the cluster by a git container on kind's network (proved from inside the
+//! cluster before `up` succeeds), and the bootstrap manifests applied.
 //!
-//! Everything it creates is named `paktech…` and lives in the state folder's `kind/`, so
-//! `down` removes exactly that. It needs `kind`, `kubectl`, `docker` and `git` on PATH and
-//! pulls `registry:2`, kind's node image and Argo CD's manifests from the internet.
+//! The decisions are pure functions below (the kind config, the git server's container, the
+//! in-cluster check, the waits, the values a kind cluster gets), tested here; the runner only
+//! hands them to `kind`, `docker` and `kubectl`. Everything it creates is named `paktech…` and
+//! lives in the state folder's `kind/`, so `down` removes exactly that. It needs `kind`,
+//! `kubectl`, `docker` and `git` on PATH and pulls `registry:2`, kind's node image, Argo CD's
+//! manifests and image from the internet.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use pipeline::adapters::tools;
+use pipeline::config::PipelineConfig;
+use pipeline::values::{Document, Scalar};
 
 use crate::{context, workspace};
 
@@ -22,7 +30,18 @@ pub const REGISTRY_CONTAINER: &str = "paktech-registry";
 pub const REGISTRY_REPOSITORY: &str = "localhost:5001/paktech-app";
 /// The Argo CD release installed (its upstream `manifests/install.yaml`).
 pub const ARGOCD_VERSION: &str = "v3.2.0";
+/// The container that serves the repositories to the cluster, on kind's Docker network.
+pub const GIT_CONTAINER: &str = "paktech-git";
 const GIT_PORT: u16 = 9418;
+/// Where the git container mounts the state folder's `git/` (read-only).
+const GIT_BASE: &str = "/srv/git";
+/// kind's Docker network, which `kind create cluster` makes.
+const KIND_NETWORK: &str = "kind";
+/// The node label prod's topology spread constraint keys on (`topologySpread.topologyKey`).
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// One worker node per zone: prod's three replicas spread one per zone with
+/// `whenUnsatisfiable: DoNotSchedule`, and a rollout's surge pod still fits `maxSkew: 1`.
+pub const ZONES: [&str; 3] = ["paktech-a", "paktech-b", "paktech-c"];
 /// The repository URLs the bootstrap manifests name, and what serves them on kind.
 const APP_REPO: (&str, &str) = (
     "https://github.com/paktech/paktech-gitops.git",
@@ -32,6 +51,9 @@ const GITOPS_REPO: (&str, &str) = (
     "https://github.com/paktech/paktech-gitops-state.git",
     "paktech-gitops-state.git",
 );
+/// How often, and how far apart, `up` tries to read the repositories from the cluster.
+const SERVE_ATTEMPTS: u32 = 10;
+const SERVE_RETRY: Duration = Duration::from_secs(3);
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -115,14 +137,15 @@ impl Kind {
         }
         std::fs::create_dir_all(self.git_root())
             .with_context(|| format!("cannot create {}", self.git_root().display()))?;
+        let config = context::load_config()?;
         self.registry().await?;
         self.cluster().await?;
         self.mirror().await?;
         self.argocd().await?;
-        let gateway = self.gateway().await?;
-        let gitops_remote = self.repositories(&gateway)?;
-        self.git_daemon(&gateway).await?;
-        self.bootstrap(&gateway).await?;
+        let gitops_remote = self.repositories(&config)?;
+        self.git_server().await?;
+        self.prove_served(&config.gitops.branch).await?;
+        self.bootstrap().await?;
         let config = self.pipeline_config(&gitops_remote)?;
         Ok(Up {
             gitops_remote,
@@ -155,9 +178,10 @@ impl Kind {
             tools::run("kind", &["delete", "cluster", "--name", CLUSTER], b"").await?;
         }
         if tools::on_path("docker") {
-            let _ = tools::run("docker", &["rm", "-f", REGISTRY_CONTAINER], b"").await;
+            for container in [REGISTRY_CONTAINER, GIT_CONTAINER] {
+                let _ = tools::run("docker", &["rm", "-f", container], b"").await;
+            }
         }
-        self.stop_git_daemon();
         eprintln!("kind cluster {CLUSTER}, its registry and git server are gone");
         Ok(())
     }
@@ -200,19 +224,33 @@ impl Kind {
     async fn cluster(&self) -> anyhow::Result<()> {
         let clusters = tools::run("kind", &["get", "clusters"], b"").await?;
         if clusters.lines().any(|c| c.trim() == CLUSTER) {
-            return Ok(());
+            return self.check_zones().await;
         }
-        step(&format!("creating kind cluster {CLUSTER}"));
-        // containerd reads per-registry hosts from certs.d, where `mirror` writes ours.
-        let config = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\ncontainerdConfigPatches:\n  - |-\n    [plugins.\"io.containerd.grpc.v1.cri\".registry]\n      config_path = \"/etc/containerd/certs.d\"\n";
+        step(&format!(
+            "creating kind cluster {CLUSTER}: a control plane and workers in zones {}",
+            ZONES.join(", ")
+        ));
         tools::run(
             "kind",
             &[
                 "create", "cluster", "--name", CLUSTER, "--wait", "180s", "--config", "-",
             ],
-            config.as_bytes(),
+            kind_config().as_bytes(),
         )
         .await?;
+        self.check_zones().await
+    }
+
+    /// A cluster made by an older `up` has no zones, and prod could never schedule on it.
+    async fn check_zones(&self) -> anyhow::Result<()> {
+        let nodes = kubectl(&["get", "nodes", "-o", "json"], b"").await?;
+        let nodes: serde_json::Value =
+            serde_json::from_str(&nodes).context("kubectl get nodes -o json")?;
+        if let Some(problem) = zones_problem(&nodes) {
+            bail!(
+                "kind cluster {CLUSTER}: {problem}; run `cargo xtask cluster down` and `cargo xtask cluster up` to recreate it"
+            );
+        }
         Ok(())
     }
 
@@ -279,52 +317,19 @@ impl Kind {
             b"",
         )
         .await?;
-        for workload in [
-            "deployment/argocd-repo-server",
-            "deployment/argocd-applicationset-controller",
-            "statefulset/argocd-application-controller",
-        ] {
-            kubectl(
-                &[
-                    "rollout",
-                    "status",
-                    "-n",
-                    context::ARGOCD_NAMESPACE,
-                    workload,
-                    "--timeout=300s",
-                ],
-                b"",
-            )
-            .await?;
+        // Every Argo CD deployment Available (the repo server, which the check below execs
+        // into, among them), and the application controller's StatefulSet rolled out.
+        for args in argocd_waits() {
+            kubectl(&args.iter().map(String::as_str).collect::<Vec<_>>(), b"").await?;
         }
         Ok(())
     }
 
-    /// The IPv4 address of this machine on kind's Docker network: pods reach the git server
-    /// there.
-    async fn gateway(&self) -> anyhow::Result<String> {
-        let text = tools::run(
-            "docker",
-            &[
-                "network",
-                "inspect",
-                "kind",
-                "-f",
-                "{{range .IPAM.Config}}{{.Gateway}} {{end}}",
-            ],
-            b"",
-        )
-        .await?;
-        text.split_whitespace()
-            .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok())
-            .map(str::to_owned)
-            .context("kind's Docker network has no IPv4 gateway for the git server to listen on")
-    }
-
     /// The app repository (the chart, at this checkout's HEAD) and the GitOps repository
-    /// (seeded from gitops/ with the registry's repository), as bare repositories under
-    /// `git/`. The GitOps repository is created once and then belongs to the pipeline.
-    fn repositories(&self, gateway: &str) -> anyhow::Result<PathBuf> {
+    /// (seeded from gitops/ with the registry's repository and autoscaling off), as bare
+    /// repositories under `git/`. The GitOps repository is created once and then belongs to
+    /// the pipeline.
+    fn repositories(&self, config: &PipelineConfig) -> anyhow::Result<PathBuf> {
         let app = self.git_root().join(APP_REPO.1);
         if !app.exists() {
             git2::Repository::init_bare(&app)
@@ -349,8 +354,7 @@ impl Kind {
         if !gitops.exists() {
             let seed = self.state.join("gitops-seed");
             let _ = std::fs::remove_dir_all(&seed);
-            copy_for_kind(&root.join("gitops"), &seed, &self.served_urls(gateway))?;
-            let config = context::load_config()?;
+            copy_for_kind(&root.join("gitops"), &seed, &served_urls())?;
             pipeline::adapters::gitops::seed_bare_repository(
                 &gitops,
                 &seed,
@@ -361,54 +365,59 @@ impl Kind {
         Ok(gitops)
     }
 
-    fn served_urls(&self, gateway: &str) -> [(String, String); 2] {
-        [APP_REPO, GITOPS_REPO].map(|(github, served)| {
-            (
-                github.to_owned(),
-                format!("git://{gateway}:{GIT_PORT}/{served}"),
-            )
-        })
-    }
-
-    fn pid_file(&self) -> PathBuf {
-        self.state.join("git-daemon.pid")
-    }
-
-    /// `git daemon`, read-only, on kind's gateway address only; it outlives this command.
-    async fn git_daemon(&self, gateway: &str) -> anyhow::Result<()> {
-        self.stop_git_daemon();
-        let root = self.git_root();
-        let root = root.display().to_string();
-        let pid = self.pid_file().display().to_string();
+    /// The git container, (re)started on every `up` so it mounts this state folder.
+    async fn git_server(&self) -> anyhow::Result<()> {
+        step(&format!(
+            "serving the repositories to the cluster as git://{GIT_CONTAINER}:{GIT_PORT}/"
+        ));
+        let _ = tools::run("docker", &["rm", "-f", GIT_CONTAINER], b"").await;
+        // Docker wants an absolute source for a bind mount (PAKTECH_STATE_DIR may be relative).
+        let root = std::path::absolute(self.git_root())
+            .with_context(|| format!("cannot resolve {}", self.git_root().display()))?;
+        let args = git_server_args(&root);
         tools::run(
-            "git",
-            &[
-                "daemon",
-                "--detach",
-                "--reuseaddr",
-                "--export-all",
-                &format!("--base-path={root}"),
-                &format!("--listen={gateway}"),
-                &format!("--port={GIT_PORT}"),
-                &format!("--pid-file={pid}"),
-                &root,
-            ],
+            "docker",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
             b"",
         )
         .await?;
         Ok(())
     }
 
-    fn stop_git_daemon(&self) {
-        if let Ok(pid) = std::fs::read_to_string(self.pid_file()) {
-            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
-            let _ = std::fs::remove_file(self.pid_file());
+    /// `git ls-remote` of both repositories from inside the cluster, by the repo server that
+    /// will read them, retried while the container starts and its name gets known.
+    async fn prove_served(&self, gitops_branch: &str) -> anyhow::Result<()> {
+        step(
+            "checking that the cluster reads both repositories (git ls-remote in the repo server)",
+        );
+        for check in served_checks(gitops_branch) {
+            let args: Vec<&str> = check.iter().map(String::as_str).collect();
+            let mut attempt = 1;
+            loop {
+                match kubectl(&args, b"").await {
+                    Ok(refs) if !refs.trim().is_empty() => break,
+                    Ok(_) | Err(_) if attempt < SERVE_ATTEMPTS => {
+                        attempt += 1;
+                        tokio::time::sleep(SERVE_RETRY).await;
+                    }
+                    Ok(_) => bail!("`kubectl {}` listed no refs", args.join(" ")),
+                    Err(e) => {
+                        return Err(e).with_context(|| {
+                            format!(
+                                "the cluster cannot read the repositories from {GIT_CONTAINER} on Docker network {KIND_NETWORK} (`kubectl {}`); see `docker logs {GIT_CONTAINER}`",
+                                args.join(" ")
+                            )
+                        });
+                    }
+                }
+            }
         }
+        Ok(())
     }
 
     /// The AppProject and ApplicationSet, pointed at the repositories served to the cluster.
-    async fn bootstrap(&self, gateway: &str) -> anyhow::Result<()> {
-        let urls = self.served_urls(gateway);
+    async fn bootstrap(&self) -> anyhow::Result<()> {
+        let urls = served_urls();
         for file in ["appproject.yaml", "applicationset.yaml"] {
             let text =
                 std::fs::read_to_string(workspace::root().join("gitops/bootstrap").join(file))
@@ -459,8 +468,197 @@ impl Kind {
     }
 }
 
-/// Copies the gitops/ tree to `to` with every values file's image repository set to the
-/// registry's, and the bootstrap manifests' repository URLs set to the served ones.
+/// kind's cluster config (API `kind.x-k8s.io/v1alpha4`): a control plane and one worker per
+/// zone in [`ZONES`], labelled through `nodes[].labels` (kind v0.30.0
+/// `pkg/apis/config/v1alpha4/types.go`, `Node.Labels`; kind hands them to the kubelet as
+/// `node-labels`, and the kubelet may set `topology.kubernetes.io/zone` on itself, kubernetes
+/// `pkg/kubelet/apis/well_known_labels.go`). The control plane carries no zone: it is tainted
+/// for workloads once workers exist, and a zone nobody can schedule into would break
+/// `maxSkew`. containerd reads per-registry hosts from `certs.d`, where `mirror` writes ours.
+fn kind_config() -> String {
+    let mut config = String::from(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\ncontainerdConfigPatches:\n  - |-\n    [plugins.\"io.containerd.grpc.v1.cri\".registry]\n      config_path = \"/etc/containerd/certs.d\"\nnodes:\n  - role: control-plane\n",
+    );
+    for zone in ZONES {
+        config.push_str(&format!(
+            "  - role: worker\n    labels:\n      {ZONE_LABEL}: {zone}\n"
+        ));
+    }
+    config
+}
+
+/// What is wrong with the cluster's nodes (`kubectl get nodes -o json`) for prod's topology
+/// spread, if anything: fewer zones than [`ZONES`].
+fn zones_problem(nodes: &serde_json::Value) -> Option<String> {
+    let mut zones: Vec<&str> = nodes["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|node| node["metadata"]["labels"][ZONE_LABEL].as_str())
+        .collect();
+    zones.sort_unstable();
+    zones.dedup();
+    (zones.len() < ZONES.len()).then(|| {
+        format!(
+            "its nodes span {} zone(s) ({ZONE_LABEL}), but prod spreads its replicas over {} with DoNotSchedule",
+            zones.len(),
+            ZONES.len()
+        )
+    })
+}
+
+/// The `kubectl` waits after installing Argo CD: every Deployment Available (server, repo
+/// server, ApplicationSet and notifications controllers, Redis, Dex: `manifests/install.yaml`
+/// at [`ARGOCD_VERSION`]), and the application controller, a StatefulSet without an
+/// Available condition, rolled out.
+fn argocd_waits() -> Vec<Vec<String>> {
+    let ns = context::ARGOCD_NAMESPACE;
+    [
+        vec![
+            "wait",
+            "--for=condition=Available",
+            "deployment",
+            "--all",
+            "-n",
+            ns,
+            "--timeout=300s",
+        ],
+        vec![
+            "rollout",
+            "status",
+            "statefulset/argocd-application-controller",
+            "-n",
+            ns,
+            "--timeout=300s",
+        ],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(str::to_owned).collect())
+    .collect()
+}
+
+/// `docker run` of the git server: a container on kind's network, reached by the cluster by
+/// its name as the registry is (kind's node entrypoint makes Docker's embedded DNS answer
+/// pods too: `enable_network_magic` in kind v0.30.0 `images/base/files/usr/local/bin/entrypoint`),
+/// so it works on every Docker, Docker Desktop included, where no host address is reachable
+/// from the nodes. It serves `root` read-only with `git daemon`; the image is Argo CD's own
+/// at [`ARGOCD_VERSION`] (it has git, and its tag is pinned with the release we install). `safe.directory` because the mounted
+/// repositories belong to this machine's user, not the container's. `git://` serves Argo CD
+/// whole: it lists refs with go-git's default client for any non-HTTP URL
+/// (`util/git/workaround.go`, v3.2.0) and fetches with the git command line.
+fn git_server_args(root: &Path) -> Vec<String> {
+    [
+        "run",
+        "-d",
+        "--restart=always",
+        "--name",
+        GIT_CONTAINER,
+        "--network",
+        KIND_NETWORK,
+        "--mount",
+        &format!(
+            "type=bind,source={},target={GIT_BASE},readonly",
+            root.display()
+        ),
+        &format!("quay.io/argoproj/argocd:{ARGOCD_VERSION}"),
+        "git",
+        "-c",
+        "safe.directory=*",
+        "daemon",
+        "--verbose",
+        "--informative-errors",
+        "--reuseaddr",
+        "--export-all",
+        &format!("--base-path={GIT_BASE}"),
+        &format!("--port={GIT_PORT}"),
+        GIT_BASE,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// The bootstrap's repository URLs and what serves each to the cluster.
+fn served_urls() -> [(String, String); 2] {
+    [APP_REPO, GITOPS_REPO].map(|(github, served)| (github.to_owned(), served_url(served)))
+}
+
+fn served_url(repository: &str) -> String {
+    format!("git://{GIT_CONTAINER}:{GIT_PORT}/{repository}")
+}
+
+/// The `kubectl` commands that prove the cluster reads both repositories: `git ls-remote`
+/// of the branch Argo CD follows, run in the repo server (the component that fetches them),
+/// `--exit-code` so a missing branch fails too.
+fn served_checks(gitops_branch: &str) -> Vec<Vec<String>> {
+    [(APP_REPO.1, "main"), (GITOPS_REPO.1, gitops_branch)]
+        .into_iter()
+        .map(|(repository, branch)| {
+            [
+                "exec",
+                "-n",
+                context::ARGOCD_NAMESPACE,
+                "deployment/argocd-repo-server",
+                "-c",
+                "argocd-repo-server",
+                "--",
+                "git",
+                "ls-remote",
+                "--exit-code",
+                &served_url(repository),
+                &format!("refs/heads/{branch}"),
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+        })
+        .collect()
+}
+
+/// An environment's values file as the kind cluster gets it: the image from the registry
+/// container, and autoscaling off. kind has no metrics-server, so an HPA reports
+/// `ScalingActive` `FailedGetResourceMetric`, which Argo CD's HPA health check reads as
+/// Degraded (gitops-engine `pkg/health/health_hpa.go`, the version Argo CD v3.2.0 pins),
+/// and the pipeline would fail every staging and prod rollout; installing metrics-server
+/// would still leave each new Deployment Degraded until its first metrics arrive. With
+/// autoscaling off the chart sets `replicas` from `replicaCount`, which is what the
+/// pipeline checks anyway. Every other byte stays.
+fn values_for_kind(file: &str, text: &str) -> anyhow::Result<String> {
+    let doc = Document::parse(file, text.to_owned())?;
+    let doc = if doc.get("image.repository").is_some() {
+        doc.with(&[("image.repository", Scalar::str(REGISTRY_REPOSITORY))])?
+    } else {
+        doc
+    };
+    let mut in_autoscaling = false;
+    let mut out = String::with_capacity(doc.text().len());
+    for line in doc.text().split_inclusive('\n') {
+        let starts_block = !line.starts_with([' ', '#', '\n']);
+        if starts_block {
+            in_autoscaling = line.trim_end() == "autoscaling:";
+        }
+        let trimmed = line.trim_start();
+        if in_autoscaling && !starts_block && trimmed.trim_end() == "enabled: true" {
+            let indent = &line[..line.len() - trimmed.len()];
+            let end = if line.ends_with('\n') { "\n" } else { "" };
+            out.push_str(&format!("{indent}enabled: false{end}"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    let edited = Document::parse(file, out)?;
+    if let Some(enabled) = edited.get("autoscaling.enabled")
+        && enabled != "false"
+    {
+        bail!(
+            "{file}: autoscaling.enabled is {enabled:?} after turning it off for kind; expected a plain `enabled: true` line under `autoscaling:`"
+        );
+    }
+    Ok(edited.text().to_owned())
+}
+
+/// Copies the gitops/ tree to `to` with every values file made for kind
+/// ([`values_for_kind`]), and the bootstrap manifests' repository URLs set to the served ones.
 fn copy_for_kind(from: &Path, to: &Path, urls: &[(String, String)]) -> anyhow::Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in
@@ -474,10 +672,11 @@ fn copy_for_kind(from: &Path, to: &Path, urls: &[(String, String)]) -> anyhow::R
         }
         let text = std::fs::read_to_string(entry.path())
             .with_context(|| format!("cannot read {}", entry.path().display()))?;
-        let text = text.replace(
-            "repository: \"paktech-app\"",
-            &format!("repository: \"{REGISTRY_REPOSITORY}\""),
-        );
+        let text = if entry.file_name() == "values.yaml" {
+            values_for_kind(&entry.path().display().to_string(), &text)?
+        } else {
+            text
+        };
         let text = urls
             .iter()
             .fold(text, |text, (github, served)| text.replace(github, served));
@@ -509,9 +708,8 @@ mod tests {
         let kind = Kind {
             state: dir.path().join("kind"),
         };
-        let urls = kind.served_urls("172.18.0.1");
         let seed = dir.path().join("seed");
-        copy_for_kind(&workspace::root().join("gitops"), &seed, &urls).expect("copy");
+        copy_for_kind(&workspace::root().join("gitops"), &seed, &served_urls()).expect("copy");
         let remote = kind.git_root().join(GITOPS_REPO.1);
         std::fs::create_dir_all(&kind.state).expect("state");
         let path = kind.pipeline_config(&remote).expect("pipeline.toml");
@@ -533,9 +731,187 @@ mod tests {
             let text = std::fs::read_to_string(seed.join(file)).expect("bootstrap");
             assert!(!text.contains("https://github.com/"), "{file}: {text}");
             assert!(
-                text.contains("git://172.18.0.1:9418/paktech-gitops-state.git"),
+                text.contains("git://paktech-git:9418/paktech-gitops-state.git"),
                 "{file}: {text}"
             );
+        }
+    }
+
+    fn values(env: &str) -> (String, String) {
+        let path = workspace::root().join(format!("gitops/apps/paktech-app/{env}/values.yaml"));
+        let text = std::fs::read_to_string(&path).expect("values");
+        (path.display().to_string(), text)
+    }
+
+    /// Every worker is in a zone under the key prod's values spread on, and there are as
+    /// many zones as prod wants replicas, so `DoNotSchedule` with `maxSkew: 1` places one
+    /// replica per zone and a rollout's surge pod still fits.
+    #[test]
+    fn the_kind_config_puts_each_worker_in_a_zone_prods_topology_spread_can_use() {
+        let config = ::tests::yaml_documents(&kind_config()).remove(0);
+        assert_eq!(config["apiVersion"], "kind.x-k8s.io/v1alpha4");
+        assert_eq!(config["kind"], "Cluster");
+        let nodes = config["nodes"].as_array().expect("nodes");
+        let (file, text) = values("prod");
+        let prod = Document::parse(file, text).expect("prod values");
+        assert_eq!(prod.get("topologySpread.enabled"), Some("true"));
+        assert_eq!(
+            prod.get("topologySpread.whenUnsatisfiable"),
+            Some("DoNotSchedule")
+        );
+        let key = prod.get("topologySpread.topologyKey").expect("key");
+        assert_eq!(key, ZONE_LABEL);
+        let mut zones: Vec<&str> = nodes
+            .iter()
+            .filter(|n| n["role"] == "worker")
+            .map(|n| n["labels"][key].as_str().expect("every worker has a zone"))
+            .collect();
+        zones.sort_unstable();
+        zones.dedup();
+        let replicas: usize = prod
+            .get("replicaCount")
+            .expect("replicas")
+            .parse()
+            .expect("n");
+        assert!(zones.len() >= replicas, "{zones:?} for {replicas} replicas");
+        let control_plane: Vec<_> = nodes
+            .iter()
+            .filter(|n| n["role"] == "control-plane")
+            .collect();
+        assert_eq!(control_plane.len(), 1);
+        assert!(control_plane[0].get("labels").is_none());
+        // The registry mirror patch is still there.
+        assert!(
+            config["containerdConfigPatches"][0]
+                .as_str()
+                .expect("patch")
+                .contains("config_path = \"/etc/containerd/certs.d\"")
+        );
+    }
+
+    #[test]
+    fn a_cluster_without_zones_is_refused_by_name() {
+        let node = |zone: Option<&str>| {
+            let mut labels = serde_json::json!({"kubernetes.io/hostname": "paktech-worker"});
+            if let Some(zone) = zone {
+                labels[ZONE_LABEL] = zone.into();
+            }
+            serde_json::json!({"metadata": {"labels": labels}})
+        };
+        let nodes = |zones: &[Option<&str>]| serde_json::json!({"items": zones.iter().map(|z| node(*z)).collect::<Vec<_>>()});
+        assert_eq!(
+            zones_problem(&nodes(&[None, None])).as_deref(),
+            Some(
+                "its nodes span 0 zone(s) (topology.kubernetes.io/zone), but prod spreads its replicas over 3 with DoNotSchedule"
+            )
+        );
+        assert!(zones_problem(&nodes(&[None, Some("paktech-a"), Some("paktech-a")])).is_some());
+        assert_eq!(
+            zones_problem(&nodes(&[
+                None,
+                Some("paktech-a"),
+                Some("paktech-b"),
+                Some("paktech-c")
+            ])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_git_server_is_a_read_only_container_on_kinds_network_reached_by_name() {
+        let args = git_server_args(Path::new("/home/dev/app/.paktech/kind/git"));
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("run -d --restart=always --name paktech-git --network kind "),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(
+                "--mount type=bind,source=/home/dev/app/.paktech/kind/git,target=/srv/git,readonly"
+            ),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(&format!(
+                "quay.io/argoproj/argocd:{ARGOCD_VERSION} git -c safe.directory=* daemon "
+            )),
+            "{joined}"
+        );
+        assert!(
+            joined.ends_with("--export-all --base-path=/srv/git --port=9418 /srv/git"),
+            "{joined}"
+        );
+        // Nothing is published on this machine: only kind's network reaches it.
+        assert!(
+            !args.iter().any(|a| a == "-p" || a.starts_with("--publish")),
+            "{joined}"
+        );
+        // The cluster is pointed at it by name, not at an address of this machine.
+        assert_eq!(
+            served_urls()[1],
+            (
+                "https://github.com/paktech/paktech-gitops-state.git".to_owned(),
+                "git://paktech-git:9418/paktech-gitops-state.git".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn up_proves_from_the_repo_server_that_both_repositories_are_served() {
+        let checks: Vec<String> = served_checks("main").iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            checks,
+            [
+                "exec -n argocd deployment/argocd-repo-server -c argocd-repo-server -- git ls-remote --exit-code git://paktech-git:9418/paktech-gitops.git refs/heads/main",
+                "exec -n argocd deployment/argocd-repo-server -c argocd-repo-server -- git ls-remote --exit-code git://paktech-git:9418/paktech-gitops-state.git refs/heads/main",
+            ]
+        );
+        // Both are the repositories the bootstrap names once rewritten.
+        for (_, served) in served_urls() {
+            assert!(checks.iter().any(|c| c.contains(&served)), "{served}");
+        }
+    }
+
+    #[test]
+    fn up_waits_for_every_argo_cd_deployment_to_be_available() {
+        let waits: Vec<String> = argocd_waits().iter().map(|c| c.join(" ")).collect();
+        assert_eq!(
+            waits,
+            [
+                "wait --for=condition=Available deployment --all -n argocd --timeout=300s",
+                "rollout status statefulset/argocd-application-controller -n argocd --timeout=300s",
+            ]
+        );
+    }
+
+    /// Staging and prod get no HPA on kind (no metrics-server there), and nothing else in
+    /// their values changes but the image repository.
+    #[test]
+    fn on_kind_autoscaling_is_off_and_nothing_else_changes() {
+        for env in ["dev", "staging", "prod"] {
+            let (file, text) = values(env);
+            let kind = values_for_kind(&file, &text).expect("values for kind");
+            let doc = Document::parse(&file, kind.clone()).expect("parses");
+            assert_eq!(doc.get("autoscaling.enabled"), Some("false"), "{env}");
+            assert_eq!(doc.get("image.repository"), Some(REGISTRY_REPOSITORY));
+            let original = Document::parse(&file, text.clone()).expect("original");
+            for key in [
+                "replicaCount",
+                "topologySpread.whenUnsatisfiable",
+                "podDisruptionBudget.minAvailable",
+            ] {
+                assert_eq!(doc.get(key), original.get(key), "{env} {key}");
+            }
+            let changed: Vec<(&str, &str)> = text
+                .lines()
+                .zip(kind.lines())
+                .filter(|(a, b)| a != b)
+                .collect();
+            let expected = if env == "dev" { 1 } else { 2 };
+            assert_eq!(changed.len(), expected, "{env}: {changed:#?}");
+            assert_eq!(text.lines().count(), kind.lines().count());
+            // And the chart's switch reads a plain boolean, not the string "false".
+            assert!(kind.contains("\n  enabled: false\n"), "{kind}");
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct SyncStatus {
 pub struct HealthStatus {
     /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
     pub status: String,
+    /// Written by Argo CD 2.x only: 3.x deprecated the application-level message and leaves
+    /// it empty (`AppHealthStatus` in `pkg/apis/application/v1alpha1/types.go`, v3.2.0).
     pub message: Option<String>,
 }
 
@@ -64,7 +66,15 @@ pub struct OperationState {
     /// `Running`, `Succeeded`, `Failed`, `Error` or `Terminating`.
     pub phase: String,
     pub message: Option<String>,
+    /// The operation as requested (`operation.sync.revisions` for an automated sync).
+    pub operation: Option<Operation>,
     pub sync_result: Option<SyncStatusRevisions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Operation {
+    pub sync: Option<SyncStatusRevisions>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -118,30 +128,53 @@ impl ApplicationStatus {
         .names(revision)
     }
 
-    /// Whether Argo CD has processed the change that asked for `image` at `revision`: it
-    /// compared that revision, or a later one (a commit to another environment's file moves
-    /// every Application's revision) with `image` live.
-    pub fn reached(&self, revision: &str, image: &str) -> bool {
-        self.at_revision(revision)
-            || (!image.is_empty() && self.summary.images.iter().any(|i| i == image))
+    /// Whether `image` (as the chart names it) is among the images of the Application's
+    /// live pods (`status.summary.images`). Argo CD collects them from every pod of the
+    /// resource tree (`ApplicationTree.GetSummary`, `controller/cache/info.go` in v3.2.0), so
+    /// during a failed rollout the previous ReplicaSet's image is listed too: alone it proves
+    /// nothing about what the Deployment asks for.
+    pub fn image_live(&self, image: &str) -> bool {
+        !image.is_empty() && self.summary.images.iter().any(|i| i == image)
+    }
+
+    /// Whether the last sync operation failed for `revision`: its `syncResult` (or, before
+    /// Argo CD resolved one, the operation itself) names it. A failed operation that names
+    /// no revision, or another one, is an earlier rollout's.
+    fn operation_failed_at(&self, revision: &str) -> Option<&OperationState> {
+        self.operation_state.as_ref().filter(|op| {
+            matches!(op.phase.as_str(), "Failed" | "Error")
+                && (op.sync_result.as_ref().is_some_and(|r| r.names(revision))
+                    || op
+                        .operation
+                        .as_ref()
+                        .and_then(|o| o.sync.as_ref())
+                        .is_some_and(|s| s.names(revision)))
+        })
     }
 
     /// What this status says about the rollout of `image` (as the chart names it) pushed
     /// at `revision`.
+    ///
+    /// `status.sync.revisions` names what Argo CD last *compared*; `health` describes the live
+    /// objects. Only when the status is `Synced` are the live objects the ones the compared
+    /// revision describes, so:
+    /// - done: `Synced` and `Healthy`, at the pushed revision or, because a commit to another
+    ///   environment's values file moves every Application's revision, at any revision with
+    ///   the pinned image live;
+    /// - failed: `Synced` at the pushed revision and `Degraded`, or a failed sync operation
+    ///   for the pushed revision;
+    /// - anything else waits: a `Degraded` health at an older revision, or `OutOfSync` at the
+    ///   pushed one, is the previous rollout's state (a rollback starts from exactly that).
     pub fn verdict(&self, revision: &str, image: &str) -> Verdict {
-        if !self.reached(revision, image) {
-            return Verdict::Waiting;
-        }
-        if self.sync.status == "Synced" && self.health.status == "Healthy" {
+        let synced = self.sync.status == "Synced";
+        let at_revision = self.at_revision(revision);
+        if synced && self.health.status == "Healthy" && (at_revision || self.image_live(image)) {
             return Verdict::Done;
         }
-        if self.health.status == "Degraded" {
+        if synced && at_revision && self.health.status == "Degraded" {
             return Verdict::Failed(format!("health Degraded{}", suffix(&self.health.message)));
         }
-        if let Some(op) = &self.operation_state
-            && matches!(op.phase.as_str(), "Failed" | "Error")
-            && op.sync_result.as_ref().is_none_or(|r| r.names(revision))
-        {
+        if let Some(op) = self.operation_failed_at(revision) {
             return Verdict::Failed(format!("sync {}{}", op.phase, suffix(&op.message)));
         }
         Verdict::Waiting
@@ -290,6 +323,86 @@ mod tests {
         assert_eq!(
             s.verdict(REV, ""),
             Verdict::Failed("sync Failed (one or more objects failed to apply)".to_owned())
+        );
+    }
+
+    /// One status as Argo CD 3.x writes it for our two-source Application: `sync` at the
+    /// values revision `values`, `health` without a message, the images of the live pods.
+    fn v3(sync: &str, values: &str, health: &str, images: &[&str]) -> ApplicationStatus {
+        ApplicationStatus::of(&json!({"status": {
+            "sync": {"status": sync, "revisions": [CHART, values]},
+            "health": {"status": health},
+            "summary": {"images": images},
+        }}))
+        .expect("status")
+    }
+
+    fn check(status: ApplicationStatus, expected: Verdict) {
+        assert_eq!(status.verdict(REV, GOOD), expected, "{status}");
+    }
+
+    const GOOD: &str = "localhost:5001/paktech-app@sha256:aaaa";
+    const BAD: &str = "localhost:5001/paktech-app@sha256:bbbb";
+    const LATER: &str = "5555555555555555555555555555555555555555";
+
+    #[test]
+    fn failure_is_final_only_when_synced_at_the_pushed_revision() {
+        let failed = || Verdict::Failed("health Degraded".to_owned());
+        // A rollback to GOOD at REV starts from the bad rollout: Degraded at OLD, with the
+        // previous ReplicaSet's pods still running GOOD. That is not the rollback failing.
+        check(
+            v3("Synced", OLD, "Degraded", &[GOOD, BAD]),
+            Verdict::Waiting,
+        );
+        // Argo CD compared REV but has not synced it: the health is still the old rollout's.
+        check(
+            v3("OutOfSync", REV, "Degraded", &[GOOD, BAD]),
+            Verdict::Waiting,
+        );
+        // Synced at REV and Degraded: the rollout of REV failed.
+        check(v3("Synced", REV, "Degraded", &[GOOD, BAD]), failed());
+        // The pinned image live counts only when Synced.
+        check(v3("OutOfSync", LATER, "Healthy", &[GOOD]), Verdict::Waiting);
+        check(
+            v3("OutOfSync", LATER, "Degraded", &[GOOD, BAD]),
+            Verdict::Waiting,
+        );
+        check(v3("Synced", LATER, "Healthy", &[GOOD]), Verdict::Done);
+        check(v3("Synced", REV, "Healthy", &[GOOD]), Verdict::Done);
+    }
+
+    #[test]
+    fn a_failed_operation_counts_only_when_it_names_the_pushed_revision() {
+        let with_operation = |operation: Value| {
+            let mut status = v3("OutOfSync", REV, "Healthy", &[GOOD]);
+            status.operation_state = Some(OperationState::deserialize(operation).expect("op"));
+            status
+        };
+        // The bad rollout's failed sync, read while the rollback's revision is compared.
+        check(
+            with_operation(
+                json!({"phase": "Failed", "message": "one or more objects failed to apply",
+                "syncResult": {"revision": "", "revisions": [CHART, OLD]}}),
+            ),
+            Verdict::Waiting,
+        );
+        // An operation that failed before Argo CD resolved any revision says nothing.
+        check(
+            with_operation(json!({"phase": "Error", "message": "rpc error"})),
+            Verdict::Waiting,
+        );
+        // An automated sync names its revisions in the operation before any result exists.
+        check(
+            with_operation(json!({"phase": "Error", "message": "rpc error",
+                "operation": {"sync": {"revisions": [CHART, REV]}}})),
+            Verdict::Failed("sync Error (rpc error)".to_owned()),
+        );
+        check(
+            with_operation(
+                json!({"phase": "Failed", "message": "one or more objects failed to apply",
+                "syncResult": {"revision": "", "revisions": [CHART, REV]}}),
+            ),
+            Verdict::Failed("sync Failed (one or more objects failed to apply)".to_owned()),
         );
     }
 

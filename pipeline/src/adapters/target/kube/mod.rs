@@ -270,8 +270,9 @@ impl KubeTarget {
                 format!("{name}: started an explicit sync (manual syncs pass a deny window)"),
             );
         }
-        self.await_rollout(&name, desired, timeout, reporter)
-            .await?;
+        if let Err(error) = self.await_rollout(&name, desired, timeout, reporter).await {
+            return Err(self.with_rollout_state(error, namespace).await);
+        }
         let after = self.verify(desired, namespace).await?;
         Ok(Convergence::between(&before, &after))
     }
@@ -360,6 +361,48 @@ impl KubeTarget {
                 timeout,
                 last: last(),
             }),
+        }
+    }
+
+    /// Adds the Deployment's own rollout state to a timeout or a failed rollout's last
+    /// observation (Argo CD 3.x says only `Progressing` or `Degraded`, not why). A Deployment
+    /// that cannot be read leaves the error as it is.
+    async fn with_rollout_state(&self, error: Error, namespace: &str) -> Error {
+        let (Error::NotSynced { last, .. } | Error::SyncFailed { last, .. }) = &error else {
+            return error;
+        };
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let Ok(Some(deployment)) = deployments.get_opt(&self.app).await else {
+            return error;
+        };
+        let Some(state) = pods::rollout_state(&deployment) else {
+            return error;
+        };
+        let last = format!("{last}; deployment {namespace}/{}: {state}", self.app);
+        match error {
+            Error::NotSynced {
+                application,
+                revision,
+                timeout,
+                ..
+            } => Error::NotSynced {
+                application,
+                revision,
+                timeout,
+                last,
+            },
+            Error::SyncFailed {
+                application,
+                revision,
+                reason,
+                ..
+            } => Error::SyncFailed {
+                application,
+                revision,
+                reason,
+                last,
+            },
+            other => other,
         }
     }
 

@@ -50,6 +50,33 @@ pub fn rollout_incomplete(deployment: &Deployment) -> Option<String> {
     None
 }
 
+/// Why a Deployment's rollout is stuck or unfinished, for an error: its own count of updated
+/// and available replicas and, when the controller gave up, its `Progressing` condition's
+/// message. Argo CD 3.x writes no application-level health message, so this is where a
+/// timeout or a Degraded verdict gets its reason.
+pub fn rollout_state(deployment: &Deployment) -> Option<String> {
+    let stalled = deployment
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Progressing" && c.status == "False")
+        .map(|c| {
+            let reason = c.reason.as_deref().unwrap_or("not progressing");
+            match c.message.as_deref() {
+                Some(message) if !message.is_empty() => format!("{reason}: {message}"),
+                _ => reason.to_owned(),
+            }
+        });
+    match (rollout_incomplete(deployment), stalled) {
+        (None, None) => None,
+        (Some(counts), None) => Some(counts),
+        (None, Some(stalled)) => Some(stalled),
+        (Some(counts), Some(stalled)) => Some(format!("{counts} ({stalled})")),
+    }
+}
+
 /// A pod that is, or is about to be, part of the Deployment: not being deleted and not
 /// finished.
 pub fn is_live(pod: &Pod) -> bool {
