@@ -12,11 +12,9 @@ pub const VERSION: &str = "v1alpha1";
 pub const KIND: &str = "Application";
 pub const PLURAL: &str = "applications";
 
-/// The Application of `app` in `env`, as the bootstrap ApplicationSet names it
-/// (`paktech-app-{{.env}}`); sync windows match applications by this name too.
-pub fn application_name(app: &str, env: &str) -> String {
-    format!("{app}-{env}")
-}
+/// The Application of `app` in `env`, as the bootstrap ApplicationSet names it; defined once
+/// in the configuration, where sync windows find it too.
+pub use crate::config::application_name;
 
 /// Who the pipeline's explicit syncs are recorded as in Argo CD's history.
 pub const INITIATOR: &str = "paktech-pipeline";
