@@ -132,7 +132,9 @@ async fn ci_staging_approval_prod_then_status_and_history() {
         assert_eq!(e.running_shas, vec![sha.to_string()], "{}", e.env);
         assert_eq!(e.ready as u32, e.desired_replicas, "{}", e.env);
     }
-    let events = history::history(&pipeline, Some("prod"), 50).expect("history");
+    let events = history::history(&pipeline, Some("prod"), 50)
+        .await
+        .expect("history");
     let promoted = events
         .iter()
         .find(|e| e.action == "promote")

@@ -20,7 +20,7 @@ impl Args {
             context::environment(&config, env)?;
         }
         let pipeline = context::pipeline_with(config).await?;
-        let events = history::history(&pipeline, self.env.as_deref(), self.limit)?;
+        let events = history::history(&pipeline, self.env.as_deref(), self.limit).await?;
         if json {
             return output::print_json(&events);
         }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::image::{self as image_flow, BuiltImage, ImageRequest};
+use super::scan;
 use super::steps::{StepRecord, Steps, timed};
 use super::{Error, Pipeline, Result, sync};
 use crate::adapters::gitops::{Change, Written};
@@ -13,7 +14,7 @@ use crate::adapters::tools;
 use crate::audit::{Action, CommitMessage, keys};
 use crate::policy::{self, ScanVerdict};
 use crate::report::{Outcome, Reporter};
-use crate::scan::{self, IacScan, ImageScan};
+use crate::scan::{IacScan, ImageScan};
 use crate::values::Scalar;
 
 /// How to run `ci`.
@@ -139,8 +140,8 @@ async fn run_steps(
 
     // Both scans run at the same time; each step records its own duration.
     let ((image_elapsed, image_scan), (iac_elapsed, iac_scan)) = tokio::join!(
-        timed(scan_image(&built, options.scan_report.as_deref())),
-        timed(scan_iac(&pipeline.workspace))
+        timed(scan::image(&built, options.scan_report.as_deref())),
+        timed(scan::iac(&pipeline.workspace))
     );
     let image_result = image_scan.map(|scan| {
         let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
@@ -219,7 +220,8 @@ async fn run_steps(
     let reporter = steps.reporter();
     let (written, urls) = steps
         .run("deploy-dev", async {
-            let written = pipeline.gitops.write(&change)?;
+            let change = change.clone();
+            let written = pipeline.git(move |repo| repo.write(&change)).await?;
             let revision = written.revision().clone();
             reporter.progress(
                 "deploy-dev",
@@ -259,52 +261,6 @@ fn outcome_word(written: &Written) -> &'static str {
         Written::Committed { .. } => "committed",
         Written::Unchanged { .. } => "unchanged",
     }
-}
-
-/// Runs grype on the image, or reads the given report; `None` when neither is possible.
-async fn scan_image(built: &BuiltImage, report: Option<&Path>) -> Result<Option<ImageScan>> {
-    if let Some(path) = report {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        return Ok(Some(scan::parse_grype(
-            &path.display().to_string(),
-            &bytes,
-        )?));
-    }
-    if !tools::on_path("grype") {
-        return Ok(None);
-    }
-    let bytes = tools::output("grype", &[&built.name(), "-o", "json", "-q"], &[0]).await?;
-    Ok(Some(scan::parse_grype("grype output", &bytes)?))
-}
-
-/// Runs checkov on the chart, the Terraform and the Dockerfile that exist; `None` without checkov.
-async fn scan_iac(workspace: &Path) -> Result<Option<IacScan>> {
-    if !tools::on_path("checkov") {
-        return Ok(None);
-    }
-    let mut args: Vec<String> = vec![
-        "-o".into(),
-        "json".into(),
-        "--quiet".into(),
-        "--soft-fail".into(),
-        "--compact".into(),
-        "--skip-download".into(),
-    ];
-    for dir in ["helm", "infra"] {
-        if workspace.join(dir).is_dir() {
-            args.extend(["-d".into(), workspace.join(dir).display().to_string()]);
-        }
-    }
-    args.extend([
-        "-f".into(),
-        workspace.join("app/Dockerfile").display().to_string(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let bytes = tools::output("checkov", &args, &[0, 1]).await?;
-    Ok(Some(scan::parse_checkov("checkov output", &bytes)?))
 }
 
 async fn notify(

@@ -2,8 +2,10 @@
 //! the GitOps log and the records branch.
 
 use super::{Pipeline, Result};
-use crate::adapters::records::RECORD_ACTION;
+use crate::adapters::gitops::GitOpsRepo;
+use crate::adapters::records::{RECORD_ACTION, Records};
 use crate::audit::keys;
+use crate::config::PipelineConfig;
 
 /// One event of the history.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -17,20 +19,33 @@ pub struct HistoryEvent {
     pub revision: String,
 }
 
-/// Every event, newest first, optionally for one environment.
-pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<Vec<HistoryEvent>> {
-    let tip = pipeline.gitops.fetch()?;
+/// Every event, newest first, optionally for one environment (read off the executor).
+pub async fn history(
+    pipeline: &Pipeline,
+    env: Option<&str>,
+    limit: usize,
+) -> Result<Vec<HistoryEvent>> {
+    let config = pipeline.config.clone();
+    let env = env.map(str::to_owned);
+    pipeline
+        .git(move |repo| read(repo, &config, env.as_deref(), limit))
+        .await
+}
+
+fn read(
+    repo: &GitOpsRepo,
+    config: &PipelineConfig,
+    env: Option<&str>,
+    limit: usize,
+) -> Result<Vec<HistoryEvent>> {
+    let tip = repo.fetch()?;
     let mut events = Vec::new();
-    for e in pipeline
-        .config
+    for e in config
         .environments
         .iter()
         .filter(|e| env.is_none_or(|n| e.name.as_str() == n))
     {
-        for c in pipeline
-            .gitops
-            .log(&tip, Some(&pipeline.config.values_path(&e.name)), limit)?
-        {
+        for c in repo.log(&tip, Some(&config.values_path(&e.name)), limit)? {
             let Some(action) = c.trailer(keys::ACTION) else {
                 continue;
             };
@@ -58,7 +73,7 @@ pub fn history(pipeline: &Pipeline, env: Option<&str>, limit: usize) -> Result<V
             });
         }
     }
-    for c in pipeline.records().log(limit)? {
+    for c in Records::new(repo).log(limit)? {
         let Some(action) = c.trailer(RECORD_ACTION) else {
             continue;
         };

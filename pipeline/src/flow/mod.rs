@@ -9,6 +9,7 @@ pub mod history;
 pub mod image;
 pub mod promote;
 pub mod rollback;
+pub mod scan;
 pub mod snapshot;
 pub mod status;
 pub mod steps;
@@ -26,7 +27,7 @@ use crate::adapters::registry::{self, Registry};
 use crate::adapters::target::{self, Target};
 use crate::adapters::tools;
 use crate::config::{self, PipelineConfig};
-use crate::{desired, scan};
+use crate::desired;
 
 /// Everything a flow works with.
 #[derive(Debug)]
@@ -134,7 +135,7 @@ pub enum Error {
     #[error(transparent)]
     Tools(#[from] tools::Error),
     #[error(transparent)]
-    Scan(#[from] scan::Error),
+    Scan(#[from] crate::scan::Error),
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,

@@ -30,16 +30,28 @@ pub struct LastChange {
 
 /// The state of every environment at the GitOps remote's tip.
 pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
-    let tip = pipeline.gitops.fetch()?;
-    let mut out = Vec::new();
-    for env in &pipeline.config.environments {
-        let path = pipeline.config.values_path(&env.name);
-        let doc = match pipeline.gitops.read(&tip, &path)? {
-            Some(text) => {
-                Some(Document::parse(path.clone(), text).map_err(crate::desired::Error::from)?)
+    let config = pipeline.config.clone();
+    // Git first, in one go off the executor: each values file and its last change.
+    let (tip, recorded) = pipeline
+        .git(move |repo| {
+            let tip = repo.fetch()?;
+            let mut recorded = Vec::new();
+            for env in &config.environments {
+                let path = config.values_path(&env.name);
+                let doc = match repo.read(&tip, &path)? {
+                    Some(text) => Some(
+                        Document::parse(path.clone(), text).map_err(crate::desired::Error::from)?,
+                    ),
+                    None => None,
+                };
+                let last = repo.log(&tip, Some(&path), 1)?.into_iter().next();
+                recorded.push((doc, last));
             }
-            None => None,
-        };
+            Ok::<_, super::Error>((tip, recorded))
+        })
+        .await?;
+    let mut out = Vec::new();
+    for (env, (doc, last)) in pipeline.config.environments.iter().zip(recorded) {
         let get = |key: &str| {
             doc.as_ref()
                 .and_then(|d| d.get(key))
@@ -60,19 +72,14 @@ pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
         running_shas.sort();
         running_shas.dedup();
         let ready = probes.iter().filter(|(_, p)| p.runs(&desired_sha)).count();
-        let last_change = pipeline
-            .gitops
-            .log(&tip, Some(&path), 1)?
-            .into_iter()
-            .next()
-            .map(|c| LastChange {
-                revision: c.revision,
-                time: chrono::DateTime::from_timestamp(c.time, 0)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default(),
-                author: c.author,
-                subject: c.subject,
-            });
+        let last_change = last.map(|c| LastChange {
+            revision: c.revision,
+            time: chrono::DateTime::from_timestamp(c.time, 0)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
+            author: c.author,
+            subject: c.subject,
+        });
         out.push(EnvStatus {
             env: env.name.to_string(),
             desired_digest: get("image.digest"),

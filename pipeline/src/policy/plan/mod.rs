@@ -6,7 +6,12 @@
 //! before each write only what time can change (the window, the approvals).
 //! cargo-dist (`DistGraph`) and Terraform (`plan`, then `apply` of that plan) work this way.
 
+mod refusal;
 mod render;
+mod snapshot;
+
+pub use refusal::Refusal;
+pub use snapshot::Snapshot;
 
 use std::time::Duration;
 
@@ -14,47 +19,13 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{CommitRecord, keys};
 use crate::config::{EnvironmentConfig, PipelineConfig};
-use crate::model::{Digest, EnvName, GitSha, Person, Reason, RecordSet};
+use crate::model::{Digest, EnvName, GitSha, Person, Reason};
 use crate::policy::approval::{ApprovalRule, GateStatus, gate};
 use crate::policy::freeze::{WindowGate, promotion_gate};
 use crate::policy::scan::{RecordedScan, evidence};
 use crate::policy::window::{self, SyncPurpose, SyncWindow};
 use crate::scan::Counts;
-use crate::values::{Document, Scalar};
-
-/// The GitOps state and records a plan is made from, read once at one tip.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub tip: GitSha,
-    /// Every environment's values file at the tip, in promotion order.
-    pub values: Vec<(EnvName, Document)>,
-    /// Every environment's values-file history at the tip, newest first.
-    pub history: Vec<(EnvName, Vec<CommitRecord>)>,
-    /// The sync windows of the AppProject at the tip.
-    pub windows: Vec<SyncWindow>,
-    pub records: RecordSet,
-}
-
-impl Snapshot {
-    pub fn values(&self, env: &EnvName) -> Option<&Document> {
-        self.values.iter().find(|(e, _)| e == env).map(|(_, d)| d)
-    }
-
-    /// The build an environment's values name (empty when never deployed).
-    pub fn tag(&self, env: &EnvName) -> &str {
-        self.values(env)
-            .and_then(|d| d.get("image.tag"))
-            .unwrap_or_default()
-    }
-
-    pub fn history(&self, env: &EnvName) -> &[CommitRecord] {
-        self.history
-            .iter()
-            .find(|(e, _)| e == env)
-            .map(|(_, h)| h.as_slice())
-            .unwrap_or_default()
-    }
-}
+use crate::values::Scalar;
 
 fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_duration(*d))
@@ -71,46 +42,6 @@ pub struct Request {
     pub break_glass: Option<Reason>,
     /// Overrides the environments' monitoring duration.
     pub monitor: Option<Duration>,
-}
-
-/// Why a promotion is refused before anything is written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error(
-        "{env} is the first environment: builds reach it through `cargo xtask ci`, not promote"
-    )]
-    NotPromotable { env: String },
-    #[error("{env} runs no build yet; promote needs --sha or a build running there")]
-    NothingToPromote { env: String },
-    #[error("{image} is not in the registry; build and push it first (`cargo xtask ci`)")]
-    ImageNotFound { image: String },
-    #[error(
-        "{sha} is blocked since {at} by {by}: {reason}; lift it with `cargo xtask unblock --sha {sha} --reason TEXT`"
-    )]
-    Blocked {
-        sha: String,
-        by: String,
-        at: String,
-        reason: String,
-    },
-    #[error(
-        "{sha} never ran in {env}; promote it there first (`cargo xtask promote --env {env} --sha {sha}`)"
-    )]
-    NotInPrevious { sha: String, env: String },
-    #[error("{env} needs scan evidence for {sha}: {reason}")]
-    ScanEvidence {
-        env: String,
-        sha: String,
-        reason: String,
-    },
-    #[error(
-        "{env} is in a sync freeze ({by}) until {opens_at}; wait, or pass --break-glass --reason TEXT"
-    )]
-    WindowClosed {
-        env: String,
-        by: String,
-        opens_at: String,
-    },
 }
 
 /// The build to promote and the environments it walks, target last.

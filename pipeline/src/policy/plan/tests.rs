@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::*;
-use crate::model::{Approval, Block};
+use crate::model::{Approval, Block, RecordSet};
+use crate::values::Document;
 
 const SHA: &str = "1111111111111111111111111111111111111111";
 const OLD: &str = "2222222222222222222222222222222222222222";
