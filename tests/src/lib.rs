@@ -100,7 +100,7 @@ pub fn test_pipeline(
         target: pipeline::adapters::target::Target::Local(
             pipeline::adapters::target::LocalTarget::new(docker.clone(), prefix),
         ),
-        images: pipeline::adapters::image::ImageBuilder::new(docker.clone()),
+        images: Some(pipeline::adapters::image::ImageBuilder::new(docker.clone())),
         slack: None,
         registry: pipeline::adapters::registry::Registry::Engine(docker),
         clock: pipeline::flow::Clock::Fixed(DAYTIME.parse().expect("DAYTIME")),

@@ -8,7 +8,7 @@ use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::notify::Slack;
-use pipeline::adapters::registry::{Credentials, Registry};
+use pipeline::adapters::registry::{Credentials, Distribution, Registry};
 use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
 use pipeline::config::PipelineConfig;
 use pipeline::flow::{Clock, Pipeline};
@@ -85,7 +85,6 @@ pub fn gitops_in(config: &PipelineConfig, state: &std::path::Path) -> anyhow::Re
 pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
     check_target(&config)?;
     let gitops = gitops(&config)?;
-    let docker = docker::connect().await?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
         .ok()
         .filter(|url| !url.is_empty() && config.notify.slack)
@@ -96,15 +95,37 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
                 config.notify.attempts,
             )
         });
+    // The local target runs on the engine; a cluster target needs one only to build images
+    // (ci), so status, promote and rollback work on a machine without Docker.
+    let (target, images, registry) = match selected_target() {
+        TargetKind::Local => {
+            let docker = docker::connect().await?;
+            let target = Target::Local(LocalTarget::new(docker.clone(), &target_prefix(&config)));
+            let registry = Registry::for_repository(
+                &config.image.repository,
+                docker.clone(),
+                Credentials::from_env(),
+            );
+            (target, Some(ImageBuilder::new(docker)), registry)
+        }
+        TargetKind::Kind | TargetKind::Aks => {
+            let images = match docker::connect().await {
+                Ok(docker) => Some(ImageBuilder::new(docker)),
+                Err(err) => {
+                    tracing::debug!(%err, "no Docker engine: images cannot be built here");
+                    None
+                }
+            };
+            // `check_target` made sure the repository names a registry host.
+            let registry = Registry::Distribution(Distribution::new(Credentials::from_env()));
+            (kube_target(&config).await?, images, registry)
+        }
+    };
     Ok(Pipeline {
         workspace: workspace::root(),
-        target: target(&config, &docker).await?,
-        images: ImageBuilder::new(docker.clone()),
-        registry: Registry::for_repository(
-            &config.image.repository,
-            docker,
-            Credentials::from_env(),
-        ),
+        target,
+        images,
+        registry,
         clock: clock()?,
         gitops,
         slack,
@@ -158,16 +179,10 @@ pub fn check_target(config: &PipelineConfig) -> anyhow::Result<()> {
 }
 
 /// The selected target, built for `config`.
-pub async fn target(config: &PipelineConfig, docker: &docker::Docker) -> anyhow::Result<Target> {
+pub async fn kube_target(config: &PipelineConfig) -> anyhow::Result<Target> {
     let context = match selected_target() {
-        TargetKind::Local => {
-            return Ok(Target::Local(LocalTarget::new(
-                docker.clone(),
-                &target_prefix(config),
-            )));
-        }
         TargetKind::Kind => Some(KIND_CONTEXT),
-        TargetKind::Aks => None,
+        TargetKind::Local | TargetKind::Aks => None,
     };
     let options = kube::config::KubeConfigOptions {
         context: context.map(str::to_owned),

@@ -101,7 +101,7 @@ async fn run_steps(
     let reporter = steps.reporter();
     let built = steps
         .run("build", async {
-            let built = image_flow::build(&request, &pipeline.images, reporter).await?;
+            let built = image_flow::build(&request, pipeline.images("ci")?, reporter).await?;
             let detail = format!("{} ({:.1} MB)", built.name(), built.size_bytes as f64 / 1e6);
             Ok::<_, Error>((Outcome::Succeeded, detail, built))
         })
@@ -117,7 +117,7 @@ async fn run_steps(
                 .run("push", async {
                     let credentials = Credentials::from_env().map(|c| c.for_push());
                     pipeline
-                        .images
+                        .images("ci")?
                         .push(request.repository.as_str(), &tag, credentials)
                         .await?;
                     let digest = pipeline

@@ -37,7 +37,9 @@ pub struct Pipeline {
     pub config: PipelineConfig,
     pub gitops: GitOpsRepo,
     pub target: Target,
-    pub images: ImageBuilder,
+    /// Builds images (a Docker engine). `None` on a machine without one: the cluster
+    /// targets' commands (status, promote, rollback, approve) do not need it; `ci` does.
+    pub images: Option<ImageBuilder>,
     /// Set when `SLACK_WEBHOOK_URL` is, and the config allows Slack.
     pub slack: Option<Slack>,
     /// Where promotions look images up.
@@ -82,6 +84,13 @@ impl Pipeline {
     /// The records kept beside the desired state (approvals, blocks).
     pub fn records(&self) -> Records<'_> {
         Records::new(&self.gitops)
+    }
+
+    /// The image builder, or the error saying `command` needs one.
+    pub fn images(&self, command: &'static str) -> Result<&ImageBuilder> {
+        self.images
+            .as_ref()
+            .ok_or(Error::NoImageBuilder { command })
     }
 
     /// Runs `work` on the GitOps repository off the async executor: git2 calls, the mirror's
@@ -172,6 +181,10 @@ pub enum Error {
     Invalid(#[from] crate::model::InvalidValue),
     #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]
     PlatformApproval { env: String, why: String },
+    #[error(
+        "{command} builds images and needs a Docker engine, which this machine does not reach (DOCKER_HOST or /var/run/docker.sock)"
+    )]
+    NoImageBuilder { command: &'static str },
     #[error("a blocking task was interrupted: {0}")]
     Interrupted(String),
     #[error(

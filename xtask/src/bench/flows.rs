@@ -43,7 +43,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     let pipeline = Pipeline {
         workspace: workspace::root(),
         target: Target::Local(LocalTarget::new(docker.clone(), "bench-flows")),
-        images: ImageBuilder::new(docker.clone()),
+        images: Some(ImageBuilder::new(docker.clone())),
         registry: Registry::Engine(docker),
         clock: Clock::Fixed("2026-11-26T12:00:00Z".parse()?),
         slack: None,

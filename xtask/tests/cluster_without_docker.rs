@@ -1,0 +1,175 @@
+//! Commands for a cluster target run on a machine without a Docker engine: the real binary,
+//! `--target aks`, `DOCKER_HOST` pointing nowhere, and a kubeconfig whose API server is a
+//! stand-in on 127.0.0.1 that answers as Kubernetes does (the Argo CD Application from the
+//! kube target's fixture; no Deployment yet, a `Status` 404). Only `ci`, which builds images,
+//! asks for the engine, and says so.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+/// A Kubernetes API server stand-in: every Application GET gets the fixture (named as asked),
+/// everything else a `Status` 404, as the API server writes one.
+async fn api_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../pipeline/tests/fixtures/kube/application.json"),
+        )
+        .expect("fixture"),
+    )
+    .expect("json");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let fixture = fixture.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = request.split(' ').nth(1).unwrap_or_default().to_owned();
+                let application = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/";
+                let (status, body) = match path.split('?').next().unwrap_or_default() {
+                    p if p.starts_with(application) => {
+                        let mut app = fixture;
+                        app["metadata"]["name"] = p[application.len()..].into();
+                        ("200 OK", app.to_string())
+                    }
+                    _ => (
+                        "404 Not Found",
+                        serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                            "reason": "NotFound", "code": 404, "message": "not found"})
+                        .to_string(),
+                    ),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = api_server().await;
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: aks\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: aks\n  context:\n    cluster: aks\n    user: ci\ncurrent-context: aks\nusers:\n- name: ci\n  user:\n    token: not-a-real-token\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let workspace = tests::workspace();
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(workspace.join("pipeline.toml"))
+            .expect("pipeline.toml")
+            .replace(
+                "repository = \"paktech-app\"",
+                "repository = \"registry.example.invalid/paktech-app\"",
+            ),
+    )
+    .expect("config");
+    let remote = tests::seeded_remote(dir.path());
+    let env = [
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock".to_owned()),
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("PAKTECH_CONFIG", config.display().to_string()),
+        ("PAKTECH_GITOPS_URL", remote.display().to_string()),
+        (
+            "PAKTECH_STATE_DIR",
+            dir.path().join("state").display().to_string(),
+        ),
+        ("PAKTECH_NOW", tests::DAYTIME.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    Setup { _dir: dir, env }
+}
+
+fn xtask(setup: &Setup, args: &[&str]) -> Output {
+    Command::new(XTASK)
+        .args(["--target", "aks"])
+        .args(args)
+        .envs(setup.env.iter().map(|(k, v)| (k, v)))
+        .env_remove("PAKTECH_TARGET")
+        .env_remove("REGISTRY_TOKEN")
+        .output()
+        .expect("run xtask")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_and_history_need_no_docker_engine_on_a_cluster_target() {
+    let setup = setup().await;
+    let out = xtask(&setup, &["status", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let envs = json["environments"].as_array().expect("environments");
+    assert_eq!(envs.len(), 3, "{json}");
+    assert!(!stderr(&out).contains("Docker"), "{}", stderr(&out));
+
+    let out = xtask(&setup, &["history", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_and_rollback_reach_their_own_checks_not_the_engine() {
+    let setup = setup().await;
+    // The registry does not exist: the promotion is refused by its own check, not by a
+    // missing engine.
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let out = xtask(
+        &setup,
+        &[
+            "promote",
+            "--env",
+            "staging",
+            "--sha",
+            sha,
+            "--no-wait",
+            "--dry-run",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(!err.contains("Docker engine"), "{err}");
+    assert!(err.contains("registry.example.invalid"), "{err}");
+
+    let out = xtask(
+        &setup,
+        &["rollback", "--env", "prod", "--reason", "test", "--dry-run"],
+    );
+    let err = stderr(&out);
+    assert!(!err.contains("Docker engine"), "{err}");
+    assert!(err.contains("prod has nothing to roll back"), "{err}");
+
+    // ci builds images: it names the engine it needs.
+    let out = xtask(&setup, &["ci", "--skip-tests", "--allow-dirty"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("ci builds images and needs a Docker engine"),
+        "{err}"
+    );
+}
