@@ -185,9 +185,7 @@ pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
     let options = CiOptions {
         skip_tests: true,
         allow_dirty: true,
-        requested_by: "ci".to_owned(),
-        run_id: "run-1".to_owned(),
-        ..CiOptions::default()
+        ..CiOptions::new("ci".parse().expect("person"), "run-1")
     };
     let (report, error) = ci::run(pipeline, &options, &Silent).await;
     assert!(error.is_none(), "ci failed: {error:?}");

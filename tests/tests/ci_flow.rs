@@ -12,9 +12,7 @@ fn options() -> CiOptions {
     CiOptions {
         skip_tests: true,
         allow_dirty: true,
-        requested_by: "ci-flow-test".to_owned(),
-        run_id: "test-run-1".to_owned(),
-        ..CiOptions::default()
+        ..CiOptions::new("ci-flow-test".parse().expect("person"), "test-run-1")
     }
 }
 

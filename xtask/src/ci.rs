@@ -35,7 +35,7 @@ impl Args {
             skip_tests: self.skip_tests,
             allow_dirty: self.allow_dirty,
             scan_report: self.scan_report,
-            requested_by: requested_by.to_string(),
+            requested_by,
             run_id: context::run_id(),
         };
         let reporter = output::reporter();

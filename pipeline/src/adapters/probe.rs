@@ -7,7 +7,9 @@ use crate::model::Probe;
 /// HTTP probes with a short timeout each.
 #[derive(Debug, Clone)]
 pub struct Prober {
-    client: reqwest::Client,
+    /// The client, or why none could be built (then every probe fails with that reason:
+    /// never a client without timeouts, which could hang a smoke test).
+    client: Result<reqwest::Client, String>,
 }
 
 impl Default for Prober {
@@ -18,13 +20,20 @@ impl Default for Prober {
 
 impl Prober {
     pub fn new(timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .no_proxy()
-            .build()
-            .unwrap_or_default();
-        Self { client }
+        Self::from_builder(
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .no_proxy(),
+        )
+    }
+
+    fn from_builder(builder: reqwest::ClientBuilder) -> Self {
+        Self {
+            client: builder
+                .build()
+                .map_err(|e| format!("no HTTP client to probe with: {e}")),
+        }
     }
 
     /// Probes `/health` and `/info` under `base` (such as `http://127.0.0.1:32768`).
@@ -35,12 +44,19 @@ impl Prober {
             build_sha: None,
             problem: None,
         };
-        match self.client.get(format!("{base}/health")).send().await {
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(why) => {
+                probe.problem = Some(why.clone());
+                return probe;
+            }
+        };
+        match client.get(format!("{base}/health")).send().await {
             Ok(r) if r.status().is_success() => probe.healthy = true,
             Ok(r) => probe.problem = Some(format!("/health answered {}", r.status().as_u16())),
             Err(e) => probe.problem = Some(format!("/health: {}", without_url(&e))),
         }
-        match self.client.get(format!("{base}/info")).send().await {
+        match client.get(format!("{base}/info")).send().await {
             Ok(r) => match r.json::<serde_json::Value>().await {
                 Ok(info) => probe.build_sha = info["build_sha"].as_str().map(str::to_owned),
                 Err(e) => {
@@ -68,4 +84,25 @@ fn without_url(e: &reqwest::Error) -> String {
         text = format!("{text}: {source}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_client_is_a_failed_probe_not_a_client_without_timeouts() {
+        // A header value with a newline makes the builder fail.
+        let prober = Prober::from_builder(reqwest::Client::builder().user_agent("bad\nagent"));
+        assert!(prober.client.is_err());
+        let probe = prober.probe("http://127.0.0.1:1").await;
+        assert!(!probe.healthy);
+        assert!(
+            probe
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with("no HTTP client to probe with")),
+            "{probe:?}"
+        );
+    }
 }

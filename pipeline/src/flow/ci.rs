@@ -12,13 +12,14 @@ use crate::adapters::notify::Notice;
 use crate::adapters::registry::{Credentials, Registry};
 use crate::adapters::tools;
 use crate::audit::{Action, CommitMessage, keys};
+use crate::model::Person;
 use crate::policy::{self, ScanVerdict};
 use crate::report::{Outcome, Reporter};
 use crate::scan::{IacScan, ImageScan};
 use crate::values::Scalar;
 
 /// How to run `ci`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CiOptions {
     /// Pull-request mode: run the tests only.
     pub pr: bool,
@@ -28,8 +29,23 @@ pub struct CiOptions {
     /// A grype JSON report to use instead of running grype.
     pub scan_report: Option<PathBuf>,
     /// Who asked: recorded in the commit trailers and the notification.
-    pub requested_by: String,
+    pub requested_by: Person,
     pub run_id: String,
+}
+
+impl CiOptions {
+    /// The whole job (tests, build, scans, deploy to the first environment), asked for by
+    /// `requested_by` in run `run_id`.
+    pub fn new(requested_by: Person, run_id: impl Into<String>) -> Self {
+        Self {
+            pr: false,
+            skip_tests: false,
+            allow_dirty: false,
+            scan_report: None,
+            requested_by,
+            run_id: run_id.into(),
+        }
+    }
 }
 
 /// What `ci` did, step by step; also the `--json` document.
@@ -214,7 +230,7 @@ async fn run_steps(
         .trailer(keys::IMAGE_DIGEST, &digest)
         .trailer(keys::SCAN, &scan_summary)
         .trailer(keys::SCAN_FIXABLE, &scan_fixable)
-        .trailer(keys::REQUESTED_BY, &options.requested_by)
+        .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
         .trailer(keys::RUN_ID, &options.run_id),
     };
     let reporter = steps.reporter();
@@ -298,7 +314,7 @@ async fn notify(
             ("Environment".to_owned(), dev.name.to_string()),
             ("Image SHA".to_owned(), sha),
             ("GitOps commit".to_owned(), commit),
-            ("Requested by".to_owned(), options.requested_by.clone()),
+            ("Requested by".to_owned(), options.requested_by.to_string()),
         ]
         .into_iter()
         .chain(error.map(|e| ("Error".to_owned(), e.to_string())))

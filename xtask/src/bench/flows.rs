@@ -70,9 +70,7 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
     let ci_options = CiOptions {
         skip_tests: true,
         allow_dirty: true,
-        requested_by: "bench".parse()?,
-        run_id: "bench".to_owned(),
-        ..CiOptions::default()
+        ..CiOptions::new("bench".parse()?, "bench")
     };
     // Warm the build first, so the measured run is the warm-build case.
     let (warm, error) = ci::run(pipeline, &ci_options, &Silent).await;
