@@ -84,6 +84,8 @@ pub fn gitops_in(config: &PipelineConfig, state: &std::path::Path) -> anyhow::Re
 /// Everything a flow needs, for an already validated `config`.
 pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
     check_target(&config)?;
+    // Every input is checked before the first thing is created on disk.
+    let clock = clock()?;
     let gitops = gitops(&config)?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
         .ok()
@@ -126,7 +128,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         target,
         images,
         registry,
-        clock: clock()?,
+        clock,
         gitops,
         slack,
         config,

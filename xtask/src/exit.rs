@@ -11,6 +11,7 @@
 
 use std::process::ExitCode;
 
+use pipeline::adapters::records::{self, Error::Unreadable};
 use pipeline::flow;
 use pipeline::policy::plan::Refusal;
 
@@ -68,23 +69,16 @@ fn code(err: &anyhow::Error) -> u8 {
             return DRIFT;
         }
         if let Some(refusal) = cause.downcast_ref::<Refusal>() {
-            return match refusal {
-                Refusal::NotPromotable { .. }
-                | Refusal::NothingToPromote { .. }
-                | Refusal::ImageNotFound { .. } => USAGE,
-                Refusal::Blocked { .. }
-                | Refusal::NotInPrevious { .. }
-                | Refusal::ScanEvidence { .. }
-                | Refusal::WindowClosed { .. } => POLICY,
-            };
+            return refusal_code(refusal);
         }
         // A record that cannot be read is a gate that cannot decide: it refuses.
-        if let Some(pipeline::adapters::records::Error::Unreadable { .. }) =
-            cause.downcast_ref::<pipeline::adapters::records::Error>()
-        {
+        if let Some(Unreadable { .. }) = cause.downcast_ref::<records::Error>() {
             return POLICY;
         }
         match cause.downcast_ref::<flow::Error>() {
+            // Transparent wrappers hide their inner error from the chain: look inside.
+            Some(flow::Error::Plan(refusal)) => return refusal_code(refusal),
+            Some(flow::Error::Records(Unreadable { .. })) => return POLICY,
             Some(
                 flow::Error::ScanPolicy { .. }
                 | flow::Error::Refused(_)
@@ -106,6 +100,18 @@ fn code(err: &anyhow::Error) -> u8 {
         }
     }
     FAILURE
+}
+
+fn refusal_code(refusal: &Refusal) -> u8 {
+    match refusal {
+        Refusal::NotPromotable { .. }
+        | Refusal::NothingToPromote { .. }
+        | Refusal::ImageNotFound { .. } => USAGE,
+        Refusal::Blocked { .. }
+        | Refusal::NotInPrevious { .. }
+        | Refusal::ScanEvidence { .. }
+        | Refusal::WindowClosed { .. } => POLICY,
+    }
 }
 
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
@@ -148,4 +154,56 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(err: flow::Error, expected: u8) {
+        let text = err.to_string();
+        assert_eq!(code(&anyhow::Error::new(err)), expected, "{text}");
+        let wrapped = anyhow::Error::new(flow::Error::Interrupted(text.clone()));
+        assert_eq!(code(&wrapped), FAILURE, "{text}");
+    }
+
+    #[test]
+    fn refusals_keep_their_exit_codes_through_transparent_wrappers() {
+        check(
+            flow::Error::Plan(Refusal::ImageNotFound {
+                image: "paktech-app:x".to_owned(),
+            }),
+            USAGE,
+        );
+        check(
+            flow::Error::Plan(Refusal::WindowClosed {
+                env: "prod".to_owned(),
+                by: "deny".to_owned(),
+                opens_at: "06:00".to_owned(),
+            }),
+            POLICY,
+        );
+        check(
+            flow::Error::Records(records::Error::Unreadable {
+                path: "blocks/x.json".to_owned(),
+                revision: "abc".to_owned(),
+                problem: "truncated".to_owned(),
+            }),
+            POLICY,
+        );
+        check(
+            flow::Error::PlatformApproval {
+                env: "prod".to_owned(),
+                why: "401".to_owned(),
+            },
+            POLICY,
+        );
+        check(
+            flow::Error::NotRequested {
+                env: "prod".to_owned(),
+                sha: "x".to_owned(),
+            },
+            USAGE,
+        );
+    }
 }

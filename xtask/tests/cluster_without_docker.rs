@@ -173,3 +173,60 @@ async fn promote_and_rollback_reach_their_own_checks_not_the_engine() {
         "{err}"
     );
 }
+
+/// A registry that has no image at all: every manifest request is a 404, as distribution
+/// answers for an unknown tag.
+async fn empty_registry() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let body =
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+                let answer = format!(
+                    "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sha_that_names_no_build_is_bad_input() {
+    let mut setup = setup().await;
+    let port = empty_registry().await;
+    let config = setup
+        .env
+        .iter()
+        .find(|(k, _)| k == "PAKTECH_CONFIG")
+        .map(|(_, v)| v.clone())
+        .expect("config");
+    let text = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace("registry.example.invalid", &format!("127.0.0.1:{port}"));
+    std::fs::write(&config, text).expect("write");
+    let out = xtask(
+        &setup,
+        &[
+            "promote",
+            "--env",
+            "staging",
+            "--sha",
+            "0123456789abcdef0123456789abcdef01234567",
+            "--no-wait",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not in the registry"), "{err}");
+    setup.env.clear();
+}

@@ -99,6 +99,10 @@ fn every_hostile_input_is_refused_before_any_write() {
         "bob\u{7}",
         "   ",
         &"x".repeat(101),
+        "\u{202e}ecila",  // right-to-left override: displays as "alice"
+        "bo\u{200b}b",    // zero-width space: displays as "bob"
+        "bob\u{2066}",    // left-to-right isolate
+        "bob\u{a0}smith", // no-break space
     ] {
         cases.push(case(
             &["approve", "--env", "prod", "--sha", GOOD_SHA, "--as", who],
@@ -113,6 +117,10 @@ fn every_hostile_input_is_refused_before_any_write() {
             "--reason",
             "oops\nReverts: HEAD",
         ],
+        "invalid --reason",
+    ));
+    cases.push(case(
+        &["rollback", "--env", "prod", "--reason", "fine\u{202e}enif"],
         "invalid --reason",
     ));
     cases.push(case(
@@ -218,6 +226,28 @@ fn every_hostile_input_is_refused_before_any_write() {
         cases.push(c);
     }
 
+    // Input files that are missing or folders, and a clock that is not a time.
+    let missing = dir.path().join("no-such-report.json");
+    let missing = missing.to_str().expect("utf-8");
+    let folder = dir.path().to_str().expect("utf-8");
+    cases.push(case(&["scan", "--report", missing], "cannot read --report"));
+    cases.push(case(&["scan", "--report", folder], "it is a directory"));
+    cases.push(case(
+        &["ci", "--skip-tests", "--scan-report", missing],
+        "cannot read --scan-report",
+    ));
+    cases.push(case(
+        &["ci", "--skip-tests", "--scan-report", folder],
+        "it is a directory",
+    ));
+    let mut late = case(
+        &["promote", "--env", "prod", "--sha", GOOD_SHA, "--no-wait"],
+        "invalid PAKTECH_NOW",
+    );
+    late.env
+        .push(("PAKTECH_NOW".to_owned(), "tonight".to_owned()));
+    cases.push(late);
+
     // Values files of the wrong shape, or with a key twice.
     let values: [(&str, &str, &str); 4] = [
         (
@@ -256,11 +286,11 @@ fn every_hostile_input_is_refused_before_any_write() {
     for c in &cases {
         let out = Command::new(XTASK)
             .args(&c.args)
-            .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PAKTECH_GITOPS_URL", &remote)
             .env("PAKTECH_NOW", tests::DAYTIME)
             .env("PAKTECH_STATE_DIR", dir.path().join("state"))
             .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .expect("run xtask");
         let stderr = String::from_utf8_lossy(&out.stderr);
