@@ -50,7 +50,7 @@ pub(super) async fn stage(
         })
         .await?;
 
-    let change = change(pipeline, options, plan, stage, &passed.approved_by)?;
+    let change = change(pipeline, options, plan, stage, &passed.approved_by);
     let written = steps
         .run(&step_name(stage, "write"), async {
             // The wait for approvals can be long: the window is decided again now, right
@@ -144,7 +144,7 @@ fn change(
     plan: &PromotionPlan,
     stage: &Stage,
     approved_by: &[crate::model::Person],
-) -> Result<Change, Error> {
+) -> Change {
     let previous = pipeline
         .config
         .previous(&stage.env)
@@ -164,12 +164,12 @@ fn change(
     if !approved_by.is_empty() {
         message = message.trailer(keys::APPROVED_BY, names(approved_by));
     }
-    Ok(Change {
+    Change {
         path: stage.edit.path.clone(),
         set: stage.edit.set(),
         planned_from: Some(stage.edit.planned_from()),
         message,
-    })
+    }
 }
 
 fn with_break_glass(mut change: Change, reason: Option<&Reason>) -> Change {
