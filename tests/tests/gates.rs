@@ -16,7 +16,7 @@ use pipeline::flow::{self, Clock, Pipeline};
 use pipeline::model::{EnvName, GitSha};
 use pipeline::policy::plan::Refusal;
 use pipeline::report::Silent;
-use tests::{env, pretend_it_ran};
+use tests::{Answer, env, pretend_it_ran};
 
 const SHA: &str = "5555555555555555555555555555555555555555";
 const DIGEST: &str = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
@@ -24,24 +24,18 @@ const DIGEST: &str = "sha256:555555555555555555555555555555555555555555555555555
 /// A registry that has every image, under one digest (manifest HEAD and GET answer 200 with
 /// `Docker-Content-Digest`, as the distribution API does).
 async fn registry() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                let _ = socket.read(&mut buf).await;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ndocker-content-digest: {DIGEST}\r\ncontent-type: application/vnd.oci.image.manifest.v1+json\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    port
+    tests::http_stand_in(|_| Answer {
+        status: "200 OK",
+        headers: vec![
+            ("docker-content-digest", DIGEST.to_owned()),
+            (
+                "content-type",
+                "application/vnd.oci.image.manifest.v1+json".to_owned(),
+            ),
+        ],
+        body: String::new(),
+    })
+    .await
 }
 
 /// A pipeline whose registry is the stand-in and whose staging already ran SHA. The Docker

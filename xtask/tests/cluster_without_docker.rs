@@ -7,15 +7,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use tests::Answer;
+
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
 /// A Kubernetes API server stand-in: every Application GET gets the fixture (named as asked),
 /// everything else a `Status` 404, as the API server writes one.
 async fn api_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let fixture: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,38 +22,31 @@ async fn api_server() -> u16 {
         .expect("fixture"),
     )
     .expect("json");
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let fixture = fixture.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = request.split(' ').nth(1).unwrap_or_default().to_owned();
-                let application = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/";
-                let (status, body) = match path.split('?').next().unwrap_or_default() {
-                    p if p.starts_with(application) => {
-                        let mut app = fixture;
-                        app["metadata"]["name"] = p[application.len()..].into();
-                        ("200 OK", app.to_string())
-                    }
-                    _ => (
-                        "404 Not Found",
-                        serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                            "reason": "NotFound", "code": 404, "message": "not found"})
-                        .to_string(),
-                    ),
-                };
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-            });
+    tests::http_stand_in(move |request| {
+        let path = request.split(' ').nth(1).unwrap_or_default();
+        let path = path.split('?').next().unwrap_or_default();
+        let application = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/";
+        let json = vec![("content-type", "application/json".to_owned())];
+        match path.strip_prefix(application) {
+            Some(name) => {
+                let mut app = fixture.clone();
+                app["metadata"]["name"] = name.into();
+                Answer {
+                    status: "200 OK",
+                    headers: json,
+                    body: app.to_string(),
+                }
+            }
+            None => Answer {
+                status: "404 Not Found",
+                headers: json,
+                body: serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "reason": "NotFound", "code": 404, "message": "not found"})
+                .to_string(),
+            },
         }
-    });
-    port
+    })
+    .await
 }
 
 struct Setup {
@@ -177,27 +168,12 @@ async fn promote_and_rollback_reach_their_own_checks_not_the_engine() {
 /// A registry that has no image at all: every manifest request is a 404, as distribution
 /// answers for an unknown tag.
 async fn empty_registry() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                let _ = socket.read(&mut buf).await;
-                let body =
-                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
-                let answer = format!(
-                    "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    port
+    tests::http_stand_in(|_| Answer {
+        status: "404 Not Found",
+        headers: vec![("content-type", "application/json".to_owned())],
+        body: r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.to_owned(),
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
