@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use pipeline::adapters::github::{self, GitHubRun};
 use pipeline::flow::promote::{ApprovalMode, PlatformApprovals};
-use pipeline::model::EnvName;
+use pipeline::model::{EnvName, Person};
 
 /// The run's reviews, as the gate asks for them.
 #[derive(Debug)]
@@ -26,11 +26,19 @@ impl PlatformApprovals for Reviews {
     }
 }
 
-/// The approval mode for a job gated by GitHub's required reviewers; the run's variables
-/// (`GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`, `GITHUB_TOKEN`) are checked now,
-/// before anything is touched.
-pub fn approval_mode() -> anyhow::Result<ApprovalMode> {
-    let run =
-        GitHubRun::from_env().map_err(|e| crate::exit::Usage(format!("--approval github: {e}")))?;
-    Ok(ApprovalMode::Platform(std::sync::Arc::new(Reviews(run))))
+/// The approval mode for a job gated by GitHub's required reviewers, and who started the run
+/// (the requester). The run's variables (`GITHUB_API_URL`, `GITHUB_REPOSITORY`,
+/// `GITHUB_RUN_ID`, `GITHUB_TOKEN`, `GITHUB_TRIGGERING_ACTOR`) are checked now, before
+/// anything is touched.
+pub fn approval_mode() -> anyhow::Result<(ApprovalMode, Person)> {
+    let usage = |e: String| crate::exit::Usage(format!("--approval github: {e}"));
+    let run = GitHubRun::from_env().map_err(|e| usage(e.to_string()))?;
+    let requester: Person = run
+        .requester()
+        .parse()
+        .map_err(|e: pipeline::model::InvalidValue| usage(e.to_string()))?;
+    Ok((
+        ApprovalMode::Platform(std::sync::Arc::new(Reviews(run))),
+        requester,
+    ))
 }

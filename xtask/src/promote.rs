@@ -47,14 +47,26 @@ impl Args {
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
         let sha: Option<GitSha> = self.sha.as_deref().map(str::parse).transpose()?;
-        let requester = context::person(self.requester.as_deref())?;
+        let mut requester = context::person(self.requester.as_deref())?;
         let reason = self
             .reason
             .as_deref()
             .map(|r| context::text_arg("--reason", r))
             .transpose()?;
         let approval = match (self.approval.as_str(), self.no_wait) {
-            ("github", _) => crate::github::approval_mode()?,
+            ("github", _) => {
+                // The requester is whoever started the run, as GitHub says: never a name given
+                // on the command line, which could make a reviewer of the requester.
+                if self.requester.is_some() {
+                    return Err(crate::exit::Usage(
+                        "--as cannot be combined with --approval github: the requester is the person who started the run".to_owned(),
+                    )
+                    .into());
+                }
+                let (mode, started_by) = crate::github::approval_mode()?;
+                requester = started_by;
+                mode
+            }
             (_, true) => ApprovalMode::NoWait,
             _ if std::io::stdin().is_terminal() => {
                 let me = context::identity()?.to_string();

@@ -226,6 +226,42 @@ fn every_hostile_input_is_refused_before_any_write() {
         cases.push(c);
     }
 
+    // GitHub's approvals: the run's variables are checked first, and the requester is who
+    // started the run, never a name given with --as.
+    let mut github = case(
+        &[
+            "promote",
+            "--env",
+            "prod",
+            "--sha",
+            GOOD_SHA,
+            "--approval",
+            "github",
+        ],
+        "GITHUB_RUN_ID",
+    );
+    github.env.extend([
+        ("GITHUB_REPOSITORY".to_owned(), "paktech/app".to_owned()),
+        ("GITHUB_RUN_ID".to_owned(), "12;rm".to_owned()),
+        ("GITHUB_TOKEN".to_owned(), "x".to_owned()),
+        ("GITHUB_ACTOR".to_owned(), "alice".to_owned()),
+    ]);
+    cases.push(github);
+    cases.push(case(
+        &[
+            "promote",
+            "--env",
+            "prod",
+            "--sha",
+            GOOD_SHA,
+            "--approval",
+            "github",
+            "--as",
+            "bob",
+        ],
+        "--as cannot be combined with --approval github",
+    ));
+
     // Input files that are missing or folders, and a clock that is not a time.
     let missing = dir.path().join("no-such-report.json");
     let missing = missing.to_str().expect("utf-8");
