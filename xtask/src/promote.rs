@@ -103,7 +103,7 @@ impl Args {
             println!("Dry run: nothing was written.");
         } else {
             for e in &report.environments {
-                eprintln!("{}: {:?}", e.env, e.outcome);
+                eprintln!("{}: {}", e.env, e.outcome);
                 for line in &e.diff {
                     eprintln!("    {line}");
                 }

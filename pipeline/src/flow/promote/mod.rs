@@ -47,6 +47,16 @@ pub enum StageOutcome {
     Planned,
 }
 
+impl std::fmt::Display for StageOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Promoted => "promoted",
+            Self::Unchanged => "unchanged",
+            Self::Planned => "planned",
+        })
+    }
+}
+
 /// One environment's part in a promotion.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EnvPromotion {

@@ -36,16 +36,16 @@ impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.env)?;
         let window = match &self.window {
-            WindowGate::Open => "open".to_owned(),
+            WindowGate::Open => "open now; decided again right before the write".to_owned(),
             WindowGate::BreakGlass { by, reason } => {
                 format!("closed by {by}; passed with break-glass: {reason}")
             }
             WindowGate::Closed { by, opens_at } => format!(
-                "closed by {by} until {}: the promotion will be refused there",
+                "closed by {by} until {}: refused now (wait, or --break-glass --reason TEXT)",
                 opens_at.to_rfc3339()
             ),
         };
-        writeln!(f, "   window:   {window} (checked again before the write)")?;
+        writeln!(f, "   window:   {window}")?;
         let approval = match &self.approval.status {
             GateStatus::NotRequired => "not required".to_owned(),
             GateStatus::Approved { by } => format!("approved by {}", names(by)),

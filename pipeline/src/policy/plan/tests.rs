@@ -277,7 +277,7 @@ fn a_plan_names_each_gate_edit_and_step() {
     let text = planned.to_string();
     for needle in [
         "Plan: promote",
-        "window:   open",
+        "window:   open now",
         "approval: approved by bob",
         "+  tag:",
         "monitor:  none",
