@@ -299,7 +299,7 @@ fn the_window_is_part_of_the_plan_and_decided_again_later() {
     assert!(
         night
             .to_string()
-            .contains("the promotion will be refused there")
+            .contains("refused now (wait, or --break-glass --reason TEXT)")
     );
 
     // Planned at noon, the window is decided again when the write comes.
