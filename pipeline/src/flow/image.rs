@@ -20,6 +20,8 @@ pub enum Error {
     Source(#[from] source::Error),
     #[error(transparent)]
     Compile(#[from] tools::Error),
+    #[error("reading the work tree was interrupted: {0}")]
+    Interrupted(String),
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -76,7 +78,11 @@ pub async fn build(
     images: &ImageBuilder,
     reporter: &dyn Reporter,
 ) -> Result<BuiltImage> {
-    let state = source::read(&request.workspace)?;
+    // git2 walks the work tree for dirtiness: a blocking thread's job, not the executor's.
+    let workspace = request.workspace.clone();
+    let state = tokio::task::spawn_blocking(move || source::read(&workspace))
+        .await
+        .map_err(|joined| Error::Interrupted(joined.to_string()))??;
     if state.is_dirty() && !request.allow_dirty {
         return Err(Error::Dirty {
             paths: state.dirty_paths,
