@@ -166,6 +166,7 @@ fn tempfile_in(remote: &std::path::Path) -> PathBuf {
 use bollard::Docker;
 use pipeline::adapters::gitops::Change;
 use pipeline::adapters::image::ImageBuilder;
+use pipeline::adapters::tools::AppProfile;
 use pipeline::audit::{CommitMessage, keys};
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::image::{ImageRequest, build_tag};
@@ -206,7 +207,9 @@ pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
 
 /// A real build of a made-up commit: the app compiled to report that SHA, or, with
 /// `broken_from`, that build with an invalid PORT baked into its configuration, so its
-/// replicas never become healthy.
+/// replicas never become healthy. Compiled with the `image-test` profile (release without
+/// LTO, incremental): a new SHA recompiles the app crate alone and relinks in seconds, and
+/// the commit's own release build stays fresh for the next `ci`.
 pub async fn another_build(
     pipeline: &Pipeline,
     docker: &Docker,
@@ -239,6 +242,7 @@ pub async fn another_build(
                 &request,
                 ImageTag::clean(sha.clone()),
                 1_700_000_000,
+                AppProfile::ImageTest,
                 &images,
                 &Silent,
             )
