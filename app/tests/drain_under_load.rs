@@ -5,24 +5,13 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_paktech-app");
+use tests::Service;
 
-fn wrk_available() -> bool {
-    let found = Command::new("wrk").arg("--version").output().is_ok();
-    if !found {
-        let required = matches!(
-            std::env::var("PAKTECH_REQUIRE_TOOLS").as_deref(),
-            Ok("1") | Ok("true")
-        );
-        assert!(!required, "PAKTECH_REQUIRE_TOOLS is set but wrk is missing");
-        eprintln!("SKIPPED: wrk is not installed (apt-get install wrk)");
-    }
-    found
-}
+const BIN: &str = env!("CARGO_BIN_EXE_paktech-app");
 
 #[test]
 fn sigterm_under_load_fails_no_accepted_request() {
-    if !wrk_available() {
+    if !tests::require(Service::Tool("wrk"), "drain_under_load") {
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,10 +1,13 @@
-//! Shared helpers for whole-flow tests: finding the workspace, and reaching the services a
-//! test needs, skipping with a printed reason when one is absent, unless CI said it is
-//! required (`PAKTECH_REQUIRE_DOCKER=1`), in which case the test fails instead.
+//! Shared helpers for whole-flow tests: finding the workspace, reaching the services a test
+//! needs (see [`require`]: skip with a printed reason when one is absent, unless CI said it is
+//! required, in which case the test fails instead), and cleaning up after Docker tests.
 
 use std::path::PathBuf;
 
 pub mod fake_cluster;
+pub mod require;
+
+pub use require::{Service, require, required};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -12,29 +15,16 @@ pub fn workspace() -> PathBuf {
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
-/// Whether the named variable says the service must be there (`1` or `true`).
-pub fn required(variable: &str) -> bool {
-    matches!(
-        std::env::var(variable).as_deref(),
-        Ok("1") | Ok("true") | Ok("yes")
-    )
+/// The Docker engine, or `None` when it is absent and not required ([`require::skip_or_fail`]
+/// decides).
+pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
+    require::docker(test).await
 }
 
-/// The Docker engine, or `None` (after printing why) when it is absent and not required.
-///
-/// # Panics
-/// When the engine is absent and `PAKTECH_REQUIRE_DOCKER` is set.
-pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
-    match pipeline::adapters::docker::connect().await {
-        Ok(docker) => Some(docker),
-        Err(err) if required("PAKTECH_REQUIRE_DOCKER") => {
-            panic!("{test}: PAKTECH_REQUIRE_DOCKER is set but {err}")
-        }
-        Err(err) => {
-            eprintln!("SKIPPED {test}: {err}; set PAKTECH_REQUIRE_DOCKER=1 to make this a failure");
-            None
-        }
-    }
+/// `shared/` beside the project (test data), or `None` when it is absent and not required
+/// ([`require::skip_or_fail`] decides).
+pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
+    require::shared(test)
 }
 
 /// A scratch GitOps remote: a bare repository seeded from the project's `gitops/` folder.
@@ -316,38 +306,6 @@ fn yaml_to_json(node: &saphyr::Yaml<'_>) -> serde_json::Value {
         ),
         Yaml::Tagged(_, inner) => yaml_to_json(inner),
     }
-}
-
-/// Whether `program` can be run; when it cannot, prints why and returns false, unless
-/// `PAKTECH_REQUIRE_TOOLS` is set (as in CI), in which case it panics.
-pub fn tool_or_skip(program: &str, test: &str) -> bool {
-    if pipeline::adapters::tools::on_path(program) {
-        return true;
-    }
-    assert!(
-        !required("PAKTECH_REQUIRE_TOOLS"),
-        "{test}: PAKTECH_REQUIRE_TOOLS is set but {program} is not on PATH (run .ci/install-tools)"
-    );
-    eprintln!(
-        "SKIPPED {test}: {program} is not on PATH; set PAKTECH_REQUIRE_TOOLS=1 to fail instead"
-    );
-    false
-}
-
-/// `shared/` beside the project (test data), or `None` (after printing why) when absent and
-/// `PAKTECH_REQUIRE_SHARED` is not set.
-pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
-    let dir = workspace().join("..").join("shared");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        !required("PAKTECH_REQUIRE_SHARED"),
-        "{test}: PAKTECH_REQUIRE_SHARED is set but {} is missing",
-        dir.display()
-    );
-    eprintln!("SKIPPED {test}: {} is missing", dir.display());
-    None
 }
 
 /// An HTTP server on 127.0.0.1 that answers every request with a bodiless 500 (a failing
