@@ -2,27 +2,35 @@
 //! (wrk on 127.0.0.1, bounded to a few seconds; skipped without wrk unless
 //! PAKTECH_REQUIRE_TOOLS is set).
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tests::Service;
+
 const BIN: &str = env!("CARGO_BIN_EXE_paktech-app");
 
-fn wrk_available() -> bool {
-    let found = Command::new("wrk").arg("--version").output().is_ok();
-    if !found {
-        let required = matches!(
-            std::env::var("PAKTECH_REQUIRE_TOOLS").as_deref(),
-            Ok("1") | Ok("true")
-        );
-        assert!(!required, "PAKTECH_REQUIRE_TOOLS is set but wrk is missing");
-        eprintln!("SKIPPED: wrk is not installed (apt-get install wrk)");
+/// The requests to `/info` the server has answered so far, from its own `/metrics`.
+fn answered(port: u16) -> u64 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let mut text = String::new();
+    if write!(stream, "GET /metrics HTTP/1.0\r\nHost: local\r\n\r\n").is_err()
+        || stream.read_to_string(&mut text).is_err()
+    {
+        return 0;
     }
-    found
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains("route=\"/info\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 #[test]
 fn sigterm_under_load_fails_no_accepted_request() {
-    if !wrk_available() {
+    if !tests::require(Service::Tool("wrk"), "drain_under_load") {
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -39,7 +47,7 @@ fn sigterm_under_load_fails_no_accepted_request() {
         .spawn()
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -53,7 +61,13 @@ fn sigterm_under_load_fails_no_accepted_request() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("wrk");
-    std::thread::sleep(Duration::from_millis(1500));
+    // SIGTERM once the load is on (the server has answered wrk's first hundred requests), not
+    // after a guessed delay; wrk runs for 4 s, so the shutdown always meets it running.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while answered(port) < 100 {
+        assert!(Instant::now() < deadline, "wrk never loaded the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         Command::new("kill")
             .args(["-TERM", &server.id().to_string()])

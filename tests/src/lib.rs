@@ -1,10 +1,13 @@
-//! Shared helpers for whole-flow tests: finding the workspace, and reaching the services a
-//! test needs, skipping with a printed reason when one is absent, unless CI said it is
-//! required (`PAKTECH_REQUIRE_DOCKER=1`), in which case the test fails instead.
+//! Shared helpers for whole-flow tests: finding the workspace, reaching the services a test
+//! needs (see [`require`]: skip with a printed reason when one is absent, unless CI said it is
+//! required, in which case the test fails instead), and cleaning up after Docker tests.
 
 use std::path::PathBuf;
 
 pub mod fake_cluster;
+pub mod require;
+
+pub use require::{Service, require, required};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -12,29 +15,16 @@ pub fn workspace() -> PathBuf {
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
-/// Whether the named variable says the service must be there (`1` or `true`).
-pub fn required(variable: &str) -> bool {
-    matches!(
-        std::env::var(variable).as_deref(),
-        Ok("1") | Ok("true") | Ok("yes")
-    )
+/// The Docker engine, or `None` when it is absent and not required ([`require::skip_or_fail`]
+/// decides).
+pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
+    require::docker(test).await
 }
 
-/// The Docker engine, or `None` (after printing why) when it is absent and not required.
-///
-/// # Panics
-/// When the engine is absent and `PAKTECH_REQUIRE_DOCKER` is set.
-pub async fn docker_or_skip(test: &str) -> Option<bollard::Docker> {
-    match pipeline::adapters::docker::connect().await {
-        Ok(docker) => Some(docker),
-        Err(err) if required("PAKTECH_REQUIRE_DOCKER") => {
-            panic!("{test}: PAKTECH_REQUIRE_DOCKER is set but {err}")
-        }
-        Err(err) => {
-            eprintln!("SKIPPED {test}: {err}; set PAKTECH_REQUIRE_DOCKER=1 to make this a failure");
-            None
-        }
-    }
+/// `shared/` beside the project (test data), or `None` when it is absent and not required
+/// ([`require::skip_or_fail`] decides).
+pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
+    require::shared(test)
 }
 
 /// A scratch GitOps remote: a bare repository seeded from the project's `gitops/` folder.
@@ -166,6 +156,7 @@ fn tempfile_in(remote: &std::path::Path) -> PathBuf {
 use bollard::Docker;
 use pipeline::adapters::gitops::Change;
 use pipeline::adapters::image::ImageBuilder;
+use pipeline::adapters::tools::AppProfile;
 use pipeline::audit::{CommitMessage, keys};
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::image::{ImageRequest, build_tag};
@@ -204,7 +195,9 @@ pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
 
 /// A real build of a made-up commit: the app compiled to report that SHA, or, with
 /// `broken_from`, that build with an invalid PORT baked into its configuration, so its
-/// replicas never become healthy.
+/// replicas never become healthy. Compiled with the `image-test` profile (release without
+/// LTO, incremental): a new SHA recompiles the app crate alone and relinks in seconds, and
+/// the commit's own release build stays fresh for the next `ci`.
 pub async fn another_build(
     pipeline: &Pipeline,
     docker: &Docker,
@@ -237,6 +230,7 @@ pub async fn another_build(
                 &request,
                 ImageTag::clean(sha.clone()),
                 1_700_000_000,
+                AppProfile::ImageTest,
                 &images,
                 &Silent,
             )
@@ -310,38 +304,6 @@ fn yaml_to_json(node: &saphyr::Yaml<'_>) -> serde_json::Value {
         ),
         Yaml::Tagged(_, inner) => yaml_to_json(inner),
     }
-}
-
-/// Whether `program` can be run; when it cannot, prints why and returns false, unless
-/// `PAKTECH_REQUIRE_TOOLS` is set (as in CI), in which case it panics.
-pub fn tool_or_skip(program: &str, test: &str) -> bool {
-    if pipeline::adapters::tools::on_path(program) {
-        return true;
-    }
-    assert!(
-        !required("PAKTECH_REQUIRE_TOOLS"),
-        "{test}: PAKTECH_REQUIRE_TOOLS is set but {program} is not on PATH (run .ci/install-tools)"
-    );
-    eprintln!(
-        "SKIPPED {test}: {program} is not on PATH; set PAKTECH_REQUIRE_TOOLS=1 to fail instead"
-    );
-    false
-}
-
-/// `shared/` beside the project (test data), or `None` (after printing why) when absent and
-/// `PAKTECH_REQUIRE_SHARED` is not set.
-pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
-    let dir = workspace().join("..").join("shared");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        !required("PAKTECH_REQUIRE_SHARED"),
-        "{test}: PAKTECH_REQUIRE_SHARED is set but {} is missing",
-        dir.display()
-    );
-    eprintln!("SKIPPED {test}: {} is missing", dir.display());
-    None
 }
 
 /// One canned HTTP answer of a stand-in server.
@@ -438,4 +400,120 @@ pub async fn request_and_approve(
     )
     .await
     .expect("approve");
+}
+
+/// Removes every container and network whose name starts with its prefix when dropped, so a
+/// test that panics half-way leaves nothing running on the engine. Hold one for the whole test:
+/// `let _cleanup = tests::Cleanup::new(&prefix);`.
+#[derive(Debug)]
+pub struct Cleanup {
+    prefix: String,
+}
+
+impl Cleanup {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        // A runtime and a client of its own, on a thread of its own: a drop cannot await, and
+        // the test's runtime may be the very thread this runs on.
+        let prefix = self.prefix.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(remove_named(&prefix));
+        })
+        .join();
+    }
+}
+
+/// Force-removes the containers, then the networks, named `<prefix>…`.
+async fn remove_named(prefix: &str) {
+    use bollard::query_parameters::{
+        ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+    };
+    let Ok(docker) = pipeline::adapters::docker::connect().await else {
+        return;
+    };
+    let filters = std::collections::HashMap::from([("name", vec![prefix.to_owned()])]);
+    let ours = |name: &str| name.trim_start_matches('/').starts_with(prefix);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for container in containers {
+        let Some(name) = container
+            .names
+            .unwrap_or_default()
+            .into_iter()
+            .find(|n| ours(n))
+        else {
+            continue;
+        };
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        let _ = docker
+            .remove_container(name.trim_start_matches('/'), Some(options))
+            .await;
+    }
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for network in networks {
+        if let (Some(id), Some(name)) = (network.id, network.name)
+            && ours(&name)
+        {
+            let _ = docker.remove_network(&id).await;
+        }
+    }
+}
+
+/// A reporter that tells the test the moment a step starts, so a fault can be injected on the
+/// event it is meant for (prod's watch beginning, say) rather than after a guessed sleep.
+#[derive(Debug)]
+pub struct OnStart {
+    step: String,
+    started: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl OnStart {
+    /// The reporter, and what resolves when `step` starts (an error when the flow ended before).
+    pub fn new(step: &str) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let reporter = Self {
+            step: step.to_owned(),
+            started: std::sync::Mutex::new(Some(tx)),
+        };
+        (reporter, rx)
+    }
+}
+
+impl pipeline::report::Reporter for OnStart {
+    fn event(&self, event: pipeline::report::Event) {
+        if matches!(&event, pipeline::report::Event::Started { step } if *step == self.step)
+            && let Some(tx) = self
+                .started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+        {
+            let _ = tx.send(());
+        }
+    }
 }

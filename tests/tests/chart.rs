@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use serde_json::Value;
+use tests::Service;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -50,7 +51,7 @@ fn kind<'a>(docs: &'a [Value], kind: &str) -> Option<&'a Value> {
 
 #[test]
 fn lint_is_clean_for_every_environment() {
-    if !tests::tool_or_skip("helm", "chart lint") {
+    if !tests::require(Service::Tool("helm"), "chart lint") {
         return;
     }
     for env in ["dev", "staging", "prod"] {
@@ -69,7 +70,7 @@ fn lint_is_clean_for_every_environment() {
 
 #[test]
 fn each_environment_renders_what_its_values_ask_for() {
-    if !tests::tool_or_skip("helm", "chart template") {
+    if !tests::require(Service::Tool("helm"), "chart template") {
         return;
     }
     for (env, replicas, pdb, hpa_max, spread) in [
@@ -167,8 +168,8 @@ fn each_environment_renders_what_its_values_ask_for() {
 
 #[test]
 fn checkov_kubernetes_checks_pass_on_rendered_prod() {
-    if !tests::tool_or_skip("helm", "chart checkov")
-        || !tests::tool_or_skip("checkov", "chart checkov")
+    if !tests::require(Service::Tool("helm"), "chart checkov")
+        || !tests::require(Service::Tool("checkov"), "chart checkov")
     {
         return;
     }

@@ -22,7 +22,9 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &tests::unique_prefix("ci"));
+    let prefix = tests::unique_prefix("ci");
+    let _cleanup = tests::Cleanup::new(&prefix);
+    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let dev = pipeline.config.first().clone();
     let remote = dir.path().join("gitops.git");
 
@@ -130,9 +132,4 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
         let _ = stop_tx.send(());
     };
     tokio::join!(watcher, checker);
-
-    local(&pipeline)
-        .teardown(&dev.name)
-        .await
-        .expect("teardown");
 }

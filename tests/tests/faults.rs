@@ -10,7 +10,7 @@ use pipeline::flow;
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::report::Silent;
 use pipeline::values::Scalar;
-use tests::{another_build, deploy_dev, digest_of, env, local, pretend_it_ran};
+use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
 
 const DEV: &str = "apps/paktech-app/dev/values.yaml";
 
@@ -117,6 +117,7 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = tests::unique_prefix("monkill");
+    let _cleanup = tests::Cleanup::new(&prefix);
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let prod = pipeline
         .config
@@ -149,31 +150,34 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
         }
     }
 
-    // Promote the second build with a watch, and kill one of its replicas meanwhile.
+    // Promote the second build with a watch, and kill one of its replicas the moment prod's
+    // watch begins (the event the fault is meant for, not a guessed moment).
+    let (reporter, monitoring) = tests::OnStart::new("monitor-prod");
     let killer = async {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while std::time::Instant::now() < deadline {
-            let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
-            if probes.len() == 3 && probes.iter().all(|(_, p)| p.runs(second.as_str())) {
-                docker
-                    .kill_container(
-                        &probes[0].0.name,
-                        None::<bollard::query_parameters::KillContainerOptions>,
-                    )
-                    .await
-                    .expect("kill");
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if monitoring.await.is_err() {
+            return false;
         }
-        false
+        let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+        assert_eq!(probes.len(), 3, "{probes:?}");
+        assert!(
+            probes.iter().all(|(_, p)| p.runs(second.as_str())),
+            "{probes:?}"
+        );
+        docker
+            .kill_container(
+                &probes[0].0.name,
+                None::<bollard::query_parameters::KillContainerOptions>,
+            )
+            .await
+            .expect("kill");
+        true
     };
     let watched = options(&second, 20);
     let ((report, error), killed) =
-        tokio::join!(promote::run(&pipeline, &watched, &Silent), killer);
+        tokio::join!(promote::run(&pipeline, &watched, &reporter), killer);
     assert!(
         killed,
-        "the second build never ran in prod: {error:?} {report:#?}"
+        "prod's watch of the second build never began: {error:?} {report:#?}"
     );
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
@@ -188,7 +192,4 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
         "{probes:?}"
     );
     tests::git_cli(&dir.path().join("gitops.git"), &["fsck", "--strict"]);
-    for e in &pipeline.config.environments {
-        local(&pipeline).teardown(&e.name).await.expect("teardown");
-    }
 }

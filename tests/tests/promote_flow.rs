@@ -11,7 +11,7 @@ use pipeline::flow::{self, Clock, Pipeline, approve, history, status};
 use pipeline::model::{Approval, GitSha};
 use pipeline::policy::plan::Refusal;
 use pipeline::report::Silent;
-use tests::{another_build, deploy_dev, digest_of, env, local, pretend_it_ran};
+use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
 
 fn options(target: &str, sha: &GitSha, who: &str) -> PromoteOptions {
     PromoteOptions {
@@ -37,22 +37,18 @@ async fn promote(
     }
 }
 
-async fn setup(test: &str) -> Option<(tempfile::TempDir, Pipeline, Docker)> {
+/// A test pipeline, and the guard that removes its containers however the test ends.
+async fn setup(test: &str) -> Option<(tests::Cleanup, tempfile::TempDir, Pipeline, Docker)> {
     let docker = tests::docker_or_skip(test).await?;
     let dir = tempfile::tempdir().expect("tempdir");
-    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &tests::unique_prefix(test));
-    Some((dir, pipeline, docker))
-}
-
-async fn teardown(pipeline: &Pipeline) {
-    for e in &pipeline.config.environments {
-        local(pipeline).teardown(&e.name).await.expect("teardown");
-    }
+    let prefix = tests::unique_prefix(test);
+    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
+    Some((tests::Cleanup::new(&prefix), dir, pipeline, docker))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ci_staging_approval_prod_then_status_and_history() {
-    let Some((_dir, pipeline, docker)) = setup("promote").await else {
+    let Some((_cleanup, _dir, pipeline, docker)) = setup("promote").await else {
         return;
     };
     let sha = deploy_dev(&pipeline, &docker).await;
@@ -151,12 +147,11 @@ async fn ci_staging_approval_prod_then_status_and_history() {
         .await
         .expect("idempotent");
     assert_eq!(again.environments[0].outcome, StageOutcome::Unchanged);
-    teardown(&pipeline).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
-    let Some((_dir, pipeline, docker)) = setup("badrel").await else {
+    let Some((_cleanup, _dir, pipeline, docker)) = setup("badrel").await else {
         return;
     };
     let good = deploy_dev(&pipeline, &docker).await;
@@ -207,12 +202,11 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
         !matches!(err, flow::Error::Plan(Refusal::Blocked { .. })),
         "{err}"
     );
-    teardown(&pipeline).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_passes_the_freeze() {
-    let Some((dir, mut pipeline, docker)) = setup("rollbk").await else {
+    let Some((_cleanup, dir, mut pipeline, docker)) = setup("rollbk").await else {
         return;
     };
     let first = deploy_dev(&pipeline, &docker).await;
@@ -320,12 +314,11 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
     promote(&pipeline, &urgent).await.expect("break-glass");
     let trailers = tests::git_cli(&remote, &["log", "-1", "--format=%(trailers)", "main"]);
     assert!(trailers.contains("Break-Glass: security fix"), "{trailers}");
-    teardown(&pipeline).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_promotions_of_different_builds_at_once_lose_nothing() {
-    let Some((_dir, pipeline, docker)) = setup("race").await else {
+    let Some((_cleanup, _dir, pipeline, docker)) = setup("race").await else {
         return;
     };
     let a = deploy_dev(&pipeline, &docker).await;
@@ -369,5 +362,4 @@ async fn two_promotions_of_different_builds_at_once_lose_nothing() {
             &a
         };
     assert!(staging.contains(&format!("tag: \"{winner}\"")), "{staging}");
-    teardown(&pipeline).await;
 }

@@ -26,7 +26,7 @@ use pipeline::model::{Repository, Secret};
 use sha2::Digest as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+use tests::require::REGISTRY_BIN;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -76,21 +76,9 @@ impl Drop for LocalRegistry {
     }
 }
 
-fn registry_or_skip() -> bool {
-    if Path::new(REGISTRY_BIN).exists() {
-        return true;
-    }
-    assert!(
-        !tests::required("PAKTECH_REQUIRE_REGISTRY"),
-        "PAKTECH_REQUIRE_REGISTRY is set but {REGISTRY_BIN} is missing (apt-get install docker-registry)"
-    );
-    eprintln!("SKIPPED: {REGISTRY_BIN} is missing; set PAKTECH_REQUIRE_REGISTRY=1 to fail instead");
-    false
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn digest_of_a_pushed_image_matches_what_docker_pushed() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let Some(docker) = tests::docker_or_skip("registry").await else {
@@ -167,7 +155,7 @@ async fn digest_of_a_pushed_image_matches_what_docker_pushed() {
 
 #[tokio::test]
 async fn basic_auth_is_used_and_refusals_are_clear() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -572,7 +560,7 @@ fn unused_docker() -> bollard::Docker {
 
 #[tokio::test]
 async fn a_refresh_token_is_exchanged_at_the_realm_for_an_access_token() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -644,7 +632,7 @@ async fn a_refresh_token_is_exchanged_at_the_realm_for_an_access_token() {
 
 #[tokio::test]
 async fn a_realm_without_the_oauth2_form_is_asked_with_basic_auth() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -674,7 +662,7 @@ async fn a_realm_without_the_oauth2_form_is_asked_with_basic_auth() {
 
 #[tokio::test]
 async fn a_username_and_password_get_a_token_from_the_realm() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -721,7 +709,7 @@ async fn a_username_and_password_get_a_token_from_the_realm() {
 
 #[tokio::test]
 async fn a_wrong_refresh_token_is_refused_without_printing_it() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -749,7 +737,7 @@ async fn a_wrong_refresh_token_is_refused_without_printing_it() {
 
 #[tokio::test]
 async fn a_realm_that_is_down_is_a_clear_error() {
-    if !registry_or_skip() {
+    if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -27,28 +27,86 @@ pub fn reporter() -> Box<dyn Reporter> {
     } else {
         Box::new(Lines)
     };
-    match std::env::var("PAKTECH_KILL_AFTER_STEP") {
-        Ok(step) if !step.is_empty() => Box::new(KillSwitch { inner, step }),
-        _ => inner,
+    match KillAt::from_env() {
+        Some(at) => Box::new(KillSwitch { inner, at }),
+        None => inner,
     }
 }
 
-/// Fault injection for tests: SIGKILLs this very process as soon as the named step has
-/// finished, the harshest way a run can end (no destructor, no flush, no cleanup).
+/// Fault injection for tests: SIGKILLs this very process on one event, the harshest way a run
+/// can end (no destructor, no flush, no cleanup). `PAKTECH_KILL_AT=<started|progress|finished>:<step>`
+/// picks the event (`progress` is the step's first progress event);
+/// `PAKTECH_KILL_AFTER_STEP=<step>` is `finished:<step>`.
 struct KillSwitch {
     inner: Box<dyn Reporter>,
-    step: String,
+    at: KillAt,
 }
 
 impl Reporter for KillSwitch {
     fn event(&self, event: Event) {
-        let finished = matches!(&event, Event::Finished { step, .. } if *step == self.step);
+        let now = self.at.matches(&event);
         self.inner.event(event);
-        if finished {
+        if now {
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &std::process::id().to_string()])
                 .status();
             std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+}
+
+/// The event a [`KillSwitch`] fires on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KillAt {
+    when: When,
+    step: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    Started,
+    Progress,
+    Finished,
+}
+
+impl KillAt {
+    fn from_env() -> Option<Self> {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        if let Some(spec) = var("PAKTECH_KILL_AT") {
+            let parsed = Self::parse(&spec);
+            if parsed.is_none() {
+                eprintln!(
+                    "warning: ignoring PAKTECH_KILL_AT={spec:?}: expected started:<step>, progress:<step> or finished:<step>"
+                );
+            }
+            return parsed;
+        }
+        var("PAKTECH_KILL_AFTER_STEP").map(|step| KillAt {
+            when: When::Finished,
+            step,
+        })
+    }
+
+    fn parse(spec: &str) -> Option<Self> {
+        let (when, step) = spec.split_once(':')?;
+        let when = match when {
+            "started" => When::Started,
+            "progress" => When::Progress,
+            "finished" => When::Finished,
+            _ => return None,
+        };
+        (!step.is_empty()).then(|| KillAt {
+            when,
+            step: step.to_owned(),
+        })
+    }
+
+    fn matches(&self, event: &Event) -> bool {
+        match (self.when, event) {
+            (When::Started, Event::Started { step })
+            | (When::Progress, Event::Progress { step, .. })
+            | (When::Finished, Event::Finished { step, .. }) => *step == self.step,
+            _ => false,
         }
     }
 }
@@ -156,4 +214,57 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 /// A byte count for people: `6.1 MB`.
 pub fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(spec: &str, event: Event, expected: Option<bool>) {
+        let at = KillAt::parse(spec);
+        assert_eq!(
+            at.map(|at| at.matches(&event)),
+            expected,
+            "{spec} on {event:?}"
+        );
+    }
+
+    #[test]
+    fn a_kill_switch_fires_on_the_event_it_names_and_no_other() {
+        let started = |step: &str| Event::Started {
+            step: step.to_owned(),
+        };
+        let progress = |step: &str| Event::Progress {
+            step: step.to_owned(),
+            message: "round 1: healthy".to_owned(),
+        };
+        let finished = |step: &str| Event::Finished {
+            step: step.to_owned(),
+            outcome: Outcome::Succeeded,
+            duration: Duration::ZERO,
+            detail: String::new(),
+        };
+        check("started:monitor-prod", started("monitor-prod"), Some(true));
+        check("started:monitor-prod", started("deploy-prod"), Some(false));
+        check(
+            "started:monitor-prod",
+            finished("monitor-prod"),
+            Some(false),
+        );
+        check(
+            "progress:monitor-prod",
+            progress("monitor-prod"),
+            Some(true),
+        );
+        check(
+            "progress:monitor-prod",
+            started("monitor-prod"),
+            Some(false),
+        );
+        check("finished:write-prod", finished("write-prod"), Some(true));
+        check("finished:write-prod", progress("write-prod"), Some(false));
+        check("monitor-prod", started("monitor-prod"), None);
+        check("stopped:monitor-prod", started("monitor-prod"), None);
+        check("started:", started(""), None);
+    }
 }

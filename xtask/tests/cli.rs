@@ -1,27 +1,10 @@
 //! The command line as a user meets it: real fixtures in, exit codes and messages out.
 //! None of these needs Docker: each is answered (or refused) before the engine is contacted.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
-
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("PAKTECH_REQUIRE_SHARED").is_err(),
-        "PAKTECH_REQUIRE_SHARED is set but {} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: {} is missing; set PAKTECH_REQUIRE_SHARED=1 to fail instead",
-        dir.display()
-    );
-    None
-}
 
 fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(XTASK)
@@ -38,7 +21,9 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn scan_reads_every_shared_grype_report_with_exact_counts() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = tests::shared_or_skip("cli") else {
+        return;
+    };
     let expected = [
         ("TestEmptyJsonPresenter.json", [0, 0, 0, 0, 0, 0]),
         ("TestJsonImgsPresenter.json", [1, 0, 0, 1, 0, 0]),
@@ -63,7 +48,9 @@ fn scan_reads_every_shared_grype_report_with_exact_counts() {
 
 #[test]
 fn a_truncated_report_is_refused_naming_file_and_position() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = tests::shared_or_skip("cli") else {
+        return;
+    };
     let whole =
         std::fs::read(shared.join("fixtures/grype/TestJsonImgsPresenter.json")).expect("fixture");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,6 +1,7 @@
-//! `promote` killed with SIGKILL at each step boundary and while monitoring, then run again:
-//! it finishes the job, and the GitOps log has no duplicate commit.
+//! `promote` killed with SIGKILL at each step boundary and as prod's watch begins, then run
+//! again: it finishes the job, and the GitOps log has no duplicate commit.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = tests::unique_prefix("kill");
+    let _cleanup = tests::Cleanup::new(&prefix);
     let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let sha = deploy_dev(&pipeline, &docker).await;
     let staging = PromoteOptions {
@@ -64,12 +66,11 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
     };
 
     // Killed at each step boundary in turn: every re-run picks up where the last one died.
-    for step in ["validate", "gate-prod", "write-prod", "deploy-prod"] {
+    for step in ["plan", "gate-prod", "write-prod", "deploy-prod"] {
         let out = xtask("0s")
             .env("PAKTECH_KILL_AFTER_STEP", step)
             .output()
             .expect("run");
-        use std::os::unix::process::ExitStatusExt;
         assert_eq!(
             out.status.signal(),
             Some(9),
@@ -84,20 +85,19 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
         "the write-prod kill left exactly one commit"
     );
 
-    // Killed while monitoring.
-    let mut first = xtask("10m")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // Let it reach the monitoring window, then kill it without a chance to clean up.
-    std::thread::sleep(Duration::from_secs(5));
+    // Killed while monitoring, on the event it means: prod's first monitoring round reported,
+    // then the process dies without a chance to clean up.
+    let out = xtask("10m")
+        .env("PAKTECH_KILL_AT", "progress:monitor-prod")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(9), "{stderr}");
     assert!(
-        first.try_wait().expect("wait").is_none(),
-        "promote ended before monitoring did"
+        stderr.contains("[monitor-prod] round 1: healthy"),
+        "{stderr}"
     );
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reap");
+    assert_eq!(prod_commits(), 1, "monitoring writes nothing");
 
     let again = xtask("0s").output().expect("run again");
     assert!(
@@ -113,10 +113,4 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
         "{probes:?}"
     );
     tests::git_cli(&remote, &["fsck", "--strict"]);
-    for e in &pipeline.config.environments {
-        tests::local(&pipeline)
-            .teardown(&e.name)
-            .await
-            .expect("teardown");
-    }
 }

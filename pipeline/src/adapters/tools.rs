@@ -25,12 +25,42 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The target triple the image's binary is compiled for.
 pub const IMAGE_TARGET: &str = "x86_64-unknown-linux-gnu";
 
-/// Compiles the app as a statically linked release binary stamped with `build_sha` and
-/// `version`, and returns the binary's path. Cargo's own output goes to this process's stderr.
-pub async fn build_static_app(workspace: &Path, build_sha: &str, version: &str) -> Result<PathBuf> {
+/// The cargo profile an image's binary is compiled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppProfile {
+    /// `release` (thin LTO): every image the pipeline ships.
+    #[default]
+    Release,
+    /// `image-test` (the workspace `Cargo.toml`): release without LTO, compiled
+    /// incrementally, for tests' builds of made-up commits. A new `BUILD_SHA` then recompiles
+    /// the app crate alone instead of relinking everything with LTO, and its own output
+    /// directory leaves the commit's release build fresh.
+    ImageTest,
+}
+
+impl AppProfile {
+    /// The profile's name, which is also its output directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProfile::Release => "release",
+            AppProfile::ImageTest => "image-test",
+        }
+    }
+}
+
+/// Compiles the app as a statically linked binary stamped with `build_sha` and `version`,
+/// with `profile`, and returns the binary's path. Cargo's own output goes to this process's
+/// stderr.
+pub async fn build_static_app(
+    workspace: &Path,
+    build_sha: &str,
+    version: &str,
+    profile: AppProfile,
+) -> Result<PathBuf> {
     let args = [
         "build",
-        "--release",
+        "--profile",
+        profile.name(),
         "--locked",
         "--package",
         "paktech-app",
@@ -55,7 +85,7 @@ pub async fn build_static_app(workspace: &Path, build_sha: &str, version: &str) 
         .unwrap_or_else(|| workspace.join("target"));
     Ok(target_dir
         .join(IMAGE_TARGET)
-        .join("release")
+        .join(profile.name())
         .join("paktech-app"))
 }
 

@@ -93,15 +93,25 @@ pub async fn build(
     } else {
         ImageTag::clean(state.sha.clone())
     };
-    build_tag(request, tag, state.commit_time, images, reporter).await
+    build_tag(
+        request,
+        tag,
+        state.commit_time,
+        tools::AppProfile::Release,
+        images,
+        reporter,
+    )
+    .await
 }
 
-/// Builds the work tree as it is under `tag`, stamped with `commit_time`. [`build`] is the
-/// way in for a commit; this one lets tests make builds of made-up commits.
+/// Builds the work tree as it is under `tag`, stamped with `commit_time`, its binary compiled
+/// with `profile`. [`build`] is the way in for a commit (always `Release`); this one lets tests
+/// make builds of made-up commits.
 pub async fn build_tag(
     request: &ImageRequest,
     tag: ImageTag,
     commit_time: i64,
+    profile: tools::AppProfile,
     images: &ImageBuilder,
     reporter: &dyn Reporter,
 ) -> Result<BuiltImage> {
@@ -112,8 +122,13 @@ pub async fn build_tag(
         .to_string();
 
     reporter.progress(STEP, format!("compiling a static paktech-app for {tag}"));
-    let binary =
-        tools::build_static_app(&request.workspace, &tag.to_string(), &request.version).await?;
+    let binary = tools::build_static_app(
+        &request.workspace,
+        &tag.to_string(),
+        &request.version,
+        profile,
+    )
+    .await?;
     let read = |path: PathBuf| std::fs::read(&path).map_err(|source| Error::Read { path, source });
     let context = image::context_tar(
         vec![

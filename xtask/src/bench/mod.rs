@@ -41,12 +41,13 @@ pub struct Figure {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
-        // Figures come from optimised code: a debug build re-runs itself in release.
+        // Figures come from optimised code: a debug build re-runs itself in release (not
+        // `--quiet`: the first release build takes minutes, and cargo's lines show progress).
         if cfg!(debug_assertions) {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let args: Vec<String> = std::env::args().skip(1).collect();
             let status = tokio::process::Command::new(cargo)
-                .args(["run", "--quiet", "--release", "--package", "xtask", "--"])
+                .args(["run", "--release", "--package", "xtask", "--"])
                 .args(&args)
                 .current_dir(crate::workspace::root())
                 .status()

@@ -2,7 +2,9 @@
 //! again, since time moved since the plan) and the approvals (read again, since people may have
 //! approved meanwhile), the same rule `policy::approval` applies everywhere.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures_util::future::BoxFuture;
 

@@ -2,7 +2,7 @@
 //! `policy::monitor` what is wrong; failing rounds in a row past the threshold call for a
 //! rollback. Each round is reported, so a watcher (or a test) sees it happen.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use crate::flow::{Pipeline, Result, sync};
 use crate::model::{GitSha, Probe};
