@@ -119,6 +119,13 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
     if let Some(error) = error {
         return Err(error.into());
     }
+    // As a person would: the first run records the request and stops at the gate, someone
+    // else approves, the measured run goes through.
+    match promote::run(pipeline, &options("prod")?, &Silent).await {
+        (_, Some(pipeline::flow::Error::AwaitingApproval { .. })) => {}
+        (_, Some(error)) => return Err(error.into()),
+        (_, None) => anyhow::bail!("prod was promoted without an approval"),
+    }
     approve::approve(
         pipeline,
         &"prod".parse()?,
