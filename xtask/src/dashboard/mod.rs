@@ -3,6 +3,7 @@
 //! renders it (`view.rs`) and pushes each change to open pages as server-sent events
 //! (`events.rs`); the HTTP routes only answer from that, and none of them writes anything.
 
+pub mod bench;
 pub mod board;
 pub mod events;
 pub mod view;
