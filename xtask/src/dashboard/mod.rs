@@ -37,10 +37,8 @@ pub struct Args {
 impl Args {
     pub async fn run(self, _json: bool) -> anyhow::Result<()> {
         let address = self.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        if !address.is_loopback() {
-            eprintln!(
-                "warning: the dashboard listens on {address}: it has no login, so everyone who reaches that address sees every environment's state"
-            );
+        if let Some(warning) = exposure(address) {
+            eprintln!("{warning}");
         }
         let listener = TcpListener::bind((address, self.port))
             .with_context(|| format!("cannot listen on {address}:{}", self.port))?;
@@ -56,6 +54,15 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// The warning for listening on `address`, unless only this machine can reach it.
+fn exposure(address: IpAddr) -> Option<String> {
+    (!address.is_loopback()).then(|| {
+        format!(
+            "warning: the dashboard listens on {address}: it has no login, so everyone who reaches that address sees every environment's state"
+        )
+    })
 }
 
 /// A running dashboard.
@@ -143,4 +150,24 @@ async fn not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .content_type("text/plain; charset=utf-8")
         .body("not found; the dashboard is at /\n")
+}
+
+#[cfg(test)]
+mod exposure_tests {
+    use super::exposure;
+
+    #[test]
+    fn only_loopback_addresses_listen_without_a_warning() {
+        for (address, warned) in [
+            ("127.0.0.1", false),
+            ("127.0.0.2", false),
+            ("::1", false),
+            ("0.0.0.0", true),
+            ("::", true),
+            ("192.168.1.20", true),
+        ] {
+            let warning = exposure(address.parse().expect("address"));
+            assert_eq!(warning.is_some(), warned, "{address}: {warning:?}");
+        }
+    }
 }

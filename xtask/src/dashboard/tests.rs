@@ -160,7 +160,7 @@ async fn browser(driver: &Chromedriver) -> Client {
         serde_json::json!({
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1400,1100"],
+                     "--disable-dev-shm-usage", "--window-size=1400,1500"],
         }),
     );
     ClientBuilder::native()

@@ -275,7 +275,7 @@ fn write_timeline(out: &mut String, events: &[Event]) {
     for e in events {
         let class = match e.action.as_str() {
             "rollback" | "block" => "bad",
-            "break-glass" | "unblock" => "warn",
+            "unblock" => "warn",
             _ => "idle",
         };
         let _ = write!(
@@ -287,6 +287,9 @@ fn write_timeline(out: &mut String, events: &[Event]) {
             escape(short(&e.sha)),
             escape(&e.by),
         );
+        if e.detail.contains("Break-Glass:") {
+            out.push_str(" <span class=\"state warn\">break-glass</span>");
+        }
         if !e.detail.is_empty() {
             let _ = write!(out, ": {}", escape(&e.detail));
         }
@@ -520,6 +523,20 @@ mod tests {
         ] {
             assert!(html.contains(needle), "{needle} missing");
         }
+    }
+
+    #[test]
+    fn a_break_glass_promotion_is_named_in_the_timeline() {
+        let mut b = board(Vec::new());
+        b.timeline[0].action = "promote".to_owned();
+        b.timeline[0].detail = "Break-Glass: prod is down".to_owned();
+        let html = fragment(&b);
+        assert!(
+            html.contains(
+                "<span class=\"state warn\">break-glass</span>: Break-Glass: prod is down"
+            ),
+            "{html}"
+        );
     }
 
     #[test]
