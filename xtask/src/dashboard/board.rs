@@ -30,6 +30,8 @@ pub struct Board {
     pub moves: Vec<Move>,
     pub timeline: Vec<Event>,
     pub scans: Vec<ScanLine>,
+    /// A branch moved and the moves are still the previous plan's, being made again.
+    pub replanning: bool,
 }
 
 /// One environment.
@@ -184,6 +186,25 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
         moves,
         timeline: reads.timeline.iter().map(event).collect(),
         scans,
+        replanning: false,
+    })
+}
+
+/// The board right after a branch moved, before the snapshot is read again: the lanes and
+/// the timeline as they are now, the moves and scans as last planned, marked as such. Reading
+/// every environment's history for the plan takes longest; this shows the change first.
+pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Board> {
+    let timeline = history::history(pipeline, None, TIMELINE).await?;
+    let (tip, envs) = status::status(pipeline).await?;
+    Ok(Board {
+        target: previous.target.clone(),
+        gitops_url: previous.gitops_url.clone(),
+        tip: tip.to_string(),
+        lanes: envs.into_iter().map(|e| lane(e, &previous.scans)).collect(),
+        moves: previous.moves.clone(),
+        timeline: timeline.iter().map(event).collect(),
+        scans: previous.scans.clone(),
+        replanning: true,
     })
 }
 

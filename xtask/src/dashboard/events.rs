@@ -57,44 +57,52 @@ pub async fn poll(
         if sender.is_closed() {
             return;
         }
-        let latest = sender.borrow().clone();
-        let next = match round(&pipeline, &mut reads).await {
-            Ok(board) => {
-                let fragment = view::fragment(&board);
-                if fragment == latest.fragment && latest.error.is_none() {
-                    continue;
-                }
-                Published {
-                    version: latest.version + 1,
-                    board,
-                    fragment,
-                    error: None,
-                }
-            }
-            Err(err) => {
-                let error = format!("{err:#}");
-                tracing::warn!(%error, "dashboard poll failed; showing the last board");
-                if latest.error.as_deref() == Some(error.as_str()) {
-                    continue;
-                }
-                Published {
+        if let Err(err) = round(&pipeline, &mut reads, &sender).await {
+            let error = format!("{err:#}");
+            tracing::warn!(%error, "dashboard poll failed; showing the last board");
+            let latest = sender.borrow().clone();
+            if latest.error.as_deref() != Some(error.as_str()) {
+                let _ = sender.send(Arc::new(Published {
                     version: latest.version + 1,
                     board: latest.board.clone(),
                     fragment: latest.fragment.clone(),
                     error: Some(error),
-                }
+                }));
             }
-        };
-        let _ = sender.send(Arc::new(next));
+        }
     }
 }
 
-async fn round(pipeline: &Pipeline, reads: &mut Reads) -> anyhow::Result<Board> {
+/// One poll. When a branch moved, the lanes and timeline are published before the snapshot
+/// is read again for the plans, so a change reaches open pages without waiting for that.
+async fn round(
+    pipeline: &Pipeline,
+    reads: &mut Reads,
+    sender: &watch::Sender<Arc<Published>>,
+) -> anyhow::Result<()> {
     let tips = board::tips(pipeline).await?;
     if tips != reads.tips {
+        let previous = sender.borrow().board.clone();
+        publish(sender, board::early(pipeline, &previous).await?);
         *reads = board::read(pipeline, tips).await?;
     }
-    board::gather(pipeline, reads).await
+    publish(sender, board::gather(pipeline, reads).await?);
+    Ok(())
+}
+
+/// Sends `board` to every open page, unless it looks the same as the last one sent.
+fn publish(sender: &watch::Sender<Arc<Published>>, board: Board) {
+    let latest = sender.borrow().clone();
+    let fragment = view::fragment(&board);
+    if fragment == latest.fragment && latest.error.is_none() {
+        return;
+    }
+    let _ = sender.send(Arc::new(Published {
+        version: latest.version + 1,
+        board,
+        fragment,
+        error: None,
+    }));
 }
 
 /// One server-sent event carrying `published`'s fragment (each line its own `data:` field,

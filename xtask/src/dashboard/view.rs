@@ -93,7 +93,7 @@ pub fn fragment(board: &Board) -> String {
     for (i, lane) in board.lanes.iter().enumerate() {
         write_lane(&mut out, lane);
         if let Some(m) = board.moves.get(i) {
-            write_move(&mut out, m);
+            write_move(&mut out, m, board.replanning);
         }
     }
     out.push_str("</div>\n</section>\n");
@@ -173,7 +173,7 @@ fn write_lane(out: &mut String, lane: &Lane) {
     out.push_str("</article>\n");
 }
 
-fn write_move(out: &mut String, m: &Move) {
+fn write_move(out: &mut String, m: &Move, replanning: bool) {
     let id = format!("move-{}", escape(&m.to));
     let _ = writeln!(
         out,
@@ -181,6 +181,11 @@ fn write_move(out: &mut String, m: &Move) {
         escape(&m.from),
         escape(&m.to)
     );
+    if replanning {
+        out.push_str(
+            "<p><span class=\"state idle\">re-planning</span> after the latest change; as planned before it:</p>\n",
+        );
+    }
     let build = m
         .sha
         .as_deref()
@@ -406,6 +411,7 @@ mod tests {
                 time: "2026-11-26T12:00:00+00:00".to_owned(),
                 summary: "critical=0 high=1".to_owned(),
             }],
+            replanning: false,
         }
     }
 
@@ -523,6 +529,19 @@ mod tests {
         ] {
             assert!(html.contains(needle), "{needle} missing");
         }
+    }
+
+    #[test]
+    fn moves_planned_before_the_latest_change_say_so() {
+        let mut b = board(vec![moved("staging", MoveState::Ready)]);
+        assert!(!fragment(&b).contains("re-planning"));
+        b.replanning = true;
+        let html = fragment(&b);
+        assert!(html.contains("re-planning</span> after the latest change"));
+        assert!(
+            html.contains("can move"),
+            "the previous verdict stays visible"
+        );
     }
 
     #[test]
