@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::Registry;
 use pipeline::adapters::target::{LocalTarget, Target};
@@ -170,25 +170,37 @@ async fn browser(driver: &Chromedriver) -> Client {
         .expect("a WebDriver session with headless Chromium")
 }
 
-/// The text of the first element `css` selects ("" when none does).
+/// The text of the first element `css` selects ("" when none does), read in one script so a
+/// fragment swapped in meanwhile cannot leave a stale element behind.
 async fn text(client: &Client, css: &str) -> String {
-    match client.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+    client
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+            vec![serde_json::Value::from(css)],
+        )
+        .await
+        .expect("script")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Waits (without reloading) until `css`'s text contains `expected`.
 async fn until_text(client: &Client, css: &str, expected: &str) {
+    until(client, css, expected, |now| now.contains(expected)).await;
+}
+
+/// Waits (without reloading) until `css`'s text passes `check`, which `what` describes.
+async fn until(client: &Client, css: &str, what: &str, check: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let now = text(client, css).await;
-        if now.contains(expected) {
+        if check(&now) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{css} never showed {expected:?}; it shows {now:?}"
+            "{css} never showed {what:?}; it shows {now:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -205,7 +217,7 @@ async fn not_reloaded(client: &Client) -> bool {
 
 /// A second pipeline on the same GitOps remote and containers, for acting while the
 /// dashboard owns the first.
-fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str) -> Pipeline {
+fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Clock) -> Pipeline {
     Pipeline {
         workspace: pipeline.workspace.clone(),
         config: pipeline.config.clone(),
@@ -214,7 +226,7 @@ fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str) -> Pipeli
         images: Some(ImageBuilder::new(docker.clone())),
         slack: None,
         registry: Registry::Engine(docker.clone()),
-        clock: Clock::Fixed(tests::DAYTIME.parse().expect("DAYTIME")),
+        clock,
     }
 }
 
@@ -245,9 +257,14 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let sha = tests::deploy_dev(&pipeline, &docker).await;
 
-    let dashboard = Dashboard::start(acting(&pipeline, &docker, &prefix), localhost())
-        .await
-        .expect("start");
+    // The dashboard's clock, moved to prod's deny window and back below.
+    let clock = Clock::manual(tests::DAYTIME.parse().expect("DAYTIME"));
+    let dashboard = Dashboard::start(
+        acting(&pipeline, &docker, &prefix, clock.clone()),
+        localhost(),
+    )
+    .await
+    .expect("start");
     let driver = Chromedriver::start();
     let client = browser(&driver).await;
     client
@@ -257,13 +274,13 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
 
     // After ci: dev's build, and that it can move to staging.
     let dev_sha = client
-        .find(Locator::Css("#lane-dev code.sha"))
+        .execute(
+            "const e = document.querySelector('#lane-dev code.sha'); return e ? e.dataset.sha : null;",
+            Vec::new(),
+        )
         .await
-        .expect("dev's build")
-        .attr("data-sha")
-        .await
-        .expect("attribute");
-    assert_eq!(dev_sha.as_deref(), Some(sha.as_str()));
+        .expect("dev's build");
+    assert_eq!(dev_sha.as_str(), Some(sha.as_str()));
     assert!(text(&client, "#lane-dev").await.contains("1/1 all ready"));
     assert!(text(&client, "#move-staging").await.contains("can move"));
     assert_eq!(text(&client, "h1").await, "PakTech delivery");
@@ -279,6 +296,20 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     until_text(&client, "#lane-staging .ready", "2/2 all ready").await;
     until_text(&client, "#move-prod", "approval pending").await;
     assert!(not_reloaded(&client).await, "the page was reloaded");
+
+    // At 23:00 UTC prod's deny window is closed; the page says until when, then reopens.
+    clock.set("2026-11-26T23:00:00Z".parse().expect("time"));
+    until_text(
+        &client,
+        "#move-prod",
+        "window closed until 2026-11-27T06:00:00+00:00",
+    )
+    .await;
+    clock.set(tests::DAYTIME.parse().expect("DAYTIME"));
+    until(&client, "#move-prod", "no closed window", |now| {
+        !now.contains("window closed") && now.contains("approval pending")
+    })
+    .await;
 
     // Prod gets it; then a build that reached prod is rolled back, and the page shows the block.
     tests::request_and_approve(&pipeline, "prod", &sha, "alice", "bob").await;
