@@ -6,6 +6,7 @@ mod bench;
 mod ci;
 mod cluster;
 mod context;
+mod dashboard;
 mod e2e;
 mod exit;
 mod github;
@@ -78,6 +79,8 @@ enum Command {
     Cluster(cluster::Args),
     /// The whole delivery on a cluster (--target kind or aks), checking each step.
     E2e(e2e::Args),
+    /// A read-only web page of every environment, what can move next, and the history.
+    Dashboard(dashboard::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -122,6 +125,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => args.run(cli.json).await,
             Command::Cluster(args) => args.run(cli.json).await,
             Command::E2e(args) => args.run(cli.json).await,
+            Command::Dashboard(args) => args.run(cli.json).await,
         }
     });
     match result {

@@ -17,6 +17,20 @@ pub struct EnvStatus {
     pub desired_replicas: u32,
     pub urls: Vec<String>,
     pub last_change: Option<LastChange>,
+    /// Each replica as probed: its health and the build it reports.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// One replica of an environment, as probed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaStatus {
+    pub name: String,
+    /// `/health` answered 200.
+    pub healthy: bool,
+    /// The build `/info` reports, when it answered.
+    pub build_sha: Option<String>,
+    /// Why it is not healthy, or did not say which build it runs.
+    pub problem: Option<String>,
 }
 
 /// The newest commit that changed an environment's values file.
@@ -89,6 +103,15 @@ pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
             desired_replicas,
             urls: probes.iter().filter_map(|(r, _)| r.url.clone()).collect(),
             last_change,
+            replicas: probes
+                .iter()
+                .map(|(r, p)| ReplicaStatus {
+                    name: r.name.clone(),
+                    healthy: p.healthy,
+                    build_sha: p.build_sha.clone(),
+                    problem: p.problem.clone(),
+                })
+                .collect(),
         });
     }
     Ok((tip, out))

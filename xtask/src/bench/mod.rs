@@ -26,6 +26,8 @@ enum Which {
     Flows,
     /// Parsing a large grype report: time and peak memory.
     Scan(scan::Options),
+    /// The dashboard: page time with 10,000 history entries, write-to-event latency.
+    Dashboard,
 }
 
 /// One measured figure.
@@ -60,11 +62,13 @@ impl Args {
             Some(Which::Gitops(options)) => gitops::run(&options).await?,
             Some(Which::Flows) => flows::run().await?,
             Some(Which::Scan(options)) => scan::run(&options).await?,
+            Some(Which::Dashboard) => crate::dashboard::bench::run().await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(gitops::run(&gitops::Options::default()).await?);
                 all.extend(scan::run(&scan::Options::default()).await?);
                 all.extend(flows::run().await?);
+                all.extend(crate::dashboard::bench::run().await?);
                 all
             }
         };

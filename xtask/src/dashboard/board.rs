@@ -1,0 +1,395 @@
+//! Gathering the dashboard's [`Board`] from what the commands read: `flow::status` (lanes),
+//! `flow::history` (timeline), and one `flow::snapshot` handed to `policy::plan::choose` and
+//! `plan` (what can move next and what stops it). Nothing here decides a rule.
+
+use chrono::{DateTime, Utc};
+use pipeline::audit::keys;
+use pipeline::flow::history::{self, HistoryEvent};
+use pipeline::flow::status::{self, EnvStatus};
+use pipeline::flow::{Pipeline, snapshot};
+use pipeline::model::Person;
+use pipeline::policy::approval::GateStatus;
+use pipeline::policy::freeze::WindowGate;
+use pipeline::policy::plan::{self, Facts, Refusal, Request, Snapshot};
+
+/// How many history events the timeline shows.
+pub const TIMELINE: usize = 50;
+/// How many builds the scan table shows.
+pub const SCANS: usize = 10;
+
+/// Everything the page shows, gathered at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Board {
+    /// `local`, `kind` or `aks`.
+    pub target: String,
+    pub gitops_url: String,
+    pub tip: String,
+    /// One per environment, in promotion order.
+    pub lanes: Vec<Lane>,
+    /// Between lane `i` and lane `i + 1`: what can move into `i + 1`.
+    pub moves: Vec<Move>,
+    pub timeline: Vec<Event>,
+    pub scans: Vec<ScanLine>,
+    /// A branch moved and the moves are still the previous plan's, being made again.
+    pub replanning: bool,
+}
+
+/// One environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    pub env: String,
+    pub sha: String,
+    pub digest: String,
+    pub ready: usize,
+    pub desired: u32,
+    pub replicas: Vec<Replica>,
+    pub urls: Vec<String>,
+    pub last_change: Option<Change>,
+    /// The build's `Scan-Summary`, when the first environment's history recorded one.
+    pub scan: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub name: String,
+    pub healthy: bool,
+    pub build: Option<String>,
+    pub problem: Option<String>,
+}
+
+/// The newest commit that changed a lane's values file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub revision: String,
+    pub time: String,
+    pub author: String,
+    pub subject: String,
+}
+
+/// What can move from one lane into the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+    /// The build that would move, when there is one.
+    pub sha: Option<String>,
+    pub state: MoveState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveState {
+    /// The next lane already runs the build.
+    UpToDate,
+    /// Nothing stops it: `promote` would write now.
+    Ready,
+    /// One or more things stop it, as the planner said.
+    Stopped(Vec<Stop>),
+}
+
+/// One thing that stops a promotion, in the planner's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// Approvals missing.
+    Approval {
+        have: Vec<String>,
+        need: u32,
+        may_approve: String,
+        /// Whether somebody asked to promote it (only a requested build can be approved).
+        requested: bool,
+    },
+    /// The sync window is closed.
+    Window { by: String, opens_at: String },
+    /// A rollback blocked the build.
+    Blocked {
+        by: String,
+        at: String,
+        reason: String,
+    },
+    /// Any other refusal (scan evidence, not run before, no image, nothing to promote).
+    Refused { kind: &'static str, reason: String },
+    /// The registry could not be asked.
+    Unknown { reason: String },
+}
+
+/// One timeline entry: a history event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub time: String,
+    pub action: String,
+    pub env: String,
+    pub sha: String,
+    pub by: String,
+    pub detail: String,
+    pub revision: String,
+}
+
+/// One build's recorded scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanLine {
+    pub sha: String,
+    pub time: String,
+    pub summary: String,
+}
+
+/// The requester the planner is asked for when nobody has requested the promotion yet; the
+/// approval rule then names who may approve as "anyone but the requester".
+const NO_REQUESTER: &str = "the requester";
+
+/// The GitOps reads that only change when a branch moves: kept between polls.
+#[derive(Debug, Clone)]
+pub struct Reads {
+    /// The main and records branch tips these were read at.
+    pub tips: (String, Option<String>),
+    pub snapshot: Snapshot,
+    pub timeline: Vec<HistoryEvent>,
+}
+
+/// The branch tips (main, records), to decide whether [`Reads`] are still current.
+pub async fn tips(pipeline: &Pipeline) -> anyhow::Result<(String, Option<String>)> {
+    Ok(pipeline
+        .git(|repo| {
+            let main = repo.fetch()?;
+            let records = repo.fetch_branch(pipeline::adapters::records::BRANCH)?;
+            Ok::<_, pipeline::adapters::gitops::Error>((
+                main.to_string(),
+                records.map(|r| r.to_string()),
+            ))
+        })
+        .await?)
+}
+
+/// Reads the snapshot and the timeline at `tips`.
+pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow::Result<Reads> {
+    Ok(Reads {
+        tips,
+        snapshot: snapshot::read(pipeline).await?,
+        timeline: history::history(pipeline, None, TIMELINE).await?,
+    })
+}
+
+/// Gathers the board: `status` now (replicas move without a commit), the plans at `now`
+/// over the cached `reads`.
+pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board> {
+    let (tip, envs) = status::status(pipeline).await?;
+    let snapshot = &reads.snapshot;
+    let scans = scans(snapshot, pipeline);
+    let lanes = envs.into_iter().map(|e| lane(e, &scans)).collect();
+    let mut moves = Vec::new();
+    for pair in pipeline.config.environments.windows(2) {
+        moves.push(next_move(pipeline, snapshot, &pair[0].name, &pair[1].name).await);
+    }
+    Ok(Board {
+        target: pipeline.target.kind().to_owned(),
+        gitops_url: pipeline.gitops.url(),
+        tip: tip.to_string(),
+        lanes,
+        moves,
+        timeline: reads.timeline.iter().map(event).collect(),
+        scans,
+        replanning: false,
+    })
+}
+
+/// The board right after a branch moved, before the snapshot is read again: the lanes and
+/// the timeline as they are now, the moves and scans as last planned, marked as such. Reading
+/// every environment's history for the plan takes longest; this shows the change first.
+pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Board> {
+    let timeline = history::history(pipeline, None, TIMELINE).await?;
+    let (tip, envs) = status::status(pipeline).await?;
+    Ok(Board {
+        target: previous.target.clone(),
+        gitops_url: previous.gitops_url.clone(),
+        tip: tip.to_string(),
+        lanes: envs.into_iter().map(|e| lane(e, &previous.scans)).collect(),
+        moves: previous.moves.clone(),
+        timeline: timeline.iter().map(event).collect(),
+        scans: previous.scans.clone(),
+        replanning: true,
+    })
+}
+
+fn lane(e: EnvStatus, scans: &[ScanLine]) -> Lane {
+    Lane {
+        scan: scans
+            .iter()
+            .find(|s| s.sha == e.desired_sha)
+            .map(|s| s.summary.clone()),
+        env: e.env,
+        sha: e.desired_sha,
+        digest: e.desired_digest,
+        ready: e.ready,
+        desired: e.desired_replicas,
+        replicas: e
+            .replicas
+            .into_iter()
+            .map(|r| Replica {
+                name: r.name,
+                healthy: r.healthy,
+                build: r.build_sha,
+                problem: r.problem,
+            })
+            .collect(),
+        urls: e.urls,
+        last_change: e.last_change.map(|c| Change {
+            revision: c.revision.to_string(),
+            time: c.time,
+            author: c.author,
+            subject: c.subject,
+        }),
+    }
+}
+
+fn event(e: &HistoryEvent) -> Event {
+    Event {
+        time: e.time.clone(),
+        action: e.action.clone(),
+        env: e.env.clone(),
+        sha: e.sha.clone(),
+        by: e.by.clone(),
+        detail: e.detail.clone(),
+        revision: e.revision.clone(),
+    }
+}
+
+/// The newest recorded scan of each build, from the first environment's history (where `ci`
+/// records it), newest first.
+fn scans(snapshot: &Snapshot, pipeline: &Pipeline) -> Vec<ScanLine> {
+    let mut out: Vec<ScanLine> = Vec::new();
+    for c in snapshot.history(&pipeline.config.first().name) {
+        let (Some(sha), Some(summary)) = (c.trailer(keys::IMAGE_SHA), c.trailer(keys::SCAN)) else {
+            continue;
+        };
+        if out.iter().any(|s| s.sha == sha) {
+            continue;
+        }
+        out.push(ScanLine {
+            sha: sha.to_owned(),
+            time: time(c.time),
+            summary: summary.to_owned(),
+        });
+        if out.len() == SCANS {
+            break;
+        }
+    }
+    out
+}
+
+fn time(seconds: i64) -> String {
+    DateTime::<Utc>::from_timestamp(seconds, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// Asks the planner what `promote --env to` would do now, as the promote flow asks it.
+async fn next_move(
+    pipeline: &Pipeline,
+    snapshot: &Snapshot,
+    from: &pipeline::model::EnvName,
+    to: &pipeline::model::EnvName,
+) -> Move {
+    let tag = snapshot.tag(from);
+    let mut result = Move {
+        from: from.to_string(),
+        to: to.to_string(),
+        sha: (!tag.is_empty()).then(|| tag.to_owned()),
+        state: MoveState::Ready,
+    };
+    if !tag.is_empty() && snapshot.tag(to) == tag {
+        result.state = MoveState::UpToDate;
+        return result;
+    }
+    let requester = tag
+        .parse()
+        .ok()
+        .and_then(|sha| snapshot.records.request(to, &sha))
+        .map(|r| r.requester.clone());
+    let requested = requester.is_some();
+    let Some(requester) = requester.or_else(|| NO_REQUESTER.parse::<Person>().ok()) else {
+        return result;
+    };
+    let request = Request {
+        env: to.clone(),
+        sha: None,
+        requested_by: requester,
+        break_glass: None,
+        monitor: None,
+    };
+    let choice = match plan::choose(&pipeline.config, snapshot, &request) {
+        Ok(choice) => choice,
+        Err(refusal) => {
+            result.state = MoveState::Stopped(vec![stop(refusal)]);
+            return result;
+        }
+    };
+    let digest = match pipeline
+        .registry
+        .digest(&pipeline.config.image.repository, choice.sha.as_str())
+        .await
+    {
+        Ok(digest) => digest,
+        Err(err) => {
+            result.state = MoveState::Stopped(vec![Stop::Unknown {
+                reason: err.to_string(),
+            }]);
+            return result;
+        }
+    };
+    let facts = Facts {
+        config: &pipeline.config,
+        snapshot,
+        digest: digest.as_ref(),
+        now: pipeline.clock.now(),
+    };
+    let planned = match plan::plan(facts, &request, &choice) {
+        Ok(planned) => planned,
+        Err(refusal) => {
+            result.state = MoveState::Stopped(vec![stop(refusal)]);
+            return result;
+        }
+    };
+    let mut stops = Vec::new();
+    // The first stage is the one that moves next (a chain walks earlier environments first).
+    if let Some(stage) = planned.stages.first() {
+        if let WindowGate::Closed { by, opens_at } = &stage.window {
+            stops.push(Stop::Window {
+                by: by.clone(),
+                opens_at: opens_at.to_rfc3339(),
+            });
+        }
+        if let GateStatus::Waiting {
+            have,
+            need,
+            may_approve,
+        } = &stage.approval.status
+        {
+            stops.push(Stop::Approval {
+                have: have.iter().map(|p| p.to_string()).collect(),
+                need: *need,
+                may_approve: may_approve.clone(),
+                requested,
+            });
+        }
+    }
+    if !stops.is_empty() {
+        result.state = MoveState::Stopped(stops);
+    }
+    result
+}
+
+fn stop(refusal: Refusal) -> Stop {
+    match refusal {
+        Refusal::Blocked { by, at, reason, .. } => Stop::Blocked { by, at, reason },
+        Refusal::WindowClosed { by, opens_at, .. } => Stop::Window { by, opens_at },
+        other => Stop::Refused {
+            kind: match other {
+                Refusal::NotPromotable { .. } => "not promotable",
+                Refusal::NothingToPromote { .. } => "nothing to promote",
+                Refusal::ImageNotFound { .. } => "image missing",
+                Refusal::NotInPrevious { .. } => "not run before",
+                Refusal::ScanEvidence { .. } => "scan evidence missing",
+                Refusal::Blocked { .. } | Refusal::WindowClosed { .. } => "refused",
+            },
+            reason: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,366 @@
+//! The dashboard served in-process on 127.0.0.1 port 0: against the kube target's simulated
+//! cluster (plain HTTP), and in headless Chromium through chromedriver (WebDriver, with
+//! fantoccini) on the local Docker target while the pipeline promotes and rolls back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use pipeline::adapters::image::ImageBuilder;
+use pipeline::adapters::registry::Registry;
+use pipeline::adapters::target::{LocalTarget, Target};
+use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+use pipeline::flow::rollback::{self, RollbackOptions};
+use pipeline::flow::{Clock, Pipeline, sync};
+use pipeline::model::GitSha;
+use pipeline::report::Silent;
+use tests::fake_cluster::FakeCluster;
+use tests::{env, pretend_it_ran};
+
+use super::Dashboard;
+
+fn localhost() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")
+}
+
+/// `GET path` over HTTP/1.0: the status line and the body.
+async fn get(address: SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    socket
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: dashboard\r\n\r\n").as_bytes())
+        .await
+        .expect("send");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.expect("read");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+const GOOD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const GOOD_DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_the_kube_targets_simulated_cluster_the_page_shows_each_lane() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The Docker client only fills the pipeline's image fields; nothing here needs an engine.
+    let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
+    let mut pipeline = tests::test_pipeline(dir.path(), docker, "unused");
+    let cluster = FakeCluster {
+        remote: dir.path().join("gitops.git"),
+        deny_window: false,
+        namespaces: pipeline
+            .config
+            .environments
+            .iter()
+            .map(|e| (e.name.to_string(), e.namespace.clone()))
+            .collect::<BTreeMap<_, _>>(),
+        failing: BTreeSet::new(),
+    };
+    let (target, _cluster) = cluster.target();
+    pipeline.target = Target::Kube(target);
+    for name in ["dev", "prod"] {
+        let environment = pipeline.config.environment(name).expect("env").clone();
+        pretend_it_ran(&pipeline, name, &GOOD.parse().expect("sha"), GOOD_DIGEST);
+        sync::deploy(&pipeline, &environment, GOOD, &Silent)
+            .await
+            .expect("deploy");
+    }
+
+    let dashboard = Dashboard::start(pipeline, localhost())
+        .await
+        .expect("start");
+    let (status, page) = get(dashboard.address, "/").await;
+    assert_eq!(status, "HTTP/1.0 200 OK", "{page}");
+    assert!(page.contains("Target <strong>kube</strong>"), "{page}");
+    let dev = page.find("id=\"lane-dev\"").expect("dev's lane");
+    let staging = page.find("id=\"lane-staging\"").expect("staging's lane");
+    let prod = page.find("id=\"lane-prod\"").expect("prod's lane");
+    assert!(dev < staging && staging < prod, "promotion order");
+    let lane = |start: usize| &page[start..start + page[start..].find("</article>").expect("end")];
+    assert!(
+        lane(dev).contains(&format!("data-sha=\"{GOOD}\"")),
+        "{}",
+        lane(dev)
+    );
+    assert!(lane(dev).contains("1/1 all ready"), "{}", lane(dev));
+    assert!(lane(prod).contains("3/3 all ready"), "{}", lane(prod));
+    assert_eq!(
+        lane(prod).matches("healthy</span>").count(),
+        3,
+        "each replica with its health: {}",
+        lane(prod)
+    );
+    assert!(lane(staging).contains("none deployed yet"));
+    assert!(
+        page.contains("deploy") || page.contains("promote"),
+        "{page}"
+    );
+
+    // Read-only: nothing but GET answers, and a commit link is a page.
+    let (status, _) = get(dashboard.address, "/commit/not-a-sha").await;
+    assert!(status.contains("400"), "{status}");
+    let tip = page
+        .split("GitOps revision <a href=\"/commit/")
+        .nth(1)
+        .and_then(|rest| rest.get(..40))
+        .expect("the tip's link")
+        .to_owned();
+    let (status, commit) = get(dashboard.address, &format!("/commit/{tip}")).await;
+    assert_eq!(status, "HTTP/1.0 200 OK", "{commit}");
+    assert!(commit.contains("Pipeline-Action"), "{commit}");
+    dashboard.handle.stop(false).await;
+}
+
+/// chromedriver on a free 127.0.0.1 port; killed when dropped.
+struct Chromedriver {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = localhost().local_addr().expect("addr").port();
+        let child = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Chromedriver) -> Client {
+    let chromium = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("chromium");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1400,1500"],
+        }),
+    );
+    ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with headless Chromium")
+}
+
+/// The text of the first element `css` selects ("" when none does), read in one script so a
+/// fragment swapped in meanwhile cannot leave a stale element behind.
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+            vec![serde_json::Value::from(css)],
+        )
+        .await
+        .expect("script")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits (without reloading) until `css`'s text contains `expected`.
+async fn until_text(client: &Client, css: &str, expected: &str) {
+    until(client, css, expected, |now| now.contains(expected)).await;
+}
+
+/// Waits (without reloading) until `css`'s text passes `check`, which `what` describes.
+async fn until(client: &Client, css: &str, what: &str, check: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = text(client, css).await;
+        if check(&now) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {what:?}; it shows {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether the page is still the one the marker was set on (it was not reloaded).
+async fn not_reloaded(client: &Client) -> bool {
+    client
+        .execute("return window.paktechMarker === 'set';", Vec::new())
+        .await
+        .expect("script")
+        == serde_json::Value::Bool(true)
+}
+
+/// A second pipeline on the same GitOps remote and containers, for acting while the
+/// dashboard owns the first.
+fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Clock) -> Pipeline {
+    Pipeline {
+        workspace: pipeline.workspace.clone(),
+        config: pipeline.config.clone(),
+        gitops: pipeline.gitops.clone(),
+        target: Target::Local(LocalTarget::new(docker.clone(), prefix)),
+        images: Some(ImageBuilder::new(docker.clone())),
+        slack: None,
+        registry: Registry::Engine(docker.clone()),
+        clock,
+    }
+}
+
+fn promotion(target: &str, sha: &GitSha) -> PromoteOptions {
+    PromoteOptions {
+        env: env(target),
+        sha: Some(sha.clone()),
+        dry_run: false,
+        requested_by: "alice".parse().expect("person"),
+        run_id: "dashboard".to_owned(),
+        break_glass: None,
+        approval: ApprovalMode::NoWait,
+        monitor: Some(Duration::ZERO),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_reload() {
+    const TEST: &str = "dashboard_browser";
+    let Some(docker) = tests::docker_or_skip(TEST).await else {
+        return;
+    };
+    if !tests::tool_or_skip("chromium", TEST) || !tests::tool_or_skip("chromedriver", TEST) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = tests::unique_prefix("dash");
+    let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
+    let sha = tests::deploy_dev(&pipeline, &docker).await;
+
+    // The dashboard's clock, moved to prod's deny window and back below.
+    let clock = Clock::manual(tests::DAYTIME.parse().expect("DAYTIME"));
+    let dashboard = Dashboard::start(
+        acting(&pipeline, &docker, &prefix, clock.clone()),
+        localhost(),
+    )
+    .await
+    .expect("start");
+    let driver = Chromedriver::start();
+    let client = browser(&driver).await;
+    client
+        .goto(&format!("http://{}/", dashboard.address))
+        .await
+        .expect("open the page");
+
+    // After ci: dev's build, and that it can move to staging.
+    let dev_sha = client
+        .execute(
+            "const e = document.querySelector('#lane-dev code.sha'); return e ? e.dataset.sha : null;",
+            Vec::new(),
+        )
+        .await
+        .expect("dev's build");
+    assert_eq!(dev_sha.as_str(), Some(sha.as_str()));
+    assert!(text(&client, "#lane-dev").await.contains("1/1 all ready"));
+    assert!(text(&client, "#move-staging").await.contains("can move"));
+    assert_eq!(text(&client, "h1").await, "PakTech delivery");
+    client
+        .execute("window.paktechMarker = 'set'; return true;", Vec::new())
+        .await
+        .expect("mark the page");
+
+    // A promotion made while the page is open appears without a reload.
+    let (_, error) = promote::run(&pipeline, &promotion("staging", &sha), &Silent).await;
+    assert!(error.is_none(), "staging: {error:?}");
+    until_text(&client, "#lane-staging .build", sha.short()).await;
+    until_text(&client, "#lane-staging .ready", "2/2 all ready").await;
+    until_text(&client, "#move-prod", "approval pending").await;
+    assert!(not_reloaded(&client).await, "the page was reloaded");
+
+    // At 23:00 UTC prod's deny window is closed; the page says until when, then reopens.
+    clock.set("2026-11-26T23:00:00Z".parse().expect("time"));
+    until_text(
+        &client,
+        "#move-prod",
+        "window closed until 2026-11-27T06:00:00+00:00",
+    )
+    .await;
+    clock.set(tests::DAYTIME.parse().expect("DAYTIME"));
+    until(&client, "#move-prod", "no closed window", |now| {
+        !now.contains("window closed") && now.contains("approval pending")
+    })
+    .await;
+
+    // Prod gets it; then a build that reached prod is rolled back, and the page shows the block.
+    tests::request_and_approve(&pipeline, "prod", &sha, "alice", "bob").await;
+    let (_, error) = promote::run(&pipeline, &promotion("prod", &sha), &Silent).await;
+    assert!(error.is_none(), "prod: {error:?}");
+    until_text(&client, "#move-prod", "up to date").await;
+    let bad = tests::another_build(&pipeline, &docker, Some(&sha)).await;
+    let bad_digest = tests::digest_of(&pipeline, &bad).await;
+    pretend_it_ran(&pipeline, "staging", &bad, &bad_digest);
+    pretend_it_ran(&pipeline, "prod", &bad, &bad_digest);
+    rollback::rollback(
+        &pipeline,
+        &RollbackOptions {
+            env: env("prod"),
+            to: None,
+            reason: "the bad build fails its checks".parse().expect("reason"),
+            requested_by: "carol".parse().expect("person"),
+            run_id: "dashboard".to_owned(),
+            if_running: None,
+            dry_run: false,
+        },
+        &Silent,
+    )
+    .await
+    .expect("rollback");
+    until_text(&client, "#move-prod", "blocked by a rollback").await;
+    let blocked = text(&client, "#move-prod").await;
+    assert!(
+        blocked.contains("the bad build fails its checks") && blocked.contains("carol"),
+        "{blocked}"
+    );
+    until_text(&client, "ol.timeline", "rollback").await;
+    until_text(&client, "#lane-prod .build", sha.short()).await;
+    assert!(not_reloaded(&client).await, "the page was reloaded");
+
+    let png = client.screenshot().await.expect("screenshot");
+    let path = if tests::required("PAKTECH_SCREENSHOT") {
+        tests::workspace().join("docs/dashboard.png")
+    } else {
+        dir.path().join("dashboard.png")
+    };
+    std::fs::write(&path, &png).expect("save the screenshot");
+    eprintln!("screenshot: {}", path.display());
+
+    let _ = client.close().await;
+    drop(driver);
+    dashboard.handle.stop(false).await;
+    for e in &pipeline.config.environments {
+        tests::local(&pipeline)
+            .teardown(&e.name)
+            .await
+            .expect("teardown");
+    }
+}
