@@ -12,7 +12,7 @@ pub enum Service {
     Docker,
     /// Debian's `docker-registry`, run by tests as a local OCI registry.
     Registry,
-    /// A program on PATH: `helm`, `checkov`, `wrk`.
+    /// A program on PATH: `helm`, `checkov`, `wrk`, `chromium` and `chromedriver`.
     Tool(&'static str),
     /// `shared/` beside the project: the grype reports and manifests tests read.
     Shared,
@@ -21,12 +21,14 @@ pub enum Service {
 }
 
 /// Every service a test here may need, in the order the run's report lists them.
-pub const ALL: [Service; 7] = [
+pub const ALL: [Service; 9] = [
     Service::Docker,
     Service::Registry,
     Service::Tool("helm"),
     Service::Tool("checkov"),
     Service::Tool("wrk"),
+    Service::Tool("chromium"),
+    Service::Tool("chromedriver"),
     Service::Shared,
     Service::Kind,
 ];

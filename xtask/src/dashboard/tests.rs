@@ -249,7 +249,9 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     let Some(docker) = tests::docker_or_skip(TEST).await else {
         return;
     };
-    if !tests::tool_or_skip("chromium", TEST) || !tests::tool_or_skip("chromedriver", TEST) {
+    if !tests::require(tests::Service::Tool("chromium"), TEST)
+        || !tests::require(tests::Service::Tool("chromedriver"), TEST)
+    {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
