@@ -78,6 +78,7 @@ pub async fn build_static_app(
             // With --target, these flags reach only the target's code, never build scripts.
             ("RUSTFLAGS", "-C target-feature=+crt-static"),
         ],
+        &[],
     )
     .await?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -125,45 +126,32 @@ pub async fn run_tests(workspace: &Path) -> Result<()> {
     } else {
         &["test", "--workspace", "--locked"]
     };
+    cargo(workspace, args, &[], &DEPLOY_SETTINGS).await
+}
+
+/// Runs the cargo that runs us (`CARGO`) with `envs` set and the variables `without`
+/// removed, its output going to this process's stderr.
+async fn cargo(
+    workspace: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    without: &[&str],
+) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(&cargo);
     command
         .args(args)
         .current_dir(workspace)
+        .envs(envs.iter().copied())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
-    for name in DEPLOY_SETTINGS {
+    for name in without {
         command.env_remove(name);
     }
     let status = command.status().await.map_err(|source| Error::Spawn {
         program: cargo.clone(),
         source,
     })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Failed {
-            command: format!("{cargo} {}", args.join(" ")),
-            status,
-        })
-    }
-}
-
-/// Runs the cargo that runs us (`CARGO`), its output going to this process's stderr.
-async fn cargo(workspace: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(workspace)
-        .envs(envs.iter().copied())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .await
-        .map_err(|source| Error::Spawn {
-            program: cargo.clone(),
-            source,
-        })?;
     if status.success() {
         Ok(())
     } else {

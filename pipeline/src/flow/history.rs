@@ -8,7 +8,7 @@ use crate::audit::keys;
 use crate::config::PipelineConfig;
 
 /// One event of the history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HistoryEvent {
     pub time: String,
     pub action: String,

@@ -111,17 +111,8 @@ pub enum Stop {
     Unknown { reason: String },
 }
 
-/// One timeline entry: a history event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub time: String,
-    pub action: String,
-    pub env: String,
-    pub sha: String,
-    pub by: String,
-    pub detail: String,
-    pub revision: String,
-}
+/// One timeline entry: a history event, as `cargo xtask history` reads it.
+pub type Event = HistoryEvent;
 
 /// One build's recorded scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +175,7 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
         tip: tip.to_string(),
         lanes,
         moves,
-        timeline: reads.timeline.iter().map(event).collect(),
+        timeline: reads.timeline.clone(),
         scans,
         replanning: false,
     })
@@ -202,7 +193,7 @@ pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Boar
         tip: tip.to_string(),
         lanes: envs.into_iter().map(|e| lane(e, &previous.scans)).collect(),
         moves: previous.moves.clone(),
-        timeline: timeline.iter().map(event).collect(),
+        timeline: timeline.to_vec(),
         scans: previous.scans.clone(),
         replanning: true,
     })
@@ -236,18 +227,6 @@ fn lane(e: EnvStatus, scans: &[ScanLine]) -> Lane {
             author: c.author,
             subject: c.subject,
         }),
-    }
-}
-
-fn event(e: &HistoryEvent) -> Event {
-    Event {
-        time: e.time.clone(),
-        action: e.action.clone(),
-        env: e.env.clone(),
-        sha: e.sha.clone(),
-        by: e.by.clone(),
-        detail: e.detail.clone(),
-        revision: e.revision.clone(),
     }
 }
 
