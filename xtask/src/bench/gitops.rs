@@ -73,7 +73,12 @@ fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
         let dir = tempfile::tempdir()?;
         let remote = dir.path().join("gitops.git");
         seed(&remote)?;
-        grow_history(&remote, history)?;
+        // Each commit changes one file outside the app's folder.
+        super::grow_history(&remote, history, |i| super::SeedCommit {
+            path: "history/counter.txt".to_owned(),
+            contents: format!("{i}\n"),
+            message: format!("history {i}"),
+        })?;
         let repo = GitOpsRepo::open(settings(&remote), &dir.path().join("mirror.git"))?;
         repo.fetch()?;
         let mut samples = Vec::with_capacity(options.writes);
@@ -199,35 +204,6 @@ fn race(writers: usize) -> anyhow::Result<Vec<Figure>> {
             how,
         ),
     ])
-}
-
-/// Adds `count` commits to `remote`'s main, each changing one file outside the app's folder.
-fn grow_history(remote: &Path, count: usize) -> anyhow::Result<()> {
-    let repo = git2::Repository::open_bare(remote)?;
-    let signature = git2::Signature::new(
-        "bench",
-        "bench@paktech.invalid",
-        &git2::Time::new(1_700_000_000, 0),
-    )?;
-    let mut parent = repo.find_commit(repo.refname_to_id("refs/heads/main")?)?;
-    for i in 0..count {
-        let blob = repo.blob(format!("{i}\n").as_bytes())?;
-        let tree_id = git2::build::TreeUpdateBuilder::new()
-            .upsert("history/counter.txt", blob, git2::FileMode::Blob)
-            .create_updated(&repo, &parent.tree()?)?;
-        let tree = repo.find_tree(tree_id)?;
-        let id = repo.commit(
-            None,
-            &signature,
-            &signature,
-            &format!("history {i}"),
-            &tree,
-            &[&parent],
-        )?;
-        parent = repo.find_commit(id)?;
-    }
-    repo.reference("refs/heads/main", parent.id(), true, "bench history")?;
-    Ok(())
 }
 
 fn commit_file(remote: &Path, path: &str, contents: &str) -> anyhow::Result<()> {

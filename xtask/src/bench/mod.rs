@@ -98,3 +98,44 @@ fn print_table(figures: &[Figure]) {
         );
     }
 }
+
+/// Appends `count` commits to the main branch of the bare repository at `remote`, written
+/// straight into it (no fetch or push per commit), so a benchmark can stand on a long history.
+/// Commit `i` sets the file `change(i).path` to `change(i).contents`.
+pub fn grow_history(
+    remote: &std::path::Path,
+    count: usize,
+    mut change: impl FnMut(usize) -> SeedCommit,
+) -> anyhow::Result<()> {
+    let repo = git2::Repository::open_bare(remote)?;
+    let signature = git2::Signature::new(
+        "bench",
+        "bench@paktech.invalid",
+        &git2::Time::new(1_700_000_000, 0),
+    )?;
+    let mut parent = repo.find_commit(repo.refname_to_id("refs/heads/main")?)?;
+    for i in 0..count {
+        let SeedCommit {
+            path,
+            contents,
+            message,
+        } = change(i);
+        let blob = repo.blob(contents.as_bytes())?;
+        let tree_id = git2::build::TreeUpdateBuilder::new()
+            .upsert(&path, blob, git2::FileMode::Blob)
+            .create_updated(&repo, &parent.tree()?)?;
+        let tree = repo.find_tree(tree_id)?;
+        let id = repo.commit(None, &signature, &signature, &message, &tree, &[&parent])?;
+        parent = repo.find_commit(id)?;
+    }
+    repo.reference("refs/heads/main", parent.id(), true, "bench history")?;
+    Ok(())
+}
+
+/// One commit [`grow_history`] writes.
+#[derive(Debug)]
+pub struct SeedCommit {
+    pub path: String,
+    pub contents: String,
+    pub message: String,
+}

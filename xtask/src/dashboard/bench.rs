@@ -223,12 +223,7 @@ fn settings(remote: &Path) -> GitOpsSettings {
 /// environment's values file with the trailers the pipeline writes.
 fn grow(remote: &Path, config: &PipelineConfig, count: usize) -> anyhow::Result<()> {
     let repo = git2::Repository::open_bare(remote)?;
-    let signature = git2::Signature::new(
-        "bench",
-        "bench@paktech.invalid",
-        &git2::Time::new(1_700_000_000, 0),
-    )?;
-    let mut parent = repo.find_commit(repo.refname_to_id("refs/heads/main")?)?;
+    let parent = repo.find_commit(repo.refname_to_id("refs/heads/main")?)?;
     let envs: Vec<_> = config.environments.iter().map(|e| e.name.clone()).collect();
     let mut texts = Vec::new();
     for env in &envs {
@@ -237,46 +232,34 @@ fn grow(remote: &Path, config: &PipelineConfig, count: usize) -> anyhow::Result<
         let blob = repo.find_blob(entry.id())?;
         texts.push((path, String::from_utf8_lossy(blob.content()).into_owned()));
     }
-    for i in 0..count {
+    crate::bench::grow_history(remote, count, |i| {
         let (path, text) = &texts[i % texts.len()];
         let env = &envs[i % envs.len()];
         let sha = format!("{:040x}", i + 1);
         let digest = format!("sha256:{:064x}", i + 1);
-        let edited = text
-            .replacen("tag: \"\"", &format!("tag: \"{sha}\""), 1)
-            .replacen("digest: \"\"", &format!("digest: \"{digest}\""), 1);
-        let blob = repo.blob(edited.as_bytes())?;
-        let tree_id = git2::build::TreeUpdateBuilder::new()
-            .upsert(path, blob, git2::FileMode::Blob)
-            .create_updated(&repo, &parent.tree()?)?;
-        let tree = repo.find_tree(tree_id)?;
         let action = if i % envs.len() == 0 {
             "deploy"
         } else {
             "promote"
         };
-        let message = CommitMessage::new(format!("chore({env}): {action} {sha}"))
-            .trailer(keys::ACTION, action)
-            .trailer(keys::ENVIRONMENT, env.as_str())
-            .trailer(keys::IMAGE_SHA, &sha)
-            .trailer(keys::IMAGE_DIGEST, &digest)
-            .trailer(
-                keys::SCAN,
-                "critical=0 high=0 medium=1 low=2 negligible=0 unknown=0",
-            )
-            .trailer(keys::REQUESTED_BY, "bench");
-        let id = repo.commit(
-            None,
-            &signature,
-            &signature,
-            &message.to_string(),
-            &tree,
-            &[&parent],
-        )?;
-        parent = repo.find_commit(id)?;
-    }
-    repo.reference("refs/heads/main", parent.id(), true, "bench history")?;
-    Ok(())
+        crate::bench::SeedCommit {
+            path: path.clone(),
+            contents: text
+                .replacen("tag: \"\"", &format!("tag: \"{sha}\""), 1)
+                .replacen("digest: \"\"", &format!("digest: \"{digest}\""), 1),
+            message: CommitMessage::new(format!("chore({env}): {action} {sha}"))
+                .trailer(keys::ACTION, action)
+                .trailer(keys::ENVIRONMENT, env.as_str())
+                .trailer(keys::IMAGE_SHA, &sha)
+                .trailer(keys::IMAGE_DIGEST, &digest)
+                .trailer(
+                    keys::SCAN,
+                    "critical=0 high=0 medium=1 low=2 negligible=0 unknown=0",
+                )
+                .trailer(keys::REQUESTED_BY, "bench")
+                .to_string(),
+        }
+    })
 }
 
 async fn get(address: SocketAddr, path: &str) -> anyhow::Result<String> {
