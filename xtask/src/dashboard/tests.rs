@@ -256,6 +256,8 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = tests::unique_prefix("dash");
+    // Removes this test's containers and networks even when an assertion fails.
+    let _cleanup = tests::Cleanup::new(&prefix);
     let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let sha = tests::deploy_dev(&pipeline, &docker).await;
 
