@@ -473,6 +473,38 @@ async fn read_request(
     }
 }
 
+/// Debian's registry behind a token server of ours (`post` says how it answers the OAuth2
+/// form), in a scratch folder: what each token-auth test starts from.
+struct TokenAuth {
+    registry: LocalRegistry,
+    issuer: Arc<Issuer>,
+    grants: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenAuth {
+    async fn start(post: PostForm) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (issuer, bundle) = Issuer::new(dir.path());
+        let issuer = Arc::new(issuer);
+        let (realm, grants) = token_server(Arc::clone(&issuer), post).await;
+        let registry = token_registry(dir.path(), &realm, &bundle);
+        Self {
+            registry,
+            issuer,
+            grants,
+            _dir: dir,
+        }
+    }
+
+    /// `name` in this registry.
+    fn repository(&self, name: &str) -> Repository {
+        format!("127.0.0.1:{}/{name}", self.registry.port)
+            .parse()
+            .expect("repository")
+    }
+}
+
 /// A registry with token auth whose realm is `realm`.
 fn token_registry(dir: &Path, realm: &str, bundle: &Path) -> LocalRegistry {
     LocalRegistry::start(
@@ -563,16 +595,11 @@ async fn a_refresh_token_is_exchanged_at_the_realm_for_an_access_token() {
     if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (issuer, bundle) = Issuer::new(dir.path());
-    let issuer = Arc::new(issuer);
-    let (realm, grants) = token_server(Arc::clone(&issuer), PostForm::Accepted).await;
-    let registry = token_registry(dir.path(), &realm, &bundle);
-    let repository: Repository = format!("127.0.0.1:{}/paktech-app", registry.port)
-        .parse()
-        .expect("repository");
+    let auth = TokenAuth::start(PostForm::Accepted).await;
+    let (registry, grants) = (&auth.registry, &auth.grants);
+    let repository = auth.repository("paktech-app");
     let tag = format!("{:040x}", rand::random::<u128>());
-    let pushed = push_image(&issuer, registry.port, "paktech-app", &tag).await;
+    let pushed = push_image(&auth.issuer, registry.port, "paktech-app", &tag).await;
 
     // The refresh token itself is no bearer token: the registry refuses it.
     let direct = reqwest::Client::new()
@@ -635,15 +662,10 @@ async fn a_realm_without_the_oauth2_form_is_asked_with_basic_auth() {
     if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (issuer, bundle) = Issuer::new(dir.path());
-    let issuer = Arc::new(issuer);
-    let (realm, grants) = token_server(Arc::clone(&issuer), PostForm::NotAllowed).await;
-    let registry = token_registry(dir.path(), &realm, &bundle);
-    let repository: Repository = format!("127.0.0.1:{}/team/paktech-app", registry.port)
-        .parse()
-        .expect("repository");
-    let pushed = push_image(&issuer, registry.port, "team/paktech-app", "v1").await;
+    let auth = TokenAuth::start(PostForm::NotAllowed).await;
+    let grants = &auth.grants;
+    let repository = auth.repository("team/paktech-app");
+    let pushed = push_image(&auth.issuer, auth.registry.port, "team/paktech-app", "v1").await;
     let digest = Registry::for_repository(
         &repository,
         unused_docker(),
@@ -665,15 +687,10 @@ async fn a_username_and_password_get_a_token_from_the_realm() {
     if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (issuer, bundle) = Issuer::new(dir.path());
-    let issuer = Arc::new(issuer);
-    let (realm, grants) = token_server(Arc::clone(&issuer), PostForm::Accepted).await;
-    let registry = token_registry(dir.path(), &realm, &bundle);
-    let repository: Repository = format!("127.0.0.1:{}/paktech-app", registry.port)
-        .parse()
-        .expect("repository");
-    let pushed = push_image(&issuer, registry.port, "paktech-app", "v2").await;
+    let auth = TokenAuth::start(PostForm::Accepted).await;
+    let grants = &auth.grants;
+    let repository = auth.repository("paktech-app");
+    let pushed = push_image(&auth.issuer, auth.registry.port, "paktech-app", "v2").await;
     let credentials = |password: &str| {
         Some(Credentials::Basic {
             username: "robot".into(),
@@ -712,13 +729,8 @@ async fn a_wrong_refresh_token_is_refused_without_printing_it() {
     if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (issuer, bundle) = Issuer::new(dir.path());
-    let (realm, _) = token_server(Arc::new(issuer), PostForm::Accepted).await;
-    let registry = token_registry(dir.path(), &realm, &bundle);
-    let repository: Repository = format!("127.0.0.1:{}/paktech-app", registry.port)
-        .parse()
-        .expect("repository");
+    let auth = TokenAuth::start(PostForm::Accepted).await;
+    let repository = auth.repository("paktech-app");
     let wrong = "acr-refresh-WRONGSECRET-9876543210";
     let err = Registry::for_repository(
         &repository,
