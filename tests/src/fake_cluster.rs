@@ -83,6 +83,31 @@ struct AppState {
 }
 
 impl FakeCluster {
+    /// Puts `pipeline` on a simulated cluster that syncs from the GitOps remote `remote`, with
+    /// the environments and namespaces of the pipeline's configuration; returns the task that
+    /// serves it (see [`FakeCluster::target`]).
+    pub fn host(
+        pipeline: &mut pipeline::flow::Pipeline,
+        remote: PathBuf,
+        deny_window: bool,
+        failing: &[&str],
+    ) -> tokio::task::JoinHandle<Asked> {
+        let cluster = Self {
+            remote,
+            deny_window,
+            namespaces: pipeline
+                .config
+                .environments
+                .iter()
+                .map(|e| (e.name.to_string(), e.namespace.clone()))
+                .collect(),
+            failing: failing.iter().map(|b| (*b).to_owned()).collect(),
+        };
+        let (target, task) = cluster.target();
+        pipeline.target = pipeline::adapters::target::Target::Kube(target);
+        task
+    }
+
     /// A kube target talking to this cluster, and the task that serves it; the task ends,
     /// returning what Argo CD was asked, once every clone of the target is dropped.
     pub fn target(self) -> (KubeTarget, tokio::task::JoinHandle<Asked>) {

@@ -5,9 +5,6 @@
 //! smoke-tested through the pod proxy. A rollback after a rollout that ended `Degraded` waits
 //! for Argo CD to sync its own revision instead of failing on the bad rollout's state.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use pipeline::adapters::target::Target;
 use pipeline::flow::rollback::{self, RollbackOptions};
 use pipeline::flow::{Clock, Pipeline, sync};
 use pipeline::model::GitSha;
@@ -31,22 +28,7 @@ fn on_cluster(
     let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
     let mut pipeline = tests::test_pipeline(dir, docker, "unused");
     pipeline.clock = Clock::Fixed(now.parse().expect("time"));
-    let cluster = FakeCluster {
-        remote: dir.join("gitops.git"),
-        deny_window,
-        namespaces: pipeline
-            .config
-            .environments
-            .iter()
-            .map(|e| (e.name.to_string(), e.namespace.clone()))
-            .collect::<BTreeMap<_, _>>(),
-        failing: failing
-            .iter()
-            .map(|b| (*b).to_owned())
-            .collect::<BTreeSet<_>>(),
-    };
-    let (target, cluster) = cluster.target();
-    pipeline.target = Target::Kube(target);
+    let cluster = FakeCluster::host(&mut pipeline, dir.join("gitops.git"), deny_window, failing);
     (pipeline, cluster)
 }
 

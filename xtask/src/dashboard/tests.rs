@@ -2,7 +2,6 @@
 //! cluster (plain HTTP), and in headless Chromium through chromedriver (WebDriver, with
 //! fantoccini) on the local Docker target while the pipeline promotes and rolls back.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
@@ -52,19 +51,7 @@ async fn on_the_kube_targets_simulated_cluster_the_page_shows_each_lane() {
     // The Docker client only fills the pipeline's image fields; nothing here needs an engine.
     let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
     let mut pipeline = tests::test_pipeline(dir.path(), docker, "unused");
-    let cluster = FakeCluster {
-        remote: dir.path().join("gitops.git"),
-        deny_window: false,
-        namespaces: pipeline
-            .config
-            .environments
-            .iter()
-            .map(|e| (e.name.to_string(), e.namespace.clone()))
-            .collect::<BTreeMap<_, _>>(),
-        failing: BTreeSet::new(),
-    };
-    let (target, _cluster) = cluster.target();
-    pipeline.target = Target::Kube(target);
+    let _cluster = FakeCluster::host(&mut pipeline, dir.path().join("gitops.git"), false, &[]);
     for name in ["dev", "prod"] {
         let environment = pipeline.config.environment(name).expect("env").clone();
         pretend_it_ran(&pipeline, name, &GOOD.parse().expect("sha"), GOOD_DIGEST);
