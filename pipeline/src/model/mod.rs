@@ -58,12 +58,14 @@ macro_rules! string_conversions {
 }
 
 mod identity;
+mod metrics;
 mod probe;
 mod records;
 mod rollout;
 mod secret;
 
 pub use identity::{Person, Reason};
+pub use metrics::{Histogram, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;
 pub use records::{Approval, Block, PromotionRequest, RecordSet};
 pub use rollout::{ReplicaState, RolloutRule, RolloutStep};

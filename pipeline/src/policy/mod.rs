@@ -2,6 +2,7 @@
 //! A flow gathers the facts (a snapshot of the GitOps state and records, registry answers,
 //! probes), asks a rule here, and acts on the answer.
 
+pub mod analysis;
 pub mod approval;
 pub mod freeze;
 pub mod health;

@@ -1,0 +1,62 @@
+//! What one read of a replica's `/metrics` holds that analysis judges: its request counters
+//! by (method, route, status) and its latency histogram by route. Parsed by
+//! `adapters::metrics`, judged by `policy::analysis`.
+
+use std::collections::BTreeMap;
+
+/// One request series: `http_requests_total{method, route, status}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct RequestKey {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+/// A cumulative histogram: `(upper bound, observations at or below it)`, ordered by bound,
+/// the last bound `+Inf` (the total count), as Prometheus exposes `_bucket{le}` series.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Histogram {
+    pub buckets: Vec<(f64, f64)>,
+}
+
+impl Histogram {
+    /// Observations in all buckets (the `+Inf` bucket's count).
+    pub fn count(&self) -> f64 {
+        self.buckets.last().map_or(0.0, |(_, c)| *c)
+    }
+}
+
+/// One replica's metrics at one moment.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReplicaMetrics {
+    /// The replica's name (a container or a pod): what ties two reads of it together.
+    pub replica: String,
+    /// The build it runs (its image tag).
+    pub build: String,
+    pub requests: BTreeMap<RequestKey, f64>,
+    /// `http_request_duration_seconds` by route.
+    pub latency: BTreeMap<String, Histogram>,
+}
+
+/// Every readable replica of an environment at one moment.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct MetricsSnapshot {
+    pub replicas: Vec<ReplicaMetrics>,
+    /// Replicas whose `/metrics` could not be read, with why (their health is the monitor's).
+    pub unreadable: Vec<String>,
+}
+
+impl MetricsSnapshot {
+    /// Only the replicas running `build` (the old build's, for a baseline).
+    pub fn of_build(&self, build: &str) -> Self {
+        Self {
+            replicas: self
+                .replicas
+                .iter()
+                .filter(|r| r.build == build)
+                .cloned()
+                .collect(),
+            unreadable: Vec::new(),
+        }
+    }
+}

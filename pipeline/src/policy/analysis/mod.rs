@@ -1,0 +1,217 @@
+//! Metric analysis of a monitoring window: from two reads of every replica's `/metrics`
+//! (the window's start and now), what the environment served in between ([`traffic`]),
+//! summed up as request rate, error ratio and p50/p99 overall and per route ([`summarize`]),
+//! then judged against thresholds and the build that ran before ([`judge`]).
+//!
+//! A replica whose counters went down restarted: its counts since the restart are what it
+//! served, so they are taken from zero, never as a negative delta (Prometheus' `increase()`
+//! treats counter resets the same way).
+
+mod judge;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+pub use judge::{Decision, Finding, Inconclusive, Metric, Thresholds, Verdict, decide, judge};
+
+use crate::model::{Histogram, MetricsSnapshot, ReplicaMetrics, RequestKey};
+
+/// Routes the pipeline polls itself (probes and these reads): not the service's traffic, so
+/// they are left out, or every window would look busy and healthy.
+pub const OWN_ROUTES: [&str; 4] = ["/health", "/ready", "/info", "/metrics"];
+
+/// What the replicas served between two reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Traffic {
+    pub requests: BTreeMap<RequestKey, f64>,
+    pub latency: BTreeMap<String, Histogram>,
+    /// Replicas whose counters went down between the reads: they restarted.
+    pub restarted: Vec<String>,
+}
+
+/// The counts served between `start` and `now`, per series summed over replicas. A replica
+/// absent at the start (started since) or restarted counts from zero.
+pub fn traffic(start: &MetricsSnapshot, now: &MetricsSnapshot) -> Traffic {
+    let mut traffic = Traffic::default();
+    for replica in &now.replicas {
+        let before = start.replicas.iter().find(|r| r.replica == replica.replica);
+        let before = match before {
+            Some(before) if went_down(before, replica) => {
+                traffic.restarted.push(replica.replica.clone());
+                None
+            }
+            other => other,
+        };
+        for (key, value) in &replica.requests {
+            let old = before.and_then(|b| b.requests.get(key)).copied();
+            *traffic.requests.entry(key.clone()).or_default() += value - old.unwrap_or(0.0);
+        }
+        for (route, histogram) in &replica.latency {
+            let old = before.and_then(|b| b.latency.get(route));
+            let delta = match old {
+                Some(old) => minus(histogram, old),
+                None => histogram.clone(),
+            };
+            add(traffic.latency.entry(route.clone()).or_default(), &delta);
+        }
+    }
+    traffic
+}
+
+/// Whether any series of the replica is lower now than before, or gone: a restart.
+fn went_down(before: &ReplicaMetrics, now: &ReplicaMetrics) -> bool {
+    let requests = before
+        .requests
+        .iter()
+        .any(|(key, old)| now.requests.get(key).is_none_or(|new| new < old));
+    let latency = before.latency.iter().any(|(route, old)| {
+        now.latency.get(route).is_none_or(|new| {
+            old.buckets
+                .iter()
+                .any(|(le, c)| bucket(new, *le).is_none_or(|n| n < *c))
+        })
+    });
+    requests || latency
+}
+
+fn bucket(histogram: &Histogram, le: f64) -> Option<f64> {
+    histogram
+        .buckets
+        .iter()
+        .find(|(bound, _)| *bound == le)
+        .map(|(_, c)| *c)
+}
+
+fn minus(now: &Histogram, before: &Histogram) -> Histogram {
+    Histogram {
+        buckets: now
+            .buckets
+            .iter()
+            .map(|(le, c)| (*le, c - bucket(before, *le).unwrap_or(0.0)))
+            .collect(),
+    }
+}
+
+/// Adds `other` into `into`, bucket by bucket (the app's histograms share one set of bounds).
+fn add(into: &mut Histogram, other: &Histogram) {
+    for (le, c) in &other.buckets {
+        match into.buckets.iter_mut().find(|(bound, _)| bound == le) {
+            Some((_, count)) => *count += c,
+            None => into.buckets.push((*le, *c)),
+        }
+    }
+    into.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+}
+
+/// Figures of one route, or of all the service's routes together.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// The methods seen (to name a route as `GET /`).
+    pub methods: Vec<String>,
+    pub requests: f64,
+    /// Answers with a 5xx status.
+    pub errors: f64,
+    /// Seconds; `None` without observations.
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+impl Stats {
+    /// 5xx over all answers; `None` without requests.
+    pub fn error_ratio(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.errors / self.requests)
+    }
+}
+
+/// What an environment served over a window, ready to be judged.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Length of the window.
+    pub seconds: f64,
+    pub overall: Stats,
+    /// By route (`/`), the service's routes only (not [`OWN_ROUTES`]).
+    pub routes: BTreeMap<String, Stats>,
+    pub restarted: Vec<String>,
+}
+
+impl Summary {
+    /// Requests per second over the window.
+    pub fn rate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.overall.requests / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Sums `traffic` over a window of `seconds`, leaving out [`OWN_ROUTES`].
+pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
+    let served = |route: &str| !OWN_ROUTES.contains(&route);
+    let mut routes: BTreeMap<String, Stats> = BTreeMap::new();
+    for (key, count) in traffic.requests.iter().filter(|(k, _)| served(&k.route)) {
+        let stats = routes.entry(key.route.clone()).or_default();
+        if !stats.methods.contains(&key.method) {
+            stats.methods.push(key.method.clone());
+        }
+        stats.requests += count;
+        if (500..600).contains(&key.status) {
+            stats.errors += count;
+        }
+    }
+    let mut all = Histogram::default();
+    for (route, histogram) in traffic.latency.iter().filter(|(r, _)| served(r)) {
+        add(&mut all, histogram);
+        let stats = routes.entry(route.clone()).or_default();
+        stats.p50 = quantile(0.5, histogram);
+        stats.p99 = quantile(0.99, histogram);
+    }
+    let overall = Stats {
+        methods: Vec::new(),
+        requests: routes.values().map(|s| s.requests).sum(),
+        errors: routes.values().map(|s| s.errors).sum(),
+        p50: quantile(0.5, &all),
+        p99: quantile(0.99, &all),
+    };
+    Summary {
+        seconds,
+        overall,
+        routes,
+        restarted: traffic.restarted.clone(),
+    }
+}
+
+/// The `q` quantile of a cumulative histogram, as Prometheus' `histogram_quantile` computes
+/// it (`promql/quantile.go`, `BucketQuantile`): find the bucket where the rank falls and
+/// interpolate linearly inside it; the lowest bucket starts at 0 when its bound is positive;
+/// a rank in the `+Inf` bucket answers the highest finite bound. `None` without observations.
+pub fn quantile(q: f64, histogram: &Histogram) -> Option<f64> {
+    let buckets = &histogram.buckets;
+    let total = histogram.count();
+    let infinite_last = buckets.last().is_some_and(|(le, _)| *le == f64::INFINITY);
+    if total.is_nan()
+        || total <= 0.0
+        || buckets.len() < 2
+        || !infinite_last
+        || !(0.0..=1.0).contains(&q)
+    {
+        return None;
+    }
+    let rank = q * total;
+    let i = buckets.iter().position(|(_, c)| *c >= rank)?;
+    if i == buckets.len() - 1 {
+        return Some(buckets[buckets.len() - 2].0);
+    }
+    let (end, count) = buckets[i];
+    let (start, below) = match i {
+        0 if end <= 0.0 => return Some(end),
+        0 => (0.0, 0.0),
+        _ => buckets[i - 1],
+    };
+    let inside = count - below;
+    if inside <= 0.0 {
+        return Some(end);
+    }
+    Some(start + (end - start) * ((rank - below) / inside))
+}
