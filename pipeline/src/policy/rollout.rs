@@ -3,6 +3,8 @@
 //! retired, so an environment never serves with fewer ready replicas than before; where no
 //! new replica can be started, old ones are retired only down to `minAvailable`.
 //! The local target carries the steps out; the flow hands it [`next_step`] as its rule.
+//! A canary environment is first handed [`canary_step`]: one replica of the new spec beside
+//! all the old ones, then hold while it is compared with them.
 
 pub use crate::model::{ReplicaState, RolloutStep};
 
@@ -44,14 +46,44 @@ pub fn next_step(
     None
 }
 
+/// The canary's rule: clear stopped replicas, start exactly one replica of the desired spec
+/// beside the old ones, then hold (`None`) so the environment serves old + one canary.
+/// Nothing old is retired: after a pass [`next_step`] finishes the rollout; after a fail the
+/// rollback's convergence retires the canary (its spec is no longer the desired one).
+pub fn canary_step(
+    replicas: &[ReplicaState],
+    wanted: u32,
+    _min_available: u32,
+    can_start: bool,
+) -> Option<RolloutStep> {
+    if let Some(stopped) = replicas.iter().find(|r| !r.running) {
+        return Some(RolloutStep::RemoveStopped(stopped.name.clone()));
+    }
+    let current = replicas.iter().any(|r| r.current);
+    (!current && wanted > 0 && can_start).then_some(RolloutStep::Start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::RolloutRule;
 
     /// Plays the rollout out from `start` (`c` current, `o` old, `x` stopped) and returns the
     /// steps as letters (`-x` remove stopped, `+` start, `r` retire, `d` scale down) and the
     /// fewest replicas serving at any point after the stopped ones are cleared.
     fn play(start: &str, wanted: u32, min_available: u32, can_start: bool) -> (String, usize) {
+        let (steps, fewest, _) = play_rule(next_step, start, wanted, min_available, can_start);
+        (steps, fewest)
+    }
+
+    /// [`play`] with any rule; also returns the replicas at the end (`c`/`o`/`n`+number).
+    fn play_rule(
+        rule: RolloutRule,
+        start: &str,
+        wanted: u32,
+        min_available: u32,
+        can_start: bool,
+    ) -> (String, usize, Vec<ReplicaState>) {
         let mut replicas: Vec<ReplicaState> = start
             .chars()
             .enumerate()
@@ -64,7 +96,7 @@ mod tests {
         let mut steps = String::new();
         let mut fewest = usize::MAX;
         let mut n = 100;
-        while let Some(step) = next_step(&replicas, wanted, min_available, can_start) {
+        while let Some(step) = rule(&replicas, wanted, min_available, can_start) {
             let clearing = matches!(step, RolloutStep::RemoveStopped(_));
             match step {
                 RolloutStep::RemoveStopped(name) => {
@@ -90,7 +122,7 @@ mod tests {
             }
             assert!(steps.len() < 200, "no end: {steps}");
         }
-        (steps.trim_end().to_owned(), fewest)
+        (steps.trim_end().to_owned(), fewest, replicas)
     }
 
     fn check(start: &str, wanted: u32, min: u32, can_start: bool, steps: &str) {
@@ -124,6 +156,57 @@ mod tests {
                 fewest >= start.len().min(wanted as usize),
                 "{start} → {wanted}: dropped to {fewest}"
             );
+        }
+    }
+
+    /// The canary's steps from `start`, then the rest of the rollout after a pass (the
+    /// normal rule), or the rollback's after a fail (the canary is the one old replica then).
+    fn check_canary(start: &str, wanted: u32, canary: &str, pass: &str, fail: &str) {
+        let (got, _, after) = play_rule(canary_step, start, wanted, 1, true);
+        assert_eq!(got, canary, "canary from {start} wanted {wanted}");
+        let letters = |current: bool| -> String {
+            after
+                .iter()
+                .map(|r| if r.current == current { 'o' } else { 'c' })
+                .collect()
+        };
+        // Passed: the canary is current; the rest rolls on from there.
+        let (got, _, _) = play_rule(next_step, &letters(false), wanted, 1, true);
+        assert_eq!(got, pass, "after a pass from {start}");
+        // Failed: the old spec is desired again, so the canary is the stale one.
+        let (got, _, _) = play_rule(next_step, &letters(true), wanted, 1, true);
+        assert_eq!(got, fail, "after a fail from {start}");
+    }
+
+    #[test]
+    fn canary_table() {
+        // One canary beside the old replicas, then the rest; or the canary alone retired.
+        check_canary("ooo", 3, "+", "r + r + r", "r");
+        check_canary("o", 1, "+", "r", "r");
+        check_canary("oo", 3, "+", "+ r + r", "+ r");
+        // A stopped replica is cleared first; it served nothing.
+        check_canary("xoo", 2, "-x +", "r + r", "r");
+        // A canary already running (a retried promotion) is held, not doubled.
+        check_canary("oco", 2, "", "r + r", "r");
+        // Nothing to compare with: a fresh environment gets its one canary.
+        check_canary("", 2, "+", "+", "+ + r");
+        // Scaled to zero or nothing to start: no canary.
+        assert_eq!(canary_step(&[], 0, 0, true), None);
+        assert_eq!(canary_step(&[], 2, 1, false), None);
+    }
+
+    #[test]
+    fn a_canary_never_serves_fewer_and_runs_at_most_one() {
+        for start in ["", "o", "oo", "ooo", "oooo", "xoo", "oxo"] {
+            for wanted in 1..=4 {
+                let running = start.chars().filter(|c| *c == 'o').count();
+                let (_, fewest, after) = play_rule(canary_step, start, wanted, 1, true);
+                if fewest != usize::MAX {
+                    assert!(fewest >= running, "{start} → {wanted}: dropped to {fewest}");
+                }
+                assert_eq!(after.iter().filter(|r| r.current).count(), 1, "{start}");
+                assert_eq!(after.len(), running + 1, "{start}: old ones all kept");
+            }
         }
     }
 }
