@@ -135,6 +135,10 @@ pub struct EnvironmentConfig {
     /// Consecutive failing rounds that trigger an automatic rollback.
     #[serde(default = "default_monitor_failures")]
     pub monitor_failures: u32,
+    /// Set: a canary first, for this long: one replica of the new build beside the old ones,
+    /// judged against them by the `analysis` thresholds before the rest is rolled out.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub canary: Option<Duration>,
     /// A promotion here needs a scan of the build at most this old with no fixable critical
     /// finding; unset: no scan evidence needed.
     #[serde(default, deserialize_with = "optional_duration")]
@@ -210,6 +214,9 @@ impl PipelineConfig {
                     env.namespace
                 )));
             }
+            if let Some(problem) = canary_problem(env) {
+                return Err(invalid(format!("environments[{i}].canary: {problem}")));
+            }
             if !env.approvers.is_empty() && env.approvals == 0 {
                 return Err(invalid(format!(
                     "environments[{i}].approvers: set, but approvals is 0; expected approvals >= 1"
@@ -259,6 +266,15 @@ impl PipelineConfig {
     pub fn values_path(&self, env: &EnvName) -> String {
         format!("apps/{}/{}/values.yaml", self.app.name, env)
     }
+}
+
+/// What is wrong with an environment's canary setting; `None` when it is usable or unset.
+fn canary_problem(env: &EnvironmentConfig) -> Option<String> {
+    let window = env.canary?;
+    if window.is_zero() {
+        return Some("0s compares nothing; expected a window such as 30s, or no canary".into());
+    }
+    None
 }
 
 /// The name the bootstrap ApplicationSet gives an environment's Argo CD Application
@@ -358,6 +374,25 @@ sync_timeout = "90s"
         assert_eq!(
             err.to_string(),
             "unknown environment \"qa\": expected one of dev, prod"
+        );
+    }
+
+    #[test]
+    fn a_canary_is_a_window_and_refused_when_it_cannot_judge() {
+        let with =
+            |line: &str| GOOD.replace("monitor = \"5m\"", &format!("monitor = \"5m\"\n{line}"));
+        let c = PipelineConfig::parse(Path::new("pipeline.toml"), &with("canary = \"30s\""))
+            .expect("parse");
+        let prod = c.environment("prod").expect("prod");
+        assert_eq!(prod.canary, Some(Duration::from_secs(30)));
+        assert_eq!(c.environment("dev").expect("dev").canary, None);
+        check(
+            &with("canary = \"0s\""),
+            "environments[1].canary: 0s compares nothing",
+        );
+        check(
+            &with("canary = \"soon\""),
+            "expected a duration such as 90s",
         );
     }
 }

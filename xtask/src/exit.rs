@@ -106,7 +106,8 @@ fn refusal_code(refusal: &Refusal) -> u8 {
     match refusal {
         Refusal::NotPromotable { .. }
         | Refusal::NothingToPromote { .. }
-        | Refusal::ImageNotFound { .. } => USAGE,
+        | Refusal::ImageNotFound { .. }
+        | Refusal::CanaryUnsupported { .. } => USAGE,
         Refusal::Blocked { .. }
         | Refusal::NotInPrevious { .. }
         | Refusal::ScanEvidence { .. }

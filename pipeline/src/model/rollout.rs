@@ -25,3 +25,12 @@ pub enum RolloutStep {
 
 /// The rule that picks the next step: `(replicas, wanted, min_available, can_start)`.
 pub type RolloutRule = fn(&[ReplicaState], u32, u32, bool) -> Option<RolloutStep>;
+
+/// What kind of target an environment runs on, as a plan needs to know it: whether the
+/// pipeline carries rollouts out step by step (local) or Argo CD does (kube).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Local,
+    Kube,
+}

@@ -318,6 +318,7 @@ async fn next_move(
         snapshot,
         digest: digest.as_ref(),
         now: pipeline.clock.now(),
+        target: pipeline.target.target_kind(),
     };
     let planned = match plan::plan(facts, &request, &choice) {
         Ok(planned) => planned,
@@ -366,6 +367,7 @@ fn stop(refusal: Refusal) -> Stop {
                 Refusal::ImageNotFound { .. } => "image missing",
                 Refusal::NotInPrevious { .. } => "not run before",
                 Refusal::ScanEvidence { .. } => "scan evidence missing",
+                Refusal::CanaryUnsupported { .. } => "canary not on this target",
                 Refusal::Blocked { .. } | Refusal::WindowClosed { .. } => "refused",
             },
             reason: other.to_string(),

@@ -130,6 +130,14 @@ impl Target {
         }
     }
 
+    /// Which kind this is, for a plan (a canary needs a target the pipeline rolls out).
+    pub fn target_kind(&self) -> crate::model::TargetKind {
+        match self {
+            Self::Local(_) => crate::model::TargetKind::Local,
+            Self::Kube(_) => crate::model::TargetKind::Kube,
+        }
+    }
+
     /// The local target, when this is one (tests and benches tear environments down).
     pub fn as_local(&self) -> Option<&LocalTarget> {
         match self {

@@ -124,6 +124,7 @@ async fn promote(
                     snapshot: &snapshot,
                     digest: digest.as_ref(),
                     now: pipeline.clock.now(),
+                    target: pipeline.target.target_kind(),
                 },
                 &request,
                 &choice,

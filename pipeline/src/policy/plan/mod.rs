@@ -1,15 +1,17 @@
 //! A promotion as a value. [`choose`] and [`plan`] are pure functions from the configuration,
 //! one [`Snapshot`] of the GitOps state and records, the request and the time into a
 //! [`PromotionPlan`]: the environments it walks and, for each, the gates with their decisions,
-//! the exact values edit with what it was planned from, and the deploy, smoke and monitor
-//! steps. `promote --dry-run` prints it; the promote flow executes exactly it, re-deciding just
+//! the exact values edit with what it was planned from, and the canary, deploy, smoke and
+//! monitor steps. `promote --dry-run` prints it; the promote flow executes exactly it, re-deciding just
 //! before each write only what time can change (the window, the approvals).
 //! cargo-dist (`DistGraph`) and Terraform (`plan`, then `apply` of that plan) work this way.
 
+mod canary;
 mod refusal;
 mod render;
 mod snapshot;
 
+pub use canary::CanaryStep;
 pub use refusal::Refusal;
 pub use snapshot::Snapshot;
 
@@ -19,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{CommitRecord, keys};
 use crate::config::{EnvironmentConfig, PipelineConfig};
-use crate::model::{Digest, EnvName, GitSha, Person, Reason};
+use crate::model::{Digest, EnvName, GitSha, Person, Reason, TargetKind};
 use crate::policy::approval::{ApprovalRule, GateStatus, gate};
 use crate::policy::freeze::{WindowGate, promotion_gate};
 use crate::policy::scan::{RecordedScan, evidence};
@@ -162,6 +164,9 @@ pub struct Stage {
     pub window: WindowGate,
     pub approval: ApprovalStep,
     pub edit: ValuesEdit,
+    /// Then, when set (a changed values file): one replica of the build beside the old ones,
+    /// judged against them; a fail rolls this environment back before the rest rolls out.
+    pub canary: Option<CanaryStep>,
     /// Then: wait until the target runs it, smoke-test every replica.
     #[serde(serialize_with = "duration_text")]
     pub sync_timeout: Duration,
@@ -194,6 +199,8 @@ pub struct Facts<'a> {
     /// image.
     pub digest: Option<&'a Digest>,
     pub now: DateTime<Utc>,
+    /// Where the environments run: some steps (a canary) only the local target carries out.
+    pub target: TargetKind,
 }
 
 /// Plans the promotion `choice` made for `request`: every refusal that can be known before a
@@ -208,6 +215,7 @@ pub fn plan(
         snapshot,
         digest,
         now,
+        target,
     } = facts;
     let sha = &choice.sha;
     let mut checks = Vec::new();
@@ -262,7 +270,9 @@ pub fn plan(
                 ),
             });
         }
-        stages.push(stage(config, snapshot, request, env, sha, digest, now)?);
+        let mut stage = stage(config, snapshot, request, env, sha, digest, now)?;
+        stage.canary = canary::step(env, target)?;
+        stages.push(stage);
     }
     Ok(PromotionPlan {
         sha: sha.clone(),
@@ -349,6 +359,7 @@ fn stage(
             timeout: env.approval_timeout,
         },
         edit: ValuesEdit { path, keys, diff },
+        canary: None,
         sync_timeout: env.sync_timeout,
         monitor: (monitor > Duration::ZERO).then_some(MonitorStep {
             duration: monitor,

@@ -38,4 +38,8 @@ pub enum Refusal {
         by: String,
         opens_at: String,
     },
+    #[error(
+        "{env} has a canary (`canary` in pipeline.toml), but on the {target} target Argo CD rolls out, not the pipeline: a canary there is Argo Rollouts' job (docs/operations.md, \"Canary\"); or remove `canary` from {env}'s settings"
+    )]
+    CanaryUnsupported { env: String, target: String },
 }

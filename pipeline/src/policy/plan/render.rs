@@ -71,6 +71,14 @@ impl fmt::Display for Stage {
                 writeln!(f, "      {line}")?;
             }
         }
+        if let Some(canary) = &self.canary {
+            writeln!(
+                f,
+                "   canary:   start one replica of it beside the old ones; compare them for {} by the analysis thresholds; pass: roll the rest, fail: roll {} back",
+                humantime::format_duration(canary.window),
+                self.env
+            )?;
+        }
         writeln!(
             f,
             "   deploy:   wait until {} runs it (up to {}), smoke-test every replica",

@@ -133,6 +133,7 @@ fn plan_at(
             snapshot,
             digest: Some(&d),
             now: now.parse().expect("time"),
+            target: TargetKind::Local,
         },
         request,
         &choice,
@@ -178,6 +179,7 @@ fn refusals_before_any_write() {
             snapshot: &snap,
             digest: None,
             now,
+            target: TargetKind::Local,
         },
         &req,
         &choice,
@@ -341,3 +343,5 @@ fn the_json_form_serialises() {
     assert_eq!(json["stages"][0]["window"]["window"], "open");
     assert_eq!(json["stages"][0]["approval"]["status"]["status"], "waiting");
 }
+
+mod canary;
