@@ -20,6 +20,8 @@ pub mod keys {
     pub const REASON: &str = "Reason";
     pub const REQUESTED_BY: &str = "Requested-By";
     pub const RUN_ID: &str = "Run-Id";
+    /// A failed metric analysis: the figures and the thresholds they passed.
+    pub const ANALYSIS: &str = "Analysis";
 }
 
 /// One commit of the history, with its message parsed.

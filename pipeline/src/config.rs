@@ -146,6 +146,81 @@ pub struct EnvironmentConfig {
     /// Longest wait for approvals before giving up.
     #[serde(default = "default_approval_timeout", deserialize_with = "duration")]
     pub approval_timeout: Duration,
+    /// Judge the monitoring window by the replicas' metrics; unset: health only.
+    #[serde(default)]
+    pub analysis: Option<AnalysisConfig>,
+}
+
+/// `[environments.analysis]`: the metric analysis of the monitoring window
+/// (`policy::analysis`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Highest share of 5xx answers, overall and per route (0 to 1).
+    pub max_error_ratio: f64,
+    /// Highest p99 latency, overall and per route.
+    #[serde(deserialize_with = "duration")]
+    pub max_p99: Duration,
+    /// Fewer requests in the window: inconclusive.
+    pub min_requests: u64,
+    /// At most this many times the previous build's error ratio (measured before the write).
+    #[serde(default)]
+    pub baseline_error_factor: Option<f64>,
+    /// At most this many times the previous build's p99.
+    #[serde(default)]
+    pub baseline_p99_factor: Option<f64>,
+    /// What too few requests mean: `pass`, `fail`, or `extend` the window once.
+    pub inconclusive: crate::policy::analysis::Inconclusive,
+    /// Synthetic requests per second to the environment's own replicas during the window;
+    /// unset: none.
+    #[serde(default)]
+    pub load_rate: Option<f64>,
+}
+
+/// The most synthetic load an environment may ask for (requests per second).
+pub const MAX_LOAD_RATE: f64 = 200.0;
+
+impl AnalysisConfig {
+    /// The thresholds `policy::analysis::judge` applies.
+    pub fn thresholds(&self) -> crate::policy::analysis::Thresholds {
+        crate::policy::analysis::Thresholds {
+            max_error_ratio: self.max_error_ratio,
+            max_p99: self.max_p99,
+            min_requests: self.min_requests,
+            baseline_error_factor: self.baseline_error_factor,
+            baseline_p99_factor: self.baseline_p99_factor,
+        }
+    }
+
+    /// What is wrong with the values, naming the key; `None` when they are usable.
+    fn problem(&self, env: &EnvironmentConfig) -> Option<String> {
+        let factor_ok = |f: Option<f64>| f.is_none_or(|f| f.is_finite() && f >= 1.0);
+        if !(0.0..=1.0).contains(&self.max_error_ratio) {
+            Some(format!(
+                ".max_error_ratio: {} is not a ratio; expected a number from 0 to 1",
+                self.max_error_ratio
+            ))
+        } else if self.max_p99.is_zero() {
+            Some(".max_p99: 0s would fail every window; expected a duration such as 250ms".into())
+        } else if self.min_requests == 0 {
+            Some(".min_requests: expected at least 1".to_owned())
+        } else if !factor_ok(self.baseline_error_factor) {
+            Some(".baseline_error_factor: expected a number of at least 1".to_owned())
+        } else if !factor_ok(self.baseline_p99_factor) {
+            Some(".baseline_p99_factor: expected a number of at least 1".to_owned())
+        } else if self
+            .load_rate
+            .is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= MAX_LOAD_RATE))
+        {
+            Some(format!(
+                ".load_rate: expected requests per second above 0 and at most {MAX_LOAD_RATE}"
+            ))
+        } else if env.monitor.is_zero() {
+            Some(": set, but monitor is 0s (no window to analyse); expected monitor > 0".into())
+        } else {
+            None
+        }
+    }
 }
 
 fn default_monitor_interval() -> Duration {
@@ -214,6 +289,9 @@ impl PipelineConfig {
                     env.namespace
                 )));
             }
+            if let Some(problem) = env.analysis.as_ref().and_then(|a| a.problem(env)) {
+                return Err(invalid(format!("environments[{i}].analysis{problem}")));
+            }
             if let Some(problem) = canary_problem(env) {
                 return Err(invalid(format!("environments[{i}].canary: {problem}")));
             }
@@ -273,6 +351,12 @@ fn canary_problem(env: &EnvironmentConfig) -> Option<String> {
     let window = env.canary?;
     if window.is_zero() {
         return Some("0s compares nothing; expected a window such as 30s, or no canary".into());
+    }
+    if env.analysis.is_none() {
+        return Some(
+            "set, but there is no [environments.analysis] table to judge it by; expected one"
+                .into(),
+        );
     }
     None
 }
@@ -367,6 +451,65 @@ sync_timeout = "90s"
         );
     }
 
+    const ANALYSIS: &str = r#"
+[environments.analysis]
+max_error_ratio = 0.05
+max_p99 = "250ms"
+min_requests = 20
+baseline_error_factor = 2.0
+inconclusive = "extend"
+load_rate = 5.0
+"#;
+
+    #[test]
+    fn analysis_table_parses_and_refuses_bad_values() {
+        let c = PipelineConfig::parse(Path::new("pipeline.toml"), &format!("{GOOD}{ANALYSIS}"))
+            .expect("parse");
+        let prod = c.environment("prod").expect("prod");
+        let analysis = prod.analysis.as_ref().expect("prod's analysis");
+        assert_eq!(analysis.max_p99, Duration::from_millis(250));
+        assert_eq!(analysis.load_rate, Some(5.0));
+        assert_eq!(analysis.thresholds().baseline_p99_factor, None);
+        assert!(c.environment("dev").expect("dev").analysis.is_none());
+        let with = |from: &str, to: &str| format!("{GOOD}{}", ANALYSIS.replace(from, to));
+        for (text, expected) in [
+            (
+                with("max_error_ratio = 0.05", "max_error_ratio = 5"),
+                "environments[1].analysis.max_error_ratio: 5 is not a ratio",
+            ),
+            (
+                with("\"250ms\"", "\"0s\""),
+                "analysis.max_p99: 0s would fail every window",
+            ),
+            (
+                with("min_requests = 20", "min_requests = 0"),
+                "analysis.min_requests: expected at least 1",
+            ),
+            (
+                with("= 2.0", "= 0.5"),
+                "analysis.baseline_error_factor: expected a number of at least 1",
+            ),
+            (
+                with("load_rate = 5.0", "load_rate = 5000.0"),
+                "analysis.load_rate: expected requests per second above 0 and at most 200",
+            ),
+            (
+                with("\"extend\"", "\"maybe\""),
+                "unknown variant `maybe`, expected one of `pass`, `fail`, `extend`",
+            ),
+            (
+                with("min_requests = 20", "min_requests = 20\nsurprise = 1"),
+                "unknown field `surprise`",
+            ),
+            (
+                format!("{GOOD}{ANALYSIS}").replace("monitor = \"5m\"", "monitor = \"0s\""),
+                "environments[1].analysis: set, but monitor is 0s",
+            ),
+        ] {
+            check(&text, expected);
+        }
+    }
+
     #[test]
     fn unknown_environment_lists_the_known_ones() {
         let c = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");
@@ -379,8 +522,9 @@ sync_timeout = "90s"
 
     #[test]
     fn a_canary_is_a_window_and_refused_when_it_cannot_judge() {
-        let with =
+        let canary =
             |line: &str| GOOD.replace("monitor = \"5m\"", &format!("monitor = \"5m\"\n{line}"));
+        let with = |line: &str| format!("{}{ANALYSIS}", canary(line));
         let c = PipelineConfig::parse(Path::new("pipeline.toml"), &with("canary = \"30s\""))
             .expect("parse");
         let prod = c.environment("prod").expect("prod");
@@ -393,6 +537,11 @@ sync_timeout = "90s"
         check(
             &with("canary = \"soon\""),
             "expected a duration such as 90s",
+        );
+        // A canary is judged by the environment's analysis thresholds: none, no canary.
+        check(
+            &canary("canary = \"30s\""),
+            "environments[1].canary: set, but there is no [environments.analysis] table",
         );
     }
 }

@@ -1,8 +1,8 @@
 //! The kube target against a mock Kubernetes API server (tower-test), fed Application,
 //! Deployment and Pod JSON shaped as Argo CD and the API server serve them
 //! (`tests/fixtures/kube/`): synced, progressing, degraded, wrong revision, wrong digest,
-//! timeout, explicit sync, a rollback starting from a Degraded rollout, and probes through
-//! the pod proxy.
+//! timeout, explicit sync, a rollback starting from a Degraded rollout, and probes and
+//! `/metrics` reads through the pod proxy.
 //!
 //! The fixtures are what Argo CD 3.x writes for our two-source Application (read from
 //! argoproj/argo-cd v3.2.0): `status.sync.revisions` and `operationState.syncResult.revisions`
@@ -503,6 +503,48 @@ async fn probes_go_through_the_api_servers_pod_proxy() {
     assert_eq!(bad.problem.as_deref(), Some("/health answered 503"));
     assert!(seen.iter().any(|s| s.path
         == "/api/v1/namespaces/paktech-dev/pods/paktech-app-6d9f7c8b5d-q9w4z:8080/proxy/health"));
+}
+
+#[tokio::test]
+async fn metrics_are_read_through_the_pod_proxy_too() {
+    let mut cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy")],
+        vec![
+            pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
+            pod("paktech-app-6d9f7c8b5d-q9w4z", DIGEST),
+        ],
+    );
+    // What the app's prometheus-client writes (trimmed); the second pod does not answer.
+    let metrics = "# TYPE http_requests counter\n\
+        http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 40\n\
+        http_requests_total{method=\"GET\",route=\"/\",status=\"500\"} 10\n\
+        # TYPE http_request_duration_seconds histogram\n\
+        http_request_duration_seconds_bucket{le=\"0.01\",route=\"/\"} 45\n\
+        http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/\"} 50\n\
+        # EOF\n";
+    cluster.proxy = BTreeMap::from([(
+        "paktech-app-6d9f7c8b5d-x7k2p/metrics".to_owned(),
+        (200, metrics.to_owned()),
+    )]);
+    let (result, seen) = against(cluster, |target| async move {
+        target.metrics(&"dev".parse().expect("env")).await
+    })
+    .await;
+    let snapshot = result.expect("metrics");
+    assert_eq!(snapshot.replicas.len(), 1, "{snapshot:?}");
+    let read = &snapshot.replicas[0];
+    assert_eq!(read.replica, "paktech-app-6d9f7c8b5d-x7k2p");
+    assert_eq!(read.build, BUILD);
+    assert_eq!(read.requests.values().sum::<f64>(), 50.0);
+    assert_eq!(read.latency["/"].count(), 50.0);
+    assert_eq!(
+        snapshot.unreadable,
+        vec!["paktech-app-6d9f7c8b5d-q9w4z: /metrics answered 503".to_owned()]
+    );
+    // The reads went through the pod proxy (a call kube::access::ACCESS lists; the mock
+    // server refuses any other).
+    assert!(seen.iter().any(|s| s.path
+        == "/api/v1/namespaces/paktech-dev/pods/paktech-app-6d9f7c8b5d-x7k2p:8080/proxy/metrics"));
 }
 
 #[tokio::test]

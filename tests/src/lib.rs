@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod fake_cluster;
+pub mod faulty;
 pub mod require;
 
 pub use require::{Service, require, required};
@@ -219,6 +220,8 @@ pub async fn another_build(
                 .expect("build the broken image");
         }
         None => {
+            // Another test may be building a faulty app into the same target directory.
+            let _lock = faulty::BuildLock::take().await;
             let request = ImageRequest {
                 workspace: workspace(),
                 repository: pipeline.config.image.repository.clone(),

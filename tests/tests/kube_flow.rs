@@ -41,6 +41,7 @@ fn rollback_options() -> RollbackOptions {
         run_id: "kube-flow".to_owned(),
         if_running: None,
         dry_run: false,
+        analysis: None,
     }
 }
 

@@ -268,6 +268,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
             run_id: "run-3".to_owned(),
             if_running: None,
             dry_run: false,
+            analysis: None,
         },
         &Silent,
     )

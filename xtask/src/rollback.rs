@@ -43,6 +43,7 @@ impl Args {
             run_id: context::run_id(),
             if_running,
             dry_run: self.dry_run,
+            analysis: None,
         };
         let reporter = output::reporter();
         let report = rollback::rollback(&pipeline, &options, reporter.as_ref()).await?;

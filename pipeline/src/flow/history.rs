@@ -56,6 +56,7 @@ fn read(
                     keys::BREAK_GLASS,
                     keys::REASON,
                     keys::REVERTS,
+                    keys::ANALYSIS,
                     keys::SCAN,
                 ],
             );

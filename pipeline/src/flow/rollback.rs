@@ -27,6 +27,9 @@ pub struct RollbackOptions {
     pub if_running: Option<GitSha>,
     /// Plan and report; write nothing.
     pub dry_run: bool,
+    /// The failed analysis that called for this rollback (its figures and thresholds), for
+    /// the commit's `Analysis` trailer and the notice.
+    pub analysis: Option<String>,
 }
 
 /// How a rollback ended.
@@ -130,7 +133,15 @@ pub async fn rollback(
                 ("From".to_owned(), plan.from_sha.clone()),
                 ("To".to_owned(), plan.to_sha.clone()),
                 ("Reason".to_owned(), options.reason.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(
+                options
+                    .analysis
+                    .iter()
+                    .map(|a| ("Analysis".to_owned(), a.clone())),
+            )
+            .collect(),
         })
         .await;
     report.outcome = RollbackOutcome::RolledBack;
@@ -197,6 +208,9 @@ fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -
     .trailer(keys::RUN_ID, &options.run_id);
     if let Some(reverted) = &plan.reverted {
         message = message.trailer(keys::REVERTS, reverted.as_str());
+    }
+    if let Some(analysis) = &options.analysis {
+        message = message.trailer(keys::ANALYSIS, analysis);
     }
     Change {
         path: plan.path.clone(),

@@ -321,6 +321,7 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
             run_id: "dashboard".to_owned(),
             if_running: None,
             dry_run: false,
+            analysis: None,
         },
         &Silent,
     )

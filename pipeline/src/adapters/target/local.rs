@@ -23,10 +23,11 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{Convergence, Replica};
+use crate::adapters::metrics::{self, Scraper};
 use crate::adapters::probe::Prober;
 use crate::desired::DesiredState;
 use crate::model::EnvName;
-use crate::model::Probe;
+use crate::model::{MetricsSnapshot, Probe};
 use crate::model::{ReplicaState, RolloutRule, RolloutStep};
 use crate::report::Reporter;
 
@@ -92,6 +93,7 @@ pub struct LocalTarget {
     docker: Docker,
     app: String,
     prober: Prober,
+    scraper: Scraper,
 }
 
 impl LocalTarget {
@@ -100,6 +102,7 @@ impl LocalTarget {
             docker,
             app: app.to_owned(),
             prober: Prober::default(),
+            scraper: Scraper::default(),
         }
     }
 
@@ -287,6 +290,26 @@ impl LocalTarget {
             probes.push((replica, probe));
         }
         Ok(probes)
+    }
+
+    /// Reads `/metrics` of every running replica of `env` on its published port.
+    pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
+        let mut snapshot = MetricsSnapshot::default();
+        for replica in self.replicas(env, None).await? {
+            let read = match &replica.url {
+                Some(url) if replica.running => self.scraper.read(url).await,
+                _ => Err("not running".to_owned()),
+            };
+            match read {
+                Ok(text) => {
+                    snapshot
+                        .replicas
+                        .push(metrics::parse(&replica.name, &replica.tag, &text))
+                }
+                Err(why) => snapshot.unreadable.push(format!("{}: {why}", replica.name)),
+            }
+        }
+        Ok(snapshot)
     }
 
     async fn check_image(&self, image: &crate::desired::PinnedImage) -> Result<()> {

@@ -9,8 +9,8 @@ pub mod local;
 use std::time::Duration;
 
 use crate::desired::DesiredState;
-use crate::model::Probe;
 use crate::model::{EnvName, RolloutRule};
+use crate::model::{MetricsSnapshot, Probe};
 use crate::report::Reporter;
 
 pub use self::kube::KubeTarget;
@@ -184,6 +184,14 @@ impl Target {
         Ok(match self {
             Self::Local(local) => local.probe(env).await?,
             Self::Kube(kube) => kube.probe(env).await?,
+        })
+    }
+
+    /// Reads `/metrics` of every replica of `env` (what analysis judges).
+    pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
+        Ok(match self {
+            Self::Local(local) => local.metrics(env).await?,
+            Self::Kube(kube) => kube.metrics(env).await?,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! edit, wait until the target runs it and smoke-test, then watch; a watched environment that
 //! goes wrong is rolled back (its values file only).
 
-use super::{EnvPromotion, PromoteOptions, StageOutcome, gate, monitor};
+use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, gate, monitor};
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
 use crate::audit::{Action, CommitMessage, keys};
@@ -50,6 +50,21 @@ pub(super) async fn stage(
         })
         .await?;
 
+    // The previous build's figures, for the analysis to compare with: read now, while only
+    // the previous build's replicas serve.
+    let analysed = stage.monitor.is_some() && pipeline.config.environment(name)?.analysis.is_some();
+    let baseline = if analysed {
+        steps
+            .run(&step_name(stage, "baseline"), async {
+                let baseline = analysis::baseline(pipeline, &stage.env, sha).await?;
+                let detail = analysis::describe_baseline(baseline.as_ref());
+                Ok::<_, Error>((Outcome::Succeeded, detail, baseline))
+            })
+            .await?
+    } else {
+        None
+    };
+
     let change = change(pipeline, options, plan, stage, &passed.approved_by);
     let written = steps
         .run(&step_name(stage, "write"), async {
@@ -93,21 +108,23 @@ pub(super) async fn stage(
         Ok(urls) => urls,
         Err(error @ Error::Superseded { .. }) => return Err(error.into()),
         Err(error) if stage.monitor.is_some() && committed => {
-            return Err(roll_back(pipeline, options, steps, plan, stage, error.to_string()).await);
+            let trouble = error.to_string();
+            return Err(roll_back(pipeline, options, steps, plan, stage, trouble, None).await);
         }
         Err(error) => return Err(error.into()),
     };
 
     if let Some(watch) = stage.monitor {
         let step = step_name(stage, "monitor");
-        let verdict = steps
+        let watched = steps
             .run(
                 &step,
-                monitor::watch(pipeline, stage, watch, sha, &step, reporter),
+                monitor::watch(pipeline, stage, watch, sha, baseline, &step, reporter),
             )
             .await?;
-        if let Some(trouble) = verdict {
-            return Err(roll_back(pipeline, options, steps, plan, stage, trouble).await);
+        if let Some(trouble) = watched.trouble {
+            let failed = watched.analysis;
+            return Err(roll_back(pipeline, options, steps, plan, stage, trouble, failed).await);
         }
     }
 
@@ -187,6 +204,7 @@ async fn roll_back(
     plan: &PromotionPlan,
     stage: &Stage,
     trouble: String,
+    analysis: Option<String>,
 ) -> Failure {
     // The whole story is in the error and the report; the record gets what fits.
     let reason = Reason::summarise(&format!("automatic: {trouble}"));
@@ -198,6 +216,7 @@ async fn roll_back(
         run_id: options.run_id.clone(),
         if_running: None,
         dry_run: false,
+        analysis,
     };
     let reporter = steps.reporter();
     let rolled = steps

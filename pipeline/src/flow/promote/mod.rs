@@ -5,6 +5,7 @@
 //! otherwise execute exactly that plan, stage by stage (`act`).
 
 mod act;
+mod analysis;
 mod gate;
 mod monitor;
 

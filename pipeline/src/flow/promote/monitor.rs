@@ -1,62 +1,145 @@
 //! Watching an environment after its change: every round probes every replica and asks
 //! `policy::monitor` what is wrong; failing rounds in a row past the threshold call for a
-//! rollback. Each round is reported, so a watcher (or a test) sees it happen.
+//! rollback. Where the environment has an analysis, each round also judges what the replicas
+//! served since the window began (a failing analysis is a failing round), and the window's
+//! end gives the final verdict (`policy::analysis::decide`). Each round is reported, so a
+//! watcher (or a test) sees it happen.
 
 use tokio::time::Instant;
 
+use super::analysis::Analysis;
 use crate::flow::{Pipeline, Result, sync};
 use crate::model::{GitSha, Probe};
+use crate::policy::analysis::{Decision, Verdict, decide};
 use crate::policy::monitor::{Round, Streak, problems};
 use crate::policy::plan::{MonitorStep, Stage};
 use crate::report::{Outcome, Reporter};
 
-/// Watches `stage.env`: `Some(problems)` when failing rounds reached the threshold.
+/// How a watch ended.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Watched {
+    /// What calls for a rollback, if anything.
+    pub trouble: Option<String>,
+    /// The analysis' failing figures, for the rollback's record.
+    pub analysis: Option<String>,
+}
+
+/// Watches `stage.env`; `baseline` is the previous build's figures when it has an analysis.
 pub(super) async fn watch(
     pipeline: &Pipeline,
     stage: &Stage,
     monitor: MonitorStep,
     sha: &GitSha,
+    baseline: Option<crate::policy::analysis::Summary>,
     step: &str,
     reporter: &dyn Reporter,
-) -> Result<(Outcome, String, Option<String>)> {
+) -> Result<(Outcome, String, Watched)> {
     let env = pipeline.config.environment(stage.env.as_str())?;
     let tip = pipeline.git(|repo| repo.fetch()).await?;
     let desired = sync::desired_state(pipeline, env, &tip).await?;
     let observe = || async {
         let observed = pipeline.target.probe(&stage.env).await?;
         let restarts: i64 = observed.iter().map(|(r, _)| r.restarts).sum();
+        let urls: Vec<String> = observed.iter().filter_map(|(r, _)| r.url.clone()).collect();
         let probes: Vec<Probe> = observed.into_iter().map(|(_, p)| p).collect();
-        Ok::<_, crate::flow::Error>((probes, restarts))
+        Ok::<_, crate::flow::Error>((probes, restarts, urls))
     };
-    let (_, restarts_at_start) = observe().await?;
+    let (_, restarts_at_start, urls) = observe().await?;
+    let analysis = match &env.analysis {
+        // Long enough for a window extended once.
+        Some(config) => Some(
+            Analysis::begin(
+                pipeline,
+                &stage.env,
+                config,
+                baseline,
+                urls,
+                monitor.duration * 2,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut streak = Streak::default();
     let mut rounds = 0;
+    let mut window = monitor.duration;
+    let mut extended = false;
     let started = Instant::now();
-    while started.elapsed() < monitor.duration {
-        tokio::time::sleep(monitor.interval.min(monitor.duration)).await;
-        let (probes, restarts) = observe().await?;
-        let found = problems(&Round {
-            probes: &probes,
-            restarts,
-            restarts_at_start,
-            expected_sha: sha.as_str(),
-            expected_replicas: desired.replicas,
-        });
-        rounds += 1;
-        reporter.progress(
-            step,
-            if found.is_empty() {
+    loop {
+        while started.elapsed() < window {
+            tokio::time::sleep(monitor.interval.min(monitor.duration)).await;
+            let (probes, restarts, _) = observe().await?;
+            let mut found = problems(&Round {
+                probes: &probes,
+                restarts,
+                restarts_at_start,
+                expected_sha: sha.as_str(),
+                expected_replicas: desired.replicas,
+            });
+            rounds += 1;
+            let mut line = if found.is_empty() {
                 format!("round {rounds}: healthy")
             } else {
                 format!("round {rounds}: {}", found.join("; "))
-            },
-        );
-        if streak.record(!found.is_empty(), monitor.failures) {
-            return Ok((
-                Outcome::Failed,
-                format!("unhealthy for {} rounds", streak.failing),
-                Some(found.join("; ")),
-            ));
+            };
+            let mut failing = None;
+            if let Some(analysis) = &analysis {
+                let (summary, verdict) = analysis.judge(pipeline, &stage.env).await?;
+                line = format!("{line}; analysis {}", analysis.describe(&summary, &verdict));
+                if let Verdict::Fail { .. } = verdict {
+                    found.push(format!("analysis {verdict}"));
+                    failing = Some(findings(&verdict));
+                }
+            }
+            reporter.progress(step, line);
+            if streak.record(!found.is_empty(), monitor.failures) {
+                return Ok((
+                    Outcome::Failed,
+                    format!("unhealthy for {} rounds", streak.failing),
+                    Watched {
+                        trouble: Some(found.join("; ")),
+                        analysis: failing,
+                    },
+                ));
+            }
+        }
+        let Some(analysis) = &analysis else {
+            break;
+        };
+        let (summary, verdict) = analysis.judge(pipeline, &stage.env).await?;
+        let described = analysis.describe(&summary, &verdict);
+        match decide(&verdict, analysis.config.inconclusive, extended) {
+            Decision::Pass => {
+                return Ok((
+                    Outcome::Succeeded,
+                    format!(
+                        "healthy for {rounds} rounds over {}; analysis {described}",
+                        humantime::format_duration(window)
+                    ),
+                    Watched::default(),
+                ));
+            }
+            Decision::Fail(reason) => {
+                return Ok((
+                    Outcome::Failed,
+                    format!("analysis {described}"),
+                    Watched {
+                        trouble: Some(reason),
+                        analysis: Some(findings(&verdict)),
+                    },
+                ));
+            }
+            Decision::Extend => {
+                reporter.progress(
+                    step,
+                    format!(
+                        "analysis {described}: watching {} more",
+                        humantime::format_duration(monitor.duration)
+                    ),
+                );
+                window += monitor.duration;
+                extended = true;
+            }
         }
     }
     Ok((
@@ -65,6 +148,18 @@ pub(super) async fn watch(
             "healthy for {rounds} rounds over {}",
             humantime::format_duration(monitor.duration)
         ),
-        None,
+        Watched::default(),
     ))
+}
+
+/// The record's text for a failing verdict: its findings, or why it could not judge.
+fn findings(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Fail { findings } => findings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }

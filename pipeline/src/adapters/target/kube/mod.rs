@@ -28,7 +28,7 @@ use self::argo::{ApplicationStatus, Verdict};
 use super::{Convergence, Replica, SyncMode};
 use crate::desired::DesiredState;
 use crate::model::EnvName;
-use crate::model::Probe;
+use crate::model::{MetricsSnapshot, Probe};
 use crate::report::Reporter;
 
 /// The port the chart's container listens on (`containerPort: 8080`).
@@ -522,6 +522,16 @@ impl KubeTarget {
 
     /// Probes every live pod of `env` through the API server's pod proxy.
     pub async fn probe(&self, env: &EnvName) -> Result<Vec<(Replica, Probe)>> {
+        let mut probes = Vec::new();
+        for (replica, base) in self.probe_targets(env).await? {
+            let probe = self.probe_through_proxy(&base).await;
+            probes.push((replica, probe));
+        }
+        Ok(probes)
+    }
+
+    /// Every started pod of `env` as a replica, with its pod proxy path.
+    async fn probe_targets(&self, env: &EnvName) -> Result<Vec<(Replica, String)>> {
         let namespace = self.namespace(env)?;
         let status = self.status(env).await?;
         let revision = status
@@ -533,21 +543,40 @@ impl KubeTarget {
         let Some((_, live)) = self.deployment(namespace).await? else {
             return Ok(Vec::new());
         };
-        let mut probes = Vec::new();
         // A pod still being scheduled or pulling its image serves nothing and is not a replica
         // yet (an autoscaler's new pod must not read as a failure while it starts). Every pod
         // whose containers were started is probed, ready or not: the proxy reaches it anyway,
         // and a crash-looping one fails its probe and counts its restarts.
-        for pod in live.iter().filter(|pod| pods::is_started(pod)) {
-            let base = format!(
-                "/api/v1/namespaces/{namespace}/pods/{}:{APP_PORT}/proxy",
-                pods::name(pod)
-            );
-            let replica = pods::replica(pod, &self.app, &revision, base.clone());
-            let probe = self.probe_through_proxy(&base).await;
-            probes.push((replica, probe));
+        Ok(live
+            .iter()
+            .filter(|pod| pods::is_started(pod))
+            .map(|pod| {
+                let base = format!(
+                    "/api/v1/namespaces/{namespace}/pods/{}:{APP_PORT}/proxy",
+                    pods::name(pod)
+                );
+                (pods::replica(pod, &self.app, &revision, base.clone()), base)
+            })
+            .collect())
+    }
+
+    /// Reads `/metrics` of every started pod of `env` through the API server's pod proxy
+    /// (the same call as the probes: `get pods/proxy`).
+    pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
+        let mut snapshot = MetricsSnapshot::default();
+        for (replica, base) in self.probe_targets(env).await? {
+            match self.proxy_get(&format!("{base}/metrics")).await {
+                Ok(text) => snapshot.replicas.push(crate::adapters::metrics::parse(
+                    &replica.name,
+                    &replica.tag,
+                    &text,
+                )),
+                Err(why) => snapshot
+                    .unreadable
+                    .push(format!("{}: /metrics {why}", replica.name)),
+            }
         }
-        Ok(probes)
+        Ok(snapshot)
     }
 
     async fn proxy_get(&self, path: &str) -> std::result::Result<String, String> {

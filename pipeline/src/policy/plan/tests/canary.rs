@@ -2,7 +2,13 @@
 
 use super::*;
 
-const CANARY: &str = "canary = \"30s\"";
+const CANARY: &str = r#"canary = "30s"
+[environments.analysis]
+max_error_ratio = 0.05
+max_p99 = "250ms"
+min_requests = 20
+inconclusive = "fail"
+"#;
 
 fn plan_on(config: &PipelineConfig, target: TargetKind) -> Result<PromotionPlan, Refusal> {
     let snap = snapshot();

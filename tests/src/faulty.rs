@@ -1,0 +1,177 @@
+//! Real builds of a faulty app for the analysis tests: the app's sources copied aside,
+//! `/`'s handler in `app/src/routes.rs` patched (a fifth of its answers fail, or it sleeps),
+//! and built through `flow::image::build_tag` like any made-up commit. The product has no
+//! switch that turns faults on: the fault is in the build.
+//!
+//! The copy lives at a fixed place under the shared target directory and builds into that
+//! directory (`<copy>/target` links to it), so only the app crate recompiles. Builds into the
+//! shared directory hold [`BuildLock`]: the binary is read after cargo returns, and another
+//! build must not replace it in between.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use pipeline::adapters::image::ImageBuilder;
+use pipeline::adapters::tools::AppProfile;
+use pipeline::flow::Pipeline;
+use pipeline::flow::image::{ImageRequest, build_tag};
+use pipeline::model::{GitSha, ImageTag};
+use pipeline::report::Silent;
+
+use crate::workspace;
+
+/// What is wrong with the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Every fifth request to `/` answers 500.
+    FailingFifth,
+    /// `/` sleeps this long before answering.
+    Slow(Duration),
+}
+
+impl Fault {
+    fn name(self) -> String {
+        match self {
+            Self::FailingFifth => "failing-fifth".to_owned(),
+            Self::Slow(d) => format!("slow-{}ms", d.as_millis()),
+        }
+    }
+
+    /// The lines put at the top of `/`'s handler.
+    fn code(self) -> String {
+        match self {
+            Self::FailingFifth => {
+                "    // Injected by tests/src/faulty.rs: every fifth answer fails.
+    static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 5 == 4 {
+        return HttpResponse::InternalServerError().json(json!({\"error\": \"injected\"}));
+    }
+"
+                .to_owned()
+            }
+            Self::Slow(d) => format!(
+                "    // Injected by tests/src/faulty.rs: slow answers.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis({})).await;
+",
+                d.as_millis()
+            ),
+        }
+    }
+}
+
+const ROOT_HANDLER: &str = "async fn root(state: web::Data<AppState>) -> HttpResponse {\n";
+
+/// The target directory tests' builds share.
+pub fn shared_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// Held while a test builds the app into the shared target directory.
+#[derive(Debug)]
+pub struct BuildLock {
+    _file: std::fs::File,
+}
+
+impl BuildLock {
+    /// Waits for the lock (other test processes build too).
+    pub async fn take() -> Self {
+        let target = shared_target();
+        std::fs::create_dir_all(&target).expect("target directory");
+        let path = target.join("paktech-test-builds.lock");
+        let file = pipeline::adapters::lockfile::open(&path).expect("lock file");
+        let file = tokio::task::spawn_blocking(move || {
+            file.lock().expect("take the build lock");
+            file
+        })
+        .await
+        .expect("lock");
+        Self { _file: file }
+    }
+}
+
+/// Builds the app with `fault` under a made-up SHA into the local engine, and says on
+/// stderr how long it took.
+pub async fn faulty_build(pipeline: &Pipeline, docker: &Docker, fault: Fault) -> GitSha {
+    let sha: GitSha = format!("{:040x}", rand::random::<u128>())
+        .parse()
+        .expect("sha");
+    let _lock = BuildLock::take().await;
+    let started = Instant::now();
+    let copy = shared_target().join("faulty-app").join(fault.name());
+    write_copy(&workspace(), &copy, fault);
+    let request = ImageRequest {
+        workspace: copy,
+        repository: pipeline.config.image.repository.clone(),
+        version: "0.1.0".to_owned(),
+        source_url: "https://example.invalid/paktech".to_owned(),
+        allow_dirty: true,
+    };
+    build_tag(
+        &request,
+        ImageTag::clean(sha.clone()),
+        1_700_000_000,
+        AppProfile::ImageTest,
+        &ImageBuilder::new(docker.clone()),
+        &Silent,
+    )
+    .await
+    .expect("build the faulty app");
+    eprintln!(
+        "faulty build {} ({}) took {:.1}s",
+        sha.short(),
+        fault.name(),
+        started.elapsed().as_secs_f64()
+    );
+    sha
+}
+
+/// Lays the workspace's manifests and sources at `copy` (files unchanged keep their times,
+/// so cargo's fingerprints hold) with `/`'s handler patched.
+fn write_copy(workspace: &Path, copy: &Path, fault: Fault) {
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        sync_file(&workspace.join(file), &copy.join(file));
+    }
+    for member in ["app", "pipeline", "xtask", "tests"] {
+        sync_dir(&workspace.join(member), &copy.join(member));
+    }
+    let routes = std::fs::read_to_string(workspace.join("app/src/routes.rs")).expect("routes");
+    assert!(
+        routes.contains(ROOT_HANDLER),
+        "app/src/routes.rs no longer has {ROOT_HANDLER:?}: update tests/src/faulty.rs"
+    );
+    let patched = routes.replacen(ROOT_HANDLER, &format!("{ROOT_HANDLER}{}", fault.code()), 1);
+    write_if_changed(&copy.join("app/src/routes.rs"), patched.as_bytes());
+    let link = copy.join("target");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(shared_target(), &link).expect("link the shared target");
+    }
+}
+
+fn sync_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            sync_dir(&path, &to.join(&name));
+        } else {
+            sync_file(&path, &to.join(&name));
+        }
+    }
+}
+
+fn sync_file(from: &Path, to: &Path) {
+    write_if_changed(to, &std::fs::read(from).expect("read source"));
+}
+
+fn write_if_changed(path: &Path, contents: &[u8]) {
+    if std::fs::read(path).ok().as_deref() != Some(contents) {
+        std::fs::write(path, contents).expect("write copy");
+    }
+}
