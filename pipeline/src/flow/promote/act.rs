@@ -3,7 +3,7 @@
 //! edit, wait until the target runs it and smoke-test, then watch; a watched environment that
 //! goes wrong is rolled back (its values file only).
 
-use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, gate, monitor};
+use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, canary, gate, monitor};
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
 use crate::audit::{Action, CommitMessage, keys};
@@ -86,6 +86,10 @@ pub(super) async fn stage(
         .await?;
     let revision = written.revision().clone();
     let committed = matches!(written, Written::Committed { .. });
+    if let Some(failed) = canary::run(pipeline, steps, stage, sha, committed).await? {
+        let (trouble, figures) = (failed.trouble, failed.analysis);
+        return Err(roll_back(pipeline, options, steps, plan, stage, trouble, figures).await);
+    }
 
     let reporter = steps.reporter();
     let env = pipeline.config.environment(name)?;

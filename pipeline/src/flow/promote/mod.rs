@@ -6,6 +6,7 @@
 
 mod act;
 mod analysis;
+mod canary;
 mod gate;
 mod monitor;
 

@@ -1,0 +1,281 @@
+//! A canary before the rollout (`canary` in `pipeline.toml`, local target): right after the
+//! values write, with the environment held, one replica of the new build starts beside all
+//! the old ones (`policy::rollout::canary_step`), both are read at the window's start and end
+//! (under the synthetic load when configured), and `policy::analysis::judge` compares the
+//! canary with the old replicas. A pass lets the normal deploy roll the rest; a fail is rolled
+//! back like a failed watch, which retires the canary (its spec is no longer desired).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::adapters::load::{Load, LoadPlan};
+use crate::adapters::target::SyncMode;
+use crate::flow::steps::Steps;
+use crate::flow::{Error, Pipeline, Result, sync};
+use crate::model::{GitSha, MetricsSnapshot};
+use crate::policy::analysis::{Decision, Summary, Verdict, decide, judge, summarize, traffic};
+use crate::policy::plan::{CanaryStep, Stage};
+use crate::policy::rollout::canary_step;
+use crate::report::{Outcome, Reporter};
+
+/// A canary that failed: why, and its figures for the rollback's record.
+#[derive(Debug, Clone)]
+pub(super) struct Failed {
+    pub trouble: String,
+    pub analysis: Option<String>,
+}
+
+/// Runs `stage`'s canary, when it has one and its values changed (`committed`; an unchanged
+/// file was rolled out before). `Some` calls for a rollback.
+pub(super) async fn run(
+    pipeline: &Pipeline,
+    steps: &mut Steps<'_>,
+    stage: &Stage,
+    sha: &GitSha,
+    committed: bool,
+) -> Result<Option<Failed>> {
+    let Some(canary) = stage.canary.filter(|_| committed) else {
+        return Ok(None);
+    };
+    let step = format!("canary-{}", stage.env);
+    let reporter = steps.reporter();
+    steps
+        .run(&step, async {
+            match compare(pipeline, stage, canary, sha, &step, reporter).await {
+                Err(error @ Error::Superseded { .. }) => Err(error),
+                // A canary that cannot start or be read is a failed canary: fail closed.
+                Err(error) => Ok((
+                    Outcome::Failed,
+                    error.to_string(),
+                    Some(Failed {
+                        trouble: format!("canary: {error}"),
+                        analysis: None,
+                    }),
+                )),
+                Ok(done) => Ok(done),
+            }
+        })
+        .await
+}
+
+async fn compare(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    canary: CanaryStep,
+    sha: &GitSha,
+    step: &str,
+    reporter: &dyn Reporter,
+) -> Result<(Outcome, String, Option<Failed>)> {
+    let env = pipeline.config.environment(stage.env.as_str())?;
+    let Some(analysis) = &env.analysis else {
+        // The configuration refuses a canary without thresholds; judged by nothing, it fails.
+        let why = "no [environments.analysis] thresholds to judge it by";
+        return Ok(failed(why, format!("canary: {why}"), None));
+    };
+    // Held for the whole window: no other run (a `sync --watch`) finishes the rollout
+    // meanwhile. Released before the deploy or the rollback, which hold it themselves.
+    let _held = pipeline.target.lock(&stage.env).await?;
+    let tip = pipeline.git(|repo| repo.fetch()).await?;
+    let desired = sync::desired_state(pipeline, env, &tip).await?;
+    let wanted = desired.image.as_ref().map(|i| i.tag.to_string());
+    if wanted.as_deref() != Some(sha.as_str()) {
+        return Err(Error::Superseded {
+            env: stage.env.to_string(),
+            build: sha.to_string(),
+            now: wanted.unwrap_or_default(),
+        });
+    }
+    let target = &pipeline.target;
+    target
+        .converge(
+            &desired,
+            env.sync_timeout,
+            SyncMode::Explicit,
+            canary_step,
+            reporter,
+        )
+        .await?;
+    let replicas: Vec<_> = target
+        .probe(&stage.env)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| r.running)
+        .collect();
+    let (new, old): (Vec<_>, Vec<_>) = replicas.iter().partition(|r| r.tag == sha.as_str());
+    let [canary_replica] = new.as_slice() else {
+        let why = format!(
+            "{} replica(s) run the build; a canary is exactly one",
+            new.len()
+        );
+        return Ok(failed(&why, format!("canary: {why}"), None));
+    };
+    let old_build = stage
+        .edit
+        .keys
+        .iter()
+        .find(|k| k.key == "image.tag")
+        .map(|k| k.from.clone())
+        .unwrap_or_default();
+    reporter.progress(
+        step,
+        format!(
+            "{} runs {} beside {} old replica(s); comparing for {}",
+            canary_replica.name,
+            sha.short(),
+            old.len(),
+            humantime::format_duration(canary.window)
+        ),
+    );
+    let start = target.metrics(&stage.env).await?;
+    let _load = analysis.load_rate.map(|rate| {
+        let canary_url = canary_replica.url.clone().into_iter();
+        let old_urls = old.iter().filter_map(|r| r.url.clone());
+        Load::start(LoadPlan {
+            urls: aimed(canary_url.collect(), old_urls.collect()),
+            rate,
+            // Long enough for a window extended once; dropped when the window ends.
+            until: canary.window * 2,
+        })
+    });
+    let began = Instant::now();
+    let mut window = canary.window;
+    let mut extended = false;
+    loop {
+        wait_until(began + window, env.monitor_interval, || async {
+            let now = target.metrics(&stage.env).await?;
+            let (new, old) = split(&start, &now, sha, &old_build, began.elapsed());
+            reporter.progress(
+                step,
+                format!("canary {}; old {}", figures(&new), figures(&old)),
+            );
+            Ok::<_, Error>(())
+        })
+        .await?;
+        let now = target.metrics(&stage.env).await?;
+        let (new, old) = split(&start, &now, sha, &old_build, began.elapsed());
+        let verdict = judge(&analysis.thresholds(), Some(&old), &new);
+        let described = format!("canary {}; old {}: {verdict}", figures(&new), figures(&old));
+        match decide(&verdict, analysis.inconclusive, extended) {
+            Decision::Pass => return Ok((Outcome::Succeeded, described, None)),
+            Decision::Fail(reason) => {
+                return Ok(failed(
+                    &described,
+                    format!("canary {reason}"),
+                    Some(&verdict),
+                ));
+            }
+            Decision::Extend => {
+                reporter.progress(
+                    step,
+                    format!(
+                        "{described}: comparing {} more",
+                        humantime::format_duration(canary.window)
+                    ),
+                );
+                window += canary.window;
+                extended = true;
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, calling `each` every `interval` on the way.
+async fn wait_until<F, Fut>(deadline: Instant, interval: Duration, each: F) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        tokio::time::sleep(left.min(interval)).await;
+        if Instant::now() < deadline {
+            each().await?;
+        }
+    }
+}
+
+/// Load URLs so that the canary gets half the requests and the old replicas share the rest:
+/// each figure then rests on about as many requests.
+fn aimed(canary: Vec<String>, old: Vec<String>) -> Vec<String> {
+    if old.is_empty() {
+        return canary;
+    }
+    old.into_iter()
+        .flat_map(|o| canary.iter().cloned().chain([o]))
+        .collect()
+}
+
+/// What the canary (`new`) and the old build's replicas served between `start` and `now`.
+fn split(
+    start: &MetricsSnapshot,
+    now: &MetricsSnapshot,
+    new: &GitSha,
+    old: &str,
+    elapsed: Duration,
+) -> (Summary, Summary) {
+    let seconds = elapsed.as_secs_f64();
+    let served = |build: &str| {
+        summarize(
+            &traffic(&start.of_build(build), &now.of_build(build)),
+            seconds,
+        )
+    };
+    (served(new.as_str()), served(old))
+}
+
+/// One side's figures in a line.
+fn figures(s: &Summary) -> String {
+    let ratio = s
+        .overall
+        .error_ratio()
+        .map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"));
+    let p99 = s
+        .overall
+        .p99
+        .map_or_else(|| "-".to_owned(), |p| format!("{:.1}ms", p * 1000.0));
+    format!(
+        "{} request(s), error ratio {ratio}, p99 {p99}",
+        s.overall.requests
+    )
+}
+
+/// A failed canary: the step's `detail`, the rollback's `trouble` and, from a verdict, the
+/// figures for its record.
+fn failed(
+    detail: &str,
+    trouble: String,
+    verdict: Option<&Verdict>,
+) -> (Outcome, String, Option<Failed>) {
+    let analysis = verdict.map(|v| match v {
+        Verdict::Fail { findings } => {
+            let all: Vec<String> = findings.iter().map(ToString::to_string).collect();
+            format!("canary: {}", all.join("; "))
+        }
+        other => format!("canary: {other}"),
+    });
+    (
+        Outcome::Failed,
+        detail.to_owned(),
+        Some(Failed { trouble, analysis }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canary_gets_half_the_load() {
+        let urls = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            aimed(urls(&["c"]), urls(&["a", "b", "d"])),
+            urls(&["c", "a", "c", "b", "c", "d"])
+        );
+        assert_eq!(aimed(urls(&["c"]), Vec::new()), urls(&["c"]));
+    }
+}
