@@ -177,6 +177,13 @@ mod tests {
             USAGE,
         );
         check(
+            flow::Error::Plan(Refusal::CanaryUnsupported {
+                env: "prod".to_owned(),
+                target: "kube".to_owned(),
+            }),
+            USAGE,
+        );
+        check(
             flow::Error::Plan(Refusal::WindowClosed {
                 env: "prod".to_owned(),
                 by: "deny".to_owned(),
