@@ -251,13 +251,7 @@ fn failed(
     trouble: String,
     verdict: Option<&Verdict>,
 ) -> (Outcome, String, Option<Failed>) {
-    let analysis = verdict.map(|v| match v {
-        Verdict::Fail { findings } => {
-            let all: Vec<String> = findings.iter().map(ToString::to_string).collect();
-            format!("canary: {}", all.join("; "))
-        }
-        other => format!("canary: {other}"),
-    });
+    let analysis = verdict.map(|v| format!("canary: {}", super::monitor::findings(v)));
     (
         Outcome::Failed,
         detail.to_owned(),

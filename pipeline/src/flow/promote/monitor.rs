@@ -153,7 +153,7 @@ pub(super) async fn watch(
 }
 
 /// The record's text for a failing verdict: its findings, or why it could not judge.
-fn findings(verdict: &Verdict) -> String {
+pub(super) fn findings(verdict: &Verdict) -> String {
     match verdict {
         Verdict::Fail { findings } => findings
             .iter()
