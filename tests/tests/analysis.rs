@@ -22,7 +22,10 @@ struct Lines(Mutex<Vec<String>>);
 
 impl Reporter for Lines {
     fn event(&self, event: Event) {
-        if let Event::Progress { step, message } = event {
+        if let Event::Progress { step, message } = event
+            && step.starts_with("monitor")
+        {
+            eprintln!("  {step}: {message}");
             self.0
                 .lock()
                 .expect("lines")
@@ -89,7 +92,15 @@ async fn to_prod(
         approval: ApprovalMode::NoWait,
         monitor: Some(monitor),
     };
-    promote::run(pipeline, &options, reporter).await
+    let (report, error) = promote::run(pipeline, &options, reporter).await;
+    // What a person running `promote` would read, kept in the test's output.
+    for step in &report.steps {
+        eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
+    }
+    if let Some(error) = &error {
+        eprintln!("error: {error}");
+    }
+    (report, error)
 }
 
 fn step<'a>(report: &'a PromoteReport, name: &str) -> &'a str {
