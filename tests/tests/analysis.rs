@@ -253,7 +253,8 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     assert!(error.is_none(), "{error:?}");
     let verdict = step(&report, "monitor-prod");
     assert!(
-        verdict.contains("0 request(s) at 0.0/s") && verdict.ends_with("at least 20 needed"),
+        verdict.contains("0 request(s) at 0.0/s")
+            && verdict.ends_with("at least 20 needed (passed: inconclusive = \"pass\")"),
         "{verdict}"
     );
 

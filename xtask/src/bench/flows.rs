@@ -158,7 +158,7 @@ async fn analysis_cost(
     pipeline: &mut Pipeline,
     options: &PromoteOptions,
 ) -> anyhow::Result<Vec<Figure>> {
-    const WINDOW: Duration = Duration::from_secs(10);
+    const WINDOW: Duration = Duration::from_secs(20);
     let Some(analysis) = pipeline.config.environment("prod")?.analysis.clone() else {
         eprintln!("analysis not measured: prod has no [environments.analysis] in pipeline.toml");
         return Ok(Vec::new());
@@ -168,7 +168,7 @@ async fn analysis_cost(
         ..options.clone()
     };
     let how = format!(
-        "promote --env prod --monitor 10s of a build prod already runs (3 replicas, nothing rolled), every {}; the same run without and with analysis (load_rate {:?}/s)",
+        "promote --env prod --monitor 20s of a build prod already runs (3 replicas, nothing rolled), every {}; the same run without and with analysis (load_rate {:?}/s)",
         humantime::format_duration(pipeline.config.environment("prod")?.monitor_interval),
         analysis.load_rate
     );
