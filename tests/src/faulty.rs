@@ -1,6 +1,6 @@
 //! Real builds of a faulty app for the analysis tests: the app's sources copied aside,
 //! `/`'s handler in `app/src/routes.rs` patched (a fifth of its answers fail, or it sleeps),
-//! and built through `flow::image::build_tag` like any made-up commit. The product has no
+//! and built through `flow::image::build_tag` like any made-up commit (`build_sources`). The product has no
 //! switch that turns faults on: the fault is in the build.
 //!
 //! The copy lives at a fixed place under the shared target directory and builds into that
@@ -12,12 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::tools::AppProfile;
 use pipeline::flow::Pipeline;
-use pipeline::flow::image::{ImageRequest, build_tag};
-use pipeline::model::{GitSha, ImageTag};
-use pipeline::report::Silent;
+use pipeline::model::GitSha;
 
 use crate::workspace;
 
@@ -102,23 +98,7 @@ pub async fn faulty_build(pipeline: &Pipeline, docker: &Docker, fault: Fault) ->
     let started = Instant::now();
     let copy = shared_target().join("faulty-app").join(fault.name());
     write_copy(&workspace(), &copy, fault);
-    let request = ImageRequest {
-        workspace: copy,
-        repository: pipeline.config.image.repository.clone(),
-        version: "0.1.0".to_owned(),
-        source_url: "https://example.invalid/paktech".to_owned(),
-        allow_dirty: true,
-    };
-    build_tag(
-        &request,
-        ImageTag::clean(sha.clone()),
-        1_700_000_000,
-        AppProfile::ImageTest,
-        &ImageBuilder::new(docker.clone()),
-        &Silent,
-    )
-    .await
-    .expect("build the faulty app");
+    crate::build_sources(pipeline, docker, copy, &sha).await;
     eprintln!(
         "faulty build {} ({}) took {:.1}s",
         sha.short(),
@@ -131,6 +111,7 @@ pub async fn faulty_build(pipeline: &Pipeline, docker: &Docker, fault: Fault) ->
 /// Lays the workspace's manifests and sources at `copy` (files unchanged keep their times,
 /// so cargo's fingerprints hold) with `/`'s handler patched.
 fn write_copy(workspace: &Path, copy: &Path, fault: Fault) {
+    std::fs::create_dir_all(copy).expect("create the copy");
     for file in ["Cargo.toml", "Cargo.lock"] {
         sync_file(&workspace.join(file), &copy.join(file));
     }

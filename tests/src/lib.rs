@@ -222,26 +222,32 @@ pub async fn another_build(
         None => {
             // Another test may be building a faulty app into the same target directory.
             let _lock = faulty::BuildLock::take().await;
-            let request = ImageRequest {
-                workspace: workspace(),
-                repository: pipeline.config.image.repository.clone(),
-                version: "0.1.0".to_owned(),
-                source_url: "https://example.invalid/paktech".to_owned(),
-                allow_dirty: true,
-            };
-            build_tag(
-                &request,
-                ImageTag::clean(sha.clone()),
-                1_700_000_000,
-                AppProfile::ImageTest,
-                &images,
-                &Silent,
-            )
-            .await
-            .expect("build");
+            build_sources(pipeline, docker, workspace(), &sha).await;
         }
     }
     sha
+}
+
+/// Builds the app sources under `sources` (a workspace) as the image of `sha`, with the
+/// `image-test` profile; the caller holds [`faulty::BuildLock`].
+pub async fn build_sources(pipeline: &Pipeline, docker: &Docker, sources: PathBuf, sha: &GitSha) {
+    let request = ImageRequest {
+        workspace: sources,
+        repository: pipeline.config.image.repository.clone(),
+        version: "0.1.0".to_owned(),
+        source_url: "https://example.invalid/paktech".to_owned(),
+        allow_dirty: true,
+    };
+    build_tag(
+        &request,
+        ImageTag::clean(sha.clone()),
+        1_700_000_000,
+        AppProfile::ImageTest,
+        &ImageBuilder::new(docker.clone()),
+        &Silent,
+    )
+    .await
+    .expect("build");
 }
 
 /// Records, as a person with push access could, that `sha` passed through `env`.

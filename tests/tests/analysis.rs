@@ -22,7 +22,10 @@ struct Lines(Mutex<Vec<String>>);
 
 impl Reporter for Lines {
     fn event(&self, event: Event) {
-        if let Event::Progress { step, message } = event {
+        if let Event::Progress { step, message } = event
+            && step.starts_with("monitor")
+        {
+            eprintln!("  {step}: {message}");
             self.0
                 .lock()
                 .expect("lines")
@@ -89,7 +92,15 @@ async fn to_prod(
         approval: ApprovalMode::NoWait,
         monitor: Some(monitor),
     };
-    promote::run(pipeline, &options, reporter).await
+    let (report, error) = promote::run(pipeline, &options, reporter).await;
+    // What a person running `promote` would read, kept in the test's output.
+    for step in &report.steps {
+        eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
+    }
+    if let Some(error) = &error {
+        eprintln!("error: {error}");
+    }
+    (report, error)
 }
 
 fn step<'a>(report: &'a PromoteReport, name: &str) -> &'a str {
@@ -242,7 +253,8 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     assert!(error.is_none(), "{error:?}");
     let verdict = step(&report, "monitor-prod");
     assert!(
-        verdict.contains("0 request(s) at 0.0/s") && verdict.ends_with("at least 20 needed"),
+        verdict.contains("0 request(s) at 0.0/s")
+            && verdict.ends_with("at least 20 needed (passed: inconclusive = \"pass\")"),
         "{verdict}"
     );
 

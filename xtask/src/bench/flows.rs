@@ -1,6 +1,7 @@
 //! The flows benchmark: `ci` on a warm build and `promote --env prod --monitor 0` with the
 //! approval already granted, on the local target, in a scratch GitOps repository and with
-//! containers of their own; wall time per step.
+//! containers of their own; wall time per step. Then what metric analysis adds to a
+//! monitored promotion (the same watch without and with it).
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         &dir.path().join("mirror.git"),
     )?;
     let docker = docker::connect().await?;
-    let pipeline = Pipeline {
+    let mut pipeline = Pipeline {
         workspace: workspace::root(),
         target: Target::Local(LocalTarget::new(docker.clone(), "bench-flows")),
         images: Some(ImageBuilder::new(docker.clone())),
@@ -50,7 +51,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         gitops,
         config,
     };
-    let result = measure(&pipeline).await;
+    let result = measure(&mut pipeline).await;
     for env in &pipeline.config.environments {
         let _ = local(&pipeline).teardown(&env.name).await;
     }
@@ -65,7 +66,7 @@ fn local(pipeline: &Pipeline) -> &LocalTarget {
         .expect("the flows bench builds a local target")
 }
 
-async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
+async fn measure(pipeline: &mut Pipeline) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
     let ci_options = CiOptions {
         skip_tests: true,
@@ -145,6 +146,62 @@ async fn measure(pipeline: &Pipeline) -> anyhow::Result<Vec<Figure>> {
         started.elapsed(),
         "promote --env prod --monitor 0, approval granted, staging already at the build; 3 replicas rolled",
     ));
+    let prod = options("prod")?;
+    figures.extend(analysis_cost(pipeline, &prod).await?);
+    Ok(figures)
+}
+
+/// What metric analysis adds to a monitored promotion: the same promotion (prod already at
+/// the build, so nothing rolls) watched for the same window, without and then with prod's
+/// `[environments.analysis]`, its synthetic load included.
+async fn analysis_cost(
+    pipeline: &mut Pipeline,
+    options: &PromoteOptions,
+) -> anyhow::Result<Vec<Figure>> {
+    const WINDOW: Duration = Duration::from_secs(20);
+    let Some(analysis) = pipeline.config.environment("prod")?.analysis.clone() else {
+        eprintln!("analysis not measured: prod has no [environments.analysis] in pipeline.toml");
+        return Ok(Vec::new());
+    };
+    let options = PromoteOptions {
+        monitor: Some(WINDOW),
+        ..options.clone()
+    };
+    let how = format!(
+        "promote --env prod --monitor 20s of a build prod already runs (3 replicas, nothing rolled), every {}; the same run without and with analysis (load_rate {:?}/s)",
+        humantime::format_duration(pipeline.config.environment("prod")?.monitor_interval),
+        analysis.load_rate
+    );
+    let mut totals = Vec::new();
+    let mut figures = Vec::new();
+    for with in [false, true] {
+        for env in &mut pipeline.config.environments {
+            if env.name.as_str() == "prod" {
+                env.analysis = with.then(|| analysis.clone());
+            }
+        }
+        let started = Instant::now();
+        let (report, error) = promote::run(pipeline, &options, &Silent).await;
+        if let Some(error) = error {
+            return Err(error.into());
+        }
+        let total = started.elapsed();
+        totals.push(total.as_secs_f64());
+        let flow = if with {
+            "promote prod monitored, analysis"
+        } else {
+            "promote prod monitored, no analysis"
+        };
+        figures.extend(steps(flow, &report.steps, total, &how));
+    }
+    figures.push(Figure {
+        benchmark: "flows",
+        name: "analysis adds to a monitored promotion".to_owned(),
+        value: totals[1] - totals[0],
+        unit: "s",
+        goal: None,
+        method: how,
+    });
     Ok(figures)
 }
 

@@ -41,7 +41,7 @@ pub(super) fn describe_baseline(baseline: Option<&Summary>) -> String {
     match baseline {
         None => "no replica of a previous build to compare with".to_owned(),
         Some(b) => format!(
-            "previous build: {} request(s), error ratio {}, p99 {}",
+            "previous build: {:.0} request(s), error ratio {}, p99 {}",
             b.overall.requests,
             ratio(b.overall.error_ratio()),
             millis(b.overall.p99)
@@ -117,7 +117,7 @@ impl Analysis {
             format!(", restarted: {}", summary.restarted.join(", "))
         };
         format!(
-            "{} request(s){load} at {:.1}/s, error ratio {}, p50 {}, p99 {}{restarted}: {verdict}",
+            "{:.0} request(s){load} at {:.1}/s, error ratio {}, p50 {}, p99 {}{restarted}: {verdict}",
             summary.overall.requests,
             summary.rate(),
             ratio(summary.overall.error_ratio()),

@@ -95,7 +95,11 @@ pub(super) async fn watch(
             if streak.record(!found.is_empty(), monitor.failures) {
                 return Ok((
                     Outcome::Failed,
-                    format!("unhealthy for {} rounds", streak.failing),
+                    format!(
+                        "failing for {} rounds: {}",
+                        streak.failing,
+                        found.join("; ")
+                    ),
                     Watched {
                         trouble: Some(found.join("; ")),
                         analysis: failing,
@@ -110,10 +114,14 @@ pub(super) async fn watch(
         let described = analysis.describe(&summary, &verdict);
         match decide(&verdict, analysis.config.inconclusive, extended) {
             Decision::Pass => {
+                let counted = match verdict {
+                    Verdict::Inconclusive { .. } => " (passed: inconclusive = \"pass\")",
+                    _ => "",
+                };
                 return Ok((
                     Outcome::Succeeded,
                     format!(
-                        "healthy for {rounds} rounds over {}; analysis {described}",
+                        "healthy for {rounds} rounds over {}; analysis {described}{counted}",
                         humantime::format_duration(window)
                     ),
                     Watched::default(),

@@ -100,7 +100,7 @@ impl fmt::Display for Verdict {
                 min_requests,
             } => write!(
                 f,
-                "inconclusive: {requests} request(s), at least {min_requests} needed"
+                "inconclusive: {requests:.0} request(s), at least {min_requests} needed"
             ),
         }
     }

@@ -169,8 +169,9 @@ pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
     }
     let overall = Stats {
         methods: Vec::new(),
-        requests: routes.values().map(|s| s.requests).sum(),
-        errors: routes.values().map(|s| s.errors).sum(),
+        // Folded from +0.0: an empty float sum is -0.0, which would print as "-0".
+        requests: routes.values().fold(0.0, |n, s| n + s.requests),
+        errors: routes.values().fold(0.0, |n, s| n + s.errors),
         p50: quantile(0.5, &all),
         p99: quantile(0.99, &all),
     };

@@ -128,6 +128,10 @@ fn own_routes_are_not_the_services_traffic() {
     );
     let summary = summarize(&traffic(&snapshot(vec![]), &snapshot(vec![now])), 10.0);
     assert_eq!(summary.overall.requests, 0.0);
+    assert!(
+        summary.overall.requests.is_sign_positive(),
+        "never printed as -0"
+    );
     assert_eq!(summary.overall.p99, None);
     assert!(summary.routes.is_empty());
 }
