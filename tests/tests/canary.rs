@@ -157,6 +157,11 @@ async fn promote_watched(
         () = watch => unreachable!("the watch never ends"),
     };
     let seen = *seen.lock().expect("seen");
+    // What a person running `promote` would read, kept in the test's output.
+    for step in &report.steps {
+        eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
+    }
+    eprintln!("seen on the engine: {seen:?}");
     (report, error, seen)
 }
 
