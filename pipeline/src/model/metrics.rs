@@ -45,18 +45,3 @@ pub struct MetricsSnapshot {
     /// Replicas whose `/metrics` could not be read, with why (their health is the monitor's).
     pub unreadable: Vec<String>,
 }
-
-impl MetricsSnapshot {
-    /// Only the replicas running `build` (the old build's, for a baseline).
-    pub fn of_build(&self, build: &str) -> Self {
-        Self {
-            replicas: self
-                .replicas
-                .iter()
-                .filter(|r| r.build == build)
-                .cloned()
-                .collect(),
-            unreadable: Vec::new(),
-        }
-    }
-}
