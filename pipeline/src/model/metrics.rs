@@ -45,3 +45,18 @@ pub struct MetricsSnapshot {
     /// Replicas whose `/metrics` could not be read, with why (their health is the monitor's).
     pub unreadable: Vec<String>,
 }
+
+impl MetricsSnapshot {
+    /// Only the replicas running `build`: a canary's, or the old build's beside it.
+    pub fn of_build(&self, build: &str) -> Self {
+        Self {
+            replicas: self
+                .replicas
+                .iter()
+                .filter(|r| r.build == build)
+                .cloned()
+                .collect(),
+            unreadable: Vec::new(),
+        }
+    }
+}

@@ -262,6 +262,49 @@ fn failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ReplicaMetrics, RequestKey};
+
+    fn replica(name: &str, build: &str, ok: f64, failed: f64) -> ReplicaMetrics {
+        let key = |status| RequestKey {
+            method: "GET".to_owned(),
+            route: "/".to_owned(),
+            status,
+        };
+        ReplicaMetrics {
+            replica: name.to_owned(),
+            build: build.to_owned(),
+            requests: [(key(200), ok), (key(500), failed)].into_iter().collect(),
+            latency: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_canary_and_the_old_replicas_are_summed_apart() {
+        let new: GitSha = "1".repeat(40).parse().expect("sha");
+        let snapshot = |replicas| MetricsSnapshot {
+            replicas,
+            unreadable: Vec::new(),
+        };
+        let start = snapshot(vec![
+            replica("a", "old", 100.0, 0.0),
+            replica("b", "old", 50.0, 1.0),
+            replica("c", new.as_str(), 0.0, 0.0),
+        ]);
+        let now = snapshot(vec![
+            replica("a", "old", 130.0, 0.0),
+            replica("b", "old", 80.0, 1.0),
+            replica("c", new.as_str(), 48.0, 12.0),
+            // Another build's replica counts for neither side.
+            replica("d", "other", 500.0, 500.0),
+        ]);
+        let (canary, old) = split(&start, &now, &new, "old", Duration::from_secs(10));
+        assert_eq!(
+            (canary.overall.requests, canary.overall.errors),
+            (60.0, 12.0)
+        );
+        assert_eq!((old.overall.requests, old.overall.errors), (60.0, 0.0));
+        assert_eq!(canary.seconds, 10.0);
+    }
 
     #[test]
     fn the_canary_gets_half_the_load() {
