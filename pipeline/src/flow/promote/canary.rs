@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::adapters::load::{Load, LoadPlan};
-use crate::adapters::target::SyncMode;
+use crate::adapters::target::{Replica, SyncMode};
+use crate::config::EnvironmentConfig;
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, Result, sync};
 use crate::model::{GitSha, MetricsSnapshot};
@@ -59,6 +60,15 @@ pub(super) async fn run(
         .await
 }
 
+/// The canary, started and serving beside the old replicas.
+struct Started {
+    canary: Replica,
+    old: Vec<Replica>,
+    /// The build the old replicas run (what the values named before the write).
+    old_build: String,
+}
+
+/// Holds the environment, starts the canary and judges it over the window.
 async fn compare(
     pipeline: &Pipeline,
     stage: &Stage,
@@ -76,62 +86,22 @@ async fn compare(
     // Held for the whole window: no other run (a `sync --watch`) finishes the rollout
     // meanwhile. Released before the deploy or the rollback, which hold it themselves.
     let _held = pipeline.target.lock(&stage.env).await?;
-    let tip = pipeline.git(|repo| repo.fetch()).await?;
-    let desired = sync::desired_state(pipeline, env, &tip).await?;
-    let wanted = desired.image.as_ref().map(|i| i.tag.to_string());
-    if wanted.as_deref() != Some(sha.as_str()) {
-        return Err(Error::Superseded {
-            env: stage.env.to_string(),
-            build: sha.to_string(),
-            now: wanted.unwrap_or_default(),
-        });
-    }
-    let target = &pipeline.target;
-    target
-        .converge(
-            &desired,
-            env.sync_timeout,
-            SyncMode::Explicit,
-            canary_step,
-            reporter,
-        )
-        .await?;
-    let replicas: Vec<_> = target
-        .probe(&stage.env)
-        .await?
-        .into_iter()
-        .map(|(r, _)| r)
-        .filter(|r| r.running)
-        .collect();
-    let (new, old): (Vec<_>, Vec<_>) = replicas.iter().partition(|r| r.tag == sha.as_str());
-    let [canary_replica] = new.as_slice() else {
-        let why = format!(
-            "{} replica(s) run the build; a canary is exactly one",
-            new.len()
-        );
-        return Ok(failed(&why, format!("canary: {why}"), None));
-    };
-    let old_build = stage
-        .edit
-        .keys
-        .iter()
-        .find(|k| k.key == "image.tag")
-        .map(|k| k.from.clone())
-        .unwrap_or_default();
+    let started = start(pipeline, env, stage, sha, reporter).await?;
     reporter.progress(
         step,
         format!(
             "{} runs {} beside {} old replica(s); comparing for {}",
-            canary_replica.name,
+            started.canary.name,
             sha.short(),
-            old.len(),
+            started.old.len(),
             humantime::format_duration(canary.window)
         ),
     );
+    let target = &pipeline.target;
     let start = target.metrics(&stage.env).await?;
     let _load = analysis.load_rate.map(|rate| {
-        let canary_url = canary_replica.url.clone().into_iter();
-        let old_urls = old.iter().filter_map(|r| r.url.clone());
+        let canary_url = started.canary.url.clone().into_iter();
+        let old_urls = started.old.iter().filter_map(|r| r.url.clone());
         Load::start(LoadPlan {
             urls: aimed(canary_url.collect(), old_urls.collect()),
             rate,
@@ -140,21 +110,27 @@ async fn compare(
         })
     });
     let began = Instant::now();
+    let served = || async {
+        let now = target.metrics(&stage.env).await?;
+        Ok::<_, Error>(split(
+            &start,
+            &now,
+            sha,
+            &started.old_build,
+            began.elapsed(),
+        ))
+    };
     let mut window = canary.window;
     let mut extended = false;
     loop {
         wait_until(began + window, env.monitor_interval, || async {
-            let now = target.metrics(&stage.env).await?;
-            let (new, old) = split(&start, &now, sha, &old_build, began.elapsed());
-            reporter.progress(
-                step,
-                format!("canary {}; old {}", figures(&new), figures(&old)),
-            );
-            Ok::<_, Error>(())
+            let (new, old) = served().await?;
+            let line = format!("canary {}; old {}", figures(&new), figures(&old));
+            reporter.progress(step, line);
+            Ok(())
         })
         .await?;
-        let now = target.metrics(&stage.env).await?;
-        let (new, old) = split(&start, &now, sha, &old_build, began.elapsed());
+        let (new, old) = served().await?;
         let verdict = judge(&analysis.thresholds(), Some(&old), &new);
         let described = format!("canary {}; old {}: {verdict}", figures(&new), figures(&old));
         match decide(&verdict, analysis.inconclusive, extended) {
@@ -167,18 +143,65 @@ async fn compare(
                 ));
             }
             Decision::Extend => {
-                reporter.progress(
-                    step,
-                    format!(
-                        "{described}: comparing {} more",
-                        humantime::format_duration(canary.window)
-                    ),
-                );
+                let more = humantime::format_duration(canary.window);
+                reporter.progress(step, format!("{described}: comparing {more} more"));
                 window += canary.window;
                 extended = true;
             }
         }
     }
+}
+
+/// Converges `stage.env` with the canary rule to the tip, which must still name `sha`, and
+/// finds the one canary and the old replicas beside it.
+async fn start(
+    pipeline: &Pipeline,
+    env: &EnvironmentConfig,
+    stage: &Stage,
+    sha: &GitSha,
+    reporter: &dyn Reporter,
+) -> Result<Started> {
+    let tip = pipeline.git(|repo| repo.fetch()).await?;
+    let desired = sync::desired_state(pipeline, env, &tip).await?;
+    let wanted = desired.image.as_ref().map(|i| i.tag.to_string());
+    if wanted.as_deref() != Some(sha.as_str()) {
+        return Err(Error::Superseded {
+            env: stage.env.to_string(),
+            build: sha.to_string(),
+            now: wanted.unwrap_or_default(),
+        });
+    }
+    let (timeout, mode) = (env.sync_timeout, SyncMode::Explicit);
+    let target = &pipeline.target;
+    target
+        .converge(&desired, timeout, mode, canary_step, reporter)
+        .await?;
+    let (mut new, old): (Vec<Replica>, Vec<Replica>) = target
+        .probe(&stage.env)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| r.running)
+        .partition(|r| r.tag == sha.as_str());
+    let running = new.len();
+    let (Some(canary), 1) = (new.pop(), running) else {
+        return Err(Error::Smoke {
+            env: stage.env.to_string(),
+            problems: format!("{running} replica(s) run the build; a canary is exactly one"),
+        });
+    };
+    let old_build = stage
+        .edit
+        .keys
+        .iter()
+        .find(|k| k.key == "image.tag")
+        .map(|k| k.from.clone())
+        .unwrap_or_default();
+    Ok(Started {
+        canary,
+        old,
+        old_build,
+    })
 }
 
 /// Sleeps until `deadline`, calling `each` every `interval` on the way.
