@@ -168,9 +168,11 @@ async fn analysis_cost(
         ..options.clone()
     };
     let how = format!(
-        "promote --env prod --monitor 20s of a build prod already runs (3 replicas, nothing rolled), every {}; the same run without and with analysis (load_rate {:?}/s)",
+        "promote --env prod --monitor 20s of a build prod already runs (3 replicas, nothing rolled), every {}; the same run without and with analysis ({})",
         humantime::format_duration(pipeline.config.environment("prod")?.monitor_interval),
-        analysis.load_rate
+        analysis
+            .load_rate
+            .map_or_else(|| "no load".to_owned(), |r| format!("{r}/s synthetic load"))
     );
     let mut totals = Vec::new();
     let mut figures = Vec::new();
