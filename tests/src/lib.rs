@@ -411,6 +411,40 @@ pub async fn request_and_approve(
     .expect("approve");
 }
 
+/// Puts `sha` through staging (as if promoted there) and prod's approval (alice asks, bob
+/// approves), then promotes it to prod as alice, watched for `monitor`; prints the steps as a
+/// person running `promote` reads them.
+pub async fn approved_to_prod(
+    pipeline: &Pipeline,
+    sha: &GitSha,
+    monitor: std::time::Duration,
+    run_id: &str,
+    reporter: &dyn pipeline::report::Reporter,
+) -> (
+    pipeline::flow::promote::PromoteReport,
+    Option<pipeline::flow::Error>,
+) {
+    use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+    let digest = digest_of(pipeline, sha).await;
+    pretend_it_ran(pipeline, "staging", sha, &digest);
+    request_and_approve(pipeline, "prod", sha, "alice", "bob").await;
+    let options = PromoteOptions {
+        env: env("prod"),
+        sha: Some(sha.clone()),
+        dry_run: false,
+        requested_by: "alice".parse().expect("person"),
+        run_id: run_id.to_owned(),
+        break_glass: None,
+        approval: ApprovalMode::NoWait,
+        monitor: Some(monitor),
+    };
+    let (report, error) = promote::run(pipeline, &options, reporter).await;
+    for step in &report.steps {
+        eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
+    }
+    (report, error)
+}
+
 /// Removes every container and network whose name starts with its prefix when dropped, so a
 /// test that panics half-way leaves nothing running on the engine. Hold one for the whole test:
 /// `let _cleanup = tests::Cleanup::new(&prefix);`.

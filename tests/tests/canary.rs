@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use bollard::Docker;
 use pipeline::config::AnalysisConfig;
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
+use pipeline::flow::promote::PromoteReport;
 use pipeline::flow::{self, Pipeline};
 use pipeline::model::GitSha;
 use pipeline::policy::analysis::Inconclusive;
 use pipeline::report::{Event, Reporter};
 use tests::faulty::{Fault, faulty_build};
-use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
+use tests::{another_build, deploy_dev, env};
 
 const WINDOW: Duration = Duration::from_secs(6);
 
@@ -91,27 +91,13 @@ async fn prod_at(pipeline: &mut Pipeline, sha: &GitSha) {
     prod(pipeline).canary = canary;
 }
 
-/// Puts `sha` through staging (as if promoted there) and prod's approval, then promotes it
-/// to prod without the watch after it (the canary is what is under test).
+/// Promotes `sha` to prod without the watch after it (the canary is what is under test).
 async fn to_prod(
     pipeline: &Pipeline,
     sha: &GitSha,
     reporter: &dyn Reporter,
 ) -> (PromoteReport, Option<flow::Error>) {
-    let digest = digest_of(pipeline, sha).await;
-    pretend_it_ran(pipeline, "staging", sha, &digest);
-    tests::request_and_approve(pipeline, "prod", sha, "alice", "bob").await;
-    let options = PromoteOptions {
-        env: env("prod"),
-        sha: Some(sha.clone()),
-        dry_run: false,
-        requested_by: "alice".parse().expect("person"),
-        run_id: "run-canary".to_owned(),
-        break_glass: None,
-        approval: ApprovalMode::NoWait,
-        monitor: Some(Duration::ZERO),
-    };
-    promote::run(pipeline, &options, reporter).await
+    tests::approved_to_prod(pipeline, sha, Duration::ZERO, "run-canary", reporter).await
 }
 
 /// What the engine ran while a promotion went on: the most running replicas of the new
@@ -157,10 +143,6 @@ async fn promote_watched(
         () = watch => unreachable!("the watch never ends"),
     };
     let seen = *seen.lock().expect("seen");
-    // What a person running `promote` would read, kept in the test's output.
-    for step in &report.steps {
-        eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
-    }
     eprintln!("seen on the engine: {seen:?}");
     (report, error, seen)
 }
