@@ -7,8 +7,10 @@ use std::path::PathBuf;
 pub mod fake_cluster;
 pub mod faulty;
 pub mod require;
+pub mod webhook;
 
 pub use require::{Service, require, required};
+pub use webhook::webhook;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {

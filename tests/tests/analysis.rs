@@ -1,16 +1,17 @@
 //! Metric analysis in prod's watch, on the real Docker engine: releases that are healthy but
 //! fail a fifth of `/` or answer ten times slower are real builds (`tests::faulty`), rolled
-//! back with the figures named; a good release under the pipeline's synthetic load passes; a
+//! back with the figures named (error, rollback commit, history, Slack); a good release under the pipeline's synthetic load passes; a
 //! window without traffic takes the configured inconclusive outcome.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bollard::Docker;
+use pipeline::adapters::notify::Slack;
 use pipeline::config::AnalysisConfig;
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
 use pipeline::flow::{self, Pipeline, history};
-use pipeline::model::GitSha;
+use pipeline::model::{GitSha, Secret};
 use pipeline::policy::analysis::Inconclusive;
 use pipeline::report::{Event, Reporter};
 use tests::faulty::{Fault, faulty_build};
@@ -137,11 +138,13 @@ async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_ratio() {
-    let Some((_cleanup, dir, pipeline, docker)) =
+    let Some((_cleanup, dir, mut pipeline, docker)) =
         setup("an-errors", Inconclusive::Fail, Some(20.0)).await
     else {
         return;
     };
+    let (webhook, posts) = tests::webhook(vec![200], false).await;
+    pipeline.slack = Some(Slack::new(Secret::new(webhook), Duration::from_secs(2), 1));
     let good = deploy_dev(&pipeline, &docker).await;
     let (_, error) = to_prod(&pipeline, &good, Duration::ZERO, &Lines::default()).await;
     assert!(error.is_none(), "{error:?}");
@@ -174,6 +177,18 @@ async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_r
             .iter()
             .any(|e| e.action == "rollback" && e.detail.contains("Analysis: error ratio")),
         "{events:#?}"
+    );
+    let posts: Vec<String> = posts
+        .lock()
+        .expect("posts")
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        posts.iter().any(|p| p.contains("rolled back in prod")
+            && p.contains("Analysis")
+            && p.contains("error ratio 0.")),
+        "{posts:#?}"
     );
     prod_runs(&pipeline, &good).await;
 }
