@@ -444,6 +444,9 @@ pub async fn approved_to_prod(
     for step in &report.steps {
         eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
     }
+    if let Some(error) = &error {
+        eprintln!("error: {error}");
+    }
     (report, error)
 }
 

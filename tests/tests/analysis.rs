@@ -9,13 +9,13 @@ use std::time::Duration;
 use bollard::Docker;
 use pipeline::adapters::notify::Slack;
 use pipeline::config::AnalysisConfig;
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
+use pipeline::flow::promote::PromoteReport;
 use pipeline::flow::{self, Pipeline, history};
 use pipeline::model::{GitSha, Secret};
 use pipeline::policy::analysis::Inconclusive;
 use pipeline::report::{Event, Reporter};
 use tests::faulty::{Fault, faulty_build};
-use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
+use tests::{another_build, deploy_dev, env};
 
 /// Every progress line, for the assertions on what a watcher saw.
 #[derive(Debug, Default)]
@@ -72,38 +72,6 @@ async fn setup(
     Some((tests::Cleanup::new(&prefix), dir, pipeline, docker))
 }
 
-/// Puts `sha` through staging (as if promoted there) and prod's approval, then promotes it
-/// to prod watched for `monitor`.
-async fn to_prod(
-    pipeline: &Pipeline,
-    sha: &GitSha,
-    monitor: Duration,
-    reporter: &dyn Reporter,
-) -> (PromoteReport, Option<flow::Error>) {
-    let digest = digest_of(pipeline, sha).await;
-    pretend_it_ran(pipeline, "staging", sha, &digest);
-    tests::request_and_approve(pipeline, "prod", sha, "alice", "bob").await;
-    let options = PromoteOptions {
-        env: env("prod"),
-        sha: Some(sha.clone()),
-        dry_run: false,
-        requested_by: "alice".parse().expect("person"),
-        run_id: "run-analysis".to_owned(),
-        break_glass: None,
-        approval: ApprovalMode::NoWait,
-        monitor: Some(monitor),
-    };
-    let (report, error) = promote::run(pipeline, &options, reporter).await;
-    // What a person running `promote` would read, kept in the test's output.
-    for step in &report.steps {
-        eprintln!("[{:?}] {}: {}", step.outcome, step.step, step.detail);
-    }
-    if let Some(error) = &error {
-        eprintln!("error: {error}");
-    }
-    (report, error)
-}
-
 fn step<'a>(report: &'a PromoteReport, name: &str) -> &'a str {
     report
         .steps
@@ -146,12 +114,26 @@ async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_r
     let (webhook, posts) = tests::webhook(vec![200], false).await;
     pipeline.slack = Some(Slack::new(Secret::new(webhook), Duration::from_secs(2), 1));
     let good = deploy_dev(&pipeline, &docker).await;
-    let (_, error) = to_prod(&pipeline, &good, Duration::ZERO, &Lines::default()).await;
+    let (_, error) = tests::approved_to_prod(
+        &pipeline,
+        &good,
+        Duration::ZERO,
+        "run-analysis",
+        &Lines::default(),
+    )
+    .await;
     assert!(error.is_none(), "{error:?}");
 
     let bad = faulty_build(&pipeline, &docker, Fault::FailingFifth).await;
     let lines = Lines::default();
-    let (report, error) = to_prod(&pipeline, &bad, Duration::from_secs(10), &lines).await;
+    let (report, error) = tests::approved_to_prod(
+        &pipeline,
+        &bad,
+        Duration::from_secs(10),
+        "run-analysis",
+        &lines,
+    )
+    .await;
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     let message = error.to_string();
@@ -204,7 +186,14 @@ async fn a_release_ten_times_slower_is_rolled_back_by_the_p99_rule() {
     // floor), and serves the load of its own window: that is the baseline.
     let before = faulty_build(&pipeline, &docker, Fault::Slow(Duration::from_millis(5))).await;
     let lines = Lines::default();
-    let (report, error) = to_prod(&pipeline, &before, Duration::from_secs(5), &lines).await;
+    let (report, error) = tests::approved_to_prod(
+        &pipeline,
+        &before,
+        Duration::from_secs(5),
+        "run-analysis",
+        &lines,
+    )
+    .await;
     assert!(error.is_none(), "{error:?}\n{}", lines.all());
     assert!(
         step(&report, "monitor-prod").ends_with(": pass"),
@@ -213,7 +202,14 @@ async fn a_release_ten_times_slower_is_rolled_back_by_the_p99_rule() {
 
     let slow = faulty_build(&pipeline, &docker, Fault::Slow(Duration::from_millis(50))).await;
     let lines = Lines::default();
-    let (report, error) = to_prod(&pipeline, &slow, Duration::from_secs(10), &lines).await;
+    let (report, error) = tests::approved_to_prod(
+        &pipeline,
+        &slow,
+        Duration::from_secs(10),
+        "run-analysis",
+        &lines,
+    )
+    .await;
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     let baseline = step(&report, "baseline-prod");
@@ -236,11 +232,25 @@ async fn a_good_release_under_synthetic_traffic_passes() {
         return;
     };
     let first = deploy_dev(&pipeline, &docker).await;
-    let (_, error) = to_prod(&pipeline, &first, Duration::ZERO, &Lines::default()).await;
+    let (_, error) = tests::approved_to_prod(
+        &pipeline,
+        &first,
+        Duration::ZERO,
+        "run-analysis",
+        &Lines::default(),
+    )
+    .await;
     assert!(error.is_none(), "{error:?}");
     let second = another_build(&pipeline, &docker, None).await;
     let lines = Lines::default();
-    let (report, error) = to_prod(&pipeline, &second, Duration::from_secs(5), &lines).await;
+    let (report, error) = tests::approved_to_prod(
+        &pipeline,
+        &second,
+        Duration::from_secs(5),
+        "run-analysis",
+        &lines,
+    )
+    .await;
     assert!(error.is_none(), "{error:?}\n{}", lines.all());
     let verdict = step(&report, "monitor-prod");
     assert!(verdict.contains("; analysis "), "{verdict}");
@@ -263,8 +273,14 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     };
     // "pass": a quiet window lets the release stay.
     let first = deploy_dev(&pipeline, &docker).await;
-    let (report, error) =
-        to_prod(&pipeline, &first, Duration::from_secs(2), &Lines::default()).await;
+    let (report, error) = tests::approved_to_prod(
+        &pipeline,
+        &first,
+        Duration::from_secs(2),
+        "run-analysis",
+        &Lines::default(),
+    )
+    .await;
     assert!(error.is_none(), "{error:?}");
     let verdict = step(&report, "monitor-prod");
     assert!(
@@ -283,7 +299,14 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     prod.analysis.as_mut().expect("analysis").inconclusive = Inconclusive::Extend;
     let second = another_build(&pipeline, &docker, None).await;
     let lines = Lines::default();
-    let (report, error) = to_prod(&pipeline, &second, Duration::from_secs(2), &lines).await;
+    let (report, error) = tests::approved_to_prod(
+        &pipeline,
+        &second,
+        Duration::from_secs(2),
+        "run-analysis",
+        &lines,
+    )
+    .await;
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     assert!(

@@ -200,7 +200,7 @@ pub enum Error {
     #[error(transparent)]
     Refused(#[from] crate::policy::approval::Refusal),
     #[error(
-        "{env} went unhealthy while monitored ({problems}); rolled back to {rolled_back_to} and blocked {sha}"
+        "{env} failed while watched ({problems}); rolled back to {rolled_back_to} and blocked {sha}"
     )]
     RolledBack {
         env: String,
