@@ -6,6 +6,7 @@ pub mod adapters;
 pub mod audit;
 pub mod config;
 pub mod consistency;
+pub mod cosign;
 pub mod desired;
 pub mod flow;
 pub mod model;
