@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod fake_cluster;
+pub mod registry;
 pub mod require;
 
 pub use require::{Service, require, required};
@@ -93,6 +94,9 @@ pub fn test_pipeline(
         images: Some(pipeline::adapters::image::ImageBuilder::new(docker.clone())),
         slack: None,
         registry: pipeline::adapters::registry::Registry::Engine(docker),
+        attachments: pipeline::adapters::attachments::Attachments::Local(
+            pipeline::adapters::attachments::LocalAttachments::new(dir.join("attachments")),
+        ),
         clock: pipeline::flow::Clock::Fixed(DAYTIME.parse().expect("DAYTIME")),
     }
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use pipeline::adapters::attachments::Attachments;
 use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings};
 use pipeline::adapters::image::ImageBuilder;
@@ -99,6 +100,11 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         });
     // The local target runs on the engine; a cluster target needs one only to build images
     // (ci), so status, promote and rollback work on a machine without Docker.
+    let attachments = Attachments::for_repository(
+        &config.image.repository,
+        &state_dir(),
+        Credentials::from_env(),
+    );
     let (target, images, registry) = match selected_target() {
         TargetKind::Local => {
             let docker = docker::connect().await?;
@@ -128,6 +134,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         target,
         images,
         registry,
+        attachments,
         clock,
         gitops,
         slack,

@@ -1,5 +1,6 @@
 //! One module per outside system; each takes its client in its constructor.
 
+pub mod attachments;
 pub mod docker;
 pub mod github;
 pub mod gitops;

@@ -17,6 +17,7 @@ pub mod sync;
 
 use std::path::PathBuf;
 
+use crate::adapters::attachments::{self, Attachments};
 use crate::adapters::gitops::{self, GitOpsRepo};
 use crate::adapters::image::ImageBuilder;
 use chrono::{DateTime, Utc};
@@ -44,6 +45,9 @@ pub struct Pipeline {
     pub slack: Option<Slack>,
     /// Where promotions look images up.
     pub registry: Registry,
+    /// Where images' SBOMs and signatures are kept (beside them in the registry, or in the
+    /// state folder for the local engine's store).
+    pub attachments: Attachments,
     pub clock: Clock,
 }
 
@@ -165,6 +169,8 @@ pub enum Error {
     Smoke { env: String, problems: String },
     #[error(transparent)]
     Registry(#[from] registry::Error),
+    #[error(transparent)]
+    Attachments(#[from] attachments::Error),
     #[error(transparent)]
     Window(#[from] crate::policy::window::InvalidWindow),
     #[error(transparent)]

@@ -57,12 +57,14 @@ macro_rules! string_conversions {
     };
 }
 
+mod attest;
 mod identity;
 mod probe;
 mod records;
 mod rollout;
 mod secret;
 
+pub use attest::SignatureLayer;
 pub use identity::{Person, Reason};
 pub use probe::Probe;
 pub use records::{Approval, Block, PromotionRequest, RecordSet};

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{GitOpsRepo, GitOpsSettings, seed_bare_repository};
 use pipeline::adapters::image::ImageBuilder;
@@ -45,6 +46,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         target: Target::Local(LocalTarget::new(docker.clone(), "bench-flows")),
         images: Some(ImageBuilder::new(docker.clone())),
         registry: Registry::Engine(docker),
+        attachments: Attachments::Local(LocalAttachments::new(dir.path().join("attachments"))),
         clock: Clock::Fixed("2026-11-26T12:00:00Z".parse()?),
         slack: None,
         gitops,

@@ -213,6 +213,7 @@ fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Cl
         images: Some(ImageBuilder::new(docker.clone())),
         slack: None,
         registry: Registry::Engine(docker.clone()),
+        attachments: pipeline.attachments.clone(),
         clock,
     }
 }
