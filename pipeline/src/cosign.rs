@@ -45,6 +45,7 @@ pub enum KeyError {
 }
 
 /// The private key images are signed with. `Debug` shows only the public key's id.
+#[derive(Clone)]
 pub struct SigningKey {
     key: EcdsaSigningKey,
 }

@@ -12,6 +12,7 @@ use pipeline::adapters::notify::Slack;
 use pipeline::adapters::registry::{Credentials, Distribution, Registry};
 use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
 use pipeline::config::PipelineConfig;
+use pipeline::cosign::SigningKey;
 use pipeline::flow::{Clock, Pipeline};
 use pipeline::model::Secret;
 
@@ -32,7 +33,7 @@ pub fn state_dir() -> PathBuf {
 }
 
 pub fn load_config() -> anyhow::Result<PipelineConfig> {
-    Ok(PipelineConfig::load(&config_path())?)
+    Ok(PipelineConfig::load_in(&config_path(), &workspace::root())?)
 }
 
 /// Opens the GitOps repository named by the config (`PAKTECH_GITOPS_URL` overrides it); with
@@ -139,7 +140,37 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         gitops,
         slack,
         config,
+        signing_key: signing_key()?,
     })
+}
+
+/// The key `ci` signs with: the PEM text in `PAKTECH_SIGNING_KEY`, or the file named by
+/// `PAKTECH_SIGNING_KEY_FILE`; neither set: none. Errors name the variable or the file, never
+/// the key.
+pub fn signing_key() -> anyhow::Result<Option<SigningKey>> {
+    if let Some(pem) = std::env::var("PAKTECH_SIGNING_KEY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        return Ok(Some(SigningKey::from_pem(
+            "PAKTECH_SIGNING_KEY",
+            &Secret::new(pem),
+        )?));
+    }
+    let Some(path) = std::env::var_os("PAKTECH_SIGNING_KEY_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let pem = std::fs::read_to_string(&path).map_err(|e| {
+        crate::exit::Usage(format!(
+            "PAKTECH_SIGNING_KEY_FILE={}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Some(SigningKey::from_pem(
+        &format!("PAKTECH_SIGNING_KEY_FILE={}", path.display()),
+        &Secret::new(pem),
+    )?))
 }
 
 /// Where environments run: `--target` (or `PAKTECH_TARGET`), chosen once per process.

@@ -60,7 +60,7 @@ impl Args {
                 let kind = Kind::new();
                 kind.forget_gitops()?;
                 let up = kind.up().await?;
-                let config = PipelineConfig::load(&up.config)?;
+                let config = PipelineConfig::load_in(&up.config, &workspace::root())?;
                 std::fs::create_dir_all(&up.state)
                     .with_context(|| format!("cannot create {}", up.state.display()))?;
                 // The commands' own state folder (PAKTECH_STATE_DIR below), so one mirror.

@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | failure |
 //! | 2 | usage: bad arguments or bad input, refused before anything was written |
-//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read) |
+//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read, a missing or invalid signature or SBOM, or a store that cannot be read for them) |
 //! | 4 | awaiting approval |
 //! | 5 | infrastructure drift detected |
 
@@ -60,6 +60,7 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<pipeline::config::Error>().is_some()
             || cause.downcast_ref::<pipeline::values::Error>().is_some()
             || cause.downcast_ref::<pipeline::scan::Error>().is_some()
+            || cause.downcast_ref::<pipeline::cosign::KeyError>().is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
             || cause.downcast_ref::<Usage>().is_some()
         {
@@ -110,7 +111,11 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::Blocked { .. }
         | Refusal::NotInPrevious { .. }
         | Refusal::ScanEvidence { .. }
-        | Refusal::WindowClosed { .. } => POLICY,
+        | Refusal::WindowClosed { .. }
+        | Refusal::Unsigned { .. }
+        | Refusal::SignatureRejected { .. }
+        | Refusal::NoSbom { .. }
+        | Refusal::EvidenceUnreadable { .. } => POLICY,
     }
 }
 

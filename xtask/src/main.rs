@@ -13,6 +13,7 @@ mod github;
 mod history;
 mod image;
 mod infra;
+mod keys;
 mod lint;
 mod output;
 mod promote;
@@ -73,6 +74,8 @@ enum Command {
     Image(image::Args),
     /// Terraform for AKS, ACR and OIDC federation: plan, apply, drift.
     Infra(infra::Args),
+    /// Signing keys: `keys generate` writes a cosign-format pair.
+    Keys(keys::Args),
     /// Measure speed and size; figures, never pass/fail.
     Bench(bench::Args),
     /// A local kind cluster with Argo CD, a registry and the repositories: up or down.
@@ -122,6 +125,7 @@ fn main() -> std::process::ExitCode {
             Command::Lint(args) => args.run(cli.json).await,
             Command::Image(args) => args.run(cli.json).await,
             Command::Infra(args) => args.run(cli.json).await,
+            Command::Keys(args) => args.run(cli.json).await,
             Command::Bench(args) => args.run(cli.json).await,
             Command::Cluster(args) => args.run(cli.json).await,
             Command::E2e(args) => args.run(cli.json).await,

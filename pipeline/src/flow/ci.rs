@@ -153,6 +153,8 @@ async fn run_steps(
         }
     };
     report.digest = Some(digest.clone());
+    let pinned: crate::model::Digest = digest.parse()?;
+    super::supply_chain::sign(pipeline, &pinned, steps).await?;
 
     // Both scans run at the same time; each step records its own duration.
     let ((image_elapsed, image_scan), (iac_elapsed, iac_scan)) = tokio::join!(
@@ -205,6 +207,8 @@ async fn run_steps(
     }
 
     let dev = pipeline.config.first();
+    // The gate promote applies, before ci's own write.
+    super::supply_chain::verify(pipeline, &dev.name, &pinned, steps).await?;
     let scan_summary = report
         .scan
         .as_ref()

@@ -13,6 +13,7 @@ pub mod scan;
 pub mod snapshot;
 pub mod status;
 pub mod steps;
+pub mod supply_chain;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub struct Pipeline {
     /// state folder for the local engine's store).
     pub attachments: Attachments,
     pub clock: Clock,
+    /// Signs what `ci` builds (`PAKTECH_SIGNING_KEY` or `PAKTECH_SIGNING_KEY_FILE`); `None`:
+    /// builds go unsigned, and environments that require a signature refuse them.
+    pub signing_key: Option<crate::cosign::SigningKey>,
 }
 
 /// The time policy decisions are taken at: the system's, a fixed one (tests stand at 23:00

@@ -51,6 +51,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         slack: None,
         gitops,
         config,
+        signing_key: None,
     };
     let result = measure(&pipeline).await;
     for env in &pipeline.config.environments {

@@ -207,6 +207,7 @@ fn scratch(
         attachments: Attachments::Local(LocalAttachments::new(dir.join("attachments"))),
         clock: Clock::System,
         config,
+        signing_key: None,
     })
 }
 

@@ -215,6 +215,7 @@ fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Cl
         registry: Registry::Engine(docker.clone()),
         attachments: pipeline.attachments.clone(),
         clock,
+        signing_key: pipeline.signing_key.clone(),
     }
 }
 

@@ -1,0 +1,410 @@
+//! Signing and verification before any write, against the real engine and Debian's
+//! `docker-registry` on 127.0.0.1: a build signed and with an SBOM passes the gate and is
+//! promoted; unsigned, signed by an unknown key, a signature of another digest (copied from
+//! another image's `.sig` tag), a tampered payload and a missing SBOM are refused with exit 3
+//! and the GitOps refs unchanged. Interoperability: `openssl dgst -sha256 -verify` accepts
+//! what the pipeline signs, as cosign's documentation shows for its format.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use pipeline::adapters::attachments::Attachments;
+use pipeline::adapters::registry::{Distribution, Registry};
+use pipeline::cosign::{self, PublicKey, SigningKey};
+use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+use pipeline::flow::{self, Pipeline};
+use pipeline::model::SignatureLayer;
+use pipeline::model::{Digest, GitSha, Repository};
+use pipeline::policy::plan::Refusal;
+use pipeline::report::Silent;
+use tests::require::{REGISTRY_BIN, Service};
+use tests::{another_build, env, pretend_it_ran};
+
+/// A registry process on a free loopback port, stopped on drop.
+struct LocalRegistry {
+    child: Child,
+    port: u16,
+}
+
+impl LocalRegistry {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("registry-data").display()
+            ),
+        )
+        .expect("config");
+        let child = Command::new(REGISTRY_BIN)
+            .args(["serve", config.to_str().expect("utf-8")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn options(target: &str, sha: &GitSha, dry_run: bool) -> PromoteOptions {
+    PromoteOptions {
+        env: env(target),
+        sha: Some(sha.clone()),
+        dry_run,
+        requested_by: "alice".parse().expect("person"),
+        run_id: "supply-chain".to_owned(),
+        break_glass: None,
+        approval: ApprovalMode::NoWait,
+        monitor: Some(Duration::ZERO),
+    }
+}
+
+fn refs(dir: &Path) -> String {
+    tests::git_cli(&dir.join("gitops.git"), &["for-each-ref"])
+}
+
+/// `pipeline` with prod requiring a signature by `key` and an SBOM, as committed.
+fn require_in_prod(pipeline: &mut Pipeline, key: &SigningKey) {
+    pipeline.config.supply_chain.keys =
+        vec![PublicKey::from_pem("test.pub", &key.public_key().to_pem()).expect("public key")];
+    let prod = pipeline
+        .config
+        .environments
+        .iter_mut()
+        .find(|e| e.name.as_str() == "prod")
+        .expect("prod");
+    prod.require_signature = Some(true);
+    prod.require_sbom = Some(true);
+}
+
+/// The signature layer `key` makes for `digest` in `repository`.
+fn signature(key: &SigningKey, repository: &Repository, digest: &Digest) -> SignatureLayer {
+    let payload = cosign::payload(repository, digest);
+    SignatureLayer {
+        signature_b64: key.sign(&payload),
+        payload,
+    }
+}
+
+const SBOM: &[u8] = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry() {
+    if !tests::require(Service::Registry, "supply_chain_registry") {
+        return;
+    }
+    let Some(docker) = tests::docker_or_skip("supply_chain_registry").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = LocalRegistry::start(dir.path());
+    let prefix = tests::unique_prefix("supply");
+    let _cleanup = tests::Cleanup::new(&prefix);
+    let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
+    let repository: Repository = format!("127.0.0.1:{}/paktech-app", registry.port)
+        .parse()
+        .expect("repository");
+    pipeline.config.image.repository = repository.clone();
+    pipeline.registry = Registry::Distribution(Distribution::new(None));
+    pipeline.attachments = Attachments::for_repository(&repository, dir.path(), None);
+    let key = SigningKey::generate();
+    require_in_prod(&mut pipeline, &key);
+
+    // Builds pushed to the registry: one real build, and images derived from it (each its own
+    // manifest digest), each recorded as having run in staging.
+    let base = another_build(&pipeline, &docker, None).await;
+    let images = pipeline.images("test").expect("engine");
+    let build = async |case: &str| -> (GitSha, Digest) {
+        let sha: GitSha = format!("{:040x}", rand::random::<u128>())
+            .parse()
+            .expect("sha");
+        images
+            .derive(
+                &format!("{repository}:{base}"),
+                &format!("{repository}:{sha}"),
+                &[&format!("LABEL paktech.test.case={case}")],
+            )
+            .await
+            .expect("derive");
+        images
+            .push(repository.as_str(), sha.as_str(), None)
+            .await
+            .expect("push");
+        let digest = pipeline
+            .registry
+            .digest(&repository, sha.as_str())
+            .await
+            .expect("registry")
+            .expect("pushed");
+        pretend_it_ran(&pipeline, "staging", &sha, digest.as_str());
+        (sha, digest)
+    };
+    let attach = async |digest: &Digest, layer: Option<SignatureLayer>, sbom: bool| {
+        if let Some(layer) = layer {
+            pipeline
+                .attachments
+                .put_signature(&repository, digest, &layer)
+                .await
+                .expect("signature stored");
+        }
+        if sbom {
+            pipeline
+                .attachments
+                .put_sbom(&repository, digest, SBOM)
+                .await
+                .expect("sbom stored");
+        }
+    };
+
+    // Signed by the configured key, with an SBOM: the plan's supply-chain check passes.
+    let (good, good_digest) = build("good").await;
+    attach(
+        &good_digest,
+        Some(signature(&key, &repository, &good_digest)),
+        true,
+    )
+    .await;
+    let (report, error) = promote::run(&pipeline, &options("prod", &good, true), &Silent).await;
+    assert!(error.is_none(), "{error:?}");
+    let plan = report.plan.expect("plan");
+    let check = plan
+        .checks
+        .iter()
+        .find(|c| c.check == "supply chain")
+        .expect("the dry run shows the check");
+    assert!(
+        check.detail.contains(&key.public_key().id) && check.detail.contains("SBOM sha256:"),
+        "{check:?}"
+    );
+
+    // Each refusal: exit 3's kind of error, naming what is missing, nothing written.
+    let other_key = SigningKey::generate();
+    let (_, another_digest) = build("another").await;
+    let another_signature = signature(&key, &repository, &another_digest);
+    attach(&another_digest, Some(another_signature.clone()), true).await;
+    let mut cases: Vec<(&str, GitSha, &str)> = Vec::new();
+    let (sha, digest) = build("unsigned").await;
+    attach(&digest, None, true).await;
+    cases.push(("unsigned", sha, "takes only signed builds"));
+    let (sha, digest) = build("unknown-key").await;
+    attach(
+        &digest,
+        Some(signature(&other_key, &repository, &digest)),
+        true,
+    )
+    .await;
+    cases.push(("unknown key", sha, "no configured key verifies it"));
+    let (sha, digest) = build("other-digest").await;
+    // The `.sig` layer of another image, copied as it is: a genuine signature, of that image.
+    attach(&digest, Some(another_signature.clone()), true).await;
+    cases.push(("signature of another digest", sha, "it signs sha256:"));
+    let (sha, digest) = build("tampered").await;
+    let mut tampered = signature(&key, &repository, &digest);
+    tampered.payload = String::from_utf8(tampered.payload)
+        .expect("utf-8")
+        .replace(
+            "cosign container image signature",
+            "cosign container image signaturE",
+        )
+        .into_bytes();
+    attach(&digest, Some(tampered), true).await;
+    cases.push(("tampered payload", sha, "no configured key verifies it"));
+    let (sha, digest) = build("no-sbom").await;
+    attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
+    cases.push(("missing SBOM", sha, "requires an SBOM"));
+
+    let before = refs(dir.path());
+    for (case, sha, expected) in &cases {
+        for dry_run in [true, false] {
+            let (_, error) = promote::run(&pipeline, &options("prod", sha, dry_run), &Silent).await;
+            let error = error.unwrap_or_else(|| panic!("{case}: refused"));
+            let text = error.to_string();
+            assert!(
+                matches!(
+                    error,
+                    flow::Error::Plan(
+                        Refusal::Unsigned { .. }
+                            | Refusal::SignatureRejected { .. }
+                            | Refusal::NoSbom { .. }
+                    )
+                ),
+                "{case}: {text}"
+            );
+            assert!(text.contains(expected), "{case}: {text}");
+            assert_eq!(refs(dir.path()), before, "{case}: nothing was written");
+        }
+    }
+}
+
+/// Runs `openssl` with `args` in `dir`; its exit status and output.
+fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn openssl_verifies_what_the_pipeline_signs_and_the_payload_is_simple_signing() {
+    if !tests::require(Service::Tool("openssl"), "supply_chain_openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::generate();
+    let repository: Repository = "127.0.0.1:5000/paktech-app".parse().expect("repository");
+    let digest: Digest = format!("sha256:{}", "ab".repeat(32))
+        .parse()
+        .expect("digest");
+    let payload = cosign::payload(&repository, &digest);
+    let signature = STANDARD.decode(key.sign(&payload)).expect("base64");
+    std::fs::write(dir.path().join("cosign.pub"), key.public_key().to_pem()).expect("pub");
+    std::fs::write(dir.path().join("payload.json"), &payload).expect("payload");
+    std::fs::write(dir.path().join("sig.der"), &signature).expect("sig");
+
+    // cosign's documentation verifies its signatures by hand exactly so.
+    let verify = [
+        "dgst",
+        "-sha256",
+        "-verify",
+        "cosign.pub",
+        "-signature",
+        "sig.der",
+        "payload.json",
+    ];
+    let (ok, text) = openssl(dir.path(), &verify);
+    assert!(ok && text.contains("Verified OK"), "{text}");
+    // A changed byte fails there too.
+    let mut changed = payload.clone();
+    changed[10] ^= 1;
+    std::fs::write(dir.path().join("payload.json"), &changed).expect("payload");
+    let (ok, text) = openssl(dir.path(), &verify);
+    assert!(!ok && text.contains("Verification failure"), "{text}");
+
+    // And the other way: what openssl signs with the private key, the pipeline verifies.
+    std::fs::write(dir.path().join("payload.json"), &payload).expect("payload");
+    std::fs::write(dir.path().join("cosign.key"), key.to_pem().expose()).expect("key");
+    let (ok, text) = openssl(
+        dir.path(),
+        &[
+            "dgst",
+            "-sha256",
+            "-sign",
+            "cosign.key",
+            "-out",
+            "openssl.der",
+            "payload.json",
+        ],
+    );
+    assert!(ok, "{text}");
+    let der = std::fs::read(dir.path().join("openssl.der")).expect("signature");
+    let keys = [key.public_key()];
+    let verified = cosign::verify(
+        &payload,
+        &STANDARD.encode(der),
+        &keys,
+        &digest,
+        Some(&repository),
+    )
+    .expect("openssl's signature verifies");
+    assert_eq!(verified.id, keys[0].id);
+
+    // The payload has the shape of cosign's simple-signing schema (sigstore's
+    // `SimpleContainerImage`; containers/image `containers-signature.5.md`).
+    let document: serde_json::Value = serde_json::from_slice(&payload).expect("json");
+    let critical = &document["critical"];
+    assert_eq!(
+        critical["identity"]["docker-reference"],
+        repository.as_str()
+    );
+    assert_eq!(critical["image"]["docker-manifest-digest"], digest.as_str());
+    assert_eq!(critical["type"], "cosign container image signature");
+    assert!(document["optional"].is_null());
+    let keys_of = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys_of(&document), ["critical", "optional"]);
+    assert_eq!(keys_of(critical), ["identity", "image", "type"]);
+}
+
+#[test]
+fn the_committed_configuration_and_admission_policy_name_the_committed_key() {
+    let workspace = tests::workspace();
+    let config = pipeline::config::PipelineConfig::load(&workspace.join("pipeline.toml"))
+        .expect("pipeline.toml");
+    let prod = config.requirements(&env("prod"));
+    assert!(prod.signature && prod.sbom, "prod requires both: {prod:?}");
+    let committed = std::fs::read_to_string(workspace.join("keys/cosign.pub")).expect("key");
+    let committed = PublicKey::from_pem("keys/cosign.pub", &committed).expect("a public key");
+    assert!(
+        config
+            .supply_chain
+            .keys
+            .iter()
+            .any(|k| k.id == committed.id),
+        "pipeline.toml lists keys/cosign.pub"
+    );
+
+    let text =
+        std::fs::read_to_string(workspace.join("gitops/admission/kyverno-verify-images.yaml"))
+            .expect("policy");
+    let documents = tests::yaml_documents(&text);
+    let policy = &documents[0];
+    assert_eq!(policy["apiVersion"], "kyverno.io/v1");
+    assert_eq!(policy["kind"], "ClusterPolicy");
+    let rule = &policy["spec"]["rules"][0];
+    let verify = &rule["verifyImages"][0];
+    assert_eq!(verify["type"], "Cosign");
+    assert_eq!(verify["required"], true);
+    let entry = &verify["attestors"][0]["entries"][0]["keys"];
+    let pem = entry["publicKeys"].as_str().expect("publicKeys");
+    let admitted = PublicKey::from_pem("kyverno publicKeys", pem).expect("a public key");
+    assert_eq!(
+        admitted.id, committed.id,
+        "Kyverno enforces the committed key"
+    );
+    // Signed without the transparency log: Kyverno must not require a Rekor entry.
+    assert_eq!(entry["rekor"]["ignoreTlog"], true);
+    // The namespaces are the environments'.
+    let namespaces: Vec<&str> = rule["match"]["any"][0]["resources"]["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    for env in &config.environments {
+        assert!(
+            namespaces.contains(&env.namespace.as_str()),
+            "{}",
+            env.namespace
+        );
+    }
+}
