@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use pipeline::adapters::attachments::Attachments;
+use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::registry::{Distribution, Registry};
 use pipeline::cosign::{self, PublicKey, SigningKey};
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+use pipeline::flow::ci::{self, CiOptions};
+use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
 use pipeline::flow::{self, Pipeline};
 use pipeline::model::SignatureLayer;
 use pipeline::model::{Digest, GitSha, Repository};
 use pipeline::policy::plan::Refusal;
-use pipeline::report::Silent;
+use pipeline::report::{Outcome, Silent};
 use tests::require::{REGISTRY_BIN, Service};
 use tests::{another_build, env, pretend_it_ran};
 
@@ -156,7 +157,6 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
             .await
             .expect("registry")
             .expect("pushed");
-        pretend_it_ran(&pipeline, "staging", &sha, digest.as_str());
         (sha, digest)
     };
     let attach = async |digest: &Digest, layer: Option<SignatureLayer>, sbom: bool| {
@@ -178,6 +178,7 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
 
     // Signed by the configured key, with an SBOM: the plan's supply-chain check passes.
     let (good, good_digest) = build("good").await;
+    pretend_it_ran(&pipeline, "staging", &good, good_digest.as_str());
     attach(
         &good_digest,
         Some(signature(&key, &repository, &good_digest)),
@@ -202,10 +203,10 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
     let (_, another_digest) = build("another").await;
     let another_signature = signature(&key, &repository, &another_digest);
     attach(&another_digest, Some(another_signature.clone()), true).await;
-    let mut cases: Vec<(&str, GitSha, &str)> = Vec::new();
+    let mut cases: Vec<(&str, GitSha, Digest, &str)> = Vec::new();
     let (sha, digest) = build("unsigned").await;
     attach(&digest, None, true).await;
-    cases.push(("unsigned", sha, "takes only signed builds"));
+    cases.push(("unsigned", sha, digest, "takes only signed builds"));
     let (sha, digest) = build("unknown-key").await;
     attach(
         &digest,
@@ -213,11 +214,16 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
         true,
     )
     .await;
-    cases.push(("unknown key", sha, "no configured key verifies it"));
+    cases.push(("unknown key", sha, digest, "no configured key verifies it"));
     let (sha, digest) = build("other-digest").await;
     // The `.sig` layer of another image, copied as it is: a genuine signature, of that image.
     attach(&digest, Some(another_signature.clone()), true).await;
-    cases.push(("signature of another digest", sha, "it signs sha256:"));
+    cases.push((
+        "signature of another digest",
+        sha,
+        digest,
+        "it signs sha256:",
+    ));
     let (sha, digest) = build("tampered").await;
     let mut tampered = signature(&key, &repository, &digest);
     tampered.payload = String::from_utf8(tampered.payload)
@@ -228,13 +234,20 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
         )
         .into_bytes();
     attach(&digest, Some(tampered), true).await;
-    cases.push(("tampered payload", sha, "no configured key verifies it"));
+    cases.push((
+        "tampered payload",
+        sha,
+        digest,
+        "no configured key verifies it",
+    ));
     let (sha, digest) = build("no-sbom").await;
     attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
-    cases.push(("missing SBOM", sha, "requires an SBOM"));
+    cases.push(("missing SBOM", sha, digest, "requires an SBOM"));
 
-    let before = refs(dir.path());
-    for (case, sha, expected) in &cases {
+    for (case, sha, digest, expected) in &cases {
+        // Staging runs it: only the supply chain stands between it and prod.
+        pretend_it_ran(&pipeline, "staging", sha, digest.as_str());
+        let before = refs(dir.path());
         for dry_run in [true, false] {
             let (_, error) = promote::run(&pipeline, &options("prod", sha, dry_run), &Silent).await;
             let error = error.unwrap_or_else(|| panic!("{case}: refused"));
@@ -407,4 +420,107 @@ fn the_committed_configuration_and_admission_policy_name_the_committed_key() {
             env.namespace
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_engine() {
+    let Some(docker) = tests::docker_or_skip("supply_chain_engine").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = tests::unique_prefix("signed");
+    let _cleanup = tests::Cleanup::new(&prefix);
+    let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
+    let key = SigningKey::generate();
+    require_in_prod(&mut pipeline, &key);
+    // Dev requires a signature too, so ci's own gate before its write decides.
+    pipeline.config.environments[0].require_signature = Some(true);
+    let repository = pipeline.config.image.repository.clone();
+    let ci_options = CiOptions {
+        skip_tests: true,
+        allow_dirty: true,
+        ..CiOptions::new("ci".parse().expect("person"), "run-sign")
+    };
+
+    // No key: the sign step says so, and dev refuses the unsigned build; nothing written.
+    let before = refs(dir.path());
+    let (report, error) = ci::run(&pipeline, &ci_options, &Silent).await;
+    let error = error.expect("dev refuses an unsigned build");
+    assert!(
+        matches!(error, flow::Error::Plan(Refusal::Unsigned { .. })),
+        "{error}"
+    );
+    let step = |report: &ci::CiReport, name: &str| {
+        report
+            .steps
+            .iter()
+            .find(|s| s.step == name)
+            .unwrap_or_else(|| panic!("a {name} step: {:?}", report.steps))
+            .clone()
+    };
+    let sign = step(&report, "sign");
+    assert_eq!(sign.outcome, Outcome::Skipped);
+    assert!(sign.detail.contains("skipped: no signing key"), "{sign:?}");
+    assert_eq!(step(&report, "verify").outcome, Outcome::Failed);
+    assert_eq!(refs(dir.path()), before, "nothing was written");
+
+    // With the key: ci signs the digest it pins, the signature is stored, its gate passes.
+    pipeline.signing_key = Some(key.clone());
+    let (report, error) = ci::run(&pipeline, &ci_options, &Silent).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(step(&report, "sign").outcome, Outcome::Succeeded);
+    let verify = step(&report, "verify");
+    assert!(verify.detail.contains(&key.public_key().id), "{verify:?}");
+    let digest: Digest = report.digest.expect("digest").parse().expect("a digest");
+    let layers = pipeline
+        .attachments
+        .signatures(&repository, &digest)
+        .await
+        .expect("signatures");
+    assert!(
+        layers.iter().any(|l| cosign::verify(
+            &l.payload,
+            &l.signature_b64,
+            &pipeline.config.supply_chain.keys,
+            &digest,
+            Some(&repository)
+        )
+        .is_ok()),
+        "{layers:?}"
+    );
+
+    // A build signed and with an SBOM goes to prod (approved, rolled out, smoke-tested).
+    let sha = another_build(&pipeline, &docker, None).await;
+    let digest: Digest = tests::digest_of(&pipeline, &sha)
+        .await
+        .parse()
+        .expect("digest");
+    pipeline
+        .attachments
+        .put_signature(&repository, &digest, &signature(&key, &repository, &digest))
+        .await
+        .expect("signature stored");
+    pipeline
+        .attachments
+        .put_sbom(&repository, &digest, SBOM)
+        .await
+        .expect("sbom stored");
+    pretend_it_ran(&pipeline, "staging", &sha, digest.as_str());
+    tests::request_and_approve(&pipeline, "prod", &sha, "alice", "bob").await;
+    let (report, error) = promote::run(&pipeline, &options("prod", &sha, false), &Silent).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(report.environments[0].outcome, StageOutcome::Promoted);
+
+    // The store unreadable: the gate refuses (fail closed), nothing written.
+    let not_a_folder = dir.path().join("not-a-folder");
+    std::fs::write(&not_a_folder, "").expect("file");
+    pipeline.attachments = Attachments::Local(LocalAttachments::new(not_a_folder));
+    let before = refs(dir.path());
+    let (_, error) = promote::run(&pipeline, &options("prod", &sha, false), &Silent).await;
+    let error = error.expect("refused");
+    assert!(
+        matches!(error, flow::Error::Plan(Refusal::EvidenceUnreadable { .. })),
+        "{error}"
+    );
+    assert_eq!(refs(dir.path()), before);
 }
