@@ -88,6 +88,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
     check_target(&config)?;
     // Every input is checked before the first thing is created on disk.
     let clock = clock()?;
+    let signing_key = signing_key()?;
     let gitops = gitops(&config)?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
         .ok()
@@ -140,7 +141,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         gitops,
         slack,
         config,
-        signing_key: signing_key()?,
+        signing_key,
     })
 }
 

@@ -203,6 +203,28 @@ mod tests {
             },
             POLICY,
         );
+        for refusal in [
+            Refusal::Unsigned {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+            },
+            Refusal::SignatureRejected {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+                reasons: "no configured key verifies it".to_owned(),
+            },
+            Refusal::NoSbom {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+            },
+            Refusal::EvidenceUnreadable {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+                problem: "connection refused".to_owned(),
+            },
+        ] {
+            check(flow::Error::Plan(refusal), POLICY);
+        }
         check(
             flow::Error::NotRequested {
                 env: "prod".to_owned(),

@@ -86,3 +86,92 @@ impl PipelineConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::PipelineConfig;
+    use crate::cosign::SigningKey;
+
+    fn config(supply_chain: &str, prod: &str) -> String {
+        format!(
+            r#"
+[app]
+name = "paktech-app"
+[image]
+repository = "paktech-app"
+[[environments]]
+name = "dev"
+namespace = "paktech-dev"
+[[environments]]
+name = "prod"
+namespace = "paktech-prod"
+{prod}
+[supply_chain]
+{supply_chain}
+"#
+        )
+    }
+
+    fn parse(text: &str, workspace: &Path) -> Result<PipelineConfig, String> {
+        PipelineConfig::parse_in(Path::new("pipeline.toml"), text, workspace)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn keys_from_files_under_the_workspace_or_inline_and_requirements_per_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file_key = SigningKey::generate().public_key();
+        let inline_key = SigningKey::generate().public_key();
+        std::fs::create_dir(dir.path().join("keys")).expect("dir");
+        std::fs::write(dir.path().join("keys/cosign.pub"), file_key.to_pem()).expect("key");
+        let text = config(
+            &format!(
+                "public_keys = [\"keys/cosign.pub\", \"\"\"{}\"\"\"]\nrequire_sbom = true",
+                inline_key.to_pem()
+            ),
+            "require_signature = true\nrequire_sbom = false",
+        );
+        let c = parse(&text, dir.path()).expect("parses");
+        let ids: Vec<&str> = c.supply_chain.keys.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(ids, [file_key.id.as_str(), inline_key.id.as_str()]);
+        assert_eq!(c.supply_chain.keys[0].source, "keys/cosign.pub");
+        assert_eq!(c.supply_chain.keys[1].source, "inline");
+        let dev = c.requirements(&"dev".parse().expect("env"));
+        let prod = c.requirements(&"prod".parse().expect("env"));
+        assert!(!dev.signature && dev.sbom, "{dev:?}");
+        assert!(prod.signature && !prod.sbom, "{prod:?}");
+        // Without the table: nothing required, no key needed.
+        let bare = parse(&config("", ""), dir.path()).expect("parses");
+        assert!(!bare.requirements(&"prod".parse().expect("env")).any());
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_read_or_is_missing_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("bad.pub"), "not a key").expect("file");
+        for (supply_chain, prod, expected) in [
+            (
+                "public_keys = [\"keys/missing.pub\"]",
+                "",
+                "supply_chain.public_keys[0]: cannot read",
+            ),
+            (
+                "public_keys = [\"bad.pub\"]",
+                "",
+                "supply_chain.public_keys[0]: bad.pub is not an ECDSA P-256 public key",
+            ),
+            (
+                "",
+                "require_signature = true",
+                "supply_chain.public_keys: empty, but prod require(s) a signature",
+            ),
+            ("colour = \"blue\"", "", "unknown field `colour`"),
+        ] {
+            let err = parse(&config(supply_chain, prod), dir.path()).expect_err("refused");
+            assert!(err.starts_with("pipeline.toml: "), "{err}");
+            assert!(err.contains(expected), "{err}\nexpected: {expected}");
+        }
+    }
+}
