@@ -11,5 +11,6 @@ pub mod flow;
 pub mod model;
 pub mod policy;
 pub mod report;
+pub mod sbom;
 pub mod scan;
 pub mod values;
