@@ -12,5 +12,6 @@ pub mod flow;
 pub mod model;
 pub mod policy;
 pub mod report;
+pub mod sbom;
 pub mod scan;
 pub mod values;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod fake_cluster;
+pub mod image;
 pub mod registry;
 pub mod require;
 

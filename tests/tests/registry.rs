@@ -661,3 +661,55 @@ async fn a_realm_that_is_down_is_a_clear_error() {
     assert!(text.contains(&realm), "{text}");
     assert!(!text.contains("TOPSECRET"), "the token leaked: {text}");
 }
+
+#[tokio::test]
+async fn attachments_are_written_with_a_push_token_from_the_same_challenge_logic() {
+    use pipeline::adapters::attachments::Attachments;
+    use pipeline::model::SignatureLayer;
+    if !tests::require(tests::Service::Registry, "registry") {
+        return;
+    }
+    let auth = TokenAuth::start(PostForm::Accepted).await;
+    let repository = auth.repository("paktech-app");
+    let pushed = push_image(&auth.issuer, auth.registry.port, "paktech-app", "v1").await;
+    let subject = pushed.parse().expect("digest");
+    let store = Attachments::for_repository(
+        &repository,
+        Path::new("/unused"),
+        Some(Credentials::Bearer(Secret::new(REFRESH_TOKEN))),
+    );
+    let signature = SignatureLayer {
+        payload: br#"{"critical":{}}"#.to_vec(),
+        signature_b64: "c2ln".to_owned(),
+    };
+    store
+        .put_signature(&repository, &subject, &signature)
+        .await
+        .expect("put signature");
+    let sbom = store
+        .put_sbom(&repository, &subject, b"{}")
+        .await
+        .expect("put sbom");
+    assert_eq!(
+        store
+            .signatures(&repository, &subject)
+            .await
+            .expect("signatures"),
+        vec![signature]
+    );
+    assert_eq!(
+        store.sbom(&repository, &subject).await.expect("sbom"),
+        Some((sbom, b"{}".to_vec()))
+    );
+    let grants = auth.grants.lock().expect("lock").clone();
+    assert!(
+        grants
+            .iter()
+            .any(|g| g == &format!("refresh_token {SERVICE} repository:paktech-app:pull,push")),
+        "a push token was asked for: {grants:?}"
+    );
+    assert!(
+        !grants.iter().any(|g| g.contains(REFRESH_TOKEN)),
+        "{grants:?}"
+    );
+}

@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | failure |
 //! | 2 | usage: bad arguments or bad input, refused before anything was written |
-//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read, a missing or invalid signature or SBOM, or a store that cannot be read for them) |
+//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read, no SBOM for the build, a missing or invalid signature, or a store that cannot be read for them) |
 //! | 4 | awaiting approval |
 //! | 5 | infrastructure drift detected |
 
@@ -83,7 +83,8 @@ fn code(err: &anyhow::Error) -> u8 {
             Some(
                 flow::Error::ScanPolicy { .. }
                 | flow::Error::Refused(_)
-                | flow::Error::PlatformApproval { .. },
+                | flow::Error::PlatformApproval { .. }
+                | flow::Error::NoSbom { .. },
             ) => return POLICY,
             Some(flow::Error::AwaitingApproval { .. }) => return AWAITING_APPROVAL,
             Some(

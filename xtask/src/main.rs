@@ -18,6 +18,7 @@ mod lint;
 mod output;
 mod promote;
 mod rollback;
+mod sbom;
 mod scan;
 mod status;
 mod sync;
@@ -68,6 +69,8 @@ enum Command {
     Sync(sync::Args),
     /// Summarise a grype JSON report.
     Scan(scan::Args),
+    /// Print the SBOM (CycloneDX JSON) stored beside a build's image.
+    Sbom(sbom::Args),
     /// Check pipeline.toml against gitops/.
     Lint(lint::Args),
     /// Build the app's container image for the checked-out commit.
@@ -122,6 +125,7 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => args.run(cli.json).await,
             Command::Sync(args) => args.run(cli.json).await,
             Command::Scan(args) => args.run(cli.json).await,
+            Command::Sbom(args) => args.run(cli.json).await,
             Command::Lint(args) => args.run(cli.json).await,
             Command::Image(args) => args.run(cli.json).await,
             Command::Infra(args) => args.run(cli.json).await,

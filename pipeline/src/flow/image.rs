@@ -63,6 +63,10 @@ pub struct BuiltImage {
     pub tags: Vec<String>,
     pub size_bytes: u64,
     pub created: String,
+    /// The binary the image was built with, as cargo left it: its embedded dependency list
+    /// is what the SBOM is made from.
+    #[serde(skip)]
+    pub binary: PathBuf,
 }
 
 impl BuiltImage {
@@ -129,18 +133,23 @@ pub async fn build_tag(
         profile,
     )
     .await?;
-    let read = |path: PathBuf| std::fs::read(&path).map_err(|source| Error::Read { path, source });
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })
+    };
     let context = image::context_tar(
         vec![
             ContextFile {
                 path: "Dockerfile".to_owned(),
                 mode: 0o644,
-                contents: read(request.workspace.join("app").join("Dockerfile"))?,
+                contents: read(&request.workspace.join("app").join("Dockerfile"))?,
             },
             ContextFile {
                 path: "paktech-app".to_owned(),
                 mode: 0o755,
-                contents: read(binary)?,
+                contents: read(&binary)?,
             },
         ],
         commit_time.max(0) as u64,
@@ -176,5 +185,6 @@ pub async fn build_tag(
         tag,
         size_bytes: facts.size_bytes,
         created,
+        binary,
     })
 }

@@ -9,6 +9,7 @@ pub mod history;
 pub mod image;
 pub mod promote;
 pub mod rollback;
+pub mod sbom;
 pub mod scan;
 pub mod snapshot;
 pub mod status;
@@ -175,6 +176,18 @@ pub enum Error {
     Registry(#[from] registry::Error),
     #[error(transparent)]
     Attachments(#[from] attachments::Error),
+    #[error(transparent)]
+    DependencyList(#[from] crate::adapters::binary::Error),
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::Error),
+    #[error(
+        "no SBOM is stored for {image} ({digest}); `cargo xtask ci` makes one for every build it ships, so rebuild it with the current pipeline"
+    )]
+    NoSbom { image: String, digest: String },
+    #[error(
+        "{env} runs no build yet; deploy one with `cargo xtask ci` or `cargo xtask promote --env {env}`"
+    )]
+    NoBuild { env: String },
     #[error(transparent)]
     Window(#[from] crate::policy::window::InvalidWindow),
     #[error(transparent)]
