@@ -1,4 +1,4 @@
-//! `cargo xtask ci`: test → build image (→ push) → sign → (scan image ‖ scan infrastructure
+//! `cargo xtask ci`: test → build image (→ push) → sign → sbom → (scan image ‖ scan infrastructure
 //! code) → verify (dev's supply-chain gate) → deploy dev (write its values, push, sync, smoke
 //! test) → notify.
 
