@@ -51,7 +51,7 @@ impl Args {
             "commit the public key (e.g. as keys/cosign.pub, listed in [supply_chain] public_keys of pipeline.toml);"
         );
         eprintln!(
-            "never commit cosign.key: put its content in the CI secret PAKTECH_SIGNING_KEY, then delete it (docs/operations.md, "Supply chain: signing keys")"
+            "never commit cosign.key: put its content in the CI secret PAKTECH_SIGNING_KEY, then delete it (docs/operations.md, Supply chain: signing keys)"
         );
         Ok(())
     }
