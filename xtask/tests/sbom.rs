@@ -1,6 +1,7 @@
 //! `cargo xtask ci` then `cargo xtask sbom`: `ci` stores the SBOM beside the image, names it
 //! in the dev commit (`Sbom-Digest`), has grype scan that SBOM (`Scan-Sbom`), and `sbom`
-//! prints it byte for byte; without one it refuses with exit 3.
+//! prints it byte for byte; without one it refuses with exit 3. And without cargo-auditable no
+//! image is built at all: the error says how to install it.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -127,4 +128,45 @@ async fn xtask_sbom_prints_what_ci_stored_and_refuses_when_there_is_none() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("no SBOM is stored for"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_cargo_auditable_no_image_is_built_and_the_error_says_how_to_install_it() {
+    if tests::docker_or_skip("xtask image without cargo-auditable")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    // A PATH without cargo-auditable (cargo itself is reached through CARGO, as under cargo).
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(XTASK)
+        .args([
+            "image",
+            "--allow-dirty",
+            "--repository",
+            "paktech-no-auditable",
+        ])
+        .env("PATH", empty.path())
+        .env(
+            "CARGO",
+            std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("run xtask");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cargo-auditable is not installed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cargo install --locked cargo-auditable --version 0.7.7"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Compiling"),
+        "nothing was compiled: {stderr}"
+    );
 }
