@@ -90,6 +90,7 @@ fn code(err: &anyhow::Error) -> u8 {
             Some(
                 flow::Error::Values(_)
                 | flow::Error::NotRequested { .. }
+                | flow::Error::NoBuild { .. }
                 | flow::Error::Read { .. }
                 | flow::Error::Invalid(_),
             ) => return USAGE,
@@ -226,6 +227,19 @@ mod tests {
         ] {
             check(flow::Error::Plan(refusal), POLICY);
         }
+        check(
+            flow::Error::NoSbom {
+                image: "paktech-app:x".to_owned(),
+                digest: "sha256:x".to_owned(),
+            },
+            POLICY,
+        );
+        check(
+            flow::Error::NoBuild {
+                env: "prod".to_owned(),
+            },
+            USAGE,
+        );
         check(
             flow::Error::NotRequested {
                 env: "prod".to_owned(),

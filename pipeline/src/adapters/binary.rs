@@ -12,13 +12,14 @@ pub struct Error {
     pub reason: String,
 }
 
-/// The dependency list of the binary at `path`; an error when it has none (built without
-/// `cargo auditable`) or cannot be read.
-pub fn dependency_list(path: &Path) -> Result<VersionInfo, Error> {
-    auditable_info::audit_info_from_file(path, auditable_info::Limits::default()).map_err(|e| {
-        Error {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        }
+/// The largest dependency list read (the decompressed JSON; auditable-info's own default).
+const LIST_LIMIT: usize = 8 << 20;
+
+/// The dependency list of `binary` (the bytes of the file at `path`, which errors name); an
+/// error when it has none (built without `cargo auditable`) or it cannot be read.
+pub fn dependency_list(binary: &[u8], path: &Path) -> Result<VersionInfo, Error> {
+    auditable_info::audit_info_from_slice(binary, LIST_LIMIT).map_err(|e| Error {
+        path: path.to_owned(),
+        reason: e.to_string(),
     })
 }

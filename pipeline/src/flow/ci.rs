@@ -243,20 +243,6 @@ async fn run_steps(
         || "not scanned".to_owned(),
         |s| s.fixable_counts().to_string(),
     );
-    let mut message = CommitMessage::new(format!(
-        "chore({}): bump {} to {}",
-        dev.name, pipeline.config.app.name, built.tag
-    ))
-    .trailer(keys::ACTION, Action::Deploy.as_str())
-    .trailer(keys::ENVIRONMENT, dev.name.as_str())
-    .trailer(keys::IMAGE_SHA, built.tag.to_string())
-    .trailer(keys::IMAGE_DIGEST, &digest)
-    .trailer(keys::SBOM, sbom.digest.as_str())
-    .trailer(keys::SCAN, &scan_summary)
-    .trailer(keys::SCAN_FIXABLE, &scan_fixable);
-    if let Some(seen) = &scan_sbom {
-        message = message.trailer(keys::SCAN_SBOM, seen.as_str());
-    }
     let change = Change {
         path: pipeline.config.values_path(&dev.name),
         set: vec![
@@ -264,9 +250,24 @@ async fn run_steps(
             ("image.digest".to_owned(), Scalar::str(&digest)),
         ],
         planned_from: None,
-        message: message
-            .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
-            .trailer(keys::RUN_ID, &options.run_id),
+        message: CommitMessage::new(format!(
+            "chore({}): bump {} to {}",
+            dev.name, pipeline.config.app.name, built.tag
+        ))
+        .trailer(keys::ACTION, Action::Deploy.as_str())
+        .trailer(keys::ENVIRONMENT, dev.name.as_str())
+        .trailer(keys::IMAGE_SHA, built.tag.to_string())
+        .trailer(keys::IMAGE_DIGEST, &digest)
+        .trailer(keys::SBOM, sbom.digest.as_str())
+        .trailer(keys::SCAN, &scan_summary)
+        .trailer(keys::SCAN_FIXABLE, &scan_fixable)
+        // Empty, so absent, when the scan read no SBOM (a report made elsewhere, or no grype).
+        .trailer(
+            keys::SCAN_SBOM,
+            scan_sbom.as_ref().map_or("", Digest::as_str),
+        )
+        .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
+        .trailer(keys::RUN_ID, &options.run_id),
     };
     let reporter = steps.reporter();
     let (written, urls) = steps

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::adapters::image::{self, ContextFile, ImageBuilder};
-use crate::adapters::{source, tools};
+use crate::adapters::{binary, source, tools};
 use crate::model::{ImageTag, Repository};
 use crate::report::Reporter;
 
@@ -30,6 +30,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Image(#[from] image::Error),
+    #[error(transparent)]
+    DependencyList(#[from] binary::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,10 +65,10 @@ pub struct BuiltImage {
     pub tags: Vec<String>,
     pub size_bytes: u64,
     pub created: String,
-    /// The binary the image was built with, as cargo left it: its embedded dependency list
-    /// is what the SBOM is made from.
+    /// The dependency list the image's binary carries, read from the very bytes put into the
+    /// image: what its SBOM is made from.
     #[serde(skip)]
-    pub binary: PathBuf,
+    pub dependencies: binary::VersionInfo,
 }
 
 impl BuiltImage {
@@ -139,6 +141,8 @@ pub async fn build_tag(
             source,
         })
     };
+    let compiled = read(&binary)?;
+    let dependencies = binary::dependency_list(&compiled, &binary)?;
     let context = image::context_tar(
         vec![
             ContextFile {
@@ -149,7 +153,7 @@ pub async fn build_tag(
             ContextFile {
                 path: "paktech-app".to_owned(),
                 mode: 0o755,
-                contents: read(&binary)?,
+                contents: compiled,
             },
         ],
         commit_time.max(0) as u64,
@@ -185,6 +189,6 @@ pub async fn build_tag(
         tag,
         size_bytes: facts.size_bytes,
         created,
-        binary,
+        dependencies,
     })
 }

@@ -177,8 +177,6 @@ pub enum Error {
     #[error(transparent)]
     Attachments(#[from] attachments::Error),
     #[error(transparent)]
-    DependencyList(#[from] crate::adapters::binary::Error),
-    #[error(transparent)]
     Sbom(#[from] crate::sbom::Error),
     #[error(
         "no SBOM is stored for {image} ({digest}); `cargo xtask ci` makes one for every build it ships, so rebuild it with the current pipeline"

@@ -1,9 +1,9 @@
-//! The image's SBOM: made in `ci` from the binary the build just compiled (its embedded
-//! dependency list, not a rebuild) and stored beside the image; read back by `xtask sbom`.
+//! The image's SBOM: made in `ci` from the dependency list embedded in the binary the build
+//! just put into the image (read from those bytes, not a rebuild) and stored beside the image;
+//! read back by `xtask sbom`.
 
 use super::image::BuiltImage;
 use super::{Error, Pipeline, Result};
-use crate::adapters::binary;
 use crate::model::{Digest, EnvName, ImageTag, Repository};
 use crate::sbom::{self, ImageFacts};
 
@@ -22,10 +22,6 @@ pub async fn attach(
     digest: &Digest,
     version: &str,
 ) -> Result<StoredSbom> {
-    let path = built.binary.clone();
-    let list = tokio::task::spawn_blocking(move || binary::dependency_list(&path))
-        .await
-        .map_err(|joined| Error::Interrupted(joined.to_string()))??;
     let build = built.tag.to_string();
     let facts = ImageFacts {
         repository: built.repository.as_str(),
@@ -34,7 +30,7 @@ pub async fn attach(
         version,
         created: &built.created,
     };
-    let document = sbom::cyclonedx(&list, &facts)?;
+    let document = sbom::cyclonedx(&built.dependencies, &facts)?;
     let stored = pipeline
         .attachments
         .put_sbom(&built.repository, digest, &document)
