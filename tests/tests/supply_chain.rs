@@ -5,8 +5,7 @@
 //! and the GitOps refs unchanged. The format's interoperability: `signature_interop.rs`.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::registry::{Distribution, Registry};
@@ -18,51 +17,9 @@ use pipeline::model::SignatureLayer;
 use pipeline::model::{Digest, GitSha, Repository};
 use pipeline::policy::plan::Refusal;
 use pipeline::report::{Outcome, Silent};
-use tests::require::{REGISTRY_BIN, Service};
+use tests::registry::LocalRegistry;
+use tests::require::Service;
 use tests::{another_build, env, pretend_it_ran};
-
-/// A registry process on a free loopback port, stopped on drop.
-struct LocalRegistry {
-    child: Child,
-    port: u16,
-}
-
-impl LocalRegistry {
-    fn start(dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
-        let config = dir.join("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.join("registry-data").display()
-            ),
-        )
-        .expect("config");
-        let child = Command::new(REGISTRY_BIN)
-            .args(["serve", config.to_str().expect("utf-8")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn options(target: &str, sha: &GitSha, dry_run: bool) -> PromoteOptions {
     PromoteOptions {
@@ -115,13 +72,11 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let registry = LocalRegistry::start(dir.path());
+    let registry = LocalRegistry::start(dir.path(), "");
     let prefix = tests::unique_prefix("supply");
     let _cleanup = tests::Cleanup::new(&prefix);
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
-    let repository: Repository = format!("127.0.0.1:{}/paktech-app", registry.port)
-        .parse()
-        .expect("repository");
+    let repository = registry.repository("paktech-app");
     pipeline.config.image.repository = repository.clone();
     pipeline.registry = Registry::Distribution(Distribution::new(None));
     pipeline.attachments = Attachments::for_repository(&repository, dir.path(), None);
