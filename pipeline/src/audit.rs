@@ -22,6 +22,10 @@ pub mod keys {
     pub const RUN_ID: &str = "Run-Id";
     /// A failed metric analysis: the figures and the thresholds they passed.
     pub const ANALYSIS: &str = "Analysis";
+    /// The digest (sha256 of its bytes) of the SBOM stored beside the image.
+    pub const SBOM: &str = "Sbom-Digest";
+    /// The digest of the SBOM the image scan read (absent when the scan read none).
+    pub const SCAN_SBOM: &str = "Scan-Sbom";
 }
 
 /// One commit of the history, with its message parsed.

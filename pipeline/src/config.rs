@@ -10,6 +10,10 @@ use serde::{Deserialize, Deserializer};
 use crate::model::{EnvName, Repository};
 use crate::scan::Severity;
 
+mod supply_chain;
+
+pub use supply_chain::SupplyChainConfig;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {}: {source}", path.display())]
@@ -38,6 +42,8 @@ pub struct PipelineConfig {
     pub scan: ScanPolicy,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub supply_chain: SupplyChainConfig,
     /// In promotion order: the first is where `ci` deploys, the last is production.
     pub environments: Vec<EnvironmentConfig>,
 }
@@ -149,6 +155,12 @@ pub struct EnvironmentConfig {
     /// Judge the monitoring window by the replicas' metrics; unset: health only.
     #[serde(default)]
     pub analysis: Option<AnalysisConfig>,
+    /// Overrides `supply_chain.require_signature` here.
+    #[serde(default)]
+    pub require_signature: Option<bool>,
+    /// Overrides `supply_chain.require_sbom` here.
+    #[serde(default)]
+    pub require_sbom: Option<bool>,
 }
 
 /// `[environments.analysis]`: the metric analysis of the monitoring window
@@ -253,22 +265,36 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 }
 
 impl PipelineConfig {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`; its key files are relative to its directory.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_in(path, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Reads and validates the file at `path`, its key files relative to `workspace` (a
+    /// configuration written elsewhere, as the AKS jobs do, still names the workspace's keys).
+    pub fn load_in(path: &Path, workspace: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(path, &text)
+        Self::parse_in(path, &text, workspace)
     }
 
-    /// Parses and validates `text`; `path` names it in errors.
+    /// Parses and validates `text`; `path` names it in errors, and key files are relative to
+    /// its directory.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        Self::parse_in(path, text, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Parses and validates `text`; `path` names it in errors, key files are under `workspace`.
+    pub fn parse_in(path: &Path, text: &str, workspace: &Path) -> Result<Self> {
         let invalid = |message: String| Error::Invalid {
             path: path.to_owned(),
             message,
         };
-        let config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.supply_chain.read_keys(workspace).map_err(invalid)?;
+        config.check_supply_chain().map_err(invalid)?;
         if config.environments.is_empty() {
             return Err(invalid(
                 "environments: expected at least one [[environments]] table".to_owned(),

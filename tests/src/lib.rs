@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 pub mod fake_cluster;
 pub mod faulty;
+pub mod image;
+pub mod registry;
 pub mod require;
 pub mod webhook;
 
@@ -78,8 +80,9 @@ pub fn test_pipeline(
     docker: bollard::Docker,
     prefix: &str,
 ) -> pipeline::flow::Pipeline {
-    let config = pipeline::config::PipelineConfig::load(&workspace().join("pipeline.toml"))
+    let mut config = pipeline::config::PipelineConfig::load(&workspace().join("pipeline.toml"))
         .expect("pipeline.toml");
+    without_supply_chain(&mut config);
     let remote = seeded_remote(dir);
     let gitops = pipeline::adapters::gitops::GitOpsRepo::open(
         gitops_settings(&remote),
@@ -96,8 +99,37 @@ pub fn test_pipeline(
         images: Some(pipeline::adapters::image::ImageBuilder::new(docker.clone())),
         slack: None,
         registry: pipeline::adapters::registry::Registry::Engine(docker),
+        attachments: pipeline::adapters::attachments::Attachments::Local(
+            pipeline::adapters::attachments::LocalAttachments::new(dir.join("attachments")),
+        ),
         clock: pipeline::flow::Clock::Fixed(DAYTIME.parse().expect("DAYTIME")),
+        signing_key: None,
     }
+}
+
+/// `config` with no environment requiring a signature or an SBOM: the whole-flow tests of
+/// the other gates promote builds they make without a signing key. The supply-chain gate has
+/// its own tests (`tests/supply_chain.rs`), which set the requirements back.
+pub fn without_supply_chain(config: &mut pipeline::config::PipelineConfig) {
+    config.supply_chain.require_signature = false;
+    config.supply_chain.require_sbom = false;
+    for env in &mut config.environments {
+        env.require_signature = None;
+        env.require_sbom = None;
+    }
+}
+
+/// The project's `pipeline.toml`, written to `dir` with no environment requiring a signature
+/// or an SBOM ([`without_supply_chain`]), for `PAKTECH_CONFIG` in command-line tests; its key
+/// paths still resolve in the workspace.
+pub fn config_without_supply_chain(dir: &std::path::Path) -> PathBuf {
+    let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let relaxed = text
+        .replace("require_signature = true", "require_signature = false")
+        .replace("require_sbom = true", "require_sbom = false");
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, relaxed).expect("write pipeline.toml");
+    path
 }
 
 /// The time whole-flow tests stand at unless they choose another: midday UTC, outside prod's

@@ -9,7 +9,6 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
-use futures_util::TryStreamExt;
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::flow::image::{self, BuiltImage, ImageRequest};
 use pipeline::report::Silent;
@@ -185,33 +184,11 @@ async fn image_is_reproducible_minimal_and_runs_read_only_as_non_root() {
 
 /// Every file in every layer of the image.
 async fn image_files(docker: &Docker, id: &str) -> Vec<String> {
-    let bytes: Vec<u8> = docker
-        .export_image(id)
-        .map_ok(|chunk| chunk.to_vec())
-        .try_concat()
+    tests::image::files(docker, id)
         .await
-        .expect("docker save");
-    let mut files = Vec::new();
-    let mut saved = tar::Archive::new(bytes.as_slice());
-    for entry in saved.entries().expect("saved image") {
-        let mut entry = entry.expect("entry");
-        let path = entry.path().expect("path").display().to_string();
-        if !path.ends_with("layer.tar") && !path.starts_with("blobs/") {
-            continue;
-        }
-        let mut layer = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut layer).expect("layer");
-        let mut layer_archive = tar::Archive::new(layer.as_slice());
-        let Ok(entries) = layer_archive.entries() else {
-            continue;
-        };
-        for file in entries.flatten() {
-            if file.header().entry_type().is_file() {
-                files.push(file.path().expect("path").display().to_string());
-            }
-        }
-    }
-    files
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
 }
 
 async fn http_get_json(port: u16, path: &str) -> serde_json::Value {

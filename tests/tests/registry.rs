@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -23,58 +21,9 @@ use openssl::x509::{X509, X509NameBuilder};
 use pipeline::adapters::image::{ContextFile, ImageBuilder, context_tar};
 use pipeline::adapters::registry::{Credentials, Error, Registry};
 use pipeline::model::{Repository, Secret};
-use sha2::Digest as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use tests::require::REGISTRY_BIN;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
-/// A registry process on a free loopback port, stopped on drop.
-struct LocalRegistry {
-    child: Child,
-    port: u16,
-}
-
-impl LocalRegistry {
-    /// `auth` is the configuration's `auth:` section (YAML), or empty.
-    fn start(dir: &Path, auth: &str) -> Self {
-        let port = free_port();
-        let config = dir.join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
-                dir.join("data").display()
-            ),
-        )
-        .expect("config");
-        let child = Command::new(REGISTRY_BIN)
-            .args(["serve", config.to_str().expect("utf-8")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use tests::registry::{LocalRegistry, free_port, push_small_image};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn digest_of_a_pushed_image_matches_what_docker_pushed() {
@@ -516,73 +465,13 @@ fn token_registry(dir: &Path, realm: &str, bundle: &Path) -> LocalRegistry {
     )
 }
 
-/// Pushes a small OCI image (config and one layer) under `tag` through the registry API with a
-/// push token minted directly; returns the manifest's digest.
+/// Pushes a small OCI image under `tag` with a push token minted directly; returns the
+/// manifest's digest.
 async fn push_image(issuer: &Issuer, port: u16, name: &str, tag: &str) -> String {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client");
-    let base = format!("http://127.0.0.1:{port}");
     let token = issuer.jwt(&format!("repository:{name}:pull,push"));
-    let sha = |bytes: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(bytes));
-    let config = br#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = tag.as_bytes();
-    for blob in [&config[..], layer] {
-        let started = client
-            .post(format!("{base}/v2/{name}/blobs/uploads/"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("start upload");
-        assert_eq!(started.status().as_u16(), 202, "start upload");
-        let location = started
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .expect("location")
-            .to_owned();
-        let location = if location.starts_with('/') {
-            format!("{base}{location}")
-        } else {
-            location
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let put = client
-            .put(format!("{location}{separator}digest={}", sha(blob)))
-            .bearer_auth(&token)
-            .header("content-type", "application/octet-stream")
-            .body(blob.to_vec())
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(put.status().as_u16(), 201, "upload");
-    }
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": sha(config),
-            "size": config.len(),
-        },
-        "layers": [{
-            "mediaType": "application/vnd.oci.image.layer.v1.tar",
-            "digest": sha(layer),
-            "size": layer.len(),
-        }],
-    })
-    .to_string();
-    let put = client
-        .put(format!("{base}/v2/{name}/manifests/{tag}"))
-        .bearer_auth(&token)
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.clone())
-        .send()
+    push_small_image(port, name, tag, Some(&token))
         .await
-        .expect("manifest");
-    assert_eq!(put.status().as_u16(), 201, "manifest");
-    sha(manifest.as_bytes())
+        .to_string()
 }
 
 fn unused_docker() -> bollard::Docker {
@@ -771,4 +660,56 @@ async fn a_realm_that_is_down_is_a_clear_error() {
     let text = format!("{err} {err:?}");
     assert!(text.contains(&realm), "{text}");
     assert!(!text.contains("TOPSECRET"), "the token leaked: {text}");
+}
+
+#[tokio::test]
+async fn attachments_are_written_with_a_push_token_from_the_same_challenge_logic() {
+    use pipeline::adapters::attachments::Attachments;
+    use pipeline::model::SignatureLayer;
+    if !tests::require(tests::Service::Registry, "registry") {
+        return;
+    }
+    let auth = TokenAuth::start(PostForm::Accepted).await;
+    let repository = auth.repository("paktech-app");
+    let pushed = push_image(&auth.issuer, auth.registry.port, "paktech-app", "v1").await;
+    let subject = pushed.parse().expect("digest");
+    let store = Attachments::for_repository(
+        &repository,
+        Path::new("/unused"),
+        Some(Credentials::Bearer(Secret::new(REFRESH_TOKEN))),
+    );
+    let signature = SignatureLayer {
+        payload: br#"{"critical":{}}"#.to_vec(),
+        signature_b64: "c2ln".to_owned(),
+    };
+    store
+        .put_signature(&repository, &subject, &signature)
+        .await
+        .expect("put signature");
+    let sbom = store
+        .put_sbom(&repository, &subject, b"{}")
+        .await
+        .expect("put sbom");
+    assert_eq!(
+        store
+            .signatures(&repository, &subject)
+            .await
+            .expect("signatures"),
+        vec![signature]
+    );
+    assert_eq!(
+        store.sbom(&repository, &subject).await.expect("sbom"),
+        Some((sbom, b"{}".to_vec()))
+    );
+    let grants = auth.grants.lock().expect("lock").clone();
+    assert!(
+        grants
+            .iter()
+            .any(|g| g == &format!("refresh_token {SERVICE} repository:paktech-app:pull,push")),
+        "a push token was asked for: {grants:?}"
+    );
+    assert!(
+        !grants.iter().any(|g| g.contains(REFRESH_TOKEN)),
+        "{grants:?}"
+    );
 }

@@ -453,7 +453,7 @@ impl Kind {
         let path = self.state.join("pipeline.toml");
         std::fs::write(&path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
-        let config = pipeline::config::PipelineConfig::load(&path)?;
+        let config = pipeline::config::PipelineConfig::load_in(&path, &workspace::root())?;
         let url = gitops_remote.display().to_string();
         if config.image.repository.as_str() != REGISTRY_REPOSITORY
             || config.gitops.url.as_deref() != Some(url.as_str())
@@ -713,7 +713,8 @@ mod tests {
         let remote = kind.git_root().join(GITOPS_REPO.1);
         std::fs::create_dir_all(&kind.state).expect("state");
         let path = kind.pipeline_config(&remote).expect("pipeline.toml");
-        let config = pipeline::config::PipelineConfig::load(&path).expect("load");
+        let config =
+            pipeline::config::PipelineConfig::load_in(&path, &workspace::root()).expect("load");
         assert_eq!(config.image.repository.as_str(), REGISTRY_REPOSITORY);
         let problems = pipeline::consistency::check(&config, &seed);
         assert!(problems.is_empty(), "{problems:#?}");

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use pipeline::adapters::attachments::Attachments;
 use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings};
 use pipeline::adapters::image::ImageBuilder;
@@ -11,6 +12,7 @@ use pipeline::adapters::notify::Slack;
 use pipeline::adapters::registry::{Credentials, Distribution, Registry};
 use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
 use pipeline::config::PipelineConfig;
+use pipeline::cosign::SigningKey;
 use pipeline::flow::{Clock, Pipeline};
 use pipeline::model::Secret;
 
@@ -31,7 +33,7 @@ pub fn state_dir() -> PathBuf {
 }
 
 pub fn load_config() -> anyhow::Result<PipelineConfig> {
-    Ok(PipelineConfig::load(&config_path())?)
+    Ok(PipelineConfig::load_in(&config_path(), &workspace::root())?)
 }
 
 /// Opens the GitOps repository named by the config (`PAKTECH_GITOPS_URL` overrides it); with
@@ -86,6 +88,7 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
     check_target(&config)?;
     // Every input is checked before the first thing is created on disk.
     let clock = clock()?;
+    let signing_key = signing_key()?;
     let gitops = gitops(&config)?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
         .ok()
@@ -99,6 +102,11 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         });
     // The local target runs on the engine; a cluster target needs one only to build images
     // (ci), so status, promote and rollback work on a machine without Docker.
+    let attachments = Attachments::for_repository(
+        &config.image.repository,
+        &state_dir(),
+        Credentials::from_env(),
+    );
     let (target, images, registry) = match selected_target() {
         TargetKind::Local => {
             let docker = docker::connect().await?;
@@ -128,11 +136,42 @@ pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         target,
         images,
         registry,
+        attachments,
         clock,
         gitops,
         slack,
         config,
+        signing_key,
     })
+}
+
+/// The key `ci` signs with: the PEM text in `PAKTECH_SIGNING_KEY`, or the file named by
+/// `PAKTECH_SIGNING_KEY_FILE`; neither set: none. Errors name the variable or the file, never
+/// the key.
+pub fn signing_key() -> anyhow::Result<Option<SigningKey>> {
+    if let Some(pem) = std::env::var("PAKTECH_SIGNING_KEY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        return Ok(Some(SigningKey::from_pem(
+            "PAKTECH_SIGNING_KEY",
+            &Secret::new(pem),
+        )?));
+    }
+    let Some(path) = std::env::var_os("PAKTECH_SIGNING_KEY_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let pem = std::fs::read_to_string(&path).map_err(|e| {
+        crate::exit::Usage(format!(
+            "PAKTECH_SIGNING_KEY_FILE={}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Some(SigningKey::from_pem(
+        &format!("PAKTECH_SIGNING_KEY_FILE={}", path.display()),
+        &Secret::new(pem),
+    )?))
 }
 
 /// Where environments run: `--target` (or `PAKTECH_TARGET`), chosen once per process.

@@ -16,6 +16,7 @@ use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::{Credentials, Registry};
 use pipeline::audit::{CommitMessage, keys};
 use pipeline::config::PipelineConfig;
+use pipeline::cosign::{PublicKey, SigningKey};
 use pipeline::model::{EnvName, GitSha};
 use pipeline::values::Scalar;
 use serde_json::Value;
@@ -60,7 +61,11 @@ impl Args {
                 let kind = Kind::new();
                 kind.forget_gitops()?;
                 let up = kind.up().await?;
-                let config = PipelineConfig::load(&up.config)?;
+                // A key for this run: ci signs with it, and the cluster's pipeline.toml lists
+                // its public half, so prod's supply-chain gate passes what ci built.
+                let key = SigningKey::generate();
+                trust_key(&up.config, &key.public_key())?;
+                let config = PipelineConfig::load_in(&up.config, &workspace::root())?;
                 std::fs::create_dir_all(&up.state)
                     .with_context(|| format!("cannot create {}", up.state.display()))?;
                 // The commands' own state folder (PAKTECH_STATE_DIR below), so one mirror.
@@ -70,6 +75,7 @@ impl Args {
                     envs: vec![
                         ("PAKTECH_CONFIG", up.config.display().to_string()),
                         ("PAKTECH_STATE_DIR", up.state.display().to_string()),
+                        ("PAKTECH_SIGNING_KEY", key.to_pem().expose().to_owned()),
                     ],
                     gitops,
                     config,
@@ -91,6 +97,24 @@ impl Args {
         }
         result
     }
+}
+
+/// Adds `key` to `[supply_chain] public_keys` of the pipeline.toml at `path`, inline.
+fn trust_key(path: &std::path::Path, key: &PublicKey) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let line = "public_keys = [\"keys/cosign.pub\"]";
+    if !text.contains(line) {
+        bail!("{}: expected the line {line}", path.display());
+    }
+    let trusted = text.replace(
+        line,
+        &format!(
+            "public_keys = [\"keys/cosign.pub\", \"\"\"{}\"\"\"]",
+            key.to_pem()
+        ),
+    );
+    std::fs::write(path, trusted).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Why the kind run cannot start here, if it cannot.
@@ -353,4 +377,27 @@ fn head() -> anyhow::Result<String> {
     let repo = git2::Repository::discover(workspace::root()).context("open this repository")?;
     let head = repo.head()?.peel_to_commit()?.id().to_string();
     Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runs_key_is_trusted_beside_the_committed_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pipeline.toml");
+        std::fs::copy(workspace::root().join("pipeline.toml"), &path).expect("copy");
+        let key = SigningKey::generate().public_key();
+        trust_key(&path, &key).expect("trusted");
+        let config = PipelineConfig::load_in(&path, &workspace::root()).expect("loads");
+        let ids: Vec<&str> = config
+            .supply_chain
+            .keys
+            .iter()
+            .map(|k| k.id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert_eq!(ids[1], key.id);
+    }
 }

@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | failure |
 //! | 2 | usage: bad arguments or bad input, refused before anything was written |
-//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read) |
+//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read, no SBOM for the build, a missing or invalid signature, or a store that cannot be read for them) |
 //! | 4 | awaiting approval |
 //! | 5 | infrastructure drift detected |
 
@@ -60,6 +60,7 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<pipeline::config::Error>().is_some()
             || cause.downcast_ref::<pipeline::values::Error>().is_some()
             || cause.downcast_ref::<pipeline::scan::Error>().is_some()
+            || cause.downcast_ref::<pipeline::cosign::KeyError>().is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
             || cause.downcast_ref::<Usage>().is_some()
         {
@@ -82,12 +83,14 @@ fn code(err: &anyhow::Error) -> u8 {
             Some(
                 flow::Error::ScanPolicy { .. }
                 | flow::Error::Refused(_)
-                | flow::Error::PlatformApproval { .. },
+                | flow::Error::PlatformApproval { .. }
+                | flow::Error::NoSbom { .. },
             ) => return POLICY,
             Some(flow::Error::AwaitingApproval { .. }) => return AWAITING_APPROVAL,
             Some(
                 flow::Error::Values(_)
                 | flow::Error::NotRequested { .. }
+                | flow::Error::NoBuild { .. }
                 | flow::Error::Read { .. }
                 | flow::Error::Invalid(_),
             ) => return USAGE,
@@ -111,7 +114,11 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::Blocked { .. }
         | Refusal::NotInPrevious { .. }
         | Refusal::ScanEvidence { .. }
-        | Refusal::WindowClosed { .. } => POLICY,
+        | Refusal::WindowClosed { .. }
+        | Refusal::Unsigned { .. }
+        | Refusal::SignatureRejected { .. }
+        | Refusal::NoSbom { .. }
+        | Refusal::EvidenceUnreadable { .. } => POLICY,
     }
 }
 
@@ -205,6 +212,41 @@ mod tests {
                 why: "401".to_owned(),
             },
             POLICY,
+        );
+        for refusal in [
+            Refusal::Unsigned {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+            },
+            Refusal::SignatureRejected {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+                reasons: "no configured key verifies it".to_owned(),
+            },
+            Refusal::NoSbom {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+            },
+            Refusal::EvidenceUnreadable {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+                problem: "connection refused".to_owned(),
+            },
+        ] {
+            check(flow::Error::Plan(refusal), POLICY);
+        }
+        check(
+            flow::Error::NoSbom {
+                image: "paktech-app:x".to_owned(),
+                digest: "sha256:x".to_owned(),
+            },
+            POLICY,
+        );
+        check(
+            flow::Error::NoBuild {
+                env: "prod".to_owned(),
+            },
+            USAGE,
         );
         check(
             flow::Error::NotRequested {

@@ -13,10 +13,12 @@ mod github;
 mod history;
 mod image;
 mod infra;
+mod keys;
 mod lint;
 mod output;
 mod promote;
 mod rollback;
+mod sbom;
 mod scan;
 mod status;
 mod sync;
@@ -67,12 +69,16 @@ enum Command {
     Sync(sync::Args),
     /// Summarise a grype JSON report.
     Scan(scan::Args),
+    /// Print the SBOM (CycloneDX JSON) stored beside a build's image.
+    Sbom(sbom::Args),
     /// Check pipeline.toml against gitops/.
     Lint(lint::Args),
     /// Build the app's container image for the checked-out commit.
     Image(image::Args),
     /// Terraform for AKS, ACR and OIDC federation: plan, apply, drift.
     Infra(infra::Args),
+    /// Signing keys: `keys generate` writes a cosign-format pair.
+    Keys(keys::Args),
     /// Measure speed and size; figures, never pass/fail.
     Bench(bench::Args),
     /// A local kind cluster with Argo CD, a registry and the repositories: up or down.
@@ -119,9 +125,11 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => args.run(cli.json).await,
             Command::Sync(args) => args.run(cli.json).await,
             Command::Scan(args) => args.run(cli.json).await,
+            Command::Sbom(args) => args.run(cli.json).await,
             Command::Lint(args) => args.run(cli.json).await,
             Command::Image(args) => args.run(cli.json).await,
             Command::Infra(args) => args.run(cli.json).await,
+            Command::Keys(args) => args.run(cli.json).await,
             Command::Bench(args) => args.run(cli.json).await,
             Command::Cluster(args) => args.run(cli.json).await,
             Command::E2e(args) => args.run(cli.json).await,

@@ -69,6 +69,7 @@ fn every_hostile_input_is_refused_before_any_write() {
             &["approve", "--env", "prod", "--sha", sha, "--as", "bob"],
             "invalid git SHA",
         ));
+        cases.push(case(&["sbom", "--sha", sha], "invalid image tag"));
     }
     for sha in &bad_shas[..4] {
         cases.push(case(
@@ -84,6 +85,7 @@ fn every_hostile_input_is_refused_before_any_write() {
     for env in ["qa", "", "../prod", "prod/", "PROD", "prod;id", " prod"] {
         cases.push(case(&["promote", "--env", env], "unknown environment"));
         cases.push(case(&["sync", "--env", env], "unknown environment"));
+        cases.push(case(&["sbom", "--env", env], "unknown environment"));
     }
     cases.push(case(
         &["history", "--env", "../../etc"],

@@ -37,6 +37,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
 
     let remote = dir.path().join("gitops.git");
     let state = dir.path().join("state");
+    let config = tests::config_without_supply_chain(dir.path());
     let xtask = |monitor: &str| {
         let mut command = Command::new(XTASK);
         command
@@ -52,6 +53,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
                 monitor,
             ])
             .env("PAKTECH_GITOPS_URL", &remote)
+            .env("PAKTECH_CONFIG", &config)
             .env("PAKTECH_NOW", tests::DAYTIME)
             .env("PAKTECH_STATE_DIR", &state)
             .env("PAKTECH_TARGET_PREFIX", &prefix)

@@ -254,7 +254,7 @@ fn lint(env: &BTreeMap<String, String>, scratch: &Path) -> (bool, String) {
         .get("PAKTECH_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| tests::workspace().join("pipeline.toml"));
-    let repository = pipeline::config::PipelineConfig::load(&config)
+    let repository = pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
         .map(|c| c.image.repository.as_str().to_owned())
         .unwrap_or_else(|_| "paktech-app".to_owned());
     let gitops = scratch.join(format!("gitops-{}", rand_suffix()));
@@ -296,11 +296,14 @@ fn every_xtask_step_lints_clean_with_the_environment_its_job_gives_it() {
                         .get("PAKTECH_CONFIG")
                         .map(PathBuf::from)
                         .unwrap_or_else(|| tests::workspace().join("pipeline.toml"));
-                    let named = pipeline::config::PipelineConfig::load(&config).map(|c| {
-                        let host = pipeline::adapters::registry::split_host(&c.image.repository)
-                            .map(|(host, _)| host.to_owned());
-                        (c.image.repository.as_str().to_owned(), host)
-                    });
+                    let named =
+                        pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
+                            .map(|c| {
+                                let host =
+                                    pipeline::adapters::registry::split_host(&c.image.repository)
+                                        .map(|(host, _)| host.to_owned());
+                                (c.image.repository.as_str().to_owned(), host)
+                            });
                     if !matches!(named, Ok((_, Some(_)))) {
                         failures.push(format!(
                             "{what}: {} names no registry host: {named:?}",

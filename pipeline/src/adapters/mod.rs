@@ -1,5 +1,7 @@
 //! One module per outside system; each takes its client in its constructor.
 
+pub mod attachments;
+pub mod binary;
 pub mod docker;
 pub mod github;
 pub mod gitops;

@@ -212,78 +212,46 @@ impl Distribution {
     ///   `GET realm?service&scope` with Basic auth, answered `{"token"|"access_token"}` (token.md).
     /// - `Basic`: the username and password (or the token under ACR's token username).
     pub async fn digest(&self, host: &str, name: &str, tag: &str) -> Result<Option<Digest>> {
+        let mut session = self.session(host, name)?;
+        let url = session.url(&format!("manifests/{tag}"));
+        let response = session
+            .send(|client| client.head(&url).header(ACCEPT, MANIFEST_TYPES))
+            .await?;
+        match response.status() {
+            StatusCode::OK => response
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .map(Some)
+                .ok_or_else(|| Error::NoDigest {
+                    registry: host.to_owned(),
+                    name: name.to_owned(),
+                    tag: tag.to_owned(),
+                }),
+            StatusCode::NOT_FOUND => Ok(None),
+            status => Err(Error::Status {
+                registry: host.to_owned(),
+                name: name.to_owned(),
+                tag: tag.to_owned(),
+                status: status.as_u16(),
+            }),
+        }
+    }
+
+    /// A session with repository `name` of the registry at `host`: its requests share the
+    /// credentials the registry's challenges asked for (see [`Distribution::digest`]).
+    pub fn session<'a>(&'a self, host: &str, name: &str) -> Result<Session<'a>> {
         let client = self.client.as_ref().map_err(|reason| Error::Client {
             reason: reason.clone(),
         })?;
-        let url = format!("{}/v2/{name}/manifests/{tag}", Self::base(host));
-        let unreachable = |e: reqwest::Error| Error::Unreachable {
-            registry: host.to_owned(),
-            reason: if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                root_cause(&e)
-            },
-        };
-        let mut auth = Auth::Anonymous;
-        loop {
-            let request = auth.apply(client.head(&url).header(ACCEPT, MANIFEST_TYPES));
-            let response = request.send().await.map_err(unreachable)?;
-            match response.status() {
-                StatusCode::OK => {
-                    return response
-                        .headers()
-                        .get("docker-content-digest")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok())
-                        .map(Some)
-                        .ok_or_else(|| Error::NoDigest {
-                            registry: host.to_owned(),
-                            name: name.to_owned(),
-                            tag: tag.to_owned(),
-                        });
-                }
-                StatusCode::NOT_FOUND => return Ok(None),
-                StatusCode::UNAUTHORIZED if matches!(auth, Auth::Anonymous) => {
-                    let challenges = parse_challenges(
-                        response
-                            .headers()
-                            .get_all(WWW_AUTHENTICATE)
-                            .iter()
-                            .filter_map(|v| v.to_str().ok()),
-                    )
-                    .map_err(|e| Error::Challenge {
-                        registry: host.to_owned(),
-                        reason: e.to_string(),
-                    })?;
-                    auth = self.answer(client, host, name, &challenges).await?;
-                }
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(match &auth {
-                        Auth::Anonymous => Error::Unauthorized {
-                            registry: host.to_owned(),
-                        },
-                        Auth::Bearer { realm, .. } => Error::Refused {
-                            registry: host.to_owned(),
-                            realm: realm.clone(),
-                            status: None,
-                        },
-                        Auth::Basic { .. } => Error::Refused {
-                            registry: host.to_owned(),
-                            realm: String::new(),
-                            status: None,
-                        },
-                    });
-                }
-                status => {
-                    return Err(Error::Status {
-                        registry: host.to_owned(),
-                        name: name.to_owned(),
-                        tag: tag.to_owned(),
-                        status: status.as_u16(),
-                    });
-                }
-            }
-        }
+        Ok(Session {
+            registry: self,
+            client,
+            host: host.to_owned(),
+            name: name.to_owned(),
+            auth: Auth::Anonymous,
+        })
     }
 
     /// How to answer the challenges of a `401`: a bearer token from the realm of the first
@@ -342,6 +310,117 @@ impl Distribution {
                     .join(", ")
             ),
         })
+    }
+}
+
+/// Requests to one repository of a distribution registry, authenticated as its challenges
+/// ask: the first `401` of a request is answered (a token for the challenge's scope, so a
+/// write gets a `pull,push` token) and the request sent once more; the answer is kept for the
+/// session's next requests. The one auth path for lookups and writes alike.
+pub struct Session<'a> {
+    registry: &'a Distribution,
+    client: &'a reqwest::Client,
+    host: String,
+    name: String,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("host", &self.host)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session<'_> {
+    /// The registry's host, as errors name it.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The repository's name inside the registry.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `<base>/v2/<name>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", Distribution::base(&self.host), self.name)
+    }
+
+    /// A `Location` header made absolute (registries may answer with a path).
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with('/') {
+            format!("{}{location}", Distribution::base(&self.host))
+        } else {
+            location.to_owned()
+        }
+    }
+
+    /// Sends the request `build` makes (it is called again after a challenge, so it must
+    /// build the same request each time). Every answer but `401` and `403` is returned for the
+    /// caller to read; those two are errors naming what was refused, and a registry that cannot
+    /// be reached is [`Error::Unreachable`].
+    pub async fn send(
+        &mut self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let mut answered = false;
+        loop {
+            let response = self
+                .auth
+                .apply(build(self.client))
+                .send()
+                .await
+                .map_err(|e| Error::Unreachable {
+                    registry: self.host.clone(),
+                    reason: if e.is_timeout() {
+                        "timed out".to_owned()
+                    } else {
+                        root_cause(&e)
+                    },
+                })?;
+            match response.status() {
+                StatusCode::UNAUTHORIZED if !answered => {
+                    let challenges = parse_challenges(
+                        response
+                            .headers()
+                            .get_all(WWW_AUTHENTICATE)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok()),
+                    )
+                    .map_err(|e| Error::Challenge {
+                        registry: self.host.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    self.auth = self
+                        .registry
+                        .answer(self.client, &self.host, &self.name, &challenges)
+                        .await?;
+                    answered = true;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(match &self.auth {
+                        Auth::Anonymous => Error::Unauthorized {
+                            registry: self.host.clone(),
+                        },
+                        Auth::Bearer { realm, .. } => Error::Refused {
+                            registry: self.host.clone(),
+                            realm: realm.clone(),
+                            status: None,
+                        },
+                        Auth::Basic { .. } => Error::Refused {
+                            registry: self.host.clone(),
+                            realm: String::new(),
+                            status: None,
+                        },
+                    });
+                }
+                _ => return Ok(response),
+            }
+        }
     }
 }
 

@@ -13,6 +13,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{program} is not installed, and the image's binary must carry its dependency list (without it a scan finds nothing); install it with `{install}` (or run .ci/install-tools)"
+    )]
+    Missing {
+        program: &'static str,
+        install: &'static str,
+    },
     #[error("{command} failed with {status}")]
     Failed {
         command: String,
@@ -48,16 +55,33 @@ impl AppProfile {
     }
 }
 
+/// The cargo subcommand that embeds the dependency list (`.dep-v0`) in the binary, and how to
+/// install the version `.ci/install-tools` pins.
+pub const CARGO_AUDITABLE: &str = "cargo-auditable";
+pub const CARGO_AUDITABLE_INSTALL: &str = "cargo install --locked cargo-auditable --version 0.7.7";
+
 /// Compiles the app as a statically linked binary stamped with `build_sha` and `version`,
 /// with `profile`, and returns the binary's path. Cargo's own output goes to this process's
 /// stderr.
+///
+/// `cargo auditable build` embeds the app's dependency tree in the binary's `.dep-v0`
+/// section (rust-secure-code/cargo-auditable), which is what scanners (grype, trivy) and the
+/// SBOM read. Without `cargo-auditable` the build fails: a plain build would ship an image a
+/// scan reports as empty.
 pub async fn build_static_app(
     workspace: &Path,
     build_sha: &str,
     version: &str,
     profile: AppProfile,
 ) -> Result<PathBuf> {
+    if !on_path(CARGO_AUDITABLE) {
+        return Err(Error::Missing {
+            program: CARGO_AUDITABLE,
+            install: CARGO_AUDITABLE_INSTALL,
+        });
+    }
     let args = [
+        "auditable",
         "build",
         "--profile",
         profile.name(),

@@ -1,5 +1,6 @@
-//! `cargo xtask ci`: test → build image → (scan image ‖ scan infrastructure code) →
-//! deploy dev (write its values, push, sync, smoke test) → notify.
+//! `cargo xtask ci`: test → build image (→ push) → sign → sbom → (scan image ‖ scan infrastructure
+//! code) → verify (dev's supply-chain gate) → deploy dev (write its values, push, sync, smoke
+//! test) → notify.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use crate::adapters::notify::Notice;
 use crate::adapters::registry::{Credentials, Registry};
 use crate::adapters::tools;
 use crate::audit::{Action, CommitMessage, keys};
-use crate::model::Person;
+use crate::model::{Digest, Person};
 use crate::policy::{self, ScanVerdict};
 use crate::report::{Outcome, Reporter};
 use crate::scan::{IacScan, ImageScan};
@@ -54,6 +55,8 @@ pub struct CiReport {
     pub steps: Vec<StepRecord>,
     pub image: Option<BuiltImage>,
     pub digest: Option<String>,
+    /// The digest of the SBOM stored beside the image.
+    pub sbom: Option<String>,
     pub scan: Option<ImageScan>,
     pub scan_verdict: Option<ScanVerdict>,
     pub iac: Option<IacScan>,
@@ -153,27 +156,52 @@ async fn run_steps(
         }
     };
     report.digest = Some(digest.clone());
+    let pinned: Digest = digest.parse()?;
+    super::supply_chain::sign(pipeline, &pinned, steps).await?;
+
+    let sbom = steps
+        .run("sbom", async {
+            let subject: Digest = digest.parse()?;
+            let stored = super::sbom::attach(pipeline, &built, &subject, &request.version).await?;
+            let detail = format!("{} stored beside {digest}", stored.digest);
+            Ok::<_, Error>((Outcome::Succeeded, detail, stored))
+        })
+        .await?;
+    report.sbom = Some(sbom.digest.to_string());
 
     // Both scans run at the same time; each step records its own duration.
     let ((image_elapsed, image_scan), (iac_elapsed, iac_scan)) = tokio::join!(
-        timed(scan::image(&built, options.scan_report.as_deref())),
+        timed(scan::image(
+            &built,
+            options.scan_report.as_deref(),
+            Some(&sbom)
+        )),
         timed(scan::iac(&pipeline.workspace))
     );
     let image_result = image_scan.map(|scan| {
+        let (scan, scan_sbom) = scan.map_or((None, None), |(s, sbom)| (Some(s), sbom));
         let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
         let (outcome, detail) = match &scan {
             Some(s) => (
                 Outcome::Succeeded,
-                format!("{} ({} fixable)", s.counts, s.fixable),
+                format!(
+                    "{} ({} fixable){}",
+                    s.counts,
+                    s.fixable,
+                    scan_sbom
+                        .as_ref()
+                        .map(|d| format!(" in the SBOM {d}"))
+                        .unwrap_or_default()
+                ),
             ),
             None => (
                 Outcome::Skipped,
                 "not scanned: grype is not on PATH and no --scan-report was given".to_owned(),
             ),
         };
-        (outcome, detail, (scan, verdict))
+        (outcome, detail, (scan, scan_sbom, verdict))
     });
-    let (scan, verdict) = steps.record("scan-image", image_elapsed, image_result)?;
+    let (scan, scan_sbom, verdict) = steps.record("scan-image", image_elapsed, image_result)?;
     report.scan = scan;
     report.scan_verdict = Some(verdict.clone());
     let iac_result = iac_scan.map(|iac| {
@@ -205,6 +233,8 @@ async fn run_steps(
     }
 
     let dev = pipeline.config.first();
+    // The gate promote applies, before ci's own write.
+    super::supply_chain::verify(pipeline, &dev.name, &pinned, steps).await?;
     let scan_summary = report
         .scan
         .as_ref()
@@ -228,8 +258,14 @@ async fn run_steps(
         .trailer(keys::ENVIRONMENT, dev.name.as_str())
         .trailer(keys::IMAGE_SHA, built.tag.to_string())
         .trailer(keys::IMAGE_DIGEST, &digest)
+        .trailer(keys::SBOM, sbom.digest.as_str())
         .trailer(keys::SCAN, &scan_summary)
         .trailer(keys::SCAN_FIXABLE, &scan_fixable)
+        // Empty, so absent, when the scan read no SBOM (a report made elsewhere, or no grype).
+        .trailer(
+            keys::SCAN_SBOM,
+            scan_sbom.as_ref().map_or("", Digest::as_str),
+        )
         .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
         .trailer(keys::RUN_ID, &options.run_id),
     };

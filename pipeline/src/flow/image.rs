@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::adapters::image::{self, ContextFile, ImageBuilder};
-use crate::adapters::{source, tools};
+use crate::adapters::{binary, source, tools};
 use crate::model::{ImageTag, Repository};
 use crate::report::Reporter;
 
@@ -30,6 +30,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Image(#[from] image::Error),
+    #[error(transparent)]
+    DependencyList(#[from] binary::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,6 +65,10 @@ pub struct BuiltImage {
     pub tags: Vec<String>,
     pub size_bytes: u64,
     pub created: String,
+    /// The dependency list the image's binary carries, read from the very bytes put into the
+    /// image: what its SBOM is made from.
+    #[serde(skip)]
+    pub dependencies: binary::VersionInfo,
 }
 
 impl BuiltImage {
@@ -129,18 +135,25 @@ pub async fn build_tag(
         profile,
     )
     .await?;
-    let read = |path: PathBuf| std::fs::read(&path).map_err(|source| Error::Read { path, source });
+    let read = |path: &PathBuf| {
+        std::fs::read(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })
+    };
+    let compiled = read(&binary)?;
+    let dependencies = binary::dependency_list(&compiled, &binary)?;
     let context = image::context_tar(
         vec![
             ContextFile {
                 path: "Dockerfile".to_owned(),
                 mode: 0o644,
-                contents: read(request.workspace.join("app").join("Dockerfile"))?,
+                contents: read(&request.workspace.join("app").join("Dockerfile"))?,
             },
             ContextFile {
                 path: "paktech-app".to_owned(),
                 mode: 0o755,
-                contents: read(binary)?,
+                contents: compiled,
             },
         ],
         commit_time.max(0) as u64,
@@ -176,5 +189,6 @@ pub async fn build_tag(
         tag,
         size_bytes: facts.size_bytes,
         created,
+        dependencies,
     })
 }

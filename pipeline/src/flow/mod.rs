@@ -9,14 +9,17 @@ pub mod history;
 pub mod image;
 pub mod promote;
 pub mod rollback;
+pub mod sbom;
 pub mod scan;
 pub mod snapshot;
 pub mod status;
 pub mod steps;
+pub mod supply_chain;
 pub mod sync;
 
 use std::path::PathBuf;
 
+use crate::adapters::attachments::{self, Attachments};
 use crate::adapters::gitops::{self, GitOpsRepo};
 use crate::adapters::image::ImageBuilder;
 use chrono::{DateTime, Utc};
@@ -44,7 +47,13 @@ pub struct Pipeline {
     pub slack: Option<Slack>,
     /// Where promotions look images up.
     pub registry: Registry,
+    /// Where images' SBOMs and signatures are kept (beside them in the registry, or in the
+    /// state folder for the local engine's store).
+    pub attachments: Attachments,
     pub clock: Clock,
+    /// Signs what `ci` builds (`PAKTECH_SIGNING_KEY` or `PAKTECH_SIGNING_KEY_FILE`); `None`:
+    /// builds go unsigned, and environments that require a signature refuse them.
+    pub signing_key: Option<crate::cosign::SigningKey>,
 }
 
 /// The time policy decisions are taken at: the system's, a fixed one (tests stand at 23:00
@@ -165,6 +174,18 @@ pub enum Error {
     Smoke { env: String, problems: String },
     #[error(transparent)]
     Registry(#[from] registry::Error),
+    #[error(transparent)]
+    Attachments(#[from] attachments::Error),
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::Error),
+    #[error(
+        "no SBOM is stored for {image} ({digest}); `cargo xtask ci` makes one for every build it ships, so rebuild it with the current pipeline"
+    )]
+    NoSbom { image: String, digest: String },
+    #[error(
+        "{env} runs no build yet; deploy one with `cargo xtask ci` or `cargo xtask promote --env {env}`"
+    )]
+    NoBuild { env: String },
     #[error(transparent)]
     Window(#[from] crate::policy::window::InvalidWindow),
     #[error(transparent)]

@@ -4,27 +4,42 @@
 use std::path::Path;
 
 use super::image::BuiltImage;
+use super::sbom::StoredSbom;
 use super::{Error, Result};
 use crate::adapters::tools;
+use crate::model::Digest;
 use crate::scan::{self, IacScan, ImageScan};
 
-/// Runs grype on the image, or reads the given report; `None` when neither is possible.
-pub async fn image(built: &BuiltImage, report: Option<&Path>) -> Result<Option<ImageScan>> {
+/// What the image scan found, and the digest of the SBOM it read (none for a report made
+/// elsewhere, or a scan of the image itself).
+pub type ImageScanOf = (ImageScan, Option<Digest>);
+
+/// Reads the given report; else runs grype on the image's SBOM (fed on stdin, which grype
+/// reads as an SBOM: anchore/grype README "Supported sources"), or on the image when there is
+/// no SBOM; `None` when neither a report nor grype is there.
+pub async fn image(
+    built: &BuiltImage,
+    report: Option<&Path>,
+    sbom: Option<&StoredSbom>,
+) -> Result<Option<ImageScanOf>> {
     if let Some(path) = report {
         let bytes = std::fs::read(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
-        return Ok(Some(scan::parse_grype(
-            &path.display().to_string(),
-            &bytes,
-        )?));
+        let scan = scan::parse_grype(&path.display().to_string(), &bytes)?;
+        return Ok(Some((scan, None)));
     }
     if !tools::on_path("grype") {
         return Ok(None);
     }
+    if let Some(sbom) = sbom {
+        let text = tools::run("grype", &["-o", "json", "-q"], &sbom.document).await?;
+        let scan = scan::parse_grype("grype output", text.as_bytes())?;
+        return Ok(Some((scan, Some(sbom.digest.clone()))));
+    }
     let bytes = tools::output("grype", &[&built.name(), "-o", "json", "-q"], &[0]).await?;
-    Ok(Some(scan::parse_grype("grype output", &bytes)?))
+    Ok(Some((scan::parse_grype("grype output", &bytes)?, None)))
 }
 
 /// Runs checkov on the chart, the Terraform and the Dockerfile that exist; `None` without checkov.

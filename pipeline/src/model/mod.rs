@@ -57,6 +57,7 @@ macro_rules! string_conversions {
     };
 }
 
+mod attest;
 mod identity;
 mod metrics;
 mod probe;
@@ -64,6 +65,7 @@ mod records;
 mod rollout;
 mod secret;
 
+pub use attest::SignatureLayer;
 pub use identity::{Person, Reason};
 pub use metrics::{Histogram, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;

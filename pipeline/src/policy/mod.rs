@@ -11,6 +11,7 @@ pub mod plan;
 pub mod revert;
 pub mod rollout;
 pub mod scan;
+pub mod supply_chain;
 pub mod window;
 
 pub use scan::{ScanVerdict, scan_gate};

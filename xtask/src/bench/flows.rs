@@ -1,26 +1,42 @@
 //! The flows benchmark: `ci` on a warm build and `promote --env prod --monitor 0` with the
 //! approval already granted, on the local target, in a scratch GitOps repository and with
-//! containers of their own; wall time per step. Then what metric analysis adds to a
-//! monitored promotion (the same watch without and with it).
+//! containers of their own; wall time per step. `ci` signs with a key made for the run and
+//! prod requires the signature and the SBOM, so the figures include what signing (`ci: sign`)
+//! and verification (`ci: verify`, and `promote prod: supply-chain verification`, timed on its
+//! own in the same run) add. Then what metric analysis adds to a monitored promotion (the
+//! same watch without and with it).
 
 use std::time::{Duration, Instant};
 
+use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::docker;
 use pipeline::adapters::gitops::{GitOpsRepo, GitOpsSettings, seed_bare_repository};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::Registry;
 use pipeline::adapters::target::{LocalTarget, Target};
+use pipeline::cosign::SigningKey;
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::flow::steps::StepRecord;
+use pipeline::flow::supply_chain;
 use pipeline::flow::{Clock, Pipeline, approve};
+use pipeline::model::EnvName;
+use pipeline::policy::supply_chain::gate;
 use pipeline::report::Silent;
 
 use super::Figure;
+
+/// Milliseconds signing may add to `ci`, and verification to `promote` (issue #12).
+const SUPPLY_CHAIN_GOAL_MS: f64 = 200.0;
 use crate::{context, workspace};
 
 pub async fn run() -> anyhow::Result<Vec<Figure>> {
-    let config = context::load_config()?;
+    let mut config = context::load_config()?;
+    // A key made for the run: its public half is the one configured, so prod's gate passes.
+    let key = SigningKey::generate();
+    config.supply_chain.keys = vec![key.public_key()];
+    // Dev requires the signature here too, so ci's own gate (`ci: verify`) runs and is timed.
+    config.environments[0].require_signature = Some(true);
     let dir = tempfile::tempdir()?;
     let remote = dir.path().join("gitops.git");
     seed_bare_repository(
@@ -46,10 +62,12 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         target: Target::Local(LocalTarget::new(docker.clone(), "bench-flows")),
         images: Some(ImageBuilder::new(docker.clone())),
         registry: Registry::Engine(docker),
+        attachments: Attachments::Local(LocalAttachments::new(dir.path().join("attachments"))),
         clock: Clock::Fixed("2026-11-26T12:00:00Z".parse()?),
         slack: None,
         gitops,
         config,
+        signing_key: Some(key),
     };
     let result = measure(&mut pipeline).await;
     for env in &pipeline.config.environments {
@@ -146,8 +164,24 @@ async fn measure(pipeline: &mut Pipeline) -> anyhow::Result<Vec<Figure>> {
         started.elapsed(),
         "promote --env prod --monitor 0, approval granted, staging already at the build; 3 replicas rolled",
     ));
-    let prod = options("prod")?;
-    figures.extend(analysis_cost(pipeline, &prod).await?);
+    // What the plan step spends on the supply chain: reading the signatures and the SBOM,
+    // checking each signature, and the gate, for the digest prod pins.
+    let digest = report
+        .digest
+        .ok_or_else(|| anyhow::anyhow!("promote reported no digest"))?;
+    let prod: EnvName = "prod".parse()?;
+    let started = Instant::now();
+    let found = supply_chain::evidence(pipeline, std::slice::from_ref(&prod), &digest).await;
+    gate(&prod, pipeline.config.requirements(&prod), &digest, &found)?;
+    figures.push(Figure {
+        benchmark: "flows",
+        name: "promote prod: supply-chain verification".to_owned(),
+        value: started.elapsed().as_secs_f64() * 1e3,
+        unit: "ms",
+        goal: Some(format!("< {SUPPLY_CHAIN_GOAL_MS}")),
+        method: "read the digest's signatures and SBOM from the local store, verify, gate (part of promote's plan step)".to_owned(),
+    });
+    figures.extend(analysis_cost(pipeline, &options("prod")?).await?);
     Ok(figures)
 }
 
@@ -210,13 +244,21 @@ async fn analysis_cost(
 fn steps(flow: &str, records: &[StepRecord], total: Duration, how: &str) -> Vec<Figure> {
     let mut figures: Vec<Figure> = records
         .iter()
-        .map(|s| Figure {
-            benchmark: "flows",
-            name: format!("{flow}: {}", s.step),
-            value: s.seconds,
-            unit: "s",
-            goal: None,
-            method: how.to_owned(),
+        .map(|s| {
+            // Issue #12's goal for what signing and verification add, in milliseconds.
+            let supply_chain = matches!(s.step.as_str(), "sign" | "verify");
+            Figure {
+                benchmark: "flows",
+                name: format!("{flow}: {}", s.step),
+                value: if supply_chain {
+                    s.seconds * 1e3
+                } else {
+                    s.seconds
+                },
+                unit: if supply_chain { "ms" } else { "s" },
+                goal: supply_chain.then(|| format!("< {SUPPLY_CHAIN_GOAL_MS}")),
+                method: how.to_owned(),
+            }
         })
         .collect();
     figures.push(Figure {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::gitops::{Change, GitOpsRepo, GitOpsSettings, seed_bare_repository};
 use pipeline::adapters::registry::Registry;
 use pipeline::adapters::target::{LocalTarget, Target};
@@ -203,8 +204,10 @@ fn scratch(
         images: None,
         slack: None,
         registry,
+        attachments: Attachments::Local(LocalAttachments::new(dir.join("attachments"))),
         clock: Clock::System,
         config,
+        signing_key: None,
     })
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pipeline::audit::keys;
 use pipeline::flow::history::{self, HistoryEvent};
 use pipeline::flow::status::{self, EnvStatus};
-use pipeline::flow::{Pipeline, snapshot};
+use pipeline::flow::{Pipeline, snapshot, supply_chain};
 use pipeline::model::Person;
 use pipeline::policy::approval::GateStatus;
 use pipeline::policy::freeze::WindowGate;
@@ -313,10 +313,16 @@ async fn next_move(
             return result;
         }
     };
+    // The same evidence promote plans with, so the board shows what the gate would say.
+    let evidence = match &digest {
+        Some(d) => Some(supply_chain::evidence(pipeline, &choice.chain, d).await),
+        None => None,
+    };
     let facts = Facts {
         config: &pipeline.config,
         snapshot,
         digest: digest.as_ref(),
+        supply_chain: evidence.as_ref(),
         now: pipeline.clock.now(),
         target: pipeline.target.target_kind(),
     };
@@ -368,6 +374,10 @@ fn stop(refusal: Refusal) -> Stop {
                 Refusal::NotInPrevious { .. } => "not run before",
                 Refusal::ScanEvidence { .. } => "scan evidence missing",
                 Refusal::CanaryUnsupported { .. } => "canary not on this target",
+                Refusal::Unsigned { .. } => "unsigned",
+                Refusal::SignatureRejected { .. } => "signature not verified",
+                Refusal::NoSbom { .. } => "SBOM missing",
+                Refusal::EvidenceUnreadable { .. } => "supply-chain evidence unreadable",
                 Refusal::Blocked { .. } | Refusal::WindowClosed { .. } => "refused",
             },
             reason: other.to_string(),

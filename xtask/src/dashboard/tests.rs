@@ -213,7 +213,9 @@ fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Cl
         images: Some(ImageBuilder::new(docker.clone())),
         slack: None,
         registry: Registry::Engine(docker.clone()),
+        attachments: pipeline.attachments.clone(),
         clock,
+        signing_key: pipeline.signing_key.clone(),
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::rollback::RollbackReport;
 use super::steps::{StepRecord, Steps};
-use super::{Error, Pipeline, Result, snapshot};
+use super::{Error, Pipeline, Result, snapshot, supply_chain};
 use crate::model::{Digest, EnvName, GitSha, Person, Reason};
 use crate::policy::plan::{self, Facts, PromotionPlan, Request};
 use crate::report::{Outcome, Reporter};
@@ -120,11 +120,17 @@ async fn promote(
                 .registry
                 .digest(&pipeline.config.image.repository, choice.sha.as_str())
                 .await?;
+            // Read before the plan, so `--dry-run` shows the supply-chain check too.
+            let evidence = match &digest {
+                Some(d) => Some(supply_chain::evidence(pipeline, &choice.chain, d).await),
+                None => None,
+            };
             let plan = plan::plan(
                 Facts {
                     config: &pipeline.config,
                     snapshot: &snapshot,
                     digest: digest.as_ref(),
+                    supply_chain: evidence.as_ref(),
                     now: pipeline.clock.now(),
                     target: pipeline.target.target_kind(),
                 },

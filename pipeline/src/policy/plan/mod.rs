@@ -25,6 +25,7 @@ use crate::model::{Digest, EnvName, GitSha, Person, Reason, TargetKind};
 use crate::policy::approval::{ApprovalRule, GateStatus, gate};
 use crate::policy::freeze::{WindowGate, promotion_gate};
 use crate::policy::scan::{RecordedScan, evidence};
+use crate::policy::supply_chain::{self, Evidence};
 use crate::policy::window::{self, SyncPurpose, SyncWindow};
 use crate::scan::Counts;
 use crate::values::Scalar;
@@ -198,6 +199,9 @@ pub struct Facts<'a> {
     /// What the registry answered for the build: its digest, or `None` when it has no such
     /// image.
     pub digest: Option<&'a Digest>,
+    /// The signatures and SBOM found for that digest, read when an environment of the
+    /// promotion requires them; `None`: not read, which any such requirement refuses.
+    pub supply_chain: Option<&'a Evidence>,
     pub now: DateTime<Utc>,
     /// Where the environments run: some steps (a canary) only the local target carries out.
     pub target: TargetKind,
@@ -214,6 +218,7 @@ pub fn plan(
         config,
         snapshot,
         digest,
+        supply_chain: found,
         now,
         target,
     } = facts;
@@ -250,6 +255,9 @@ pub fn plan(
         check: "ran before",
         detail: format!("{} ran in {}", sha.short(), choice.source),
     });
+    let found = found
+        .cloned()
+        .unwrap_or_else(|| Evidence::not_read(digest.clone()));
     let recorded = recorded_scan(snapshot.history(&config.first().name), sha);
     let mut stages = Vec::new();
     for name in &choice.chain {
@@ -268,6 +276,12 @@ pub fn plan(
                     "{name}: a scan younger than {} passes the scan policy",
                     humantime::format_duration(max_age)
                 ),
+            });
+        }
+        if let Some(detail) = supply_chain::gate(name, config.requirements(name), digest, &found)? {
+            checks.push(Check {
+                check: "supply chain",
+                detail,
             });
         }
         let mut stage = stage(config, snapshot, request, env, sha, digest, now)?;

@@ -42,4 +42,28 @@ pub enum Refusal {
         "{env} has a canary (`canary` in pipeline.toml), but on the {target} target Argo CD rolls out, not the pipeline: a canary there is Argo Rollouts' job (docs/operations.md, \"Canary\"); or remove `canary` from {env}'s settings"
     )]
     CanaryUnsupported { env: String, target: String },
+    #[error(
+        "{env} takes only signed builds: {digest} has no signature; sign it in `cargo xtask ci` (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE to a key whose public half is in [supply_chain] public_keys)"
+    )]
+    Unsigned { env: String, digest: String },
+    #[error(
+        "{env} takes only builds signed by a configured key: no signature of {digest} passes ({reasons}); sign the build with a key listed in [supply_chain] public_keys, or add its public key there"
+    )]
+    SignatureRejected {
+        env: String,
+        digest: String,
+        reasons: String,
+    },
+    #[error(
+        "{env} requires an SBOM: none is attached to {digest}; build it with `cargo xtask ci`, which attaches one"
+    )]
+    NoSbom { env: String, digest: String },
+    #[error(
+        "cannot read the supply-chain evidence (signatures, SBOM) of {digest} for {env}: {problem}; nothing is pinned without it, retry when the store answers"
+    )]
+    EvidenceUnreadable {
+        env: String,
+        digest: String,
+        problem: String,
+    },
 }

@@ -132,6 +132,7 @@ fn plan_at(
             config,
             snapshot,
             digest: Some(&d),
+            supply_chain: None,
             now: now.parse().expect("time"),
             target: TargetKind::Local,
         },
@@ -178,6 +179,7 @@ fn refusals_before_any_write() {
             config: &config,
             snapshot: &snap,
             digest: None,
+            supply_chain: None,
             now,
             target: TargetKind::Local,
         },
@@ -345,3 +347,70 @@ fn the_json_form_serialises() {
 }
 
 mod canary;
+#[test]
+fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence() {
+    let key = crate::cosign::SigningKey::generate().public_key().to_pem();
+    let config = config(&format!(
+        "require_signature = true\nrequire_sbom = true\n[supply_chain]\npublic_keys = [\"\"\"{key}\"\"\"]\n"
+    ));
+    let snap = snapshot();
+    let req = request("prod", Some(SHA));
+    let choice = choose(&config, &snap, &req).expect("choice");
+    let d = digest('a');
+    let with = |evidence: &Evidence| {
+        plan(
+            Facts {
+                config: &config,
+                snapshot: &snap,
+                digest: Some(&d),
+                supply_chain: Some(evidence),
+                now: NOON.parse().expect("time"),
+                target: TargetKind::Local,
+            },
+            &req,
+            &choice,
+        )
+    };
+    let unsigned = Evidence {
+        digest: d.clone(),
+        signatures: Ok(vec![]),
+        sbom: Ok(Some(digest('b'))),
+    };
+    assert!(matches!(with(&unsigned), Err(Refusal::Unsigned { .. })));
+    let signed = Evidence {
+        signatures: Ok(vec![Ok("keys/cosign.pub (sha256:0011)".to_owned())]),
+        ..unsigned
+    };
+    let planned = with(&signed).expect("signed and with an SBOM");
+    let check = planned
+        .checks
+        .iter()
+        .find(|c| c.check == "supply chain")
+        .expect("the check is in the plan");
+    assert!(
+        check.detail.starts_with("prod: sha256:aaaa"),
+        "{}",
+        check.detail
+    );
+    assert!(
+        check.detail.contains("signed by keys/cosign.pub"),
+        "{}",
+        check.detail
+    );
+    // Staging requires nothing: no evidence needed to plan a promotion there.
+    let staging = request("staging", Some(SHA));
+    let choice = choose(&config, &snap, &staging).expect("choice");
+    plan(
+        Facts {
+            config: &config,
+            snapshot: &snap,
+            digest: Some(&d),
+            supply_chain: None,
+            now: NOON.parse().expect("time"),
+            target: TargetKind::Local,
+        },
+        &staging,
+        &choice,
+    )
+    .expect("staging requires no evidence");
+}

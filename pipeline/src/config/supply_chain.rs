@@ -1,0 +1,177 @@
+//! `[supply_chain]`: the public keys builds are verified with, and what each environment
+//! requires before a digest is pinned there (a signature by one of the keys, an SBOM).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{EnvironmentConfig, PipelineConfig};
+use crate::cosign::PublicKey;
+use crate::model::EnvName;
+use crate::policy::supply_chain::Requirements;
+
+/// The `[supply_chain]` table. Environments override `require_*` with their own keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupplyChainConfig {
+    /// Public keys (PKIX PEM, `cosign.pub`) a signature may be made with: paths relative to the
+    /// workspace, or the PEM text itself. Two at once while a key is rotated.
+    pub public_keys: Vec<String>,
+    /// Every environment requires a signature unless it says otherwise.
+    pub require_signature: bool,
+    /// Every environment requires an SBOM unless it says otherwise.
+    pub require_sbom: bool,
+    /// The keys, read and checked at load.
+    #[serde(skip)]
+    pub keys: Vec<PublicKey>,
+}
+
+impl SupplyChainConfig {
+    /// Reads every configured key (relative paths under `workspace`); the message names the
+    /// entry and the file.
+    pub(super) fn read_keys(&mut self, workspace: &Path) -> Result<(), String> {
+        self.keys = self
+            .public_keys
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let at = format!("supply_chain.public_keys[{i}]");
+                if entry.trim_start().starts_with("-----BEGIN") {
+                    return PublicKey::from_pem("inline", entry)
+                        .map_err(|e| format!("{at}: {e}"));
+                }
+                let path = workspace.join(entry);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "{at}: cannot read {}: {e}; expected a PEM public key file (relative to the workspace) or the PEM text",
+                        path.display()
+                    )
+                })?;
+                PublicKey::from_pem(entry, &text).map_err(|e| format!("{at}: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+}
+
+impl PipelineConfig {
+    /// What `env` requires before a digest is pinned there.
+    pub fn requirements(&self, env: &EnvName) -> Requirements {
+        let chain = &self.supply_chain;
+        let env = self.environments.iter().find(|e| &e.name == env);
+        Requirements {
+            signature: env
+                .and_then(|e| e.require_signature)
+                .unwrap_or(chain.require_signature),
+            sbom: env
+                .and_then(|e| e.require_sbom)
+                .unwrap_or(chain.require_sbom),
+        }
+    }
+
+    /// Refuses signature requirements without a key to check them with.
+    pub(super) fn check_supply_chain(&self) -> Result<(), String> {
+        let signed: Vec<&str> = self
+            .environments
+            .iter()
+            .filter(|e: &&EnvironmentConfig| self.requirements(&e.name).signature)
+            .map(|e| e.name.as_str())
+            .collect();
+        if !signed.is_empty() && self.supply_chain.keys.is_empty() {
+            return Err(format!(
+                "supply_chain.public_keys: empty, but {} require(s) a signature; expected at least one public key (`cargo xtask keys generate` makes a pair)",
+                signed.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::PipelineConfig;
+    use crate::cosign::SigningKey;
+
+    fn config(supply_chain: &str, prod: &str) -> String {
+        format!(
+            r#"
+[app]
+name = "paktech-app"
+[image]
+repository = "paktech-app"
+[[environments]]
+name = "dev"
+namespace = "paktech-dev"
+[[environments]]
+name = "prod"
+namespace = "paktech-prod"
+{prod}
+[supply_chain]
+{supply_chain}
+"#
+        )
+    }
+
+    fn parse(text: &str, workspace: &Path) -> Result<PipelineConfig, String> {
+        PipelineConfig::parse_in(Path::new("pipeline.toml"), text, workspace)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn keys_from_files_under_the_workspace_or_inline_and_requirements_per_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file_key = SigningKey::generate().public_key();
+        let inline_key = SigningKey::generate().public_key();
+        std::fs::create_dir(dir.path().join("keys")).expect("dir");
+        std::fs::write(dir.path().join("keys/cosign.pub"), file_key.to_pem()).expect("key");
+        let text = config(
+            &format!(
+                "public_keys = [\"keys/cosign.pub\", \"\"\"{}\"\"\"]\nrequire_sbom = true",
+                inline_key.to_pem()
+            ),
+            "require_signature = true\nrequire_sbom = false",
+        );
+        let c = parse(&text, dir.path()).expect("parses");
+        let ids: Vec<&str> = c.supply_chain.keys.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(ids, [file_key.id.as_str(), inline_key.id.as_str()]);
+        assert_eq!(c.supply_chain.keys[0].source, "keys/cosign.pub");
+        assert_eq!(c.supply_chain.keys[1].source, "inline");
+        let dev = c.requirements(&"dev".parse().expect("env"));
+        let prod = c.requirements(&"prod".parse().expect("env"));
+        assert!(!dev.signature && dev.sbom, "{dev:?}");
+        assert!(prod.signature && !prod.sbom, "{prod:?}");
+        // Without the table: nothing required, no key needed.
+        let bare = parse(&config("", ""), dir.path()).expect("parses");
+        assert!(!bare.requirements(&"prod".parse().expect("env")).any());
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_read_or_is_missing_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("bad.pub"), "not a key").expect("file");
+        for (supply_chain, prod, expected) in [
+            (
+                "public_keys = [\"keys/missing.pub\"]",
+                "",
+                "supply_chain.public_keys[0]: cannot read",
+            ),
+            (
+                "public_keys = [\"bad.pub\"]",
+                "",
+                "supply_chain.public_keys[0]: bad.pub is not an ECDSA P-256 public key",
+            ),
+            (
+                "",
+                "require_signature = true",
+                "supply_chain.public_keys: empty, but prod require(s) a signature",
+            ),
+            ("colour = \"blue\"", "", "unknown field `colour`"),
+        ] {
+            let err = parse(&config(supply_chain, prod), dir.path()).expect_err("refused");
+            assert!(err.starts_with("pipeline.toml: "), "{err}");
+            assert!(err.contains(expected), "{err}\nexpected: {expected}");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The supply-chain steps flows share: `ci` signs the digest it pins and, like `promote`,
+//! reads the evidence for a digest (its signatures, each checked against the configured keys,
+//! and its SBOM) for `policy::supply_chain` to decide on before the first write.
+
+use super::steps::Steps;
+use super::{Error, Pipeline, Result};
+use crate::cosign;
+use crate::model::SignatureLayer;
+use crate::model::{Digest, EnvName};
+use crate::policy::supply_chain::{self, Evidence};
+use crate::report::Outcome;
+
+/// What the attachment store holds for `digest`, read only when one of `envs` requires
+/// evidence (otherwise [`Evidence::not_read`]). A store that cannot be read is recorded as
+/// such: the gate refuses on it (fail closed).
+pub async fn evidence(pipeline: &Pipeline, envs: &[EnvName], digest: &Digest) -> Evidence {
+    if !envs.iter().any(|e| pipeline.config.requirements(e).any()) {
+        return Evidence::not_read(digest.clone());
+    }
+    let repository = &pipeline.config.image.repository;
+    let keys = &pipeline.config.supply_chain.keys;
+    let signatures = pipeline
+        .attachments
+        .signatures(repository, digest)
+        .await
+        .map(|layers| {
+            layers
+                .iter()
+                .map(|layer| {
+                    cosign::verify(
+                        &layer.payload,
+                        &layer.signature_b64,
+                        keys,
+                        digest,
+                        Some(repository),
+                    )
+                    .map(ToString::to_string)
+                    .map_err(|rejection| rejection.to_string())
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string());
+    let sbom = pipeline
+        .attachments
+        .sbom(repository, digest)
+        .await
+        .map(|found| found.map(|(sbom, _)| sbom))
+        .map_err(|e| e.to_string());
+    Evidence {
+        digest: digest.clone(),
+        signatures,
+        sbom,
+    }
+}
+
+/// The `sign` step: signs `digest` with the pipeline's key and stores the signature beside
+/// the image; skipped when no key is configured.
+pub async fn sign(pipeline: &Pipeline, digest: &Digest, steps: &mut Steps<'_>) -> Result<()> {
+    let Some(key) = &pipeline.signing_key else {
+        steps.skip(
+            "sign",
+            "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
+        );
+        return Ok(());
+    };
+    steps
+        .run("sign", async {
+            let repository = &pipeline.config.image.repository;
+            let payload = cosign::payload(repository, digest);
+            let layer = SignatureLayer {
+                signature_b64: key.sign(&payload),
+                payload,
+            };
+            pipeline
+                .attachments
+                .put_signature(repository, digest, &layer)
+                .await?;
+            let detail = format!("{digest} signed with {}", key.public_key().id);
+            Ok::<_, Error>((Outcome::Succeeded, detail, ()))
+        })
+        .await
+}
+
+/// The `verify` step before a write to `env`: the same gate `promote` plans with, on the
+/// digest about to be pinned; skipped when `env` requires nothing.
+pub async fn verify(
+    pipeline: &Pipeline,
+    env: &EnvName,
+    digest: &Digest,
+    steps: &mut Steps<'_>,
+) -> Result<()> {
+    let required = pipeline.config.requirements(env);
+    if !required.any() {
+        steps.skip("verify", &format!("{env} requires no signature or SBOM"));
+        return Ok(());
+    }
+    steps
+        .run("verify", async {
+            let found = evidence(pipeline, std::slice::from_ref(env), digest).await;
+            let detail = supply_chain::gate(env, required, digest, &found)?.unwrap_or_default();
+            Ok::<_, Error>((Outcome::Succeeded, detail, ()))
+        })
+        .await
+}

@@ -1,0 +1,63 @@
+//! What is attached to an image besides the image: its signatures (in cosign's format) and its
+//! SBOM. The attachment store (`adapters::attachments`) keeps them; signing and verification
+//! read and write these values.
+
+/// One cosign signature of an image: the simple-signing payload that was signed, and the
+/// signature over it, base64-encoded as cosign puts it in the
+/// `dev.cosignproject.cosign/signature` annotation of the payload's layer.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignatureLayer {
+    /// The exact bytes that were signed (cosign's simple-signing JSON).
+    #[serde(with = "base64_bytes")]
+    pub payload: Vec<u8>,
+    /// The signature over `payload`, standard base64 with padding.
+    pub signature_b64: String,
+}
+
+impl std::fmt::Debug for SignatureLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureLayer")
+            .field("payload", &String::from_utf8_lossy(&self.payload))
+            .field("signature_b64", &self.signature_b64)
+            .finish()
+    }
+}
+
+/// The payload's bytes as standard base64 in JSON, so any bytes survive a round trip.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        STANDARD
+            .decode(text)
+            .map_err(|e| serde::de::Error::custom(format!("payload is not base64: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_payload_bytes_survive_json() {
+        let layer = SignatureLayer {
+            payload: vec![0, 159, 146, 150, b'{', b'}'],
+            signature_b64: "MEUCIQ==".to_owned(),
+        };
+        let text = serde_json::to_string(&layer).expect("serialize");
+        assert_eq!(
+            serde_json::from_str::<SignatureLayer>(&text).expect("parse"),
+            layer
+        );
+        assert!(
+            serde_json::from_str::<SignatureLayer>(r#"{"payload":"%%","signature_b64":""}"#)
+                .is_err()
+        );
+    }
+}
