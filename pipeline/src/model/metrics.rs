@@ -47,7 +47,9 @@ pub struct MetricsSnapshot {
 }
 
 impl MetricsSnapshot {
-    /// Only the replicas running `build`: a canary's, or the old build's beside it.
+    /// Only the replicas running `build`: a canary's, or the old build's beside it. An
+    /// unreadable replica's build is unknown, so it stays in every part: no part is judged
+    /// as if it were not there.
     pub fn of_build(&self, build: &str) -> Self {
         Self {
             replicas: self
@@ -56,7 +58,7 @@ impl MetricsSnapshot {
                 .filter(|r| r.build == build)
                 .cloned()
                 .collect(),
-            unreadable: Vec::new(),
+            unreadable: self.unreadable.clone(),
         }
     }
 }

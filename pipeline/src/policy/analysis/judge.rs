@@ -34,6 +34,8 @@ pub struct Thresholds {
 pub enum Metric {
     ErrorRatio,
     P99,
+    /// Replicas whose `/metrics` could not be read (`value`: how many; `scope`: which).
+    Unreadable,
 }
 
 /// One broken rule, with the figures.
@@ -52,13 +54,16 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.metric == Metric::Unreadable {
+            return write!(f, "/metrics unreadable on {}", self.scope);
+        }
         let show = |v: f64| match self.metric {
             Metric::ErrorRatio => format!("{v:.3}"),
-            Metric::P99 => format!("{:.1}ms", v * 1000.0),
+            Metric::P99 | Metric::Unreadable => format!("{:.1}ms", v * 1000.0),
         };
         let name = match self.metric {
             Metric::ErrorRatio => "error ratio",
-            Metric::P99 => "p99",
+            Metric::P99 | Metric::Unreadable => "p99",
         };
         write!(f, "{name} {} > {}", show(self.value), show(self.limit))?;
         if let Some(baseline) = self.baseline {
@@ -107,8 +112,21 @@ impl fmt::Display for Verdict {
 }
 
 /// Judges `current` against `thresholds` and, when it served enough to compare, `baseline`
-/// (the build that ran before, or the old replicas next to a canary).
+/// (the build that ran before, or the old replicas next to a canary). A replica whose
+/// `/metrics` could not be read fails the window: what it served is unseen, and a gate that
+/// cannot see fails closed (a build that breaks `/metrics` must not pass as quiet).
 pub fn judge(thresholds: &Thresholds, baseline: Option<&Summary>, current: &Summary) -> Verdict {
+    if !current.unreadable.is_empty() {
+        return Verdict::Fail {
+            findings: vec![Finding {
+                metric: Metric::Unreadable,
+                scope: current.unreadable.join("; "),
+                value: current.unreadable.len() as f64,
+                limit: 0.0,
+                baseline: None,
+            }],
+        };
+    }
     let min = thresholds.min_requests as f64;
     if current.overall.requests < min.max(1.0) {
         return Verdict::Inconclusive {

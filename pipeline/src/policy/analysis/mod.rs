@@ -28,12 +28,17 @@ pub struct Traffic {
     pub latency: BTreeMap<String, Histogram>,
     /// Replicas whose counters went down between the reads: they restarted.
     pub restarted: Vec<String>,
+    /// Replicas whose `/metrics` could not be read at the second read, with why.
+    pub unreadable: Vec<String>,
 }
 
 /// The counts served between `start` and `now`, per series summed over replicas. A replica
 /// absent at the start (started since) or restarted counts from zero.
 pub fn traffic(start: &MetricsSnapshot, now: &MetricsSnapshot) -> Traffic {
-    let mut traffic = Traffic::default();
+    let mut traffic = Traffic {
+        unreadable: now.unreadable.clone(),
+        ..Traffic::default()
+    };
     for replica in &now.replicas {
         let before = start.replicas.iter().find(|r| r.replica == replica.replica);
         let before = match before {
@@ -133,6 +138,8 @@ pub struct Summary {
     /// By route (`/`), the service's routes only (not [`OWN_ROUTES`]).
     pub routes: BTreeMap<String, Stats>,
     pub restarted: Vec<String>,
+    /// Replicas that served unseen: their `/metrics` could not be read.
+    pub unreadable: Vec<String>,
 }
 
 impl Summary {
@@ -180,6 +187,7 @@ pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
         overall,
         routes,
         restarted: traffic.restarted.clone(),
+        unreadable: traffic.unreadable.clone(),
     }
 }
 

@@ -230,6 +230,7 @@ fn summary(root: (f64, f64, Option<f64>), other: (f64, f64, Option<f64>)) -> Sum
         overall,
         routes: [("/".to_owned(), r), ("/slow".to_owned(), o)].into(),
         restarted: Vec::new(),
+        unreadable: Vec::new(),
     }
 }
 
@@ -298,6 +299,29 @@ fn verdicts() {
         summary((100.0, 3.0, Some(0.031)), (0.0, 0.0, None)),
         "pass",
     );
+    // A replica whose /metrics cannot be read fails the window, however good the rest looks
+    // and however little was served: what it served is unseen.
+    for served in [100.0, 0.0] {
+        let mut unseen = summary((served, 0.0, fast), (0.0, 0.0, None));
+        unseen.unreadable = vec!["prod-2: /metrics answered 500".to_owned()];
+        check_verdict(
+            None,
+            unseen,
+            "fail: /metrics unreadable on prod-2: /metrics answered 500",
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_replica_reaches_the_verdict_through_traffic_and_every_build_part() {
+    let start = snapshot(vec![replica("a", &[("/", 200, 10.0)], &[])]);
+    let mut now = snapshot(vec![replica("a", &[("/", 200, 40.0)], &[])]);
+    now.unreadable = vec!["b: connection refused".to_owned()];
+    let summary = summarize(&traffic(&start, &now), 10.0);
+    assert_eq!(summary.unreadable, ["b: connection refused"]);
+    // Its build is unknown: a canary's part and the old build's part both carry it.
+    assert_eq!(now.of_build("a").unreadable, now.unreadable);
+    assert_eq!(now.of_build("other").unreadable, now.unreadable);
 }
 
 #[test]
