@@ -548,6 +548,36 @@ async fn metrics_are_read_through_the_pod_proxy_too() {
 }
 
 #[tokio::test]
+async fn synthetic_load_reaches_the_pods_through_the_pod_proxy() {
+    use pipeline::adapters::load::{Load, LoadPlan};
+    let cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy")],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    let base = "/api/v1/namespaces/paktech-dev/pods/paktech-app-6d9f7c8b5d-x7k2p:8080/proxy";
+    let (sent, seen) = against(cluster, |target| async move {
+        let load = Load::start(
+            LoadPlan {
+                urls: vec![base.to_owned()],
+                rate: 20.0,
+                until: Duration::from_millis(500),
+            },
+            target.load_sender(),
+        );
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        load.sent()
+    })
+    .await;
+    let root = format!("{base}/");
+    let reached = seen.iter().filter(|s| s.path == root).count();
+    assert!((1..=10).contains(&sent), "{sent} sent for a budget of 10");
+    // Every request went to the pod's proxy, a call kube::access::ACCESS lists (the mock
+    // server refuses any other), and nothing else was asked.
+    assert_eq!(reached as u64, sent, "{seen:?}");
+    assert_eq!(seen.len(), reached, "{seen:?}");
+}
+
+#[tokio::test]
 async fn pending_until_argo_cd_has_the_revision_synced_and_healthy() {
     for (app, pending) in [
         (application("Synced", REV, "Healthy"), false),

@@ -1,22 +1,51 @@
 //! Synthetic traffic for a quiet environment's monitoring window, so its analysis has
 //! requests to judge: `GET /` at a fixed rate, spread over the environment's own replicas
-//! (their published URLs, nothing else), one request at a time with a timeout, and bounded
-//! three ways: a total, a deadline of its own, and dropping the [`Load`] (the window ended
-//! or the flow failed) stops it at once.
+//! (their addresses as the target reaches them, nothing else), one request at a time with a
+//! timeout, and bounded three ways: a total, a deadline of its own, and dropping the [`Load`]
+//! (the window ended or the flow failed) stops it at once. How one request reaches a replica
+//! is the target's ([`SendOne`]): plain HTTP to a published port on the local target
+//! ([`over_http`]), the API server's pod proxy on Kubernetes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 /// No window sends more than this, whatever its rate and length.
 pub const MAX_REQUESTS: u64 = 100_000;
 
+/// Sends one `GET /` to the replica at the given address; the answer only has to arrive
+/// (the replica's own counters record it). Bounded in time by the sender.
+pub type SendOne = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Plain HTTP to `http://127.0.0.1:PORT` addresses, with a 2s timeout. A client that cannot
+/// be built sends nothing: the window then stays quiet and the analysis says so.
+pub fn over_http() -> SendOne {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .connect_timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build()
+        .ok();
+    Arc::new(move |base: String| {
+        let client = client.clone();
+        Box::pin(async move {
+            if let Some(client) = client
+                && let Ok(answer) = client.get(format!("{base}/")).send().await
+            {
+                let _ = answer.bytes().await;
+            }
+        })
+    })
+}
+
 /// How much load, to where, for how long.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPlan {
-    /// Replica base URLs (`http://127.0.0.1:PORT`).
+    /// Replica addresses, as the target's [`SendOne`] takes them (`http://127.0.0.1:PORT`;
+    /// a pod proxy path).
     pub urls: Vec<String>,
     /// Requests per second.
     pub rate: f64,
@@ -44,11 +73,12 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts sending `plan`'s requests. Nothing is sent without URLs or a positive rate.
-    pub fn start(plan: LoadPlan) -> Self {
+    /// Starts sending `plan`'s requests through `send`. Nothing is sent without URLs or a
+    /// positive rate.
+    pub fn start(plan: LoadPlan, send: SendOne) -> Self {
         let sent = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&sent);
-        let task = tokio::spawn(async move { run(plan, counter).await });
+        let task = tokio::spawn(async move { run(plan, send, counter).await });
         Self { task, sent }
     }
 
@@ -64,19 +94,11 @@ impl Drop for Load {
     }
 }
 
-async fn run(plan: LoadPlan, sent: Arc<AtomicU64>) {
+async fn run(plan: LoadPlan, send: SendOne, sent: Arc<AtomicU64>) {
     let budget = plan.budget();
     if plan.urls.is_empty() || budget == 0 {
         return;
     }
-    let Ok(client) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .connect_timeout(Duration::from_secs(2))
-        .no_proxy()
-        .build()
-    else {
-        return;
-    };
     let deadline = tokio::time::Instant::now() + plan.until;
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate));
     // A slow replica lowers the rate rather than piling requests up behind it.
@@ -90,11 +112,7 @@ async fn run(plan: LoadPlan, sent: Arc<AtomicU64>) {
         }
         let url = &plan.urls[(n as usize) % plan.urls.len()];
         sent.fetch_add(1, Ordering::Relaxed);
-        // The answer is what the replicas' own counters record; here it only has to arrive.
-        let request = client.get(format!("{url}/")).send();
-        if let Ok(Ok(answer)) = tokio::time::timeout_at(deadline, request).await {
-            let _ = answer.bytes().await;
-        }
+        let _ = tokio::time::timeout_at(deadline, send(url.clone())).await;
     }
 }
 
@@ -159,11 +177,14 @@ mod tests {
     #[tokio::test]
     async fn sends_at_most_its_budget_and_stops_by_itself() {
         let (url, seen) = counting_server().await;
-        let load = Load::start(LoadPlan {
-            urls: vec![url],
-            rate: 20.0,
-            until: Duration::from_secs(1),
-        });
+        let load = Load::start(
+            LoadPlan {
+                urls: vec![url],
+                rate: 20.0,
+                until: Duration::from_secs(1),
+            },
+            over_http(),
+        );
         first_request(&seen).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let sent = load.sent();
@@ -176,11 +197,14 @@ mod tests {
     #[tokio::test]
     async fn dropping_it_stops_it() {
         let (url, seen) = counting_server().await;
-        let load = Load::start(LoadPlan {
-            urls: vec![url],
-            rate: 100.0,
-            until: Duration::from_secs(60),
-        });
+        let load = Load::start(
+            LoadPlan {
+                urls: vec![url],
+                rate: 100.0,
+                until: Duration::from_secs(60),
+            },
+            over_http(),
+        );
         first_request(&seen).await;
         drop(load);
         tokio::time::sleep(Duration::from_millis(100)).await;

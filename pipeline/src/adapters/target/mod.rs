@@ -187,6 +187,14 @@ impl Target {
         })
     }
 
+    /// How synthetic load reaches a replica: HTTP to its published port, or the pod proxy.
+    pub fn load_sender(&self) -> crate::adapters::load::SendOne {
+        match self {
+            Self::Local(_) => crate::adapters::load::over_http(),
+            Self::Kube(kube) => kube.load_sender(),
+        }
+    }
+
     /// Reads `/metrics` of every replica of `env` (what analysis judges).
     pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
         Ok(match self {

@@ -52,7 +52,7 @@ pub(super) async fn stage(
 
     // The previous build's figures, for the analysis to compare with: read now, while only
     // the previous build's replicas serve.
-    let analysed = stage.monitor.is_some() && pipeline.config.environment(name)?.analysis.is_some();
+    let analysed = stage.monitor.as_ref().is_some_and(|m| m.analysis.is_some());
     let baseline = if analysed {
         steps
             .run(&step_name(stage, "baseline"), async {
@@ -118,7 +118,7 @@ pub(super) async fn stage(
         Err(error) => return Err(error.into()),
     };
 
-    if let Some(watch) = stage.monitor {
+    if let Some(watch) = stage.monitor.clone() {
         let step = step_name(stage, "monitor");
         let watched = steps
             .run(

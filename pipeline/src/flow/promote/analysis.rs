@@ -62,8 +62,8 @@ pub(super) struct Analysis {
 
 impl Analysis {
     /// Reads the window's start and starts the load, if any, to `urls` (the replicas'
-    /// published addresses; load only goes to plain HTTP ones, the local target's) for at
-    /// most `longest`.
+    /// addresses as the target reaches them: published ports, or pod proxy paths) for at most
+    /// `longest`.
     pub async fn begin(
         pipeline: &Pipeline,
         env: &EnvName,
@@ -74,14 +74,14 @@ impl Analysis {
     ) -> Result<Self> {
         let start = pipeline.target.metrics(env).await?;
         let load = config.load_rate.map(|rate| {
-            Load::start(LoadPlan {
-                urls: urls
-                    .into_iter()
-                    .filter(|u| u.starts_with("http://"))
-                    .collect(),
-                rate,
-                until: longest,
-            })
+            Load::start(
+                LoadPlan {
+                    urls,
+                    rate,
+                    until: longest,
+                },
+                pipeline.target.load_sender(),
+            )
         });
         Ok(Self {
             config: config.clone(),

@@ -102,12 +102,15 @@ async fn compare(
     let _load = analysis.load_rate.map(|rate| {
         let canary_url = started.canary.url.clone().into_iter();
         let old_urls = started.old.iter().filter_map(|r| r.url.clone());
-        Load::start(LoadPlan {
-            urls: aimed(canary_url.collect(), old_urls.collect()),
-            rate,
-            // Long enough for a window extended once; dropped when the window ends.
-            until: canary.window * 2,
-        })
+        Load::start(
+            LoadPlan {
+                urls: aimed(canary_url.collect(), old_urls.collect()),
+                rate,
+                // Long enough for a window extended once; dropped when the window ends.
+                until: canary.window * 2,
+            },
+            target.load_sender(),
+        )
     });
     let began = Instant::now();
     let served = || async {

@@ -145,7 +145,7 @@ pub struct ApprovalStep {
 }
 
 /// How long an environment is watched after its change, and when it rolls back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MonitorStep {
     #[serde(serialize_with = "duration_text")]
     pub duration: Duration,
@@ -153,6 +153,9 @@ pub struct MonitorStep {
     pub interval: Duration,
     /// Failing rounds in a row that roll the environment back.
     pub failures: u32,
+    /// What the metric analysis judges the window by (`[environments.analysis]`), in words;
+    /// `None`: health only.
+    pub analysis: Option<String>,
 }
 
 /// One environment's part of a promotion, in the order it runs.
@@ -379,6 +382,7 @@ fn stage(
             duration: monitor,
             interval: env.monitor_interval,
             failures: env.monitor_failures,
+            analysis: env.analysis.as_ref().map(ToString::to_string),
         }),
     })
 }

@@ -86,14 +86,20 @@ impl fmt::Display for Stage {
             humantime::format_duration(self.sync_timeout)
         )?;
         match &self.monitor {
-            Some(m) => writeln!(
-                f,
-                "   monitor:  watch for {} (every {}); roll {} back after {} failing round(s) in a row",
-                humantime::format_duration(m.duration),
-                humantime::format_duration(m.interval),
-                self.env,
-                m.failures
-            ),
+            Some(m) => {
+                writeln!(
+                    f,
+                    "   monitor:  watch for {} (every {}); roll {} back after {} failing round(s) in a row",
+                    humantime::format_duration(m.duration),
+                    humantime::format_duration(m.interval),
+                    self.env,
+                    m.failures
+                )?;
+                match &m.analysis {
+                    Some(analysis) => writeln!(f, "   analysis: {analysis}"),
+                    None => writeln!(f, "   analysis: none (health only)"),
+                }
+            }
             None => writeln!(f, "   monitor:  none"),
         }
     }

@@ -259,7 +259,15 @@ fn a_plan_names_each_gate_edit_and_step() {
             format!("+  digest: \"{}\"", digest('a')),
         ]
     );
-    assert_eq!(prod.monitor.map(|m| m.duration.as_secs()), Some(300));
+    assert_eq!(
+        prod.monitor.as_ref().map(|m| m.duration.as_secs()),
+        Some(300)
+    );
+    assert_eq!(
+        prod.monitor.as_ref().and_then(|m| m.analysis.as_deref()),
+        None,
+        "no [environments.analysis]: health only"
+    );
 
     // An approval by someone else counts; the monitor can be switched off per request.
     snap.records.approvals.push(Approval {
@@ -347,6 +355,22 @@ fn the_json_form_serialises() {
 }
 
 mod canary;
+#[test]
+fn the_watch_carries_the_analysis_thresholds_in_words() {
+    let config = config(
+        "[environments.analysis]\nmax_error_ratio = 0.05\nmax_p99 = \"250ms\"\nmin_requests = 50\nbaseline_error_factor = 2.0\nbaseline_p99_factor = 3.0\ninconclusive = \"extend\"\nload_rate = 5.0\n",
+    );
+    let planned = plan_at(&config, &snapshot(), &request("prod", Some(SHA)), NOON).expect("plan");
+    let monitor = planned.stages[0].monitor.as_ref().expect("watched");
+    let words = "error ratio ≤ 0.05 and p99 ≤ 250ms, overall and per route; ≤ 2× the previous build's error ratio, ≤ 3× its p99; at least 50 requests, else extend once; 5 synthetic requests/s";
+    assert_eq!(monitor.analysis.as_deref(), Some(words));
+    assert!(
+        planned
+            .to_string()
+            .contains(&format!("   analysis: {words}\n"))
+    );
+}
+
 #[test]
 fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence() {
     let key = crate::cosign::SigningKey::generate().public_key().to_pem();

@@ -79,7 +79,7 @@ pub const ACCESS: &[ApiAccess] = &[
         resource: "pods",
         subresource: Some("proxy"),
         namespace: Namespace::Environments,
-        why: "smoke-test each pod's /health and /info, and read its /metrics for analysis, through the API server",
+        why: "smoke-test each pod's /health and /info, read its /metrics for analysis, and send a quiet window's synthetic GET /, through the API server",
     },
 ];
 

@@ -579,6 +579,21 @@ impl KubeTarget {
         Ok(snapshot)
     }
 
+    /// Sends a synthetic `GET /` to a pod through the API server's pod proxy (the same call as
+    /// the probes), given the pod's proxy path as its address; bounded by the probe timeout.
+    pub fn load_sender(&self) -> crate::adapters::load::SendOne {
+        let client = self.client.clone();
+        let timeout = self.probe_timeout;
+        std::sync::Arc::new(move |base: String| {
+            let client = client.clone();
+            Box::pin(async move {
+                if let Ok(request) = http::Request::get(format!("{base}/")).body(Vec::new()) {
+                    let _ = tokio::time::timeout(timeout, client.request_text(request)).await;
+                }
+            })
+        })
+    }
+
     async fn proxy_get(&self, path: &str) -> std::result::Result<String, String> {
         let request = http::Request::get(path)
             .body(Vec::new())
