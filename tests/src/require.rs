@@ -12,7 +12,8 @@ pub enum Service {
     Docker,
     /// Debian's `docker-registry`, run by tests as a local OCI registry.
     Registry,
-    /// A program on PATH: `helm`, `checkov`, `wrk`, `chromium` and `chromedriver`.
+    /// A program on PATH: `helm`, `checkov`, `wrk`, `chromium`, `chromedriver`, and
+    /// `cargo-auditable` (every image build runs `cargo auditable build`).
     Tool(&'static str),
     /// `shared/` beside the project: the grype reports and manifests tests read.
     Shared,
@@ -21,9 +22,10 @@ pub enum Service {
 }
 
 /// Every service a test here may need, in the order the run's report lists them.
-pub const ALL: [Service; 9] = [
+pub const ALL: [Service; 10] = [
     Service::Docker,
     Service::Registry,
+    Service::Tool("cargo-auditable"),
     Service::Tool("helm"),
     Service::Tool("checkov"),
     Service::Tool("wrk"),
@@ -133,10 +135,12 @@ pub fn require(service: Service, test: &str) -> bool {
     }
 }
 
-/// The Docker engine, or `None` when it is absent (see [`skip_or_fail`]).
+/// The Docker engine, or `None` when it (or `cargo-auditable`, which every image build its
+/// tests make runs) is absent (see [`skip_or_fail`]).
 pub async fn docker(test: &str) -> Option<bollard::Docker> {
     match pipeline::adapters::docker::connect().await {
-        Ok(docker) => Some(docker),
+        // The engine's tests build images, and every image build runs `cargo auditable build`.
+        Ok(docker) => require(Service::Tool("cargo-auditable"), test).then_some(docker),
         Err(err) => {
             skip_or_fail(Service::Docker, test, &err.to_string());
             None
