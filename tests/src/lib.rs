@@ -284,6 +284,19 @@ pub async fn build_sources(pipeline: &Pipeline, docker: &Docker, sources: PathBu
     .expect("build");
 }
 
+/// `name`'s settings in `pipeline`, for a test to change.
+pub fn env_mut<'p>(
+    pipeline: &'p mut Pipeline,
+    name: &str,
+) -> &'p mut pipeline::config::EnvironmentConfig {
+    pipeline
+        .config
+        .environments
+        .iter_mut()
+        .find(|e| e.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no environment {name} in the test pipeline"))
+}
+
 /// Records, as a person with push access could, that `sha` passed through `env`.
 pub fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest: &str) {
     pipeline

@@ -52,12 +52,7 @@ async fn setup(
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = tests::unique_prefix(test);
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
-    let prod = pipeline
-        .config
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "prod")
-        .expect("prod");
+    let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_secs(1);
     prod.monitor_failures = 2;
     prod.analysis = Some(AnalysisConfig {
@@ -290,12 +285,7 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     );
 
     // "extend": watched once more, still quiet, so it fails closed and rolls back.
-    let prod = pipeline
-        .config
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "prod")
-        .expect("prod");
+    let prod = tests::env_mut(&mut pipeline, "prod");
     prod.analysis.as_mut().expect("analysis").inconclusive = Inconclusive::Extend;
     let second = another_build(&pipeline, &docker, None).await;
     let lines = Lines::default();

@@ -60,7 +60,7 @@ async fn setup(test: &str) -> Option<(tests::Cleanup, tempfile::TempDir, Pipelin
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = tests::unique_prefix(test);
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
-    let prod = prod(&mut pipeline);
+    let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_secs(1);
     prod.analysis = Some(AnalysisConfig {
         max_error_ratio: 0.05,
@@ -74,21 +74,12 @@ async fn setup(test: &str) -> Option<(tests::Cleanup, tempfile::TempDir, Pipelin
     Some((tests::Cleanup::new(&prefix), dir, pipeline, docker))
 }
 
-fn prod(pipeline: &mut Pipeline) -> &mut pipeline::config::EnvironmentConfig {
-    pipeline
-        .config
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "prod")
-        .expect("prod")
-}
-
 /// Prod running `sha` on all its replicas, promoted without a canary.
 async fn prod_at(pipeline: &mut Pipeline, sha: &GitSha) {
-    let canary = prod(pipeline).canary.take();
+    let canary = tests::env_mut(pipeline, "prod").canary.take();
     let (_, error) = to_prod(pipeline, sha, &Events::default()).await;
     assert!(error.is_none(), "{error:?}");
-    prod(pipeline).canary = canary;
+    tests::env_mut(pipeline, "prod").canary = canary;
 }
 
 /// Promotes `sha` to prod without the watch after it (the canary is what is under test).
@@ -171,7 +162,7 @@ async fn a_faulty_canary_is_rolled_back_and_only_it_ever_ran_the_build() {
     };
     let good = deploy_dev(&pipeline, &docker).await;
     prod_at(&mut pipeline, &good).await;
-    prod(&mut pipeline).canary = Some(WINDOW);
+    tests::env_mut(&mut pipeline, "prod").canary = Some(WINDOW);
 
     let bad = faulty_build(&pipeline, &docker, Fault::FailingFifth).await;
     let events = Events::default();
@@ -224,7 +215,7 @@ async fn a_good_canary_passes_and_then_every_replica_runs_the_build() {
     };
     let first = deploy_dev(&pipeline, &docker).await;
     prod_at(&mut pipeline, &first).await;
-    prod(&mut pipeline).canary = Some(WINDOW);
+    tests::env_mut(&mut pipeline, "prod").canary = Some(WINDOW);
 
     let second = another_build(&pipeline, &docker, None).await;
     let events = Events::default();

@@ -119,12 +119,7 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
     let prefix = tests::unique_prefix("monkill");
     let _cleanup = tests::Cleanup::new(&prefix);
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
-    let prod = pipeline
-        .config
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "prod")
-        .expect("prod");
+    let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_millis(500);
     prod.monitor_failures = 2;
 

@@ -116,12 +116,7 @@ async fn the_platforms_reviews_pass_through_the_same_rule_and_fail_closed() {
     }
 
     // Two distinct approvers needed: the same person twice is one.
-    let prod = pipeline
-        .config
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "prod")
-        .expect("prod");
+    let prod = tests::env_mut(&mut pipeline, "prod");
     prod.approvals = 2;
     let (_, error) = promote::run(
         &pipeline,

@@ -42,12 +42,7 @@ fn refs(dir: &Path) -> String {
 fn require_in_prod(pipeline: &mut Pipeline, key: &SigningKey) {
     pipeline.config.supply_chain.keys =
         vec![PublicKey::from_pem("test.pub", &key.public_key().to_pem()).expect("public key")];
-    let prod = pipeline
-        .config
-        .environments
-        .iter_mut()
-        .find(|e| e.name.as_str() == "prod")
-        .expect("prod");
+    let prod = tests::env_mut(pipeline, "prod");
     prod.require_signature = Some(true);
     prod.require_sbom = Some(true);
 }
