@@ -4,7 +4,9 @@
 //! timeout, and bounded three ways: a total, a deadline of its own, and dropping the [`Load`]
 //! (the window ended or the flow failed) stops it at once. How one request reaches a replica
 //! is the target's ([`SendOne`]): plain HTTP to a published port on the local target
-//! ([`over_http`]), the API server's pod proxy on Kubernetes.
+//! ([`over_http`]), the API server's pod proxy on Kubernetes. Each request's [`Answer`] is
+//! counted ([`Load::counts`]): a request that hung, was reset or crashed its handler never
+//! reaches the replica's counters, so the analysis takes the sender's word for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,12 +15,36 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
+use crate::model::LoadCounts;
+
 /// No window sends more than this, whatever its rate and length.
 pub const MAX_REQUESTS: u64 = 100_000;
 
-/// Sends one `GET /` to the replica at the given address; the answer only has to arrive
-/// (the replica's own counters record it). Bounded in time by the sender.
-pub type SendOne = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+/// How one synthetic request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A whole answer below 500.
+    Served,
+    /// A whole answer of 500 or more.
+    ServerError,
+    /// No whole answer: timed out, reset, refused.
+    Unanswered,
+}
+
+impl Answer {
+    /// From an HTTP status code.
+    pub fn of_status(status: u16) -> Self {
+        if status >= 500 {
+            Self::ServerError
+        } else {
+            Self::Served
+        }
+    }
+}
+
+/// Sends one `GET /` to the replica at the given address and says how it ended. Bounded in
+/// time by the sender.
+pub type SendOne = Arc<dyn Fn(String) -> BoxFuture<'static, Answer> + Send + Sync>;
 
 /// Plain HTTP to `http://127.0.0.1:PORT` addresses, with a 2s timeout. A client that cannot
 /// be built sends nothing: the window then stays quiet and the analysis says so.
@@ -32,10 +58,18 @@ pub fn over_http() -> SendOne {
     Arc::new(move |base: String| {
         let client = client.clone();
         Box::pin(async move {
-            if let Some(client) = client
-                && let Ok(answer) = client.get(format!("{base}/")).send().await
-            {
-                let _ = answer.bytes().await;
+            let Some(client) = client else {
+                return Answer::Unanswered;
+            };
+            match client.get(format!("{base}/")).send().await {
+                Ok(answer) => {
+                    let status = answer.status().as_u16();
+                    match answer.bytes().await {
+                        Ok(_) => Answer::of_status(status),
+                        Err(_) => Answer::Unanswered,
+                    }
+                }
+                Err(_) => Answer::Unanswered,
             }
         })
     })
@@ -65,26 +99,43 @@ impl LoadPlan {
     }
 }
 
+/// What the load has seen so far, shared with its task.
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    server_errors: AtomicU64,
+    unanswered: AtomicU64,
+}
+
 /// Running load; stops when dropped.
 #[derive(Debug)]
 pub struct Load {
     task: JoinHandle<()>,
-    sent: Arc<AtomicU64>,
+    counters: Arc<Counters>,
 }
 
 impl Load {
     /// Starts sending `plan`'s requests through `send`. Nothing is sent without URLs or a
     /// positive rate.
     pub fn start(plan: LoadPlan, send: SendOne) -> Self {
-        let sent = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&sent);
-        let task = tokio::spawn(async move { run(plan, send, counter).await });
-        Self { task, sent }
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::clone(&counters);
+        let task = tokio::spawn(async move { run(plan, send, shared).await });
+        Self { task, counters }
     }
 
     /// Requests sent so far (answered or not).
     pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
+        self.counters.sent.load(Ordering::Relaxed)
+    }
+
+    /// How the requests sent so far ended. A request still in flight counts as sent only.
+    pub fn counts(&self) -> LoadCounts {
+        LoadCounts {
+            sent: self.sent(),
+            server_errors: self.counters.server_errors.load(Ordering::Relaxed),
+            unanswered: self.counters.unanswered.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -94,7 +145,7 @@ impl Drop for Load {
     }
 }
 
-async fn run(plan: LoadPlan, send: SendOne, sent: Arc<AtomicU64>) {
+async fn run(plan: LoadPlan, send: SendOne, counters: Arc<Counters>) {
     let budget = plan.budget();
     if plan.urls.is_empty() || budget == 0 {
         return;
@@ -111,8 +162,14 @@ async fn run(plan: LoadPlan, send: SendOne, sent: Arc<AtomicU64>) {
             return;
         }
         let url = &plan.urls[(n as usize) % plan.urls.len()];
-        sent.fetch_add(1, Ordering::Relaxed);
-        let _ = tokio::time::timeout_at(deadline, send(url.clone())).await;
+        counters.sent.fetch_add(1, Ordering::Relaxed);
+        // Cut short by the load's own deadline: the request is not the replica's fault, and
+        // is counted as sent only.
+        match tokio::time::timeout_at(deadline, send(url.clone())).await {
+            Ok(Answer::ServerError) => counters.server_errors.fetch_add(1, Ordering::Relaxed),
+            Ok(Answer::Unanswered) => counters.unanswered.fetch_add(1, Ordering::Relaxed),
+            Ok(Answer::Served) | Err(_) => 0,
+        };
     }
 }
 

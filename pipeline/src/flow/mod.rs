@@ -172,6 +172,10 @@ pub enum Error {
     },
     #[error("smoke test of {env} failed: {problems}")]
     Smoke { env: String, problems: String },
+    #[error(
+        "the previous build in {env} could not be measured to compare with ({why}); nothing was written"
+    )]
+    Baseline { env: String, why: String },
     #[error(transparent)]
     Registry(#[from] registry::Error),
     #[error(transparent)]

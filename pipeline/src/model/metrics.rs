@@ -62,3 +62,27 @@ impl MetricsSnapshot {
         }
     }
 }
+
+/// What the pipeline's own synthetic load saw of its requests, over some span of time: the
+/// replicas' counters cannot see a request that hung, was reset or crashed the handler, so
+/// the sender's side of the story counts too (`policy::analysis::summarize`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoadCounts {
+    /// Requests sent.
+    pub sent: u64,
+    /// Answered with a 5xx status (the replica counted these itself).
+    pub server_errors: u64,
+    /// Never answered: timed out, reset, refused (no replica counted these).
+    pub unanswered: u64,
+}
+
+impl LoadCounts {
+    /// What was seen since `earlier` (a later reading minus an earlier one).
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            sent: self.sent.saturating_sub(earlier.sent),
+            server_errors: self.server_errors.saturating_sub(earlier.server_errors),
+            unanswered: self.unanswered.saturating_sub(earlier.unanswered),
+        }
+    }
+}

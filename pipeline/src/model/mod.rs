@@ -67,7 +67,7 @@ mod secret;
 
 pub use attest::SignatureLayer;
 pub use identity::{Person, Reason};
-pub use metrics::{Histogram, MetricsSnapshot, ReplicaMetrics, RequestKey};
+pub use metrics::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;
 pub use records::{Approval, Block, PromotionRequest, RecordSet};
 pub use rollout::{ReplicaState, RolloutRule, RolloutStep, TargetKind};

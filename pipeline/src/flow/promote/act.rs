@@ -52,17 +52,24 @@ pub(super) async fn stage(
 
     // The previous build's figures, for the analysis to compare with: read now, while only
     // the previous build's replicas serve.
-    let analysed = stage.monitor.as_ref().is_some_and(|m| m.analysis.is_some());
-    let baseline = if analysed {
-        steps
-            .run(&step_name(stage, "baseline"), async {
-                let baseline = analysis::baseline(pipeline, &stage.env, sha).await?;
-                let detail = analysis::describe_baseline(baseline.as_ref());
-                Ok::<_, Error>((Outcome::Succeeded, detail, baseline))
-            })
-            .await?
-    } else {
-        None
+    let env = pipeline.config.environment(name)?;
+    let reporter = steps.reporter();
+    let measured = stage.monitor.as_ref().filter(|m| m.analysis.is_some());
+    let baseline = match (measured, &env.analysis) {
+        (Some(watch), Some(config)) => {
+            let step = step_name(stage, "baseline");
+            let measure = monitor::measure(watch, config);
+            steps
+                .run(&step, async {
+                    let baseline =
+                        analysis::baseline(pipeline, &stage.env, sha, &measure, &step, reporter)
+                            .await?;
+                    let detail = analysis::describe_baseline(baseline.as_ref());
+                    Ok::<_, Error>((Outcome::Succeeded, detail, baseline))
+                })
+                .await?
+        }
+        _ => None,
     };
 
     let change = change(pipeline, options, plan, stage, &passed.approved_by);
@@ -91,8 +98,6 @@ pub(super) async fn stage(
         return Err(roll_back(pipeline, options, steps, plan, stage, trouble, figures).await);
     }
 
-    let reporter = steps.reporter();
-    let env = pipeline.config.environment(name)?;
     let deployed = steps
         .run(&step_name(stage, "deploy"), async {
             let deployed = sync::deploy(pipeline, env, sha.as_str(), reporter).await?;

@@ -1,50 +1,105 @@
-//! The metric side of a watch (`[environments.analysis]`): the previous build's figures read
-//! just before the write, every replica's `/metrics` read at the window's start and at each
-//! round, the optional synthetic load, and `policy::analysis` judging what was served.
+//! The metric side of a watch (`[environments.analysis]`): the previous build measured over a
+//! window of the same length just before the write (its baseline), every replica's
+//! `/metrics` read at the window's start and at each round, the optional synthetic load, and
+//! `policy::analysis` judging what was served.
+
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::adapters::load::{Load, LoadPlan};
 use crate::config::AnalysisConfig;
-use crate::flow::{Pipeline, Result};
-use crate::model::{EnvName, GitSha, MetricsSnapshot};
-use crate::policy::analysis::{Summary, Thresholds, Verdict, judge, summarize, traffic};
+use crate::flow::{Error, Pipeline, Result};
+use crate::model::{EnvName, GitSha, LoadCounts, MetricsSnapshot};
+use crate::policy::analysis::{Look, Reading, Summary, Thresholds, Verdict, Window, judge};
+use crate::report::Reporter;
 
-/// The previous build's figures: what its replicas served since they started, read before
-/// the write (so before any of them is replaced). `None` when no replica of another build
-/// answers, as on a first promotion.
+/// How a window is measured: its length, how often it is read, and the load sent meanwhile.
+#[derive(Debug, Clone)]
+pub(super) struct Measure {
+    pub length: Duration,
+    pub interval: Duration,
+    /// Synthetic requests per second; `None`: none.
+    pub load_rate: Option<f64>,
+}
+
+/// The previous build's window: what its replicas serve over `measure.length`, read every
+/// interval, under the same synthetic load the new build will get, so both sides of the
+/// comparison are measured alike. `None` when no replica of another build runs (a first
+/// promotion). A read that fails is retried at the next interval; a baseline with fewer than
+/// two complete reads cannot be compared with, and refuses (nothing is written yet).
 pub(super) async fn baseline(
     pipeline: &Pipeline,
     env: &EnvName,
     new: &GitSha,
-) -> Result<Option<Summary>> {
-    let now = pipeline.target.metrics(env).await?;
-    let old = MetricsSnapshot {
-        replicas: now
+    measure: &Measure,
+    step: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<Window>> {
+    let old_build = |snapshot: MetricsSnapshot| MetricsSnapshot {
+        replicas: snapshot
             .replicas
             .into_iter()
             .filter(|r| r.build != new.as_str())
             .collect(),
-        unreadable: Vec::new(),
+        unreadable: snapshot.unreadable,
     };
-    if old.replicas.is_empty() {
+    let replicas = pipeline.target.probe(env).await?;
+    let urls: Vec<String> = replicas
+        .iter()
+        .filter(|(r, _)| r.tag != new.as_str())
+        .filter_map(|(r, _)| r.url.clone())
+        .collect();
+    if urls.is_empty() {
         return Ok(None);
     }
-    Ok(Some(summarize(
-        &traffic(&MetricsSnapshot::default(), &old),
-        0.0,
-    )))
+    let load = start_load(pipeline, measure, urls, measure.length);
+    let started = Instant::now();
+    let mut readings = Vec::new();
+    let mut failed = Vec::new();
+    loop {
+        match pipeline.target.metrics(env).await.map(old_build) {
+            Ok(metrics) if metrics.unreadable.is_empty() => readings.push(Reading {
+                at: started.elapsed().as_secs_f64(),
+                metrics,
+                load: counts(load.as_ref()),
+            }),
+            Ok(metrics) => failed.push(metrics.unreadable.join("; ")),
+            Err(error) => failed.push(error.to_string()),
+        }
+        let left = measure.length.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        reporter.progress(
+            step,
+            format!(
+                "measuring the previous build: {} read(s), {} left",
+                readings.len(),
+                humantime::format_duration(Duration::from_secs(left.as_secs()))
+            ),
+        );
+        tokio::time::sleep(left.min(measure.interval)).await;
+    }
+    if readings.len() < 2 {
+        return Err(Error::Baseline {
+            env: env.to_string(),
+            why: failed.last().cloned().unwrap_or_else(|| "too few reads".into()),
+        });
+    }
+    Ok(Some(Window::new(&readings)))
 }
 
 /// One line for the previous build's figures.
-pub(super) fn describe_baseline(baseline: Option<&Summary>) -> String {
+pub(super) fn describe_baseline(baseline: Option<&Window>) -> String {
     match baseline {
         None => "no replica of a previous build to compare with".to_owned(),
         Some(b) => format!(
-            "previous build: {:.0} request(s), error ratio {}, p99 {}",
-            b.overall.requests,
-            ratio(b.overall.error_ratio()),
-            millis(b.overall.p99)
+            "previous build over {:.0}s: {:.0} request(s), error ratio {}, p99 {}",
+            b.total.seconds,
+            b.total.overall.requests,
+            ratio(b.total.overall.error_ratio()),
+            millis(b.total.overall.p99)
         ),
     }
 }
@@ -54,8 +109,9 @@ pub(super) fn describe_baseline(baseline: Option<&Summary>) -> String {
 pub(super) struct Analysis {
     pub config: AnalysisConfig,
     thresholds: Thresholds,
-    baseline: Option<Summary>,
-    start: MetricsSnapshot,
+    baseline: Option<Window>,
+    /// The complete reads so far, the window's start first.
+    readings: Vec<Reading>,
     started: Instant,
     load: Option<Load>,
 }
@@ -63,68 +119,113 @@ pub(super) struct Analysis {
 impl Analysis {
     /// Reads the window's start and starts the load, if any, to `urls` (the replicas'
     /// addresses as the target reaches them: published ports, or pod proxy paths) for at most
-    /// `longest`.
+    /// `longest`. A start that cannot be read completely is an error: without it nothing
+    /// served can be counted.
     pub async fn begin(
         pipeline: &Pipeline,
         env: &EnvName,
         config: &AnalysisConfig,
-        baseline: Option<Summary>,
+        baseline: Option<Window>,
+        measure: &Measure,
         urls: Vec<String>,
-        longest: std::time::Duration,
+        longest: Duration,
     ) -> Result<Self> {
         let start = pipeline.target.metrics(env).await?;
-        let load = config.load_rate.map(|rate| {
-            Load::start(
-                LoadPlan {
-                    urls,
-                    rate,
-                    until: longest,
-                },
-                pipeline.target.load_sender(),
-            )
-        });
+        if !start.unreadable.is_empty() {
+            return Err(Error::Smoke {
+                env: env.to_string(),
+                problems: format!("/metrics unreadable on {}", start.unreadable.join("; ")),
+            });
+        }
+        let load = start_load(pipeline, measure, urls, longest);
         Ok(Self {
             config: config.clone(),
             thresholds: config.thresholds(),
             baseline,
-            start,
+            readings: vec![Reading {
+                at: 0.0,
+                metrics: start,
+                load: LoadCounts::default(),
+            }],
             started: Instant::now(),
             load,
         })
     }
 
-    /// What was served since the start, and its verdict.
-    pub async fn judge(&self, pipeline: &Pipeline, env: &EnvName) -> Result<(Summary, Verdict)> {
-        let now = pipeline.target.metrics(env).await?;
-        let summary = summarize(
-            &traffic(&self.start, &now),
-            self.started.elapsed().as_secs_f64(),
-        );
-        let verdict = judge(&self.thresholds, self.baseline.as_ref(), &summary);
-        Ok((summary, verdict))
+    /// Reads every replica now and judges the window so far at `look`. A complete read
+    /// becomes the window's newest interval; one with an unreadable replica is judged (and
+    /// fails) but kept out, so the next complete read still counts every replica once.
+    pub async fn judge(
+        &mut self,
+        pipeline: &Pipeline,
+        env: &EnvName,
+        look: Look,
+    ) -> Result<(Summary, Verdict)> {
+        let reading = Reading {
+            at: self.started.elapsed().as_secs_f64(),
+            metrics: pipeline.target.metrics(env).await?,
+            load: counts(self.load.as_ref()),
+        };
+        let window = if reading.metrics.unreadable.is_empty() {
+            self.readings.push(reading);
+            Window::new(&self.readings)
+        } else {
+            let mut readings = self.readings.clone();
+            readings.push(reading);
+            Window::new(&readings)
+        };
+        let verdict = judge(&self.thresholds, self.baseline.as_ref(), &window, look);
+        Ok((window.total, verdict))
     }
 
     /// One line: the figures, the synthetic requests sent, the verdict.
     pub fn describe(&self, summary: &Summary, verdict: &Verdict) -> String {
-        let load = self
-            .load
-            .as_ref()
-            .map(|l| format!(" ({} synthetic)", l.sent()))
-            .unwrap_or_default();
-        let restarted = if summary.restarted.is_empty() {
-            String::new()
-        } else {
-            format!(", restarted: {}", summary.restarted.join(", "))
-        };
-        format!(
-            "{:.0} request(s){load} at {:.1}/s, error ratio {}, p50 {}, p99 {}{restarted}: {verdict}",
-            summary.overall.requests,
-            summary.rate(),
-            ratio(summary.overall.error_ratio()),
-            millis(summary.overall.p50),
-            millis(summary.overall.p99),
-        )
+        describe(summary, self.load.is_some(), verdict)
     }
+}
+
+/// One line: the figures, what the synthetic load saw, the verdict.
+pub(super) fn describe(summary: &Summary, loaded: bool, verdict: &Verdict) -> String {
+    let synthetic = &summary.synthetic;
+    let load = match (loaded, synthetic.unanswered + synthetic.server_errors) {
+        (false, _) => String::new(),
+        (true, 0) => format!(" ({} synthetic)", synthetic.sent),
+        (true, _) => format!(
+            " ({} synthetic: {} 5xx, {} unanswered)",
+            synthetic.sent, synthetic.server_errors, synthetic.unanswered
+        ),
+    };
+    let restarted = if summary.restarted.is_empty() {
+        String::new()
+    } else {
+        format!(", restarted: {}", summary.restarted.join(", "))
+    };
+    format!(
+        "{:.0} request(s){load} at {:.1}/s, error ratio {}, p50 {}, p99 {}{restarted}: {verdict}",
+        summary.overall.requests,
+        summary.rate(),
+        ratio(summary.overall.error_ratio()),
+        millis(summary.overall.p50),
+        millis(summary.overall.p99),
+    )
+}
+
+fn start_load(
+    pipeline: &Pipeline,
+    measure: &Measure,
+    urls: Vec<String>,
+    until: Duration,
+) -> Option<Load> {
+    measure.load_rate.map(|rate| {
+        Load::start(
+            LoadPlan { urls, rate, until },
+            pipeline.target.load_sender(),
+        )
+    })
+}
+
+fn counts(load: Option<&Load>) -> LoadCounts {
+    load.map(Load::counts).unwrap_or_default()
 }
 
 fn ratio(r: Option<f64>) -> String {

@@ -11,11 +11,13 @@ use tokio::time::Instant;
 
 use crate::adapters::load::{Load, LoadPlan};
 use crate::adapters::target::{Replica, SyncMode};
-use crate::config::EnvironmentConfig;
+use crate::config::{AnalysisConfig, EnvironmentConfig};
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, Result, sync};
-use crate::model::{GitSha, MetricsSnapshot};
-use crate::policy::analysis::{Decision, Summary, Verdict, decide, judge, summarize, traffic};
+use crate::model::GitSha;
+use crate::policy::analysis::{
+    Decision, Inconclusive, Look, Reading, Summary, Verdict, Window, decide, judge,
+};
 use crate::policy::plan::{CanaryStep, Stage};
 use crate::policy::rollout::canary_step;
 use crate::report::{Outcome, Reporter};
@@ -98,47 +100,74 @@ async fn compare(
         ),
     );
     let target = &pipeline.target;
-    let start = target.metrics(&stage.env).await?;
-    let _load = analysis.load_rate.map(|rate| {
-        let canary_url = started.canary.url.clone().into_iter();
-        let old_urls = started.old.iter().filter_map(|r| r.url.clone());
-        Load::start(
-            LoadPlan {
-                urls: aimed(canary_url.collect(), old_urls.collect()),
-                rate,
-                // Long enough for a window extended once; dropped when the window ends.
-                until: canary.window * 2,
-            },
-            target.load_sender(),
-        )
-    });
-    let began = Instant::now();
-    let served = || async {
-        let now = target.metrics(&stage.env).await?;
-        Ok::<_, Error>(split(
-            &start,
-            &now,
-            sha,
-            &started.old_build,
-            began.elapsed(),
-        ))
+    // Half the load to the canary, half shared by the old replicas: each side's figures rest
+    // on about as many requests, and each side's load counts its own unanswered requests.
+    let half = analysis.load_rate.map(|rate| rate / 2.0);
+    let until = canary.window * 2;
+    let load = |urls: Vec<String>| {
+        half.map(|rate| {
+            let plan = LoadPlan { urls, rate, until };
+            Load::start(plan, target.load_sender())
+        })
     };
+    let new_load = load(started.canary.url.clone().into_iter().collect());
+    let old_load = load(started.old.iter().filter_map(|r| r.url.clone()).collect());
+    let counts = |l: &Option<Load>| l.as_ref().map(Load::counts).unwrap_or_default();
+    let began = Instant::now();
+    let mut new_side = Vec::new();
+    let mut old_side = Vec::new();
+    let (rounds, finals) = canary_looks(canary.window, env.monitor_interval, analysis);
     let mut window = canary.window;
     let mut extended = false;
     loop {
-        wait_until(began + window, env.monitor_interval, || async {
-            let (new, old) = served().await?;
-            let line = format!("canary {}; old {}", figures(&new), figures(&old));
-            reporter.progress(step, line);
-            Ok(())
-        })
-        .await?;
-        let (new, old) = served().await?;
-        let verdict = judge(&analysis.thresholds(), Some(&old), &new);
-        let described = format!("canary {}; old {}: {verdict}", figures(&new), figures(&old));
+        let deadline = began + window;
+        let mut look = Look::Round { rounds };
+        let (new, old, verdict) = loop {
+            let metrics = target.metrics(&stage.env).await?;
+            let at = began.elapsed().as_secs_f64();
+            let reading = |build: &str, load| Reading {
+                at,
+                metrics: metrics.of_build(build),
+                load,
+            };
+            new_side.push(reading(sha.as_str(), counts(&new_load)));
+            old_side.push(reading(&started.old_build, counts(&old_load)));
+            let (new, old) = (Window::new(&new_side), Window::new(&old_side));
+            if !metrics.unreadable.is_empty() {
+                // Judged (it fails) with the unreadable read, which no interval keeps.
+                new_side.pop();
+                old_side.pop();
+            }
+            let verdict = if new_side.len() > 1 && old.total.overall.requests <= 0.0 {
+                Verdict::nothing_to_compare(
+                    new.total.overall.requests,
+                    analysis.min_requests,
+                    "the old replicas served nothing to compare the canary with",
+                )
+            } else {
+                judge(&analysis.thresholds(), Some(&old), &new, look)
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if matches!(look, Look::Final { .. }) || matches!(verdict, Verdict::Fail { .. }) {
+                break (new, old, verdict);
+            }
+            if new_side.len() > 1 {
+                let line = format!("canary {}; old {}", figures(&new.total), figures(&old.total));
+                reporter.progress(step, line);
+            }
+            tokio::time::sleep(left.min(env.monitor_interval)).await;
+            if Instant::now() >= deadline {
+                look = Look::Final { finals };
+            }
+        };
+        let described = format!(
+            "canary {}; old {}: {verdict}",
+            figures(&new.total),
+            figures(&old.total)
+        );
         match decide(&verdict, analysis.inconclusive, extended) {
             Decision::Pass => return Ok((Outcome::Succeeded, described, None)),
-            Decision::Fail(reason) => {
+            Decision::Fail(reason) | Decision::Unproven(reason) => {
                 return Ok(failed(
                     &described,
                     format!("canary {reason}"),
@@ -152,6 +181,16 @@ async fn compare(
                 extended = true;
             }
         }
+    }
+}
+
+/// The canary window's most rounds and ends, as the watch counts them (`monitor::looks`).
+fn canary_looks(window: Duration, interval: Duration, analysis: &AnalysisConfig) -> (u32, u32) {
+    let interval = interval.min(window).as_secs_f64().max(0.001);
+    let rounds = (window.as_secs_f64() / interval).ceil().max(1.0) as u32;
+    match analysis.inconclusive {
+        Inconclusive::Extend => (rounds * 2, 2),
+        _ => (rounds, 1),
     }
 }
 
@@ -207,53 +246,6 @@ async fn start(
     })
 }
 
-/// Sleeps until `deadline`, calling `each` every `interval` on the way.
-async fn wait_until<F, Fut>(deadline: Instant, interval: Duration, each: F) -> Result<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(());
-        }
-        tokio::time::sleep(left.min(interval)).await;
-        if Instant::now() < deadline {
-            each().await?;
-        }
-    }
-}
-
-/// Load URLs so that the canary gets half the requests and the old replicas share the rest:
-/// each figure then rests on about as many requests.
-fn aimed(canary: Vec<String>, old: Vec<String>) -> Vec<String> {
-    if old.is_empty() {
-        return canary;
-    }
-    old.into_iter()
-        .flat_map(|o| canary.iter().cloned().chain([o]))
-        .collect()
-}
-
-/// What the canary (`new`) and the old build's replicas served between `start` and `now`.
-fn split(
-    start: &MetricsSnapshot,
-    now: &MetricsSnapshot,
-    new: &GitSha,
-    old: &str,
-    elapsed: Duration,
-) -> (Summary, Summary) {
-    let seconds = elapsed.as_secs_f64();
-    let served = |build: &str| {
-        summarize(
-            &traffic(&start.of_build(build), &now.of_build(build)),
-            seconds,
-        )
-    };
-    (served(new.as_str()), served(old))
-}
-
 /// One side's figures in a line.
 fn figures(s: &Summary) -> String {
     let ratio = s
@@ -288,7 +280,7 @@ fn failed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ReplicaMetrics, RequestKey};
+    use crate::model::{MetricsSnapshot, ReplicaMetrics, RequestKey};
 
     fn replica(name: &str, build: &str, ok: f64, failed: f64) -> ReplicaMetrics {
         let key = |status| RequestKey {
@@ -323,22 +315,20 @@ mod tests {
             // Another build's replica counts for neither side.
             replica("d", "other", 500.0, 500.0),
         ]);
-        let (canary, old) = split(&start, &now, &new, "old", Duration::from_secs(10));
+        let side = |build: &str| {
+            let reading = |at, m: &MetricsSnapshot| Reading {
+                at,
+                metrics: m.of_build(build),
+                load: Default::default(),
+            };
+            Window::new(&[reading(0.0, &start), reading(10.0, &now)]).total
+        };
+        let (canary, old) = (side(new.as_str()), side("old"));
         assert_eq!(
             (canary.overall.requests, canary.overall.errors),
             (60.0, 12.0)
         );
         assert_eq!((old.overall.requests, old.overall.errors), (60.0, 0.0));
         assert_eq!(canary.seconds, 10.0);
-    }
-
-    #[test]
-    fn the_canary_gets_half_the_load() {
-        let urls = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(
-            aimed(urls(&["c"]), urls(&["a", "b", "d"])),
-            urls(&["c", "a", "c", "b", "c", "d"])
-        );
-        assert_eq!(aimed(urls(&["c"]), Vec::new()), urls(&["c"]));
     }
 }

@@ -7,10 +7,10 @@
 
 use tokio::time::Instant;
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, Measure};
 use crate::flow::{Pipeline, Result, sync};
 use crate::model::{GitSha, Probe};
-use crate::policy::analysis::{Decision, Verdict, decide};
+use crate::policy::analysis::{Decision, Inconclusive, Look, Verdict, Window, decide};
 use crate::policy::monitor::{Round, Streak, problems};
 use crate::policy::plan::{MonitorStep, Stage};
 use crate::report::{Outcome, Reporter};
@@ -22,6 +22,9 @@ pub(super) struct Watched {
     pub trouble: Option<String>,
     /// The analysis' failing figures, for the rollback's record.
     pub analysis: Option<String>,
+    /// Whether the trouble showed the build bad (block it) or only that it could not be
+    /// judged (roll back, do not block).
+    pub proven: bool,
 }
 
 /// Watches `stage.env`; `baseline` is the previous build's figures when it has an analysis.
@@ -30,7 +33,7 @@ pub(super) async fn watch(
     stage: &Stage,
     monitor: MonitorStep,
     sha: &GitSha,
-    baseline: Option<crate::policy::analysis::Summary>,
+    baseline: Option<Window>,
     step: &str,
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, String, Watched)> {
@@ -45,7 +48,7 @@ pub(super) async fn watch(
         Ok::<_, crate::flow::Error>((probes, restarts, urls))
     };
     let (_, restarts_at_start, urls) = observe().await?;
-    let analysis = match &env.analysis {
+    let mut analysis = match &env.analysis {
         // Long enough for a window extended once.
         Some(config) => Some(
             Analysis::begin(
@@ -53,6 +56,7 @@ pub(super) async fn watch(
                 &stage.env,
                 config,
                 baseline,
+                &measure(&monitor, config),
                 urls,
                 monitor.duration * 2,
             )
@@ -60,6 +64,7 @@ pub(super) async fn watch(
         ),
         None => None,
     };
+    let (rounds_at_most, finals) = looks(&monitor, analysis.as_ref().map(|a| &a.config));
     let mut streak = Streak::default();
     let mut rounds = 0;
     let mut window = monitor.duration;
@@ -83,8 +88,11 @@ pub(super) async fn watch(
                 format!("round {rounds}: {}", found.join("; "))
             };
             let mut failing = None;
-            if let Some(analysis) = &analysis {
-                let (summary, verdict) = analysis.judge(pipeline, &stage.env).await?;
+            if let Some(analysis) = &mut analysis {
+                let look = Look::Round {
+                    rounds: rounds_at_most,
+                };
+                let (summary, verdict) = analysis.judge(pipeline, &stage.env, look).await?;
                 line = format!("{line}; analysis {}", analysis.describe(&summary, &verdict));
                 if let Verdict::Fail { .. } = verdict {
                     found.push(format!("analysis {verdict}"));
@@ -103,14 +111,16 @@ pub(super) async fn watch(
                     Watched {
                         trouble: Some(found.join("; ")),
                         analysis: failing,
+                        proven: true,
                     },
                 ));
             }
         }
-        let Some(analysis) = &analysis else {
+        let Some(analysis) = &mut analysis else {
             break;
         };
-        let (summary, verdict) = analysis.judge(pipeline, &stage.env).await?;
+        let look = Look::Final { finals };
+        let (summary, verdict) = analysis.judge(pipeline, &stage.env, look).await?;
         let described = analysis.describe(&summary, &verdict);
         match decide(&verdict, analysis.config.inconclusive, extended) {
             Decision::Pass => {
@@ -127,13 +137,15 @@ pub(super) async fn watch(
                     Watched::default(),
                 ));
             }
-            Decision::Fail(reason) => {
+            Decision::Fail(reason) | Decision::Unproven(reason) => {
+                let proven = matches!(verdict, Verdict::Fail { .. });
                 return Ok((
                     Outcome::Failed,
                     format!("analysis {described}"),
                     Watched {
                         trouble: Some(reason),
                         analysis: Some(findings(&verdict)),
+                        proven,
                     },
                 ));
             }
@@ -158,6 +170,27 @@ pub(super) async fn watch(
         ),
         Watched::default(),
     ))
+}
+
+/// How the window is measured: as long as the watch, read every round, under the load the
+/// configuration asks for.
+pub(super) fn measure(monitor: &MonitorStep, config: &crate::config::AnalysisConfig) -> Measure {
+    Measure {
+        length: monitor.duration,
+        interval: monitor.interval.min(monitor.duration),
+        load_rate: config.load_rate,
+    }
+}
+
+/// The most rounds the window can have (an extension included) and how many ends it may
+/// have: what each look's share of the error budget is divided by.
+fn looks(monitor: &MonitorStep, config: Option<&crate::config::AnalysisConfig>) -> (u32, u32) {
+    let interval = monitor.interval.min(monitor.duration).as_secs_f64().max(0.001);
+    let rounds = (monitor.duration.as_secs_f64() / interval).ceil().max(1.0) as u32;
+    match config.map(|c| c.inconclusive) {
+        Some(Inconclusive::Extend) => (rounds * 2, 2),
+        _ => (rounds, 1),
+    }
 }
 
 /// The record's text for a failing verdict: its findings, or why it could not judge.

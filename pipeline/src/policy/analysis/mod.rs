@@ -1,21 +1,35 @@
-//! Metric analysis of a monitoring window: from two reads of every replica's `/metrics`
-//! (the window's start and now), what the environment served in between ([`traffic`]),
+//! Metric analysis of a monitoring window: from reads of every replica's `/metrics` (the
+//! window's start, then one per round), what the environment served in between ([`traffic`]),
 //! summed up as request rate, error ratio and p50/p99 overall and per route ([`summarize`]),
-//! then judged against thresholds and the build that ran before ([`judge`]).
+//! with what the pipeline's own load saw of its requests; the reads make a [`Window`] (its
+//! whole and its intervals), judged against thresholds and a baseline with tests that know
+//! their error rates ([`judge`], [`stats`], [`power`]).
 //!
 //! A replica whose counters went down restarted: its counts since the restart are what it
 //! served, so they are taken from zero, never as a negative delta (Prometheus' `increase()`
 //! treats counter resets the same way).
 
 mod judge;
+pub mod power;
+pub mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdicts;
+mod window;
 
 use std::collections::BTreeMap;
 
-pub use judge::{Decision, Finding, Inconclusive, Metric, Thresholds, Verdict, decide, judge};
+pub use judge::{
+    BASELINE_ERROR_RATIO_FLOOR, BASELINE_P99_FLOOR, Decision, FALSE_ROLLBACK_BUDGET, Finding,
+    Inconclusive, Look, Metric, Thresholds, Verdict, decide, judge,
+};
+pub use window::{Reading, Window};
 
-use crate::model::{Histogram, MetricsSnapshot, ReplicaMetrics, RequestKey};
+use crate::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
+
+/// The route the pipeline's synthetic load asks (`GET /`).
+pub const LOAD_ROUTE: &str = "/";
 
 /// Routes the pipeline polls itself (probes and these reads): not the service's traffic, so
 /// they are left out, or every window would look busy and healthy.
@@ -120,10 +134,14 @@ pub struct Stats {
     /// Seconds; `None` without observations.
     pub p50: Option<f64>,
     pub p99: Option<f64>,
+    /// The latency observations behind p50 and p99 (the judge counts the slow ones).
+    #[serde(skip)]
+    pub latency: Histogram,
 }
 
 impl Stats {
-    /// 5xx over all answers; `None` without requests.
+    /// 5xx (and synthetic requests never answered) over all requests; `None` without
+    /// requests.
     pub fn error_ratio(&self) -> Option<f64> {
         (self.requests > 0.0).then(|| self.errors / self.requests)
     }
@@ -140,6 +158,9 @@ pub struct Summary {
     pub restarted: Vec<String>,
     /// Replicas that served unseen: their `/metrics` could not be read.
     pub unreadable: Vec<String>,
+    /// What the pipeline's own load saw meanwhile; its unanswered requests are counted as
+    /// failed requests of `GET /` in `routes` and `overall`.
+    pub synthetic: LoadCounts,
 }
 
 impl Summary {
@@ -153,8 +174,10 @@ impl Summary {
     }
 }
 
-/// Sums `traffic` over a window of `seconds`, leaving out [`OWN_ROUTES`].
-pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
+/// Sums `traffic` over a window of `seconds`, leaving out [`OWN_ROUTES`], and adds the
+/// synthetic requests that `load` saw go unanswered (timed out, reset, refused: the replicas
+/// never counted them) as failed requests of `GET /`.
+pub fn summarize(traffic: &Traffic, seconds: f64, load: &LoadCounts) -> Summary {
     let served = |route: &str| !OWN_ROUTES.contains(&route);
     let mut routes: BTreeMap<String, Stats> = BTreeMap::new();
     for (key, count) in traffic.requests.iter().filter(|(k, _)| served(&k.route)) {
@@ -173,6 +196,15 @@ pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
         let stats = routes.entry(route.clone()).or_default();
         stats.p50 = quantile(0.5, histogram);
         stats.p99 = quantile(0.99, histogram);
+        stats.latency = histogram.clone();
+    }
+    if load.unanswered > 0 {
+        let stats = routes.entry(LOAD_ROUTE.to_owned()).or_default();
+        if !stats.methods.iter().any(|m| m == "GET") {
+            stats.methods.push("GET".to_owned());
+        }
+        stats.requests += load.unanswered as f64;
+        stats.errors += load.unanswered as f64;
     }
     let overall = Stats {
         methods: Vec::new(),
@@ -181,6 +213,7 @@ pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
         errors: routes.values().fold(0.0, |n, s| n + s.errors),
         p50: quantile(0.5, &all),
         p99: quantile(0.99, &all),
+        latency: all,
     };
     Summary {
         seconds,
@@ -188,7 +221,34 @@ pub fn summarize(traffic: &Traffic, seconds: f64) -> Summary {
         routes,
         restarted: traffic.restarted.clone(),
         unreadable: traffic.unreadable.clone(),
+        synthetic: *load,
     }
+}
+
+/// Observations in `histogram` slower than `limit` seconds, interpolating linearly inside
+/// the bucket that holds the limit (as [`quantile`] does).
+pub fn slower_than(histogram: &Histogram, limit: f64) -> f64 {
+    let total = histogram.count();
+    let mut below = 0.0;
+    let mut start = 0.0;
+    for (end, count) in &histogram.buckets {
+        if *end >= limit {
+            if end.is_infinite() {
+                // Inside +Inf nothing is known: count the whole bucket as slow.
+                return total - below;
+            }
+            let inside = count - below;
+            let share = if *end > start {
+                (limit - start) / (end - start)
+            } else {
+                1.0
+            };
+            return (total - (below + inside * share)).max(0.0);
+        }
+        below = *count;
+        start = *end;
+    }
+    0.0
 }
 
 /// The `q` quantile of a cumulative histogram, as Prometheus' `histogram_quantile` computes

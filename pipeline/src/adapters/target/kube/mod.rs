@@ -587,8 +587,16 @@ impl KubeTarget {
         std::sync::Arc::new(move |base: String| {
             let client = client.clone();
             Box::pin(async move {
-                if let Ok(request) = http::Request::get(format!("{base}/")).body(Vec::new()) {
-                    let _ = tokio::time::timeout(timeout, client.request_text(request)).await;
+                use crate::adapters::load::Answer;
+                let Ok(request) = http::Request::get(format!("{base}/")).body(Vec::new()) else {
+                    return Answer::Unanswered;
+                };
+                match tokio::time::timeout(timeout, client.request_text(request)).await {
+                    Ok(Ok(_)) => Answer::Served,
+                    // The pod's (or the proxy's) error status: an answer, counted as the
+                    // status says.
+                    Ok(Err(::kube::Error::Api(status))) => Answer::of_status(status.code),
+                    Ok(Err(_)) | Err(_) => Answer::Unanswered,
                 }
             })
         })
