@@ -1,6 +1,8 @@
-//! `cargo xtask bench [app]`: benchmarks that print figures with how they were measured.
+//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard]`: benchmarks that print
+//! figures with how they were measured.
 //! Benchmarks measure; they never pass or fail on a figure.
 
+mod analysis;
 mod app;
 mod flows;
 mod gitops;
@@ -24,6 +26,8 @@ enum Which {
     Gitops(gitops::Options),
     /// Whole flows on the local target: ci and promote prod, per step.
     Flows,
+    /// The metric analysis' error rates, by simulation: false rollbacks and misses.
+    Analysis(analysis::Options),
     /// Parsing a large grype report: time and peak memory.
     Scan(scan::Options),
     /// The dashboard: page time with 10,000 history entries, write-to-event latency.
@@ -62,11 +66,13 @@ impl Args {
             Some(Which::Gitops(options)) => gitops::run(&options).await?,
             Some(Which::Flows) => flows::run().await?,
             Some(Which::Scan(options)) => scan::run(&options).await?,
+            Some(Which::Analysis(options)) => analysis::run(&options).await?,
             Some(Which::Dashboard) => crate::dashboard::bench::run().await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(gitops::run(&gitops::Options::default()).await?);
                 all.extend(scan::run(&scan::Options::default()).await?);
+                all.extend(analysis::run(&analysis::Options::default()).await?);
                 all.extend(flows::run().await?);
                 all.extend(crate::dashboard::bench::run().await?);
                 all

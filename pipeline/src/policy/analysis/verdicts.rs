@@ -267,3 +267,46 @@ fn each_look_spends_a_share_of_the_budget() {
     let verdict = judge(&thresholds(), None, &broken, Look::Round { rounds });
     assert!(matches!(verdict, Verdict::Fail { .. }), "{verdict}");
 }
+
+#[test]
+fn a_window_grown_read_by_read_is_the_window_of_all_its_reads() {
+    let readings: Vec<Reading> = {
+        let mut requests = 0.0;
+        (0..=6)
+            .map(|i| {
+                let key = RequestKey {
+                    method: "GET".to_owned(),
+                    route: "/".to_owned(),
+                    status: 200,
+                };
+                if i > 0 {
+                    requests += 20.0;
+                }
+                Reading {
+                    at: f64::from(i) * 5.0,
+                    metrics: MetricsSnapshot {
+                        replicas: vec![ReplicaMetrics {
+                            replica: "r".to_owned(),
+                            build: "b".to_owned(),
+                            requests: [(key, requests)].into(),
+                            latency: BTreeMap::new(),
+                        }],
+                        unreadable: Vec::new(),
+                    },
+                    load: LoadCounts {
+                        sent: 10 * i as u64,
+                        server_errors: 0,
+                        unanswered: i as u64,
+                    },
+                }
+            })
+            .collect()
+    };
+    let mut grown = Window::new(&readings[..1]);
+    for seen in 2..=readings.len() {
+        grown = grown.grown(&readings[..seen]);
+        assert_eq!(grown, Window::new(&readings[..seen]), "after {seen} reads");
+    }
+    assert_eq!(grown.intervals.len(), 6);
+    assert_eq!(grown.total.overall.requests, 126.0, "120 served, 6 unanswered");
+}

@@ -34,16 +34,22 @@ impl Window {
         let (Some(first), Some(last)) = (readings.first(), readings.last()) else {
             return Self::default();
         };
-        let span = |a: &Reading, b: &Reading| {
-            summarize(
-                &traffic(&a.metrics, &b.metrics),
-                (b.at - a.at).max(0.0),
-                &b.load.since(&a.load),
-            )
-        };
         Self {
             total: span(first, last),
             intervals: readings.windows(2).map(|w| span(&w[0], &w[1])).collect(),
+        }
+    }
+
+    /// This window (made from all of `readings` but the last) grown by the last: one more
+    /// interval, a new whole. Equal to [`Window::new`] over `readings`, without summing every
+    /// interval again (a simulation of many windows judges every round).
+    pub fn grown(mut self, readings: &[Reading]) -> Self {
+        if let ([first, ..], [.., previous, newest]) = (readings, readings) {
+            self.intervals.push(span(previous, newest));
+            self.total = span(first, newest);
+            self
+        } else {
+            Self::new(readings)
         }
     }
 
@@ -51,4 +57,13 @@ impl Window {
     pub fn interval_p99s(&self) -> Vec<f64> {
         self.intervals.iter().filter_map(|i| i.overall.p99).collect()
     }
+}
+
+/// What was served from `a` to `b`.
+fn span(a: &Reading, b: &Reading) -> Summary {
+    summarize(
+        &traffic(&a.metrics, &b.metrics),
+        (b.at - a.at).max(0.0),
+        &b.load.since(&a.load),
+    )
 }
