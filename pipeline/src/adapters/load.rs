@@ -1,8 +1,8 @@
 //! Synthetic traffic for a quiet environment's monitoring window, so its analysis has
 //! requests to judge: `GET /` at a fixed rate, spread over the environment's own replicas
-//! (their addresses as the target reaches them, nothing else), one request at a time with a
-//! timeout, and bounded three ways: a total, a deadline of its own, and dropping the [`Load`]
-//! (the window ended or the flow failed) stops it at once. How one request reaches a replica
+//! (their addresses as the target reaches them, nothing else), each request with a timeout
+//! and at most [`MAX_IN_FLIGHT`] at once, and bounded three ways: a total, a deadline of its
+//! own, and dropping the [`Load`] (the window ended or the flow failed) stops it at once. How one request reaches a replica
 //! is the target's ([`SendOne`]): plain HTTP to a published port on the local target
 //! ([`over_http`]), the API server's pod proxy on Kubernetes. Each request's [`Answer`] is
 //! counted ([`Load::counts`]): a request that hung, was reset or crashed its handler never
@@ -145,31 +145,49 @@ impl Drop for Load {
     }
 }
 
+/// Requests in flight at once, at most. A request that would pass it is not sent and counts
+/// as unanswered: replicas that leave this many requests hanging are not serving.
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// Sends at a fixed rate whatever the replicas' latency (an open model: a slow build still
+/// gets its requests, so a slow window is judged on as much evidence as a fast one), each
+/// request concurrently, until the budget, the deadline or a drop.
 async fn run(plan: LoadPlan, send: SendOne, counters: Arc<Counters>) {
+    use futures_util::StreamExt;
     let budget = plan.budget();
     if plan.urls.is_empty() || budget == 0 {
         return;
     }
     let deadline = tokio::time::Instant::now() + plan.until;
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate));
-    // A slow replica lowers the rate rather than piling requests up behind it.
+    // After a stall (a paused runtime), go on at the rate rather than send a burst.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for n in 0..budget {
-        if tokio::time::timeout_at(deadline, ticks.tick())
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let url = &plan.urls[(n as usize) % plan.urls.len()];
-        counters.sent.fetch_add(1, Ordering::Relaxed);
-        // Cut short by the load's own deadline: the request is not the replica's fault, and
-        // is counted as sent only.
-        match tokio::time::timeout_at(deadline, send(url.clone())).await {
-            Ok(Answer::ServerError) => counters.server_errors.fetch_add(1, Ordering::Relaxed),
-            Ok(Answer::Unanswered) => counters.unanswered.fetch_add(1, Ordering::Relaxed),
-            Ok(Answer::Served) | Err(_) => 0,
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    let mut sent = 0;
+    let count = |answer| {
+        match answer {
+            Answer::ServerError => counters.server_errors.fetch_add(1, Ordering::Relaxed),
+            Answer::Unanswered => counters.unanswered.fetch_add(1, Ordering::Relaxed),
+            Answer::Served => 0,
         };
+    };
+    while sent < budget || !in_flight.is_empty() {
+        // Whatever is still in flight at the deadline is cut short: not the replica's
+        // fault, so it counts as sent only.
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return,
+            Some(answer) = in_flight.next(), if !in_flight.is_empty() => count(answer),
+            _ = ticks.tick(), if sent < budget => {
+                let url = plan.urls[(sent as usize) % plan.urls.len()].clone();
+                sent += 1;
+                counters.sent.fetch_add(1, Ordering::Relaxed);
+                if in_flight.len() < MAX_IN_FLIGHT {
+                    in_flight.push(send(url));
+                } else {
+                    count(Answer::Unanswered);
+                }
+            }
+        }
     }
 }
 
@@ -268,5 +286,61 @@ mod tests {
         let after_drop = seen.load(Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(seen.load(Ordering::Relaxed), after_drop);
+    }
+
+    /// A server on 127.0.0.1 whose n-th connection gets: a 500, a 200 after `delay`, or a
+    /// closed socket (no answer), in turn.
+    async fn mixed_server(delay: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                n += 1;
+                let turn = n % 3;
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = socket.read(&mut buf).await;
+                    let answer: &[u8] = match turn {
+                        0 => b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        1 => {
+                            tokio::time::sleep(delay).await;
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                        }
+                        _ => return,
+                    };
+                    let _ = socket.write_all(answer).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn it_counts_how_each_request_ended_and_keeps_its_rate_when_answers_are_slow() {
+        // Every answer that comes takes 400ms: one request at a time would send about 3 in
+        // 1.2s; at 20/s the load sends about 24 whatever the latency.
+        let url = mixed_server(Duration::from_millis(400)).await;
+        let load = Load::start(
+            LoadPlan {
+                urls: vec![url],
+                rate: 20.0,
+                until: Duration::from_millis(1200),
+            },
+            over_http(),
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let counts = load.counts();
+        assert!(counts.sent >= 15, "{counts:?}");
+        // A third answered 500, a third closed without an answer (give or take the last
+        // requests cut by the deadline, which count as sent only).
+        let third = counts.sent / 3;
+        assert!(counts.server_errors + 1 >= third, "{counts:?}");
+        assert!(counts.unanswered + 1 >= third, "{counts:?}");
+        assert!(counts.server_errors + counts.unanswered <= counts.sent);
+        assert_eq!(Answer::of_status(503), Answer::ServerError);
+        assert_eq!(Answer::of_status(404), Answer::Served);
     }
 }
