@@ -152,7 +152,11 @@ async fn compare(
                 break (new, old, verdict);
             }
             if new_side.len() > 1 {
-                let line = format!("canary {}; old {}", figures(&new.total), figures(&old.total));
+                let line = format!(
+                    "canary {}; old {}",
+                    figures(&new.total),
+                    figures(&old.total)
+                );
                 reporter.progress(step, line);
             }
             tokio::time::sleep(left.min(env.monitor_interval)).await;

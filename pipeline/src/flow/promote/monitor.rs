@@ -185,7 +185,11 @@ pub(super) fn measure(monitor: &MonitorStep, config: &crate::config::AnalysisCon
 /// The most rounds the window can have (an extension included) and how many ends it may
 /// have: what each look's share of the error budget is divided by.
 fn looks(monitor: &MonitorStep, config: Option<&crate::config::AnalysisConfig>) -> (u32, u32) {
-    let interval = monitor.interval.min(monitor.duration).as_secs_f64().max(0.001);
+    let interval = monitor
+        .interval
+        .min(monitor.duration)
+        .as_secs_f64()
+        .max(0.001);
     let rounds = (monitor.duration.as_secs_f64() / interval).ceil().max(1.0) as u32;
     match config.map(|c| c.inconclusive) {
         Some(Inconclusive::Extend) => (rounds * 2, 2),
