@@ -46,16 +46,34 @@ impl Answer {
 /// time by the sender.
 pub type SendOne = Arc<dyn Fn(String) -> BoxFuture<'static, Answer> + Send + Sync>;
 
-/// Plain HTTP to `http://127.0.0.1:PORT` addresses, with a 2s timeout. A client that cannot
-/// be built sends nothing: the window then stays quiet and the analysis says so.
-pub fn over_http() -> SendOne {
+/// How a target's load reaches its replicas: one request, and how many may be in flight at
+/// once. At that many, a tick sends nothing (the rate drops rather than the requests pile
+/// up where they would hurt: through the API server, its seats are the probes' too).
+#[derive(Clone)]
+pub struct Sender {
+    pub send: SendOne,
+    pub most_in_flight: usize,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("most_in_flight", &self.most_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Plain HTTP to `http://127.0.0.1:PORT` addresses, with a 2s timeout, at most
+/// [`MAX_IN_FLIGHT`] at once. A client that cannot be built answers nothing: every request
+/// then counts as unanswered.
+pub fn over_http() -> Sender {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .connect_timeout(Duration::from_secs(2))
         .no_proxy()
         .build()
         .ok();
-    Arc::new(move |base: String| {
+    let send: SendOne = Arc::new(move |base: String| {
         let client = client.clone();
         Box::pin(async move {
             let Some(client) = client else {
@@ -72,7 +90,11 @@ pub fn over_http() -> SendOne {
                 Err(_) => Answer::Unanswered,
             }
         })
-    })
+    });
+    Sender {
+        send,
+        most_in_flight: MAX_IN_FLIGHT,
+    }
 }
 
 /// How much load, to where, for how long.
@@ -115,12 +137,12 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts sending `plan`'s requests through `send`. Nothing is sent without URLs or a
+    /// Starts sending `plan`'s requests through `sender`. Nothing is sent without URLs or a
     /// positive rate.
-    pub fn start(plan: LoadPlan, send: SendOne) -> Self {
+    pub fn start(plan: LoadPlan, sender: Sender) -> Self {
         let counters = Arc::new(Counters::default());
         let shared = Arc::clone(&counters);
-        let task = tokio::spawn(async move { run(plan, send, shared).await });
+        let task = tokio::spawn(async move { run(plan, sender, shared).await });
         Self { task, counters }
     }
 
@@ -145,14 +167,14 @@ impl Drop for Load {
     }
 }
 
-/// Requests in flight at once, at most. A request that would pass it is not sent and counts
-/// as unanswered: replicas that leave this many requests hanging are not serving.
+/// Requests in flight at once, at most, over plain HTTP: 200/s (the highest rate) for longer
+/// than a second each. Past it a tick sends nothing.
 pub const MAX_IN_FLIGHT: usize = 256;
 
 /// Sends at a fixed rate whatever the replicas' latency (an open model: a slow build still
 /// gets its requests, so a slow window is judged on as much evidence as a fast one), each
-/// request concurrently, until the budget, the deadline or a drop.
-async fn run(plan: LoadPlan, send: SendOne, counters: Arc<Counters>) {
+/// request concurrently (up to the sender's bound), until the budget, the deadline or a drop.
+async fn run(plan: LoadPlan, sender: Sender, counters: Arc<Counters>) {
     use futures_util::StreamExt;
     let budget = plan.budget();
     if plan.urls.is_empty() || budget == 0 {
@@ -178,13 +200,13 @@ async fn run(plan: LoadPlan, send: SendOne, counters: Arc<Counters>) {
             () = tokio::time::sleep_until(deadline) => return,
             Some(answer) = in_flight.next(), if !in_flight.is_empty() => count(answer),
             _ = ticks.tick(), if sent < budget => {
+                // At the bound the tick passes unsent (it still spends the budget, so the
+                // load ends on time).
                 let url = plan.urls[(sent as usize) % plan.urls.len()].clone();
                 sent += 1;
-                counters.sent.fetch_add(1, Ordering::Relaxed);
-                if in_flight.len() < MAX_IN_FLIGHT {
-                    in_flight.push(send(url));
-                } else {
-                    count(Answer::Unanswered);
+                if in_flight.len() < sender.most_in_flight.max(1) {
+                    counters.sent.fetch_add(1, Ordering::Relaxed);
+                    in_flight.push((sender.send)(url));
                 }
             }
         }
@@ -342,5 +364,26 @@ mod tests {
         assert!(counts.server_errors + counts.unanswered <= counts.sent);
         assert_eq!(Answer::of_status(503), Answer::ServerError);
         assert_eq!(Answer::of_status(404), Answer::Served);
+    }
+
+    #[tokio::test]
+    async fn it_never_has_more_in_flight_than_its_sender_allows() {
+        // Answers take 400ms; one allowed in flight: at most about 3 of the 24 ticks send.
+        let url = mixed_server(Duration::from_millis(400)).await;
+        let one_at_a_time = Sender {
+            most_in_flight: 1,
+            ..over_http()
+        };
+        let load = Load::start(
+            LoadPlan {
+                urls: vec![url],
+                rate: 20.0,
+                until: Duration::from_millis(1200),
+            },
+            one_at_a_time,
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let sent = load.counts().sent;
+        assert!((1..=6).contains(&sent), "{sent} sent with one in flight");
     }
 }

@@ -188,7 +188,7 @@ impl Target {
     }
 
     /// How synthetic load reaches a replica: HTTP to its published port, or the pod proxy.
-    pub fn load_sender(&self) -> crate::adapters::load::SendOne {
+    pub fn load_sender(&self) -> crate::adapters::load::Sender {
         match self {
             Self::Local(_) => crate::adapters::load::over_http(),
             Self::Kube(kube) => kube.load_sender(),

@@ -31,6 +31,11 @@ use crate::model::EnvName;
 use crate::model::{MetricsSnapshot, Probe};
 use crate::report::Reporter;
 
+/// Synthetic requests in flight at once through the pod proxy, at most: one seat of the API
+/// server's `global-default` priority level (about 49 with the defaults), whatever the pods'
+/// latency, so the load never queues the pipeline's own probes.
+pub const PROXY_IN_FLIGHT: usize = 1;
+
 /// The port the chart's container listens on (`containerPort: 8080`).
 pub const APP_PORT: u16 = 8080;
 
@@ -580,11 +585,13 @@ impl KubeTarget {
     }
 
     /// Sends a synthetic `GET /` to a pod through the API server's pod proxy (the same call as
-    /// the probes), given the pod's proxy path as its address; bounded by the probe timeout.
-    pub fn load_sender(&self) -> crate::adapters::load::SendOne {
+    /// the probes), given the pod's proxy path as its address; bounded by the probe timeout,
+    /// and at most [`PROXY_IN_FLIGHT`] at once: each request holds one of the API server's
+    /// seats, which the pipeline's own probes need too.
+    pub fn load_sender(&self) -> crate::adapters::load::Sender {
         let client = self.client.clone();
         let timeout = self.probe_timeout;
-        std::sync::Arc::new(move |base: String| {
+        let send: crate::adapters::load::SendOne = std::sync::Arc::new(move |base: String| {
             let client = client.clone();
             Box::pin(async move {
                 use crate::adapters::load::Answer;
@@ -599,7 +606,11 @@ impl KubeTarget {
                     Ok(Err(_)) | Err(_) => Answer::Unanswered,
                 }
             })
-        })
+        });
+        crate::adapters::load::Sender {
+            send,
+            most_in_flight: PROXY_IN_FLIGHT,
+        }
     }
 
     async fn proxy_get(&self, path: &str) -> std::result::Result<String, String> {
