@@ -47,6 +47,29 @@ resource "github_repository_environment_deployment_policy" "main_only" {
   branch_pattern = "main"
 }
 
+# terraform.yml's apply: a person approves every change to the infrastructure.
+resource "github_repository_environment" "infra" {
+  repository          = local.repository_name
+  environment         = "infra"
+  can_admins_bypass   = false
+  prevent_self_review = true
+
+  reviewers {
+    users = var.prod_reviewers
+  }
+
+  deployment_branch_policy {
+    protected_branches     = false
+    custom_branch_policies = true
+  }
+}
+
+resource "github_repository_environment_deployment_policy" "infra_main_only" {
+  repository     = local.repository_name
+  environment    = github_repository_environment.infra.environment
+  branch_pattern = "main"
+}
+
 # The identity each environment signs in to Azure as: the workflows name vars.AZURE_CLIENT_ID,
 # and an environment's variable takes precedence over a repository's.
 resource "github_actions_environment_variable" "azure_client_id" {

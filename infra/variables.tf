@@ -23,7 +23,7 @@ variable "gitops_repository" {
 }
 
 variable "prod_reviewers" {
-  description = "GitHub user ids (numbers) who may approve a deployment to staging and prod."
+  description = "GitHub user ids (numbers) who may approve a deployment to staging and prod, and terraform apply."
   type        = list(number)
   default     = []
 }
