@@ -122,7 +122,7 @@ async fn degraded_at_the_pushed_revision_fails_at_once() {
     );
     let error = result.expect_err("degraded").to_string();
     assert!(
-        error.contains("failed to roll out 4444444444444444444444444444444444444444: health Degraded; last observed: sync Synced at 9d1c0ab+4444444, health Degraded"),
+        error.contains("failed to roll out 4444444444444444444444444444444444444444: health Degraded, and deployment paktech-dev/paktech-app is past its progress deadline; last observed: sync Synced at 9d1c0ab+4444444, health Degraded"),
         "{error}"
     );
     assert!(
@@ -356,7 +356,7 @@ async fn a_missing_application_names_the_bootstrap() {
     let error = result.expect_err("no application").to_string();
     assert_eq!(
         error,
-        "Argo CD has no application paktech-app-prod in namespace argocd; apply gitops/bootstrap/ to the cluster (`cargo xtask cluster up` does on kind)"
+        "Argo CD has no application paktech-app-prod in namespace paktech-prod; apply gitops/bootstrap/ to the cluster (`cargo xtask cluster up` does on kind)"
     );
 }
 
@@ -373,7 +373,7 @@ async fn a_rollout_to_a_missing_application_names_the_bootstrap() {
     .await;
     let error = result.expect_err("no application").to_string();
     assert!(
-        error.starts_with("Argo CD has no application paktech-app-prod in namespace argocd"),
+        error.starts_with("Argo CD has no application paktech-app-prod in namespace paktech-prod"),
         "{error}"
     );
 }
