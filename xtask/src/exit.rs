@@ -155,7 +155,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         ))) = cause.downcast_ref::<flow::Error>()
         {
             return Some(
-                "see what Argo CD reports: `kubectl -n argocd get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
+                "see what Argo CD reports: `kubectl -n <namespace> get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
             );
         }
         if let Some(pipeline::adapters::gitops::Error::Fetch { .. }) =
