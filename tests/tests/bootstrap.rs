@@ -198,13 +198,12 @@ fn the_kube_targets_patches_validate_against_the_application_schema() {
     let validator = jsonschema::validator_for(&schema).expect("schema");
     assert!(!validator.is_valid(&broken));
 
-    let fixture_path = tests::workspace().join("pipeline/tests/fixtures/kube/application.json");
-    let fixture: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_path).expect("fixture"))
-            .expect("fixture JSON");
-    check(
-        &schema,
-        &fixture,
-        "pipeline/tests/fixtures/kube/application.json",
-    );
+    for name in ["application.json", "application-new-hpa.json"] {
+        let path = format!("pipeline/tests/fixtures/kube/{name}");
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(tests::workspace().join(&path)).expect("fixture"),
+        )
+        .expect("fixture JSON");
+        check(&schema, &fixture, &path);
+    }
 }
