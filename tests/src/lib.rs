@@ -9,6 +9,7 @@ pub mod faulty;
 pub mod image;
 pub mod registry;
 pub mod require;
+pub mod steps;
 pub mod terraform;
 pub mod webhook;
 

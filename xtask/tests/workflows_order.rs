@@ -10,8 +10,6 @@
 //!   workflows and jobs");
 //! - one promote run, one SHA.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 fn workflow(file: &str) -> Value {
@@ -133,18 +131,8 @@ fn kubelogin_is_pinned_checked_and_never_looked_up_through_githubs_api() {
         .find(|s| run_of(s).contains("Azure/kubelogin/releases/download"))
         .expect("the kubelogin step");
     let version = step["env"]["KUBELOGIN_VERSION"].as_str().expect("version");
-    assert!(
-        version.split('.').count() == 3 && version.split('.').all(|p| p.parse::<u32>().is_ok()),
-        "{version}"
-    );
     let sha = step["env"]["KUBELOGIN_SHA256"].as_str().expect("sha256");
-    assert!(
-        sha.len() == 64
-            && sha
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
-        "{sha}"
-    );
+    tests::steps::assert_pinned(version, sha);
     let everything = [
         ".github/actions/azure/action.yml",
         ".github/workflows/ci.yml",
@@ -159,47 +147,15 @@ fn kubelogin_is_pinned_checked_and_never_looked_up_through_githubs_api() {
     // Fail closed: a download that is not the pinned archive stops the step before it
     // installs anything.
     let scratch = tempfile::tempdir().expect("tempdir");
-    let bin = scratch.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    for (tool, script) in [
-        (
-            "curl",
-            "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -o ]; then echo 'not kubelogin' > \"$2\"; fi; shift; done\n",
-        ),
-        (
+    let out = tests::steps::run_with_wrong_download(
+        run_of(step),
+        scratch.path(),
+        &[("KUBELOGIN_VERSION", version), ("KUBELOGIN_SHA256", sha)],
+        &[(
             "sudo",
             "#!/bin/sh\necho \"sudo $*\" >> \"$RUNNER_TEMP/installed\"\n",
-        ),
-    ] {
-        std::fs::write(bin.join(tool), script).expect("fake tool");
-        Command::new("chmod")
-            .arg("+x")
-            .arg(bin.join(tool))
-            .status()
-            .expect("chmod");
-    }
-    let out = Command::new("bash")
-        .args([
-            "--noprofile",
-            "--norc",
-            "-eo",
-            "pipefail",
-            "-c",
-            run_of(step),
-        ])
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("KUBELOGIN_VERSION", version)
-        .env("KUBELOGIN_SHA256", sha)
-        .env("RUNNER_TEMP", scratch.path())
-        .output()
-        .expect("bash");
+        )],
+    );
     assert!(!out.status.success(), "a wrong archive was accepted");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("did NOT match"),

@@ -125,6 +125,17 @@ fn chart_image(desired: &DesiredState) -> String {
     }
 }
 
+/// One rollout being watched: the Application `name` in `namespace`, the pushed `revision` and
+/// the `image` the chart names.
+#[derive(Clone, Copy)]
+struct Rollout<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    revision: &'a str,
+    image: &'a str,
+    reporter: &'a dyn Reporter,
+}
+
 /// Environments as namespaces of a cluster synced by Argo CD.
 #[derive(Clone)]
 pub struct KubeTarget {
@@ -296,21 +307,18 @@ impl KubeTarget {
         let revision = desired.revision.as_str();
         let image = chart_image(desired);
         let applications = self.applications(namespace);
+        let rollout = Rollout {
+            name,
+            namespace,
+            revision,
+            image: &image,
+            reporter,
+        };
         let mut last: Option<ApplicationStatus> = None;
         let watching = async {
             loop {
                 let object = self.get_application(&applications, namespace, name).await?;
-                if self
-                    .judge(
-                        name,
-                        namespace,
-                        (revision, &image),
-                        &object,
-                        &mut last,
-                        reporter,
-                    )
-                    .await?
-                {
+                if self.judge(&rollout, &object, &mut last).await? {
                     return Ok(());
                 }
                 let version = object.metadata.resource_version.clone().unwrap_or_default();
@@ -330,17 +338,7 @@ impl KubeTarget {
                 {
                     match event {
                         WatchEvent::Added(object) | WatchEvent::Modified(object) => {
-                            if self
-                                .judge(
-                                    name,
-                                    namespace,
-                                    (revision, &image),
-                                    &object,
-                                    &mut last,
-                                    reporter,
-                                )
-                                .await?
-                            {
+                            if self.judge(&rollout, &object, &mut last).await? {
                                 return Ok(());
                             }
                         }
@@ -431,13 +429,17 @@ impl KubeTarget {
     /// failed. Reports each new state once.
     async fn judge(
         &self,
-        name: &str,
-        namespace: &str,
-        (revision, image): (&str, &str),
+        rollout: &Rollout<'_>,
         object: &DynamicObject,
         last: &mut Option<ApplicationStatus>,
-        reporter: &dyn Reporter,
     ) -> Result<bool> {
+        let Rollout {
+            name,
+            namespace,
+            revision,
+            image,
+            reporter,
+        } = *rollout;
         let status = self.status_of(name, object)?;
         if last.as_ref() != Some(&status) {
             reporter.progress("sync", format!("{name}: {status}"));
