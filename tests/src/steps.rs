@@ -1,9 +1,24 @@
-//! Workflow steps that download a pinned release, as tests run them: the pin's shape, and the
+//! Workflow steps as tests read them, and those that download a pinned release: the pin's shape, and the
 //! step run by bash as GitHub Actions runs it (`bash --noprofile --norc -eo pipefail`), with a
 //! `curl` that hands over something else than the release, to show it fails closed.
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The steps of a job (or of a composite action's `runs`), as parsed from YAML.
+pub fn steps(job: &Value) -> &[Value] {
+    job["steps"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// A step's `run:` script ("" for a step that uses an action).
+pub fn run_of(step: &Value) -> &str {
+    step["run"].as_str().unwrap_or_default()
+}
 
 /// A pinned version is `x.y.z` and a pinned digest 64 lowercase hex digits.
 pub fn assert_pinned(version: &str, sha256: &str) {

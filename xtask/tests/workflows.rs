@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use tests::steps::{run_of, steps};
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
@@ -43,17 +44,6 @@ fn jobs(workflow: &Value) -> Vec<(String, &Value)> {
         .iter()
         .map(|(name, job)| (name.clone(), job))
         .collect()
-}
-
-fn steps(job: &Value) -> &[Value] {
-    job["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-fn run_of(step: &Value) -> &str {
-    step["run"].as_str().unwrap_or_default()
 }
 
 /// One job being "run": its workflow, its steps, and the outputs of steps run so far.

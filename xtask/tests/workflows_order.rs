@@ -11,6 +11,7 @@
 //! - one promote run, one SHA.
 
 use serde_json::Value;
+use tests::steps::{run_of, steps};
 
 fn workflow(file: &str) -> Value {
     tests::workflows()
@@ -18,17 +19,6 @@ fn workflow(file: &str) -> Value {
         .find(|(f, _)| f == file)
         .unwrap_or_else(|| panic!("no {file}"))
         .1
-}
-
-fn steps(job: &Value) -> &[Value] {
-    job["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-fn run_of(step: &Value) -> &str {
-    step["run"].as_str().unwrap_or_default()
 }
 
 fn action() -> Value {
