@@ -14,10 +14,10 @@
 # https://learn.microsoft.com/azure/aks/entra-id-authorization ("Create custom roles
 # definitions", "Restrict custom resource access using ABAC conditions") and
 # https://learn.microsoft.com/azure/aks/concepts-cluster-authorization. Kubernetes verbs map
-# to data actions as get/list/watch -> read, create/update/patch -> write, delete -> delete;
-# a subresource is authorized as its resource with the request's verb, so GET on pods/proxy
-# is pods/read (the AKS Guard webhook authorizes Kubernetes' SubjectAccessReview attributes,
-# https://kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb).
+# to data actions as get/list/watch -> read, create/update/patch -> write, delete -> delete,
+# whatever the subresource, except pods/exec (pods/exec/action): GET on pods/proxy is
+# pods/read (AKS's authorization webhook, kubeguard/guard
+# authz/providers/azure/rbac/checkaccessreqhelper.go, getResourceAndAction and getActionName).
 
 # Custom roles are defined at the resource group (assignable scopes are management groups,
 # subscriptions or resource groups) and assigned below it, at namespace scope.

@@ -262,10 +262,11 @@ fn the_automatic_rollback_does_not_wait_for_prods_reviewers() {
 
 /// The Azure data action a Kubernetes request needs, and for a custom resource the group and
 /// resource its role assignment's ABAC condition must name
-/// (https://learn.microsoft.com/azure/aks/entra-id-authorization). A subresource is authorized
-/// as its resource with the request's verb (Kubernetes' SubjectAccessReview attributes, which
-/// the AKS Guard webhook maps to data actions), so GET on pods/proxy is pods/read; only
-/// `exec`, `attach` and `portforward` have actions of their own (pods/exec/action, ...).
+/// (https://learn.microsoft.com/azure/aks/entra-id-authorization). AKS's authorization webhook
+/// (kubeguard/guard, `authz/providers/azure/rbac/checkaccessreqhelper.go`, `getResourceAndAction`
+/// and `getActionName`) names a request `<resource>/<read|write|delete>` by its verb whatever
+/// the subresource, except `pods/exec`, which is `pods/exec/action`: GET on pods/proxy is
+/// pods/read.
 fn data_action(access: &ApiAccess) -> (String, Option<(&'static str, &'static str)>) {
     const PREFIX: &str = "Microsoft.ContainerService/managedClusters";
     let operation = match access.verb {
@@ -288,9 +289,7 @@ fn data_action(access: &ApiAccess) -> (String, Option<(&'static str, &'static st
         format!("{}/{}", access.group, access.resource)
     };
     match access.subresource {
-        Some(sub @ ("exec" | "attach" | "portforward")) => {
-            (format!("{PREFIX}/{path}/{sub}/action"), None)
-        }
+        Some(sub @ "exec") => (format!("{PREFIX}/{path}/{sub}/action"), None),
         _ => (format!("{PREFIX}/{path}/{operation}"), None),
     }
 }
