@@ -1,3 +1,8 @@
+output "acr_name" {
+  description = "ACR_NAME for the GitHub workflows: the registry `az acr login --name` takes."
+  value       = azurerm_container_registry.main.name
+}
+
 output "acr_login_server" {
   description = "Registry host; the image repository in pipeline.toml is <this>/paktech-app."
   value       = azurerm_container_registry.main.login_server
@@ -13,9 +18,9 @@ output "aks_oidc_issuer_url" {
   value       = azurerm_kubernetes_cluster.main.oidc_issuer_url
 }
 
-output "ci_client_id" {
-  description = "AZURE_CLIENT_ID for the GitHub workflows (deploy identity)."
-  value       = azuread_application.ci.client_id
+output "deploy_client_ids" {
+  description = "Each environment's deploy identity; github.tf sets it as that GitHub environment's AZURE_CLIENT_ID."
+  value       = { for env, identity in local.deploy_environments : env => azuread_application.deploy[identity].client_id }
 }
 
 output "plan_client_id" {

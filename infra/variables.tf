@@ -16,6 +16,24 @@ variable "github_repository" {
   default     = "paktech/paktech-gitops"
 }
 
+variable "gitops_repository" {
+  description = "The GitOps (state) repository the pipeline pushes values to, as owner/name."
+  type        = string
+  default     = "paktech/paktech-gitops-state"
+}
+
+variable "prod_reviewers" {
+  description = "GitHub user ids (numbers) who may approve a deployment to staging and prod, and terraform apply."
+  type        = list(number)
+  default     = []
+}
+
+variable "gitops_pushers" {
+  description = "Node ids of the actors (the pipeline's GitHub App or machine user) allowed to push to the GitOps repository's main."
+  type        = list(string)
+  default     = []
+}
+
 variable "kubernetes_version" {
   description = "AKS Kubernetes version."
   type        = string
@@ -50,4 +68,18 @@ variable "log_retention_days" {
   description = "Days the Log Analytics workspace keeps cluster logs."
   type        = number
   default     = 90
+}
+
+variable "gitops_token_encrypted" {
+  description = "GITOPS_TOKEN, encrypted with the app repository's Actions public key (base64)."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "signing_key_encrypted" {
+  description = "PAKTECH_SIGNING_KEY, encrypted with the app repository's Actions public key (base64)."
+  type        = string
+  sensitive   = true
+  default     = ""
 }

@@ -10,6 +10,10 @@ terraform {
       source  = "hashicorp/azuread"
       version = "~> 3.0"
     }
+    github = {
+      source  = "integrations/github"
+      version = "~> 6.0"
+    }
   }
 
   # State lives in a storage account; configure with `-backend-config` or the ARM_* variables.
@@ -19,6 +23,11 @@ terraform {
     container_name       = "tfstate"
     key                  = "paktech.tfstate"
     use_oidc             = true
+    # Data-plane access with the Entra token (Storage Blob Data Reader/Contributor on the
+    # container) instead of listing the account's keys, which the read-only plan identity may
+    # not do: https://developer.hashicorp.com/terraform/language/backend/azurerm
+    # ("use_azuread_auth").
+    use_azuread_auth = true
   }
 }
 
@@ -29,4 +38,10 @@ provider "azurerm" {
 
 provider "azuread" {
   use_oidc = true
+}
+
+# GitHub: the token comes from GITHUB_TOKEN (terraform.yml: a token of the `infra` environment
+# for apply, a read-only one for plan and drift; docs/operations.md, "Run on AKS").
+provider "github" {
+  owner = split("/", var.github_repository)[0]
 }

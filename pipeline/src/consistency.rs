@@ -1,5 +1,5 @@
 //! Does `pipeline.toml` agree with the GitOps content? Every environment has a values file
-//! and an ApplicationSet element, and the other way round; each values file has the keys the
+//! and its own bootstrap manifests (`bootstrap.rs`), and the other way round; each values file has the keys the
 //! pipeline writes and names the configured image repository.
 
 use std::collections::BTreeSet;
@@ -62,36 +62,7 @@ pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
         }
     }
 
-    let appset = gitops.join("bootstrap").join("applicationset.yaml");
-    match std::fs::read_to_string(&appset)
-        .map_err(|e| e.to_string())
-        .and_then(|text| {
-            Document::parse("bootstrap/applicationset.yaml", text).map_err(|e| e.to_string())
-        }) {
-        Err(err) => problems.push(format!("{}: {err}", appset.display())),
-        Ok(doc) => {
-            let elements = applicationset_elements(&doc);
-            let listed: BTreeSet<String> = elements.iter().map(|(env, _)| env.clone()).collect();
-            for env in &config.environments {
-                match elements.iter().find(|(name, _)| name == env.name.as_str()) {
-                    None => problems.push(format!(
-                        "bootstrap/applicationset.yaml: no list element for environment {}",
-                        env.name
-                    )),
-                    Some((_, namespace)) if namespace != &env.namespace => problems.push(format!(
-                        "bootstrap/applicationset.yaml: environment {} has namespace {namespace:?}, pipeline.toml says {:?}",
-                        env.name, env.namespace
-                    )),
-                    Some(_) => {}
-                }
-            }
-            for extra in listed.difference(&configured) {
-                problems.push(format!(
-                    "bootstrap/applicationset.yaml: element {extra} is not an environment of pipeline.toml"
-                ));
-            }
-        }
-    }
+    problems.extend(crate::bootstrap::check(config, gitops));
     problems
 }
 
@@ -131,26 +102,6 @@ pub fn check_values(config: &PipelineConfig, env: &str, doc: &Document) -> Vec<S
     problems
 }
 
-/// `(env, namespace)` of each list-generator element.
-fn applicationset_elements(doc: &Document) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for generator in 0.. {
-        let prefix = format!("spec.generators[{generator}]");
-        if doc.under(&prefix).next().is_none() {
-            break;
-        }
-        for element in 0.. {
-            let base = format!("{prefix}.list.elements[{element}]");
-            let Some(env) = doc.get(&format!("{base}.env")) else {
-                break;
-            };
-            let namespace = doc.get(&format!("{base}.namespace")).unwrap_or_default();
-            out.push((env.to_owned(), namespace.to_owned()));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,19 +130,34 @@ mod tests {
             .expect("read")
             .replace("  tag: \"\"\n", "");
         std::fs::write(&dev, text).expect("write");
-        let appset = dir.path().join("bootstrap/applicationset.yaml");
-        let text = std::fs::read_to_string(&appset)
+        std::fs::rename(
+            dir.path().join("bootstrap/prod"),
+            dir.path().join("bootstrap/production"),
+        )
+        .expect("mv");
+        let dev_appset = dir.path().join("bootstrap/dev/applicationset.yaml");
+        let text = std::fs::read_to_string(&dev_appset)
             .expect("read")
-            .replace("env: \"prod\"", "env: \"production\"");
-        std::fs::write(&appset, text).expect("write");
+            .replace(
+                "targetRevision: '{{ if .image.tag }}",
+                "targetRevision: 'main{{ if .image.tag }}",
+            )
+            .replace("namespace: paktech-dev\n", "namespace: paktech-prod\n")
+            .replace(
+                "namespace: \"paktech-dev\"\n",
+                "namespace: \"paktech-prod\"\n",
+            );
+        std::fs::write(&dev_appset, text).expect("write");
 
         let problems = check(&config, dir.path()).join("\n");
         for expected in [
             "environment staging: cannot read",
             "has no scalar at image.tag",
             "folder qa is not an environment",
-            "no list element for environment prod",
-            "element production is not an environment",
+            "environment prod: cannot read",
+            "folder production is not an environment",
+            "bootstrap/dev/applicationset.yaml: spec.template.spec.destination.namespace is \"paktech-prod\"",
+            "bootstrap/dev/applicationset.yaml: metadata.namespace is \"paktech-prod\"",
         ] {
             assert!(
                 problems.contains(expected),

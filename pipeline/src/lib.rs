@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod audit;
+pub mod bootstrap;
 pub mod config;
 pub mod consistency;
 pub mod cosign;

@@ -120,7 +120,6 @@ impl FakeCluster {
         let target = KubeTarget::new(
             kube::Client::new(service, "default"),
             "paktech-app",
-            "argocd",
             namespaces,
         );
         (target, tokio::spawn(self.serve(handle)))
@@ -146,12 +145,18 @@ impl FakeCluster {
                         "argoproj.io",
                         "v1alpha1",
                         "namespaces",
-                        "argocd",
+                        app_namespace,
                         "applications",
                         name,
                     ],
                 ) => {
                     let env = name.trim_start_matches("paktech-app-").to_owned();
+                    // Each environment's Application lives in the environment's namespace.
+                    assert_eq!(
+                        self.namespaces.get(&env).map(String::as_str),
+                        Some(*app_namespace),
+                        "{path}"
+                    );
                     let app = apps.entry(env.clone()).or_default();
                     if method == "PATCH" {
                         if body
@@ -188,7 +193,7 @@ impl FakeCluster {
                         "argoproj.io",
                         "v1alpha1",
                         "namespaces",
-                        "argocd",
+                        _,
                         "applications",
                     ],
                 ) if query.contains("watch=true") => {
@@ -392,7 +397,7 @@ impl FakeCluster {
             "kind": "Application",
             "metadata": {
                 "name": name,
-                "namespace": "argocd",
+                "namespace": namespace,
                 "resourceVersion": (1000 + app.version).to_string(),
                 "labels": {"app.kubernetes.io/name": "paktech-app", "paktech.dev/environment": env},
             },

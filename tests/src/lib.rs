@@ -9,6 +9,8 @@ pub mod faulty;
 pub mod image;
 pub mod registry;
 pub mod require;
+pub mod steps;
+pub mod terraform;
 pub mod webhook;
 
 pub use require::{Service, require, required};
@@ -323,6 +325,31 @@ pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
         .expect("registry")
         .expect("image")
         .to_string()
+}
+
+/// The committed GitHub workflows (`.github/workflows/*.yml`), by file name, as JSON values.
+pub fn workflows() -> Vec<(String, serde_json::Value)> {
+    yaml_files(&workspace().join(".github/workflows"))
+}
+
+/// The first document of every `.yml`/`.yaml` file of `dir`, by file name, sorted.
+pub fn yaml_files(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
+    let mut out: Vec<(String, serde_json::Value)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x == "yml" || x == "yaml")
+        })
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).expect("YAML file");
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, yaml_documents(&text).remove(0))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// Every document of a YAML stream, as JSON values (for schema checks and assertions).

@@ -1,152 +1,25 @@
 //! Azure permissions match what the workflows and the code do, read from the committed files:
 //! every OIDC subject a workflow job presents has a federated credential on the identity whose
-//! client id the job uses (`infra/identity.tf`), and every Kubernetes API call the kube target
-//! makes (`kube::access::ACCESS`) is granted to the deploy identity in the namespace it makes
-//! it in (`infra/kube_access.tf`: Azure role assignments, since the cluster authorizes Entra
-//! identities with Azure RBAC).
+//! client id the job uses (`infra/identity.tf`; a deployment environment's AZURE_CLIENT_ID is
+//! set per GitHub environment in `infra/github.tf`), every Kubernetes API call the kube target
+//! makes (`kube::access::ACCESS`) is granted to each environment's identity in that
+//! environment's namespace (`infra/kube_access.tf`: Azure role assignments, since the cluster
+//! authorizes Entra identities with Azure RBAC), and no identity reaches another environment.
 //!
-//! Terraform is read with a small reader for the shapes these files use (blocks, string and
-//! list attributes, `for_each = toset(...)`, `locals`), not a full HCL parser.
+//! Terraform is read with `tests::terraform`, a small reader for the shapes these files use.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pipeline::adapters::target::kube::access::{ACCESS, ApiAccess, Namespace};
+use pipeline::adapters::target::kube::access::{ACCESS, ApiAccess};
 use serde_json::Value;
+use tests::terraform::{attr, attr_list, attr_string, blocks, instances, locals};
+
+fn terraform() -> String {
+    tests::terraform::infra()
+}
 
 /// `var.github_repository` in the subjects below.
 const REPO: &str = "OWNER/REPO";
-
-/// All of `infra/*.tf`, concatenated.
-fn terraform() -> String {
-    let dir = tests::workspace().join("infra");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("infra/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).expect("tf"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The bodies of every block whose header starts with `header` (such as
-/// `resource "azurerm_role_assignment"`), by the block's last label.
-fn blocks(tf: &str, header: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = tf;
-    while let Some(at) = rest.find(header) {
-        let after = &rest[at + header.len()..];
-        let open = after.find('{').expect("block body");
-        let labels = &after[..open];
-        let name = labels
-            .split('"')
-            .rfind(|s| !s.trim().is_empty())
-            .unwrap_or_default()
-            .to_owned();
-        let mut depth = 0;
-        let mut end = open;
-        for (i, c) in after[open..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = open + i;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        out.push((name, after[open + 1..end].to_owned()));
-        rest = &after[end..];
-    }
-    out
-}
-
-/// The raw text right of `key =` on the line that sets it.
-fn attr<'b>(body: &'b str, key: &str) -> Option<&'b str> {
-    body.lines().find_map(|line| {
-        let (k, v) = line.split_once('=')?;
-        (k.trim() == key).then_some(v.trim())
-    })
-}
-
-fn attr_string(body: &str, key: &str) -> Option<String> {
-    attr(body, key).map(|v| v.trim_matches('"').to_owned())
-}
-
-/// Every quoted string of the list `key = [ ... ]` (on one line or several).
-fn attr_list(body: &str, key: &str) -> Vec<String> {
-    let Some(start) = body.lines().position(|line| {
-        line.split_once('=')
-            .is_some_and(|(k, v)| k.trim() == key && v.trim().starts_with('['))
-    }) else {
-        return Vec::new();
-    };
-    let text: String = body
-        .lines()
-        .skip(start)
-        .scan(false, |done, line| {
-            if *done {
-                return None;
-            }
-            *done = line.contains(']');
-            Some(format!("{line}\n"))
-        })
-        .collect();
-    quoted(&text[text.find('[').expect("[")..])
-}
-
-fn quoted(text: &str) -> Vec<String> {
-    text.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `locals { name = [...] }` lists.
-fn locals(tf: &str) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
-    for (_, body) in blocks(tf, "locals ") {
-        for line in body.lines() {
-            if let Some((k, v)) = line.split_once('=')
-                && v.trim().starts_with('[')
-            {
-                out.insert(k.trim().to_owned(), attr_list(&body, k.trim()));
-            }
-        }
-    }
-    out
-}
-
-/// The instances of a resource body: one per `for_each` key (with `${each.key}` filled in),
-/// or the body itself.
-fn instances(body: &str, locals: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    let Some(for_each) = attr(body, "for_each") else {
-        return vec![body.to_owned()];
-    };
-    let inner = for_each
-        .trim_start_matches("toset(")
-        .trim_end_matches(')')
-        .trim();
-    let keys = match inner.strip_prefix("local.") {
-        Some(name) => locals
-            .get(name)
-            .unwrap_or_else(|| panic!("no local {name}"))
-            .clone(),
-        None => quoted(inner),
-    };
-    assert!(!keys.is_empty(), "for_each = {for_each}");
-    keys.iter()
-        .map(|k| body.replace("${each.key}", k))
-        .collect()
-}
 
 /// Subjects of the federated credentials of each application (by Terraform name).
 fn federated_subjects(tf: &str) -> BTreeMap<String, BTreeSet<String>> {
@@ -196,33 +69,49 @@ fn client_id_variables(tf: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn workflows() -> Vec<(String, Value)> {
-    let dir = tests::workspace().join(".github/workflows");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .expect("workflows")
-        .flatten()
-        .map(|e| {
-            let text = std::fs::read_to_string(e.path()).expect("workflow");
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                tests::yaml_documents(&text).remove(0),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+/// Which application each GitHub environment's own AZURE_CLIENT_ID names (`infra/github.tf`:
+/// `github_actions_environment_variable`, `value = azuread_application.<app>.client_id`).
+fn environment_client_ids(tf: &str) -> BTreeMap<String, String> {
+    let locals = locals(tf);
+    let mut out = BTreeMap::new();
+    for (_, body) in blocks(tf, "resource \"github_actions_environment_variable\"") {
+        for body in instances(&body, &locals) {
+            if attr_string(&body, "variable_name").as_deref() != Some("AZURE_CLIENT_ID") {
+                continue;
+            }
+            let environment = attr(&body, "environment").expect("environment");
+            let environment = environment
+                .strip_prefix("github_repository_environment.deploy[\"")
+                .and_then(|e| e.strip_suffix("\"].environment"))
+                .unwrap_or_else(|| panic!("environment = {environment}"));
+            let app = attr(&body, "value")
+                .and_then(|v| v.strip_prefix("azuread_application."))
+                .and_then(|v| v.strip_suffix(".client_id"))
+                .expect("an application's client id");
+            out.insert(environment.to_owned(), app.to_owned());
+        }
+    }
     out
+}
+
+/// The environment a job runs in, if any.
+fn environment_of(job: &Value) -> Option<String> {
+    match &job["environment"] {
+        Value::String(name) => Some(name.clone()),
+        Value::Object(map) => map.get("name").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn workflows() -> Vec<(String, Value)> {
+    tests::workflows()
 }
 
 /// The subject GitHub puts in a job's OIDC token (GitHub's OIDC reference, "Example subject
 /// claims"): the environment when the job has one, else the event's: `pull_request`, or the
 /// ref for a push or a schedule (which runs on the default branch, main).
 fn subject(workflow: &Value, job: &Value) -> Result<String, String> {
-    let environment = match &job["environment"] {
-        Value::String(name) => Some(name.clone()),
-        Value::Object(map) => map.get("name").and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    };
-    if let Some(name) = environment {
+    if let Some(name) = environment_of(job) {
         return Ok(format!("repo:{REPO}:environment:{name}"));
     }
     let condition = job["if"].as_str().unwrap_or_default();
@@ -282,6 +171,7 @@ fn every_oidc_subject_a_job_presents_has_a_federated_credential() {
     let tf = terraform();
     let subjects = federated_subjects(&tf);
     let variables = client_id_variables(&tf);
+    let per_environment = environment_client_ids(&tf);
     let docs = operations_doc();
     let mut problems = Vec::new();
     let mut checked = 0;
@@ -307,7 +197,20 @@ fn every_oidc_subject_a_job_presents_has_a_federated_credential() {
                 ));
                 continue;
             };
-            match variables.get(variable.as_str()) {
+            // A GitHub environment's own variable wins over the repository's.
+            let environment = environment_of(job);
+            let app = environment
+                .as_ref()
+                .and_then(|e| per_environment.get(e))
+                .filter(|_| variable == "AZURE_CLIENT_ID")
+                .or_else(|| variables.get(variable.as_str()));
+            if environment.is_some() && variable == "AZURE_CLIENT_ID" && app.is_none() {
+                problems.push(format!(
+                    "{what}: runs in {environment:?}, which infra/github.tf gives no AZURE_CLIENT_ID"
+                ));
+                continue;
+            }
+            match app {
                 Some(app) => {
                     let granted = subjects.get(app).cloned().unwrap_or_default();
                     if !granted.contains(&subject) {
@@ -359,7 +262,11 @@ fn the_automatic_rollback_does_not_wait_for_prods_reviewers() {
 
 /// The Azure data action a Kubernetes request needs, and for a custom resource the group and
 /// resource its role assignment's ABAC condition must name
-/// (https://learn.microsoft.com/azure/aks/entra-id-authorization).
+/// (https://learn.microsoft.com/azure/aks/entra-id-authorization). AKS's authorization webhook
+/// (kubeguard/guard, `authz/providers/azure/rbac/checkaccessreqhelper.go`, `getResourceAndAction`
+/// and `getActionName`) names a request `<resource>/<read|write|delete>` by its verb whatever
+/// the subresource, except `pods/exec`, which is `pods/exec/action`: GET on pods/proxy is
+/// pods/read.
 fn data_action(access: &ApiAccess) -> (String, Option<(&'static str, &'static str)>) {
     const PREFIX: &str = "Microsoft.ContainerService/managedClusters";
     let operation = match access.verb {
@@ -382,9 +289,8 @@ fn data_action(access: &ApiAccess) -> (String, Option<(&'static str, &'static st
         format!("{}/{}", access.group, access.resource)
     };
     match access.subresource {
-        // Subresources are actions of their own (as pods/exec/action is).
-        Some(sub) => (format!("{PREFIX}/{path}/{sub}/action"), None),
-        None => (format!("{PREFIX}/{path}/{operation}"), None),
+        Some(sub @ "exec") => (format!("{PREFIX}/{path}/{sub}/action"), None),
+        _ => (format!("{PREFIX}/{path}/{operation}"), None),
     }
 }
 
@@ -396,15 +302,18 @@ fn covers(pattern: &str, action: &str) -> bool {
     }
 }
 
+/// One role assignment inside the cluster: whose, where, and what its role allows.
 struct Grant {
+    /// The application (Terraform name, such as `deploy["dev"]`) of the principal.
+    identity: String,
     namespace: String,
     data_actions: Vec<String>,
     not_data_actions: Vec<String>,
     condition: String,
 }
 
-/// The deploy identity's role assignments at namespace scope, with their roles' data actions.
-fn ci_namespace_grants(tf: &str) -> Vec<Grant> {
+/// Every role assignment at a namespace of the cluster, with its role's data actions.
+fn namespace_grants(tf: &str) -> Vec<Grant> {
     let locals = locals(tf);
     let roles: BTreeMap<String, String> = blocks(tf, "resource \"azurerm_role_definition\"")
         .into_iter()
@@ -413,14 +322,16 @@ fn ci_namespace_grants(tf: &str) -> Vec<Grant> {
     let mut out = Vec::new();
     for (_, body) in blocks(tf, "resource \"azurerm_role_assignment\"") {
         for body in instances(&body, &locals) {
-            if attr(&body, "principal_id") != Some("azuread_service_principal.ci.object_id") {
-                continue;
-            }
             let Some(namespace) = attr_string(&body, "scope")
                 .and_then(|s| s.strip_prefix(cluster_namespace).map(str::to_owned))
             else {
                 continue;
             };
+            let identity = attr(&body, "principal_id")
+                .and_then(|p| p.strip_prefix("azuread_service_principal."))
+                .and_then(|p| p.strip_suffix(".object_id"))
+                .unwrap_or_else(|| panic!("a service principal at {namespace}"))
+                .to_owned();
             let role = attr(&body, "role_definition_id")
                 .and_then(|r| r.strip_prefix("azurerm_role_definition."))
                 .and_then(|r| r.strip_suffix(".role_definition_resource_id"))
@@ -431,6 +342,7 @@ fn ci_namespace_grants(tf: &str) -> Vec<Grant> {
                 .map(|(_, c)| c.to_owned())
                 .unwrap_or_default();
             out.push(Grant {
+                identity,
                 namespace,
                 data_actions: attr_list(role, "data_actions"),
                 not_data_actions: attr_list(role, "not_data_actions"),
@@ -441,6 +353,37 @@ fn ci_namespace_grants(tf: &str) -> Vec<Grant> {
     out
 }
 
+/// Each environment of pipeline.toml with its namespace and the identity its GitHub
+/// environment signs in as (`infra/github.tf`).
+fn environments(tf: &str) -> Vec<(String, String, String)> {
+    let config = pipeline::config::PipelineConfig::load(&tests::workspace().join("pipeline.toml"))
+        .expect("pipeline.toml");
+    let identities = environment_client_ids(tf);
+    config
+        .environments
+        .iter()
+        .map(|e| {
+            let identity = identities
+                .get(e.name.as_str())
+                .unwrap_or_else(|| panic!("no AZURE_CLIENT_ID for {}", e.name))
+                .clone();
+            (e.name.to_string(), e.namespace.clone(), identity)
+        })
+        .collect()
+}
+
+fn allows(g: &Grant, action: &str, custom: Option<(&str, &str)>) -> bool {
+    g.data_actions.iter().any(|p| covers(p, action))
+        && !g.not_data_actions.iter().any(|p| covers(p, action))
+        && custom.is_none_or(|(group, resource)| {
+            g.condition.contains(&format!(
+                "customResources:group] StringEqualsIgnoreCase '{group}'"
+            )) && g.condition.contains(&format!(
+                "customResources:kind] StringEqualsIgnoreCase '{resource}'"
+            ))
+        })
+}
+
 #[test]
 fn every_api_call_of_the_kube_target_is_granted_where_it_is_made() {
     let tf = terraform();
@@ -449,37 +392,17 @@ fn every_api_call_of_the_kube_target_is_granted_where_it_is_made() {
     let aks = &blocks(&tf, "resource \"azurerm_kubernetes_cluster\"")[0].1;
     assert_eq!(attr(aks, "azure_rbac_enabled"), Some("true"));
 
-    let config = pipeline::config::PipelineConfig::load(&tests::workspace().join("pipeline.toml"))
-        .expect("pipeline.toml");
-    let environments: Vec<String> = config
-        .environments
-        .iter()
-        .map(|e| e.namespace.clone())
-        .collect();
-    let grants = ci_namespace_grants(&tf);
+    let grants = namespace_grants(&tf);
     let mut problems = Vec::new();
     for access in ACCESS {
-        let namespaces = match access.namespace {
-            Namespace::ArgoCd => vec!["argocd".to_owned()],
-            Namespace::Environments => environments.clone(),
-        };
         let (action, custom) = data_action(access);
-        for namespace in namespaces {
+        for (env, namespace, identity) in environments(&tf) {
             let granted = grants.iter().any(|g| {
-                g.namespace == namespace
-                    && g.data_actions.iter().any(|p| covers(p, &action))
-                    && !g.not_data_actions.iter().any(|p| covers(p, &action))
-                    && custom.is_none_or(|(group, resource)| {
-                        g.condition.contains(&format!(
-                            "customResources:group] StringEqualsIgnoreCase '{group}'"
-                        )) && g.condition.contains(&format!(
-                            "customResources:kind] StringEqualsIgnoreCase '{resource}'"
-                        ))
-                    })
+                g.identity == identity && g.namespace == namespace && allows(g, &action, custom)
             });
             if !granted {
                 problems.push(format!(
-                    "{} {}{}{} in {namespace} ({}): no role assignment of the deploy identity grants {action}",
+                    "{} {}{}{} in {namespace} ({}): no role assignment of {env}'s identity ({identity}) grants {action}",
                     access.verb,
                     if access.group.is_empty() { String::new() } else { format!("{}/", access.group) },
                     access.resource,
@@ -491,7 +414,8 @@ fn every_api_call_of_the_kube_target_is_granted_where_it_is_made() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // Nothing beyond the list: exec, pod writes and deletes stay denied everywhere.
+    // Nothing beyond the list: exec, pod writes and deletes stay denied everywhere, and no
+    // role reaches pods with a wildcard.
     for denied in [
         "pods/exec/action",
         "pods/delete",
@@ -501,27 +425,82 @@ fn every_api_call_of_the_kube_target_is_granted_where_it_is_made() {
         let action = format!("Microsoft.ContainerService/managedClusters/{denied}");
         for g in &grants {
             assert!(
-                !g.data_actions.iter().any(|p| covers(p, &action))
-                    || g.not_data_actions.iter().any(|p| covers(p, &action)),
+                !allows(g, &action, None),
                 "{action} is granted in {}",
                 g.namespace
             );
         }
     }
+    for g in &grants {
+        assert!(
+            g.data_actions.iter().all(|a| !a.ends_with("/*")),
+            "a wildcard in {}: {:?}",
+            g.namespace,
+            g.data_actions
+        );
+    }
 }
 
 #[test]
-fn the_terraform_reader_finds_what_it_checks() {
-    let tf = "locals {\n  xs = [\"a\", \"b\"]\n}\nresource \"t\" \"n\" {\n  for_each = toset(local.xs)\n  scope = \"s/${each.key}\"\n  list = [\n    \"p\",\n    \"q\",\n  ]\n  inner {\n    k = \"v\"\n  }\n}\n";
-    let found = blocks(tf, "resource \"t\"");
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].0, "n");
-    let each: Vec<_> = instances(&found[0].1, &locals(tf))
+fn no_identity_reaches_another_environment() {
+    let tf = terraform();
+    let grants = namespace_grants(&tf);
+    let environments = environments(&tf);
+    // Each environment signs in as its own identity (prod-rollback acts on prod, as prod).
+    let identities: BTreeSet<&str> = environments.iter().map(|(_, _, i)| i.as_str()).collect();
+    assert_eq!(identities.len(), environments.len(), "{environments:?}");
+    let write = "Microsoft.ContainerService/managedClusters/customresources/write";
+    let read = "Microsoft.ContainerService/managedClusters/customresources/read";
+    for (env, namespace, identity) in &environments {
+        for g in grants.iter().filter(|g| &g.identity == identity) {
+            assert_eq!(
+                &g.namespace, namespace,
+                "{env}'s identity ({identity}) is granted rights in {}",
+                g.namespace
+            );
+        }
+        // Dev's identity (every push to main, no reviewer) can neither read nor change a
+        // higher environment's Application, nor write any in argocd, where an Application
+        // may name any project.
+        for (other, other_namespace, _) in environments.iter().filter(|(e, _, _)| e != env) {
+            for action in [read, write] {
+                let reaches = grants.iter().any(|g| {
+                    &g.identity == identity
+                        && &g.namespace == other_namespace
+                        && allows(g, action, Some(("argoproj.io", "applications")))
+                });
+                assert!(
+                    !reaches,
+                    "{env}'s identity reaches {other}'s Applications ({action})"
+                );
+            }
+        }
+        assert!(
+            !grants
+                .iter()
+                .any(|g| &g.identity == identity && g.namespace == "argocd"),
+            "{env}'s identity has rights in argocd"
+        );
+    }
+    // The dev environment's identity in particular: its one namespace is dev's.
+    let dev = environments
         .iter()
-        .map(|b| attr_string(b, "scope").expect("scope"))
+        .find(|(e, _, _)| e == "dev")
+        .expect("dev");
+    let dev_namespaces: BTreeSet<&str> = grants
+        .iter()
+        .filter(|g| g.identity == dev.2)
+        .map(|g| g.namespace.as_str())
         .collect();
-    assert_eq!(each, ["s/a", "s/b"]);
-    assert_eq!(attr_list(&found[0].1, "list"), ["p", "q"]);
-    assert!(covers("X/pods/*", "X/pods/proxy/action"));
-    assert!(!covers("X/pods/*", "X/podtemplates/read"));
+    assert_eq!(dev_namespaces, BTreeSet::from(["paktech-dev"]));
+    // And it alone pushes images.
+    let push: Vec<String> = blocks(&tf, "resource \"azurerm_role_assignment\"")
+        .into_iter()
+        .filter(|(_, b)| attr_string(b, "role_definition_name").as_deref() == Some("AcrPush"))
+        .filter_map(|(_, b)| attr(&b, "principal_id").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        push,
+        ["azuread_service_principal.deploy[\"dev\"].object_id"]
+    );
 }

@@ -1,5 +1,9 @@
 //! The Argo CD bootstrap manifests validate against Argo CD's own CRD schemas (read from
-//! `shared/schemas/argo-cd/`), and say what the pipeline relies on.
+//! `shared/schemas/argo-cd/`), and say what the pipeline and prod's boundary rely on: each
+//! environment's Application lives in the environment's namespace and its project admits that
+//! namespace only (Argo CD "Applications in any namespace": an Application may use a project
+//! only from a namespace in the project's `sourceNamespaces`), and the `default` project is
+//! emptied (Argo CD "Projects", "The Default Project").
 
 use serde_json::Value;
 
@@ -28,23 +32,28 @@ fn check(schema: &Value, instance: &Value, what: &str) {
     );
 }
 
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
+
 #[test]
 fn appproject_and_applicationset_validate_against_argo_cds_schemas() {
     let Some(shared) = tests::shared_or_skip("bootstrap") else {
         return;
     };
-    let project = manifest("appproject.yaml");
-    let appset = manifest("applicationset.yaml");
+    for env in ENVIRONMENTS {
+        for (file, crd) in [
+            ("appproject.yaml", "appproject-crd.yaml"),
+            ("applicationset.yaml", "applicationset-crd.yaml"),
+        ] {
+            let file = format!("{env}/{file}");
+            check(&schema(&shared, crd), &manifest(&file), &file);
+        }
+    }
     check(
         &schema(&shared, "appproject-crd.yaml"),
-        &project,
-        "appproject.yaml",
+        &manifest("default-appproject.yaml"),
+        "default-appproject.yaml",
     );
-    check(
-        &schema(&shared, "applicationset-crd.yaml"),
-        &appset,
-        "applicationset.yaml",
-    );
+    let project = manifest("prod/appproject.yaml");
 
     // And the schema check is not vacuous: a wrong type is caught.
     let mut broken = project.clone();
@@ -55,20 +64,56 @@ fn appproject_and_applicationset_validate_against_argo_cds_schemas() {
 }
 
 #[test]
+fn each_environment_is_confined_to_its_namespace_and_default_is_locked() {
+    for env in ENVIRONMENTS {
+        let namespace = format!("paktech-{env}");
+        let project = manifest(&format!("{env}/appproject.yaml"));
+        let spec = &project["spec"];
+        assert_eq!(project["metadata"]["namespace"], "argocd");
+        assert_eq!(
+            spec["sourceNamespaces"],
+            serde_json::json!([namespace]),
+            "{env}"
+        );
+        let destinations: Vec<&str> = spec["destinations"]
+            .as_array()
+            .expect("destinations")
+            .iter()
+            .filter_map(|d| d["namespace"].as_str())
+            .collect();
+        assert_eq!(destinations, [namespace.as_str()], "{env}");
+        let appset = manifest(&format!("{env}/applicationset.yaml"));
+        // Generated Applications live in the ApplicationSet's namespace: the environment's.
+        assert_eq!(appset["metadata"]["namespace"], namespace.as_str());
+        let template = &appset["spec"]["template"]["spec"];
+        assert_eq!(template["project"], project["metadata"]["name"]);
+        assert_eq!(template["destination"]["namespace"], namespace.as_str());
+    }
+    let default = manifest("default-appproject.yaml");
+    assert_eq!(default["metadata"]["name"], "default");
+    for key in ["sourceRepos", "sourceNamespaces", "destinations"] {
+        assert_eq!(default["spec"][key], serde_json::json!([]), "{key}");
+    }
+    assert_eq!(
+        default["spec"]["namespaceResourceBlacklist"],
+        serde_json::json!([{"group": "*", "kind": "*"}])
+    );
+    // Argo CD watches exactly the environments' namespaces for Applications and
+    // ApplicationSets (the two lists must be the same).
+    let params = manifest("argocd-cmd-params-cm.yaml");
+    let expected = "paktech-dev, paktech-staging, paktech-prod";
+    assert_eq!(params["data"]["application.namespaces"], expected);
+    assert_eq!(
+        params["data"]["applicationsetcontroller.namespaces"],
+        expected
+    );
+}
+
+#[test]
 fn the_project_and_applications_say_what_the_pipeline_relies_on() {
-    let project = manifest("appproject.yaml");
+    let project = manifest("prod/appproject.yaml");
     let spec = &project["spec"];
     assert_eq!(spec["sourceRepos"].as_array().map(Vec::len), Some(2));
-    let namespaces: Vec<&str> = spec["destinations"]
-        .as_array()
-        .expect("destinations")
-        .iter()
-        .filter_map(|d| d["namespace"].as_str())
-        .collect();
-    assert_eq!(
-        namespaces,
-        ["paktech-dev", "paktech-staging", "paktech-prod"]
-    );
     assert_eq!(
         spec["clusterResourceWhitelist"],
         serde_json::json!([{"group": "", "kind": "Namespace"}])
@@ -84,7 +129,7 @@ fn the_project_and_applications_say_what_the_pipeline_relies_on() {
     );
     assert_eq!(window["manualSync"], true, "rollbacks must pass the freeze");
 
-    let appset = manifest("applicationset.yaml");
+    let appset = manifest("prod/applicationset.yaml");
     let template = &appset["spec"]["template"]["spec"];
     assert_eq!(
         template["syncPolicy"]["automated"],
@@ -128,16 +173,15 @@ fn the_kube_targets_patches_validate_against_the_application_schema() {
         return;
     };
     let schema = schema(&shared, "application-crd.yaml");
-    let appset = manifest("applicationset.yaml");
+    let appset = manifest("prod/applicationset.yaml");
     let mut application = serde_json::json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": "paktech-app-prod", "namespace": "argocd"},
+        "metadata": {"name": "paktech-app-prod", "namespace": "paktech-prod"},
         "spec": appset["spec"]["template"]["spec"].clone(),
     });
-    application["spec"]["destination"]["namespace"] = Value::from("paktech-prod");
-    application["spec"]["sources"][0]["helm"]["valueFiles"][0] =
-        Value::from("$values/apps/paktech-app/prod/values.yaml");
+    application["spec"]["sources"][0]["targetRevision"] =
+        Value::from("1111111111111111111111111111111111111111");
     check(&schema, &application, "the generated prod Application");
 
     let mut patched = application.clone();
@@ -154,13 +198,12 @@ fn the_kube_targets_patches_validate_against_the_application_schema() {
     let validator = jsonschema::validator_for(&schema).expect("schema");
     assert!(!validator.is_valid(&broken));
 
-    let fixture_path = tests::workspace().join("pipeline/tests/fixtures/kube/application.json");
-    let fixture: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_path).expect("fixture"))
-            .expect("fixture JSON");
-    check(
-        &schema,
-        &fixture,
-        "pipeline/tests/fixtures/kube/application.json",
-    );
+    for name in ["application.json", "application-new-hpa.json"] {
+        let path = format!("pipeline/tests/fixtures/kube/{name}");
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(tests::workspace().join(&path)).expect("fixture"),
+        )
+        .expect("fixture JSON");
+        check(&schema, &fixture, &path);
+    }
 }

@@ -145,7 +145,7 @@ impl Kind {
         let gitops_remote = self.repositories(&config)?;
         self.git_server().await?;
         self.prove_served(&config.gitops.branch).await?;
-        self.bootstrap().await?;
+        self.bootstrap(&config).await?;
         let config = self.pipeline_config(&gitops_remote)?;
         Ok(Up {
             gitops_remote,
@@ -317,6 +317,35 @@ impl Kind {
             b"",
         )
         .await?;
+        // Applications and ApplicationSets in the environments' namespaces ("Applications in
+        // any namespace"): the namespaces Argo CD watches, and argocd-server's and the
+        // notifications controller's rights there (upstream examples/k8s-rbac).
+        let params = std::fs::read_to_string(
+            workspace::root().join("gitops/bootstrap/argocd-cmd-params-cm.yaml"),
+        )
+        .context("cannot read gitops/bootstrap/argocd-cmd-params-cm.yaml")?;
+        kubectl(&["apply", "-f", "-"], params.as_bytes()).await?;
+        let rbac = format!(
+            "https://github.com/argoproj/argo-cd/examples/k8s-rbac/argocd-server-applications?ref={ARGOCD_VERSION}"
+        );
+        kubectl(&["apply", "-k", &rbac], b"").await?;
+        for workload in [
+            "deployment/argocd-server",
+            "deployment/argocd-applicationset-controller",
+            "statefulset/argocd-application-controller",
+        ] {
+            kubectl(
+                &[
+                    "rollout",
+                    "restart",
+                    "-n",
+                    context::ARGOCD_NAMESPACE,
+                    workload,
+                ],
+                b"",
+            )
+            .await?;
+        }
         // Every Argo CD deployment Available (the repo server, which the check below execs
         // into, among them), and the application controller's StatefulSet rolled out.
         for args in argocd_waits() {
@@ -415,10 +444,19 @@ impl Kind {
         Ok(())
     }
 
-    /// The AppProject and ApplicationSet, pointed at the repositories served to the cluster.
-    async fn bootstrap(&self) -> anyhow::Result<()> {
+    /// The environments' namespaces, the locked `default` project, and each environment's
+    /// AppProject and ApplicationSet, pointed at the repositories served to the cluster.
+    async fn bootstrap(&self, config: &PipelineConfig) -> anyhow::Result<()> {
         let urls = served_urls();
-        for file in ["appproject.yaml", "applicationset.yaml"] {
+        let mut files = vec![
+            "namespaces.yaml".to_owned(),
+            "default-appproject.yaml".to_owned(),
+        ];
+        for env in &config.environments {
+            files.push(format!("{}/appproject.yaml", env.name));
+            files.push(format!("{}/applicationset.yaml", env.name));
+        }
+        for file in &files {
             let text =
                 std::fs::read_to_string(workspace::root().join("gitops/bootstrap").join(file))
                     .with_context(|| format!("cannot read gitops/bootstrap/{file}"))?;
@@ -728,7 +766,10 @@ mod tests {
             prod.contains("repository: \"localhost:5001/paktech-app\""),
             "{prod}"
         );
-        for file in ["bootstrap/appproject.yaml", "bootstrap/applicationset.yaml"] {
+        for file in [
+            "bootstrap/prod/appproject.yaml",
+            "bootstrap/dev/applicationset.yaml",
+        ] {
             let text = std::fs::read_to_string(seed.join(file)).expect("bootstrap");
             assert!(!text.contains("https://github.com/"), "{file}: {text}");
             assert!(

@@ -197,7 +197,8 @@ pub fn selected_target() -> TargetKind {
     TARGET.get().copied().unwrap_or_default()
 }
 
-/// The namespace Argo CD runs in; the bootstrap manifests in gitops/bootstrap/ name it too.
+/// The namespace Argo CD runs in (its AppProjects live there; each environment's Application
+/// lives in the environment's namespace); the bootstrap manifests in gitops/bootstrap/ name it.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
 
 /// The kubeconfig context of the kind cluster `cargo xtask cluster up` creates.
@@ -246,7 +247,6 @@ pub async fn kube_target(config: &PipelineConfig) -> anyhow::Result<Target> {
     Ok(Target::Kube(KubeTarget::new(
         client,
         config.app.name.as_str(),
-        ARGOCD_NAMESPACE,
         namespaces,
     )))
 }

@@ -353,10 +353,12 @@ impl Scenario {
     }
 }
 
-/// Whether prod's deny window (gitops/bootstrap/appproject.yaml) is closed now.
+/// Whether prod's deny window (gitops/bootstrap/prod/appproject.yaml) is closed now.
 fn prod_frozen() -> anyhow::Result<bool> {
     use pipeline::policy::window::{self, SyncPurpose, WindowDecision};
-    let path = workspace::root().join("gitops/bootstrap/appproject.yaml");
+    let path = workspace::root()
+        .join("gitops")
+        .join(pipeline::bootstrap::appproject_path("prod"));
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let doc = pipeline::values::Document::parse(path.display().to_string(), text)?;

@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | failure |
 //! | 2 | usage: bad arguments or bad input, refused before anything was written |
-//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a record or an approval source that cannot be read, no SBOM for the build, a missing or invalid signature, or a store that cannot be read for them) |
+//! | 3 | blocked by policy (scan, sync window, blocked SHA, approval refused, a re-run of an approved job, a record or an approval source that cannot be read, no SBOM for the build, a missing or invalid signature, or a store that cannot be read for them) |
 //! | 4 | awaiting approval |
 //! | 5 | infrastructure drift detected |
 
@@ -65,6 +65,11 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<Usage>().is_some()
         {
             return USAGE;
+        }
+        if let Some(pipeline::adapters::github::Error::ReRun { .. }) =
+            cause.downcast_ref::<pipeline::adapters::github::Error>()
+        {
+            return POLICY;
         }
         if cause.downcast_ref::<crate::infra::Drifted>().is_some() {
             return DRIFT;
@@ -150,7 +155,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         ))) = cause.downcast_ref::<flow::Error>()
         {
             return Some(
-                "see what Argo CD reports: `kubectl -n argocd get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
+                "see what Argo CD reports: `kubectl -n <namespace> get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
             );
         }
         if let Some(pipeline::adapters::gitops::Error::Fetch { .. }) =

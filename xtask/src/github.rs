@@ -28,11 +28,15 @@ impl PlatformApprovals for Reviews {
 
 /// The approval mode for a job gated by GitHub's required reviewers, and who started the run
 /// (the requester). The run's variables (`GITHUB_API_URL`, `GITHUB_REPOSITORY`,
-/// `GITHUB_RUN_ID`, `GITHUB_TOKEN`, `GITHUB_TRIGGERING_ACTOR`) are checked now, before
-/// anything is touched.
+/// `GITHUB_RUN_ID`, `GITHUB_RUN_ATTEMPT`, `GITHUB_TOKEN`, `GITHUB_TRIGGERING_ACTOR`) are
+/// checked now, before anything is touched; a re-run (attempt 2 or later) is refused.
 pub fn approval_mode() -> anyhow::Result<(ApprovalMode, Person)> {
     let usage = |e: String| crate::exit::Usage(format!("--approval github: {e}"));
-    let run = GitHubRun::from_env().map_err(|e| usage(e.to_string()))?;
+    let run = GitHubRun::from_env().map_err(|e| match e {
+        // Not a bad argument: the approvals of this run cannot be trusted (exit 3).
+        github::Error::ReRun { .. } => anyhow::Error::new(e).context("--approval github"),
+        e => usage(e.to_string()).into(),
+    })?;
     let requester: Person = run
         .requester()
         .parse()

@@ -19,8 +19,10 @@ enum Action {
     Plan,
     /// `terraform init` and `apply` (auto-approved: run it behind a protected environment).
     Apply,
-    /// `plan -detailed-exitcode`: exit 0 when the cloud matches infra/, 5 (and a Slack message)
-    /// when it drifted.
+    /// `plan -detailed-exitcode`: exit 0 when the cloud matches infra/, 5 (`exit::DRIFT`, and a
+    /// Slack message) when it drifted, 1 when the plan failed. Terraform's own 2 (changes) is
+    /// read from the terraform binary, never through setup-terraform's wrapper, which exits 0
+    /// (terraform.yml sets terraform_wrapper: false).
     Drift,
 }
 

@@ -25,12 +25,16 @@ async fn api_server() -> u16 {
     tests::http_stand_in(move |request| {
         let path = request.split(' ').nth(1).unwrap_or_default();
         let path = path.split('?').next().unwrap_or_default();
-        let application = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/";
+        // Each environment's Application, in the environment's namespace.
+        let application = path
+            .strip_prefix("/apis/argoproj.io/v1alpha1/namespaces/")
+            .and_then(|rest| rest.split_once("/applications/"));
         let json = vec![("content-type", "application/json".to_owned())];
-        match path.strip_prefix(application) {
-            Some(name) => {
+        match application {
+            Some((namespace, name)) => {
                 let mut app = fixture.clone();
                 app["metadata"]["name"] = name.into();
+                app["metadata"]["namespace"] = namespace.into();
                 Answer {
                     status: "200 OK",
                     headers: json,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use tests::steps::{run_of, steps};
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
@@ -31,22 +32,7 @@ const DEPLOY_SETTINGS: [&str; 9] = [
 ];
 
 fn workflows() -> Vec<(String, Value)> {
-    let dir = tests::workspace().join(".github/workflows");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .expect("workflows")
-        .flatten()
-        .filter(|e| {
-            e.path()
-                .extension()
-                .is_some_and(|x| x == "yml" || x == "yaml")
-        })
-        .map(|e| {
-            let text = std::fs::read_to_string(e.path()).expect("workflow");
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, tests::yaml_documents(&text).remove(0))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    let out = tests::workflows();
     assert!(out.len() >= 3, "{out:?}");
     out
 }
@@ -58,17 +44,6 @@ fn jobs(workflow: &Value) -> Vec<(String, &Value)> {
         .iter()
         .map(|(name, job)| (name.clone(), job))
         .collect()
-}
-
-fn steps(job: &Value) -> &[Value] {
-    job["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-fn run_of(step: &Value) -> &str {
-    step["run"].as_str().unwrap_or_default()
 }
 
 /// One job being "run": its workflow, its steps, and the outputs of steps run so far.
@@ -483,18 +458,8 @@ fn ci_installs_a_pinned_and_checked_grype_before_it_builds_and_scans() {
     let version = step["env"]["GRYPE_VERSION"]
         .as_str()
         .expect("GRYPE_VERSION");
-    assert!(
-        version.split('.').count() == 3 && version.split('.').all(|p| p.parse::<u32>().is_ok()),
-        "{version}"
-    );
     let sha = step["env"]["GRYPE_SHA256"].as_str().expect("GRYPE_SHA256");
-    assert!(
-        sha.len() == 64
-            && sha
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
-        "{sha}"
-    );
+    tests::steps::assert_pinned(version, sha);
     let deploy = steps(main)
         .iter()
         .position(|s| run_of(s).contains("--skip-tests"))
@@ -505,44 +470,18 @@ fn ci_installs_a_pinned_and_checked_grype_before_it_builds_and_scans() {
     // Fail closed: with a download that is not the pinned archive, the step fails and puts
     // nothing on PATH.
     let scratch = tempfile::tempdir().expect("tempdir");
-    let bin = scratch.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    let curl = bin.join("curl");
-    std::fs::write(
-        &curl,
-        "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -o ]; then echo 'not grype' > \"$2\"; fi; shift; done\n",
-    )
-    .expect("fake curl");
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&curl)
-        .status()
-        .expect("chmod");
     let github_path = scratch.path().join("path");
     std::fs::write(&github_path, "").expect("GITHUB_PATH");
-    let out = Command::new("bash")
-        .args([
-            "--noprofile",
-            "--norc",
-            "-eo",
-            "pipefail",
-            "-c",
-            run_of(step),
-        ])
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("GRYPE_VERSION", version)
-        .env("GRYPE_SHA256", sha)
-        .env("RUNNER_TEMP", scratch.path())
-        .env("GITHUB_PATH", &github_path)
-        .output()
-        .expect("bash");
+    let out = tests::steps::run_with_wrong_download(
+        run_of(step),
+        scratch.path(),
+        &[
+            ("GRYPE_VERSION", version),
+            ("GRYPE_SHA256", sha),
+            ("GITHUB_PATH", &github_path.display().to_string()),
+        ],
+        &[],
+    );
     assert!(!out.status.success(), "a wrong archive was accepted");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("did NOT match"),

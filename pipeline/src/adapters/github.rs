@@ -55,6 +55,10 @@ pub enum Error {
     TooManyPages { path: String },
     #[error("GitHub's next page for {path} points away from the API at {api}")]
     ForeignPage { path: String, api: String },
+    #[error(
+        "this is attempt {attempt} of the workflow run: GitHub keeps a run's approvals across re-runs, so an approval given to an earlier attempt would count; start a new run, which asks the reviewers again"
+    )]
+    ReRun { attempt: u64 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -129,6 +133,12 @@ impl GitHubRun {
         let api = api_url(var("GITHUB_API_URL"))?;
         let (owner, repo) = repository(var("GITHUB_REPOSITORY"))?;
         let run_id = run_id(var("GITHUB_RUN_ID"))?;
+        // The review history is keyed by run id, which a re-run keeps (the API has no attempt):
+        // only a run's first attempt may take its approvals from it.
+        let attempt = run_attempt(var("GITHUB_RUN_ATTEMPT"))?;
+        if attempt > 1 {
+            return Err(Error::ReRun { attempt });
+        }
         let token = Secret::new(var("GITHUB_TOKEN").ok_or(Error::MissingVariable {
             variable: "GITHUB_TOKEN",
             expected: "a token that may read the repository's Actions (`actions: read`)",
@@ -374,6 +384,21 @@ fn run_id(value: Option<String>) -> Result<u64> {
         })
 }
 
+/// `GITHUB_RUN_ATTEMPT`: 1 for a run's first attempt; unset counts as the first.
+fn run_attempt(value: Option<String>) -> Result<u64> {
+    let Some(value) = value else {
+        return Ok(1);
+    };
+    match value.parse::<u64>() {
+        Ok(attempt) if attempt >= 1 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(attempt),
+        _ => Err(Error::InvalidVariable {
+            variable: "GITHUB_RUN_ATTEMPT",
+            value,
+            expected: "the run's attempt number (1, 2, ...)",
+        }),
+    }
+}
+
 /// A GitHub login: letters, digits and hyphens, at most 39, optionally an app's `[bot]` suffix.
 fn login_of(variable: &'static str, value: String) -> Result<String> {
     let name = value.strip_suffix("[bot]").unwrap_or(&value);
@@ -462,6 +487,27 @@ mod tests {
             .collect();
         all.extend(changes.iter().filter(|(_, v)| !v.is_empty()).copied());
         all
+    }
+
+    #[test]
+    fn a_re_run_cannot_take_the_approvals_of_an_earlier_attempt() {
+        // The first attempt, named or not, reads the run's reviews.
+        GitHubRun::from_vars(vars(&with(&[("GITHUB_RUN_ATTEMPT", "1")]))).expect("first");
+        GitHubRun::from_vars(vars(GOOD)).expect("unset is the first attempt");
+        for attempt in ["2", "17"] {
+            let err = GitHubRun::from_vars(vars(&with(&[("GITHUB_RUN_ATTEMPT", attempt)])))
+                .expect_err("a re-run is refused");
+            assert!(matches!(err, Error::ReRun { .. }), "{err}");
+            assert!(err.to_string().contains("start a new run"), "{err}");
+        }
+        for bad in ["0", "x", "-1", "+2"] {
+            let err = GitHubRun::from_vars(vars(&with(&[("GITHUB_RUN_ATTEMPT", bad)])))
+                .expect_err("refused");
+            assert!(
+                err.to_string().starts_with("GITHUB_RUN_ATTEMPT is"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

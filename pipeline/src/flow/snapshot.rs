@@ -33,7 +33,7 @@ fn read_from(repo: &GitOpsRepo, config: &PipelineConfig) -> Result<Snapshot> {
         ));
     }
     Ok(Snapshot {
-        windows: sync::windows_in(repo, &tip)?,
+        windows: sync::windows_in(repo, config, &tip)?,
         records: Records::new(repo).read()?,
         tip,
         values,

@@ -60,19 +60,22 @@ pub async fn desired_state(
     Ok(DesiredState::from_values(&env.name, revision, &doc)?)
 }
 
-/// Where the sync windows are defined: the AppProject of the bootstrap manifests.
-pub const APPPROJECT_PATH: &str = "bootstrap/appproject.yaml";
-
-/// The sync windows at `revision` (none when the repository has no AppProject).
-pub fn windows_in(repo: &GitOpsRepo, revision: &GitSha) -> Result<Vec<SyncWindow>> {
-    match repo.read(revision, APPPROJECT_PATH)? {
-        None => Ok(Vec::new()),
-        Some(text) => {
-            let doc =
-                Document::parse(APPPROJECT_PATH, text).map_err(crate::desired::Error::from)?;
-            Ok(window::windows_from_appproject(&doc)?)
+/// The sync windows at `revision` of every environment of `config`, read from each
+/// environment's AppProject (`bootstrap/<env>/appproject.yaml`); none where there is none.
+pub fn windows_in(
+    repo: &GitOpsRepo,
+    config: &crate::config::PipelineConfig,
+    revision: &GitSha,
+) -> Result<Vec<SyncWindow>> {
+    let mut windows = Vec::new();
+    for env in &config.environments {
+        let path = crate::bootstrap::appproject_path(env.name.as_str());
+        if let Some(text) = repo.read(revision, &path)? {
+            let doc = Document::parse(path, text).map_err(crate::desired::Error::from)?;
+            windows.extend(window::windows_from_appproject(&doc)?);
         }
     }
+    Ok(windows)
 }
 
 /// Where a pending rollout of `env` at `revision` stands against the sync windows: the
@@ -84,9 +87,10 @@ async fn freeze_at(
 ) -> Result<Freeze> {
     let path = pipeline.config.values_path(&env.name);
     let at = revision.clone();
+    let config = pipeline.config.clone();
     let (windows, last) = pipeline
         .git(move |repo| {
-            let windows = windows_in(repo, &at)?;
+            let windows = windows_in(repo, &config, &at)?;
             let last = repo.log(&at, Some(&path), 1)?;
             Ok::<_, Error>((windows, last))
         })

@@ -1,19 +1,13 @@
 //! Every Kubernetes API call the kube target makes, as one list ([`ACCESS`]): what the
-//! identity that runs the pipeline must be granted on a cluster, and nothing more.
+//! identity that runs the pipeline must be granted on a cluster, and nothing more. Every call
+//! is made in the environment's own namespace, its Argo CD Application included (Argo CD's
+//! "Applications in any namespace"), so an environment's identity needs rights in that one
+//! namespace and none in `argocd` or in another environment's.
 //!
 //! The list is checked from both sides: the mock API server of `pipeline/tests/kube_target.rs`
 //! refuses any request no entry allows (so a new call cannot go unlisted), and
 //! `tests/tests/azure_access.rs` checks that the committed grants (`infra/kube_access.tf`)
 //! cover every entry (so a listed call cannot go ungranted).
-
-/// Where a call goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Namespace {
-    /// The namespace Argo CD runs in (its Applications live there).
-    ArgoCd,
-    /// Each environment's namespace (`[[environments]] namespace` in pipeline.toml).
-    Environments,
-}
 
 /// One kind of request, in the terms Kubernetes authorizes it by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +20,6 @@ pub struct ApiAccess {
     pub resource: &'static str,
     /// The subresource (`proxy`), if any.
     pub subresource: Option<&'static str>,
-    pub namespace: Namespace,
     /// What the target uses it for.
     pub why: &'static str,
 }
@@ -38,7 +31,6 @@ pub const ACCESS: &[ApiAccess] = &[
         group: "argoproj.io",
         resource: "applications",
         subresource: None,
-        namespace: Namespace::ArgoCd,
         why: "read an environment's Application (status, pending, and before each watch)",
     },
     ApiAccess {
@@ -46,7 +38,6 @@ pub const ACCESS: &[ApiAccess] = &[
         group: "argoproj.io",
         resource: "applications",
         subresource: None,
-        namespace: Namespace::ArgoCd,
         why: "follow the Application until it is Synced to the pushed revision and Healthy",
     },
     ApiAccess {
@@ -54,7 +45,6 @@ pub const ACCESS: &[ApiAccess] = &[
         group: "argoproj.io",
         resource: "applications",
         subresource: None,
-        namespace: Namespace::ArgoCd,
         why: "ask Argo CD to refresh, or start an explicit sync inside a deny window",
     },
     ApiAccess {
@@ -62,7 +52,6 @@ pub const ACCESS: &[ApiAccess] = &[
         group: "apps",
         resource: "deployments",
         subresource: None,
-        namespace: Namespace::Environments,
         why: "the Deployment's rollout status and pod selector",
     },
     ApiAccess {
@@ -70,7 +59,6 @@ pub const ACCESS: &[ApiAccess] = &[
         group: "",
         resource: "pods",
         subresource: None,
-        namespace: Namespace::Environments,
         why: "the Deployment's live pods and the image digest each runs",
     },
     ApiAccess {
@@ -78,7 +66,6 @@ pub const ACCESS: &[ApiAccess] = &[
         group: "",
         resource: "pods",
         subresource: Some("proxy"),
-        namespace: Namespace::Environments,
         why: "smoke-test each pod's /health and /info, read its /metrics for analysis, and send a quiet window's synthetic GET /, through the API server",
     },
 ];
@@ -134,19 +121,15 @@ impl RequestAttributes {
     }
 }
 
-/// Whether an entry of [`ACCESS`] allows `request`, with Argo CD in `argocd` and the
-/// environments in `environments`.
-pub fn allowed(request: &RequestAttributes, argocd: &str, environments: &[&str]) -> bool {
-    ACCESS.iter().any(|a| {
-        a.verb == request.verb
-            && a.group == request.group
-            && a.resource == request.resource
-            && a.subresource == request.subresource.as_deref()
-            && match a.namespace {
-                Namespace::ArgoCd => request.namespace == argocd,
-                Namespace::Environments => environments.contains(&request.namespace.as_str()),
-            }
-    })
+/// Whether an entry of [`ACCESS`] allows `request` in one of the `environments`' namespaces.
+pub fn allowed(request: &RequestAttributes, environments: &[&str]) -> bool {
+    environments.contains(&request.namespace.as_str())
+        && ACCESS.iter().any(|a| {
+            a.verb == request.verb
+                && a.group == request.group
+                && a.resource == request.resource
+                && a.subresource == request.subresource.as_deref()
+        })
 }
 
 #[cfg(test)]
@@ -172,24 +155,24 @@ mod tests {
 
     #[test]
     fn requests_read_as_the_api_server_authorizes_them() {
-        let app = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
+        let app = "/apis/argoproj.io/v1alpha1/namespaces/paktech-dev/applications";
         check(
             "GET",
             &format!("{app}/paktech-app-dev"),
             "",
-            Some(("get", "argoproj.io", "applications", None, "argocd")),
+            Some(("get", "argoproj.io", "applications", None, "paktech-dev")),
         );
         check(
             "GET",
             app,
             "watch=true&fieldSelector=x",
-            Some(("watch", "argoproj.io", "applications", None, "argocd")),
+            Some(("watch", "argoproj.io", "applications", None, "paktech-dev")),
         );
         check(
             "PATCH",
             &format!("{app}/paktech-app-dev"),
             "",
-            Some(("patch", "argoproj.io", "applications", None, "argocd")),
+            Some(("patch", "argoproj.io", "applications", None, "paktech-dev")),
         );
         check(
             "GET",
@@ -224,7 +207,6 @@ mod tests {
         let allows = |method, path: &str, query| {
             allowed(
                 &RequestAttributes::of(method, path, query).expect("a resource path"),
-                "argocd",
                 &envs,
             )
         };
@@ -235,6 +217,12 @@ mod tests {
             ""
         ));
         assert!(allows(
+            "PATCH",
+            "/apis/argoproj.io/v1alpha1/namespaces/paktech-prod/applications/a",
+            ""
+        ));
+        // Nothing in Argo CD's own namespace, where an Application may use any project.
+        assert!(!allows(
             "PATCH",
             "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/a",
             ""

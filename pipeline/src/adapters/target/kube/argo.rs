@@ -103,6 +103,9 @@ pub enum Verdict {
     Done,
     /// Not there yet.
     Waiting,
+    /// Synced to the revision and `Degraded`: failed only when the workload says so (see
+    /// [`ApplicationStatus::verdict`]); the caller looks at the Deployment and its pods.
+    Degraded(String),
     /// The rollout of the revision failed; waiting longer will not help.
     Failed(String),
 }
@@ -159,8 +162,14 @@ impl ApplicationStatus {
     /// - done: `Synced` and `Healthy`, at the pushed revision or, because a commit to another
     ///   environment's values file moves every Application's revision, at any revision with
     ///   the pinned image live;
-    /// - failed: `Synced` at the pushed revision and `Degraded`, or a failed sync operation
-    ///   for the pushed revision;
+    /// - failed: a failed sync operation for the pushed revision;
+    /// - degraded, which is not final by itself: `Synced` at the pushed revision and
+    ///   `Degraded`. Argo CD rolls every resource's health up into the Application's, and a
+    ///   brand-new HorizontalPodAutoscaler is `Degraded` until the metrics API has data for its
+    ///   pods (`ScalingActive` `FailedGetResourceMetric`, `isDegraded` in gitops-engine's
+    ///   `pkg/health/health_hpa.go`, vendored by Argo CD 3.x), so the first rollout with an HPA
+    ///   reads `Degraded` for a while. The kube target fails it only when the Deployment is past
+    ///   its progress deadline or a pod is crash-looping;
     /// - anything else waits: a `Degraded` health at an older revision, or `OutOfSync` at the
     ///   pushed one, is the previous rollout's state (a rollback starts from exactly that).
     pub fn verdict(&self, revision: &str, image: &str) -> Verdict {
@@ -169,11 +178,11 @@ impl ApplicationStatus {
         if synced && self.health.status == "Healthy" && (at_revision || self.image_live(image)) {
             return Verdict::Done;
         }
-        if synced && at_revision && self.health.status == "Degraded" {
-            return Verdict::Failed(format!("health Degraded{}", suffix(&self.health.message)));
-        }
         if let Some(op) = self.operation_failed_at(revision) {
             return Verdict::Failed(format!("sync {}{}", op.phase, suffix(&op.message)));
+        }
+        if synced && at_revision && self.health.status == "Degraded" {
+            return Verdict::Degraded(format!("health Degraded{}", suffix(&self.health.message)));
         }
         Verdict::Waiting
     }
@@ -298,10 +307,10 @@ mod tests {
     }
 
     #[test]
-    fn degraded_at_the_revision_fails_but_an_old_degraded_state_waits() {
+    fn degraded_at_the_revision_is_for_the_workload_to_judge_and_an_old_one_waits() {
         assert_eq!(
             status("Synced", REV, "Degraded").verdict(REV, ""),
-            Verdict::Failed("health Degraded (from the test)".to_owned())
+            Verdict::Degraded("health Degraded (from the test)".to_owned())
         );
         assert_eq!(
             status("Synced", OLD, "Degraded").verdict(REV, ""),
@@ -345,7 +354,7 @@ mod tests {
 
     #[test]
     fn failure_is_final_only_when_synced_at_the_pushed_revision() {
-        let failed = || Verdict::Failed("health Degraded".to_owned());
+        let failed = || Verdict::Degraded("health Degraded".to_owned());
         // A rollback to GOOD at REV starts from the bad rollout: Degraded at OLD, with the
         // previous ReplicaSet's pods still running GOOD. That is not the rollback failing.
         check(

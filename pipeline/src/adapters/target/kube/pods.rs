@@ -77,6 +77,47 @@ pub fn rollout_state(deployment: &Deployment) -> Option<String> {
     }
 }
 
+/// The Deployment controller gave up on the rollout: its `Progressing` condition is `False`
+/// with reason `ProgressDeadlineExceeded` (Kubernetes, "Deployments", "Failed Deployment").
+pub fn past_progress_deadline(deployment: &Deployment) -> bool {
+    deployment
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.type_ == "Progressing"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        })
+}
+
+/// The first of `pods` whose `container` the kubelet holds in `CrashLoopBackOff` (it started,
+/// exited, and is being restarted with a growing back-off), as `pod (reason: message)`.
+pub fn crash_looping(pods: &[Pod], container: &str) -> Option<String> {
+    pods.iter().find_map(|pod| {
+        let waiting = pod
+            .status
+            .as_ref()?
+            .container_statuses
+            .as_ref()?
+            .iter()
+            .find(|c| c.name == container)?
+            .state
+            .as_ref()?
+            .waiting
+            .as_ref()
+            .filter(|w| w.reason.as_deref() == Some("CrashLoopBackOff"))?;
+        Some(match waiting.message.as_deref() {
+            Some(message) if !message.is_empty() => {
+                format!("{} (CrashLoopBackOff: {message})", name(pod))
+            }
+            _ => format!("{} (CrashLoopBackOff)", name(pod)),
+        })
+    })
+}
+
 /// A pod that is, or is about to be, part of the Deployment: not being deleted and not
 /// finished.
 pub fn is_live(pod: &Pod) -> bool {

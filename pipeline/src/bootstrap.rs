@@ -1,0 +1,142 @@
+//! The Argo CD bootstrap manifests of the GitOps content (`bootstrap/`), one directory per
+//! environment: its AppProject and its ApplicationSet, both scoped to the environment's
+//! namespace, plus `default-appproject.yaml`, which empties Argo CD's built-in `default`
+//! project. Where they are, and whether they agree with `pipeline.toml` (used by
+//! `consistency::check`).
+//!
+//! What is checked is what keeps each environment's rights in its own namespace (Argo CD's
+//! "Applications in any namespace"): the Application is generated in the environment's
+//! namespace, its project admits Applications from that namespace only and deploys to it
+//! only, and the chart is rendered from the build the environment's values pin.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::config::{PipelineConfig, application_name};
+use crate::values::Document;
+
+/// Where an environment's AppProject lives (its sync windows are read from there).
+pub fn appproject_path(env: &str) -> String {
+    format!("bootstrap/{env}/appproject.yaml")
+}
+
+/// Where an environment's ApplicationSet lives.
+pub fn applicationset_path(env: &str) -> String {
+    format!("bootstrap/{env}/applicationset.yaml")
+}
+
+/// The manifest that locks Argo CD's `default` project.
+pub const DEFAULT_PROJECT_PATH: &str = "bootstrap/default-appproject.yaml";
+
+fn parse(gitops: &Path, relative: &str) -> Result<Document, String> {
+    let path = gitops.join(relative);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Document::parse(relative, text).map_err(|e| e.to_string())
+}
+
+/// The scalars of the list at `path` (`path[0]`, `path[1]`, ...).
+fn list(doc: &Document, path: &str) -> Vec<String> {
+    (0..)
+        .map_while(|i| doc.get(&format!("{path}[{i}]")).map(str::to_owned))
+        .collect()
+}
+
+/// Every disagreement between `pipeline.toml` and `bootstrap/`, one line each.
+pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let app = config.app.name.as_str();
+    for env in &config.environments {
+        let name = env.name.as_str();
+        let ns = env.namespace.as_str();
+        let project = match parse(gitops, &appproject_path(name)) {
+            Err(e) => {
+                problems.push(format!("environment {name}: {e}"));
+                None
+            }
+            Ok(doc) => {
+                let file = appproject_path(name);
+                let sources = list(&doc, "spec.sourceNamespaces");
+                if sources != [ns] {
+                    problems.push(format!(
+                        "{file}: sourceNamespaces is {sources:?}, expected only {ns:?}"
+                    ));
+                }
+                let destinations: Vec<String> = (0..)
+                    .map_while(|i| {
+                        doc.get(&format!("spec.destinations[{i}].namespace"))
+                            .map(str::to_owned)
+                    })
+                    .collect();
+                if destinations != [ns] {
+                    problems.push(format!(
+                        "{file}: destinations are {destinations:?}, expected only {ns:?}"
+                    ));
+                }
+                doc.get("metadata.name").map(str::to_owned)
+            }
+        };
+        let file = applicationset_path(name);
+        let doc = match parse(gitops, &file) {
+            Ok(doc) => doc,
+            Err(e) => {
+                problems.push(format!("environment {name}: {e}"));
+                continue;
+            }
+        };
+        let mut expect = |path: &str, expected: &str| {
+            let found = doc.get(path).unwrap_or_default();
+            if found != expected {
+                problems.push(format!(
+                    "{file}: {path} is {found:?}, expected {expected:?}"
+                ));
+            }
+        };
+        expect("metadata.namespace", ns);
+        expect("spec.template.metadata.name", &application_name(app, name));
+        expect("spec.template.spec.destination.namespace", ns);
+        expect(
+            "spec.generators[0].git.files[0].path",
+            &config.values_path(&env.name),
+        );
+        if let Some(project) = &project {
+            expect("spec.template.spec.project", project);
+        }
+        let revision = doc
+            .get("spec.template.spec.sources[0].targetRevision")
+            .unwrap_or_default();
+        if !revision.contains(".image.tag") {
+            problems.push(format!(
+                "{file}: the chart's targetRevision is {revision:?}; expected the values' image.tag, so that the chart moves with the build"
+            ));
+        }
+    }
+    let configured: BTreeSet<&str> = config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(gitops.join("bootstrap")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().is_dir() && !configured.contains(name.as_str()) {
+                problems.push(format!(
+                    "bootstrap/{name}: folder {name} is not an environment of pipeline.toml"
+                ));
+            }
+        }
+    }
+    match parse(gitops, DEFAULT_PROJECT_PATH) {
+        Err(e) => problems.push(e),
+        Ok(doc) => {
+            for key in ["sourceRepos", "sourceNamespaces", "destinations"] {
+                if doc.under(&format!("spec.{key}[")).next().is_some() {
+                    problems.push(format!(
+                        "{DEFAULT_PROJECT_PATH}: spec.{key} must be empty (the default project is locked)"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
