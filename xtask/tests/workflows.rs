@@ -417,7 +417,10 @@ fn run_tests_child() {
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime
-        .block_on(pipeline::adapters::tools::run_tests(&tests::workspace()))
+        .block_on(pipeline::adapters::tools::run_tests(
+            &tests::workspace(),
+            &["pipeline".to_owned()],
+        ))
         .expect("run_tests");
 }
 

@@ -124,12 +124,13 @@ pub fn on_path(program: &str) -> bool {
     })
 }
 
-/// Runs the workspace's tests (nextest when installed, else `cargo test`).
+/// Runs the tests of `packages` (`[ci] test`), with nextest when it is installed, else
+/// `cargo test`.
 ///
 /// The tests run without the deploy settings of the job that runs them: no target, no other
 /// config, no GitOps remote, no registry, Slack or GitHub credentials. A test process that saw
 /// `PAKTECH_TARGET=aks` would aim the commands it starts at the real cluster.
-pub async fn run_tests(workspace: &Path) -> Result<()> {
+pub async fn run_tests(workspace: &Path, packages: &[String]) -> Result<()> {
     const DEPLOY_SETTINGS: [&str; 13] = [
         "PAKTECH_TARGET",
         "PAKTECH_CONFIG",
@@ -145,12 +146,29 @@ pub async fn run_tests(workspace: &Path) -> Result<()> {
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
         "ACTIONS_ID_TOKEN_REQUEST_URL",
     ];
-    let args: &[&str] = if on_path("cargo-nextest") {
-        &["nextest", "run", "--workspace", "--locked"]
+    let args = test_args(on_path("cargo-nextest"), packages);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cargo(workspace, &args, &[], &DEPLOY_SETTINGS).await
+}
+
+/// The cargo arguments that test `packages`: `nextest run` when nextest is installed, else
+/// `test`.
+pub fn test_args(nextest: bool, packages: &[String]) -> Vec<String> {
+    let runner: &[&str] = if nextest {
+        &["nextest", "run"]
     } else {
-        &["test", "--workspace", "--locked"]
+        &["test"]
     };
-    cargo(workspace, args, &[], &DEPLOY_SETTINGS).await
+    runner
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(["--locked".to_owned()])
+        .chain(
+            packages
+                .iter()
+                .flat_map(|p| ["--package".to_owned(), p.clone()]),
+        )
+        .collect()
 }
 
 /// Runs the cargo that runs us (`CARGO`) with `envs` set and the variables `without`
@@ -260,4 +278,22 @@ pub async fn terraform(dir: &Path, args: &[&str]) -> Result<i32> {
             source,
         })?;
     Ok(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_args;
+
+    #[test]
+    fn the_test_step_names_each_configured_package() {
+        let packages = ["paktech-app".to_owned(), "pipeline".to_owned()];
+        assert_eq!(
+            test_args(true, &packages).join(" "),
+            "nextest run --locked --package paktech-app --package pipeline"
+        );
+        assert_eq!(
+            test_args(false, &packages[1..]).join(" "),
+            "test --locked --package pipeline"
+        );
+    }
 }
