@@ -190,6 +190,11 @@ async fn cargo(
     for name in without {
         command.env_remove(name);
     }
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_one_crate) {
+            command.env_remove(name);
+        }
+    }
     let status = command.status().await.map_err(|source| Error::Spawn {
         program: cargo.clone(),
         source,
@@ -202,6 +207,25 @@ async fn cargo(
             status,
         })
     }
+}
+
+/// Whether `name` is a variable cargo sets for the one crate it runs (`cargo run`, a test):
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and the like. They are removed before this process runs
+/// cargo again, because build scripts (ring's) watch some of them: the tests `ci` runs, or the
+/// image's build, would see `CARGO_MANIFEST_DIR=…/xtask` where a shell has none, rerun the
+/// script, and recompile ring, rustls, kube and the workspace twice, once here and once more
+/// for the next `cargo xtask` (docs/architecture.md, "One build").
+pub fn set_by_cargo_for_one_crate(name: &str) -> bool {
+    const EXACT: [&str; 7] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
 }
 
 /// Runs `program args` and returns its stdout, accepting the listed exit codes
@@ -282,7 +306,23 @@ pub async fn terraform(dir: &Path, args: &[&str]) -> Result<i32> {
 
 #[cfg(test)]
 mod tests {
-    use super::test_args;
+    use super::{set_by_cargo_for_one_crate, test_args};
+
+    #[test]
+    fn what_cargo_sets_for_one_crate_is_not_passed_on() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION",
+            "CARGO_BIN_EXE_xtask",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_one_crate(name), "{name}");
+        }
+        for name in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "RUSTFLAGS", "PATH"] {
+            assert!(!set_by_cargo_for_one_crate(name), "{name}");
+        }
+    }
 
     #[test]
     fn the_test_step_names_each_configured_package() {
