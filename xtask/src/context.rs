@@ -84,11 +84,14 @@ pub fn gitops_in(config: &PipelineConfig, state: &std::path::Path) -> anyhow::Re
 }
 
 /// Everything a flow needs, for an already validated `config`.
-pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
+pub async fn pipeline_with(mut config: PipelineConfig) -> anyhow::Result<Pipeline> {
     check_target(&config)?;
     // Every input is checked before the first thing is created on disk.
     let clock = clock()?;
     let signing_key = signing_key()?;
+    // The local default signs with, and trusts, this machine's own key (made on first use).
+    let signing_key =
+        crate::local_key::add(selected_target(), &mut config, signing_key, &state_dir())?;
     let gitops = gitops(&config)?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
         .ok()

@@ -15,6 +15,7 @@ mod image;
 mod infra;
 mod keys;
 mod lint;
+mod local_key;
 mod output;
 mod promote;
 mod rollback;

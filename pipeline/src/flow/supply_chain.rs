@@ -53,6 +53,33 @@ pub async fn evidence(pipeline: &Pipeline, envs: &[EnvName], digest: &Digest) ->
     }
 }
 
+/// Which configured key signed `digest`, in words for `status`: `signed by <key> (<id>)`,
+/// `unsigned`, `signed, by no configured key`, or why the store could not be read.
+pub async fn signed_by(pipeline: &Pipeline, digest: &Digest) -> String {
+    let repository = &pipeline.config.image.repository;
+    let keys = &pipeline.config.supply_chain.keys;
+    match pipeline.attachments.signatures(repository, digest).await {
+        Err(e) => format!("signatures cannot be read: {e}"),
+        Ok(layers) if layers.is_empty() => "unsigned".to_owned(),
+        Ok(layers) => layers
+            .iter()
+            .find_map(|layer| {
+                cosign::verify(
+                    &layer.payload,
+                    &layer.signature_b64,
+                    keys,
+                    digest,
+                    Some(repository),
+                )
+                .ok()
+            })
+            .map_or_else(
+                || "signed, by no configured key".to_owned(),
+                |key| format!("signed by {key}"),
+            ),
+    }
+}
+
 /// The `sign` step: signs `digest` with the pipeline's key and stores the signature beside
 /// the image; skipped when no key is configured.
 pub async fn sign(pipeline: &Pipeline, digest: &Digest, steps: &mut Steps<'_>) -> Result<()> {
