@@ -13,8 +13,8 @@ use pipeline::model::Secret;
 
 use crate::context::TargetKind;
 
-/// How plans, `status` and `ci` name the key.
-pub const SOURCE: &str = ".paktech/keys/cosign.pub (this machine's key)";
+/// How plans and `status` name the key: `this machine's key .paktech/keys/cosign.pub`.
+pub const SOURCE: &str = "this machine's key";
 
 /// Whether the local key signs and is trusted: on the local target, for a repository in the
 /// local engine's store (no registry host).
@@ -24,7 +24,7 @@ pub fn applies(target: TargetKind, config: &PipelineConfig) -> bool {
 }
 
 /// The key pair in `state/keys/`: read, or made when there is none (private key mode 0600,
-/// never overwritten, never printed). The public key is named [`SOURCE`].
+/// never overwritten, never printed). The public key is named [`SOURCE`] and its path.
 pub fn ensure(state: &Path) -> anyhow::Result<(SigningKey, PublicKey)> {
     let dir = state.join("keys");
     let private = dir.join("cosign.key");
@@ -38,7 +38,13 @@ pub fn ensure(state: &Path) -> anyhow::Result<(SigningKey, PublicKey)> {
     }
     let key = read(&private)?;
     let mut public = key.public_key();
-    public.source = SOURCE.to_owned();
+    let path = dir.join("cosign.pub");
+    let shown = path
+        .strip_prefix(crate::workspace::root())
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    public.source = format!("{SOURCE} {shown}");
     Ok((key, public))
 }
 
@@ -138,7 +144,11 @@ mod tests {
         assert_eq!(&trusted[..committed.len()], committed.as_slice());
         assert_eq!(trusted.len(), committed.len() + 1);
         assert_eq!(trusted[committed.len()].id, signing.public_key().id);
-        assert_eq!(trusted[committed.len()].source, SOURCE);
+        assert!(
+            trusted[committed.len()].source.starts_with("this machine's key /"),
+            "{}",
+            trusted[committed.len()].source
+        );
 
         // Used again, never replaced.
         let (again, _) = ensure(state.path()).expect("again");

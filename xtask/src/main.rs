@@ -9,6 +9,7 @@ mod context;
 mod dashboard;
 mod e2e;
 mod exit;
+mod first_run;
 mod github;
 mod history;
 mod image;

@@ -15,7 +15,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use anyhow::Context;
 use pipeline::flow::Pipeline;
 use pipeline::model::GitSha;
 use tokio::sync::watch;
@@ -40,8 +39,16 @@ impl Args {
         if let Some(warning) = exposure(address) {
             eprintln!("{warning}");
         }
-        let listener = TcpListener::bind((address, self.port))
-            .with_context(|| format!("cannot listen on {address}:{}", self.port))?;
+        let listener = TcpListener::bind((address, self.port)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::Error::new(crate::first_run::PortInUse {
+                    address,
+                    port: self.port,
+                })
+            } else {
+                anyhow::Error::new(e).context(format!("cannot listen on {address}:{}", self.port))
+            }
+        })?;
         let pipeline = context::pipeline().await?;
         let dashboard = Dashboard::start(pipeline, listener).await?;
         eprintln!(
