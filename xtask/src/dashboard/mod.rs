@@ -24,8 +24,8 @@ use events::Published;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// TCP port to listen on.
-    #[arg(long, default_value_t = 8470)]
+    /// TCP port to listen on (or `PAKTECH_DASHBOARD_PORT`).
+    #[arg(long, env = "PAKTECH_DASHBOARD_PORT", default_value_t = 8470)]
     port: u16,
     /// Listen on this address instead of 127.0.0.1. The page has no login: anyone who can
     /// reach the address sees the delivery state.
