@@ -24,8 +24,12 @@ struct Step {
 /// The commands between `<!-- quickstart` and `<!-- /quickstart -->`: one per line, a
 /// trailing `# exit N` naming its exit code, `Ctrl-C` marking the one that keeps running.
 fn quickstart(readme: &str) -> Vec<Step> {
-    let start = readme.find("<!-- quickstart").expect("a <!-- quickstart block in README.md");
-    let end = readme.find("<!-- /quickstart -->").expect("the block's end marker");
+    let start = readme
+        .find("<!-- quickstart")
+        .expect("a <!-- quickstart block in README.md");
+    let end = readme
+        .find("<!-- /quickstart -->")
+        .expect("the block's end marker");
     let block = &readme[start..end];
     let code = block
         .split("```sh\n")
@@ -71,7 +75,11 @@ fn the_block_is_read_line_by_line_with_its_exit_codes() {
     let readme = std::fs::read_to_string(tests::workspace().join("README.md")).expect("README");
     let real = quickstart(&readme);
     assert!(real.iter().any(|s| s.exit == 4), "{real:?}");
-    assert_eq!(real.iter().filter(|s| s.keeps_running).count(), 1, "{real:?}");
+    assert_eq!(
+        real.iter().filter(|s| s.keeps_running).count(),
+        1,
+        "{real:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,7 +93,12 @@ async fn the_readme_quickstart_runs_as_written() {
     let clone = scratch.path().join("paktech");
     tests::git_cli(
         scratch.path(),
-        &["clone", "--quiet", workspace.to_str().expect("utf-8"), "paktech"],
+        &[
+            "clone",
+            "--quiet",
+            workspace.to_str().expect("utf-8"),
+            "paktech",
+        ],
     );
     tests::git_cli(&clone, &["config", "user.name", "alice"]);
     tests::git_cli(&clone, &["config", "user.email", "alice@example.invalid"]);
@@ -108,9 +121,15 @@ async fn the_readme_quickstart_runs_as_written() {
         // this test.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy().into_owned();
-            let deploy_setting = name.starts_with("PAKTECH_") && !name.starts_with("PAKTECH_REQUIRE_");
+            let deploy_setting =
+                name.starts_with("PAKTECH_") && !name.starts_with("PAKTECH_REQUIRE_");
             if deploy_setting
-                || ["GITHUB_ACTOR", "GITHUB_TRIGGERING_ACTOR", "SLACK_WEBHOOK_URL"].contains(&name.as_str())
+                || [
+                    "GITHUB_ACTOR",
+                    "GITHUB_TRIGGERING_ACTOR",
+                    "SLACK_WEBHOOK_URL",
+                ]
+                .contains(&name.as_str())
                 || pipeline::adapters::tools::set_by_cargo_for_one_crate(&name)
             {
                 command.env_remove(&name);
@@ -150,7 +169,12 @@ async fn serves(mut command: Command, port: u16, shown: &str) {
     let mut answered = None;
     // Bounded by attempts, not by the clock: compiling first may take a while.
     for _ in 0..600 {
-        if let Ok(response) = client.get(&url).timeout(Duration::from_secs(2)).send().await {
+        if let Ok(response) = client
+            .get(&url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
             answered = Some(response.status());
             break;
         }
@@ -189,6 +213,11 @@ fn link_build(from: &Path, to: &Path) {
             .arg(&dest)
             .status()
             .expect("cp -al");
-        assert!(status.success(), "cp -al {} {}", source.display(), dest.display());
+        assert!(
+            status.success(),
+            "cp -al {} {}",
+            source.display(),
+            dest.display()
+        );
     }
 }

@@ -67,7 +67,9 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<pipeline::cosign::KeyError>().is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
             || cause.downcast_ref::<Usage>().is_some()
-            || cause.downcast_ref::<crate::first_run::NoIdentity>().is_some()
+            || cause
+                .downcast_ref::<crate::first_run::NoIdentity>()
+                .is_some()
         {
             return USAGE;
         }

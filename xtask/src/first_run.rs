@@ -78,7 +78,10 @@ mod tests {
     fn check(err: anyhow::Error, problem: &str, fix: &str) {
         let line = explain(&err).expect("a first-hour failure");
         assert!(!line.contains('\n'), "{line}");
-        assert!(line.contains(problem), "{line}\nexpected the problem: {problem}");
+        assert!(
+            line.contains(problem),
+            "{line}\nexpected the problem: {problem}"
+        );
         assert!(line.contains(fix), "{line}\nexpected the fix: {fix}");
     }
 

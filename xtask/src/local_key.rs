@@ -106,7 +106,10 @@ mod tests {
         }
         for target in [TargetKind::Local, TargetKind::Kind, TargetKind::Aks] {
             assert!(!applies(target, &aks), "pipeline.aks.toml on {target:?}");
-            assert!(!applies(target, &kind), "kind's pipeline.toml on {target:?}");
+            assert!(
+                !applies(target, &kind),
+                "kind's pipeline.toml on {target:?}"
+            );
         }
 
         let state = tempfile::tempdir().expect("state");
@@ -137,7 +140,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&private).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(&private)
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let trusted = &local.supply_chain.keys;
@@ -145,7 +151,9 @@ mod tests {
         assert_eq!(trusted.len(), committed.len() + 1);
         assert_eq!(trusted[committed.len()].id, signing.public_key().id);
         assert!(
-            trusted[committed.len()].source.starts_with("this machine's key /"),
+            trusted[committed.len()]
+                .source
+                .starts_with("this machine's key /"),
             "{}",
             trusted[committed.len()].source
         );

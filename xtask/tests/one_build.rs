@@ -23,7 +23,13 @@ fn the_command_line_build_compiles_nothing_after_the_test_build() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut build = Command::new(&cargo);
     build
-        .args(["build", "--package", "xtask", "--locked", "--message-format=json"])
+        .args([
+            "build",
+            "--package",
+            "xtask",
+            "--locked",
+            "--message-format=json",
+        ])
         .current_dir(tests::workspace());
     // As from a shell: without what cargo set for this test (ring's build script watches
     // CARGO_MANIFEST_DIR), which is what `ci` strips before it runs cargo too.

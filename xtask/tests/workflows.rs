@@ -474,8 +474,9 @@ fn the_tests_ci_runs_do_not_inherit_deploy_settings() {
     // What the tests need still reaches them, and only the configured packages are tested.
     assert!(seen.contains("PAKTECH_REQUIRE_DOCKER=1"), "{seen}");
     assert!(
-        seen.lines().any(|l| l.ends_with("run --locked --package pipeline")
-            || l == "args: test --locked --package pipeline"),
+        seen.lines()
+            .any(|l| l.ends_with("run --locked --package pipeline")
+                || l == "args: test --locked --package pipeline"),
         "{seen}"
     );
 }

@@ -319,7 +319,13 @@ mod tests {
         ] {
             assert!(set_by_cargo_for_one_crate(name), "{name}");
         }
-        for name in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "RUSTFLAGS", "PATH"] {
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
             assert!(!set_by_cargo_for_one_crate(name), "{name}");
         }
     }

@@ -52,7 +52,9 @@ impl CiConfig {
 /// Cargo's package names: ASCII letters, digits, `-` and `_`, not starting with a digit or a
 /// dash (so an entry can never read as a flag).
 fn is_package_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.len() <= 64
         && name
             .chars()
@@ -98,12 +100,18 @@ namespace = "paktech-dev"
     #[test]
     fn refusals_name_the_key() {
         for (ci, expected) in [
-            ("[ci]\ntest = []\n", "ci.test: empty; expected at least one package"),
+            (
+                "[ci]\ntest = []\n",
+                "ci.test: empty; expected at least one package",
+            ),
             (
                 "[ci]\ntest = [\"pipeline\", \"--workspace\"]\n",
                 "ci.test[1]: \"--workspace\" is not a package name",
             ),
-            ("[ci]\ntest = [\"\"]\n", "ci.test[0]: \"\" is not a package name"),
+            (
+                "[ci]\ntest = [\"\"]\n",
+                "ci.test[0]: \"\" is not a package name",
+            ),
             (
                 "[ci]\ntest = [\"app; rm -rf /\"]\n",
                 "ci.test[0]: \"app; rm -rf /\" is not a package name",
@@ -112,7 +120,10 @@ namespace = "paktech-dev"
                 "[ci]\ntest = [\"pipeline\", \"pipeline\"]\n",
                 "ci.test[1]: \"pipeline\" appears twice",
             ),
-            ("[ci]\ntest = \"pipeline\"\n", "invalid type: string \"pipeline\", expected a sequence"),
+            (
+                "[ci]\ntest = \"pipeline\"\n",
+                "invalid type: string \"pipeline\", expected a sequence",
+            ),
             ("[ci]\ntests = [\"pipeline\"]\n", "unknown field `tests`"),
         ] {
             let err = parse(ci).expect_err(ci);
