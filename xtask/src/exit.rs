@@ -139,12 +139,6 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
                 "install terraform (https://developer.hashicorp.com/terraform/install) or run this in CI, where the workflow installs it",
             );
         }
-        if cause
-            .downcast_ref::<pipeline::adapters::docker::Unreachable>()
-            .is_some()
-        {
-            return Some("start the Docker engine, or point DOCKER_HOST at one");
-        }
         if let Some(flow::Error::Target(pipeline::adapters::target::Error::Local(
             pipeline::adapters::target::local::Error::ImageMissing { .. },
         ))) = cause.downcast_ref::<flow::Error>()

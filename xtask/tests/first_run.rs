@@ -33,6 +33,7 @@ fn error_line(out: &Output, code: i32) -> String {
     errors[0].to_owned()
 }
 
+/// (This replaced `cli.rs`'s check of the same dead engine, which expected the old chain.)
 #[test]
 fn docker_not_running_says_how_to_start_it() {
     let (out, _state) = xtask(
