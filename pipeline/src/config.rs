@@ -335,7 +335,8 @@ pub fn application_name(app: &str, env: &str) -> String {
 mod tests {
     use super::*;
 
-    const GOOD: &str = r#"
+    /// Two environments, as little else as parses; other modules' tests build on it.
+    pub(super) const GOOD: &str = r#"
 [app]
 name = "paktech-app"
 [image]

@@ -106,12 +106,19 @@ async fn the_readme_quickstart_runs_as_written() {
     link_build(&workspace.join("target"), &target);
     let prefix = tests::unique_prefix("quickstart");
     let _cleanup = tests::Cleanup::new(&prefix);
+    // After the README's lines, one more: `status` names the key that signed each build.
+    let status = Step {
+        command: "cargo xtask status".to_owned(),
+        exit: 0,
+        keeps_running: false,
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
 
-    for step in &steps {
+    let mut said = String::new();
+    for step in steps.iter().chain([&status]) {
         let mut command = Command::new("sh");
         command
             .args(["-c", &step.command])
@@ -145,6 +152,8 @@ async fn the_readme_quickstart_runs_as_written() {
             continue;
         }
         let out = command.output().expect("run a quickstart command");
+        said.push_str(&String::from_utf8_lossy(&out.stdout));
+        said.push_str(&String::from_utf8_lossy(&out.stderr));
         assert_eq!(
             out.status.code(),
             Some(step.exit),
@@ -155,6 +164,9 @@ async fn the_readme_quickstart_runs_as_written() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // Prod took the build with no key set up: the plan and `status` name the one that signed.
+    let signed = "signed by this machine's key .paktech/keys/cosign.pub (sha256:";
+    assert!(said.matches(signed).count() >= 3, "{said}");
 }
 
 /// Starts the command that keeps running, waits until its page answers 200, then stops it.

@@ -66,19 +66,10 @@ mod tests {
     use std::path::Path;
 
     use crate::config::PipelineConfig;
-
-    const BASE: &str = r#"
-[app]
-name = "paktech-app"
-[image]
-repository = "paktech-app"
-[[environments]]
-name = "dev"
-namespace = "paktech-dev"
-"#;
+    use crate::config::tests::GOOD;
 
     fn parse(ci: &str) -> Result<PipelineConfig, String> {
-        PipelineConfig::parse(Path::new("pipeline.toml"), &format!("{BASE}{ci}"))
+        PipelineConfig::parse(Path::new("pipeline.toml"), &format!("{GOOD}{ci}"))
             .map_err(|e| e.to_string())
     }
 
