@@ -11,9 +11,11 @@ use crate::model::{EnvName, Repository};
 use crate::scan::Severity;
 
 mod analysis;
+mod ci;
 mod supply_chain;
 
 pub use analysis::{AnalysisConfig, MAX_LOAD_RATE};
+pub use ci::{CiConfig, DEFAULT_TEST_PACKAGES};
 pub use supply_chain::SupplyChainConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,9 @@ pub struct PipelineConfig {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub supply_chain: SupplyChainConfig,
+    /// What `ci`'s test step runs.
+    #[serde(default)]
+    pub ci: CiConfig,
     /// In promotion order: the first is where `ci` deploys, the last is production.
     pub environments: Vec<EnvironmentConfig>,
 }
@@ -225,6 +230,9 @@ impl PipelineConfig {
         let mut config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         config.supply_chain.read_keys(workspace).map_err(invalid)?;
         config.check_supply_chain().map_err(invalid)?;
+        if let Some(problem) = config.ci.problem() {
+            return Err(invalid(problem));
+        }
         if config.environments.is_empty() {
             return Err(invalid(
                 "environments: expected at least one [[environments]] table".to_owned(),
@@ -327,7 +335,8 @@ pub fn application_name(app: &str, env: &str) -> String {
 mod tests {
     use super::*;
 
-    const GOOD: &str = r#"
+    /// Two environments, as little else as parses; other modules' tests build on it.
+    pub(super) const GOOD: &str = r#"
 [app]
 name = "paktech-app"
 [image]

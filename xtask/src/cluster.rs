@@ -754,6 +754,10 @@ mod tests {
         let config =
             pipeline::config::PipelineConfig::load_in(&path, &workspace::root()).expect("load");
         assert_eq!(config.image.repository.as_str(), REGISTRY_REPOSITORY);
+        // This machine's signing key is never trusted there, whatever the target.
+        for target in [context::TargetKind::Local, context::TargetKind::Kind] {
+            assert!(!crate::local_key::applies(target, &config), "{target:?}");
+        }
         let problems = pipeline::consistency::check(&config, &seed);
         assert!(problems.is_empty(), "{problems:#?}");
         // The project's own tree names the local repository, which a cluster cannot pull.

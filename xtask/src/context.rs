@@ -84,11 +84,14 @@ pub fn gitops_in(config: &PipelineConfig, state: &std::path::Path) -> anyhow::Re
 }
 
 /// Everything a flow needs, for an already validated `config`.
-pub async fn pipeline_with(config: PipelineConfig) -> anyhow::Result<Pipeline> {
+pub async fn pipeline_with(mut config: PipelineConfig) -> anyhow::Result<Pipeline> {
     check_target(&config)?;
     // Every input is checked before the first thing is created on disk.
     let clock = clock()?;
     let signing_key = signing_key()?;
+    // The local default signs with, and trusts, this machine's own key (made on first use).
+    let signing_key =
+        crate::local_key::add(selected_target(), &mut config, signing_key, &state_dir())?;
     let gitops = gitops(&config)?;
     let slack = std::env::var("SLACK_WEBHOOK_URL")
         .ok()
@@ -281,9 +284,10 @@ pub fn clock() -> anyhow::Result<Clock> {
 }
 
 /// Who runs this: in GitHub Actions the person who started (or re-ran) the run
-/// (`GITHUB_TRIGGERING_ACTOR`, else `GITHUB_ACTOR`), else the machine's git identity, else the
-/// login name. A name that is not a valid identity (invisible or control characters) is
-/// refused, naming where it came from.
+/// (`GITHUB_TRIGGERING_ACTOR`, else `GITHUB_ACTOR`), else the machine's git identity; neither
+/// is [`crate::first_run::NoIdentity`] (exit 2), since the history would otherwise record a
+/// login name nobody chose. A name that is not a valid identity (invisible or control
+/// characters) is refused, naming where it came from.
 pub fn identity() -> anyhow::Result<pipeline::model::Person> {
     let from_git = || {
         std::process::Command::new("git")
@@ -304,8 +308,7 @@ pub fn identity() -> anyhow::Result<pipeline::model::Person> {
     let (source, name) = var("GITHUB_TRIGGERING_ACTOR")
         .or_else(|| var("GITHUB_ACTOR"))
         .or_else(from_git)
-        .or_else(|| var("USER"))
-        .unwrap_or(("the default", "unknown".to_owned()));
+        .ok_or(crate::first_run::NoIdentity)?;
     name.parse()
         .with_context(|| format!("bad identity from {source}; pass --as NAME"))
 }

@@ -42,6 +42,10 @@ pub fn usage(err: &clap::Error) -> ExitCode {
 
 /// Prints the error chain and a hint, and returns the exit code its kind calls for.
 pub fn report(err: anyhow::Error) -> ExitCode {
+    if let Some(line) = crate::first_run::explain(&err) {
+        eprintln!("error: {line}");
+        return ExitCode::from(code(&err));
+    }
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
@@ -63,6 +67,9 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<pipeline::cosign::KeyError>().is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
             || cause.downcast_ref::<Usage>().is_some()
+            || cause
+                .downcast_ref::<crate::first_run::NoIdentity>()
+                .is_some()
         {
             return USAGE;
         }
@@ -136,12 +143,6 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
             return Some(
                 "install terraform (https://developer.hashicorp.com/terraform/install) or run this in CI, where the workflow installs it",
             );
-        }
-        if cause
-            .downcast_ref::<pipeline::adapters::docker::Unreachable>()
-            .is_some()
-        {
-            return Some("start the Docker engine, or point DOCKER_HOST at one");
         }
         if let Some(flow::Error::Target(pipeline::adapters::target::Error::Local(
             pipeline::adapters::target::local::Error::ImageMissing { .. },

@@ -28,9 +28,9 @@ enum Command {
 
 /// What `keys generate` wrote; the `--json` document.
 #[derive(Debug, serde::Serialize)]
-struct Generated {
-    private_key: PathBuf,
-    public_key: PathBuf,
+pub(crate) struct Generated {
+    pub private_key: PathBuf,
+    pub public_key: PathBuf,
     key_id: String,
 }
 
@@ -57,7 +57,7 @@ impl Args {
     }
 }
 
-fn generate(out: &Path) -> anyhow::Result<Generated> {
+pub(crate) fn generate(out: &Path) -> anyhow::Result<Generated> {
     let private_key = out.join("cosign.key");
     let public_key = out.join("cosign.pub");
     for path in [&private_key, &public_key] {

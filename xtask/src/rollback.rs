@@ -74,7 +74,11 @@ impl Args {
                 "{}: rolled back from {} to {}; {} is blocked",
                 report.env,
                 report.from_sha,
-                report.to_sha,
+                if report.to_sha.is_empty() {
+                    "no build (it ran none before)"
+                } else {
+                    report.to_sha.as_str()
+                },
                 report.blocked.as_deref().unwrap_or("nothing")
             ),
         }

@@ -52,6 +52,9 @@ impl Args {
                 e.urls.join(" "),
                 last
             );
+            if !e.signature.is_empty() {
+                println!("{:<9} {}", "", e.signature);
+            }
         }
         Ok(())
     }

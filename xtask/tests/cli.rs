@@ -123,25 +123,6 @@ fn an_unknown_environment_is_refused_before_anything_is_touched() {
 }
 
 #[test]
-fn a_dead_docker_engine_is_a_clear_error_naming_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = xtask(
-        &["status"],
-        &[("PAKTECH_STATE_DIR", dir.path().to_str().expect("utf-8"))],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let message = stderr(&out);
-    assert!(
-        message.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
-        "{message}"
-    );
-    assert!(
-        message.contains("hint: start the Docker engine"),
-        "{message}"
-    );
-}
-
-#[test]
 fn usage_errors_exit_2() {
     let out = xtask(&["promote-everything"], &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -392,7 +392,10 @@ fn run_tests_child() {
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime
-        .block_on(pipeline::adapters::tools::run_tests(&tests::workspace()))
+        .block_on(pipeline::adapters::tools::run_tests(
+            &tests::workspace(),
+            &["pipeline".to_owned()],
+        ))
         .expect("run_tests");
 }
 
@@ -403,7 +406,11 @@ fn the_tests_ci_runs_do_not_inherit_deploy_settings() {
     let fake_cargo = dir.path().join("cargo");
     std::fs::write(
         &fake_cargo,
-        format!("#!/bin/sh\nenv > '{}'\n", record.display()),
+        format!(
+            "#!/bin/sh\nenv > '{}'\necho \"args: $*\" >> '{}'\n",
+            record.display(),
+            record.display()
+        ),
     )
     .expect("fake cargo");
     Command::new("chmod")
@@ -433,8 +440,20 @@ fn the_tests_ci_runs_do_not_inherit_deploy_settings() {
             "the tests saw {name}"
         );
     }
-    // What the tests need still reaches them.
+    // What cargo set for this test binary does not reach the build: ring's build script
+    // watches CARGO_MANIFEST_DIR, and would be rerun (docs/architecture.md, "One build").
+    assert!(
+        !seen.lines().any(|l| l.starts_with("CARGO_MANIFEST_DIR=")),
+        "the tests' build saw CARGO_MANIFEST_DIR"
+    );
+    // What the tests need still reaches them, and only the configured packages are tested.
     assert!(seen.contains("PAKTECH_REQUIRE_DOCKER=1"), "{seen}");
+    assert!(
+        seen.lines()
+            .any(|l| l.ends_with("run --locked --package pipeline")
+                || l == "args: test --locked --package pipeline"),
+        "{seen}"
+    );
 }
 
 fn grype_step(job: &Value) -> (usize, &Value) {

@@ -124,12 +124,13 @@ pub fn on_path(program: &str) -> bool {
     })
 }
 
-/// Runs the workspace's tests (nextest when installed, else `cargo test`).
+/// Runs the tests of `packages` (`[ci] test`), with nextest when it is installed, else
+/// `cargo test`.
 ///
 /// The tests run without the deploy settings of the job that runs them: no target, no other
 /// config, no GitOps remote, no registry, Slack or GitHub credentials. A test process that saw
 /// `PAKTECH_TARGET=aks` would aim the commands it starts at the real cluster.
-pub async fn run_tests(workspace: &Path) -> Result<()> {
+pub async fn run_tests(workspace: &Path, packages: &[String]) -> Result<()> {
     const DEPLOY_SETTINGS: [&str; 13] = [
         "PAKTECH_TARGET",
         "PAKTECH_CONFIG",
@@ -145,12 +146,29 @@ pub async fn run_tests(workspace: &Path) -> Result<()> {
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
         "ACTIONS_ID_TOKEN_REQUEST_URL",
     ];
-    let args: &[&str] = if on_path("cargo-nextest") {
-        &["nextest", "run", "--workspace", "--locked"]
+    let args = test_args(on_path("cargo-nextest"), packages);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cargo(workspace, &args, &[], &DEPLOY_SETTINGS).await
+}
+
+/// The cargo arguments that test `packages`: `nextest run` when nextest is installed, else
+/// `test`.
+pub fn test_args(nextest: bool, packages: &[String]) -> Vec<String> {
+    let runner: &[&str] = if nextest {
+        &["nextest", "run"]
     } else {
-        &["test", "--workspace", "--locked"]
+        &["test"]
     };
-    cargo(workspace, args, &[], &DEPLOY_SETTINGS).await
+    runner
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(["--locked".to_owned()])
+        .chain(
+            packages
+                .iter()
+                .flat_map(|p| ["--package".to_owned(), p.clone()]),
+        )
+        .collect()
 }
 
 /// Runs the cargo that runs us (`CARGO`) with `envs` set and the variables `without`
@@ -172,6 +190,11 @@ async fn cargo(
     for name in without {
         command.env_remove(name);
     }
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_one_crate) {
+            command.env_remove(name);
+        }
+    }
     let status = command.status().await.map_err(|source| Error::Spawn {
         program: cargo.clone(),
         source,
@@ -184,6 +207,25 @@ async fn cargo(
             status,
         })
     }
+}
+
+/// Whether `name` is a variable cargo sets for the one crate it runs (`cargo run`, a test):
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and the like. They are removed before this process runs
+/// cargo again, because build scripts (ring's) watch some of them: the tests `ci` runs, or the
+/// image's build, would see `CARGO_MANIFEST_DIR=…/xtask` where a shell has none, rerun the
+/// script, and recompile ring, rustls, kube and the workspace twice, once here and once more
+/// for the next `cargo xtask` (docs/architecture.md, "One build").
+pub fn set_by_cargo_for_one_crate(name: &str) -> bool {
+    const EXACT: [&str; 7] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
 }
 
 /// Runs `program args` and returns its stdout, accepting the listed exit codes
@@ -260,4 +302,44 @@ pub async fn terraform(dir: &Path, args: &[&str]) -> Result<i32> {
             source,
         })?;
     Ok(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{set_by_cargo_for_one_crate, test_args};
+
+    #[test]
+    fn what_cargo_sets_for_one_crate_is_not_passed_on() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION",
+            "CARGO_BIN_EXE_xtask",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_one_crate(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_for_one_crate(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_test_step_names_each_configured_package() {
+        let packages = ["paktech-app".to_owned(), "pipeline".to_owned()];
+        assert_eq!(
+            test_args(true, &packages).join(" "),
+            "nextest run --locked --package paktech-app --package pipeline"
+        );
+        assert_eq!(
+            test_args(false, &packages[1..]).join(" "),
+            "test --locked --package pipeline"
+        );
+    }
 }

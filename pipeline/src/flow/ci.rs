@@ -101,8 +101,9 @@ async fn run_steps(
     } else {
         steps
             .run("test", async {
-                tools::run_tests(&pipeline.workspace).await?;
-                Ok::<_, Error>((Outcome::Succeeded, String::new(), ()))
+                tools::run_tests(&pipeline.workspace, &pipeline.config.ci.test).await?;
+                let detail = pipeline.config.ci.test.join(", ");
+                Ok::<_, Error>((Outcome::Succeeded, detail, ()))
             })
             .await?;
     }

@@ -11,6 +11,9 @@ pub struct EnvStatus {
     /// The build the values file names ("" before the first deploy).
     pub desired_sha: String,
     pub desired_digest: String,
+    /// Which configured key signed the digest git names (`signed by <key> (<id>)`,
+    /// `unsigned`, …); empty before the first deploy.
+    pub signature: String,
     /// The builds the replicas report on `/info`, as probed.
     pub running_shas: Vec<String>,
     pub ready: usize,
@@ -94,9 +97,15 @@ pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
             author: c.author,
             subject: c.subject,
         });
+        let desired_digest = get("image.digest");
+        let signature = match desired_digest.parse::<crate::model::Digest>() {
+            Ok(digest) => super::supply_chain::signed_by(pipeline, &digest).await,
+            Err(_) => String::new(),
+        };
         out.push(EnvStatus {
             env: env.name.to_string(),
-            desired_digest: get("image.digest"),
+            desired_digest,
+            signature,
             desired_sha,
             running_shas,
             ready,

@@ -7,7 +7,7 @@ use super::{Error, Pipeline, Result};
 use crate::cosign;
 use crate::model::SignatureLayer;
 use crate::model::{Digest, EnvName};
-use crate::policy::supply_chain::{self, Evidence};
+use crate::policy::supply_chain::{self, Evidence, SignatureCheck};
 use crate::report::Outcome;
 
 /// What the attachment store holds for `digest`, read only when one of `envs` requires
@@ -18,28 +18,7 @@ pub async fn evidence(pipeline: &Pipeline, envs: &[EnvName], digest: &Digest) ->
         return Evidence::not_read(digest.clone());
     }
     let repository = &pipeline.config.image.repository;
-    let keys = &pipeline.config.supply_chain.keys;
-    let signatures = pipeline
-        .attachments
-        .signatures(repository, digest)
-        .await
-        .map(|layers| {
-            layers
-                .iter()
-                .map(|layer| {
-                    cosign::verify(
-                        &layer.payload,
-                        &layer.signature_b64,
-                        keys,
-                        digest,
-                        Some(repository),
-                    )
-                    .map(ToString::to_string)
-                    .map_err(|rejection| rejection.to_string())
-                })
-                .collect()
-        })
-        .map_err(|e| e.to_string());
+    let signatures = signatures(pipeline, digest).await;
     let sbom = pipeline
         .attachments
         .sbom(repository, digest)
@@ -50,6 +29,45 @@ pub async fn evidence(pipeline: &Pipeline, envs: &[EnvName], digest: &Digest) ->
         digest: digest.clone(),
         signatures,
         sbom,
+    }
+}
+
+/// Every signature stored for `digest`, each checked against the configured keys: the key
+/// that verified it, or why it does not vouch for the digest; `Err`: the store could not be read.
+async fn signatures(pipeline: &Pipeline, digest: &Digest) -> Result<Vec<SignatureCheck>, String> {
+    let repository = &pipeline.config.image.repository;
+    let keys = &pipeline.config.supply_chain.keys;
+    let layers = pipeline
+        .attachments
+        .signatures(repository, digest)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(layers
+        .iter()
+        .map(|layer| {
+            cosign::verify(
+                &layer.payload,
+                &layer.signature_b64,
+                keys,
+                digest,
+                Some(repository),
+            )
+            .map(ToString::to_string)
+            .map_err(|rejection| rejection.to_string())
+        })
+        .collect())
+}
+
+/// Which configured key signed `digest`, in words for `status`: `signed by <key> (<id>)`,
+/// `unsigned`, `signed, by no configured key`, or why the store could not be read.
+pub async fn signed_by(pipeline: &Pipeline, digest: &Digest) -> String {
+    match signatures(pipeline, digest).await {
+        Err(e) => format!("signatures cannot be read: {e}"),
+        Ok(checks) if checks.is_empty() => "unsigned".to_owned(),
+        Ok(checks) => checks.iter().find_map(|c| c.as_ref().ok()).map_or_else(
+            || "signed, by no configured key".to_owned(),
+            |key| format!("signed by {key}"),
+        ),
     }
 }
 

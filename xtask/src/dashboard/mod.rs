@@ -15,7 +15,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use anyhow::Context;
 use pipeline::flow::Pipeline;
 use pipeline::model::GitSha;
 use tokio::sync::watch;
@@ -25,8 +24,8 @@ use events::Published;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// TCP port to listen on.
-    #[arg(long, default_value_t = 8470)]
+    /// TCP port to listen on (or `PAKTECH_DASHBOARD_PORT`).
+    #[arg(long, env = "PAKTECH_DASHBOARD_PORT", default_value_t = 8470)]
     port: u16,
     /// Listen on this address instead of 127.0.0.1. The page has no login: anyone who can
     /// reach the address sees the delivery state.
@@ -40,8 +39,16 @@ impl Args {
         if let Some(warning) = exposure(address) {
             eprintln!("{warning}");
         }
-        let listener = TcpListener::bind((address, self.port))
-            .with_context(|| format!("cannot listen on {address}:{}", self.port))?;
+        let listener = TcpListener::bind((address, self.port)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::Error::new(crate::first_run::PortInUse {
+                    address,
+                    port: self.port,
+                })
+            } else {
+                anyhow::Error::new(e).context(format!("cannot listen on {address}:{}", self.port))
+            }
+        })?;
         let pipeline = context::pipeline().await?;
         let dashboard = Dashboard::start(pipeline, listener).await?;
         eprintln!(

@@ -1,0 +1,235 @@
+//! The README's quickstart, exactly as written: the marked block's commands run one by one,
+//! through `sh`, in a scratch clone of this repository (its committed HEAD), and each must end
+//! with the exit code the block documents; the one that keeps running (the dashboard) must
+//! serve its page. So the README cannot drift from the product.
+//!
+//! Only the surroundings are the test's: a scratch state folder (the clone's own `.paktech/`),
+//! container names of its own (`PAKTECH_TARGET_PREFIX`), midday (`PAKTECH_NOW`, as every
+//! whole-flow test, so prod's nightly freeze does not stop it), a git identity in the clone, a
+//! free dashboard port (`PAKTECH_DASHBOARD_PORT`), and a hard-linked copy of this build's
+//! target folder, so the clone compiles only the workspace's own crates.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// One line of the block.
+#[derive(Debug, PartialEq)]
+struct Step {
+    command: String,
+    exit: i32,
+    keeps_running: bool,
+}
+
+/// The commands between `<!-- quickstart` and `<!-- /quickstart -->`: one per line, a
+/// trailing `# exit N` naming its exit code, `Ctrl-C` marking the one that keeps running.
+fn quickstart(readme: &str) -> Vec<Step> {
+    let start = readme
+        .find("<!-- quickstart")
+        .expect("a <!-- quickstart block in README.md");
+    let end = readme
+        .find("<!-- /quickstart -->")
+        .expect("the block's end marker");
+    let block = &readme[start..end];
+    let code = block
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```sh block inside the markers");
+    code.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (command, comment) = line.split_once("  #").unwrap_or((line, ""));
+            let comment = comment.trim();
+            let exit = comment
+                .strip_prefix("exit ")
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .map_or(0, |code| code.parse().expect("an exit code"));
+            Step {
+                command: command.trim().to_owned(),
+                exit,
+                keeps_running: comment.contains("Ctrl-C"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_block_is_read_line_by_line_with_its_exit_codes() {
+    let steps = quickstart(
+        "intro\n<!-- quickstart: … -->\n```sh\ncargo xtask ci      # deploy\n\ncargo xtask promote --env prod --no-wait   # exit 4: waits\ncargo xtask dashboard   # Ctrl-C stops it\n```\n<!-- /quickstart -->\n",
+    );
+    let step = |command: &str, exit, keeps_running| Step {
+        command: command.to_owned(),
+        exit,
+        keeps_running,
+    };
+    assert_eq!(
+        steps,
+        [
+            step("cargo xtask ci", 0, false),
+            step("cargo xtask promote --env prod --no-wait", 4, false),
+            step("cargo xtask dashboard", 0, true),
+        ]
+    );
+    let readme = std::fs::read_to_string(tests::workspace().join("README.md")).expect("README");
+    let real = quickstart(&readme);
+    assert!(real.iter().any(|s| s.exit == 4), "{real:?}");
+    assert_eq!(
+        real.iter().filter(|s| s.keeps_running).count(),
+        1,
+        "{real:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_quickstart_runs_as_written() {
+    let Some(_docker) = tests::docker_or_skip("the_readme_quickstart_runs_as_written").await else {
+        return;
+    };
+    let workspace = tests::workspace();
+    let steps = quickstart(&std::fs::read_to_string(workspace.join("README.md")).expect("README"));
+    let scratch = tempfile::tempdir().expect("scratch");
+    let clone = scratch.path().join("paktech");
+    tests::git_cli(
+        scratch.path(),
+        &[
+            "clone",
+            "--quiet",
+            workspace.to_str().expect("utf-8"),
+            "paktech",
+        ],
+    );
+    tests::git_cli(&clone, &["config", "user.name", "alice"]);
+    tests::git_cli(&clone, &["config", "user.email", "alice@example.invalid"]);
+    let target = scratch.path().join("target");
+    link_build(&workspace.join("target"), &target);
+    let prefix = tests::unique_prefix("quickstart");
+    let _cleanup = tests::Cleanup::new(&prefix);
+    // After the README's lines, one more: `status` names the key that signed each build.
+    let status = Step {
+        command: "cargo xtask status".to_owned(),
+        exit: 0,
+        keeps_running: false,
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+
+    let mut said = String::new();
+    for step in steps.iter().chain([&status]) {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", &step.command])
+            .current_dir(&clone)
+            .stdin(Stdio::null());
+        // As a user's shell would have it: none of this job's settings, nothing cargo set for
+        // this test.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            let deploy_setting =
+                name.starts_with("PAKTECH_") && !name.starts_with("PAKTECH_REQUIRE_");
+            if deploy_setting
+                || [
+                    "GITHUB_ACTOR",
+                    "GITHUB_TRIGGERING_ACTOR",
+                    "SLACK_WEBHOOK_URL",
+                ]
+                .contains(&name.as_str())
+                || pipeline::adapters::tools::set_by_cargo_for_one_crate(&name)
+            {
+                command.env_remove(&name);
+            }
+        }
+        command
+            .env("CARGO_TARGET_DIR", &target)
+            .env("PAKTECH_TARGET_PREFIX", &prefix)
+            .env("PAKTECH_NOW", tests::DAYTIME)
+            .env("PAKTECH_DASHBOARD_PORT", port.to_string());
+        if step.keeps_running {
+            serves(command, port, &step.command).await;
+            continue;
+        }
+        let out = command.output().expect("run a quickstart command");
+        said.push_str(&String::from_utf8_lossy(&out.stdout));
+        said.push_str(&String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(step.exit),
+            "`{}` ended with {:?}, the README says exit {}\n{}",
+            step.command,
+            out.status.code(),
+            step.exit,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Prod took the build with no key set up: the plan and `status` name the one that signed.
+    let signed = "signed by this machine's key .paktech/keys/cosign.pub (sha256:";
+    assert!(said.matches(signed).count() >= 3, "{said}");
+}
+
+/// Starts the command that keeps running, waits until its page answers 200, then stops it.
+async fn serves(mut command: Command, port: u16, shown: &str) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the dashboard");
+    let url = format!("http://127.0.0.1:{port}/");
+    let client = reqwest::Client::new();
+    let mut answered = None;
+    // Bounded by attempts, not by the clock: compiling first may take a while.
+    for _ in 0..600 {
+        if let Ok(response) = client
+            .get(&url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
+            answered = Some(response.status());
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+            }
+            panic!("`{shown}` ended with {status} instead of serving\n{stderr}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        answered.map(|s| s.as_u16()),
+        Some(200),
+        "`{shown}` did not serve {url}"
+    );
+}
+
+/// A copy of this build's `debug` folder (and the image's release build, when there is one)
+/// made of hard links: cargo finds every dependency compiled, and writes what it builds for
+/// the clone as new files, leaving this build's untouched.
+fn link_build(from: &Path, to: &Path) {
+    for sub in ["debug", "x86_64-unknown-linux-gnu/release"] {
+        let source = from.join(sub);
+        if !source.is_dir() {
+            continue;
+        }
+        let dest = to.join(sub);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("target folder");
+        let status = Command::new("cp")
+            .arg("-al")
+            .arg(&source)
+            .arg(&dest)
+            .status()
+            .expect("cp -al");
+        assert!(
+            status.success(),
+            "cp -al {} {}",
+            source.display(),
+            dest.display()
+        );
+    }
+}
