@@ -110,7 +110,9 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::NotPromotable { .. }
         | Refusal::NothingToPromote { .. }
         | Refusal::ImageNotFound { .. }
-        | Refusal::CanaryUnsupported { .. } => USAGE,
+        | Refusal::CanaryUnsupported { .. }
+        | Refusal::WindowTooShort { .. }
+        | Refusal::LoadAboveBound { .. } => USAGE,
         Refusal::Blocked { .. }
         | Refusal::NotInPrevious { .. }
         | Refusal::ScanEvidence { .. }
@@ -187,6 +189,19 @@ mod tests {
             flow::Error::Plan(Refusal::CanaryUnsupported {
                 env: "prod".to_owned(),
                 target: "kube".to_owned(),
+            }),
+            USAGE,
+        );
+        check(
+            flow::Error::Plan(Refusal::WindowTooShort {
+                env: "prod".to_owned(),
+                what: "monitoring window",
+                window: "2s".to_owned(),
+                minimum: 1996,
+                bound: 200.0,
+                target: "local".to_owned(),
+                reached: 400,
+                shortest: "10s".to_owned(),
             }),
             USAGE,
         );

@@ -223,9 +223,18 @@ paktech_build_info{app="paktech-app",version="0.1.0",build_sha="abc",environment
         // prometheus-parse itself reads all of these as "no samples".
         for (text, line) in [
             ("<html><body>502 Bad Gateway</body></html>\n", 1),
-            ("# TYPE x counter\nhttp_requests_total{route=\"/\"} many\n", 2),
-            ("upstream connect error or disconnect/reset before headers\n", 1),
-            ("http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 8\n}\n", 2),
+            (
+                "# TYPE x counter\nhttp_requests_total{route=\"/\"} many\n",
+                2,
+            ),
+            (
+                "upstream connect error or disconnect/reset before headers\n",
+                1,
+            ),
+            (
+                "http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 8\n}\n",
+                2,
+            ),
         ] {
             match parse("r", "abc", text) {
                 Err(Error::Unparsable { line: at, .. }) => assert_eq!(at, line, "{text}"),

@@ -7,7 +7,7 @@ use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, canary, gate, 
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
 use crate::audit::{Action, CommitMessage, keys};
-use crate::flow::rollback::{self, RollbackOptions, RollbackReport};
+use crate::flow::rollback::{self, RollbackOptions, RollbackReport, WatchVerdict};
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, sync};
 use crate::model::Reason;
@@ -56,9 +56,9 @@ pub(super) async fn stage(
     let reporter = steps.reporter();
     let measured = stage.monitor.as_ref().filter(|m| m.analysis.is_some());
     let baseline = match (measured, &env.analysis) {
-        (Some(watch), Some(config)) => {
+        (Some(watch), Some(_)) => {
             let step = step_name(stage, "baseline");
-            let measure = monitor::measure(watch, config);
+            let measure = monitor::measure(watch);
             steps
                 .run(&step, async {
                     let baseline =
@@ -94,8 +94,12 @@ pub(super) async fn stage(
     let revision = written.revision().clone();
     let committed = matches!(written, Written::Committed { .. });
     if let Some(failed) = canary::run(pipeline, steps, stage, sha, committed).await? {
-        let (trouble, figures) = (failed.trouble, failed.analysis);
-        return Err(roll_back(pipeline, options, steps, plan, stage, trouble, figures).await);
+        let found = Found {
+            trouble: failed.trouble,
+            analysis: failed.analysis,
+            verdict: verdict(failed.proven),
+        };
+        return Err(roll_back(pipeline, options, steps, plan, stage, found).await);
     }
 
     let deployed = steps
@@ -117,8 +121,12 @@ pub(super) async fn stage(
         Ok(urls) => urls,
         Err(error @ Error::Superseded { .. }) => return Err(error.into()),
         Err(error) if stage.monitor.is_some() && committed => {
-            let trouble = error.to_string();
-            return Err(roll_back(pipeline, options, steps, plan, stage, trouble, None).await);
+            let found = Found {
+                trouble: error.to_string(),
+                analysis: None,
+                verdict: WatchVerdict::Bad,
+            };
+            return Err(roll_back(pipeline, options, steps, plan, stage, found).await);
         }
         Err(error) => return Err(error.into()),
     };
@@ -126,14 +134,29 @@ pub(super) async fn stage(
     if let Some(watch) = stage.monitor.clone() {
         let step = step_name(stage, "monitor");
         let watched = steps
-            .run(
-                &step,
-                monitor::watch(pipeline, stage, watch, sha, baseline, &step, reporter),
-            )
+            .run(&step, async {
+                // A watch that could not even begin (the target or the GitOps remote did not
+                // answer, retries spent) could not judge the build: it fails closed.
+                let watching =
+                    monitor::watch(pipeline, stage, watch, sha, baseline, &step, reporter);
+                Ok::<_, Error>(watching.await.unwrap_or_else(|error| {
+                    let trouble = format!("the watch could not judge it: {error}");
+                    let watched = monitor::Watched {
+                        trouble: Some(trouble.clone()),
+                        analysis: None,
+                        proven: false,
+                    };
+                    (Outcome::Failed, trouble, watched)
+                }))
+            })
             .await?;
         if let Some(trouble) = watched.trouble {
-            let failed = watched.analysis;
-            return Err(roll_back(pipeline, options, steps, plan, stage, trouble, failed).await);
+            let found = Found {
+                trouble,
+                analysis: watched.analysis,
+                verdict: verdict(watched.proven),
+            };
+            return Err(roll_back(pipeline, options, steps, plan, stage, found).await);
         }
     }
 
@@ -205,27 +228,49 @@ fn with_break_glass(mut change: Change, reason: Option<&Reason>) -> Change {
     change
 }
 
+/// What calls for a rollback: why, the analysis' figures, and whether it showed the build bad.
+struct Found {
+    trouble: String,
+    analysis: Option<String>,
+    verdict: WatchVerdict,
+}
+
+fn verdict(proven: bool) -> WatchVerdict {
+    if proven {
+        WatchVerdict::Bad
+    } else {
+        WatchVerdict::Unproven
+    }
+}
+
 /// Rolls `stage.env` back after the build failed there, and returns the failure to report.
+/// A rollback that cannot be done leaves the environment on an unverified build: the error
+/// says so and how to roll back by hand, and Slack is told.
 async fn roll_back(
     pipeline: &Pipeline,
     options: &PromoteOptions,
     steps: &mut Steps<'_>,
     plan: &PromotionPlan,
     stage: &Stage,
-    trouble: String,
-    analysis: Option<String>,
+    found: Found,
 ) -> Failure {
+    let Found {
+        trouble,
+        analysis,
+        verdict,
+    } = found;
     // The whole story is in the error and the report; the record gets what fits.
     let reason = Reason::summarise(&format!("automatic: {trouble}"));
     let rollback_options = RollbackOptions {
         env: stage.env.clone(),
         to: None,
-        reason,
+        reason: reason.clone(),
         requested_by: options.requested_by.clone(),
         run_id: options.run_id.clone(),
         if_running: None,
         dry_run: false,
         analysis,
+        verdict: Some(verdict),
     };
     let reporter = steps.reporter();
     let rolled = steps
@@ -242,11 +287,42 @@ async fn roll_back(
                 sha: plan.sha.to_string(),
                 problems: trouble,
                 rolled_back_to: rolled.to_sha.clone(),
+                blocked: rolled.blocked.is_some(),
             };
             Failure::RolledBack(Box::new(rolled), error)
         }
-        Err(error) => Failure::Error(error),
+        Err(error) => {
+            let error = Error::Unverified {
+                env: stage.env.to_string(),
+                sha: plan.sha.to_string(),
+                problems: trouble,
+                problems_short: reason.as_str().replace(['"', '`', '$', '\\'], "'"),
+                why: error.to_string(),
+            };
+            unverified(pipeline, stage, &plan.sha, &error).await;
+            Failure::Error(error)
+        }
     }
+}
+
+/// Tells Slack that `stage.env` runs `sha` unverified, and how to roll it back by hand.
+async fn unverified(pipeline: &Pipeline, stage: &Stage, sha: &crate::model::GitSha, error: &Error) {
+    pipeline
+        .notify(&Notice {
+            headline: format!(
+                "{} {} runs UNVERIFIED in {}: the automatic rollback failed",
+                pipeline.config.app.name,
+                sha.short(),
+                stage.env
+            ),
+            ok: false,
+            facts: vec![
+                ("Environment".to_owned(), stage.env.to_string()),
+                ("Image SHA".to_owned(), sha.to_string()),
+                ("What happened".to_owned(), error.to_string()),
+            ],
+        })
+        .await;
 }
 
 async fn notify(

@@ -84,7 +84,10 @@ pub(super) async fn baseline(
     if readings.len() < 2 {
         return Err(Error::Baseline {
             env: env.to_string(),
-            why: failed.last().cloned().unwrap_or_else(|| "too few reads".into()),
+            why: failed
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "too few reads".into()),
         });
     }
     Ok(Some(Window::new(&readings)))

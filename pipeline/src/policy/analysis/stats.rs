@@ -230,7 +230,11 @@ mod tests {
     #[test]
     fn two_proportions() {
         // 30 of 1000 against 10 of 1000: z = 3.19, p = 0.0007.
-        close(proportion_higher(30.0, 1000.0, 10.0, 1000.0), 0.000_71, 2e-5);
+        close(
+            proportion_higher(30.0, 1000.0, 10.0, 1000.0),
+            0.000_71,
+            2e-5,
+        );
         assert!(proportion_higher(10.0, 1000.0, 30.0, 1000.0) > 0.99);
         assert_eq!(proportion_higher(0.0, 1000.0, 0.0, 1000.0), 1.0);
         assert_eq!(proportion_higher(5.0, 0.0, 0.0, 1000.0), 1.0);

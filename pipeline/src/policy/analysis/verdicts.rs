@@ -74,11 +74,11 @@ fn window(intervals: usize, each: impl Fn(usize) -> Vec<Served>, unanswered: u64
             *requests.entry(key(200)).or_default() += s.requests - s.errors;
             *requests.entry(key(500)).or_default() += s.errors;
             if let Some(seconds) = s.latency {
-                let histogram = latency.entry(s.route.to_owned()).or_insert_with(|| {
-                    Histogram {
+                let histogram = latency
+                    .entry(s.route.to_owned())
+                    .or_insert_with(|| Histogram {
                         buckets: BOUNDS.iter().map(|b| (*b, 0.0)).collect(),
-                    }
-                });
+                    });
                 for (bound, count) in &mut histogram.buckets {
                     if *bound >= seconds {
                         *count += s.requests;
@@ -219,7 +219,12 @@ fn comparisons_need_a_significant_difference_and_the_factor() {
     // Ten times slower than the previous build, every interval: fails on the comparison.
     let before = window(12, wobbly(0.004), 0);
     let slower = window(12, wobbly(0.04), 0);
-    let verdict = judge(&thresholds(), Some(&before), &slower, Look::Final { finals: 1 });
+    let verdict = judge(
+        &thresholds(),
+        Some(&before),
+        &slower,
+        Look::Final { finals: 1 },
+    );
     let text = verdict.to_string();
     assert!(
         text.starts_with("fail: p99 ") && text.contains("(previous build "),
@@ -261,7 +266,10 @@ fn each_look_spends_a_share_of_the_budget() {
         + judge::LATENCY_LIMIT_SHARE
         + judge::ERROR_COMPARISON_SHARE
         + judge::LATENCY_COMPARISON_SHARE;
-    assert!((shares - 1.0).abs() < 1e-12, "the shares make the whole budget");
+    assert!(
+        (shares - 1.0).abs() < 1e-12,
+        "the shares make the whole budget"
+    );
     // A round sees a plain failure too, at its stricter level.
     let broken = root(3, 20.0, 10.0, FAST);
     let verdict = judge(&thresholds(), None, &broken, Look::Round { rounds });

@@ -49,6 +49,9 @@ impl Window {
 
     /// The p99 of every interval that had latency observations, in order.
     pub fn interval_p99s(&self) -> Vec<f64> {
-        self.intervals.iter().filter_map(|i| i.overall.p99).collect()
+        self.intervals
+            .iter()
+            .filter_map(|i| i.overall.p99)
+            .collect()
     }
 }

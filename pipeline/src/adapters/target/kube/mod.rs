@@ -566,15 +566,15 @@ impl KubeTarget {
         let mut snapshot = MetricsSnapshot::default();
         for (replica, base) in self.probe_targets(env).await? {
             let read = self.proxy_get(&format!("{base}/metrics")).await;
-            let parsed = read.map_err(|why| format!("/metrics {why}")).and_then(|text| {
-                crate::adapters::metrics::parse(&replica.name, &replica.tag, &text)
-                    .map_err(|e| e.to_string())
-            });
+            let parsed = read
+                .map_err(|why| format!("/metrics {why}"))
+                .and_then(|text| {
+                    crate::adapters::metrics::parse(&replica.name, &replica.tag, &text)
+                        .map_err(|e| e.to_string())
+                });
             match parsed {
                 Ok(read) => snapshot.replicas.push(read),
-                Err(why) => snapshot
-                    .unreadable
-                    .push(format!("{}: {why}", replica.name)),
+                Err(why) => snapshot.unreadable.push(format!("{}: {why}", replica.name)),
             }
         }
         Ok(snapshot)
