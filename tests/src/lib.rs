@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod fake_cluster;
 pub mod faulty;
 pub mod image;
+pub mod outage;
 pub mod registry;
 pub mod require;
 pub mod webhook;

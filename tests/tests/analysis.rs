@@ -42,7 +42,11 @@ impl Lines {
 }
 
 /// A test pipeline whose prod is watched in 1s rounds (two failing in a row roll back)
-/// with these analysis settings; and the guard that removes its containers.
+/// with these analysis settings; and the guard that removes its containers. No error-ratio
+/// comparison with the previous build: catching a doubled error ratio takes about 2,000
+/// requests a window (the plan refuses a window that cannot hold them), more than these
+/// seconds-long windows get; the absolute limits and the p99 comparison are under test here
+/// (the comparison's error rates are `cargo xtask bench analysis`'s).
 async fn setup(
     test: &str,
     inconclusive: Inconclusive,
@@ -59,7 +63,7 @@ async fn setup(
         max_error_ratio: 0.05,
         max_p99: Duration::from_millis(250),
         min_requests: 20,
-        baseline_error_factor: Some(2.0),
+        baseline_error_factor: None,
         baseline_p99_factor: Some(3.0),
         inconclusive,
         load_rate,
@@ -145,6 +149,11 @@ async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_r
     let commit = last_prod_commit(&dir, &pipeline);
     assert!(commit.contains("Pipeline-Action: rollback"), "{commit}");
     assert!(commit.contains("\nAnalysis: error ratio 0."), "{commit}");
+    assert!(commit.contains("\nWatch-Verdict: bad"), "{commit}");
+    assert!(
+        commit.contains(&format!("\nBlocked-Sha: {bad}")),
+        "{commit}"
+    );
     assert!(commit.contains("> 0.050 on GET /"), "{commit}");
     let events = history::history(&pipeline, Some("prod"), 10)
         .await
@@ -261,7 +270,7 @@ async fn a_good_release_under_synthetic_traffic_passes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
-    let Some((_cleanup, _dir, mut pipeline, docker)) =
+    let Some((_cleanup, dir, mut pipeline, docker)) =
         setup("an-quiet", Inconclusive::Pass, None).await
     else {
         return;
@@ -298,15 +307,27 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     )
     .await;
     let error = error.expect("rolled back");
-    assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     assert!(
-        error
-            .to_string()
-            .contains("analysis inconclusive: 0 request(s)"),
+        matches!(error, flow::Error::RolledBack { blocked: false, .. }),
         "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("analysis inconclusive: 0 request(s)"),
+        "{message}"
+    );
+    // Nothing showed the build bad: rolled back, not blocked, and the record says which.
+    assert!(
+        message.contains(&format!("{second} is not blocked")),
+        "{message}"
     );
     let seen = lines.all();
     assert!(seen.contains(": watching 2s more"), "{seen}");
-    assert_eq!(report.rollback.expect("rollback").to_sha, first.as_str());
+    let rolled = report.rollback.expect("rollback");
+    assert_eq!(rolled.to_sha, first.as_str());
+    assert_eq!(rolled.blocked, None);
+    let commit = last_prod_commit(&dir, &pipeline);
+    assert!(commit.contains("\nWatch-Verdict: unproven"), "{commit}");
+    assert!(!commit.contains("Blocked-Sha"), "{commit}");
     prod_runs(&pipeline, &first).await;
 }

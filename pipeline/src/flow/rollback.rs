@@ -285,3 +285,33 @@ fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_a_rollback_did_is_said_plainly_and_never_with_an_empty_name() {
+        let check = |to: &str, blocked: bool, expected: &str| {
+            assert_eq!(super::done("prod", "bad", to, blocked), expected);
+        };
+        check("good", true, "rolled back to good and blocked bad");
+        check(
+            "good",
+            false,
+            "rolled back to good; bad is not blocked (the watch could not judge it; nothing showed it bad)",
+        );
+        check(
+            "",
+            true,
+            "prod had no build before this one: rolled back to no build (none of it runs there now) and blocked bad",
+        );
+        check(
+            "",
+            false,
+            "prod had no build before this one: rolled back to no build (none of it runs there now); bad is not blocked (the watch could not judge it; nothing showed it bad)",
+        );
+        assert_eq!(
+            super::to_words(&"prod".parse().expect("env"), ""),
+            "none (prod had no build before)"
+        );
+    }
+}

@@ -14,7 +14,7 @@ mod snapshot;
 
 pub use canary::CanaryStep;
 pub use refusal::Refusal;
-pub use sizing::{AnalysisStep, error_rates};
+pub use sizing::{AnalysisStep, error_rates, shortest_window};
 pub use snapshot::Snapshot;
 
 use std::time::Duration;

@@ -80,11 +80,7 @@ pub(super) fn size(
     sides: u32,
     what: &'static str,
 ) -> Result<AnalysisStep, Refusal> {
-    let finals = match config.inconclusive {
-        Inconclusive::Extend => 2,
-        _ => 1,
-    };
-    let minimum = power::minimum_requests(&config.thresholds(), finals);
+    let minimum = power::minimum_requests(&config.thresholds(), finals(config));
     let bound = target.max_load_rate();
     let sides = sides.max(1);
     let seconds = window.as_secs_f64();
@@ -119,7 +115,7 @@ pub(super) fn size(
     if raised <= bound {
         return Ok(step(Some(raised), Some(configured)));
     }
-    let shortest = (minimum.requests as f64 * f64::from(sides) / bound).ceil() as u64;
+    let shortest = shortest_window(config, target, sides).unwrap_or(window);
     Err(Refusal::WindowTooShort {
         env: env.to_string(),
         what,
@@ -128,8 +124,30 @@ pub(super) fn size(
         bound,
         target: target.to_string(),
         reached: (bound * seconds / f64::from(sides)).floor() as u64,
-        shortest: humantime::format_duration(Duration::from_secs(shortest.max(1))).to_string(),
+        shortest: humantime::format_duration(shortest).to_string(),
     })
+}
+
+/// The shortest window in which `config`'s analysis can reach its minimum on `target`, its
+/// load at the target's bound shared by `sides`; `None` without a synthetic load (real
+/// traffic decides).
+pub fn shortest_window(
+    config: &AnalysisConfig,
+    target: TargetKind,
+    sides: u32,
+) -> Option<Duration> {
+    config.load_rate?;
+    let minimum = power::minimum_requests(&config.thresholds(), finals(config));
+    let seconds =
+        (minimum.requests as f64 * f64::from(sides.max(1)) / target.max_load_rate()).ceil();
+    Some(Duration::from_secs((seconds as u64).max(1)))
+}
+
+fn finals(config: &AnalysisConfig) -> u32 {
+    match config.inconclusive {
+        Inconclusive::Extend => 2,
+        _ => 1,
+    }
 }
 
 /// The error rates in words: `false rollbacks ≤ 1%; a 3× worse error ratio caught 9 times in
