@@ -611,3 +611,28 @@ impl pipeline::report::Reporter for OnStart {
         }
     }
 }
+
+/// The message of the newest commit to prod's values file in the test's GitOps remote
+/// (`dir/gitops.git`).
+pub fn last_prod_commit(dir: &std::path::Path, pipeline: &Pipeline) -> String {
+    git_cli(
+        &dir.join("gitops.git"),
+        &[
+            "log",
+            "-1",
+            "--format=%B",
+            "main",
+            "--",
+            &pipeline.config.values_path(&env("prod")),
+        ],
+    )
+}
+
+/// Asserts that every replica prod has answers and runs `sha`.
+pub async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
+    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    assert!(
+        !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
+        "{probes:?}"
+    );
+}

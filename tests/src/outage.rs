@@ -2,13 +2,92 @@
 //! answering: a unix socket in front of the real engine's that forwards every connection,
 //! until [`EngineOutage::begin`] cuts the open ones and refuses new ones (every API call then
 //! errors, as with an engine restarting); [`EngineOutage::end`] forwards again. Only what is
-//! given its client (the local target) sees the outage.
+//! given its client (the local target) sees the outage. [`RoundSwitch`] flips an outage as a
+//! watch reports its rounds.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use pipeline::report::{Event, Reporter};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::AbortHandle;
+
+/// Something a test can make fail and recover.
+pub trait Outage: Send + Sync + std::fmt::Debug {
+    fn begin(&self);
+    fn end(&self);
+}
+
+/// The simulated API server's switch (`FakeCluster::outage`).
+impl Outage for AtomicBool {
+    fn begin(&self) {
+        self.store(true, Ordering::SeqCst);
+    }
+    fn end(&self) {
+        self.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Outage for EngineOutage {
+    fn begin(&self) {
+        EngineOutage::begin(self);
+    }
+    fn end(&self) {
+        EngineOutage::end(self);
+    }
+}
+
+/// How long an outage lasts once the watch reports round 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lasting {
+    /// Until round 2 is reported: one round cannot be judged.
+    OneRound,
+    /// Until the rollback starts.
+    UntilRollback,
+}
+
+/// A reporter that begins `outage` when prod's watch reports round 1 and ends it as
+/// [`Lasting`] says; it keeps the watch's lines.
+#[derive(Debug)]
+pub struct RoundSwitch {
+    outage: Arc<dyn Outage>,
+    lasting: Lasting,
+    lines: Mutex<Vec<String>>,
+}
+
+impl RoundSwitch {
+    pub fn new(outage: Arc<dyn Outage>, lasting: Lasting) -> Self {
+        Self {
+            outage,
+            lasting,
+            lines: Mutex::default(),
+        }
+    }
+
+    /// The watch's lines so far.
+    pub fn lines(&self) -> String {
+        self.lines.lock().expect("lines").join("\n")
+    }
+}
+
+impl Reporter for RoundSwitch {
+    fn event(&self, event: Event) {
+        match event {
+            Event::Progress { step, message } if step == "monitor-prod" => {
+                eprintln!("  {step}: {message}");
+                if message.starts_with("round 1:") {
+                    self.outage.begin();
+                }
+                if self.lasting == Lasting::OneRound && message.starts_with("round 2:") {
+                    self.outage.end();
+                }
+                self.lines.lock().expect("lines").push(message);
+            }
+            Event::Started { step } if step == "rollback-prod" => self.outage.end(),
+            _ => {}
+        }
+    }
+}
 
 /// The switch, and the client that goes through it.
 #[derive(Debug)]

@@ -11,11 +11,11 @@ use pipeline::adapters::notify::Slack;
 use pipeline::config::AnalysisConfig;
 use pipeline::flow::promote::PromoteReport;
 use pipeline::flow::{self, Pipeline, history};
-use pipeline::model::{GitSha, Secret};
+use pipeline::model::Secret;
 use pipeline::policy::analysis::Inconclusive;
 use pipeline::report::{Event, Reporter};
 use tests::faulty::{Fault, faulty_build};
-use tests::{another_build, deploy_dev, env};
+use tests::{another_build, deploy_dev, last_prod_commit, prod_runs};
 
 /// Every progress line, for the assertions on what a watcher saw.
 #[derive(Debug, Default)]
@@ -80,29 +80,6 @@ fn step<'a>(report: &'a PromoteReport, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no step {name}: {report:#?}"))
 }
 
-/// The message of the newest commit to prod's values file.
-fn last_prod_commit(dir: &tempfile::TempDir, pipeline: &Pipeline) -> String {
-    tests::git_cli(
-        &dir.path().join("gitops.git"),
-        &[
-            "log",
-            "-1",
-            "--format=%B",
-            "main",
-            "--",
-            &pipeline.config.values_path(&env("prod")),
-        ],
-    )
-}
-
-async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
-    assert!(
-        !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
-        "{probes:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_ratio() {
     let Some((_cleanup, dir, mut pipeline, docker)) =
@@ -146,7 +123,7 @@ async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_r
     let seen = lines.all();
     assert!(seen.contains("monitor-prod: round 1: healthy"), "{seen}");
 
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(commit.contains("Pipeline-Action: rollback"), "{commit}");
     assert!(commit.contains("\nAnalysis: error ratio 0."), "{commit}");
     assert!(commit.contains("\nWatch-Verdict: bad"), "{commit}");
@@ -223,7 +200,7 @@ async fn a_release_ten_times_slower_is_rolled_back_by_the_p99_rule() {
     assert!(message.contains("analysis fail: p99 "), "{message}");
     assert!(message.contains("(previous build "), "{message}");
     assert!(!message.contains("> 250.0ms"), "{message}");
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(commit.contains("\nAnalysis: p99 "), "{commit}");
     prod_runs(&pipeline, &before).await;
 }
@@ -326,7 +303,7 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     let rolled = report.rollback.expect("rollback");
     assert_eq!(rolled.to_sha, first.as_str());
     assert_eq!(rolled.blocked, None);
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(commit.contains("\nWatch-Verdict: unproven"), "{commit}");
     assert!(!commit.contains("Blocked-Sha"), "{commit}");
     prod_runs(&pipeline, &first).await;

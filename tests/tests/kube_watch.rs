@@ -4,16 +4,16 @@
 //! that outlasts `monitor_failures` rounds rolls prod back without blocking the build.
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use pipeline::adapters::registry::{Distribution, Registry};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
 use pipeline::flow::{self, Clock, Pipeline, sync};
 use pipeline::model::GitSha;
-use pipeline::report::{Event, Reporter, Silent};
+use pipeline::report::Silent;
 use tests::fake_cluster::FakeCluster;
+use tests::outage::{Lasting, RoundSwitch};
 use tests::{Answer, env, pretend_it_ran};
 
 const GOOD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -50,35 +50,6 @@ async fn registry() -> u16 {
     .await
 }
 
-/// Flips the outage as the watch reports its rounds: on at round 1, off at round 2 (`one`)
-/// or when the rollback starts.
-struct Switch {
-    outage: Arc<AtomicBool>,
-    one: bool,
-    lines: Mutex<Vec<String>>,
-}
-
-impl Reporter for Switch {
-    fn event(&self, event: Event) {
-        match event {
-            Event::Progress { step, message } if step == "monitor-prod" => {
-                eprintln!("  {step}: {message}");
-                if message.starts_with("round 1:") {
-                    self.outage.store(true, Ordering::SeqCst);
-                }
-                if self.one && message.starts_with("round 2:") {
-                    self.outage.store(false, Ordering::SeqCst);
-                }
-                self.lines.lock().expect("lines").push(message);
-            }
-            Event::Started { step } if step == "rollback-prod" => {
-                self.outage.store(false, Ordering::SeqCst);
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Prod on the simulated cluster running GOOD, watched in 1s rounds (two failing in a row
 /// roll back), NEW approved for it; and the outage switch.
 async fn prod_at_good(dir: &std::path::Path) -> (Pipeline, Arc<AtomicBool>) {
@@ -107,7 +78,10 @@ async fn prod_at_good(dir: &std::path::Path) -> (Pipeline, Arc<AtomicBool>) {
     (pipeline, outage)
 }
 
-async fn promote_new(pipeline: &Pipeline, switch: &Switch) -> (PromoteReport, Option<flow::Error>) {
+async fn promote_new(
+    pipeline: &Pipeline,
+    switch: &RoundSwitch,
+) -> (PromoteReport, Option<flow::Error>) {
     let options = PromoteOptions {
         env: env("prod"),
         sha: Some(NEW.parse().expect("sha")),
@@ -129,13 +103,9 @@ async fn promote_new(pipeline: &Pipeline, switch: &Switch) -> (PromoteReport, Op
 async fn one_round_the_api_server_does_not_answer_is_retried_and_the_window_completes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (pipeline, outage) = prod_at_good(dir.path()).await;
-    let switch = Switch {
-        outage,
-        one: true,
-        lines: Mutex::default(),
-    };
+    let switch = RoundSwitch::new(outage, Lasting::OneRound);
     let (report, error) = promote_new(&pipeline, &switch).await;
-    let seen = switch.lines.lock().expect("lines").join("\n");
+    let seen = switch.lines();
     assert!(error.is_none(), "{error:?}\n{seen}");
     assert!(
         seen.contains("round 2: could not be judged: probe: "),
@@ -151,13 +121,9 @@ async fn one_round_the_api_server_does_not_answer_is_retried_and_the_window_comp
 async fn an_api_server_outage_through_the_window_rolls_back_without_blocking() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (pipeline, outage) = prod_at_good(dir.path()).await;
-    let switch = Switch {
-        outage,
-        one: false,
-        lines: Mutex::default(),
-    };
+    let switch = RoundSwitch::new(outage, Lasting::UntilRollback);
     let (report, error) = promote_new(&pipeline, &switch).await;
-    let seen = switch.lines.lock().expect("lines").join("\n");
+    let seen = switch.lines();
     let error = error.expect("rolled back");
     assert!(
         matches!(error, flow::Error::RolledBack { blocked: false, .. }),

@@ -5,7 +5,7 @@
 //! `monitor_failures` rounds rolls prod back without blocking the build, and the record says
 //! so. A first promotion that fails says prod had no build before.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline::adapters::notify::Slack;
@@ -14,58 +14,8 @@ use pipeline::config::AnalysisConfig;
 use pipeline::flow::{self, Pipeline, history};
 use pipeline::model::{GitSha, Secret};
 use pipeline::policy::analysis::Inconclusive;
-use pipeline::report::{Event, Reporter};
-use tests::outage::EngineOutage;
-use tests::{another_build, deploy_dev, env};
-
-/// How long the engine stays down once round 1 is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Down {
-    /// Until round 2 is reported: one round cannot be judged.
-    OneRound,
-    /// Until the rollback starts.
-    UntilRollback,
-}
-
-/// Flips the outage as the watch reports its rounds, and keeps the watch's lines.
-struct Switch {
-    outage: Arc<EngineOutage>,
-    down: Down,
-    lines: Mutex<Vec<String>>,
-}
-
-impl Reporter for Switch {
-    fn event(&self, event: Event) {
-        match event {
-            Event::Progress { step, message } if step == "monitor-prod" => {
-                eprintln!("  {step}: {message}");
-                if message.starts_with("round 1:") {
-                    self.outage.begin();
-                }
-                if self.down == Down::OneRound && message.starts_with("round 2:") {
-                    self.outage.end();
-                }
-                self.lines.lock().expect("lines").push(message);
-            }
-            Event::Started { step } if step == "rollback-prod" => self.outage.end(),
-            _ => {}
-        }
-    }
-}
-
-impl Switch {
-    fn new(outage: &Arc<EngineOutage>, down: Down) -> Self {
-        Self {
-            outage: Arc::clone(outage),
-            down,
-            lines: Mutex::default(),
-        }
-    }
-
-    fn all(&self) -> String {
-        self.lines.lock().expect("lines").join("\n")
-    }
-}
+use tests::outage::{EngineOutage, Lasting, RoundSwitch};
+use tests::{another_build, deploy_dev, last_prod_commit, prod_runs};
 
 /// A test pipeline whose prod is watched in 1s rounds (two failing in a row roll back) with
 /// analysis under 20 synthetic requests/s, its target reaching the engine through `outage`.
@@ -100,26 +50,21 @@ async fn setup(
     Some((tests::Cleanup::new(&prefix), dir, pipeline, outage))
 }
 
-fn last_prod_commit(dir: &tempfile::TempDir, pipeline: &Pipeline) -> String {
-    tests::git_cli(
-        &dir.path().join("gitops.git"),
-        &[
-            "log",
-            "-1",
-            "--format=%B",
-            "main",
-            "--",
-            &pipeline.config.values_path(&env("prod")),
-        ],
+/// A first build in prod (promoted unwatched) and a second one made, not promoted yet.
+async fn two_builds(test: &str, pipeline: &Pipeline) -> (GitSha, GitSha) {
+    let docker = tests::docker_or_skip(test).await.expect("docker");
+    let first = deploy_dev(pipeline, &docker).await;
+    let (_, error) = tests::approved_to_prod(
+        pipeline,
+        &first,
+        Duration::ZERO,
+        "run-wf",
+        &pipeline::report::Silent,
     )
-}
-
-async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
-    assert!(
-        !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
-        "{probes:?}"
-    );
+    .await;
+    assert!(error.is_none(), "{error:?}");
+    let second = another_build(pipeline, &docker, None).await;
+    (first, second)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,15 +72,8 @@ async fn one_round_the_engine_does_not_answer_is_retried_and_the_window_passes()
     let Some((_cleanup, _dir, pipeline, outage)) = setup("wf-blip").await else {
         return;
     };
-    let docker = tests::docker_or_skip("wf-blip").await.expect("docker");
-    let first = deploy_dev(&pipeline, &docker).await;
-    let quiet = Switch::new(&outage, Down::OneRound);
-    let (_, error) =
-        tests::approved_to_prod(&pipeline, &first, Duration::ZERO, "run-wf", &quiet).await;
-    assert!(error.is_none(), "{error:?}");
-
-    let second = another_build(&pipeline, &docker, None).await;
-    let switch = Switch::new(&outage, Down::OneRound);
+    let (_, second) = two_builds("wf-blip", &pipeline).await;
+    let switch = RoundSwitch::new(outage.clone(), Lasting::OneRound);
     let (report, error) = tests::approved_to_prod(
         &pipeline,
         &second,
@@ -144,7 +82,7 @@ async fn one_round_the_engine_does_not_answer_is_retried_and_the_window_passes()
         &switch,
     )
     .await;
-    let seen = switch.all();
+    let seen = switch.lines();
     assert!(error.is_none(), "{error:?}\n{seen}");
     assert!(
         seen.contains("round 2: could not be judged: probe: "),
@@ -168,15 +106,8 @@ async fn an_engine_outage_through_the_window_rolls_back_without_blocking() {
     };
     let (webhook, posts) = tests::webhook(vec![200], false).await;
     pipeline.slack = Some(Slack::new(Secret::new(webhook), Duration::from_secs(2), 1));
-    let docker = tests::docker_or_skip("wf-outage").await.expect("docker");
-    let first = deploy_dev(&pipeline, &docker).await;
-    let quiet = Switch::new(&outage, Down::OneRound);
-    let (_, error) =
-        tests::approved_to_prod(&pipeline, &first, Duration::ZERO, "run-wf", &quiet).await;
-    assert!(error.is_none(), "{error:?}");
-
-    let second = another_build(&pipeline, &docker, None).await;
-    let switch = Switch::new(&outage, Down::UntilRollback);
+    let (first, second) = two_builds("wf-outage", &pipeline).await;
+    let switch = RoundSwitch::new(outage.clone(), Lasting::UntilRollback);
     let (report, error) = tests::approved_to_prod(
         &pipeline,
         &second,
@@ -185,7 +116,7 @@ async fn an_engine_outage_through_the_window_rolls_back_without_blocking() {
         &switch,
     )
     .await;
-    let seen = switch.all();
+    let seen = switch.lines();
     let error = error.expect("rolled back");
     assert!(
         matches!(error, flow::Error::RolledBack { blocked: false, .. }),
@@ -208,7 +139,7 @@ async fn an_engine_outage_through_the_window_rolls_back_without_blocking() {
     assert!(seen.contains("round 2: could not be judged"), "{seen}");
     assert!(seen.contains("round 3: could not be judged"), "{seen}");
 
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(commit.contains("Pipeline-Action: rollback"), "{commit}");
     assert!(commit.contains("\nWatch-Verdict: unproven"), "{commit}");
     assert!(!commit.contains("Blocked-Sha"), "{commit}");
@@ -248,7 +179,7 @@ async fn a_first_promotion_that_cannot_be_judged_says_prod_had_no_build_before()
     pipeline.slack = Some(Slack::new(Secret::new(webhook), Duration::from_secs(2), 1));
     let docker = tests::docker_or_skip("wf-first").await.expect("docker");
     let first = deploy_dev(&pipeline, &docker).await;
-    let switch = Switch::new(&outage, Down::UntilRollback);
+    let switch = RoundSwitch::new(outage.clone(), Lasting::UntilRollback);
     let (report, error) = tests::approved_to_prod(
         &pipeline,
         &first,
@@ -265,7 +196,7 @@ async fn a_first_promotion_that_cannot_be_judged_says_prod_had_no_build_before()
     );
     assert!(!message.contains("rolled back to  "), "{message}");
     assert_eq!(report.rollback.expect("rollback").to_sha, "");
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(
         commit.contains(&format!(
             "roll back paktech-app from {first} to none (prod had no build before)"

@@ -382,6 +382,19 @@ fn head() -> anyhow::Result<String> {
     Ok(head)
 }
 
+/// How long e2e watches prod: 30s, or the shortest window in which its analysis reaches the
+/// minimum on a cluster (`policy::plan::shortest_window`).
+fn prod_window(config: &PipelineConfig) -> anyhow::Result<String> {
+    let prod = config.environment("prod")?;
+    let shortest = prod.analysis.as_ref().and_then(|a| {
+        pipeline::policy::plan::shortest_window(a, pipeline::model::TargetKind::Kube, 1)
+    });
+    let window = shortest
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(30));
+    Ok(humantime::format_duration(window).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,17 +416,4 @@ mod tests {
         assert_eq!(ids.len(), 2, "{ids:?}");
         assert_eq!(ids[1], key.id);
     }
-}
-
-/// How long e2e watches prod: 30s, or the shortest window in which its analysis reaches the
-/// minimum on a cluster (`policy::plan::shortest_window`).
-fn prod_window(config: &PipelineConfig) -> anyhow::Result<String> {
-    let prod = config.environment("prod")?;
-    let shortest = prod.analysis.as_ref().and_then(|a| {
-        pipeline::policy::plan::shortest_window(a, pipeline::model::TargetKind::Kube, 1)
-    });
-    let window = shortest
-        .unwrap_or_default()
-        .max(std::time::Duration::from_secs(30));
-    Ok(humantime::format_duration(window).to_string())
 }

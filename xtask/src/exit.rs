@@ -196,12 +196,11 @@ mod tests {
             flow::Error::Plan(Refusal::WindowTooShort {
                 env: "prod".to_owned(),
                 what: "monitoring window",
-                window: "2s".to_owned(),
+                window: std::time::Duration::from_secs(2),
                 minimum: 1996,
-                bound: 200.0,
-                target: "local".to_owned(),
+                target: pipeline::model::TargetKind::Local,
                 reached: 400,
-                shortest: "10s".to_owned(),
+                shortest: std::time::Duration::from_secs(10),
             }),
             USAGE,
         );

@@ -67,17 +67,19 @@ pub enum Refusal {
         problem: String,
     },
     #[error(
-        "{env}'s {what} of {window} cannot reach the analysis' minimum of {minimum} requests: even at the {target} target's most synthetic load ({bound} requests/s) it holds {reached}; watch at least {shortest} (`monitor` in pipeline.toml, or --monitor {shortest}), or turn analysis off with --monitor 0 (docs/operations.md, \"Picking a window\")"
+        "{env}'s {what} of {} cannot reach the analysis' minimum of {minimum} requests: even at the {target} target's most synthetic load ({} requests/s) it holds {reached}; watch at least {shortest} (`monitor` in pipeline.toml, or --monitor {shortest}), or turn analysis off with --monitor 0 (docs/operations.md, \"Picking a window\")",
+        humantime::format_duration(*window),
+        target.max_load_rate(),
+        shortest = humantime::format_duration(*shortest)
     )]
     WindowTooShort {
         env: String,
         what: &'static str,
-        window: String,
+        window: std::time::Duration,
         minimum: u64,
-        bound: f64,
-        target: String,
+        target: crate::model::TargetKind,
         reached: u64,
-        shortest: String,
+        shortest: std::time::Duration,
     },
     #[error(
         "{env}'s analysis.load_rate of {rate} requests/s is more than the {target} target takes ({bound}/s: through the API server's pod proxy the load would slow the pipeline's own probes); expected at most {bound}"
@@ -86,6 +88,6 @@ pub enum Refusal {
         env: String,
         rate: f64,
         bound: f64,
-        target: String,
+        target: crate::model::TargetKind,
     },
 }

@@ -104,7 +104,7 @@ pub(super) fn size(
             env: env.to_string(),
             rate: configured,
             bound,
-            target: target.to_string(),
+            target,
         });
     }
     if configured >= needed {
@@ -119,12 +119,11 @@ pub(super) fn size(
     Err(Refusal::WindowTooShort {
         env: env.to_string(),
         what,
-        window: humantime::format_duration(window).to_string(),
+        window,
         minimum: minimum.requests,
-        bound,
-        target: target.to_string(),
+        target,
         reached: (bound * seconds / f64::from(sides)).floor() as u64,
-        shortest: humantime::format_duration(shortest).to_string(),
+        shortest,
     })
 }
 

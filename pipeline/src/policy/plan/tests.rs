@@ -354,6 +354,31 @@ fn the_json_form_serialises() {
     assert_eq!(json["stages"][0]["approval"]["status"]["status"], "waiting");
 }
 
+/// Plans prod's promotion of SHA at noon on `target`, watched for `monitor` when given.
+fn plan_for(
+    config: &PipelineConfig,
+    monitor: Option<Duration>,
+    target: TargetKind,
+) -> Result<PromotionPlan, Refusal> {
+    let snap = snapshot();
+    let mut req = request("prod", Some(SHA));
+    req.monitor = monitor;
+    let choice = choose(config, &snap, &req)?;
+    let d = digest('a');
+    plan(
+        Facts {
+            config,
+            snapshot: &snap,
+            digest: Some(&d),
+            supply_chain: None,
+            now: NOON.parse().expect("time"),
+            target,
+        },
+        &req,
+        &choice,
+    )
+}
+
 mod canary;
 #[test]
 fn the_watch_carries_the_analysis_thresholds_in_words() {

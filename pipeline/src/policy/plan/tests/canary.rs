@@ -11,22 +11,7 @@ inconclusive = "fail"
 "#;
 
 fn plan_on(config: &PipelineConfig, target: TargetKind) -> Result<PromotionPlan, Refusal> {
-    let snap = snapshot();
-    let req = request("prod", Some(SHA));
-    let choice = choose(config, &snap, &req)?;
-    let d = digest('a');
-    plan(
-        Facts {
-            config,
-            snapshot: &snap,
-            digest: Some(&d),
-            supply_chain: None,
-            now: NOON.parse().expect("time"),
-            target,
-        },
-        &req,
-        &choice,
-    )
+    plan_for(config, None, target)
 }
 
 #[test]

@@ -11,30 +11,6 @@ fn analysed(load: &str) -> PipelineConfig {
     ))
 }
 
-fn plan_for(
-    config: &PipelineConfig,
-    monitor: Option<Duration>,
-    target: TargetKind,
-) -> Result<PromotionPlan, Refusal> {
-    let snap = snapshot();
-    let mut req = request("prod", Some(SHA));
-    req.monitor = monitor;
-    let choice = choose(config, &snap, &req)?;
-    let d = digest('a');
-    plan(
-        Facts {
-            config,
-            snapshot: &snap,
-            digest: Some(&d),
-            supply_chain: None,
-            now: NOON.parse().expect("time"),
-            target,
-        },
-        &req,
-        &choice,
-    )
-}
-
 /// The statistics' minimum at the committed thresholds (two possible ends).
 fn minimum() -> u64 {
     let config = analysed("");
@@ -117,8 +93,8 @@ fn a_window_too_short_at_the_targets_bound_is_refused_naming_the_shortest_that_c
             panic!("{refused:?}");
         };
         assert_eq!(*minimum, n);
-        let expected = humantime::format_duration(Duration::from_secs(shortest)).to_string();
-        assert_eq!(named, &expected);
+        assert_eq!(*named, Duration::from_secs(shortest));
+        let expected = humantime::format_duration(*named).to_string();
         // The one named is long enough at the bound, a second less is not.
         let ok = plan_for(
             &analysed("load_rate = 5.0"),
