@@ -62,13 +62,13 @@ impl WatchVerdict {
 pub fn done(env: &str, sha: &str, to: &str, blocked: bool) -> String {
     let back = if to.is_empty() {
         format!(
-            "{env} had no build before this one: rolled back to no build, so nothing of it runs there now"
+            "{env} had no build before this one: rolled back to no build (none of it runs there now)"
         )
     } else {
         format!("rolled back to {to}")
     };
     if blocked {
-        format!("{back}; blocked {sha}")
+        format!("{back} and blocked {sha}")
     } else {
         format!(
             "{back}; {sha} is not blocked (the watch could not judge it; nothing showed it bad)"
