@@ -194,7 +194,7 @@ async fn a_release_ten_times_slower_is_rolled_back_by_the_p99_rule() {
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     let baseline = step(&report, "baseline-prod");
-    assert!(baseline.starts_with("previous build: "), "{baseline}");
+    assert!(baseline.starts_with("previous build over 10s: "), "{baseline}");
     let message = error.to_string();
     // Under the absolute 250ms, but more than 3× the previous build's p99.
     assert!(message.contains("analysis fail: p99 "), "{message}");
