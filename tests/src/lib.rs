@@ -636,3 +636,23 @@ pub async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
         "{probes:?}"
     );
 }
+
+/// The Slack posts a [`webhook`] received, as text.
+pub fn posted(posts: &std::sync::Mutex<Vec<serde_json::Value>>) -> Vec<String> {
+    posts
+        .lock()
+        .expect("posts")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Whether prod's history has a rollback whose detail mentions `needle`.
+pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
+    let events = pipeline::flow::history::history(pipeline, Some("prod"), 10)
+        .await
+        .expect("history");
+    events
+        .iter()
+        .any(|e| e.action == "rollback" && e.detail.contains(needle))
+}

@@ -10,7 +10,7 @@ use bollard::Docker;
 use pipeline::adapters::notify::Slack;
 use pipeline::config::AnalysisConfig;
 use pipeline::flow::promote::PromoteReport;
-use pipeline::flow::{self, Pipeline, history};
+use pipeline::flow::{self, Pipeline};
 use pipeline::model::Secret;
 use pipeline::policy::analysis::Inconclusive;
 use pipeline::report::{Event, Reporter};
@@ -132,21 +132,11 @@ async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_r
         "{commit}"
     );
     assert!(commit.contains("> 0.050 on GET /"), "{commit}");
-    let events = history::history(&pipeline, Some("prod"), 10)
-        .await
-        .expect("history");
     assert!(
-        events
-            .iter()
-            .any(|e| e.action == "rollback" && e.detail.contains("Analysis: error ratio")),
-        "{events:#?}"
+        tests::prod_rollback_says(&pipeline, "Analysis: error ratio").await,
+        "history"
     );
-    let posts: Vec<String> = posts
-        .lock()
-        .expect("posts")
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let posts = tests::posted(&posts);
     assert!(
         posts.iter().any(|p| p.contains("rolled back in prod")
             && p.contains("Analysis")
@@ -194,7 +184,10 @@ async fn a_release_ten_times_slower_is_rolled_back_by_the_p99_rule() {
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     let baseline = step(&report, "baseline-prod");
-    assert!(baseline.starts_with("previous build over 10s: "), "{baseline}");
+    assert!(
+        baseline.starts_with("previous build over 10s: "),
+        "{baseline}"
+    );
     let message = error.to_string();
     // Under the absolute 250ms, but more than 3× the previous build's p99.
     assert!(message.contains("analysis fail: p99 "), "{message}");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use pipeline::adapters::notify::Slack;
 use pipeline::adapters::target::{LocalTarget, Target};
 use pipeline::config::AnalysisConfig;
-use pipeline::flow::{self, Pipeline, history};
+use pipeline::flow::{self, Pipeline};
 use pipeline::model::{GitSha, Secret};
 use pipeline::policy::analysis::Inconclusive;
 use tests::outage::{EngineOutage, Lasting, RoundSwitch};
@@ -143,21 +143,11 @@ async fn an_engine_outage_through_the_window_rolls_back_without_blocking() {
     assert!(commit.contains("Pipeline-Action: rollback"), "{commit}");
     assert!(commit.contains("\nWatch-Verdict: unproven"), "{commit}");
     assert!(!commit.contains("Blocked-Sha"), "{commit}");
-    let events = history::history(&pipeline, Some("prod"), 10)
-        .await
-        .expect("history");
     assert!(
-        events
-            .iter()
-            .any(|e| e.action == "rollback" && e.detail.contains("Watch-Verdict: unproven")),
-        "{events:#?}"
+        tests::prod_rollback_says(&pipeline, "Watch-Verdict: unproven").await,
+        "history"
     );
-    let posts: Vec<String> = posts
-        .lock()
-        .expect("posts")
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let posts = tests::posted(&posts);
     assert!(
         posts
             .iter()
@@ -203,12 +193,7 @@ async fn a_first_promotion_that_cannot_be_judged_says_prod_had_no_build_before()
         )),
         "{commit}"
     );
-    let posts: Vec<String> = posts
-        .lock()
-        .expect("posts")
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let posts = tests::posted(&posts);
     assert!(
         posts
             .iter()

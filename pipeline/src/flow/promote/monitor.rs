@@ -72,12 +72,10 @@ impl Observed {
     }
 
     fn trouble(&self) -> String {
-        let all: Vec<&str> = self
-            .problems
-            .iter()
-            .chain(&self.unjudged)
-            .map(String::as_str)
-            .collect();
+        let mut all = self.problems.clone();
+        if !self.unjudged.is_empty() {
+            all.push(format!("could not be judged: {}", self.unjudged.join("; ")));
+        }
         all.join("; ")
     }
 }
