@@ -44,6 +44,8 @@ pub enum Lasting {
     OneRound,
     /// Until the rollback starts.
     UntilRollback,
+    /// To the end: the rollback fails too.
+    Throughout,
 }
 
 /// A reporter that begins `outage` when prod's watch reports round 1 and ends it as
@@ -83,7 +85,11 @@ impl Reporter for RoundSwitch {
                 }
                 self.lines.lock().expect("lines").push(message);
             }
-            Event::Started { step } if step == "rollback-prod" => self.outage.end(),
+            Event::Started { step }
+                if step == "rollback-prod" && self.lasting == Lasting::UntilRollback =>
+            {
+                self.outage.end();
+            }
             _ => {}
         }
     }

@@ -1,16 +1,19 @@
 //! Prod's watch on the kube target, against the simulated Argo CD and API server
 //! (`tests/src/fake_cluster.rs`) whose pod reads fail on demand (503, as an API server that
 //! restarts): one round that cannot be judged is retried and the window completes; an outage
-//! that outlasts `monitor_failures` rounds rolls prod back without blocking the build.
+//! that outlasts `monitor_failures` rounds rolls prod back without blocking the build; one that
+//! outlasts the rollback too ends saying prod runs an unverified build and how to roll it back,
+//! and tells Slack.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use pipeline::adapters::notify::Slack;
 use pipeline::adapters::registry::{Distribution, Registry};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
 use pipeline::flow::{self, Clock, Pipeline, sync};
-use pipeline::model::GitSha;
+use pipeline::model::{GitSha, Secret};
 use pipeline::report::Silent;
 use tests::fake_cluster::FakeCluster;
 use tests::outage::{Lasting, RoundSwitch};
@@ -139,4 +142,33 @@ async fn an_api_server_outage_through_the_window_rolls_back_without_blocking() {
     assert!(records.block(&NEW.parse().expect("sha")).is_none());
     let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
     assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_the_outage_also_stops_says_prod_runs_an_unverified_build_and_how_to_fix_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut pipeline, outage) = prod_at_good(dir.path()).await;
+    // The rollback's own wait for prod gives up soon.
+    tests::env_mut(&mut pipeline, "prod").sync_timeout = Duration::from_secs(3);
+    let (webhook, posts) = tests::webhook(vec![200], false).await;
+    pipeline.slack = Some(Slack::new(Secret::new(webhook), Duration::from_secs(2), 1));
+    let switch = RoundSwitch::new(outage, Lasting::Throughout);
+    let (_, error) = promote_new(&pipeline, &switch).await;
+    let error = error.expect("failed");
+    assert!(matches!(error, flow::Error::Unverified { .. }), "{error}");
+    let message = error.to_string();
+    for needle in [
+        format!("prod runs an unverified build, {NEW}"),
+        format!("`cargo xtask rollback --env prod --if-running {NEW} --reason "),
+        "could not be judged".to_owned(),
+    ] {
+        assert!(message.contains(&needle), "{needle} in {message}");
+    }
+    let posts = tests::posted(&posts);
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.contains("runs UNVERIFIED in prod") && p.contains("--if-running")),
+        "{posts:#?}"
+    );
 }
