@@ -656,3 +656,23 @@ pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
         .iter()
         .any(|e| e.action == "rollback" && e.detail.contains(needle))
 }
+
+/// Analysis thresholds for the seconds-long windows of the whole-flow tests: 5% errors, p99
+/// 250ms, at least 20 requests, 3× the previous build's p99. No error-ratio comparison with
+/// the previous build: catching a doubled error ratio takes about 2,000 requests a window
+/// (the plan refuses a window that cannot hold them), more than these windows get; its error
+/// rates are `cargo xtask bench analysis`'s to check.
+pub fn test_analysis(
+    inconclusive: pipeline::policy::analysis::Inconclusive,
+    load_rate: Option<f64>,
+) -> pipeline::config::AnalysisConfig {
+    pipeline::config::AnalysisConfig {
+        max_error_ratio: 0.05,
+        max_p99: std::time::Duration::from_millis(250),
+        min_requests: 20,
+        baseline_error_factor: None,
+        baseline_p99_factor: Some(3.0),
+        inconclusive,
+        load_rate,
+    }
+}

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bollard::Docker;
 use pipeline::adapters::notify::Slack;
-use pipeline::config::AnalysisConfig;
 use pipeline::flow::promote::PromoteReport;
 use pipeline::flow::{self, Pipeline};
 use pipeline::model::Secret;
@@ -59,15 +58,7 @@ async fn setup(
     let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_secs(1);
     prod.monitor_failures = 2;
-    prod.analysis = Some(AnalysisConfig {
-        max_error_ratio: 0.05,
-        max_p99: Duration::from_millis(250),
-        min_requests: 20,
-        baseline_error_factor: None,
-        baseline_p99_factor: Some(3.0),
-        inconclusive,
-        load_rate,
-    });
+    prod.analysis = Some(tests::test_analysis(inconclusive, load_rate));
     Some((tests::Cleanup::new(&prefix), dir, pipeline, docker))
 }
 

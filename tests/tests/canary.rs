@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bollard::Docker;
-use pipeline::config::AnalysisConfig;
 use pipeline::flow::promote::PromoteReport;
 use pipeline::flow::{self, Pipeline};
 use pipeline::model::GitSha;
@@ -64,15 +63,7 @@ async fn setup(test: &str) -> Option<(tests::Cleanup, tempfile::TempDir, Pipelin
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_secs(1);
-    prod.analysis = Some(AnalysisConfig {
-        max_error_ratio: 0.05,
-        max_p99: Duration::from_millis(250),
-        min_requests: 20,
-        baseline_error_factor: None,
-        baseline_p99_factor: Some(3.0),
-        inconclusive: Inconclusive::Fail,
-        load_rate: Some(20.0),
-    });
+    prod.analysis = Some(tests::test_analysis(Inconclusive::Fail, Some(20.0)));
     Some((tests::Cleanup::new(&prefix), dir, pipeline, docker))
 }
 

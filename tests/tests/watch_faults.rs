@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use pipeline::adapters::notify::Slack;
 use pipeline::adapters::target::{LocalTarget, Target};
-use pipeline::config::AnalysisConfig;
 use pipeline::flow::{self, Pipeline};
 use pipeline::model::{GitSha, Secret};
 use pipeline::policy::analysis::Inconclusive;
@@ -38,15 +37,7 @@ async fn setup(
     let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_secs(1);
     prod.monitor_failures = 2;
-    prod.analysis = Some(AnalysisConfig {
-        max_error_ratio: 0.05,
-        max_p99: Duration::from_millis(250),
-        min_requests: 20,
-        baseline_error_factor: None,
-        baseline_p99_factor: Some(3.0),
-        inconclusive: Inconclusive::Fail,
-        load_rate: Some(20.0),
-    });
+    prod.analysis = Some(tests::test_analysis(Inconclusive::Fail, Some(20.0)));
     Some((tests::Cleanup::new(&prefix), dir, pipeline, outage))
 }
 
