@@ -22,6 +22,9 @@ pub mod keys {
     pub const RUN_ID: &str = "Run-Id";
     /// A failed metric analysis: the figures and the thresholds they passed.
     pub const ANALYSIS: &str = "Analysis";
+    /// What the watch that rolled an environment back showed: the build bad (blocked), or
+    /// nothing either way (not blocked).
+    pub const WATCH_VERDICT: &str = "Watch-Verdict";
     /// The digest (sha256 of its bytes) of the SBOM stored beside the image.
     pub const SBOM: &str = "Sbom-Digest";
     /// The digest of the SBOM the image scan read (absent when the scan read none).

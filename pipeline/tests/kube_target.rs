@@ -285,6 +285,35 @@ async fn metrics_are_read_through_the_pod_proxy_too() {
 }
 
 #[tokio::test]
+async fn a_scrape_that_does_not_parse_makes_the_pod_unreadable_not_idle() {
+    let mut cluster = Cluster::new(
+        vec![application("Synced", REV, "Healthy")],
+        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+    );
+    // A 200 with something else than the text format: an error page from a proxy on the way.
+    cluster.proxy = BTreeMap::from([(
+        "paktech-app-6d9f7c8b5d-x7k2p/metrics".to_owned(),
+        (
+            200,
+            "<html><body>upstream timed out</body></html>\n".to_owned(),
+        ),
+    )]);
+    let (result, _) = against(cluster, |target| async move {
+        target.metrics(&"dev".parse().expect("env")).await
+    })
+    .await;
+    let snapshot = result.expect("metrics");
+    assert!(snapshot.replicas.is_empty(), "{snapshot:?}");
+    assert_eq!(snapshot.unreadable.len(), 1, "{snapshot:?}");
+    assert!(
+        snapshot.unreadable[0].starts_with(
+            "paktech-app-6d9f7c8b5d-x7k2p: line 1 of /metrics is not in the Prometheus text format"
+        ),
+        "{snapshot:?}"
+    );
+}
+
+#[tokio::test]
 async fn synthetic_load_reaches_the_pods_through_the_pod_proxy() {
     use pipeline::adapters::load::{Load, LoadPlan};
     let cluster = Cluster::new(

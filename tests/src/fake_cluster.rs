@@ -22,6 +22,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::{Request, Response};
 use http_body_util::BodyExt;
@@ -55,6 +57,9 @@ pub struct FakeCluster {
     pub namespaces: BTreeMap<String, String>,
     /// Builds (image tags) whose pods never become ready.
     pub failing: BTreeSet<String>,
+    /// While set, the API server answers every read of pods (the list, the pod proxy) with
+    /// 503, as an API server that is restarting or overloaded does.
+    pub outage: Arc<AtomicBool>,
 }
 
 /// Work Argo CD has been asked for and not done yet.
@@ -92,18 +97,40 @@ impl FakeCluster {
         deny_window: bool,
         failing: &[&str],
     ) -> tokio::task::JoinHandle<Asked> {
-        let cluster = Self {
+        let mut cluster = Self::of(pipeline, remote);
+        cluster.deny_window = deny_window;
+        cluster.failing = failing.iter().map(|b| (*b).to_owned()).collect();
+        cluster.put(pipeline)
+    }
+
+    /// As [`FakeCluster::host`] without a deny window or failing builds, and the switch of
+    /// its API server's outage (see [`FakeCluster::outage`]).
+    pub fn host_with_outage(
+        pipeline: &mut pipeline::flow::Pipeline,
+        remote: PathBuf,
+    ) -> (tokio::task::JoinHandle<Asked>, Arc<AtomicBool>) {
+        let cluster = Self::of(pipeline, remote);
+        let outage = Arc::clone(&cluster.outage);
+        (cluster.put(pipeline), outage)
+    }
+
+    /// A cluster with the pipeline's environments and namespaces, syncing from `remote`.
+    fn of(pipeline: &pipeline::flow::Pipeline, remote: PathBuf) -> Self {
+        Self {
             remote,
-            deny_window,
             namespaces: pipeline
                 .config
                 .environments
                 .iter()
                 .map(|e| (e.name.to_string(), e.namespace.clone()))
                 .collect(),
-            failing: failing.iter().map(|b| (*b).to_owned()).collect(),
-        };
-        let (target, task) = cluster.target();
+            ..Self::default()
+        }
+    }
+
+    /// Makes this cluster `pipeline`'s target; returns the task that serves it.
+    fn put(self, pipeline: &mut pipeline::flow::Pipeline) -> tokio::task::JoinHandle<Asked> {
+        let (target, task) = self.target();
         pipeline.target = pipeline::adapters::target::Target::Kube(target);
         task
     }
@@ -137,6 +164,27 @@ impl FakeCluster {
             let query = parts.uri.query().unwrap_or_default().to_owned();
             let tip = tip(&self.remote);
             let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            if self.outage.load(Ordering::SeqCst)
+                && matches!(
+                    segments.as_slice(),
+                    ["api", "v1", "namespaces", _, "pods", ..]
+                )
+            {
+                send.send_response(
+                    Response::builder()
+                        .status(503)
+                        .header("content-type", "application/json")
+                        .body(Body::from(
+                            json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                            "status": "Failure", "reason": "ServiceUnavailable", "code": 503,
+                            "message": "the server is currently unable to handle the request"})
+                            .to_string()
+                            .into_bytes(),
+                        ))
+                        .expect("response"),
+                );
+                continue;
+            }
             let answer = match (parts.method.as_str(), segments.as_slice()) {
                 (
                     method,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod fake_cluster;
 pub mod faulty;
 pub mod image;
+pub mod outage;
 pub mod registry;
 pub mod require;
 pub mod steps;
@@ -635,5 +636,70 @@ impl pipeline::report::Reporter for OnStart {
         {
             let _ = tx.send(());
         }
+    }
+}
+
+/// The message of the newest commit to prod's values file in the test's GitOps remote
+/// (`dir/gitops.git`).
+pub fn last_prod_commit(dir: &std::path::Path, pipeline: &Pipeline) -> String {
+    git_cli(
+        &dir.join("gitops.git"),
+        &[
+            "log",
+            "-1",
+            "--format=%B",
+            "main",
+            "--",
+            &pipeline.config.values_path(&env("prod")),
+        ],
+    )
+}
+
+/// Asserts that every replica prod has answers and runs `sha`.
+pub async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
+    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    assert!(
+        !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
+        "{probes:?}"
+    );
+}
+
+/// The Slack posts a [`webhook`] received, as text.
+pub fn posted(posts: &std::sync::Mutex<Vec<serde_json::Value>>) -> Vec<String> {
+    posts
+        .lock()
+        .expect("posts")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Whether prod's history has a rollback whose detail mentions `needle`.
+pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
+    let events = pipeline::flow::history::history(pipeline, Some("prod"), 10)
+        .await
+        .expect("history");
+    events
+        .iter()
+        .any(|e| e.action == "rollback" && e.detail.contains(needle))
+}
+
+/// Analysis thresholds for the seconds-long windows of the whole-flow tests: 5% errors, p99
+/// 250ms, at least 20 requests, 3× the previous build's p99. No error-ratio comparison with
+/// the previous build: catching a doubled error ratio takes about 2,000 requests a window
+/// (the plan refuses a window that cannot hold them), more than these windows get; its error
+/// rates are `cargo xtask bench analysis`'s to check.
+pub fn test_analysis(
+    inconclusive: pipeline::policy::analysis::Inconclusive,
+    load_rate: Option<f64>,
+) -> pipeline::config::AnalysisConfig {
+    pipeline::config::AnalysisConfig {
+        max_error_ratio: 0.05,
+        max_p99: std::time::Duration::from_millis(250),
+        min_requests: 20,
+        baseline_error_factor: None,
+        baseline_p99_factor: Some(3.0),
+        inconclusive,
+        load_rate,
     }
 }

@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use bollard::Docker;
 use pipeline::adapters::notify::Slack;
-use pipeline::config::AnalysisConfig;
 use pipeline::flow::promote::PromoteReport;
-use pipeline::flow::{self, Pipeline, history};
-use pipeline::model::{GitSha, Secret};
+use pipeline::flow::{self, Pipeline};
+use pipeline::model::Secret;
 use pipeline::policy::analysis::Inconclusive;
 use pipeline::report::{Event, Reporter};
 use tests::faulty::{Fault, faulty_build};
-use tests::{another_build, deploy_dev, env};
+use tests::{another_build, deploy_dev, last_prod_commit, prod_runs};
 
 /// Every progress line, for the assertions on what a watcher saw.
 #[derive(Debug, Default)]
@@ -42,7 +41,11 @@ impl Lines {
 }
 
 /// A test pipeline whose prod is watched in 1s rounds (two failing in a row roll back)
-/// with these analysis settings; and the guard that removes its containers.
+/// with these analysis settings; and the guard that removes its containers. No error-ratio
+/// comparison with the previous build: catching a doubled error ratio takes about 2,000
+/// requests a window (the plan refuses a window that cannot hold them), more than these
+/// seconds-long windows get; the absolute limits and the p99 comparison are under test here
+/// (the comparison's error rates are `cargo xtask bench analysis`'s).
 async fn setup(
     test: &str,
     inconclusive: Inconclusive,
@@ -55,15 +58,7 @@ async fn setup(
     let prod = tests::env_mut(&mut pipeline, "prod");
     prod.monitor_interval = Duration::from_secs(1);
     prod.monitor_failures = 2;
-    prod.analysis = Some(AnalysisConfig {
-        max_error_ratio: 0.05,
-        max_p99: Duration::from_millis(250),
-        min_requests: 20,
-        baseline_error_factor: Some(2.0),
-        baseline_p99_factor: Some(3.0),
-        inconclusive,
-        load_rate,
-    });
+    prod.analysis = Some(tests::test_analysis(inconclusive, load_rate));
     Some((tests::Cleanup::new(&prefix), dir, pipeline, docker))
 }
 
@@ -74,29 +69,6 @@ fn step<'a>(report: &'a PromoteReport, name: &str) -> &'a str {
         .find(|s| s.step == name)
         .map(|s| s.detail.as_str())
         .unwrap_or_else(|| panic!("no step {name}: {report:#?}"))
-}
-
-/// The message of the newest commit to prod's values file.
-fn last_prod_commit(dir: &tempfile::TempDir, pipeline: &Pipeline) -> String {
-    tests::git_cli(
-        &dir.path().join("gitops.git"),
-        &[
-            "log",
-            "-1",
-            "--format=%B",
-            "main",
-            "--",
-            &pipeline.config.values_path(&env("prod")),
-        ],
-    )
-}
-
-async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
-    assert!(
-        !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
-        "{probes:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,25 +114,20 @@ async fn a_release_failing_a_fifth_of_its_requests_is_rolled_back_by_the_error_r
     let seen = lines.all();
     assert!(seen.contains("monitor-prod: round 1: healthy"), "{seen}");
 
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(commit.contains("Pipeline-Action: rollback"), "{commit}");
     assert!(commit.contains("\nAnalysis: error ratio 0."), "{commit}");
-    assert!(commit.contains("> 0.050 on GET /"), "{commit}");
-    let events = history::history(&pipeline, Some("prod"), 10)
-        .await
-        .expect("history");
+    assert!(commit.contains("\nWatch-Verdict: bad"), "{commit}");
     assert!(
-        events
-            .iter()
-            .any(|e| e.action == "rollback" && e.detail.contains("Analysis: error ratio")),
-        "{events:#?}"
+        commit.contains(&format!("\nBlocked-Sha: {bad}")),
+        "{commit}"
     );
-    let posts: Vec<String> = posts
-        .lock()
-        .expect("posts")
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    assert!(commit.contains("> 0.050 on GET /"), "{commit}");
+    assert!(
+        tests::prod_rollback_says(&pipeline, "Analysis: error ratio").await,
+        "history"
+    );
+    let posts = tests::posted(&posts);
     assert!(
         posts.iter().any(|p| p.contains("rolled back in prod")
             && p.contains("Analysis")
@@ -208,13 +175,16 @@ async fn a_release_ten_times_slower_is_rolled_back_by_the_p99_rule() {
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     let baseline = step(&report, "baseline-prod");
-    assert!(baseline.starts_with("previous build: "), "{baseline}");
+    assert!(
+        baseline.starts_with("previous build over 10s: "),
+        "{baseline}"
+    );
     let message = error.to_string();
     // Under the absolute 250ms, but more than 3× the previous build's p99.
     assert!(message.contains("analysis fail: p99 "), "{message}");
     assert!(message.contains("(previous build "), "{message}");
     assert!(!message.contains("> 250.0ms"), "{message}");
-    let commit = last_prod_commit(&dir, &pipeline);
+    let commit = last_prod_commit(dir.path(), &pipeline);
     assert!(commit.contains("\nAnalysis: p99 "), "{commit}");
     prod_runs(&pipeline, &before).await;
 }
@@ -261,7 +231,7 @@ async fn a_good_release_under_synthetic_traffic_passes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
-    let Some((_cleanup, _dir, mut pipeline, docker)) =
+    let Some((_cleanup, dir, mut pipeline, docker)) =
         setup("an-quiet", Inconclusive::Pass, None).await
     else {
         return;
@@ -298,15 +268,27 @@ async fn a_window_without_traffic_takes_the_configured_inconclusive_outcome() {
     )
     .await;
     let error = error.expect("rolled back");
-    assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     assert!(
-        error
-            .to_string()
-            .contains("analysis inconclusive: 0 request(s)"),
+        matches!(error, flow::Error::RolledBack { blocked: false, .. }),
         "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("analysis inconclusive: 0 request(s)"),
+        "{message}"
+    );
+    // Nothing showed the build bad: rolled back, not blocked, and the record says which.
+    assert!(
+        message.contains(&format!("{second} is not blocked")),
+        "{message}"
     );
     let seen = lines.all();
     assert!(seen.contains(": watching 2s more"), "{seen}");
-    assert_eq!(report.rollback.expect("rollback").to_sha, first.as_str());
+    let rolled = report.rollback.expect("rollback");
+    assert_eq!(rolled.to_sha, first.as_str());
+    assert_eq!(rolled.blocked, None);
+    let commit = last_prod_commit(dir.path(), &pipeline);
+    assert!(commit.contains("\nWatch-Verdict: unproven"), "{commit}");
+    assert!(!commit.contains("Blocked-Sha"), "{commit}");
     prod_runs(&pipeline, &first).await;
 }

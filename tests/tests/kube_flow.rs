@@ -42,6 +42,7 @@ fn rollback_options() -> RollbackOptions {
         if_running: None,
         dry_run: false,
         analysis: None,
+        verdict: None,
     }
 }
 

@@ -269,6 +269,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
             if_running: None,
             dry_run: false,
             analysis: None,
+            verdict: None,
         },
         &Silent,
     )

@@ -230,7 +230,10 @@ impl Scenario {
 
         // Inside prod's deny window Argo CD runs only manual syncs: the run passes it as an
         // on-call person would, recorded.
-        let mut prod = vec!["promote", "--env", "prod", "--monitor", "30s"];
+        // Watched long enough for prod's analysis to reach its minimum at the pod proxy's
+        // load bound (the plan refuses a shorter window, exit 2), and at least 30s.
+        let window = prod_window(&self.config)?;
+        let mut prod = vec!["promote", "--env", "prod", "--monitor", window.as_str()];
         if prod_frozen()? {
             prod.extend([
                 "--break-glass",
@@ -379,6 +382,19 @@ fn head() -> anyhow::Result<String> {
     let repo = git2::Repository::discover(workspace::root()).context("open this repository")?;
     let head = repo.head()?.peel_to_commit()?.id().to_string();
     Ok(head)
+}
+
+/// How long e2e watches prod: 30s, or the shortest window in which its analysis reaches the
+/// minimum on a cluster (`policy::plan::shortest_window`).
+fn prod_window(config: &PipelineConfig) -> anyhow::Result<String> {
+    let prod = config.environment("prod")?;
+    let shortest = prod.analysis.as_ref().and_then(|a| {
+        pipeline::policy::plan::shortest_window(a, pipeline::model::TargetKind::Kube, 1)
+    });
+    let window = shortest
+        .unwrap_or_default()
+        .max(std::time::Duration::from_secs(30));
+    Ok(humantime::format_duration(window).to_string())
 }
 
 #[cfg(test)]

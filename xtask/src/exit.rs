@@ -122,7 +122,9 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         Refusal::NotPromotable { .. }
         | Refusal::NothingToPromote { .. }
         | Refusal::ImageNotFound { .. }
-        | Refusal::CanaryUnsupported { .. } => USAGE,
+        | Refusal::CanaryUnsupported { .. }
+        | Refusal::WindowTooShort { .. }
+        | Refusal::LoadAboveBound { .. } => USAGE,
         Refusal::Blocked { .. }
         | Refusal::NotInPrevious { .. }
         | Refusal::ScanEvidence { .. }
@@ -193,6 +195,18 @@ mod tests {
             flow::Error::Plan(Refusal::CanaryUnsupported {
                 env: "prod".to_owned(),
                 target: "kube".to_owned(),
+            }),
+            USAGE,
+        );
+        check(
+            flow::Error::Plan(Refusal::WindowTooShort {
+                env: "prod".to_owned(),
+                what: "monitoring window",
+                window: std::time::Duration::from_secs(2),
+                minimum: 1996,
+                target: pipeline::model::TargetKind::Local,
+                reached: 400,
+                shortest: std::time::Duration::from_secs(10),
             }),
             USAGE,
         );

@@ -44,6 +44,7 @@ impl Args {
             if_running,
             dry_run: self.dry_run,
             analysis: None,
+            verdict: None,
         };
         let reporter = output::reporter();
         let report = rollback::rollback(&pipeline, &options, reporter.as_ref()).await?;

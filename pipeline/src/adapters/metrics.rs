@@ -12,10 +12,22 @@ pub const REQUESTS: &str = "http_requests_total";
 /// `http_request_duration_seconds{route}`, a histogram.
 pub const LATENCY: &str = "http_request_duration_seconds";
 
+/// Why a `/metrics` text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A line that is neither a comment nor a sample with a number: an error page, a proxy's
+    /// answer, a truncated body. `prometheus-parse` skips such lines silently, so they are
+    /// looked for here: read as "nothing served", they would pass as an idle replica.
+    #[error("line {line} of /metrics is not in the Prometheus text format: `{text}`")]
+    Unparsable { line: usize, text: String },
+}
+
 /// Reads `text`, the `/metrics` of `replica` which runs `build`. Series other than the two
 /// above are ignored; a sample without the expected labels is skipped (the app writes
-/// them all, and a partial read must not be judged as traffic).
-pub fn parse(replica: &str, build: &str, text: &str) -> ReplicaMetrics {
+/// them all, and a partial read must not be judged as traffic). Text that does not parse is
+/// an error (the replica is unreadable), never an empty read.
+pub fn parse(replica: &str, build: &str, text: &str) -> Result<ReplicaMetrics, Error> {
+    check(text)?;
     let lines = text.lines().map(|l| Ok(l.to_owned()));
     // Reading from memory cannot fail.
     let samples = prometheus_parse::Scrape::parse(lines)
@@ -63,7 +75,27 @@ pub fn parse(replica: &str, build: &str, text: &str) -> ReplicaMetrics {
             _ => {}
         }
     }
-    metrics
+    Ok(metrics)
+}
+
+/// The first line `prometheus-parse` would skip as unreadable: not blank, not a comment, and
+/// not a sample whose value is a number (its parser's own rules, `LineInfo::parse`).
+fn check(text: &str) -> Result<(), Error> {
+    use prometheus_parse::LineInfo;
+    for (i, line) in text.lines().enumerate() {
+        let sample_ok = match LineInfo::parse(line) {
+            LineInfo::Empty | LineInfo::Doc { .. } | LineInfo::Type { .. } => true,
+            LineInfo::Sample { value, .. } => {
+                value.eq_ignore_ascii_case("nan") || value.parse::<f64>().is_ok()
+            }
+            LineInfo::Ignored => line.trim_start().starts_with('#'),
+        };
+        if !sample_ok {
+            let text: String = line.chars().take(80).collect();
+            return Err(Error::Unparsable { line: i + 1, text });
+        }
+    }
+    Ok(())
 }
 
 /// Reads `/metrics` over HTTP with a timeout (the local target's replicas).
@@ -147,7 +179,7 @@ paktech_build_info{app="paktech-app",version="0.1.0",build_sha="abc",environment
 
     #[test]
     fn reads_the_apps_counters_and_histogram() {
-        let m = parse("paktech-app-dev-1", "abc", APP);
+        let m = parse("paktech-app-dev-1", "abc", APP).expect("parses");
         assert_eq!(m.replica, "paktech-app-dev-1");
         assert_eq!(m.requests.get(&key("/", 200)), Some(&8.0));
         assert_eq!(m.requests.get(&key("/", 500)), Some(&2.0));
@@ -170,19 +202,47 @@ paktech_build_info{app="paktech-app",version="0.1.0",build_sha="abc",environment
     fn the_plain_text_format_and_nothing_at_all_read_too() {
         let plain = "# TYPE http_requests_total counter\n\
                      http_requests_total{method=\"GET\",route=\"/\",status=\"503\"} 4\n";
-        let m = parse("r", "abc", plain);
+        let m = parse("r", "abc", plain).expect("parses");
         assert_eq!(m.requests.get(&key("/", 503)), Some(&4.0));
         // A fresh replica has served nothing: no series yet.
         assert_eq!(
             parse("r", "abc", "# EOF\n"),
-            ReplicaMetrics {
+            Ok(ReplicaMetrics {
                 replica: "r".to_owned(),
                 build: "abc".to_owned(),
                 ..ReplicaMetrics::default()
-            }
+            })
         );
         // A sample without a numeric status is skipped, not counted.
         let odd = "http_requests_total{method=\"GET\",route=\"/\",status=\"x\"} 4\n";
-        assert!(parse("r", "abc", odd).requests.is_empty());
+        assert!(parse("r", "abc", odd).expect("parses").requests.is_empty());
+    }
+
+    #[test]
+    fn text_that_does_not_parse_is_an_error_not_an_idle_replica() {
+        // prometheus-parse itself reads all of these as "no samples".
+        for (text, line) in [
+            ("<html><body>502 Bad Gateway</body></html>\n", 1),
+            (
+                "# TYPE x counter\nhttp_requests_total{route=\"/\"} many\n",
+                2,
+            ),
+            (
+                "upstream connect error or disconnect/reset before headers\n",
+                1,
+            ),
+            (
+                "http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 8\n}\n",
+                2,
+            ),
+        ] {
+            match parse("r", "abc", text) {
+                Err(Error::Unparsable { line: at, .. }) => assert_eq!(at, line, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // The app's own text, NaN and +Inf values and blank lines are fine.
+        let fine = "\nx_total 1\ny NaN\nz +Inf\n# EOF\n";
+        assert!(parse("r", "abc", fine).is_ok());
     }
 }

@@ -57,6 +57,7 @@ fn read(
                     keys::REASON,
                     keys::REVERTS,
                     keys::ANALYSIS,
+                    keys::WATCH_VERDICT,
                     keys::SCAN,
                 ],
             );

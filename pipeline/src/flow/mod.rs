@@ -225,13 +225,29 @@ pub enum Error {
     #[error(transparent)]
     Refused(#[from] crate::policy::approval::Refusal),
     #[error(
-        "{env} failed while watched ({problems}); rolled back to {rolled_back_to} and blocked {sha}"
+        "{env} failed while watched ({problems}); {}",
+        rollback::done(env, sha, rolled_back_to, *blocked)
     )]
     RolledBack {
         env: String,
         sha: String,
         problems: String,
+        /// Empty: the environment had no build before this one.
         rolled_back_to: String,
+        /// Whether the build was blocked (the watch showed it bad) or not (it could not be
+        /// judged).
+        blocked: bool,
+    },
+    #[error(
+        "{env} runs an unverified build, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --if-running {sha} --reason \"{problems_short}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")"
+    )]
+    Unverified {
+        env: String,
+        sha: String,
+        problems: String,
+        /// What the suggested command records as the reason (quotes removed).
+        problems_short: String,
+        why: String,
     },
 }
 

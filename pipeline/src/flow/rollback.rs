@@ -30,6 +30,50 @@ pub struct RollbackOptions {
     /// The failed analysis that called for this rollback (its figures and thresholds), for
     /// the commit's `Analysis` trailer and the notice.
     pub analysis: Option<String>,
+    /// What the watch that called for this rollback showed; `None`: a person asked for it
+    /// (the build is blocked).
+    pub verdict: Option<WatchVerdict>,
+}
+
+/// What the watch that called for an automatic rollback showed, recorded in the commit's
+/// `Watch-Verdict` trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchVerdict {
+    /// The build was shown bad: rolled back and blocked.
+    Bad,
+    /// The watch could not judge it (errors, an unreadable replica, too few requests): rolled
+    /// back, since a gate that cannot see fails closed, but not blocked.
+    Unproven,
+}
+
+impl WatchVerdict {
+    /// The trailer's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bad => "bad: rolled back and blocked",
+            Self::Unproven => "unproven: rolled back, not blocked (the watch could not judge it)",
+        }
+    }
+}
+
+/// What a rollback of `sha` in `env` to `to` did, in words (`to` empty: the environment had no
+/// build before).
+pub fn done(env: &str, sha: &str, to: &str, blocked: bool) -> String {
+    let back = if to.is_empty() {
+        format!(
+            "{env} had no build before this one: rolled back to no build (none of it runs there now)"
+        )
+    } else {
+        format!("rolled back to {to}")
+    };
+    if blocked {
+        format!("{back} and blocked {sha}")
+    } else {
+        format!(
+            "{back}; {sha} is not blocked (the watch could not judge it; nothing showed it bad)"
+        )
+    }
 }
 
 /// How a rollback ended.
@@ -103,7 +147,10 @@ pub async fn rollback(
         "rollback",
         format!("{}: committed the revert at {revision}", env.name),
     );
-    if let Ok(bad) = plan.from_sha.parse::<GitSha>() {
+    let block = options.verdict != Some(WatchVerdict::Unproven);
+    if let Ok(bad) = plan.from_sha.parse::<GitSha>()
+        && block
+    {
         let block = Block {
             sha: bad,
             reason: options.reason.clone(),
@@ -131,8 +178,17 @@ pub async fn rollback(
             facts: vec![
                 ("Environment".to_owned(), env.name.to_string()),
                 ("From".to_owned(), plan.from_sha.clone()),
-                ("To".to_owned(), plan.to_sha.clone()),
+                ("To".to_owned(), to_words(&env.name, &plan.to_sha)),
                 ("Reason".to_owned(), options.reason.to_string()),
+                (
+                    "Blocked".to_owned(),
+                    match options.verdict {
+                        Some(WatchVerdict::Unproven) => {
+                            "no: the watch could not judge the build".to_owned()
+                        }
+                        _ => format!("yes: {}", plan.from_sha),
+                    },
+                ),
             ]
             .into_iter()
             .chain(
@@ -186,26 +242,36 @@ async fn plan(
     )?)
 }
 
+/// The build rolled back to, in words: `none (prod had no build before)` when there was none.
+fn to_words(env: &EnvName, to: &str) -> String {
+    if to.is_empty() {
+        format!("none ({env} had no build before)")
+    } else {
+        to.to_owned()
+    }
+}
+
 fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -> Change {
     let mut message = CommitMessage::new(format!(
         "revert({}): roll back {} from {} to {}",
         plan.env,
         pipeline.config.app.name,
         plan.from_sha,
-        if plan.to_sha.is_empty() {
-            "nothing"
-        } else {
-            &plan.to_sha
-        }
+        to_words(&plan.env, &plan.to_sha)
     ))
     .trailer(keys::ACTION, Action::Rollback.as_str())
     .trailer(keys::ENVIRONMENT, plan.env.as_str())
     .trailer(keys::IMAGE_SHA, &plan.to_sha)
     .trailer(keys::IMAGE_DIGEST, &plan.to_digest)
-    .trailer(keys::BLOCKED_SHA, &plan.from_sha)
     .trailer(keys::REASON, options.reason.as_str())
     .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
     .trailer(keys::RUN_ID, &options.run_id);
+    if options.verdict != Some(WatchVerdict::Unproven) {
+        message = message.trailer(keys::BLOCKED_SHA, &plan.from_sha);
+    }
+    if let Some(verdict) = options.verdict {
+        message = message.trailer(keys::WATCH_VERDICT, verdict.as_str());
+    }
     if let Some(reverted) = &plan.reverted {
         message = message.trailer(keys::REVERTS, reverted.as_str());
     }
@@ -217,5 +283,35 @@ fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -
         set: plan.edits.clone(),
         planned_from: Some(plan.planned_from.clone()),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_a_rollback_did_is_said_plainly_and_never_with_an_empty_name() {
+        let check = |to: &str, blocked: bool, expected: &str| {
+            assert_eq!(super::done("prod", "bad", to, blocked), expected);
+        };
+        check("good", true, "rolled back to good and blocked bad");
+        check(
+            "good",
+            false,
+            "rolled back to good; bad is not blocked (the watch could not judge it; nothing showed it bad)",
+        );
+        check(
+            "",
+            true,
+            "prod had no build before this one: rolled back to no build (none of it runs there now) and blocked bad",
+        );
+        check(
+            "",
+            false,
+            "prod had no build before this one: rolled back to no build (none of it runs there now); bad is not blocked (the watch could not judge it; nothing showed it bad)",
+        );
+        assert_eq!(
+            super::to_words(&"prod".parse().expect("env"), ""),
+            "none (prod had no build before)"
+        );
     }
 }

@@ -70,7 +70,7 @@ pub use identity::{Person, Reason};
 pub use metrics::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;
 pub use records::{Approval, Block, PromotionRequest, RecordSet};
-pub use rollout::{ReplicaState, RolloutRule, RolloutStep, TargetKind};
+pub use rollout::{MAX_PROXY_LOAD_RATE, ReplicaState, RolloutRule, RolloutStep, TargetKind};
 pub use secret::Secret;
 
 /// A full git commit id: exactly 40 lowercase hexadecimal characters.

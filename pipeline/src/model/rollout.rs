@@ -34,3 +34,37 @@ pub enum TargetKind {
     Local,
     Kube,
 }
+
+/// The most synthetic requests per second the load sends through the API server's pod proxy
+/// (the kube target). The load sends one request at a time, each through the API server as
+/// the pipeline's probes and `/metrics` reads do, under the same identity, so it competes
+/// with them in one API Priority and Fairness flow. Kubernetes' own clients hold themselves
+/// to about this: client-go's default client-side limit is 5 requests/s (burst 10), which
+/// kubectl keeps, and kube-controller-manager's is 20/s for a whole control loop. With the
+/// default `--max-requests-inflight` 400 and `--max-mutating-requests-inflight` 200, a user's
+/// requests share the `global-default` priority level's nominal 20 of 245 shares, about 49
+/// seats; at 10/s and at most the 5 s probe timeout per request, the load holds at most one
+/// of them at a time, and a round's probes (one per pod every `monitor_interval`) never queue
+/// behind it. `docs/operations.md`, "Metric analysis", has the figures.
+pub const MAX_PROXY_LOAD_RATE: f64 = 10.0;
+
+impl TargetKind {
+    /// The most synthetic requests per second this target takes: the configuration's bound
+    /// on the local target (plain HTTP to published ports), [`MAX_PROXY_LOAD_RATE`] through
+    /// the pod proxy.
+    pub fn max_load_rate(self) -> f64 {
+        match self {
+            Self::Local => crate::config::MAX_LOAD_RATE,
+            Self::Kube => MAX_PROXY_LOAD_RATE,
+        }
+    }
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Local => "local",
+            Self::Kube => "kube",
+        })
+    }
+}

@@ -1,5 +1,8 @@
 //! Watching prod after a change: each round's probes become healthy or failing, and
-//! consecutive failing rounds past a threshold call for a rollback.
+//! consecutive failing rounds past a threshold call for a rollback. A round that could not be
+//! judged (a probe or a metrics read that errored, a replica whose `/metrics` could not be
+//! read) fails too, since a gate that cannot see fails closed; but a streak that is only
+//! partly evidence did not show the build bad, so its rollback does not block the build.
 
 use crate::model::Probe;
 use crate::policy::health::replica_problems;
@@ -27,17 +30,48 @@ pub fn problems(round: &Round<'_>) -> Vec<String> {
     problems
 }
 
-/// Counts consecutive failing rounds.
+/// How a round ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Healthy,
+    /// Something was seen wrong: evidence against the build.
+    Failing,
+    /// Nothing could be seen: an error or an unreadable replica.
+    Unjudged,
+}
+
+/// Counts consecutive failing rounds, and how many of them could not be judged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Streak {
     pub failing: u32,
+    pub unjudged: u32,
 }
 
 impl Streak {
-    /// Records a round; true when the streak reached `threshold` (roll back).
+    /// Records a round that was failing or not; true when the streak reached `threshold`
+    /// (roll back).
     pub fn record(&mut self, failed: bool, threshold: u32) -> bool {
-        self.failing = if failed { self.failing + 1 } else { 0 };
+        let seen = if failed { Seen::Failing } else { Seen::Healthy };
+        self.see(seen, threshold)
+    }
+
+    /// Records a round; true when the streak reached `threshold` (roll back).
+    pub fn see(&mut self, seen: Seen, threshold: u32) -> bool {
+        match seen {
+            Seen::Healthy => *self = Self::default(),
+            Seen::Failing => self.failing += 1,
+            Seen::Unjudged => {
+                self.failing += 1;
+                self.unjudged += 1;
+            }
+        }
         self.failing >= threshold.max(1)
+    }
+
+    /// Whether every round of the streak showed the build bad: only then does its rollback
+    /// block the build.
+    pub fn proven(&self) -> bool {
+        self.failing > 0 && self.unjudged == 0
     }
 }
 
@@ -88,5 +122,33 @@ mod tests {
         assert!(!streak.record(true, 3));
         assert!(!streak.record(true, 3));
         assert!(streak.record(true, 3));
+        assert!(streak.proven());
+    }
+
+    #[test]
+    fn rounds_that_could_not_be_judged_fail_but_prove_nothing() {
+        use Seen::{Failing, Healthy, Unjudged};
+        // (rounds, threshold) → (rolled back after the last, proven)
+        let check = |rounds: &[Seen], threshold, expected: (bool, bool)| {
+            let mut streak = Streak::default();
+            let mut rolled = false;
+            for seen in rounds {
+                rolled = streak.see(*seen, threshold);
+            }
+            assert_eq!((rolled, streak.proven()), expected, "{rounds:?}");
+        };
+        // One round that could not be judged, then healthy ones: the window goes on.
+        check(&[Unjudged, Healthy, Healthy], 3, (false, false));
+        // A long outage: rolled back, not proven.
+        check(&[Unjudged, Unjudged, Unjudged], 3, (true, false));
+        // Mixed with evidence: rolled back, still not proven (an outage was part of it).
+        check(&[Failing, Unjudged, Failing], 3, (true, false));
+        // Evidence alone: proven.
+        check(
+            &[Unjudged, Healthy, Failing, Failing, Failing],
+            3,
+            (true, true),
+        );
+        check(&[Failing], 1, (true, true));
     }
 }

@@ -374,6 +374,8 @@ fn stop(refusal: Refusal) -> Stop {
                 Refusal::NotInPrevious { .. } => "not run before",
                 Refusal::ScanEvidence { .. } => "scan evidence missing",
                 Refusal::CanaryUnsupported { .. } => "canary not on this target",
+                Refusal::WindowTooShort { .. } => "window too short for its analysis",
+                Refusal::LoadAboveBound { .. } => "load above the target's bound",
                 Refusal::Unsigned { .. } => "unsigned",
                 Refusal::SignatureRejected { .. } => "signature not verified",
                 Refusal::NoSbom { .. } => "SBOM missing",

@@ -324,6 +324,7 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
             if_running: None,
             dry_run: false,
             analysis: None,
+            verdict: None,
         },
         &Silent,
     )

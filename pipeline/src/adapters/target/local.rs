@@ -300,12 +300,11 @@ impl LocalTarget {
                 Some(url) if replica.running => self.scraper.read(url).await,
                 _ => Err("not running".to_owned()),
             };
-            match read {
-                Ok(text) => {
-                    snapshot
-                        .replicas
-                        .push(metrics::parse(&replica.name, &replica.tag, &text))
-                }
+            let parsed = read.and_then(|text| {
+                metrics::parse(&replica.name, &replica.tag, &text).map_err(|e| e.to_string())
+            });
+            match parsed {
+                Ok(read) => snapshot.replicas.push(read),
                 Err(why) => snapshot.unreadable.push(format!("{}: {why}", replica.name)),
             }
         }

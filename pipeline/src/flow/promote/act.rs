@@ -3,11 +3,12 @@
 //! edit, wait until the target runs it and smoke-test, then watch; a watched environment that
 //! goes wrong is rolled back (its values file only).
 
+use super::recover::{Found, roll_back, verdict};
 use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, canary, gate, monitor};
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
 use crate::audit::{Action, CommitMessage, keys};
-use crate::flow::rollback::{self, RollbackOptions, RollbackReport};
+use crate::flow::rollback::{RollbackReport, WatchVerdict};
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, sync};
 use crate::model::Reason;
@@ -28,7 +29,7 @@ impl<E: Into<Error>> From<E> for Failure {
     }
 }
 
-fn step_name(stage: &Stage, what: &str) -> String {
+pub(super) fn step_name(stage: &Stage, what: &str) -> String {
     format!("{what}-{}", stage.env)
 }
 
@@ -56,9 +57,9 @@ pub(super) async fn stage(
     let reporter = steps.reporter();
     let measured = stage.monitor.as_ref().filter(|m| m.analysis.is_some());
     let baseline = match (measured, &env.analysis) {
-        (Some(watch), Some(config)) => {
+        (Some(watch), Some(_)) => {
             let step = step_name(stage, "baseline");
-            let measure = monitor::measure(watch, config);
+            let measure = monitor::measure(watch);
             steps
                 .run(&step, async {
                     let baseline =
@@ -94,8 +95,12 @@ pub(super) async fn stage(
     let revision = written.revision().clone();
     let committed = matches!(written, Written::Committed { .. });
     if let Some(failed) = canary::run(pipeline, steps, stage, sha, committed).await? {
-        let (trouble, figures) = (failed.trouble, failed.analysis);
-        return Err(roll_back(pipeline, options, steps, plan, stage, trouble, figures).await);
+        let found = Found {
+            trouble: failed.trouble,
+            analysis: failed.analysis,
+            verdict: verdict(failed.proven),
+        };
+        return Err(roll_back(pipeline, options, steps, plan, stage, found).await);
     }
 
     let deployed = steps
@@ -117,8 +122,12 @@ pub(super) async fn stage(
         Ok(urls) => urls,
         Err(error @ Error::Superseded { .. }) => return Err(error.into()),
         Err(error) if stage.monitor.is_some() && committed => {
-            let trouble = error.to_string();
-            return Err(roll_back(pipeline, options, steps, plan, stage, trouble, None).await);
+            let found = Found {
+                trouble: error.to_string(),
+                analysis: None,
+                verdict: WatchVerdict::Bad,
+            };
+            return Err(roll_back(pipeline, options, steps, plan, stage, found).await);
         }
         Err(error) => return Err(error.into()),
     };
@@ -126,14 +135,29 @@ pub(super) async fn stage(
     if let Some(watch) = stage.monitor.clone() {
         let step = step_name(stage, "monitor");
         let watched = steps
-            .run(
-                &step,
-                monitor::watch(pipeline, stage, watch, sha, baseline, &step, reporter),
-            )
+            .run(&step, async {
+                // A watch that could not even begin (the target or the GitOps remote did not
+                // answer, retries spent) could not judge the build: it fails closed.
+                let watching =
+                    monitor::watch(pipeline, stage, watch, sha, baseline, &step, reporter);
+                Ok::<_, Error>(watching.await.unwrap_or_else(|error| {
+                    let trouble = format!("the watch could not judge it: {error}");
+                    let watched = monitor::Watched {
+                        trouble: Some(trouble.clone()),
+                        analysis: None,
+                        proven: false,
+                    };
+                    (Outcome::Failed, trouble, watched)
+                }))
+            })
             .await?;
         if let Some(trouble) = watched.trouble {
-            let failed = watched.analysis;
-            return Err(roll_back(pipeline, options, steps, plan, stage, trouble, failed).await);
+            let found = Found {
+                trouble,
+                analysis: watched.analysis,
+                verdict: verdict(watched.proven),
+            };
+            return Err(roll_back(pipeline, options, steps, plan, stage, found).await);
         }
     }
 
@@ -203,50 +227,6 @@ fn with_break_glass(mut change: Change, reason: Option<&Reason>) -> Change {
         change.message = change.message.trailer(keys::BREAK_GLASS, reason.as_str());
     }
     change
-}
-
-/// Rolls `stage.env` back after the build failed there, and returns the failure to report.
-async fn roll_back(
-    pipeline: &Pipeline,
-    options: &PromoteOptions,
-    steps: &mut Steps<'_>,
-    plan: &PromotionPlan,
-    stage: &Stage,
-    trouble: String,
-    analysis: Option<String>,
-) -> Failure {
-    // The whole story is in the error and the report; the record gets what fits.
-    let reason = Reason::summarise(&format!("automatic: {trouble}"));
-    let rollback_options = RollbackOptions {
-        env: stage.env.clone(),
-        to: None,
-        reason,
-        requested_by: options.requested_by.clone(),
-        run_id: options.run_id.clone(),
-        if_running: None,
-        dry_run: false,
-        analysis,
-    };
-    let reporter = steps.reporter();
-    let rolled = steps
-        .run(&step_name(stage, "rollback"), async {
-            let rolled = rollback::rollback(pipeline, &rollback_options, reporter).await?;
-            let detail = format!("{} now runs {}", rolled.env, rolled.to_sha);
-            Ok::<_, Error>((Outcome::Succeeded, detail, rolled))
-        })
-        .await;
-    match rolled {
-        Ok(rolled) => {
-            let error = Error::RolledBack {
-                env: stage.env.to_string(),
-                sha: plan.sha.to_string(),
-                problems: trouble,
-                rolled_back_to: rolled.to_sha.clone(),
-            };
-            Failure::RolledBack(Box::new(rolled), error)
-        }
-        Err(error) => Failure::Error(error),
-    }
 }
 
 async fn notify(

@@ -22,11 +22,13 @@ use crate::policy::plan::{CanaryStep, Stage};
 use crate::policy::rollout::canary_step;
 use crate::report::{Outcome, Reporter};
 
-/// A canary that failed: why, and its figures for the rollback's record.
+/// A canary that failed: why, its figures for the rollback's record, and whether it showed
+/// the build bad (block it) or could not judge it (roll back, do not block).
 #[derive(Debug, Clone)]
 pub(super) struct Failed {
     pub trouble: String,
     pub analysis: Option<String>,
+    pub proven: bool,
 }
 
 /// Runs `stage`'s canary, when it has one and its values changed (`committed`; an unchanged
@@ -38,7 +40,7 @@ pub(super) async fn run(
     sha: &GitSha,
     committed: bool,
 ) -> Result<Option<Failed>> {
-    let Some(canary) = stage.canary.filter(|_| committed) else {
+    let Some(canary) = stage.canary.as_ref().filter(|_| committed) else {
         return Ok(None);
     };
     let step = format!("canary-{}", stage.env);
@@ -54,6 +56,7 @@ pub(super) async fn run(
                     Some(Failed {
                         trouble: format!("canary: {error}"),
                         analysis: None,
+                        proven: false,
                     }),
                 )),
                 Ok(done) => Ok(done),
@@ -74,7 +77,7 @@ struct Started {
 async fn compare(
     pipeline: &Pipeline,
     stage: &Stage,
-    canary: CanaryStep,
+    canary: &CanaryStep,
     sha: &GitSha,
     step: &str,
     reporter: &dyn Reporter,
@@ -102,7 +105,10 @@ async fn compare(
     let target = &pipeline.target;
     // Half the load to the canary, half shared by the old replicas: each side's figures rest
     // on about as many requests, and each side's load counts its own unanswered requests.
-    let half = analysis.load_rate.map(|rate| rate / 2.0);
+    // The plan's rate: the configured one, or more where it was raised to give each side the
+    // analysis' minimum.
+    let rate = canary.analysis.as_ref().and_then(|a| a.load_rate);
+    let half = rate.map(|rate| rate / 2.0);
     let until = canary.window * 2;
     let load = |urls: Vec<String>| {
         half.map(|rate| {
@@ -274,10 +280,15 @@ fn failed(
     verdict: Option<&Verdict>,
 ) -> (Outcome, String, Option<Failed>) {
     let analysis = verdict.map(|v| format!("canary: {}", super::monitor::findings(v)));
+    let proven = verdict.is_some_and(super::monitor::shows_bad);
     (
         Outcome::Failed,
         detail.to_owned(),
-        Some(Failed { trouble, analysis }),
+        Some(Failed {
+            trouble,
+            analysis,
+            proven,
+        }),
     )
 }
 

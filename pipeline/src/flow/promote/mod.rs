@@ -9,6 +9,7 @@ mod analysis;
 mod canary;
 mod gate;
 mod monitor;
+mod recover;
 
 use std::time::Duration;
 

@@ -2,18 +2,28 @@
 //! `policy::monitor` what is wrong; failing rounds in a row past the threshold call for a
 //! rollback. Where the environment has an analysis, each round also judges what the replicas
 //! served since the window began (a failing analysis is a failing round), and the window's
-//! end gives the final verdict (`policy::analysis::decide`). Each round is reported, so a
-//! watcher (or a test) sees it happen.
+//! end gives the final verdict (`policy::analysis::decide`). A probe or a metrics read that
+//! errors makes a round that could not be judged: it fails (retried next round), and a streak
+//! of them rolls back without blocking the build. Each round is reported, so a watcher (or a
+//! test) sees it happen.
+
+use std::future::Future;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::analysis::{Analysis, Measure};
 use crate::flow::{Pipeline, Result, sync};
 use crate::model::{GitSha, Probe};
-use crate::policy::analysis::{Decision, Inconclusive, Look, Verdict, Window, decide};
-use crate::policy::monitor::{Round, Streak, problems};
+use crate::policy::analysis::{
+    Decision, Inconclusive, Look, Metric, Summary, Verdict, Window, decide,
+};
+use crate::policy::monitor::{Round, Seen, Streak, problems};
 use crate::policy::plan::{MonitorStep, Stage};
 use crate::report::{Outcome, Reporter};
+
+/// How often the window's final read is tried (within one interval) before it fails.
+pub const FINAL_READS: u32 = 3;
 
 /// How a watch ended.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +37,90 @@ pub(super) struct Watched {
     pub proven: bool,
 }
 
+/// What one round saw.
+#[derive(Debug, Default)]
+struct Observed {
+    /// Evidence against the build.
+    problems: Vec<String>,
+    /// Why (part of) the round could not be judged.
+    unjudged: Vec<String>,
+    /// The analysis' line, when it judged.
+    analysis: Option<String>,
+    /// Its failing figures, for the record.
+    failing: Option<String>,
+}
+
+impl Observed {
+    fn seen(&self) -> Seen {
+        match (self.problems.is_empty(), self.unjudged.is_empty()) {
+            (false, _) => Seen::Failing,
+            (true, false) => Seen::Unjudged,
+            (true, true) => Seen::Healthy,
+        }
+    }
+
+    fn line(&self) -> String {
+        let mut line = match self.seen() {
+            Seen::Healthy => "healthy".to_owned(),
+            Seen::Failing => self.problems.join("; "),
+            Seen::Unjudged => format!("could not be judged: {}", self.unjudged.join("; ")),
+        };
+        if let Some(analysis) = &self.analysis {
+            line = format!("{line}; analysis {analysis}");
+        }
+        line
+    }
+
+    fn trouble(&self) -> String {
+        let mut all = self.problems.clone();
+        if !self.unjudged.is_empty() {
+            all.push(format!("could not be judged: {}", self.unjudged.join("; ")));
+        }
+        all.join("; ")
+    }
+}
+
+/// What the replicas of an environment answer now: the probes, their restarts summed, and
+/// their addresses.
+async fn observe(pipeline: &Pipeline, stage: &Stage) -> Result<(Vec<Probe>, i64, Vec<String>)> {
+    let observed = pipeline.target.probe(&stage.env).await?;
+    let restarts: i64 = observed.iter().map(|(r, _)| r.restarts).sum();
+    let urls: Vec<String> = observed.iter().filter_map(|(r, _)| r.url.clone()).collect();
+    let probes: Vec<Probe> = observed.into_iter().map(|(_, p)| p).collect();
+    Ok((probes, restarts, urls))
+}
+
+/// `work`, tried up to `tries` times `pause` apart while it errors; each failure is reported.
+async fn retried<T, F, Fut>(
+    tries: u32,
+    pause: Duration,
+    what: &str,
+    reporter: (&dyn Reporter, &str),
+    mut work: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut tried = 1;
+    loop {
+        match work().await {
+            Err(error) if tried < tries.max(1) => {
+                let (reporter, step) = reporter;
+                reporter.progress(
+                    step,
+                    format!("{what}: could not be judged: {error}; retrying"),
+                );
+                tried += 1;
+                tokio::time::sleep(pause).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Watches `stage.env`; `baseline` is the previous build's figures when it has an analysis.
+/// An error here is a watch that could not begin: the caller rolls back without blocking.
 pub(super) async fn watch(
     pipeline: &Pipeline,
     stage: &Stage,
@@ -38,28 +131,28 @@ pub(super) async fn watch(
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, String, Watched)> {
     let env = pipeline.config.environment(stage.env.as_str())?;
+    let interval = monitor.interval.min(monitor.duration);
+    let tries = monitor.failures;
     let tip = pipeline.git(|repo| repo.fetch()).await?;
     let desired = sync::desired_state(pipeline, env, &tip).await?;
-    let observe = || async {
-        let observed = pipeline.target.probe(&stage.env).await?;
-        let restarts: i64 = observed.iter().map(|(r, _)| r.restarts).sum();
-        let urls: Vec<String> = observed.iter().filter_map(|(r, _)| r.url.clone()).collect();
-        let probes: Vec<Probe> = observed.into_iter().map(|(_, p)| p).collect();
-        Ok::<_, crate::flow::Error>((probes, restarts, urls))
-    };
-    let (_, restarts_at_start, urls) = observe().await?;
+    let to = (reporter, step);
+    let measured = measure(&monitor);
+    let (_, restarts_at_start, urls) =
+        retried(tries, interval, "start", to, || observe(pipeline, stage)).await?;
     let mut analysis = match &env.analysis {
         // Long enough for a window extended once.
         Some(config) => Some(
-            Analysis::begin(
-                pipeline,
-                &stage.env,
-                config,
-                baseline,
-                &measure(&monitor, config),
-                urls,
-                monitor.duration * 2,
-            )
+            retried(tries, interval, "start", to, || {
+                Analysis::begin(
+                    pipeline,
+                    &stage.env,
+                    config,
+                    baseline.clone(),
+                    &measured,
+                    urls.clone(),
+                    monitor.duration * 2,
+                )
+            })
             .await?,
         ),
         None => None,
@@ -72,46 +165,56 @@ pub(super) async fn watch(
     let started = Instant::now();
     loop {
         while started.elapsed() < window {
-            tokio::time::sleep(monitor.interval.min(monitor.duration)).await;
-            let (probes, restarts, _) = observe().await?;
-            let mut found = problems(&Round {
-                probes: &probes,
-                restarts,
-                restarts_at_start,
-                expected_sha: sha.as_str(),
-                expected_replicas: desired.replicas,
-            });
+            tokio::time::sleep(interval).await;
             rounds += 1;
-            let mut line = if found.is_empty() {
-                format!("round {rounds}: healthy")
-            } else {
-                format!("round {rounds}: {}", found.join("; "))
-            };
-            let mut failing = None;
+            let mut seen = Observed::default();
+            match observe(pipeline, stage).await {
+                Ok((probes, restarts, _)) => {
+                    seen.problems = problems(&Round {
+                        probes: &probes,
+                        restarts,
+                        restarts_at_start,
+                        expected_sha: sha.as_str(),
+                        expected_replicas: desired.replicas,
+                    });
+                }
+                Err(error) => seen.unjudged.push(format!("probe: {error}")),
+            }
             if let Some(analysis) = &mut analysis {
                 let look = Look::Round {
                     rounds: rounds_at_most,
                 };
-                let (summary, verdict) = analysis.judge(pipeline, &stage.env, look).await?;
-                line = format!("{line}; analysis {}", analysis.describe(&summary, &verdict));
-                if let Verdict::Fail { .. } = verdict {
-                    found.push(format!("analysis {verdict}"));
-                    failing = Some(findings(&verdict));
+                match analysis.judge(pipeline, &stage.env, look).await {
+                    Ok((summary, verdict)) => {
+                        seen.analysis = Some(analysis.describe(&summary, &verdict));
+                        if let Verdict::Fail { .. } = verdict {
+                            let failing = findings(&verdict);
+                            if shows_bad(&verdict) {
+                                seen.problems.push(format!("analysis {verdict}"));
+                            } else {
+                                seen.unjudged.push(failing.clone());
+                            }
+                            seen.failing = Some(failing);
+                        }
+                    }
+                    Err(error) => seen.unjudged.push(format!("metrics: {error}")),
                 }
             }
-            reporter.progress(step, line);
-            if streak.record(!found.is_empty(), monitor.failures) {
+            reporter.progress(step, format!("round {rounds}: {}", seen.line()));
+            if streak.see(seen.seen(), monitor.failures) {
+                let proven = streak.proven();
+                let how = if proven {
+                    "failing"
+                } else {
+                    "failing or not judged"
+                };
                 return Ok((
                     Outcome::Failed,
-                    format!(
-                        "failing for {} rounds: {}",
-                        streak.failing,
-                        found.join("; ")
-                    ),
+                    format!("{how} for {} rounds: {}", streak.failing, seen.trouble()),
                     Watched {
-                        trouble: Some(found.join("; ")),
-                        analysis: failing,
-                        proven: true,
+                        trouble: Some(seen.trouble()),
+                        analysis: seen.failing,
+                        proven,
                     },
                 ));
             }
@@ -120,7 +223,18 @@ pub(super) async fn watch(
             break;
         };
         let look = Look::Final { finals };
-        let (summary, verdict) = analysis.judge(pipeline, &stage.env, look).await?;
+        let (summary, verdict) = match final_read(pipeline, stage, analysis, look, interval).await {
+            Ok(judged) => judged,
+            Err(error) => {
+                let why = format!("the window's end could not be judged: {error}");
+                let watched = Watched {
+                    trouble: Some(why.clone()),
+                    analysis: None,
+                    proven: false,
+                };
+                return Ok((Outcome::Failed, why, watched));
+            }
+        };
         let described = analysis.describe(&summary, &verdict);
         match decide(&verdict, analysis.config.inconclusive, extended) {
             Decision::Pass => {
@@ -138,14 +252,13 @@ pub(super) async fn watch(
                 ));
             }
             Decision::Fail(reason) | Decision::Unproven(reason) => {
-                let proven = matches!(verdict, Verdict::Fail { .. });
                 return Ok((
                     Outcome::Failed,
                     format!("analysis {described}"),
                     Watched {
                         trouble: Some(reason),
                         analysis: Some(findings(&verdict)),
-                        proven,
+                        proven: shows_bad(&verdict),
                     },
                 ));
             }
@@ -172,13 +285,44 @@ pub(super) async fn watch(
     ))
 }
 
+/// The window's final judgement: a read that errors or finds a replica unreadable is tried
+/// again, [`FINAL_READS`] times within one interval, before it stands.
+async fn final_read(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    analysis: &mut Analysis,
+    look: Look,
+    interval: Duration,
+) -> Result<(Summary, Verdict)> {
+    let pause = interval / FINAL_READS;
+    let mut tried = 1;
+    loop {
+        let judged = analysis.judge(pipeline, &stage.env, look).await;
+        let readable = matches!(&judged, Ok((summary, _)) if summary.unreadable.is_empty());
+        if readable || tried >= FINAL_READS {
+            return judged;
+        }
+        tried += 1;
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Whether a failing verdict showed the build bad, not only that a replica could not be read.
+pub(super) fn shows_bad(verdict: &Verdict) -> bool {
+    match verdict {
+        Verdict::Fail { findings } => findings.iter().any(|f| f.metric != Metric::Unreadable),
+        _ => false,
+    }
+}
+
 /// How the window is measured: as long as the watch, read every round, under the load the
-/// configuration asks for.
-pub(super) fn measure(monitor: &MonitorStep, config: &crate::config::AnalysisConfig) -> Measure {
+/// plan settled (the configured rate, or more where the plan raised it to reach the
+/// analysis' minimum).
+pub(super) fn measure(monitor: &MonitorStep) -> Measure {
     Measure {
         length: monitor.duration,
         interval: monitor.interval.min(monitor.duration),
-        load_rate: config.load_rate,
+        load_rate: monitor.analysis.as_ref().and_then(|a| a.load_rate),
     }
 }
 

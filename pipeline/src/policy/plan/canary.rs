@@ -7,15 +7,18 @@
 
 use std::time::Duration;
 
-use super::{Refusal, duration_text};
+use super::{AnalysisStep, Refusal, duration_text, sizing};
 use crate::config::EnvironmentConfig;
 use crate::model::TargetKind;
 
 /// One replica of the new build beside all the old ones, compared with them for `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CanaryStep {
     #[serde(serialize_with = "duration_text")]
     pub window: Duration,
+    /// The evidence each side gets (half the load each); `None` without thresholds (the
+    /// configuration refuses that).
+    pub analysis: Option<AnalysisStep>,
 }
 
 /// The canary step of `env` on `target`: none when not configured, refused where the target
@@ -28,7 +31,17 @@ pub(super) fn step(
         return Ok(None);
     };
     match target {
-        TargetKind::Local => Ok(Some(CanaryStep { window })),
+        TargetKind::Local => {
+            // Each side (the canary, the old replicas) gets half the load, and needs the
+            // minimum on its own.
+            let analysis = match &env.analysis {
+                Some(config) => Some(sizing::size(
+                    &env.name, config, window, target, 2, "canary",
+                )?),
+                None => None,
+            };
+            Ok(Some(CanaryStep { window, analysis }))
+        }
         TargetKind::Kube => Err(Refusal::CanaryUnsupported {
             env: env.name.to_string(),
             target: "kube".to_owned(),

@@ -9,10 +9,12 @@
 mod canary;
 mod refusal;
 mod render;
+mod sizing;
 mod snapshot;
 
 pub use canary::CanaryStep;
 pub use refusal::Refusal;
+pub use sizing::{AnalysisStep, error_rates, shortest_window};
 pub use snapshot::Snapshot;
 
 use std::time::Duration;
@@ -153,9 +155,10 @@ pub struct MonitorStep {
     pub interval: Duration,
     /// Failing rounds in a row that roll the environment back.
     pub failures: u32,
-    /// What the metric analysis judges the window by (`[environments.analysis]`), in words;
-    /// `None`: health only.
-    pub analysis: Option<String>,
+    /// What the metric analysis judges the window by (`[environments.analysis]`) and the
+    /// evidence it gets (the requests it needs, the load that sends them); `None`: health
+    /// only.
+    pub analysis: Option<AnalysisStep>,
 }
 
 /// One environment's part of a promotion, in the order it runs.
@@ -177,6 +180,8 @@ pub struct Stage {
     /// Then, when set: watch, and roll this environment back (only its values file) if it
     /// goes wrong. A failed rollout of a watched environment rolls back too.
     pub monitor: Option<MonitorStep>,
+    /// The environment has an analysis, but no window to judge (`--monitor 0`): it is off.
+    pub analysis_off: bool,
 }
 
 /// A whole promotion, planned.
@@ -289,6 +294,7 @@ pub fn plan(
         }
         let mut stage = stage(config, snapshot, request, env, sha, digest, now)?;
         stage.canary = canary::step(env, target)?;
+        (stage.monitor, stage.analysis_off) = sizing::monitor(env, request.monitor, target)?;
         stages.push(stage);
     }
     Ok(PromotionPlan {
@@ -363,7 +369,6 @@ fn stage(
         approvers: &env.approvers,
     };
     let approvals = snapshot.records.approvals_for(&env.name, sha);
-    let monitor = request.monitor.unwrap_or(env.monitor);
     Ok(Stage {
         env: env.name.clone(),
         application,
@@ -378,12 +383,8 @@ fn stage(
         edit: ValuesEdit { path, keys, diff },
         canary: None,
         sync_timeout: env.sync_timeout,
-        monitor: (monitor > Duration::ZERO).then_some(MonitorStep {
-            duration: monitor,
-            interval: env.monitor_interval,
-            failures: env.monitor_failures,
-            analysis: env.analysis.as_ref().map(ToString::to_string),
-        }),
+        monitor: None,
+        analysis_off: false,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Why a promotion is refused before anything is written (exit 2 or 3, see the README).
 
 /// Why a promotion is refused before anything is written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
     #[error(
         "{env} is the first environment: builds reach it through `cargo xtask ci`, not promote"
@@ -65,5 +65,29 @@ pub enum Refusal {
         env: String,
         digest: String,
         problem: String,
+    },
+    #[error(
+        "{env}'s {what} of {} cannot reach the analysis' minimum of {minimum} requests: even at the {target} target's most synthetic load ({} requests/s) it holds {reached}; watch at least {shortest} (`monitor` in pipeline.toml, or --monitor {shortest}), or turn analysis off with --monitor 0 (docs/operations.md, \"Picking a window\")",
+        humantime::format_duration(*window),
+        target.max_load_rate(),
+        shortest = humantime::format_duration(*shortest)
+    )]
+    WindowTooShort {
+        env: String,
+        what: &'static str,
+        window: std::time::Duration,
+        minimum: u64,
+        target: crate::model::TargetKind,
+        reached: u64,
+        shortest: std::time::Duration,
+    },
+    #[error(
+        "{env}'s analysis.load_rate of {rate} requests/s is more than the {target} target takes ({bound}/s: through the API server's pod proxy the load would slow the pipeline's own probes); expected at most {bound}"
+    )]
+    LoadAboveBound {
+        env: String,
+        rate: f64,
+        bound: f64,
+        target: crate::model::TargetKind,
     },
 }

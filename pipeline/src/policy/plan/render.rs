@@ -78,6 +78,9 @@ impl fmt::Display for Stage {
                 humantime::format_duration(canary.window),
                 self.env
             )?;
+            if let Some(analysis) = &canary.analysis {
+                writeln!(f, "             evidence: {analysis}")?;
+            }
         }
         writeln!(
             f,
@@ -96,10 +99,17 @@ impl fmt::Display for Stage {
                     m.failures
                 )?;
                 match &m.analysis {
-                    Some(analysis) => writeln!(f, "   analysis: {analysis}"),
+                    Some(analysis) => {
+                        writeln!(f, "   analysis: {}", analysis.thresholds)?;
+                        writeln!(f, "   evidence: {analysis}")
+                    }
                     None => writeln!(f, "   analysis: none (health only)"),
                 }
             }
+            None if self.analysis_off => writeln!(
+                f,
+                "   monitor:  none (--monitor 0); analysis off: nothing judges the build after the write"
+            ),
             None => writeln!(f, "   monitor:  none"),
         }
     }

@@ -264,7 +264,7 @@ fn a_plan_names_each_gate_edit_and_step() {
         Some(300)
     );
     assert_eq!(
-        prod.monitor.as_ref().and_then(|m| m.analysis.as_deref()),
+        prod.monitor.as_ref().and_then(|m| m.analysis.as_ref()),
         None,
         "no [environments.analysis]: health only"
     );
@@ -354,22 +354,50 @@ fn the_json_form_serialises() {
     assert_eq!(json["stages"][0]["approval"]["status"]["status"], "waiting");
 }
 
+/// Plans prod's promotion of SHA at noon on `target`, watched for `monitor` when given.
+fn plan_for(
+    config: &PipelineConfig,
+    monitor: Option<Duration>,
+    target: TargetKind,
+) -> Result<PromotionPlan, Refusal> {
+    let snap = snapshot();
+    let mut req = request("prod", Some(SHA));
+    req.monitor = monitor;
+    let choice = choose(config, &snap, &req)?;
+    let d = digest('a');
+    plan(
+        Facts {
+            config,
+            snapshot: &snap,
+            digest: Some(&d),
+            supply_chain: None,
+            now: NOON.parse().expect("time"),
+            target,
+        },
+        &req,
+        &choice,
+    )
+}
+
 mod canary;
 #[test]
 fn the_watch_carries_the_analysis_thresholds_in_words() {
     let config = config(
-        "[environments.analysis]\nmax_error_ratio = 0.05\nmax_p99 = \"250ms\"\nmin_requests = 50\nbaseline_error_factor = 2.0\nbaseline_p99_factor = 3.0\ninconclusive = \"extend\"\nload_rate = 5.0\n",
+        "[environments.analysis]\nmax_error_ratio = 0.05\nmax_p99 = \"250ms\"\nmin_requests = 50\nbaseline_error_factor = 2.0\nbaseline_p99_factor = 3.0\ninconclusive = \"extend\"\nload_rate = 7.0\n",
     );
     let planned = plan_at(&config, &snapshot(), &request("prod", Some(SHA)), NOON).expect("plan");
     let monitor = planned.stages[0].monitor.as_ref().expect("watched");
-    let words = "error ratio ≤ 0.05 and p99 ≤ 250ms, overall and per route; ≤ 2× the previous build's error ratio, ≤ 3× its p99; at least 50 requests, else extend once; 5 synthetic requests/s";
-    assert_eq!(monitor.analysis.as_deref(), Some(words));
+    let words = "error ratio ≤ 0.05 and p99 ≤ 250ms, overall and per route; ≤ 2× the previous build's error ratio, ≤ 3× its p99; at least 50 requests, else extend once; 7 synthetic requests/s";
+    let analysis = monitor.analysis.as_ref().expect("analysed");
+    assert_eq!(analysis.thresholds, words);
     assert!(
         planned
             .to_string()
             .contains(&format!("   analysis: {words}\n"))
     );
 }
+
+mod sizing;
 
 #[test]
 fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence() {

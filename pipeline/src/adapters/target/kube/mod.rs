@@ -621,15 +621,16 @@ impl KubeTarget {
     pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
         let mut snapshot = MetricsSnapshot::default();
         for (replica, base) in self.probe_targets(env).await? {
-            match self.proxy_get(&format!("{base}/metrics")).await {
-                Ok(text) => snapshot.replicas.push(crate::adapters::metrics::parse(
-                    &replica.name,
-                    &replica.tag,
-                    &text,
-                )),
-                Err(why) => snapshot
-                    .unreadable
-                    .push(format!("{}: /metrics {why}", replica.name)),
+            let read = self.proxy_get(&format!("{base}/metrics")).await;
+            let parsed = read
+                .map_err(|why| format!("/metrics {why}"))
+                .and_then(|text| {
+                    crate::adapters::metrics::parse(&replica.name, &replica.tag, &text)
+                        .map_err(|e| e.to_string())
+                });
+            match parsed {
+                Ok(read) => snapshot.replicas.push(read),
+                Err(why) => snapshot.unreadable.push(format!("{}: {why}", replica.name)),
             }
         }
         Ok(snapshot)

@@ -11,22 +11,7 @@ inconclusive = "fail"
 "#;
 
 fn plan_on(config: &PipelineConfig, target: TargetKind) -> Result<PromotionPlan, Refusal> {
-    let snap = snapshot();
-    let req = request("prod", Some(SHA));
-    let choice = choose(config, &snap, &req)?;
-    let d = digest('a');
-    plan(
-        Facts {
-            config,
-            snapshot: &snap,
-            digest: Some(&d),
-            supply_chain: None,
-            now: NOON.parse().expect("time"),
-            target,
-        },
-        &req,
-        &choice,
-    )
+    plan_for(config, None, target)
 }
 
 #[test]
@@ -34,10 +19,8 @@ fn a_canary_is_a_step_of_its_stage_on_the_local_target() {
     let planned = plan_on(&config(CANARY), TargetKind::Local).expect("plan");
     let prod = &planned.stages[0];
     assert_eq!(
-        prod.canary,
-        Some(CanaryStep {
-            window: Duration::from_secs(30)
-        })
+        prod.canary.as_ref().map(|c| c.window),
+        Some(Duration::from_secs(30))
     );
     let text = planned.to_string();
     assert!(
