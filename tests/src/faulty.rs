@@ -115,7 +115,7 @@ fn write_copy(workspace: &Path, copy: &Path, fault: Fault) {
     for file in ["Cargo.toml", "Cargo.lock"] {
         sync_file(&workspace.join(file), &copy.join(file));
     }
-    for member in ["app", "pipeline", "xtask", "tests"] {
+    for member in ["app", "pipeline", "xtask", "tests", "workspace-hack"] {
         sync_dir(&workspace.join(member), &copy.join(member));
     }
     let routes = std::fs::read_to_string(workspace.join("app/src/routes.rs")).expect("routes");

@@ -151,9 +151,12 @@ async fn ci_staging_approval_prod_then_status_and_history() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
-    let Some((_cleanup, _dir, pipeline, docker)) = setup("badrel").await else {
+    let Some((_cleanup, _dir, mut pipeline, docker)) = setup("badrel").await else {
         return;
     };
+    // A release that cannot start is this test's bad build: the rollout and the health
+    // watch judge it. The metric analysis (and the window it needs) has its own tests.
+    tests::env_mut(&mut pipeline, "prod").analysis = None;
     let good = deploy_dev(&pipeline, &docker).await;
     let good_digest = digest_of(&pipeline, &good).await;
     pretend_it_ran(&pipeline, "staging", &good, &good_digest);

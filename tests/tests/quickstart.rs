@@ -6,8 +6,9 @@
 //! Only the surroundings are the test's: a scratch state folder (the clone's own `.paktech/`),
 //! container names of its own (`PAKTECH_TARGET_PREFIX`), midday (`PAKTECH_NOW`, as every
 //! whole-flow test, so prod's nightly freeze does not stop it), a git identity in the clone, a
-//! free dashboard port (`PAKTECH_DASHBOARD_PORT`), and a hard-linked copy of this build's
-//! target folder, so the clone compiles only the workspace's own crates.
+//! free dashboard port (`PAKTECH_DASHBOARD_PORT`), and a copy of this build's target folder
+//! whose dependencies are hard links, so the clone compiles only the workspace's own crates
+//! and never writes into this build (`link_build`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -209,8 +210,12 @@ async fn serves(mut command: Command, port: u16, shown: &str) {
 }
 
 /// A copy of this build's `debug` folder (and the image's release build, when there is one)
-/// made of hard links: cargo finds every dependency compiled, and writes what it builds for
-/// the clone as new files, leaving this build's untouched.
+/// that lets the clone's cargo find every dependency compiled without ever writing into this
+/// build: the dependencies' artifacts are hard links (cargo leaves a fresh unit's files
+/// alone), but what cargo rewrites in place is copied (`.fingerprint`, `build`), the
+/// workspace's own units, which the clone rebuilds, are left out (cargo hashes path packages
+/// by their path inside the workspace, so the clone's units have this build's file names,
+/// and a rebuild through a link would rewrite this build's files), and `incremental` too.
 fn link_build(from: &Path, to: &Path) {
     for sub in ["debug", "x86_64-unknown-linux-gnu/release"] {
         let source = from.join(sub);
@@ -219,17 +224,66 @@ fn link_build(from: &Path, to: &Path) {
         }
         let dest = to.join(sub);
         std::fs::create_dir_all(dest.parent().expect("parent")).expect("target folder");
-        let status = Command::new("cp")
-            .arg("-al")
-            .arg(&source)
-            .arg(&dest)
-            .status()
-            .expect("cp -al");
-        assert!(
-            status.success(),
-            "cp -al {} {}",
-            source.display(),
-            dest.display()
-        );
+        copy(&["-al"], &source, &dest);
+        for private in [".fingerprint", "build", "incremental"] {
+            let _ = std::fs::remove_dir_all(dest.join(private));
+        }
+        for private in [".fingerprint", "build"] {
+            if source.join(private).is_dir() {
+                copy(&["-a"], &source.join(private), &dest.join(private));
+            }
+        }
+        leave_out_workspace_units(&dest);
+    }
+}
+
+fn copy(how: &[&str], source: &Path, dest: &Path) {
+    let status = Command::new("cp")
+        .args(how)
+        .arg(source)
+        .arg(dest)
+        .status()
+        .expect("cp");
+    assert!(
+        status.success(),
+        "cp {how:?} {} {}",
+        source.display(),
+        dest.display()
+    );
+}
+
+/// Removes from the copy at `dest` every file of a unit of the workspace's own packages (found
+/// by the hashes of their `.fingerprint` folders), and the binaries at its top.
+fn leave_out_workspace_units(dest: &Path) {
+    const PACKAGES: [&str; 5] = ["paktech-app", "pipeline", "xtask", "tests", "workspace-hack"];
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let hashes: Vec<String> = names(&dest.join(".fingerprint"))
+        .into_iter()
+        .filter_map(|name| {
+            let (package, hash) = name.rsplit_once('-')?;
+            PACKAGES.contains(&package).then(|| format!("-{hash}"))
+        })
+        .collect();
+    for dir in [".fingerprint", "build", "deps"] {
+        for name in names(&dest.join(dir)) {
+            if hashes.iter().any(|h| name.contains(h.as_str())) {
+                let path = dest.join(dir).join(&name);
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    }
+    for name in names(dest) {
+        let path = dest.join(&name);
+        if path.is_file() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
