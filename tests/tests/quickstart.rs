@@ -255,7 +255,13 @@ fn copy(how: &[&str], source: &Path, dest: &Path) {
 /// Removes from the copy at `dest` every file of a unit of the workspace's own packages (found
 /// by the hashes of their `.fingerprint` folders), and the binaries at its top.
 fn leave_out_workspace_units(dest: &Path) {
-    const PACKAGES: [&str; 5] = ["paktech-app", "pipeline", "xtask", "tests", "workspace-hack"];
+    const PACKAGES: [&str; 5] = [
+        "paktech-app",
+        "pipeline",
+        "xtask",
+        "tests",
+        "workspace-hack",
+    ];
     let names = |dir: &Path| -> Vec<String> {
         std::fs::read_dir(dir)
             .map(|entries| {
