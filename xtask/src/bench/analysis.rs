@@ -12,29 +12,13 @@ use pipeline::config::{AnalysisConfig, EnvironmentConfig, PipelineConfig};
 use pipeline::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 use pipeline::policy::analysis::power::minimum_requests;
 use pipeline::policy::analysis::{
-    Decision, Inconclusive, Look, Reading, Thresholds, Verdict, Window, decide, judge,
+    APP_LATENCY_BUCKETS, Decision, Inconclusive, Look, Reading, Thresholds, Verdict, Window,
+    decide, judge,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::Figure;
-
-/// The app's latency buckets (`app/src/metrics.rs`), and `+Inf`.
-const BOUNDS: [f64; 13] = [
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    1.0,
-    f64::INFINITY,
-];
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -161,7 +145,7 @@ fn draw(rng: &mut StdRng, shape: &Shape, behaviour: Behaviour) -> Vec<Reading> {
         status,
     };
     let (mut ok, mut failed) = (0.0, 0.0);
-    let mut buckets = vec![0.0; BOUNDS.len()];
+    let mut buckets = vec![0.0; APP_LATENCY_BUCKETS.len()];
     let per_interval = shape.rate * shape.interval.as_secs_f64();
     let mut readings = Vec::new();
     let mut carry = 0.0;
@@ -177,13 +161,16 @@ fn draw(rng: &mut StdRng, shape: &Shape, behaviour: Behaviour) -> Vec<Reading> {
                     ok += 1.0;
                 }
                 let seconds = behaviour.median * (SPREAD * normal(rng)).exp();
-                let bucket = BOUNDS.iter().position(|b| *b >= seconds).unwrap_or(12);
+                let bucket = APP_LATENCY_BUCKETS
+                    .iter()
+                    .position(|b| *b >= seconds)
+                    .unwrap_or(APP_LATENCY_BUCKETS.len() - 1);
                 buckets[bucket] += 1.0;
             }
         }
         let mut cumulative = 0.0;
         let histogram = Histogram {
-            buckets: BOUNDS
+            buckets: APP_LATENCY_BUCKETS
                 .iter()
                 .zip(&buckets)
                 .map(|(bound, count)| {

@@ -28,6 +28,24 @@ pub use window::{Reading, Window};
 
 use crate::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 
+/// The app's latency histogram bounds (`app/src/metrics.rs`) and `+Inf`: the buckets the
+/// judge's tests and `cargo xtask bench analysis` draw simulated answers into.
+pub const APP_LATENCY_BUCKETS: [f64; 13] = [
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+    f64::INFINITY,
+];
+
 /// The route the pipeline's synthetic load asks (`GET /`).
 pub const LOAD_ROUTE: &str = "/";
 

@@ -7,23 +7,6 @@ use std::time::Duration;
 use super::*;
 use crate::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 
-/// The app's latency buckets (`app/src/metrics.rs`), and `+Inf`.
-const BOUNDS: [f64; 13] = [
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    1.0,
-    f64::INFINITY,
-];
-
 /// What one route served in one interval: requests, 5xx among them, and the latency every
 /// request took (`None`: no histogram at all).
 #[derive(Clone, Copy)]
@@ -77,7 +60,7 @@ fn window(intervals: usize, each: impl Fn(usize) -> Vec<Served>, unanswered: u64
                 let histogram = latency
                     .entry(s.route.to_owned())
                     .or_insert_with(|| Histogram {
-                        buckets: BOUNDS.iter().map(|b| (*b, 0.0)).collect(),
+                        buckets: APP_LATENCY_BUCKETS.iter().map(|b| (*b, 0.0)).collect(),
                     });
                 for (bound, count) in &mut histogram.buckets {
                     if *bound >= seconds {
