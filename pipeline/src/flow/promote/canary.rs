@@ -5,19 +5,15 @@
 //! canary with the old replicas. A pass lets the normal deploy roll the rest; a fail is rolled
 //! back like a failed watch, which retires the canary (its spec is no longer desired).
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use crate::adapters::load::{Load, LoadPlan};
 use crate::adapters::target::{Replica, SyncMode};
-use crate::config::{AnalysisConfig, EnvironmentConfig};
+use crate::config::EnvironmentConfig;
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, Result, sync};
 use crate::model::GitSha;
-use crate::policy::analysis::{
-    Decision, Inconclusive, Look, Reading, Summary, Verdict, Window, decide, judge,
-};
+use crate::policy::analysis::{Decision, Look, Reading, Summary, Verdict, Window, decide, judge};
 use crate::policy::plan::{CanaryStep, Stage};
 use crate::policy::rollout::canary_step;
 use crate::report::{Outcome, Reporter};
@@ -122,7 +118,11 @@ async fn compare(
     let began = Instant::now();
     let mut new_side = Vec::new();
     let mut old_side = Vec::new();
-    let (rounds, finals) = canary_looks(canary.window, env.monitor_interval, analysis);
+    let (rounds, finals) = super::monitor::looks(
+        canary.window,
+        env.monitor_interval,
+        Some(analysis.inconclusive),
+    );
     let mut window = canary.window;
     let mut extended = false;
     loop {
@@ -191,16 +191,6 @@ async fn compare(
                 extended = true;
             }
         }
-    }
-}
-
-/// The canary window's most rounds and ends, as the watch counts them (`monitor::looks`).
-fn canary_looks(window: Duration, interval: Duration, analysis: &AnalysisConfig) -> (u32, u32) {
-    let interval = interval.min(window).as_secs_f64().max(0.001);
-    let rounds = (window.as_secs_f64() / interval).ceil().max(1.0) as u32;
-    match analysis.inconclusive {
-        Inconclusive::Extend => (rounds * 2, 2),
-        _ => (rounds, 1),
     }
 }
 

@@ -157,7 +157,11 @@ pub(super) async fn watch(
         ),
         None => None,
     };
-    let (rounds_at_most, finals) = looks(&monitor, analysis.as_ref().map(|a| &a.config));
+    let (rounds_at_most, finals) = looks(
+        monitor.duration,
+        monitor.interval,
+        analysis.as_ref().map(|a| a.config.inconclusive),
+    );
     let mut streak = Streak::default();
     let mut rounds = 0;
     let mut window = monitor.duration;
@@ -326,16 +330,17 @@ pub(super) fn measure(monitor: &MonitorStep) -> Measure {
     }
 }
 
-/// The most rounds the window can have (an extension included) and how many ends it may
-/// have: what each look's share of the error budget is divided by.
-fn looks(monitor: &MonitorStep, config: Option<&crate::config::AnalysisConfig>) -> (u32, u32) {
-    let interval = monitor
-        .interval
-        .min(monitor.duration)
-        .as_secs_f64()
-        .max(0.001);
-    let rounds = (monitor.duration.as_secs_f64() / interval).ceil().max(1.0) as u32;
-    match config.map(|c| c.inconclusive) {
+/// The most rounds a window of `length` read every `interval` can have (an extension
+/// included) and how many ends it may have: what each look's share of the error budget is
+/// divided by. The watch's and the canary's windows count alike.
+pub(super) fn looks(
+    length: std::time::Duration,
+    interval: std::time::Duration,
+    inconclusive: Option<Inconclusive>,
+) -> (u32, u32) {
+    let interval = interval.min(length).as_secs_f64().max(0.001);
+    let rounds = (length.as_secs_f64() / interval).ceil().max(1.0) as u32;
+    match inconclusive {
         Some(Inconclusive::Extend) => (rounds * 2, 2),
         _ => (rounds, 1),
     }
