@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{EnvName, Repository};
+use crate::model::{AppName, EnvName, Repository};
 use crate::scan::Severity;
 
 mod analysis;
+mod apps;
 mod ci;
 mod supply_chain;
 
 pub use analysis::{AnalysisConfig, MAX_LOAD_RATE};
+pub use apps::{AppConfig, AppOverrides, in_dependency_order};
 pub use ci::{CiConfig, DEFAULT_TEST_PACKAGES};
 pub use supply_chain::SupplyChainConfig;
 
@@ -30,6 +32,8 @@ pub enum Error {
     Invalid { path: PathBuf, message: String },
     #[error("unknown environment {name:?}: expected one of {}", known.join(", "))]
     UnknownEnvironment { name: String, known: Vec<String> },
+    #[error("unknown app {name:?}: expected one of {}", known.join(", "))]
+    UnknownApp { name: String, known: Vec<String> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -38,8 +42,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
-    pub app: AppConfig,
-    pub image: ImageConfig,
+    /// The apps, in dependency order (each after the apps it depends on). Read from
+    /// `[[apps]]`, or from the one-app form `[app]` + `[image]`.
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+    /// The one-app form: `[app]` names it, `[image]` its repository; folded into `apps`.
+    #[serde(default, rename = "app")]
+    single_app: Option<SingleApp>,
+    #[serde(default, rename = "image")]
+    single_image: Option<ImageConfig>,
     #[serde(default)]
     pub gitops: GitOpsConfig,
     #[serde(default)]
@@ -57,9 +68,8 @@ pub struct PipelineConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppConfig {
-    /// The application's name: container and network names, commit subjects, values paths.
-    pub name: EnvName,
+struct SingleApp {
+    name: AppName,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +238,7 @@ impl PipelineConfig {
             message,
         };
         let mut config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.apps = config.fold_apps().map_err(invalid)?;
         config.supply_chain.read_keys(workspace).map_err(invalid)?;
         config.check_supply_chain().map_err(invalid)?;
         if let Some(problem) = config.ci.problem() {
@@ -273,6 +284,89 @@ impl PipelineConfig {
         Ok(config)
     }
 
+    /// `[[apps]]` in dependency order, or the one app of `[app]` + `[image]`.
+    fn fold_apps(&mut self) -> Result<Vec<AppConfig>, String> {
+        let apps = std::mem::take(&mut self.apps);
+        let single = match (self.single_app.take(), self.single_image.take()) {
+            (None, None) => None,
+            (Some(app), Some(image)) => Some(AppConfig::single(app.name, image.repository)),
+            (Some(_), None) => return Err("missing field `image`: [app] needs [image] with its repository".into()),
+            (None, Some(_)) => return Err("missing field `app`: [image] needs [app] with its name".into()),
+        };
+        let apps = match (single, apps.is_empty()) {
+            (Some(app), true) => vec![app],
+            (None, false) => apps,
+            (Some(_), false) => {
+                return Err(
+                    "[app] and [[apps]] both set; expected one: [[apps]] for several apps, [app] + [image] for one".into(),
+                );
+            }
+            (None, true) => {
+                return Err("missing field `apps`: expected at least one [[apps]] table (or [app] and [image])".into());
+            }
+        };
+        for (i, app) in apps.iter().enumerate() {
+            for env in app.environments.keys() {
+                if !self.environments.iter().any(|e| &e.name == env) {
+                    return Err(format!(
+                        "apps[{i}].environments.{env}: not an environment of this file"
+                    ));
+                }
+            }
+            for (env, overrides) in &app.environments {
+                if let Some(problem) = overrides.analysis.as_ref().and_then(|a| {
+                    self.environments
+                        .iter()
+                        .find(|e| &e.name == env)
+                        .and_then(|e| a.problem(e))
+                }) {
+                    return Err(format!("apps[{i}].environments.{env}.analysis{problem}"));
+                }
+            }
+        }
+        in_dependency_order(apps)
+    }
+
+    /// The app named `name`, or an error listing the known ones.
+    pub fn app(&self, name: &str) -> Result<&AppConfig> {
+        self.apps
+            .iter()
+            .find(|a| a.name.as_str() == name)
+            .ok_or_else(|| Error::UnknownApp {
+                name: name.to_owned(),
+                known: self.apps.iter().map(|a| a.name.to_string()).collect(),
+            })
+    }
+
+    /// The name of an environment's shared place on the local target (its Docker network),
+    /// after the first app: for a one-app configuration, `<app>-<env>` as it always was.
+    pub fn system_name(&self) -> &str {
+        self.apps.first().map_or("paktech", |a| a.name.as_str())
+    }
+
+    /// `env`'s rules as they apply to `app`: the environment's, with what the app asks
+    /// there beyond them (`[apps.environments.<env>]`).
+    pub fn for_app(&self, app: &AppConfig, env: &EnvName) -> EnvironmentConfig {
+        let mut effective = self
+            .environments
+            .iter()
+            .find(|e| &e.name == env)
+            .unwrap_or_else(|| self.first())
+            .clone();
+        if let Some(overrides) = app.overrides(env) {
+            if let Some(approvals) = overrides.approvals {
+                effective.approvals = approvals;
+            }
+            if let Some(approvers) = &overrides.approvers {
+                effective.approvers = approvers.clone();
+            }
+            if let Some(analysis) = &overrides.analysis {
+                effective.analysis = Some(analysis.clone());
+            }
+        }
+        effective
+    }
+
     /// The environment named `name`, or an error listing the known ones.
     pub fn environment(&self, name: &str) -> Result<&EnvironmentConfig> {
         self.environments
@@ -299,14 +393,14 @@ impl PipelineConfig {
         &self.environments[0]
     }
 
-    /// The Argo CD Application of `env` (what sync windows match).
-    pub fn application(&self, env: &EnvName) -> String {
-        application_name(self.app.name.as_str(), env.as_str())
+    /// The Argo CD Application of `app` in `env` (what sync windows match).
+    pub fn application(&self, app: &AppName, env: &EnvName) -> String {
+        application_name(app.as_str(), env.as_str())
     }
 
-    /// Path of an environment's values file inside the GitOps repository.
-    pub fn values_path(&self, env: &EnvName) -> String {
-        format!("apps/{}/{}/values.yaml", self.app.name, env)
+    /// Path of `app`'s values file for `env` inside the GitOps repository.
+    pub fn values_path(&self, app: &AppName, env: &EnvName) -> String {
+        values_path(app, env)
     }
 }
 
@@ -323,6 +417,11 @@ fn canary_problem(env: &EnvironmentConfig) -> Option<String> {
         );
     }
     None
+}
+
+/// Path of `app`'s values file for `env` inside the GitOps repository.
+pub fn values_path(app: &AppName, env: &EnvName) -> String {
+    format!("apps/{app}/{env}/values.yaml")
 }
 
 /// The name the bootstrap ApplicationSet gives an environment's Argo CD Application

@@ -54,15 +54,16 @@ pub async fn approve(
         .await
 }
 
-/// Lifts the block on `sha`.
+/// Lifts the block on `app`'s build `sha`.
 pub async fn unblock(
     pipeline: &Pipeline,
+    app: &crate::model::AppName,
     sha: &GitSha,
     by: &Person,
     reason: &Reason,
 ) -> Result<Written> {
-    let (sha, by, reason) = (sha.clone(), by.clone(), reason.clone());
+    let (app, sha, by, reason) = (app.clone(), sha.clone(), by.clone(), reason.clone());
     pipeline
-        .git(move |repo| Records::new(repo).remove_block(&sha, &by, &reason))
+        .git(move |repo| Records::new(repo).remove_block(&app, &sha, &by, &reason))
         .await
 }

@@ -163,15 +163,20 @@ pub enum Error {
     #[error("blocked by the scan policy: {reason}")]
     ScanPolicy { reason: String },
     #[error(
-        "{env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
+        "{app} in {env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
     )]
     Superseded {
+        app: String,
         env: String,
         build: String,
         now: String,
     },
-    #[error("smoke test of {env} failed: {problems}")]
-    Smoke { env: String, problems: String },
+    #[error("smoke test of {app} in {env} failed: {problems}")]
+    Smoke {
+        app: String,
+        env: String,
+        problems: String,
+    },
     #[error(
         "the previous build in {env} could not be measured to compare with ({why}); nothing was written"
     )]
@@ -187,9 +192,9 @@ pub enum Error {
     )]
     NoSbom { image: String, digest: String },
     #[error(
-        "{env} runs no build yet; deploy one with `cargo xtask ci` or `cargo xtask promote --env {env}`"
+        "{app} runs no build in {env} yet; deploy one with `cargo xtask ci` or `cargo xtask promote --env {env}`"
     )]
-    NoBuild { env: String },
+    NoBuild { app: String, env: String },
     #[error(transparent)]
     Window(#[from] crate::policy::window::InvalidWindow),
     #[error(transparent)]

@@ -283,6 +283,35 @@ impl FromStr for EnvName {
 
 string_conversions!(EnvName);
 
+/// An app's name: what its values folder (`apps/<app>/`), its Argo CD Applications
+/// (`<app>-<env>`), its containers and its Kubernetes Deployment and Service are called, and
+/// how the other apps of an environment reach it. A DNS label, as Kubernetes names a Service.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AppName(String);
+
+impl AppName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for AppName {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<EnvName>() {
+            Ok(name) => Ok(Self(name.0)),
+            Err(_) => Err(InvalidValue::new(
+                "app name",
+                s,
+                "lowercase letters, digits and '-', starting with a letter (at most 40)",
+            )),
+        }
+    }
+}
+
+string_conversions!(AppName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +373,14 @@ mod tests {
         check::<Repository>("a//b", false);
         check::<Repository>("-a", false);
         check::<Repository>("paktech:latest", false);
+    }
+
+    #[test]
+    fn app_name() {
+        check::<AppName>("paktech-gateway", true);
+        for bad in ["", "Paktech", "a/b", "-a", "a-", "a.b"] {
+            check::<AppName>(bad, false);
+        }
     }
 
     #[test]
