@@ -4,7 +4,7 @@
 //! other key, and every other file, is left alone. This is what `HEAD~1` gets wrong.
 
 use crate::audit::{Action, CommitRecord, keys};
-use crate::model::{EnvName, GitSha};
+use crate::model::{AppName, EnvName, GitSha};
 use crate::policy::plan::diff;
 use crate::values::{Document, Scalar};
 
@@ -34,10 +34,10 @@ pub enum Undo<'h> {
     Restore(&'h CommitRecord),
 }
 
-/// The newest commit in `history` that brought `sha` into the environment.
-fn introduced<'h>(history: &'h [CommitRecord], sha: &str) -> Option<&'h CommitRecord> {
+/// The newest commit in `app`'s `history` that brought `sha` into the environment.
+fn introduced<'h>(history: &'h [CommitRecord], app: &AppName, sha: &str) -> Option<&'h CommitRecord> {
     history.iter().find(|c| {
-        c.trailer(keys::IMAGE_SHA) == Some(sha)
+        c.build_of(app.as_str()) == Some(sha)
             && matches!(
                 c.trailer(keys::ACTION).and_then(Action::parse),
                 Some(Action::Promote | Action::Deploy)
@@ -49,6 +49,7 @@ fn introduced<'h>(history: &'h [CommitRecord], sha: &str) -> Option<&'h CommitRe
 /// is `history` (newest first): the promotion of the current build, or, with `to`, the
 /// commit that brought that build in.
 pub fn choose<'h>(
+    app: &AppName,
     env: &EnvName,
     history: &'h [CommitRecord],
     current: &str,
@@ -62,11 +63,11 @@ pub fn choose<'h>(
         return Err(nothing("it runs no build".to_owned()));
     }
     match to {
-        Some(to) => introduced(history, to.as_str())
+        Some(to) => introduced(history, app, to.as_str())
             .map(Undo::Restore)
             .ok_or_else(|| nothing(format!("{to} never ran in {env}"))),
         None => {
-            let commit = introduced(history, current)
+            let commit = introduced(history, app, current)
                 .ok_or_else(|| nothing(format!("no recorded promotion introduced {current}")))?;
             if commit.parent.is_none() {
                 return Err(nothing(format!("{} has no parent", commit.revision)));
@@ -80,6 +81,7 @@ pub fn choose<'h>(
 /// held when planned), the build it leaves and the one it goes back to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RollbackPlan {
+    pub app: AppName,
     pub env: EnvName,
     pub path: String,
     pub from_sha: String,
@@ -104,6 +106,7 @@ pub struct UndoDocuments<'a> {
 
 /// Plans the rollback of `env` (values file `current`) as `undo` says.
 pub fn plan_rollback(
+    app: &AppName,
     env: &EnvName,
     current: &Document,
     undo: Undo<'_>,
@@ -155,6 +158,7 @@ pub fn plan_rollback(
         .map(|edited| diff(current.text(), edited.text()))
         .unwrap_or_default();
     Ok(RollbackPlan {
+        app: app.clone(),
         env: env.clone(),
         path: current.file().to_owned(),
         from_sha: bad,
