@@ -31,7 +31,7 @@ pub struct AppConfig {
     #[serde(default)]
     pub chart: Option<String>,
     /// Workspace paths whose change rebuilds it, beside what its package links and
-    /// `Cargo.lock` (`ci` finds those itself).
+    /// `Cargo.lock` (`ci` finds those itself); `.`: any change (the one-app form).
     #[serde(default)]
     pub paths: Vec<String>,
     /// Apps that must run before it: rolled out first, and reached by their names.
@@ -61,7 +61,8 @@ impl AppConfig {
             dockerfile: None,
             repository,
             chart: None,
-            paths: Vec::new(),
+            // Rebuilt on any change of the workspace, as the one app always was.
+            paths: vec![".".to_owned()],
             depends_on: Vec::new(),
             environments: BTreeMap::new(),
         }

@@ -1,5 +1,6 @@
-//! Build the app's container image for the checked-out commit: compile a static binary,
-//! send a deterministic context to the engine, tag it `<sha>` (or `<sha>-dirty`) and `latest`.
+//! Build an app's container image for the checked-out commit: compile its package into a
+//! static binary, send it with the app's Dockerfile as a deterministic context to the engine,
+//! tag it `<sha>` (or `<sha>-dirty`) and `latest`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,8 +48,12 @@ fn summarize(paths: &[String]) -> String {
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct ImageRequest {
-    /// The workspace root: holds `app/Dockerfile` and the app's sources.
+    /// The workspace root: holds the apps' sources and Dockerfiles.
     pub workspace: PathBuf,
+    /// The Cargo package compiled; its binary has the same name.
+    pub package: String,
+    /// The Dockerfile, relative to the workspace.
+    pub dockerfile: PathBuf,
     pub repository: Repository,
     pub version: String,
     /// Recorded as `org.opencontainers.image.source`.
@@ -127,9 +132,13 @@ pub async fn build_tag(
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
 
-    reporter.progress(STEP, format!("compiling a static paktech-app for {tag}"));
+    reporter.progress(
+        STEP,
+        format!("compiling a static {} for {tag}", request.package),
+    );
     let binary = tools::build_static_app(
         &request.workspace,
+        &request.package,
         &tag.to_string(),
         &request.version,
         profile,
@@ -148,10 +157,10 @@ pub async fn build_tag(
             ContextFile {
                 path: "Dockerfile".to_owned(),
                 mode: 0o644,
-                contents: read(&request.workspace.join("app").join("Dockerfile"))?,
+                contents: read(&request.workspace.join(&request.dockerfile))?,
             },
             ContextFile {
-                path: "paktech-app".to_owned(),
+                path: request.package.clone(),
                 mode: 0o755,
                 contents: compiled,
             },

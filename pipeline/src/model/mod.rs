@@ -73,6 +73,15 @@ pub use records::{Approval, Block, PromotionRequest, RecordSet};
 pub use rollout::{MAX_PROXY_LOAD_RATE, ReplicaState, RolloutRule, RolloutStep, TargetKind};
 pub use secret::Secret;
 
+/// One package of the workspace, as `cargo metadata` describes it: its directory (relative to
+/// the workspace) and the workspace packages it depends on by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceCrate {
+    pub name: String,
+    pub dir: String,
+    pub path_dependencies: Vec<String>,
+}
+
 /// A full git commit id: exactly 40 lowercase hexadecimal characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
