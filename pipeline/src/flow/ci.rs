@@ -8,12 +8,13 @@ use super::image::{self as image_flow, BuiltImage, ImageRequest};
 use super::scan;
 use super::steps::{StepRecord, Steps, timed};
 use super::{Error, Pipeline, Result, sync};
-use crate::adapters::gitops::{Change, Written};
+use crate::adapters::gitops::{Change, FileEdit, Written};
 use crate::adapters::notify::Notice;
 use crate::adapters::registry::{Credentials, Registry};
-use crate::adapters::tools;
-use crate::audit::{Action, CommitMessage, keys};
-use crate::model::{Digest, Person};
+use crate::adapters::{source, tools};
+use crate::audit::{Action, Build, CommitMessage, keys};
+use crate::model::{AppName, Digest, GitSha, Person};
+use crate::policy::changes::{self, BuildDecision};
 use crate::policy::{self, ScanVerdict};
 use crate::report::{Outcome, Reporter};
 use crate::scan::{IacScan, ImageScan};
@@ -53,16 +54,34 @@ impl CiOptions {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct CiReport {
     pub steps: Vec<StepRecord>,
+    /// The build, when one app was built (as before apps; every app's is in `apps`).
     pub image: Option<BuiltImage>,
     pub digest: Option<String>,
     /// The digest of the SBOM stored beside the image.
     pub sbom: Option<String>,
     pub scan: Option<ImageScan>,
     pub scan_verdict: Option<ScanVerdict>,
+    /// Every app, in dependency order: whether it was built, and what.
+    pub apps: Vec<AppCi>,
     pub iac: Option<IacScan>,
     pub gitops: Option<Written>,
     pub dev_urls: Vec<String>,
     pub error: Option<String>,
+}
+
+/// One app's part of a `ci` run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppCi {
+    pub app: AppName,
+    pub decision: BuildDecision,
+    pub image: Option<BuiltImage>,
+    pub digest: Option<String>,
+    pub sbom: Option<String>,
+    pub scan: Option<ImageScan>,
+    pub scan_verdict: Option<ScanVerdict>,
+    /// The SBOM the image scan read.
+    #[serde(skip)]
+    pub scan_sbom: Option<Digest>,
 }
 
 /// Runs `ci`. The report is returned whatever happened; the error, when there is one, says
@@ -90,6 +109,16 @@ pub async fn run(
     (report, result.err())
 }
 
+/// A step's name for `app`: as before apps where one is configured, `<step>-<app>` where
+/// several are.
+fn step(pipeline: &Pipeline, what: &str, app: &AppName) -> String {
+    if pipeline.config.apps.len() > 1 {
+        format!("{what}-{app}")
+    } else {
+        what.to_owned()
+    }
+}
+
 async fn run_steps(
     pipeline: &Pipeline,
     options: &CiOptions,
@@ -111,22 +140,251 @@ async fn run_steps(
         return Ok(());
     }
 
+    let decisions = steps
+        .run("changes", async {
+            let decisions = changes(pipeline).await?;
+            let detail = decisions
+                .iter()
+                .map(|(app, d)| match d {
+                    BuildDecision::Build { why } => format!("{app}: build ({why})"),
+                    BuildDecision::Unchanged { since } => {
+                        format!("{app}: unchanged since {}", since.short())
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok::<_, Error>((Outcome::Succeeded, detail, decisions))
+        })
+        .await?;
+    report.apps = decisions
+        .into_iter()
+        .map(|(app, decision)| AppCi {
+            app,
+            decision,
+            image: None,
+            digest: None,
+            sbom: None,
+            scan: None,
+            scan_verdict: None,
+            scan_sbom: None,
+        })
+        .collect();
+
+    let version = workspace_package(&pipeline.workspace, "version");
+    let source_url = workspace_package(&pipeline.workspace, "repository");
+    let workspace = pipeline.workspace.clone();
+    // The infrastructure code is scanned once, while the apps build and scan.
+    let ((iac_elapsed, iac_scan), built) = tokio::join!(timed(scan::iac(&workspace)), async {
+        for entry in report.apps.iter_mut() {
+            if matches!(entry.decision, BuildDecision::Build { .. }) {
+                build_app(pipeline, options, steps, entry, &version, &source_url).await?;
+            }
+        }
+        Ok::<_, Error>(())
+    });
+    let iac_result = iac_scan.map(|iac| {
+        let (outcome, detail) = match &iac {
+            Some(frameworks) => (
+                Outcome::Succeeded,
+                frameworks
+                    .iter()
+                    .map(|(k, s)| {
+                        format!(
+                            "{k}: {} passed, {} failed, {} skipped",
+                            s.passed, s.failed, s.skipped
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            None => (
+                Outcome::Skipped,
+                "not scanned: checkov is not on PATH".to_owned(),
+            ),
+        };
+        (outcome, detail, iac)
+    });
+    let iac = steps.record("scan-iac", iac_elapsed, iac_result);
+    built?;
+    report.iac = iac?;
+    let built: Vec<&AppCi> = report.apps.iter().filter(|a| a.image.is_some()).collect();
+    if let [one] = built.as_slice() {
+        report.image = one.image.clone();
+        report.digest = one.digest.clone();
+        report.sbom = one.sbom.clone();
+        report.scan = one.scan.clone();
+        report.scan_verdict = one.scan_verdict.clone();
+    }
+    for entry in &report.apps {
+        if let Some(ScanVerdict::Fail { reason }) = &entry.scan_verdict {
+            let reason = if pipeline.config.apps.len() > 1 {
+                format!("{}: {reason}", entry.app)
+            } else {
+                reason.clone()
+            };
+            return Err(Error::ScanPolicy { reason });
+        }
+    }
+
+    let dev = pipeline.config.first();
+    // The gate promote applies, before ci's own write.
+    for entry in &report.apps {
+        let (Some(_), Some(digest)) = (&entry.image, &entry.digest) else {
+            continue;
+        };
+        let app = pipeline.config.app(entry.app.as_str())?;
+        let pinned: Digest = digest.parse()?;
+        let name = step(pipeline, "verify", &app.name);
+        super::supply_chain::verify(pipeline, &app.repository, &dev.name, &pinned, &name, steps)
+            .await?;
+    }
+    let Some(change) = change(pipeline, options, &report.apps) else {
+        steps.skip("deploy-dev", "no app changed: nothing to deploy");
+        return Ok(());
+    };
+    let reporter = steps.reporter();
+    let apps = &report.apps;
+    let (written, urls) = steps
+        .run("deploy-dev", async {
+            let change = change.clone();
+            let written = pipeline.git(move |repo| repo.write(&change)).await?;
+            let revision = written.revision().clone();
+            reporter.progress(
+                "deploy-dev",
+                format!(
+                    "GitOps {} at {}",
+                    outcome_word(&written),
+                    &revision.as_str()[..12]
+                ),
+            );
+            // Every built app in dependency order: each runs and answers before the next.
+            let mut urls = Vec::new();
+            let mut lines = Vec::new();
+            let mut changed = false;
+            for entry in apps {
+                let Some(image) = &entry.image else { continue };
+                let app = pipeline.config.app(entry.app.as_str())?;
+                let deployed =
+                    sync::deploy(pipeline, app, dev, &image.tag.to_string(), reporter).await?;
+                changed |= deployed.convergence.changed();
+                lines.push(format!(
+                    "{}{} replica(s) serve {} ({}); started {}, retired {}",
+                    if apps.len() > 1 {
+                        format!("{}: ", entry.app)
+                    } else {
+                        String::new()
+                    },
+                    deployed.urls.len(),
+                    image.tag,
+                    outcome_word(&written),
+                    deployed.convergence.started.len(),
+                    deployed.convergence.removed.len()
+                ));
+                urls.extend(deployed.urls);
+            }
+            let unchanged = matches!(written, Written::Unchanged { .. }) && !changed;
+            let outcome = if unchanged {
+                Outcome::Unchanged
+            } else {
+                Outcome::Succeeded
+            };
+            Ok::<_, Error>((outcome, lines.join("; "), (written, urls)))
+        })
+        .await?;
+    report.gitops = Some(written);
+    report.dev_urls = urls;
+    Ok(())
+}
+
+/// Which apps to build: each app's sources against the build dev runs of it.
+async fn changes(pipeline: &Pipeline) -> Result<Vec<(AppName, BuildDecision)>> {
+    let workspace = pipeline.workspace.clone();
+    let crates = tools::workspace_crates(&workspace).await?;
+    let dev = pipeline.config.first().name.clone();
+    let config = pipeline.config.clone();
+    let running: Vec<(AppName, Option<GitSha>)> = pipeline
+        .git(move |repo| {
+            let tip = repo.fetch()?;
+            config
+                .apps
+                .iter()
+                .map(|app| {
+                    let doc = sync::values_in(repo, &config.values_path(&app.name, &dev), &tip)?;
+                    let tag = doc.get("image.tag").unwrap_or_default();
+                    // A `-dirty` build stands for its base commit's sources and more.
+                    let sha = tag.trim_end_matches("-dirty").parse().ok();
+                    Ok::<_, Error>((app.name.clone(), sha))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+    let ws = pipeline.workspace.clone();
+    let head = tokio::task::spawn_blocking(move || source::read(&ws))
+        .await
+        .map_err(|joined| Error::Interrupted(joined.to_string()))?
+        .map_err(image_flow::Error::from)?
+        .sha;
+    let mut decisions = Vec::new();
+    for (name, running) in running {
+        let app = pipeline.config.app(name.as_str())?;
+        let changed = match &running {
+            Some(base) if base != &head => {
+                let (ws, base) = (pipeline.workspace.clone(), base.clone());
+                tokio::task::spawn_blocking(move || source::changed_since(&ws, &base))
+                    .await
+                    .map_err(|joined| Error::Interrupted(joined.to_string()))?
+                    .map_err(image_flow::Error::from)?
+            }
+            _ => Some(Vec::new()),
+        };
+        let sources = changes::sources(app, &crates);
+        let decision = changes::decide(&sources, running.as_ref(), &head, changed.as_deref());
+        decisions.push((name, decision));
+    }
+    Ok(decisions)
+}
+
+/// Builds, pushes, signs, attaches the SBOM of and scans one app, filling `entry`.
+async fn build_app(
+    pipeline: &Pipeline,
+    options: &CiOptions,
+    steps: &mut Steps<'_>,
+    entry: &mut AppCi,
+    version: &str,
+    source_url: &str,
+) -> Result<()> {
+    let app = pipeline.config.app(entry.app.as_str())?;
+    let package = app.package().to_owned();
+    let dockerfile = match &app.dockerfile {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let crates = tools::workspace_crates(&pipeline.workspace).await?;
+            let dir = crates
+                .iter()
+                .find(|c| c.name == package)
+                .map(|c| c.dir.clone())
+                .unwrap_or_else(|| package.clone());
+            Path::new(&dir).join("Dockerfile")
+        }
+    };
     let request = ImageRequest {
         workspace: pipeline.workspace.clone(),
-        repository: pipeline.config.image.repository.clone(),
-        version: workspace_package(&pipeline.workspace, "version"),
-        source_url: workspace_package(&pipeline.workspace, "repository"),
+        package,
+        dockerfile,
+        repository: app.repository.clone(),
+        version: version.to_owned(),
+        source_url: source_url.to_owned(),
         allow_dirty: options.allow_dirty,
     };
     let reporter = steps.reporter();
     let built = steps
-        .run("build", async {
+        .run(&step(pipeline, "build", &app.name), async {
             let built = image_flow::build(&request, pipeline.images("ci")?, reporter).await?;
             let detail = format!("{} ({:.1} MB)", built.name(), built.size_bytes as f64 / 1e6);
             Ok::<_, Error>((Outcome::Succeeded, detail, built))
         })
         .await?;
-    report.image = Some(built.clone());
+    entry.image = Some(built.clone());
     // A registry named in the repository gets the image pushed, and the digest it reports
     // is what the values pin; the local engine's store pins the image id.
     let digest = match &pipeline.registry {
@@ -134,7 +392,7 @@ async fn run_steps(
         Registry::Distribution(_) => {
             let tag = built.tag.to_string();
             steps
-                .run("push", async {
+                .run(&step(pipeline, "push", &app.name), async {
                     let credentials = Credentials::from_env().map(|c| c.for_push());
                     pipeline
                         .images("ci")?
@@ -156,29 +414,22 @@ async fn run_steps(
                 .await?
         }
     };
-    report.digest = Some(digest.clone());
+    entry.digest = Some(digest.clone());
     let pinned: Digest = digest.parse()?;
-    super::supply_chain::sign(pipeline, &pinned, steps).await?;
+    let sign = step(pipeline, "sign", &app.name);
+    super::supply_chain::sign(pipeline, &app.repository, &pinned, &sign, steps).await?;
 
     let sbom = steps
-        .run("sbom", async {
-            let subject: Digest = digest.parse()?;
-            let stored = super::sbom::attach(pipeline, &built, &subject, &request.version).await?;
+        .run(&step(pipeline, "sbom", &app.name), async {
+            let stored = super::sbom::attach(pipeline, &built, &pinned, version).await?;
             let detail = format!("{} stored beside {digest}", stored.digest);
             Ok::<_, Error>((Outcome::Succeeded, detail, stored))
         })
         .await?;
-    report.sbom = Some(sbom.digest.to_string());
+    entry.sbom = Some(sbom.digest.to_string());
 
-    // Both scans run at the same time; each step records its own duration.
-    let ((image_elapsed, image_scan), (iac_elapsed, iac_scan)) = tokio::join!(
-        timed(scan::image(
-            &built,
-            options.scan_report.as_deref(),
-            Some(&sbom)
-        )),
-        timed(scan::iac(&pipeline.workspace))
-    );
+    let (image_elapsed, image_scan) =
+        timed(scan::image(&built, options.scan_report.as_deref(), Some(&sbom))).await;
     let image_result = image_scan.map(|scan| {
         let (scan, scan_sbom) = scan.map_or((None, None), |(s, sbom)| (Some(s), sbom));
         let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
@@ -202,111 +453,100 @@ async fn run_steps(
         };
         (outcome, detail, (scan, scan_sbom, verdict))
     });
-    let (scan, scan_sbom, verdict) = steps.record("scan-image", image_elapsed, image_result)?;
-    report.scan = scan;
-    report.scan_verdict = Some(verdict.clone());
-    let iac_result = iac_scan.map(|iac| {
-        let (outcome, detail) = match &iac {
-            Some(frameworks) => (
-                Outcome::Succeeded,
-                frameworks
-                    .iter()
-                    .map(|(k, s)| {
-                        format!(
-                            "{k}: {} passed, {} failed, {} skipped",
-                            s.passed, s.failed, s.skipped
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            None => (
-                Outcome::Skipped,
-                "not scanned: checkov is not on PATH".to_owned(),
-            ),
-        };
-        (outcome, detail, iac)
-    });
-    let iac = steps.record("scan-iac", iac_elapsed, iac_result)?;
-    report.iac = iac;
-    if let ScanVerdict::Fail { reason } = verdict {
-        return Err(Error::ScanPolicy { reason });
-    }
+    let name = step(pipeline, "scan-image", &app.name);
+    let (scan, scan_sbom, verdict) = steps.record(&name, image_elapsed, image_result)?;
+    entry.scan = scan;
+    entry.scan_sbom = scan_sbom;
+    entry.scan_verdict = Some(verdict);
+    Ok(())
+}
 
+/// One commit writing every built app's build into dev; `None` when nothing was built.
+fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -> Option<Change> {
     let dev = pipeline.config.first();
-    // The gate promote applies, before ci's own write.
-    super::supply_chain::verify(pipeline, &dev.name, &pinned, steps).await?;
-    let scan_summary = report
-        .scan
-        .as_ref()
-        .map_or_else(|| "not scanned".to_owned(), |s| s.counts.to_string());
-    let scan_fixable = report.scan.as_ref().map_or_else(
-        || "not scanned".to_owned(),
-        |s| s.fixable_counts().to_string(),
-    );
-    let change = Change {
-        path: pipeline.config.values_path(&dev.name),
-        set: vec![
-            ("image.tag".to_owned(), Scalar::str(built.tag.to_string())),
-            ("image.digest".to_owned(), Scalar::str(&digest)),
-        ],
-        planned_from: None,
-        message: CommitMessage::new(format!(
-            "chore({}): bump {} to {}",
-            dev.name, pipeline.config.app.name, built.tag
-        ))
+    let built: Vec<(&AppCi, &BuiltImage, &String)> = apps
+        .iter()
+        .filter_map(|a| Some((a, a.image.as_ref()?, a.digest.as_ref()?)))
+        .collect();
+    if built.is_empty() {
+        return None;
+    }
+    let tags: Vec<String> = built.iter().map(|(_, i, _)| i.tag.to_string()).collect();
+    let subject = match built.as_slice() {
+        [(a, image, _)] => format!("chore({}): bump {} to {}", dev.name, a.app, image.tag),
+        several => format!(
+            "chore({}): bump {}",
+            dev.name,
+            several
+                .iter()
+                .map(|(a, i, _)| format!("{}@{}", a.app, i.tag.sha().short()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let builds: Vec<Build<'_>> = built
+        .iter()
+        .zip(&tags)
+        .map(|((a, _, digest), tag)| Build {
+            app: a.app.as_str(),
+            sha: tag,
+            digest,
+        })
+        .collect();
+    let summary = |a: &AppCi| {
+        a.scan
+            .as_ref()
+            .map_or_else(|| "not scanned".to_owned(), |s| s.counts.to_string())
+    };
+    let fixable = |a: &AppCi| {
+        a.scan.as_ref().map_or_else(
+            || "not scanned".to_owned(),
+            |s| s.fixable_counts().to_string(),
+        )
+    };
+    let mut message = CommitMessage::new(subject)
         .trailer(keys::ACTION, Action::Deploy.as_str())
         .trailer(keys::ENVIRONMENT, dev.name.as_str())
-        .trailer(keys::IMAGE_SHA, built.tag.to_string())
-        .trailer(keys::IMAGE_DIGEST, &digest)
-        .trailer(keys::SBOM, sbom.digest.as_str())
-        .trailer(keys::SCAN, &scan_summary)
-        .trailer(keys::SCAN_FIXABLE, &scan_fixable)
-        // Empty, so absent, when the scan read no SBOM (a report made elsewhere, or no grype).
-        .trailer(
-            keys::SCAN_SBOM,
-            scan_sbom.as_ref().map_or("", Digest::as_str),
-        )
+        .builds(&builds);
+    match built.as_slice() {
+        [(a, _, _)] => {
+            message = message
+                .trailer(keys::SBOM, a.sbom.as_deref().unwrap_or_default())
+                .trailer(keys::SCAN, summary(a))
+                .trailer(keys::SCAN_FIXABLE, fixable(a))
+                // Empty, so absent, when the scan read no SBOM (a report made elsewhere, or
+                // no grype).
+                .trailer(
+                    keys::SCAN_SBOM,
+                    a.scan_sbom.as_ref().map_or("", Digest::as_str),
+                );
+        }
+        several => {
+            for (a, _, _) in several {
+                message = message
+                    .trailer(keys::APP_SCAN, format!("{} {}", a.app, summary(a)))
+                    .trailer(keys::APP_SCAN_FIXABLE, format!("{} {}", a.app, fixable(a)));
+            }
+        }
+    }
+    let message = message
         .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
-        .trailer(keys::RUN_ID, &options.run_id),
-    };
-    let reporter = steps.reporter();
-    let (written, urls) = steps
-        .run("deploy-dev", async {
-            let change = change.clone();
-            let written = pipeline.git(move |repo| repo.write(&change)).await?;
-            let revision = written.revision().clone();
-            reporter.progress(
-                "deploy-dev",
-                format!(
-                    "GitOps {} at {}",
-                    outcome_word(&written),
-                    &revision.as_str()[..12]
-                ),
-            );
-            let deployed = sync::deploy(pipeline, dev, &built.tag.to_string(), reporter).await?;
-            let urls = deployed.urls.clone();
-            let unchanged =
-                matches!(written, Written::Unchanged { .. }) && !deployed.convergence.changed();
-            let detail = format!(
-                "{} replica(s) serve {} ({}); started {}, retired {}",
-                urls.len(),
-                built.tag,
-                outcome_word(&written),
-                deployed.convergence.started.len(),
-                deployed.convergence.removed.len()
-            );
-            let outcome = if unchanged {
-                Outcome::Unchanged
-            } else {
-                Outcome::Succeeded
-            };
-            Ok::<_, Error>((outcome, detail, (written, urls)))
-        })
-        .await?;
-    report.gitops = Some(written);
-    report.dev_urls = urls;
-    Ok(())
+        .trailer(keys::RUN_ID, &options.run_id);
+    Some(Change {
+        files: built
+            .iter()
+            .zip(&tags)
+            .map(|((a, _, digest), tag)| FileEdit {
+                path: pipeline.config.values_path(&a.app, &dev.name),
+                set: vec![
+                    ("image.tag".to_owned(), Scalar::str(tag)),
+                    ("image.digest".to_owned(), Scalar::str(digest.as_str())),
+                ],
+                planned_from: None,
+            })
+            .collect(),
+        message,
+    })
 }
 
 fn outcome_word(written: &Written) -> &'static str {
@@ -328,23 +568,38 @@ async fn notify(
         return;
     };
     let dev = pipeline.config.first();
-    let sha = report
-        .image
-        .as_ref()
-        .map_or_else(|| "not built".to_owned(), |i| i.tag.to_string());
+    let built: Vec<String> = report
+        .apps
+        .iter()
+        .filter_map(|a| a.image.as_ref().map(|i| (a, i)))
+        .map(|(a, i)| {
+            if report.apps.len() > 1 {
+                format!("{}@{}", a.app, short(&i.tag.to_string()))
+            } else {
+                i.tag.to_string()
+            }
+        })
+        .collect();
+    let sha = if built.is_empty() {
+        "not built".to_owned()
+    } else {
+        built.join(", ")
+    };
+    let what = pipeline
+        .config
+        .apps
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let commit = report
         .gitops
         .as_ref()
         .map_or_else(|| "none".to_owned(), |w| w.revision().to_string());
     let notice = Notice {
         headline: match error {
-            None => format!(
-                "{} {} deployed to {}",
-                pipeline.config.app.name,
-                short(&sha),
-                dev.name
-            ),
-            Some(_) => format!("{} ci failed", pipeline.config.app.name),
+            None => format!("{} deployed to {}", short_list(&sha), dev.name),
+            Some(_) => format!("{what} ci failed"),
         },
         ok: error.is_none(),
         facts: vec![
@@ -369,6 +624,15 @@ async fn notify(
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
+}
+
+/// One build as `paktech-app <12 hex>` (as before apps), several as they are listed.
+fn short_list(builds: &str) -> String {
+    if builds.contains(", ") || builds.contains('@') {
+        builds.to_owned()
+    } else {
+        short(builds).to_owned()
+    }
 }
 
 /// A `[workspace.package]` field of the workspace manifest (the version and repository
