@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn the_canary_and_the_old_replicas_are_summed_apart() {
-        let new: GitSha = "1".repeat(40).parse().expect("sha");
+        let new: crate::model::GitSha = "1".repeat(40).parse().expect("sha");
         let snapshot = |replicas| MetricsSnapshot {
             replicas,
             unreadable: Vec::new(),
