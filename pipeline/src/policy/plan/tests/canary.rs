@@ -32,7 +32,7 @@ fn a_canary_is_a_step_of_its_stage_on_the_local_target() {
     // Before the deploy line: the canary comes first.
     assert!(text.find("canary:") < text.find("deploy:"), "{text}");
     let json = serde_json::to_value(&planned).expect("json");
-    assert_eq!(json["stages"][0]["canary"]["window"], "30s");
+    assert_eq!(json["stages"][0]["apps"][0]["canary"]["window"], "30s");
 
     // Without the setting there is no canary step.
     let plain = plan_on(&config(""), TargetKind::Local).expect("plan");

@@ -43,7 +43,7 @@ fn a_window_that_holds_the_minimum_keeps_its_load_and_prints_the_error_rates() {
     );
     assert!(text.contains(&rates), "{text}");
     let json = serde_json::to_value(&planned).expect("json");
-    let analysis = &json["stages"][0]["monitor"]["analysis"];
+    let analysis = &json["stages"][0]["apps"][0]["monitor"]["analysis"];
     assert_eq!(analysis["minimum"], n);
     assert_eq!(analysis["load_rate"], 7.0);
     assert!(analysis["raised_from"].is_null());
