@@ -493,7 +493,7 @@ impl Kind {
             .with_context(|| format!("cannot write {}", path.display()))?;
         let config = pipeline::config::PipelineConfig::load_in(&path, &workspace::root())?;
         let url = gitops_remote.display().to_string();
-        if config.image.repository.as_str() != REGISTRY_REPOSITORY
+        if config.apps[0].repository.as_str() != REGISTRY_REPOSITORY
             || config.gitops.url.as_deref() != Some(url.as_str())
         {
             bail!(

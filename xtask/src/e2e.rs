@@ -314,7 +314,7 @@ impl Scenario {
     /// trailers a pipeline promotion would carry.
     async fn bad_release(&self, head: &str) -> anyhow::Result<String> {
         let sha: GitSha = format!("{:040x}", rand::random::<u128>()).parse()?;
-        let repository = &self.config.image.repository;
+        let repository = &self.config.apps[0].repository;
         let docker = pipeline::adapters::docker::connect().await?;
         let images = ImageBuilder::new(docker.clone());
         images
@@ -337,19 +337,17 @@ impl Scenario {
             .with_context(|| format!("{repository}:{sha} is not in the registry after the push"))?;
         for env in ["dev", "staging"] {
             let env: EnvName = env.parse()?;
-            self.gitops.write(&Change {
-                path: self.config.values_path(&env),
-                set: vec![
+            self.gitops.write(&Change::one(
+                self.config.values_path(&self.config.apps[0].name, &env),
+                vec![
                     ("image.tag".to_owned(), Scalar::str(sha.as_str())),
                     ("image.digest".to_owned(), Scalar::str(digest.as_str())),
                 ],
-                planned_from: None,
-                message: CommitMessage::new(format!(
-                    "fix({env}): hotfix by hand (e2e bad release)"
-                ))
-                .trailer(keys::ACTION, "promote")
-                .trailer(keys::IMAGE_SHA, sha.as_str()),
-            })?;
+                None,
+                CommitMessage::new(format!("fix({env}): hotfix by hand (e2e bad release)"))
+                    .trailer(keys::ACTION, "promote")
+                    .trailer(keys::IMAGE_SHA, sha.as_str()),
+            ))?;
         }
         eprintln!("e2e: bad release {sha} ({digest}) is in dev and staging");
         Ok(sha.to_string())
@@ -369,7 +367,10 @@ fn prod_frozen() -> anyhow::Result<bool> {
     let prod = config.environment("prod")?;
     let decision = window::decide(
         &window::windows_from_appproject(&doc)?,
-        &pipeline::adapters::target::kube::argo::application_name(config.app.name.as_str(), "prod"),
+        &pipeline::adapters::target::kube::argo::application_name(
+            config.apps[0].name.as_str(),
+            "prod",
+        ),
         &prod.namespace,
         chrono::Utc::now(),
         SyncPurpose::Promotion,
