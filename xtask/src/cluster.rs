@@ -753,7 +753,7 @@ mod tests {
         let path = kind.pipeline_config(&remote).expect("pipeline.toml");
         let config =
             pipeline::config::PipelineConfig::load_in(&path, &workspace::root()).expect("load");
-        assert_eq!(config.image.repository.as_str(), REGISTRY_REPOSITORY);
+        assert_eq!(config.apps[0].repository.as_str(), REGISTRY_REPOSITORY);
         // This machine's signing key is never trusted there, whatever the target.
         for target in [context::TargetKind::Local, context::TargetKind::Kind] {
             assert!(!crate::local_key::applies(target, &config), "{target:?}");

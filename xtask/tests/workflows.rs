@@ -201,25 +201,28 @@ fn rand_suffix() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// gitops/ as the GitOps repository of `repository` holds it: every values file names it.
-fn gitops_for(repository: &str, to: &Path) {
-    fn copy(from: &Path, to: &Path, repository: &str) {
+/// gitops/ as the GitOps repository of `repositories` holds it: every app's values files
+/// name its repository.
+fn gitops_for(repositories: &[(String, String)], to: &Path) {
+    fn copy(from: &Path, to: &Path, repositories: &[(String, String)]) {
         std::fs::create_dir_all(to).expect("mkdir");
         for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
             let target = to.join(entry.file_name());
             if entry.path().is_dir() {
-                copy(&entry.path(), &target, repository);
+                copy(&entry.path(), &target, repositories);
             } else {
-                let text = std::fs::read_to_string(entry.path()).expect("read");
-                let text = text.replace(
-                    "repository: \"paktech-app\"",
-                    &format!("repository: \"{repository}\""),
-                );
+                let mut text = std::fs::read_to_string(entry.path()).expect("read");
+                for (app, repository) in repositories {
+                    text = text.replace(
+                        &format!("repository: \"{app}\""),
+                        &format!("repository: \"{repository}\""),
+                    );
+                }
                 std::fs::write(target, text).expect("write");
             }
         }
     }
-    copy(&tests::workspace().join("gitops"), to, repository);
+    copy(&tests::workspace().join("gitops"), to, repositories);
 }
 
 /// `cargo xtask lint` with exactly `env` (and PATH), against the GitOps content the config
@@ -229,11 +232,17 @@ fn lint(env: &BTreeMap<String, String>, scratch: &Path) -> (bool, String) {
         .get("PAKTECH_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| tests::workspace().join("pipeline.toml"));
-    let repository = pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
-        .map(|c| c.image.repository.as_str().to_owned())
-        .unwrap_or_else(|_| "paktech-app".to_owned());
+    let repositories: Vec<(String, String)> =
+        pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
+            .map(|c| {
+                c.apps
+                    .iter()
+                    .map(|a| (a.name.to_string(), a.repository.as_str().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
     let gitops = scratch.join(format!("gitops-{}", rand_suffix()));
-    gitops_for(&repository, &gitops);
+    gitops_for(&repositories, &gitops);
     let out = Command::new(XTASK)
         .args(["lint", "--gitops"])
         .arg(&gitops)
@@ -274,12 +283,15 @@ fn every_xtask_step_lints_clean_with_the_environment_its_job_gives_it() {
                     let named =
                         pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
                             .map(|c| {
-                                let host =
-                                    pipeline::adapters::registry::split_host(&c.image.repository)
-                                        .map(|(host, _)| host.to_owned());
-                                (c.image.repository.as_str().to_owned(), host)
+                                c.apps
+                                    .iter()
+                                    .map(|a| {
+                                        let host = a.repository.host().map(str::to_owned);
+                                        (a.repository.as_str().to_owned(), host)
+                                    })
+                                    .collect::<Vec<_>>()
                             });
-                    if !matches!(named, Ok((_, Some(_)))) {
+                    if !matches!(&named, Ok(apps) if apps.iter().all(|(_, host)| host.is_some())) {
                         failures.push(format!(
                             "{what}: {} names no registry host: {named:?}",
                             config.display()
