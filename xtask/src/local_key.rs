@@ -98,10 +98,8 @@ mod tests {
             "pipeline.aks.toml",
             &read("pipeline.aks.toml").replace("@ACR_LOGIN_SERVER@", "paktech.azurecr.io"),
         );
-        let kind_text = read("pipeline.toml").replace(
-            "repository = \"paktech-app\"",
-            &format!("repository = \"{}\"", crate::cluster::REGISTRY_REPOSITORY),
-        );
+        let kind_text =
+            read("pipeline.toml").replace("repository = \"", "repository = \"localhost:5001/");
         let kind = config("kind/pipeline.toml", &kind_text);
         assert!(applies(TargetKind::Local, &local));
         for target in [TargetKind::Kind, TargetKind::Aks] {

@@ -75,10 +75,7 @@ async fn setup() -> Setup {
         &config,
         std::fs::read_to_string(workspace.join("pipeline.toml"))
             .expect("pipeline.toml")
-            .replace(
-                "repository = \"paktech-app\"",
-                "repository = \"registry.example.invalid/paktech-app\"",
-            ),
+            .replace("repository = \"", "repository = \"registry.example.invalid/"),
     )
     .expect("config");
     let remote = tests::seeded_remote(dir.path());
@@ -121,7 +118,13 @@ async fn status_and_history_need_no_docker_engine_on_a_cluster_target() {
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let envs = json["environments"].as_array().expect("environments");
-    assert_eq!(envs.len(), 3, "{json}");
+    // Every app in every environment, each named.
+    assert_eq!(envs.len(), 2 * 3, "{json}");
+    assert!(
+        envs.iter()
+            .any(|e| e["app"] == "paktech-gateway" && e["env"] == "prod"),
+        "{json}"
+    );
     assert!(!stderr(&out).contains("Docker"), "{}", stderr(&out));
 
     let out = xtask(&setup, &["history", "--json"]);
