@@ -477,7 +477,7 @@ sync_timeout = "90s"
         assert_eq!(c.gitops.branch, "main");
         assert!(c.scan.fail_on.is_none());
         assert_eq!(
-            c.values_path(&prod.name),
+            c.values_path(&c.apps[0].name, &prod.name),
             "apps/paktech-app/prod/values.yaml"
         );
     }

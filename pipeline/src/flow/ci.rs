@@ -598,6 +598,9 @@ async fn notify(
         .map_or_else(|| "none".to_owned(), |w| w.revision().to_string());
     let notice = Notice {
         headline: match error {
+            None if pipeline.config.apps.len() == 1 => {
+                format!("{what} {} deployed to {}", short(&sha), dev.name)
+            }
             None => format!("{} deployed to {}", short_list(&sha), dev.name),
             Some(_) => format!("{what} ci failed"),
         },

@@ -143,7 +143,7 @@ pub async fn rollback(
         return Ok(report);
     }
 
-    let change = change(pipeline, options, &plan);
+    let change = change(options, &plan);
     let written = pipeline.git(move |repo| repo.write(&change)).await?;
     let revision = written.revision().clone();
     reporter.progress(
@@ -258,7 +258,7 @@ fn to_words(env: &EnvName, to: &str) -> String {
     }
 }
 
-fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -> Change {
+fn change(options: &RollbackOptions, plan: &RollbackPlan) -> Change {
     let mut message = CommitMessage::new(format!(
         "revert({}): roll back {} from {} to {}",
         plan.env,

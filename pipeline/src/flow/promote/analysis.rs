@@ -138,6 +138,7 @@ impl Analysis {
         let start = pipeline.target.metrics(app, env).await?;
         if !start.unreadable.is_empty() {
             return Err(Error::Smoke {
+                app: app.to_string(),
                 env: env.to_string(),
                 problems: format!("/metrics unreadable on {}", start.unreadable.join("; ")),
             });

@@ -12,7 +12,6 @@ use crate::adapters::target::{Replica, SyncMode};
 use crate::config::EnvironmentConfig;
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, Result, sync};
-use crate::model::GitSha;
 use crate::policy::analysis::{Decision, Look, Reading, Summary, Verdict, Window, decide, judge};
 use crate::policy::plan::{AppStage, CanaryStep, Stage};
 use crate::policy::rollout::canary_step;
@@ -39,7 +38,6 @@ pub(super) async fn run(
     let Some(app) = stage.apps.first().filter(|_| stage.apps.len() == 1) else {
         return Ok(None);
     };
-    let sha = &app.sha;
     let Some(canary) = app.canary.as_ref().filter(|_| committed) else {
         return Ok(None);
     };
@@ -313,7 +311,7 @@ mod tests {
 
     #[test]
     fn the_canary_and_the_old_replicas_are_summed_apart() {
-        let new: GitSha = "1".repeat(40).parse().expect("sha");
+        let new: crate::model::GitSha = "1".repeat(40).parse().expect("sha");
         let snapshot = |replicas| MetricsSnapshot {
             replicas,
             unreadable: Vec::new(),

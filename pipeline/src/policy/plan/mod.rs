@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::{CommitRecord, keys};
+use crate::audit::CommitRecord;
 use crate::config::{AppConfig, EnvironmentConfig, PipelineConfig};
 use crate::model::{AppName, Digest, EnvName, GitSha, Person, Reason, TargetKind};
 use crate::policy::approval::{ApprovalRule, GateStatus, gate};
