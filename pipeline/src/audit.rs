@@ -216,7 +216,8 @@ impl CommitMessage {
             }
             several => {
                 for b in several {
-                    self = self.trailer(keys::APP_BUILD, format!("{} {} {}", b.app, b.sha, b.digest));
+                    self =
+                        self.trailer(keys::APP_BUILD, format!("{} {} {}", b.app, b.sha, b.digest));
                 }
             }
         }

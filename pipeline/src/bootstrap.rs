@@ -50,7 +50,12 @@ pub const APP_FROM_PATH: &str = "{{ index .path.segments 1 }}";
 /// Whether an environment's ApplicationSet generates exactly one Application per app, from
 /// the app's values file, named `<app>-<env>` and rendering `helm/<app>`. A template that
 /// names one app literally (the one-app form) is accepted while there is one app.
-fn generated_apps(config: &PipelineConfig, env: &EnvName, file: &str, doc: &Document) -> Vec<String> {
+fn generated_apps(
+    config: &PipelineConfig,
+    env: &EnvName,
+    file: &str,
+    doc: &Document,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let mut files = list_of(doc, "spec.generators[0].git.files", "path");
     let mut wanted: Vec<String> = config
@@ -66,9 +71,18 @@ fn generated_apps(config: &PipelineConfig, env: &EnvName, file: &str, doc: &Docu
         ));
     }
     let templated = [
-        ("spec.template.metadata.name", format!("{APP_FROM_PATH}-{env}")),
-        ("spec.template.spec.sources[0].path", format!("helm/{APP_FROM_PATH}")),
-        ("spec.template.spec.sources[0].helm.releaseName", APP_FROM_PATH.to_owned()),
+        (
+            "spec.template.metadata.name",
+            format!("{APP_FROM_PATH}-{env}"),
+        ),
+        (
+            "spec.template.spec.sources[0].path",
+            format!("helm/{APP_FROM_PATH}"),
+        ),
+        (
+            "spec.template.spec.sources[0].helm.releaseName",
+            APP_FROM_PATH.to_owned(),
+        ),
         (
             "spec.template.spec.sources[0].helm.valueFiles[0]",
             "$values/{{ .path.path }}/values.yaml".to_owned(),

@@ -290,8 +290,12 @@ impl PipelineConfig {
         let single = match (self.single_app.take(), self.single_image.take()) {
             (None, None) => None,
             (Some(app), Some(image)) => Some(AppConfig::single(app.name, image.repository)),
-            (Some(_), None) => return Err("missing field `image`: [app] needs [image] with its repository".into()),
-            (None, Some(_)) => return Err("missing field `app`: [image] needs [app] with its name".into()),
+            (Some(_), None) => {
+                return Err("missing field `image`: [app] needs [image] with its repository".into());
+            }
+            (None, Some(_)) => {
+                return Err("missing field `app`: [image] needs [app] with its name".into());
+            }
         };
         let apps = match (single, apps.is_empty()) {
             (Some(app), true) => vec![app],
@@ -323,6 +327,18 @@ impl PipelineConfig {
                     return Err(format!("apps[{i}].environments.{env}.analysis{problem}"));
                 }
             }
+        }
+        let host = |a: &AppConfig| a.repository.host().map(str::to_owned);
+        if let Some((i, other)) = apps
+            .iter()
+            .enumerate()
+            .find(|(_, a)| host(a) != host(&apps[0]))
+        {
+            return Err(format!(
+                "apps[{i}].repository: {:?} is in another registry than {:?}; expected every app's images in one registry",
+                other.repository.as_str(),
+                apps[0].repository.as_str()
+            ));
         }
         in_dependency_order(apps)
     }

@@ -250,9 +250,11 @@ mod tests {
         );
         let doc = Document::parse("v", text).expect("doc");
         let env = "dev".parse().expect("env");
-        let a = DesiredState::from_values(&app(), &env, &SHA.parse().expect("sha"), &doc).expect("a");
-        let b = DesiredState::from_values(&app(), &env, &"f".repeat(40).parse().expect("sha"), &doc)
-            .expect("b");
+        let a =
+            DesiredState::from_values(&app(), &env, &SHA.parse().expect("sha"), &doc).expect("a");
+        let b =
+            DesiredState::from_values(&app(), &env, &"f".repeat(40).parse().expect("sha"), &doc)
+                .expect("b");
         assert_eq!(a.spec(), b.spec());
     }
 

@@ -108,6 +108,18 @@ pub async fn faulty_build(pipeline: &Pipeline, docker: &Docker, fault: Fault) ->
     sha
 }
 
+/// The workspace's members, as its manifest lists them.
+fn members(workspace: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(workspace.join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("Cargo.toml is TOML");
+    manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members")
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Lays the workspace's manifests and sources at `copy` (files unchanged keep their times,
 /// so cargo's fingerprints hold) with `/`'s handler patched.
 fn write_copy(workspace: &Path, copy: &Path, fault: Fault) {
@@ -115,8 +127,8 @@ fn write_copy(workspace: &Path, copy: &Path, fault: Fault) {
     for file in ["Cargo.toml", "Cargo.lock"] {
         sync_file(&workspace.join(file), &copy.join(file));
     }
-    for member in ["app", "pipeline", "xtask", "tests", "workspace-hack"] {
-        sync_dir(&workspace.join(member), &copy.join(member));
+    for member in members(workspace) {
+        sync_dir(&workspace.join(&member), &copy.join(&member));
     }
     let routes = std::fs::read_to_string(workspace.join("app/src/routes.rs")).expect("routes");
     assert!(

@@ -75,16 +75,35 @@ pub fn git_cli(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A pipeline for whole-flow tests: the project's `pipeline.toml`, a fresh seeded GitOps
-/// remote under `dir`, and containers named with `prefix` so tests never touch the
-/// developer's own environments.
+/// A pipeline for whole-flow tests of one app: the project's `pipeline.toml` with its first
+/// app, paktech-app, alone, a fresh seeded GitOps remote under `dir`, and containers named
+/// with `prefix` so tests never touch the developer's own environments.
 pub fn test_pipeline(
     dir: &std::path::Path,
     docker: bollard::Docker,
     prefix: &str,
 ) -> pipeline::flow::Pipeline {
+    test_pipeline_of(dir, docker, prefix, &[APP])
+}
+
+/// The app the one-app whole-flow tests deliver.
+pub const APP: &str = "paktech-app";
+
+/// The app as a name.
+pub fn app() -> pipeline::model::AppName {
+    APP.parse().expect("app")
+}
+
+/// [`test_pipeline`] delivering `apps` of the project's `pipeline.toml`.
+pub fn test_pipeline_of(
+    dir: &std::path::Path,
+    docker: bollard::Docker,
+    prefix: &str,
+    apps: &[&str],
+) -> pipeline::flow::Pipeline {
     let mut config = pipeline::config::PipelineConfig::load(&workspace().join("pipeline.toml"))
         .expect("pipeline.toml");
+    config.apps.retain(|a| apps.contains(&a.name.as_str()));
     without_supply_chain(&mut config);
     let remote = seeded_remote(dir);
     let gitops = pipeline::adapters::gitops::GitOpsRepo::open(
@@ -225,7 +244,7 @@ pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
     let sha = another_build(pipeline, docker, None).await;
     let digest = digest_of(pipeline, &sha).await;
     pretend_it_ran(pipeline, "dev", &sha, &digest);
-    sync::sync(pipeline, pipeline.config.first(), None, &Silent)
+    sync::sync_env(pipeline, pipeline.config.first(), None, &Silent)
         .await
         .expect("dev runs the made-up commit's build");
     sha
@@ -268,9 +287,12 @@ pub async fn another_build(
 /// Builds the app sources under `sources` (a workspace) as the image of `sha`, with the
 /// `image-test` profile; the caller holds [`faulty::BuildLock`].
 pub async fn build_sources(pipeline: &Pipeline, docker: &Docker, sources: PathBuf, sha: &GitSha) {
+    let app = pipeline.config.app(APP).expect("paktech-app");
     let request = ImageRequest {
         workspace: sources,
-        repository: pipeline.config.image.repository.clone(),
+        package: APP.to_owned(),
+        dockerfile: "app/Dockerfile".into(),
+        repository: app.repository.clone(),
         version: "0.1.0".to_owned(),
         source_url: "https://example.invalid/paktech".to_owned(),
         allow_dirty: true,
@@ -304,24 +326,27 @@ pub fn env_mut<'p>(
 pub fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest: &str) {
     pipeline
         .gitops
-        .write(&Change {
-            path: pipeline.config.values_path(&env(env_name)),
-            set: vec![
+        .write(&Change::one(
+            pipeline.config.values_path(&app(), &env(env_name)),
+            vec![
                 ("image.tag".to_owned(), Scalar::str(sha.as_str())),
                 ("image.digest".to_owned(), Scalar::str(digest)),
             ],
-            planned_from: None,
-            message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+            None,
+            CommitMessage::new(format!("chore({env_name}): promote by hand"))
                 .trailer(keys::ACTION, "promote")
                 .trailer(keys::IMAGE_SHA, sha.as_str()),
-        })
+        ))
         .expect("write");
 }
 
 pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
     pipeline
         .registry
-        .digest(&pipeline.config.image.repository, sha.as_str())
+        .digest(
+            &pipeline.config.app(APP).expect("paktech-app").repository,
+            sha.as_str(),
+        )
         .await
         .expect("registry")
         .expect("image")
@@ -505,6 +530,7 @@ pub async fn approved_to_prod(
     request_and_approve(pipeline, "prod", sha, "alice", "bob").await;
     let options = PromoteOptions {
         env: env("prod"),
+        apps: Vec::new(),
         sha: Some(sha.clone()),
         dry_run: false,
         requested_by: "alice".parse().expect("person"),
@@ -650,14 +676,18 @@ pub fn last_prod_commit(dir: &std::path::Path, pipeline: &Pipeline) -> String {
             "--format=%B",
             "main",
             "--",
-            &pipeline.config.values_path(&env("prod")),
+            &pipeline.config.values_path(&app(), &env("prod")),
         ],
     )
 }
 
 /// Asserts that every replica prod has answers and runs `sha`.
 pub async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&app(), &env("prod"))
+        .await
+        .expect("probe");
     assert!(
         !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
         "{probes:?}"
@@ -676,7 +706,7 @@ pub fn posted(posts: &std::sync::Mutex<Vec<serde_json::Value>>) -> Vec<String> {
 
 /// Whether prod's history has a rollback whose detail mentions `needle`.
 pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
-    let events = pipeline::flow::history::history(pipeline, Some("prod"), 10)
+    let events = pipeline::flow::history::history(pipeline, Some("prod"), &[], 10)
         .await
         .expect("history");
     events

@@ -51,6 +51,9 @@ impl ApproveArgs {
 pub struct UnblockArgs {
     #[arg(long)]
     sha: String,
+    /// The app whose build is blocked (default: the only app).
+    #[arg(long)]
+    app: Option<String>,
     #[arg(long)]
     reason: String,
     #[arg(long = "as")]
@@ -61,10 +64,11 @@ impl UnblockArgs {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
         let sha: GitSha = self.sha.parse()?;
+        let app = context::one_app(&config, self.app.as_deref())?.name.clone();
         let reason = context::text_arg("--reason", &self.reason)?;
         let by = context::person(self.by.as_deref())?;
         let pipeline = context::pipeline_with(config).await?;
-        let written = approve::unblock(&pipeline, &sha, &by, &reason).await?;
+        let written = approve::unblock(&pipeline, &app, &sha, &by, &reason).await?;
         if json {
             output::print_json(&written)?;
         } else {

@@ -119,8 +119,11 @@ fn code(err: &anyhow::Error) -> u8 {
 
 fn refusal_code(refusal: &Refusal) -> u8 {
     match refusal {
+        Refusal::App { refusal, .. } => refusal_code(refusal),
         Refusal::NotPromotable { .. }
         | Refusal::NothingToPromote { .. }
+        | Refusal::UpToDate { .. }
+        | Refusal::CanaryRelease { .. }
         | Refusal::ImageNotFound { .. }
         | Refusal::CanaryUnsupported { .. }
         | Refusal::WindowTooShort { .. }

@@ -20,7 +20,10 @@ pub const SOURCE: &str = "this machine's key";
 /// local engine's store (no registry host).
 pub fn applies(target: TargetKind, config: &PipelineConfig) -> bool {
     target == TargetKind::Local
-        && pipeline::adapters::registry::split_host(&config.image.repository).is_none()
+        && config
+            .apps
+            .iter()
+            .all(|a| pipeline::adapters::registry::split_host(&a.repository).is_none())
 }
 
 /// The key pair in `state/keys/`: read, or made when there is none (private key mode 0600,

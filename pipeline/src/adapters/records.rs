@@ -11,9 +11,7 @@
 use crate::adapters::gitops::{self, GitOpsRepo, Written};
 use crate::audit::CommitMessage;
 use crate::audit::CommitRecord;
-use crate::model::{
-    AppName, Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet,
-};
+use crate::model::{AppName, Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
 
 /// The side branch records live on.
 pub const BRANCH: &str = "paktech-records";
@@ -93,7 +91,8 @@ fn parse_record(path: &str, text: &str, set: &mut RecordSet) -> Result<(), Strin
         }
         ["blocks", app, file] => {
             let b: Block = serde_json::from_str(text).map_err(json)?;
-            if format!("{}.json", b.sha) != *file || b.app.as_ref().map(|a| a.as_str()) != Some(*app)
+            if format!("{}.json", b.sha) != *file
+                || b.app.as_ref().map(|a| a.as_str()) != Some(*app)
             {
                 return Err(format!(
                     "it blocks {} of {} but is filed as {app}/{file}",
@@ -193,7 +192,10 @@ impl<'a> Records<'a> {
         };
         let message = CommitMessage::new(format!("block: {what}"))
             .trailer(RECORD_ACTION, "block")
-            .trailer(crate::audit::keys::APP, block.app.as_ref().map_or("", |a| a.as_str()))
+            .trailer(
+                crate::audit::keys::APP,
+                block.app.as_ref().map_or("", |a| a.as_str()),
+            )
             .trailer(crate::audit::keys::IMAGE_SHA, block.sha.as_str())
             .trailer("Reason", block.reason.as_str())
             .trailer(crate::audit::keys::REQUESTED_BY, block.by.as_str());

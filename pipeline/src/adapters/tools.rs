@@ -123,7 +123,13 @@ pub async fn build_static_app(
 pub async fn workspace_crates(workspace: &Path) -> Result<Vec<WorkspaceCrate>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace)
         .stderr(Stdio::inherit())
         .output()
@@ -146,12 +152,18 @@ pub fn crates_from_metadata(json: &[u8]) -> Result<Vec<WorkspaceCrate>> {
     let bad = |why: &str| Error::Metadata(why.to_owned());
     let value: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| Error::Metadata(e.to_string()))?;
-    let root = value["workspace_root"].as_str().ok_or_else(|| bad("no workspace_root"))?;
-    let packages = value["packages"].as_array().ok_or_else(|| bad("no packages"))?;
+    let root = value["workspace_root"]
+        .as_str()
+        .ok_or_else(|| bad("no workspace_root"))?;
+    let packages = value["packages"]
+        .as_array()
+        .ok_or_else(|| bad("no packages"))?;
     packages
         .iter()
         .map(|p| {
-            let name = p["name"].as_str().ok_or_else(|| bad("a package without a name"))?;
+            let name = p["name"]
+                .as_str()
+                .ok_or_else(|| bad("a package without a name"))?;
             let manifest = p["manifest_path"]
                 .as_str()
                 .ok_or_else(|| bad("a package without a manifest_path"))?;

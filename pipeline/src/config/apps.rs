@@ -160,7 +160,12 @@ mod tests {
     #[test]
     fn dependencies_come_first_and_the_rest_keeps_its_order() {
         assert_eq!(
-            order(vec![app("web", &["api"]), app("api", &["db"]), app("db", &[]), app("cron", &[])]),
+            order(vec![
+                app("web", &["api"]),
+                app("api", &["db"]),
+                app("db", &[]),
+                app("cron", &[])
+            ]),
             Ok(vec!["db".into(), "api".into(), "web".into(), "cron".into()])
         );
         assert_eq!(
@@ -172,11 +177,22 @@ mod tests {
     #[test]
     fn duplicates_unknown_dependencies_and_cycles_are_refused() {
         for (apps, expected) in [
-            (vec![app("a", &[]), app("a", &[])], "apps[1].name: \"a\" appears twice"),
-            (vec![app("a", &["z"])], "apps[0].depends_on: \"z\" is not an app of this file; expected one of a"),
+            (
+                vec![app("a", &[]), app("a", &[])],
+                "apps[1].name: \"a\" appears twice",
+            ),
+            (
+                vec![app("a", &["z"])],
+                "apps[0].depends_on: \"z\" is not an app of this file; expected one of a",
+            ),
             (vec![app("a", &["a"])], "\"a\" depends on itself"),
             (
-                vec![app("a", &["b"]), app("b", &["c"]), app("c", &["a"]), app("d", &[])],
+                vec![
+                    app("a", &["b"]),
+                    app("b", &["c"]),
+                    app("c", &["a"]),
+                    app("d", &[]),
+                ],
                 "the dependencies of a, b, c form a cycle",
             ),
         ] {

@@ -354,28 +354,14 @@ async fn build_app(
     source_url: &str,
 ) -> Result<()> {
     let app = pipeline.config.app(entry.app.as_str())?;
-    let package = app.package().to_owned();
-    let dockerfile = match &app.dockerfile {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let crates = tools::workspace_crates(&pipeline.workspace).await?;
-            let dir = crates
-                .iter()
-                .find(|c| c.name == package)
-                .map(|c| c.dir.clone())
-                .unwrap_or_else(|| package.clone());
-            Path::new(&dir).join("Dockerfile")
-        }
-    };
-    let request = ImageRequest {
-        workspace: pipeline.workspace.clone(),
-        package,
-        dockerfile,
-        repository: app.repository.clone(),
-        version: version.to_owned(),
-        source_url: source_url.to_owned(),
-        allow_dirty: options.allow_dirty,
-    };
+    let request = ImageRequest::for_app(
+        pipeline.workspace.clone(),
+        app,
+        version.to_owned(),
+        source_url.to_owned(),
+        options.allow_dirty,
+    )
+    .await?;
     let reporter = steps.reporter();
     let built = steps
         .run(&step(pipeline, "build", &app.name), async {
@@ -428,8 +414,12 @@ async fn build_app(
         .await?;
     entry.sbom = Some(sbom.digest.to_string());
 
-    let (image_elapsed, image_scan) =
-        timed(scan::image(&built, options.scan_report.as_deref(), Some(&sbom))).await;
+    let (image_elapsed, image_scan) = timed(scan::image(
+        &built,
+        options.scan_report.as_deref(),
+        Some(&sbom),
+    ))
+    .await;
     let image_result = image_scan.map(|scan| {
         let (scan, scan_sbom) = scan.map_or((None, None), |(s, sbom)| (Some(s), sbom));
         let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());

@@ -61,6 +61,41 @@ pub struct ImageRequest {
     pub allow_dirty: bool,
 }
 
+impl ImageRequest {
+    /// What building `app` takes: its package, and its Dockerfile (as configured, else the
+    /// one beside the package's manifest, found with `cargo metadata`).
+    pub async fn for_app(
+        workspace: PathBuf,
+        app: &crate::config::AppConfig,
+        version: String,
+        source_url: String,
+        allow_dirty: bool,
+    ) -> Result<Self> {
+        let package = app.package().to_owned();
+        let dockerfile = match &app.dockerfile {
+            Some(path) => PathBuf::from(path),
+            None => {
+                let crates = tools::workspace_crates(&workspace).await?;
+                let dir = crates
+                    .iter()
+                    .find(|c| c.name == package)
+                    .map(|c| c.dir.clone())
+                    .unwrap_or_else(|| package.clone());
+                std::path::Path::new(&dir).join("Dockerfile")
+            }
+        };
+        Ok(Self {
+            workspace,
+            package,
+            dockerfile,
+            repository: app.repository.clone(),
+            version,
+            source_url,
+            allow_dirty,
+        })
+    }
+}
+
 /// What was built.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuiltImage {

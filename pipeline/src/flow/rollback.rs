@@ -210,6 +210,19 @@ pub async fn rollback(
     Ok(report)
 }
 
+/// The apps the newest promotion of `env` moved (in dependency order): what a rollback of
+/// the last release undoes.
+pub async fn last_release(pipeline: &Pipeline, env: &EnvName) -> Result<Vec<AppName>> {
+    let snap = snapshot::read(pipeline).await?;
+    let histories: Vec<(AppName, Vec<crate::audit::CommitRecord>)> = pipeline
+        .config
+        .apps
+        .iter()
+        .map(|a| (a.name.clone(), snap.history(&a.name, env).to_vec()))
+        .collect();
+    Ok(revert::last_release(&histories))
+}
+
 /// Plans the rollback: which commit to undo (`policy::revert::choose`), the file at that
 /// commit and its parent, and the edits (`policy::revert::plan_rollback`).
 async fn plan(
@@ -231,12 +244,12 @@ async fn plan(
         Some(parent) => Some(sync::values(pipeline, app, environment, parent).await?),
         None => None,
     };
-    let current = snap
-        .values(app, env)
-        .ok_or_else(|| crate::config::Error::UnknownEnvironment {
-            name: env.to_string(),
-            known: Vec::new(),
-        })?;
+    let current =
+        snap.values(app, env)
+            .ok_or_else(|| crate::config::Error::UnknownEnvironment {
+                name: env.to_string(),
+                known: Vec::new(),
+            })?;
     Ok(revert::plan_rollback(
         app,
         env,

@@ -63,7 +63,12 @@ pub async fn status(pipeline: &Pipeline, only: &[AppName]) -> Result<(GitSha, Ve
     let several = config.apps.len() > 1;
     let pairs: Vec<(AppConfig, EnvironmentConfig)> = apps
         .iter()
-        .flat_map(|a| config.environments.iter().map(move |e| (a.clone(), e.clone())))
+        .flat_map(|a| {
+            config
+                .environments
+                .iter()
+                .map(move |e| (a.clone(), e.clone()))
+        })
         .collect();
     let wanted = pairs.clone();
     // Git first, in one go off the executor: each values file and its last change.

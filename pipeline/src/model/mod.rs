@@ -223,6 +223,13 @@ impl Repository {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The registry host it names (`registry.example.com`, `127.0.0.1:5000`, `localhost`);
+    /// `None` for a plain name, which the local engine's store holds.
+    pub fn host(&self) -> Option<&str> {
+        let (first, _) = self.0.split_once('/')?;
+        (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+    }
 }
 
 impl FromStr for Repository {

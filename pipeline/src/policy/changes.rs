@@ -15,9 +15,13 @@ const SHARED: [&str; 3] = ["Cargo.lock", "Cargo.toml", ".cargo/"];
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum BuildDecision {
-    Build { why: String },
+    Build {
+        why: String,
+    },
     /// Nothing it is made from changed since `since`, the build its first environment runs.
-    Unchanged { since: GitSha },
+    Unchanged {
+        since: GitSha,
+    },
 }
 
 /// The workspace paths `app` is made from, as prefixes (a directory ends with `/`).
@@ -82,12 +86,18 @@ pub fn decide(
     };
     if running == head {
         return BuildDecision::Build {
-            why: format!("{} is the build it runs: built again, unchanged", head.short()),
+            why: format!(
+                "{} is the build it runs: built again, unchanged",
+                head.short()
+            ),
         };
     }
     let Some(changed) = changed else {
         return BuildDecision::Build {
-            why: format!("the build it runs, {}, is not in this repository's history", running.short()),
+            why: format!(
+                "the build it runs, {}, is not in this repository's history",
+                running.short()
+            ),
         };
     };
     let hits: Vec<&String> = changed.iter().filter(|p| touches(sources, p)).collect();
@@ -99,7 +109,11 @@ pub fn decide(
             why: format!("{one} changed since {}", running.short()),
         },
         [first, rest @ ..] => BuildDecision::Build {
-            why: format!("{first} and {} more changed since {}", rest.len(), running.short()),
+            why: format!(
+                "{first} and {} more changed since {}",
+                rest.len(),
+                running.short()
+            ),
         },
     }
 }
@@ -138,7 +152,15 @@ mod tests {
         let sources = sources(&app("paktech-gateway", &["docs/gateway.md"]), &crates);
         assert_eq!(
             sources,
-            [".cargo/", "Cargo.lock", "Cargo.toml", "docs/gateway.md", "gateway/", "service/", "workspace-hack/"]
+            [
+                ".cargo/",
+                "Cargo.lock",
+                "Cargo.toml",
+                "docs/gateway.md",
+                "gateway/",
+                "service/",
+                "workspace-hack/"
+            ]
         );
         let check = |path: &str, expected: bool| {
             assert_eq!(touches(&sources, path), expected, "{path}");
@@ -158,14 +180,23 @@ mod tests {
         let (head, old) = (sha('b'), sha('a'));
         let changed = |paths: &[&str]| paths.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
         assert_eq!(
-            decide(&sources, Some(&old), &head, Some(&changed(&["app/src/x.rs", "README.md"]))),
+            decide(
+                &sources,
+                Some(&old),
+                &head,
+                Some(&changed(&["app/src/x.rs", "README.md"]))
+            ),
             BuildDecision::Unchanged { since: old.clone() }
         );
         for (running, paths, why) in [
             (None, Some(changed(&[])), "runs no build of it yet"),
             (Some(&head), Some(changed(&[])), "is the build it runs"),
             (Some(&old), None, "not in this repository's history"),
-            (Some(&old), Some(changed(&["Cargo.lock"])), "Cargo.lock changed since aaaaaaa"),
+            (
+                Some(&old),
+                Some(changed(&["Cargo.lock"])),
+                "Cargo.lock changed since aaaaaaa",
+            ),
             (
                 Some(&old),
                 Some(changed(&["gateway/a.rs", "gateway/b.rs"])),

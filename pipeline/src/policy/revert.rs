@@ -35,7 +35,11 @@ pub enum Undo<'h> {
 }
 
 /// The newest commit in `app`'s `history` that brought `sha` into the environment.
-fn introduced<'h>(history: &'h [CommitRecord], app: &AppName, sha: &str) -> Option<&'h CommitRecord> {
+fn introduced<'h>(
+    history: &'h [CommitRecord],
+    app: &AppName,
+    sha: &str,
+) -> Option<&'h CommitRecord> {
     history.iter().find(|c| {
         c.build_of(app.as_str()) == Some(sha)
             && matches!(
@@ -43,6 +47,30 @@ fn introduced<'h>(history: &'h [CommitRecord], app: &AppName, sha: &str) -> Opti
                 Some(Action::Promote | Action::Deploy)
             )
     })
+}
+
+/// The apps the newest promotion (or deploy) of an environment moved: what `rollback`
+/// without `--app` undoes. `histories` holds each app's values-file history there, newest
+/// first; a commit that moved several apps (a release) is in each of their histories.
+pub fn last_release(histories: &[(AppName, Vec<CommitRecord>)]) -> Vec<AppName> {
+    let moved = |c: &&CommitRecord| {
+        matches!(
+            c.trailer(keys::ACTION).and_then(Action::parse),
+            Some(Action::Promote | Action::Deploy)
+        )
+    };
+    let newest = histories
+        .iter()
+        .filter_map(|(_, h)| h.iter().find(moved))
+        .max_by_key(|c| c.time);
+    let Some(newest) = newest else {
+        return Vec::new();
+    };
+    histories
+        .iter()
+        .filter(|(_, h)| h.iter().any(|c| c.revision == newest.revision))
+        .map(|(app, _)| app.clone())
+        .collect()
 }
 
 /// Which commit to undo in `env`, whose values name `current` and whose values-file history

@@ -3,14 +3,13 @@
 //! `plan` (what can move next and what stops it). Nothing here decides a rule.
 
 use chrono::{DateTime, Utc};
-use pipeline::audit::keys;
 use pipeline::flow::history::{self, HistoryEvent};
 use pipeline::flow::status::{self, EnvStatus};
 use pipeline::flow::{Pipeline, snapshot, supply_chain};
 use pipeline::model::Person;
 use pipeline::policy::approval::GateStatus;
 use pipeline::policy::freeze::WindowGate;
-use pipeline::policy::plan::{self, Facts, Refusal, Request, Snapshot};
+use pipeline::policy::plan::{self, Facts, Found, Refusal, Request, Snapshot};
 
 /// How many history events the timeline shows.
 pub const TIMELINE: usize = 50;
@@ -34,9 +33,10 @@ pub struct Board {
     pub replanning: bool,
 }
 
-/// One environment.
+/// One app in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lane {
+    pub app: String,
     pub env: String,
     pub sha: String,
     pub digest: String,
@@ -66,9 +66,10 @@ pub struct Change {
     pub subject: String,
 }
 
-/// What can move from one lane into the next.
+/// What can move of one app from one environment into the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Move {
+    pub app: String,
     pub from: String,
     pub to: String,
     /// The build that would move, when there is one.
@@ -117,6 +118,7 @@ pub type Event = HistoryEvent;
 /// One build's recorded scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanLine {
+    pub app: String,
     pub sha: String,
     pub time: String,
     pub summary: String,
@@ -154,20 +156,26 @@ pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow
     Ok(Reads {
         tips,
         snapshot: snapshot::read(pipeline).await?,
-        timeline: history::history(pipeline, None, TIMELINE).await?,
+        timeline: history::history(pipeline, None, &[], TIMELINE).await?,
     })
 }
 
 /// Gathers the board: `status` now (replicas move without a commit), the plans at `now`
 /// over the cached `reads`.
 pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board> {
-    let (tip, envs) = status::status(pipeline).await?;
+    let (tip, envs) = status::status(pipeline, &[]).await?;
     let snapshot = &reads.snapshot;
     let scans = scans(snapshot, pipeline);
-    let lanes = envs.into_iter().map(|e| lane(e, &scans)).collect();
+    let lanes = envs
+        .into_iter()
+        .map(|e| lane(pipeline, e, &scans))
+        .collect();
     let mut moves = Vec::new();
-    for pair in pipeline.config.environments.windows(2) {
-        moves.push(next_move(pipeline, snapshot, &pair[0].name, &pair[1].name).await);
+    for app in &pipeline.config.apps {
+        for pair in pipeline.config.environments.windows(2) {
+            moves
+                .push(next_move(pipeline, snapshot, &app.name, &pair[0].name, &pair[1].name).await);
+        }
     }
     Ok(Board {
         target: pipeline.target.kind().to_owned(),
@@ -185,13 +193,16 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
 /// the timeline as they are now, the moves and scans as last planned, marked as such. Reading
 /// every environment's history for the plan takes longest; this shows the change first.
 pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Board> {
-    let timeline = history::history(pipeline, None, TIMELINE).await?;
-    let (tip, envs) = status::status(pipeline).await?;
+    let timeline = history::history(pipeline, None, &[], TIMELINE).await?;
+    let (tip, envs) = status::status(pipeline, &[]).await?;
     Ok(Board {
         target: previous.target.clone(),
         gitops_url: previous.gitops_url.clone(),
         tip: tip.to_string(),
-        lanes: envs.into_iter().map(|e| lane(e, &previous.scans)).collect(),
+        lanes: envs
+            .into_iter()
+            .map(|e| lane(pipeline, e, &previous.scans))
+            .collect(),
         moves: previous.moves.clone(),
         timeline: timeline.to_vec(),
         scans: previous.scans.clone(),
@@ -199,12 +210,17 @@ pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Boar
     })
 }
 
-fn lane(e: EnvStatus, scans: &[ScanLine]) -> Lane {
+fn lane(pipeline: &Pipeline, e: EnvStatus, scans: &[ScanLine]) -> Lane {
+    let app = e
+        .app
+        .clone()
+        .unwrap_or_else(|| pipeline.config.apps[0].name.to_string());
     Lane {
         scan: scans
             .iter()
-            .find(|s| s.sha == e.desired_sha)
+            .find(|s| s.app == app && s.sha == e.desired_sha)
             .map(|s| s.summary.clone()),
+        app,
         env: e.env,
         sha: e.desired_sha,
         digest: e.desired_digest,
@@ -230,24 +246,34 @@ fn lane(e: EnvStatus, scans: &[ScanLine]) -> Lane {
     }
 }
 
-/// The newest recorded scan of each build, from the first environment's history (where `ci`
-/// records it), newest first.
+/// The newest recorded scan of each app's builds, from the first environment's history
+/// (where `ci` records it), newest first, at most [`SCANS`] an app.
 fn scans(snapshot: &Snapshot, pipeline: &Pipeline) -> Vec<ScanLine> {
     let mut out: Vec<ScanLine> = Vec::new();
-    for c in snapshot.history(&pipeline.config.first().name) {
-        let (Some(sha), Some(summary)) = (c.trailer(keys::IMAGE_SHA), c.trailer(keys::SCAN)) else {
-            continue;
-        };
-        if out.iter().any(|s| s.sha == sha) {
-            continue;
-        }
-        out.push(ScanLine {
-            sha: sha.to_owned(),
-            time: time(c.time),
-            summary: summary.to_owned(),
-        });
-        if out.len() == SCANS {
-            break;
+    for app in &pipeline.config.apps {
+        let mut found = 0;
+        for c in snapshot.history(&app.name, &pipeline.config.first().name) {
+            let (Some(sha), (Some(summary), _)) =
+                (c.build_of(app.name.as_str()), c.scan_of(app.name.as_str()))
+            else {
+                continue;
+            };
+            if out
+                .iter()
+                .any(|s| s.app == app.name.as_str() && s.sha == sha)
+            {
+                continue;
+            }
+            out.push(ScanLine {
+                app: app.name.to_string(),
+                sha: sha.to_owned(),
+                time: time(c.time),
+                summary: summary.to_owned(),
+            });
+            found += 1;
+            if found == SCANS {
+                break;
+            }
         }
     }
     out
@@ -263,17 +289,19 @@ fn time(seconds: i64) -> String {
 async fn next_move(
     pipeline: &Pipeline,
     snapshot: &Snapshot,
+    app: &pipeline::model::AppName,
     from: &pipeline::model::EnvName,
     to: &pipeline::model::EnvName,
 ) -> Move {
-    let tag = snapshot.tag(from);
+    let tag = snapshot.tag(app, from);
     let mut result = Move {
+        app: app.to_string(),
         from: from.to_string(),
         to: to.to_string(),
         sha: (!tag.is_empty()).then(|| tag.to_owned()),
         state: MoveState::Ready,
     };
-    if !tag.is_empty() && snapshot.tag(to) == tag {
+    if !tag.is_empty() && snapshot.tag(app, to) == tag {
         result.state = MoveState::UpToDate;
         return result;
     }
@@ -288,21 +316,28 @@ async fn next_move(
     };
     let request = Request {
         env: to.clone(),
+        apps: vec![app.clone()],
         sha: None,
         requested_by: requester,
         break_glass: None,
         monitor: None,
     };
-    let choice = match plan::choose(&pipeline.config, snapshot, &request) {
-        Ok(choice) => choice,
+    let choices = match plan::choose(&pipeline.config, snapshot, &request) {
+        Ok(choices) => choices,
         Err(refusal) => {
             result.state = MoveState::Stopped(vec![stop(refusal)]);
             return result;
         }
     };
+    let Some(choice) = choices.first() else {
+        return result;
+    };
+    let Ok(config) = pipeline.config.app(app.as_str()) else {
+        return result;
+    };
     let digest = match pipeline
         .registry
-        .digest(&pipeline.config.image.repository, choice.sha.as_str())
+        .digest(&config.repository, choice.sha.as_str())
         .await
     {
         Ok(digest) => digest,
@@ -315,18 +350,24 @@ async fn next_move(
     };
     // The same evidence promote plans with, so the board shows what the gate would say.
     let evidence = match &digest {
-        Some(d) => Some(supply_chain::evidence(pipeline, &choice.chain, d).await),
+        Some(d) => {
+            Some(supply_chain::evidence(pipeline, &config.repository, &choice.chain, d).await)
+        }
         None => None,
     };
+    let found = [Found {
+        app,
+        digest: digest.as_ref(),
+        supply_chain: evidence.as_ref(),
+    }];
     let facts = Facts {
         config: &pipeline.config,
         snapshot,
-        digest: digest.as_ref(),
-        supply_chain: evidence.as_ref(),
+        found: &found,
         now: pipeline.clock.now(),
         target: pipeline.target.target_kind(),
     };
-    let planned = match plan::plan(facts, &request, &choice) {
+    let planned = match plan::plan(facts, &request, &choices) {
         Ok(planned) => planned,
         Err(refusal) => {
             result.state = MoveState::Stopped(vec![stop(refusal)]);
@@ -363,6 +404,10 @@ async fn next_move(
 }
 
 fn stop(refusal: Refusal) -> Stop {
+    let refusal = match refusal {
+        Refusal::App { refusal, .. } => *refusal,
+        other => other,
+    };
     match refusal {
         Refusal::Blocked { by, at, reason, .. } => Stop::Blocked { by, at, reason },
         Refusal::WindowClosed { by, opens_at, .. } => Stop::Window { by, opens_at },
@@ -380,7 +425,11 @@ fn stop(refusal: Refusal) -> Stop {
                 Refusal::SignatureRejected { .. } => "signature not verified",
                 Refusal::NoSbom { .. } => "SBOM missing",
                 Refusal::EvidenceUnreadable { .. } => "supply-chain evidence unreadable",
-                Refusal::Blocked { .. } | Refusal::WindowClosed { .. } => "refused",
+                Refusal::UpToDate { .. } => "nothing to promote",
+                Refusal::CanaryRelease { .. } => "a canary moves one app at a time",
+                Refusal::Blocked { .. } | Refusal::WindowClosed { .. } | Refusal::App { .. } => {
+                    "refused"
+                }
             },
             reason: other.to_string(),
         },

@@ -356,8 +356,11 @@ impl GitOpsRepo {
     /// different value meanwhile is a [`Error::Conflict`], and nothing is written.
     #[tracing::instrument(skip_all, fields(files = change.files.len()))]
     pub fn write(&self, change: &Change) -> Result<Written> {
-        let mut bases: Vec<Option<Vec<String>>> =
-            change.files.iter().map(|f| f.planned_from.clone()).collect();
+        let mut bases: Vec<Option<Vec<String>>> = change
+            .files
+            .iter()
+            .map(|f| f.planned_from.clone())
+            .collect();
         let branch = self.settings.branch.clone();
         self.update(&branch, false, &change.message, |repo, tip| {
             let Some(tip) = tip else {

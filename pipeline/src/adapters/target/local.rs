@@ -129,22 +129,34 @@ impl LocalTarget {
         format!("{}-{env}", self.system)
     }
 
-    /// Every replica of `app` in `env`, oldest first; `spec` marks those matching it.
+    /// Every replica of `app` in `env` of this system, oldest first; `spec` marks those
+    /// matching it. A replica started before environments were shared carries no system
+    /// label: it belongs to the system named after its app.
     pub async fn replicas(
         &self,
         app: &AppName,
         env: &EnvName,
         spec: Option<&str>,
     ) -> Result<Vec<Replica>> {
+        let mine = |labels: &HashMap<String, String>| match labels.get(LABEL_SYSTEM) {
+            Some(system) => system == &self.system,
+            None => app.as_str() == self.system,
+        };
         self.listed(
             vec![format!("{LABEL_APP}={app}"), format!("{LABEL_ENV}={env}")],
             spec,
+            mine,
         )
         .await
     }
 
-    /// The containers carrying every label of `labels`, oldest first.
-    async fn listed(&self, labels: Vec<String>, spec: Option<&str>) -> Result<Vec<Replica>> {
+    /// The containers carrying every label of `labels` that `keep` keeps, oldest first.
+    async fn listed(
+        &self,
+        labels: Vec<String>,
+        spec: Option<&str>,
+        keep: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<Vec<Replica>> {
         let filters = HashMap::from([("label", labels)]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
@@ -176,6 +188,9 @@ impl LocalTarget {
                 .as_ref()
                 .and_then(|c| c.labels.clone())
                 .unwrap_or_default();
+            if !keep(&labels) {
+                continue;
+            }
             let state = inspect.state.clone().unwrap_or_default();
             let url = inspect
                 .network_settings
@@ -410,9 +425,15 @@ impl LocalTarget {
         let Some(image) = &desired.image else {
             unreachable!("start is only called with an image")
         };
+        // `<app>-<env>-…` in the system named after the app; other systems' containers carry
+        // the system's name first, so two systems on one machine never look alike.
+        let owner = if desired.app.as_str() == self.system {
+            desired.app.to_string()
+        } else {
+            format!("{}-{}", self.system, desired.app)
+        };
         let name = format!(
-            "{}-{}-{:06x}",
-            desired.app,
+            "{owner}-{}-{:06x}",
             desired.env,
             rand::random::<u32>() & 0xff_ffff
         );
@@ -590,12 +611,20 @@ impl LocalTarget {
     pub async fn teardown(&self, env: &EnvName) -> Result<()> {
         let of_env = format!("{LABEL_ENV}={env}");
         let mut replicas = self
-            .listed(vec![format!("{LABEL_SYSTEM}={}", self.system), of_env.clone()], None)
+            .listed(
+                vec![format!("{LABEL_SYSTEM}={}", self.system), of_env.clone()],
+                None,
+                |_| true,
+            )
             .await?;
         // Replicas started before environments were shared carry only their app's name.
         replicas.extend(
-            self.listed(vec![format!("{LABEL_APP}={}", self.system), of_env], None)
-                .await?,
+            self.listed(
+                vec![format!("{LABEL_APP}={}", self.system), of_env],
+                None,
+                |labels| !labels.contains_key(LABEL_SYSTEM),
+            )
+            .await?,
         );
         for replica in replicas {
             self.remove(&replica.name).await?;

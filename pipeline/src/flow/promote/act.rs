@@ -11,10 +11,10 @@ use crate::audit::{Action, Build, CommitMessage, keys};
 use crate::flow::rollback::{RollbackReport, WatchVerdict};
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, sync};
-use crate::model::Reason;
-use crate::policy::approval::names;
 use crate::model::AppName;
+use crate::model::Reason;
 use crate::policy::analysis::Window;
+use crate::policy::approval::names;
 use crate::policy::plan::{AppStage, MonitorStep, PromotionPlan, Stage};
 use crate::policy::window::SyncWindow;
 use crate::report::Outcome;
@@ -59,7 +59,12 @@ pub(super) async fn stage(
     let measured: Vec<(&AppStage, &MonitorStep)> = stage
         .apps
         .iter()
-        .filter_map(|a| a.monitor.as_ref().filter(|m| m.analysis.is_some()).map(|m| (a, m)))
+        .filter_map(|a| {
+            a.monitor
+                .as_ref()
+                .filter(|m| m.analysis.is_some())
+                .map(|m| (a, m))
+        })
         .collect();
     let baselines = if measured.is_empty() {
         Vec::new()
@@ -197,7 +202,15 @@ pub(super) async fn stage(
     }
 
     if committed {
-        notify(pipeline, options, plan, stage, &revision, &passed.approved_by).await;
+        notify(
+            pipeline,
+            options,
+            plan,
+            stage,
+            &revision,
+            &passed.approved_by,
+        )
+        .await;
     }
     Ok(EnvPromotion {
         env: name.to_owned(),
@@ -207,7 +220,11 @@ pub(super) async fn stage(
             StageOutcome::Unchanged
         },
         revision: Some(revision),
-        diff: stage.apps.iter().flat_map(|a| a.edit.diff.clone()).collect(),
+        diff: stage
+            .apps
+            .iter()
+            .flat_map(|a| a.edit.diff.clone())
+            .collect(),
         approved_by: passed.approved_by,
         urls,
     })

@@ -128,7 +128,7 @@ impl Analysis {
     pub async fn begin(
         pipeline: &Pipeline,
         app: &crate::model::AppName,
-    env: &EnvName,
+        env: &EnvName,
         config: &AnalysisConfig,
         baseline: Option<Window>,
         measure: &Measure,
@@ -165,7 +165,7 @@ impl Analysis {
         &mut self,
         pipeline: &Pipeline,
         app: &crate::model::AppName,
-    env: &EnvName,
+        env: &EnvName,
         look: Look,
     ) -> Result<(Summary, Verdict)> {
         let reading = Reading {

@@ -186,7 +186,11 @@ async fn promote(
                 env: stage.env.to_string(),
                 outcome: StageOutcome::Planned,
                 revision: None,
-                diff: stage.apps.iter().flat_map(|a| a.edit.diff.clone()).collect(),
+                diff: stage
+                    .apps
+                    .iter()
+                    .flat_map(|a| a.edit.diff.clone())
+                    .collect(),
                 approved_by: Vec::new(),
                 urls: Vec::new(),
             })

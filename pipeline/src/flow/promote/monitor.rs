@@ -145,8 +145,10 @@ pub(super) async fn watch(
     let desired = sync::desired_state(pipeline, &app.app, env, &tip).await?;
     let to = (reporter, step);
     let measured = measure(&monitor);
-    let (_, restarts_at_start, urls) =
-        retried(tries, interval, "start", to, || observe(pipeline, stage, app)).await?;
+    let (_, restarts_at_start, urls) = retried(tries, interval, "start", to, || {
+        observe(pipeline, stage, app)
+    })
+    .await?;
     let mut analysis = match &env.analysis {
         // Long enough for a window extended once.
         Some(config) => Some(
@@ -236,18 +238,19 @@ pub(super) async fn watch(
             break;
         };
         let look = Look::Final { finals };
-        let (summary, verdict) = match final_read(pipeline, stage, app, analysis, look, interval).await {
-            Ok(judged) => judged,
-            Err(error) => {
-                let why = format!("the window's end could not be judged: {error}");
-                let watched = Watched {
-                    trouble: Some(why.clone()),
-                    analysis: None,
-                    proven: false,
-                };
-                return Ok((Outcome::Failed, why, watched));
-            }
-        };
+        let (summary, verdict) =
+            match final_read(pipeline, stage, app, analysis, look, interval).await {
+                Ok(judged) => judged,
+                Err(error) => {
+                    let why = format!("the window's end could not be judged: {error}");
+                    let watched = Watched {
+                        trouble: Some(why.clone()),
+                        analysis: None,
+                        proven: false,
+                    };
+                    return Ok((Outcome::Failed, why, watched));
+                }
+            };
         let described = analysis.describe(&summary, &verdict);
         match decide(&verdict, analysis.config.inconclusive, extended) {
             Decision::Pass => {

@@ -65,7 +65,11 @@ pub(super) async fn roll_back(
             if_running: Some(app.sha.clone()),
             dry_run: false,
             analysis: analysis.clone(),
-            verdict: Some(if shown_bad { verdict } else { WatchVerdict::Unproven }),
+            verdict: Some(if shown_bad {
+                verdict
+            } else {
+                WatchVerdict::Unproven
+            }),
         };
         let reporter = steps.reporter();
         let name = if stage.apps.len() > 1 {

@@ -282,7 +282,9 @@ pub fn release_id(moves: &[(AppName, GitSha)]) -> GitSha {
     lines.sort();
     let hash = sha2::Sha256::digest(lines.concat().as_bytes());
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..40].parse().unwrap_or_else(|_| unreachable!("40 hex characters"))
+    hex[..40]
+        .parse()
+        .unwrap_or_else(|_| unreachable!("40 hex characters"))
 }
 
 /// What the registry and the attachment store answered for one app's build.
@@ -408,7 +410,11 @@ pub fn plan(
         if apps.len() > 1 && apps.iter().any(|a| a.canary.is_some()) {
             return Err(Refusal::CanaryRelease {
                 env: env.name.to_string(),
-                apps: apps.iter().map(|a| a.app.to_string()).collect::<Vec<_>>().join(", "),
+                apps: apps
+                    .iter()
+                    .map(|a| a.app.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         stages.push(stage(config, snapshot, request, env, apps, &release, now));
@@ -464,7 +470,11 @@ fn check_app(
     }
     checks.push(Check {
         check: "not blocked",
-        detail: format!("{}no rollback blocked {}", prefix(&app.name, config), sha.short()),
+        detail: format!(
+            "{}no rollback blocked {}",
+            prefix(&app.name, config),
+            sha.short()
+        ),
     });
     if !ran(snapshot.history(&app.name, &choice.source), &app.name, sha) {
         return Err(named(Refusal::NotInPrevious {
@@ -629,7 +639,11 @@ fn ran(history: &[CommitRecord], app: &AppName, sha: &GitSha) -> bool {
 }
 
 /// The newest scan of `app`'s build `sha` recorded in the first environment's history.
-pub fn recorded_scan(history: &[CommitRecord], app: &AppName, sha: &GitSha) -> Option<RecordedScan> {
+pub fn recorded_scan(
+    history: &[CommitRecord],
+    app: &AppName,
+    sha: &GitSha,
+) -> Option<RecordedScan> {
     history.iter().find_map(|c| {
         if c.build_of(app.as_str()) != Some(sha.as_str()) {
             return None;

@@ -22,9 +22,17 @@ impl fmt::Display for PromotionPlan {
                     several.len(),
                     self.requested_by
                 )?;
-                writeln!(f, "  release {} (what approvals are bound to)", self.release)?;
+                writeln!(
+                    f,
+                    "  release {} (what approvals are bound to)",
+                    self.release
+                )?;
                 for m in several {
-                    writeln!(f, "  - {} {} ({}) from {}", m.app, m.sha, m.digest, m.source)?;
+                    writeln!(
+                        f,
+                        "  - {} {} ({}) from {}",
+                        m.app, m.sha, m.digest, m.source
+                    )?;
                 }
             }
         }
@@ -132,13 +140,21 @@ impl fmt::Display for Stage {
         }
         match self.monitor() {
             Some(m) => {
-                let what = if several { "every app" } else { &self.env.to_string() };
+                let what = if several {
+                    "every app"
+                } else {
+                    &self.env.to_string()
+                };
                 writeln!(
                     f,
                     "   monitor:  watch {what} for {} (every {}); roll {} back after {} failing round(s) in a row",
                     humantime::format_duration(m.duration),
                     humantime::format_duration(m.interval),
-                    if several { "every app of the release" } else { self.env.as_str() },
+                    if several {
+                        "every app of the release"
+                    } else {
+                        self.env.as_str()
+                    },
                     m.failures
                 )?;
                 for app in &self.apps {

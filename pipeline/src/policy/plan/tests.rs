@@ -136,7 +136,15 @@ fn plan_at(
     now: &str,
 ) -> Result<PromotionPlan, Refusal> {
     let d = digest('a');
-    planned(config, snapshot, request, Some(&d), None, now, TargetKind::Local)
+    planned(
+        config,
+        snapshot,
+        request,
+        Some(&d),
+        None,
+        now,
+        TargetKind::Local,
+    )
 }
 
 /// Plans `request` with every chosen app's build found as `digest` with `evidence`.
@@ -176,7 +184,9 @@ fn choosing_the_build_and_the_environments() {
     let config = config("");
     let mut snap = snapshot();
     // The default build is what the previous environment runs.
-    let choice = choose(&config, &snap, &request("prod", None)).expect("choice").remove(0);
+    let choice = choose(&config, &snap, &request("prod", None))
+        .expect("choice")
+        .remove(0);
     assert_eq!(choice.sha, sha(SHA));
     assert_eq!(choice.chain, vec![env("prod")]);
     assert_eq!(choice.source, env("staging"));
@@ -280,10 +290,7 @@ fn a_plan_names_each_gate_edit_and_step() {
             format!("+  digest: \"{}\"", digest('a')),
         ]
     );
-    assert_eq!(
-        prod.monitor().map(|m| m.duration.as_secs()),
-        Some(300)
-    );
+    assert_eq!(prod.monitor().map(|m| m.duration.as_secs()), Some(300));
     assert_eq!(
         prod.monitor().and_then(|m| m.analysis.as_ref()),
         None,
@@ -418,7 +425,15 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
     let req = request("prod", Some(SHA));
     let d = digest('a');
     let with = |evidence: &Evidence| {
-        planned(&config, &snap, &req, Some(&d), Some(evidence), NOON, TargetKind::Local)
+        planned(
+            &config,
+            &snap,
+            &req,
+            Some(&d),
+            Some(evidence),
+            NOON,
+            TargetKind::Local,
+        )
     };
     let unsigned = Evidence {
         digest: d.clone(),
@@ -448,6 +463,14 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
     );
     // Staging requires nothing: no evidence needed to plan a promotion there.
     let staging = request("staging", Some(SHA));
-    planned(&config, &snap, &staging, Some(&d), None, NOON, TargetKind::Local)
-        .expect("staging requires no evidence");
+    planned(
+        &config,
+        &snap,
+        &staging,
+        Some(&d),
+        None,
+        NOON,
+        TargetKind::Local,
+    )
+    .expect("staging requires no evidence");
 }
