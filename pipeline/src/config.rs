@@ -291,7 +291,9 @@ impl PipelineConfig {
             (None, None) => None,
             (Some(app), Some(image)) => Some(AppConfig::single(app.name, image.repository)),
             (Some(_), None) => {
-                return Err("missing field `image`: [app] needs [image] with its repository".into());
+                return Err(
+                    "missing field `image`: [app] needs [image] with its repository".into(),
+                );
             }
             (None, Some(_)) => {
                 return Err("missing field `app`: [image] needs [app] with its name".into());

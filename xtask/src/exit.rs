@@ -267,6 +267,7 @@ mod tests {
         );
         check(
             flow::Error::NoBuild {
+                app: "paktech-app".to_owned(),
                 env: "prod".to_owned(),
             },
             USAGE,

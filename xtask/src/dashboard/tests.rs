@@ -55,9 +55,15 @@ async fn on_the_kube_targets_simulated_cluster_the_page_shows_each_lane() {
     for name in ["dev", "prod"] {
         let environment = pipeline.config.environment(name).expect("env").clone();
         pretend_it_ran(&pipeline, name, &GOOD.parse().expect("sha"), GOOD_DIGEST);
-        sync::deploy(&pipeline, &environment, GOOD, &Silent)
-            .await
-            .expect("deploy");
+        sync::deploy(
+            &pipeline,
+            &pipeline.config.apps[0],
+            &environment,
+            GOOD,
+            &Silent,
+        )
+        .await
+        .expect("deploy");
     }
 
     let dashboard = Dashboard::start(pipeline, localhost())
@@ -222,6 +228,7 @@ fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Cl
 fn promotion(target: &str, sha: &GitSha) -> PromoteOptions {
     PromoteOptions {
         env: env(target),
+        apps: Vec::new(),
         sha: Some(sha.clone()),
         dry_run: false,
         requested_by: "alice".parse().expect("person"),
@@ -316,6 +323,7 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     rollback::rollback(
         &pipeline,
         &RollbackOptions {
+            app: tests::app(),
             env: env("prod"),
             to: None,
             reason: "the bad build fails its checks".parse().expect("reason"),

@@ -360,6 +360,7 @@ mod tests {
 
     fn lane(env: &str, sha: &str) -> Lane {
         Lane {
+            app: "paktech-app".to_owned(),
             env: env.to_owned(),
             sha: sha.to_owned(),
             digest: if sha.is_empty() {
@@ -399,6 +400,7 @@ mod tests {
             moves,
             timeline: vec![Event {
                 time: "2026-11-26T12:00:00+00:00".to_owned(),
+                app: None,
                 action: "deploy".to_owned(),
                 env: "dev".to_owned(),
                 sha: DEV.to_owned(),
@@ -407,6 +409,7 @@ mod tests {
                 revision: "f".repeat(40),
             }],
             scans: vec![ScanLine {
+                app: "paktech-app".to_owned(),
                 sha: DEV.to_owned(),
                 time: "2026-11-26T12:00:00+00:00".to_owned(),
                 summary: "critical=0 high=1".to_owned(),
@@ -417,6 +420,7 @@ mod tests {
 
     fn moved(to: &str, state: MoveState) -> Move {
         Move {
+            app: "paktech-app".to_owned(),
             from: "dev".to_owned(),
             to: to.to_owned(),
             sha: Some(DEV.to_owned()),
@@ -488,6 +492,7 @@ mod tests {
             &board(vec![
                 moved("staging", MoveState::Ready),
                 Move {
+                    app: "paktech-app".to_owned(),
                     from: "staging".to_owned(),
                     to: "prod".to_owned(),
                     sha: None,

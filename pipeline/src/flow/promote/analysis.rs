@@ -111,6 +111,9 @@ pub(super) fn describe_baseline(baseline: Option<&Window>) -> String {
 /// An analysis under way.
 #[derive(Debug)]
 pub(super) struct Analysis {
+    /// The app and the environment whose replicas it reads.
+    app: crate::model::AppName,
+    env: EnvName,
     pub config: AnalysisConfig,
     thresholds: Thresholds,
     baseline: Option<Window>,
@@ -127,8 +130,7 @@ impl Analysis {
     /// served can be counted.
     pub async fn begin(
         pipeline: &Pipeline,
-        app: &crate::model::AppName,
-        env: &EnvName,
+        (app, env): (&crate::model::AppName, &EnvName),
         config: &AnalysisConfig,
         baseline: Option<Window>,
         measure: &Measure,
@@ -145,6 +147,8 @@ impl Analysis {
         }
         let load = start_load(pipeline, measure, urls, longest);
         Ok(Self {
+            app: app.clone(),
+            env: env.clone(),
             config: config.clone(),
             thresholds: config.thresholds(),
             baseline,
@@ -161,16 +165,10 @@ impl Analysis {
     /// Reads every replica now and judges the window so far at `look`. A complete read
     /// becomes the window's newest interval; one with an unreadable replica is judged (and
     /// fails) but kept out, so the next complete read still counts every replica once.
-    pub async fn judge(
-        &mut self,
-        pipeline: &Pipeline,
-        app: &crate::model::AppName,
-        env: &EnvName,
-        look: Look,
-    ) -> Result<(Summary, Verdict)> {
+    pub async fn judge(&mut self, pipeline: &Pipeline, look: Look) -> Result<(Summary, Verdict)> {
         let reading = Reading {
             at: self.started.elapsed().as_secs_f64(),
-            metrics: pipeline.target.metrics(app, env).await?,
+            metrics: pipeline.target.metrics(&self.app, &self.env).await?,
             load: counts(self.load.as_ref()),
         };
         let window = if reading.metrics.unreadable.is_empty() {

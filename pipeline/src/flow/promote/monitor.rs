@@ -155,8 +155,7 @@ pub(super) async fn watch(
             retried(tries, interval, "start", to, || {
                 Analysis::begin(
                     pipeline,
-                    &app.app,
-                    &stage.env,
+                    (&app.app, &stage.env),
                     config,
                     baseline.clone(),
                     &measured,
@@ -199,7 +198,7 @@ pub(super) async fn watch(
                 let look = Look::Round {
                     rounds: rounds_at_most,
                 };
-                match analysis.judge(pipeline, &app.app, &stage.env, look).await {
+                match analysis.judge(pipeline, look).await {
                     Ok((summary, verdict)) => {
                         seen.analysis = Some(analysis.describe(&summary, &verdict));
                         if let Verdict::Fail { .. } = verdict {
@@ -238,19 +237,18 @@ pub(super) async fn watch(
             break;
         };
         let look = Look::Final { finals };
-        let (summary, verdict) =
-            match final_read(pipeline, stage, app, analysis, look, interval).await {
-                Ok(judged) => judged,
-                Err(error) => {
-                    let why = format!("the window's end could not be judged: {error}");
-                    let watched = Watched {
-                        trouble: Some(why.clone()),
-                        analysis: None,
-                        proven: false,
-                    };
-                    return Ok((Outcome::Failed, why, watched));
-                }
-            };
+        let (summary, verdict) = match final_read(pipeline, analysis, look, interval).await {
+            Ok(judged) => judged,
+            Err(error) => {
+                let why = format!("the window's end could not be judged: {error}");
+                let watched = Watched {
+                    trouble: Some(why.clone()),
+                    analysis: None,
+                    proven: false,
+                };
+                return Ok((Outcome::Failed, why, watched));
+            }
+        };
         let described = analysis.describe(&summary, &verdict);
         match decide(&verdict, analysis.config.inconclusive, extended) {
             Decision::Pass => {
@@ -305,8 +303,6 @@ pub(super) async fn watch(
 /// again, [`FINAL_READS`] times within one interval, before it stands.
 async fn final_read(
     pipeline: &Pipeline,
-    stage: &Stage,
-    app: &AppStage,
     analysis: &mut Analysis,
     look: Look,
     interval: Duration,
@@ -314,7 +310,7 @@ async fn final_read(
     let pause = interval / FINAL_READS;
     let mut tried = 1;
     loop {
-        let judged = analysis.judge(pipeline, &app.app, &stage.env, look).await;
+        let judged = analysis.judge(pipeline, look).await;
         let readable = matches!(&judged, Ok((summary, _)) if summary.unreadable.is_empty());
         if readable || tried >= FINAL_READS {
             return judged;
