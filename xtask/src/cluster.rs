@@ -29,8 +29,6 @@ pub const REGISTRY_CONTAINER: &str = "paktech-registry";
 /// The registry the kind target's builds go to: each app to its own repository there
 /// ([`registry_repository`]).
 pub const REGISTRY: &str = "localhost:5001";
-/// paktech-app's repository on kind, for callers that name that one app.
-pub const REGISTRY_REPOSITORY: &str = "localhost:5001/paktech-app";
 /// The Argo CD release installed (its upstream `manifests/install.yaml`).
 pub const ARGOCD_VERSION: &str = "v3.2.0";
 /// The container that serves the repositories to the cluster, on kind's Docker network.
@@ -554,7 +552,7 @@ pub fn registry_repository(app: &str) -> String {
 /// `[[apps]]` table, or `[image]` for the one-app form's `[app]`) in the registry
 /// ([`registry_repository`]), and `[gitops] url` (commented out or not) the served GitOps
 /// repository. Every other line stays.
-fn config_for_kind(text: &str, gitops_remote: &Path) -> String {
+pub(crate) fn config_for_kind(text: &str, gitops_remote: &Path) -> String {
     // The table each line is in, and the app a table's `name` (or the one-app `[app]`) names.
     let mut tables: Vec<(usize, String)> = Vec::new();
     let mut table = 0;
@@ -869,10 +867,6 @@ mod tests {
                 ("paktech-app", "localhost:5001/paktech-app"),
                 ("paktech-gateway", "localhost:5001/paktech-gateway"),
             ]
-        );
-        assert_eq!(
-            config.app("paktech-app").expect("app").repository.as_str(),
-            REGISTRY_REPOSITORY
         );
         assert_eq!(
             config.gitops.url.as_deref(),

@@ -98,9 +98,10 @@ mod tests {
             "pipeline.aks.toml",
             &read("pipeline.aks.toml").replace("@ACR_LOGIN_SERVER@", "paktech.azurecr.io"),
         );
-        let kind_text = read("pipeline.toml").replace(
-            "repository = \"paktech-app\"",
-            &format!("repository = \"{}\"", crate::cluster::REGISTRY_REPOSITORY),
+        // kind's pipeline.toml as `cargo xtask cluster up` writes it.
+        let kind_text = crate::cluster::config_for_kind(
+            &read("pipeline.toml"),
+            Path::new("/state/kind/git/paktech-gitops-state.git"),
         );
         let kind = config("kind/pipeline.toml", &kind_text);
         assert!(applies(TargetKind::Local, &local));
