@@ -29,10 +29,6 @@ fn helm(args: &[&str]) -> String {
 /// The apps and their charts (`helm/<app>`, released as `<app>`).
 const APPS: [&str; 2] = ["paktech-app", "paktech-gateway"];
 
-fn values(env: &str) -> String {
-    app_values("paktech-app", env)
-}
-
 fn app_values(app: &str, env: &str) -> String {
     format!("gitops/apps/{app}/{env}/values.yaml")
 }
