@@ -98,8 +98,11 @@ mod tests {
             "pipeline.aks.toml",
             &read("pipeline.aks.toml").replace("@ACR_LOGIN_SERVER@", "paktech.azurecr.io"),
         );
-        let kind_text =
-            read("pipeline.toml").replace("repository = \"", "repository = \"localhost:5001/");
+        // kind's pipeline.toml as `cargo xtask cluster up` writes it.
+        let kind_text = crate::cluster::config_for_kind(
+            &read("pipeline.toml"),
+            Path::new("/state/kind/git/paktech-gitops-state.git"),
+        );
         let kind = config("kind/pipeline.toml", &kind_text);
         assert!(applies(TargetKind::Local, &local));
         for target in [TargetKind::Kind, TargetKind::Aks] {
