@@ -287,11 +287,26 @@ pub async fn another_build(
 /// Builds the app sources under `sources` (a workspace) as the image of `sha`, with the
 /// `image-test` profile; the caller holds [`faulty::BuildLock`].
 pub async fn build_sources(pipeline: &Pipeline, docker: &Docker, sources: PathBuf, sha: &GitSha) {
-    let app = pipeline.config.app(APP).expect("paktech-app");
+    build_sources_of(pipeline, docker, sources, APP, sha).await;
+}
+
+/// Builds `app`'s sources under `sources` as the image of `sha` (see [`build_sources`]).
+pub async fn build_sources_of(
+    pipeline: &Pipeline,
+    docker: &Docker,
+    sources: PathBuf,
+    app: &str,
+    sha: &GitSha,
+) {
+    let app = pipeline.config.app(app).expect("a configured app");
+    let dockerfile = match app.name.as_str() {
+        "paktech-gateway" => "gateway/Dockerfile",
+        _ => "app/Dockerfile",
+    };
     let request = ImageRequest {
         workspace: sources,
-        package: APP.to_owned(),
-        dockerfile: "app/Dockerfile".into(),
+        package: app.package().to_owned(),
+        dockerfile: dockerfile.into(),
         repository: app.repository.clone(),
         version: "0.1.0".to_owned(),
         source_url: "https://example.invalid/paktech".to_owned(),
