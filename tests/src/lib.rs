@@ -355,6 +355,64 @@ pub fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest:
         .expect("write");
 }
 
+/// Records, as `ci` or a person with push access could, that `env` runs each app's build,
+/// in one commit: what a release or a `ci` of several apps writes.
+pub async fn pretend_they_ran(pipeline: &Pipeline, env_name: &str, builds: &[(&str, &GitSha)]) {
+    let mut digests = Vec::new();
+    for (app, sha) in builds {
+        digests.push(digest_of_app(pipeline, app, sha).await);
+    }
+    let recorded: Vec<pipeline::audit::Build<'_>> = builds
+        .iter()
+        .zip(&digests)
+        .map(|((app, sha), digest)| pipeline::audit::Build {
+            app,
+            sha: sha.as_str(),
+            digest,
+        })
+        .collect();
+    let change = pipeline::adapters::gitops::Change {
+        files: builds
+            .iter()
+            .zip(&digests)
+            .map(
+                |((app, sha), digest)| pipeline::adapters::gitops::FileEdit {
+                    path: pipeline
+                        .config
+                        .values_path(&app.parse().expect("app"), &env(env_name)),
+                    set: vec![
+                        ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                        ("image.digest".to_owned(), Scalar::str(digest)),
+                    ],
+                    planned_from: None,
+                },
+            )
+            .collect(),
+        message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+            .trailer(keys::ACTION, "promote")
+            .builds(&recorded),
+    };
+    pipeline.gitops.write(&change).expect("write");
+}
+
+/// The digest of `app`'s build `sha` in the registry.
+pub async fn digest_of_app(pipeline: &Pipeline, app: &str, sha: &GitSha) -> String {
+    pipeline
+        .registry
+        .digest(
+            &pipeline
+                .config
+                .app(app)
+                .expect("a configured app")
+                .repository,
+            sha.as_str(),
+        )
+        .await
+        .expect("registry")
+        .expect("image")
+        .to_string()
+}
+
 pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
     pipeline
         .registry
