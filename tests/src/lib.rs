@@ -566,6 +566,7 @@ pub async fn request_and_approve(
     pipeline
         .records()
         .add_request(&pipeline::model::PromotionRequest {
+            builds: Vec::new(),
             sha: sha.clone(),
             env: env(env_name),
             requester: requester.parse().expect("requester"),

@@ -207,6 +207,10 @@ pub enum Error {
         "nobody asked to promote {sha} to {env}, so there is nothing to approve; `cargo xtask promote --env {env} --sha {sha}` records the request"
     )]
     NotRequested { env: String, sha: String },
+    #[error(
+        "nobody asked to promote anything to {env}, so there is nothing to approve; `cargo xtask promote --env {env}` records the request"
+    )]
+    NothingRequested { env: String },
     #[error(transparent)]
     Invalid(#[from] crate::model::InvalidValue),
     #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]
