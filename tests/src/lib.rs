@@ -83,7 +83,38 @@ pub fn test_pipeline(
     docker: bollard::Docker,
     prefix: &str,
 ) -> pipeline::flow::Pipeline {
-    test_pipeline_of(dir, docker, prefix, &[APP])
+    let mut pipeline = test_pipeline_of(dir, docker, prefix, &[APP]);
+    // Written in the one-app form (`[app]` and `[image]`), as a configuration from before
+    // apps: the one-app tests are also the proof that it keeps working unchanged.
+    pipeline.config = one_app_form(&pipeline.config);
+    pipeline
+}
+
+/// `config`'s environments and settings, with paktech-app declared in the one-app form.
+pub fn one_app_form(
+    config: &pipeline::config::PipelineConfig,
+) -> pipeline::config::PipelineConfig {
+    let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let (head, rest) = text.split_once("[[apps]]").expect("[[apps]] in pipeline.toml");
+    let (_, tail) = rest.split_once("[gitops]").expect("[gitops] after the apps");
+    let legacy = format!(
+        "{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}"
+    );
+    let mut parsed = pipeline::config::PipelineConfig::parse_in(
+        &workspace().join("pipeline.toml"),
+        &legacy,
+        &workspace(),
+    )
+    .expect("the one-app form parses");
+    assert!(
+        parsed.apps.len() == 1 && parsed.apps[0].paths == ["."],
+        "one app, rebuilt on any change"
+    );
+    // Whatever the test changed in the configuration it started from carries over.
+    parsed.apps[0].repository = config.apps[0].repository.clone();
+    parsed.environments = config.environments.clone();
+    parsed.supply_chain = config.supply_chain.clone();
+    parsed
 }
 
 /// The app the one-app whole-flow tests deliver.
