@@ -36,7 +36,9 @@ pub struct Choice {
 /// was named), in dependency order, the build the previous environment runs (or `--sha`),
 /// and before the target every environment (after the first) that does not run it yet. A
 /// release of every app leaves out the apps whose build the target already runs, and apps
-/// the previous environment never ran; an app named with `--app` is always planned.
+/// the previous environment never ran; with `--sha`, it moves the apps that commit built
+/// (whose build of it runs in an environment before the target). An app named with `--app`
+/// is always planned.
 pub fn choose(
     config: &PipelineConfig,
     snapshot: &Snapshot,
@@ -55,6 +57,19 @@ pub fn choose(
         }
         let app = &app.name;
         let sha = match &request.sha {
+            // Several apps and a commit: the apps that commit built, wherever before the
+            // target their build of it runs (a monorepo's commit rebuilds only what it touched).
+            Some(sha) if !named => {
+                let built_there = config
+                    .environments
+                    .iter()
+                    .take_while(|e| e.name != request.env)
+                    .any(|e| snapshot.tag(app, &e.name) == sha.as_str());
+                if !built_there {
+                    continue;
+                }
+                sha.clone()
+            }
             Some(sha) => sha.clone(),
             None => match snapshot.tag(app, &previous.name).parse() {
                 Ok(sha) => sha,
