@@ -400,6 +400,11 @@ impl PipelineConfig {
             })
     }
 
+    /// Where `name` stands in promotion order.
+    pub fn position(&self, name: &EnvName) -> Option<usize> {
+        self.environments.iter().position(|e| &e.name == name)
+    }
+
     /// The environment before `name` in promotion order, if any.
     pub fn previous(&self, name: &EnvName) -> Option<&EnvironmentConfig> {
         let i = self.environments.iter().position(|e| &e.name == name)?;

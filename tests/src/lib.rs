@@ -90,17 +90,30 @@ pub fn test_pipeline(
     pipeline
 }
 
-/// `config`'s environments and settings, with paktech-app declared in the one-app form.
-pub fn one_app_form(config: &pipeline::config::PipelineConfig) -> pipeline::config::PipelineConfig {
+/// The project's `pipeline.toml` in the one-app form (paktech-app alone, as `[app]` and
+/// `[image]`), written to `dir`, for `PAKTECH_CONFIG` in command-line tests of one app.
+pub fn one_app_config(dir: &std::path::Path) -> PathBuf {
     let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let path = dir.join("one-app.toml");
+    std::fs::write(&path, one_app_text(&text)).expect("write the one-app configuration");
+    path
+}
+
+/// `text` (a `pipeline.toml`) with its `[[apps]]` replaced by paktech-app in the one-app form.
+fn one_app_text(text: &str) -> String {
     let (head, rest) = text
         .split_once("[[apps]]")
         .expect("[[apps]] in pipeline.toml");
     let (_, tail) = rest
         .split_once("[gitops]")
         .expect("[gitops] after the apps");
-    let legacy =
-        format!("{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}");
+    format!("{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}")
+}
+
+/// `config`'s environments and settings, with paktech-app declared in the one-app form.
+pub fn one_app_form(config: &pipeline::config::PipelineConfig) -> pipeline::config::PipelineConfig {
+    let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let legacy = one_app_text(&text);
     let mut parsed = pipeline::config::PipelineConfig::parse_in(
         &workspace().join("pipeline.toml"),
         &legacy,

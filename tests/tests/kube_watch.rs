@@ -171,7 +171,7 @@ async fn a_rollback_the_outage_also_stops_says_prod_runs_an_unverified_build_and
     assert!(matches!(error, flow::Error::Unverified { .. }), "{error}");
     let message = error.to_string();
     for needle in [
-        format!("prod runs an unverified build, {NEW}"),
+        format!("prod runs an unverified build of paktech-app, {NEW}"),
         format!("`cargo xtask rollback --env prod --app paktech-app --if-running {NEW} --reason "),
         "could not be judged".to_owned(),
     ] {

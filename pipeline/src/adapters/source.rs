@@ -45,16 +45,26 @@ impl SourceState {
     }
 }
 
+/// The repository containing `path`.
+fn discover(path: &Path) -> Result<git2::Repository> {
+    git2::Repository::discover(path).map_err(|source| Error::NotARepository {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A git2 error reading the repository at `path`, named.
+fn git_error(path: &Path) -> impl Fn(git2::Error) -> Error + Copy + '_ {
+    move |source| Error::Git {
+        path: path.to_owned(),
+        source,
+    }
+}
+
 /// Reads the state of the repository containing `path`.
 pub fn read(path: &Path) -> Result<SourceState> {
-    let repo = git2::Repository::discover(path).map_err(|source| Error::NotARepository {
-        path: path.to_owned(),
-        source,
-    })?;
-    let git = |source| Error::Git {
-        path: path.to_owned(),
-        source,
-    };
+    let repo = discover(path)?;
+    let git = git_error(path);
     let commit = repo.head().and_then(|h| h.peel_to_commit()).map_err(git)?;
     let sha = commit
         .id()
@@ -86,14 +96,8 @@ pub fn read(path: &Path) -> Result<SourceState> {
 /// since `base`, and uncommitted ones); `None` when `base` is not a commit of this repository
 /// (a build made elsewhere, or history rewritten): the caller cannot tell what changed.
 pub fn changed_since(path: &Path, base: &GitSha) -> Result<Option<Vec<String>>> {
-    let repo = git2::Repository::discover(path).map_err(|source| Error::NotARepository {
-        path: path.to_owned(),
-        source,
-    })?;
-    let git = |source| Error::Git {
-        path: path.to_owned(),
-        source,
-    };
+    let repo = discover(path)?;
+    let git = git_error(path);
     let Ok(oid) = git2::Oid::from_str(base.as_str()) else {
         return Ok(None);
     };

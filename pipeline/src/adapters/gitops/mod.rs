@@ -389,11 +389,16 @@ impl GitOpsRepo {
         message: &CommitMessage,
     ) -> Result<Written> {
         self.update(branch, true, message, |repo, tip| {
-            let changed = files.iter().any(|(path, contents)| {
-                let now = tip.and_then(|t| read_at(repo, t, path).ok().flatten());
-                now.as_deref() != contents.as_deref()
-            });
-            Ok(changed.then(|| files.to_vec()))
+            // What differs at the tip; deleting a file that is not there is nothing to do.
+            let changed: Vec<(String, Option<String>)> = files
+                .iter()
+                .filter(|(path, contents)| {
+                    let now = tip.and_then(|t| read_at(repo, t, path).ok().flatten());
+                    now.as_deref() != contents.as_deref()
+                })
+                .cloned()
+                .collect();
+            Ok((!changed.is_empty()).then_some(changed))
         })
     }
 

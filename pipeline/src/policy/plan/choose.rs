@@ -37,8 +37,7 @@ pub struct Choice {
 /// and before the target every environment (after the first) that does not run it yet. A
 /// release of every app leaves out the apps whose build the target already runs, and apps
 /// the previous environment never ran; with `--sha`, it moves the apps that commit built
-/// (whose build of it runs in an environment before the target). An app named with `--app`
-/// is always planned.
+/// (whose build of it runs up to the target). An app named with `--app` is always planned.
 pub fn choose(
     config: &PipelineConfig,
     snapshot: &Snapshot,
@@ -50,6 +49,21 @@ pub fn choose(
         });
     };
     let named = !request.apps.is_empty() || config.apps.len() == 1;
+    // Several apps and a commit: the apps that commit built, wherever up to the target their
+    // build of it runs (a monorepo's commit rebuilds only what it touched; a re-run after a
+    // write that landed finds the target at it and finishes the rollout); when it built
+    // none of them, every app, so each app's checks say precisely why not.
+    let built_by = |app: &AppName, sha: &GitSha| {
+        config
+            .environments
+            .iter()
+            .take(config.position(&request.env).map_or(0, |i| i + 1))
+            .any(|e| snapshot.tag(app, &e.name) == sha.as_str())
+    };
+    let commit_built_some = request
+        .sha
+        .as_ref()
+        .is_some_and(|sha| config.apps.iter().any(|a| built_by(&a.name, sha)));
     let mut choices = Vec::new();
     for app in &config.apps {
         if !request.apps.is_empty() && !request.apps.contains(&app.name) {
@@ -59,17 +73,7 @@ pub fn choose(
         let sha = match &request.sha {
             // Several apps and a commit: the apps that commit built, wherever before the
             // target their build of it runs (a monorepo's commit rebuilds only what it touched).
-            Some(sha) if !named => {
-                let built_there = config
-                    .environments
-                    .iter()
-                    .take_while(|e| e.name != request.env)
-                    .any(|e| snapshot.tag(app, &e.name) == sha.as_str());
-                if !built_there {
-                    continue;
-                }
-                sha.clone()
-            }
+            Some(sha) if !named && commit_built_some && !built_by(app, sha) => continue,
             Some(sha) => sha.clone(),
             None => match snapshot.tag(app, &previous.name).parse() {
                 Ok(sha) => sha,
@@ -82,7 +86,7 @@ pub fn choose(
                 Err(_) => continue,
             },
         };
-        if !named && snapshot.tag(app, &request.env) == sha.as_str() {
+        if !named && request.sha.is_none() && snapshot.tag(app, &request.env) == sha.as_str() {
             continue;
         }
         let mut chain = vec![request.env.clone()];

@@ -252,10 +252,22 @@ fn with_a_commit_a_release_moves_the_apps_that_commit_built() {
     snap.history[4].2.insert(0, commit(SHA, 0, None));
     let planned = plan_at(&config, &snap, &req, NOON).expect("plan");
     assert_eq!(planned.apps.len(), 2);
-    // A commit no environment before prod runs moves nothing.
-    req.sha = Some(sha(OLD));
+    // A re-run after the write landed finds prod at the commit and finishes the release.
+    snap.values[2] = values("prod", SHA);
+    snap.values[5] = gateway_values("prod", SHA);
+    let again = plan_at(&config, &snap, &req, NOON).expect("plan");
+    assert_eq!(again.apps.len(), 2);
+    assert!(
+        again.stages[0]
+            .apps
+            .iter()
+            .all(|a| a.edit.keys[0].from == a.edit.keys[0].to),
+        "prod already names the commit's builds"
+    );
+    // A commit that built none of them is every app's, so each app's checks say why not.
+    req.sha = Some(sha("7777777777777777777777777777777777777777"));
     assert!(matches!(
         plan_at(&config, &snap, &req, NOON),
-        Err(Refusal::UpToDate { .. })
+        Err(Refusal::App { .. })
     ));
 }
