@@ -172,7 +172,10 @@ fn every_hostile_input_is_refused_before_any_write() {
         ),
         (
             "unknown-dependency",
-            good.replace("depends_on = [\"paktech-app\"]", "depends_on = [\"paktech-db\"]"),
+            good.replace(
+                "depends_on = [\"paktech-app\"]",
+                "depends_on = [\"paktech-db\"]",
+            ),
             "\"paktech-db\" is not an app of this file",
         ),
         (
