@@ -311,6 +311,42 @@ mod tests {
         assert_eq!(CommitMessage::parse(&text), message);
     }
 
+    fn record(message: &CommitMessage) -> CommitRecord {
+        CommitRecord {
+            revision: "1".repeat(40).parse().expect("sha"),
+            parent: None,
+            time: 0,
+            author: "ci".to_owned(),
+            subject: message.subject.clone(),
+            trailers: CommitMessage::parse(&message.to_string()).trailers,
+        }
+    }
+
+    #[test]
+    fn each_app_a_commit_moved_reads_back_with_its_build() {
+        let build = |app, sha, digest| Build { app, sha, digest };
+        let one = record(&CommitMessage::new("s").builds(&[build("a", "sa", "da")]));
+        assert_eq!(one.trailer(keys::APP), Some("a"));
+        assert_eq!(one.trailer(keys::IMAGE_SHA), Some("sa"));
+        assert_eq!(one.build_of("a"), Some("sa"));
+        assert_eq!(one.build_of("b"), None, "it names its app");
+        let several = record(
+            &CommitMessage::new("s")
+                .builds(&[build("a", "sa", "da"), build("b", "sb", "db")])
+                .trailer(keys::APP_SCAN, "b critical=0"),
+        );
+        assert_eq!(several.trailer(keys::IMAGE_SHA), None);
+        assert_eq!(several.build_of("a"), Some("sa"));
+        assert_eq!(several.build_of("b"), Some("sb"));
+        assert_eq!(several.digest_of("b"), Some("db"));
+        assert_eq!(several.scan_of("b"), (Some("critical=0"), None));
+        assert_eq!(several.scan_of("a"), (None, None));
+        assert_eq!(several.builds("x").len(), 2);
+        // A commit from before apps were named speaks for the file it is read from.
+        let old = record(&CommitMessage::new("s").trailer(keys::IMAGE_SHA, "so"));
+        assert_eq!(old.build_of("anything"), Some("so"));
+    }
+
     #[test]
     fn values_cannot_forge_trailers() {
         let message = CommitMessage::new("s")

@@ -592,6 +592,91 @@ load_rate = 5.0
         }
     }
 
+    /// Two apps, the second listed first and depending on the other.
+    const APPS: &str = r#"
+[[apps]]
+name = "paktech-gateway"
+repository = "paktech-gateway"
+depends_on = ["paktech-app"]
+[apps.environments.prod]
+approvals = 2
+[[apps]]
+name = "paktech-app"
+repository = "paktech-app"
+[[environments]]
+name = "dev"
+namespace = "paktech-dev"
+[[environments]]
+name = "prod"
+namespace = "paktech-prod"
+approvals = 1
+monitor = "5m"
+"#;
+
+    #[test]
+    fn several_apps_read_in_dependency_order_with_their_own_rules() {
+        let c = PipelineConfig::parse(Path::new("pipeline.toml"), APPS).expect("parse");
+        let names: Vec<&str> = c.apps.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["paktech-app", "paktech-gateway"]);
+        let gateway = c.app("paktech-gateway").expect("gateway");
+        assert_eq!(gateway.package(), "paktech-gateway");
+        assert_eq!(gateway.chart(), "helm/paktech-gateway");
+        let prod: EnvName = "prod".parse().expect("env");
+        assert_eq!(c.for_app(gateway, &prod).approvals, 2);
+        assert_eq!(
+            c.for_app(c.app("paktech-app").expect("app"), &prod)
+                .approvals,
+            1
+        );
+        assert_eq!(
+            c.values_path(&gateway.name, &prod),
+            "apps/paktech-gateway/prod/values.yaml"
+        );
+        assert_eq!(c.application(&gateway.name, &prod), "paktech-gateway-prod");
+        assert_eq!(c.system_name(), "paktech-app");
+        assert_eq!(
+            c.app("paktech-db").expect_err("unknown").to_string(),
+            "unknown app \"paktech-db\": expected one of paktech-app, paktech-gateway"
+        );
+        // The one-app form reads as one app, rebuilt on any change of the workspace.
+        let one = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");
+        assert_eq!(one.apps.len(), 1);
+        assert_eq!(one.apps[0].paths, ["."]);
+        assert_eq!(one.system_name(), "paktech-app");
+    }
+
+    #[test]
+    fn a_set_of_apps_is_refused_when_it_cannot_be_delivered() {
+        let both = format!("{APPS}\n[app]\nname = \"x\"\n[image]\nrepository = \"x\"\n");
+        check(&both, "[app] and [[apps]] both set");
+        check(
+            &APPS.replace(
+                "name = \"paktech-app\"\nrepository",
+                "name = \"paktech-gateway\"\nrepository",
+            ),
+            "apps[1].name: \"paktech-gateway\" appears twice",
+        );
+        check(
+            &APPS.replace(
+                "repository = \"paktech-app\"",
+                "repository = \"registry.example.com/paktech-app\"",
+            ),
+            "is in another registry than",
+        );
+        check(
+            &APPS.replace("[apps.environments.prod]", "[apps.environments.qa]"),
+            "apps[0].environments.qa: not an environment of this file",
+        );
+        check(
+            &APPS.replace("approvals = 2", "surprise = 2"),
+            "unknown field `surprise`",
+        );
+        check(
+            &GOOD.replace("[image]\nrepository = \"paktech-app\"\n", ""),
+            "[app] needs [image]",
+        );
+    }
+
     #[test]
     fn unknown_environment_lists_the_known_ones() {
         let c = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");

@@ -83,7 +83,38 @@ pub fn test_pipeline(
     docker: bollard::Docker,
     prefix: &str,
 ) -> pipeline::flow::Pipeline {
-    test_pipeline_of(dir, docker, prefix, &[APP])
+    let mut pipeline = test_pipeline_of(dir, docker, prefix, &[APP]);
+    // Written in the one-app form (`[app]` and `[image]`), as a configuration from before
+    // apps: the one-app tests are also the proof that it keeps working unchanged.
+    pipeline.config = one_app_form(&pipeline.config);
+    pipeline
+}
+
+/// `config`'s environments and settings, with paktech-app declared in the one-app form.
+pub fn one_app_form(
+    config: &pipeline::config::PipelineConfig,
+) -> pipeline::config::PipelineConfig {
+    let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let (head, rest) = text.split_once("[[apps]]").expect("[[apps]] in pipeline.toml");
+    let (_, tail) = rest.split_once("[gitops]").expect("[gitops] after the apps");
+    let legacy = format!(
+        "{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}"
+    );
+    let mut parsed = pipeline::config::PipelineConfig::parse_in(
+        &workspace().join("pipeline.toml"),
+        &legacy,
+        &workspace(),
+    )
+    .expect("the one-app form parses");
+    assert!(
+        parsed.apps.len() == 1 && parsed.apps[0].paths == ["."],
+        "one app, rebuilt on any change"
+    );
+    // Whatever the test changed in the configuration it started from carries over.
+    parsed.apps[0].repository = config.apps[0].repository.clone();
+    parsed.environments = config.environments.clone();
+    parsed.supply_chain = config.supply_chain.clone();
+    parsed
 }
 
 /// The app the one-app whole-flow tests deliver.
@@ -287,11 +318,26 @@ pub async fn another_build(
 /// Builds the app sources under `sources` (a workspace) as the image of `sha`, with the
 /// `image-test` profile; the caller holds [`faulty::BuildLock`].
 pub async fn build_sources(pipeline: &Pipeline, docker: &Docker, sources: PathBuf, sha: &GitSha) {
-    let app = pipeline.config.app(APP).expect("paktech-app");
+    build_sources_of(pipeline, docker, sources, APP, sha).await;
+}
+
+/// Builds `app`'s sources under `sources` as the image of `sha` (see [`build_sources`]).
+pub async fn build_sources_of(
+    pipeline: &Pipeline,
+    docker: &Docker,
+    sources: PathBuf,
+    app: &str,
+    sha: &GitSha,
+) {
+    let app = pipeline.config.app(app).expect("a configured app");
+    let dockerfile = match app.name.as_str() {
+        "paktech-gateway" => "gateway/Dockerfile",
+        _ => "app/Dockerfile",
+    };
     let request = ImageRequest {
         workspace: sources,
-        package: APP.to_owned(),
-        dockerfile: "app/Dockerfile".into(),
+        package: app.package().to_owned(),
+        dockerfile: dockerfile.into(),
         repository: app.repository.clone(),
         version: "0.1.0".to_owned(),
         source_url: "https://example.invalid/paktech".to_owned(),
@@ -338,6 +384,64 @@ pub fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest:
                 .trailer(keys::IMAGE_SHA, sha.as_str()),
         ))
         .expect("write");
+}
+
+/// Records, as `ci` or a person with push access could, that `env` runs each app's build,
+/// in one commit: what a release or a `ci` of several apps writes.
+pub async fn pretend_they_ran(pipeline: &Pipeline, env_name: &str, builds: &[(&str, &GitSha)]) {
+    let mut digests = Vec::new();
+    for (app, sha) in builds {
+        digests.push(digest_of_app(pipeline, app, sha).await);
+    }
+    let recorded: Vec<pipeline::audit::Build<'_>> = builds
+        .iter()
+        .zip(&digests)
+        .map(|((app, sha), digest)| pipeline::audit::Build {
+            app,
+            sha: sha.as_str(),
+            digest,
+        })
+        .collect();
+    let change = pipeline::adapters::gitops::Change {
+        files: builds
+            .iter()
+            .zip(&digests)
+            .map(
+                |((app, sha), digest)| pipeline::adapters::gitops::FileEdit {
+                    path: pipeline
+                        .config
+                        .values_path(&app.parse().expect("app"), &env(env_name)),
+                    set: vec![
+                        ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                        ("image.digest".to_owned(), Scalar::str(digest)),
+                    ],
+                    planned_from: None,
+                },
+            )
+            .collect(),
+        message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+            .trailer(keys::ACTION, "promote")
+            .builds(&recorded),
+    };
+    pipeline.gitops.write(&change).expect("write");
+}
+
+/// The digest of `app`'s build `sha` in the registry.
+pub async fn digest_of_app(pipeline: &Pipeline, app: &str, sha: &GitSha) -> String {
+    pipeline
+        .registry
+        .digest(
+            &pipeline
+                .config
+                .app(app)
+                .expect("a configured app")
+                .repository,
+            sha.as_str(),
+        )
+        .await
+        .expect("registry")
+        .expect("image")
+        .to_string()
 }
 
 pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
@@ -493,6 +597,7 @@ pub async fn request_and_approve(
     pipeline
         .records()
         .add_request(&pipeline::model::PromotionRequest {
+            builds: Vec::new(),
             sha: sha.clone(),
             env: env(env_name),
             requester: requester.parse().expect("requester"),

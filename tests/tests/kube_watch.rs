@@ -172,7 +172,7 @@ async fn a_rollback_the_outage_also_stops_says_prod_runs_an_unverified_build_and
     let message = error.to_string();
     for needle in [
         format!("prod runs an unverified build, {NEW}"),
-        format!("`cargo xtask rollback --env prod --if-running {NEW} --reason "),
+        format!("`cargo xtask rollback --env prod --app paktech-app --if-running {NEW} --reason "),
         "could not be judged".to_owned(),
     ] {
         assert!(message.contains(&needle), "{needle} in {message}");

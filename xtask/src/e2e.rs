@@ -14,6 +14,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use pipeline::adapters::attachments::Attachments;
 use pipeline::adapters::gitops::{Change, GitOpsRepo};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::{Credentials, Registry};
@@ -21,7 +22,7 @@ use pipeline::adapters::tools;
 use pipeline::audit::{CommitMessage, keys};
 use pipeline::config::{AppConfig, PipelineConfig};
 use pipeline::cosign::{PublicKey, SigningKey};
-use pipeline::model::{AppName, EnvName, GitSha};
+use pipeline::model::{AppName, EnvName, GitSha, SignatureLayer};
 use pipeline::values::Scalar;
 use serde_json::Value;
 
@@ -83,6 +84,7 @@ impl Args {
                     ],
                     gitops,
                     config,
+                    signing_key: Some(key),
                 }
             }
             TargetKind::Aks => {
@@ -92,6 +94,8 @@ impl Args {
                     envs: Vec::new(),
                     gitops: context::gitops(&config)?,
                     config,
+                    // What ci signs with there (PAKTECH_SIGNING_KEY or _FILE).
+                    signing_key: context::signing_key()?,
                 }
             }
         };
@@ -139,6 +143,9 @@ struct Scenario {
     /// The target's pipeline.toml, and its GitOps repository (for the hand-made hotfix).
     config: PipelineConfig,
     gitops: GitOpsRepo,
+    /// The key ci signs with in this run: the bad release is signed with it too, so that
+    /// prod's supply-chain gate lets it through to the watch that must reject it.
+    signing_key: Option<SigningKey>,
 }
 
 /// What one command did.
@@ -336,6 +343,12 @@ impl Scenario {
         // pipeline, as a release of that app alone (the others already run what staging runs).
         let bad = self.bad_release(&bad_app, &head).await?;
         let app = bad_app.name.as_str();
+        // The release is that one build: asked for (exit 4, waiting), then approved.
+        let mut promote_bad = prod.clone();
+        promote_bad.extend(["--app", app, "--sha", bad.as_str()]);
+        let mut bad_no_wait = promote_bad.clone();
+        bad_no_wait.push("--no-wait");
+        self.expect(&bad_no_wait, 4).await?;
         self.expect(
             &[
                 "approve",
@@ -349,8 +362,6 @@ impl Scenario {
             0,
         )
         .await?;
-        let mut promote_bad = prod.clone();
-        promote_bad.extend(["--app", app, "--sha", bad.as_str()]);
         let rejected = self.xtask(&promote_bad).await?;
         if rejected.code == 0 || !rejected.stderr.contains("rolled back") {
             bail!(
@@ -394,8 +405,10 @@ impl Scenario {
 
     /// Builds and pushes `<app's repository>:<new sha>`: `head`'s image of `app` started with
     /// an argument it refuses (it exits 2 at once on every runtime, so no replica ever becomes
-    /// ready), and records it in `app`'s values of dev and staging as a hand-made hotfix:
-    /// commits with the trailers a pipeline promotion of one app would carry.
+    /// ready), signed with the run's key and with `head`'s SBOM beside it, as ci would leave
+    /// it (prod takes only signed builds with an SBOM), and records it in `app`'s values of
+    /// dev and staging as a hand-made hotfix: commits with the trailers a pipeline promotion
+    /// of one app would carry.
     async fn bad_release(&self, app: &AppConfig, head: &str) -> anyhow::Result<String> {
         let sha: GitSha = format!("{:040x}", rand::random::<u128>()).parse()?;
         let repository = &app.repository;
@@ -415,10 +428,30 @@ impl Scenario {
                 Credentials::from_env().map(|c| c.for_push()),
             )
             .await?;
-        let digest = Registry::for_repository(repository, docker, Credentials::from_env())
+        let registry = Registry::for_repository(repository, docker, Credentials::from_env());
+        let digest = registry
             .digest(repository, sha.as_str())
             .await?
             .with_context(|| format!("{repository}:{sha} is not in the registry after the push"))?;
+        let head_digest = registry
+            .digest(repository, head)
+            .await?
+            .with_context(|| format!("{repository}:{head} is not in the registry"))?;
+        let attachments =
+            Attachments::for_repository(repository, &context::state_dir(), Credentials::from_env());
+        if let Some(key) = &self.signing_key {
+            let payload = pipeline::cosign::payload(repository, &digest);
+            let layer = SignatureLayer {
+                signature_b64: key.sign(&payload),
+                payload,
+            };
+            attachments
+                .put_signature(repository, &digest, &layer)
+                .await?;
+        }
+        if let Some((_, sbom)) = attachments.sbom(repository, &head_digest).await? {
+            attachments.put_sbom(repository, &digest, &sbom).await?;
+        }
         for env in ["dev", "staging"] {
             let env: EnvName = env.parse()?;
             self.gitops.write(&Change::one(

@@ -300,5 +300,30 @@ mod tests {
             Err("not a valid record"),
         );
         check("notes/x.json", "{}", Err("no record is expected"));
+        // A block of one app's build is filed under the app, and nowhere else.
+        let app_block = block.replace(
+            "\"rollback\":null",
+            "\"rollback\":null,\"app\":\"paktech-gateway\"",
+        );
+        check(
+            &format!("blocks/paktech-gateway/{SHA}.json"),
+            &app_block,
+            Ok(1),
+        );
+        check(
+            &format!("blocks/paktech-app/{SHA}.json"),
+            &app_block,
+            Err("of paktech-gateway but is filed as paktech-app"),
+        );
+        check(
+            &format!("blocks/{SHA}.json"),
+            &app_block,
+            Err("but is filed as"),
+        );
+        check(
+            &format!("blocks/paktech-app/{SHA}.json"),
+            &block,
+            Err("of every app but is filed as paktech-app"),
+        );
     }
 }

@@ -96,6 +96,8 @@ pub fn in_dependency_order(apps: Vec<AppConfig>) -> Result<Vec<AppConfig>, Strin
                 app.name.as_str()
             ));
         }
+    }
+    for (i, app) in apps.iter().enumerate() {
         for dep in &app.depends_on {
             if !apps.iter().any(|a| &a.name == dep) {
                 return Err(format!(

@@ -207,6 +207,10 @@ pub enum Error {
         "nobody asked to promote {sha} to {env}, so there is nothing to approve; `cargo xtask promote --env {env} --sha {sha}` records the request"
     )]
     NotRequested { env: String, sha: String },
+    #[error(
+        "nobody asked to promote anything to {env}, so there is nothing to approve; `cargo xtask promote --env {env}` records the request"
+    )]
+    NothingRequested { env: String },
     #[error(transparent)]
     Invalid(#[from] crate::model::InvalidValue),
     #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]
@@ -244,10 +248,11 @@ pub enum Error {
         blocked: bool,
     },
     #[error(
-        "{env} runs an unverified build, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --if-running {sha} --reason \"{problems_short}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")"
+        "{env} runs an unverified build of {app}, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --app {app} --if-running {sha} --reason \"{problems_short}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")"
     )]
     Unverified {
         env: String,
+        app: String,
         sha: String,
         problems: String,
         /// What the suggested command records as the reason (quotes removed).

@@ -18,11 +18,15 @@ pub struct Approval {
 /// Someone asked for `sha` to be promoted to `env`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PromotionRequest {
+    /// The build, or for a release of several apps its id (what approvals bind to).
     pub sha: GitSha,
     pub env: EnvName,
     pub requester: Person,
     pub at: DateTime<Utc>,
     pub run_id: String,
+    /// What a release moves, `app@sha` each, so an approver sees what they approve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<String>,
 }
 
 /// `app`'s build `sha` may not be promoted: it was rolled back.

@@ -250,6 +250,41 @@ pub fn plan(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_last_release_is_every_app_the_newest_promotion_moved() {
+        use crate::audit::{Build, CommitMessage};
+        let commit = |rev: char, time: i64, action: Action, builds: &[Build<'_>]| CommitRecord {
+            revision: rev.to_string().repeat(40).parse().expect("sha"),
+            parent: None,
+            time,
+            author: "ci".to_owned(),
+            subject: "s".to_owned(),
+            trailers: CommitMessage::parse(
+                &CommitMessage::new("s")
+                    .trailer(keys::ACTION, action.as_str())
+                    .builds(builds)
+                    .to_string(),
+            )
+            .trailers,
+        };
+        let b = |app, sha| Build {
+            app,
+            sha,
+            digest: "",
+        };
+        let release = commit('a', 20, Action::Promote, &[b("app", "1"), b("gw", "2")]);
+        let older = commit('b', 10, Action::Promote, &[b("db", "3")]);
+        let rollback = commit('c', 30, Action::Rollback, &[b("db", "4")]);
+        let name = |n: &str| -> AppName { n.parse().expect("app") };
+        let histories = vec![
+            (name("app"), vec![release.clone()]),
+            (name("gw"), vec![release]),
+            (name("db"), vec![rollback, older]),
+        ];
+        assert_eq!(last_release(&histories), vec![name("app"), name("gw")]);
+        assert!(last_release(&[]).is_empty());
+    }
+
     use super::*;
 
     fn doc(tag: &str, digest: &str, replicas: u32) -> Document {

@@ -134,6 +134,11 @@ async fn request(
 ) -> Result<()> {
     let sha = &plan.release;
     let request = PromotionRequest {
+        builds: plan
+            .apps
+            .iter()
+            .map(|m| format!("{}@{}", m.app, m.sha))
+            .collect(),
         sha: sha.clone(),
         env: env.clone(),
         requester: options.requested_by.clone(),

@@ -52,7 +52,7 @@ pub(super) async fn roll_back(
     } = found;
     // The whole story is in the error and the report; the record gets what fits.
     let reason = Reason::summarise(&format!("automatic: {trouble}"));
-    let mut last = None;
+    let mut rolled_back = Vec::new();
     for app in stage.apps.iter().rev() {
         let shown_bad = bad_app.as_ref().is_none_or(|bad| bad == &app.app);
         let rollback_options = RollbackOptions {
@@ -85,10 +85,11 @@ pub(super) async fn roll_back(
             })
             .await;
         match rolled {
-            Ok(rolled) => last = Some((app, rolled)),
+            Ok(rolled) => rolled_back.push((app, rolled)),
             Err(error) => {
                 let error = Error::Unverified {
                     env: stage.env.to_string(),
+                    app: app.app.to_string(),
                     sha: app.sha.to_string(),
                     problems: trouble,
                     problems_short: reason.as_str().replace(['"', '`', '$', '\\'], "'"),
@@ -99,24 +100,54 @@ pub(super) async fn roll_back(
             }
         }
     }
-    let Some((app, rolled)) = last else {
+    // One app: its build and where it went. Several: each app's, the blocked one named.
+    let blocked: Vec<String> = rolled_back
+        .iter()
+        .filter(|(_, r)| r.blocked.is_some())
+        .map(|(a, _)| format!("{}@{}", a.app, a.sha.short()))
+        .collect();
+    let (sha, to) = match rolled_back.as_slice() {
+        [(app, rolled)] => (app.sha.to_string(), rolled.to_sha.clone()),
+        _ => (
+            if blocked.is_empty() {
+                plan.describe()
+            } else {
+                blocked.join(", ")
+            },
+            rolled_back
+                .iter()
+                .map(|(a, r)| {
+                    let to = if r.to_sha.is_empty() {
+                        "no build".to_owned()
+                    } else {
+                        r.to_sha.get(..12).unwrap_or(&r.to_sha).to_owned()
+                    };
+                    format!("{} {to}", a.app)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    };
+    // The report keeps the rollback of the app shown bad (the last one rolled back else).
+    let Some(index) = rolled_back
+        .iter()
+        .position(|(_, r)| r.blocked.is_some())
+        .or(rolled_back.len().checked_sub(1))
+    else {
         return Failure::Error(Error::Interrupted(format!(
             "{}: a stage without apps cannot be rolled back",
             stage.env
         )));
     };
+    let (_, report) = rolled_back.swap_remove(index);
     let error = Error::RolledBack {
         env: stage.env.to_string(),
-        sha: if stage.apps.len() > 1 {
-            plan.describe()
-        } else {
-            app.sha.to_string()
-        },
+        sha,
         problems: trouble,
-        rolled_back_to: rolled.to_sha.clone(),
-        blocked: rolled.blocked.is_some(),
+        rolled_back_to: to,
+        blocked: !blocked.is_empty(),
     };
-    Failure::RolledBack(Box::new(rolled), error)
+    Failure::RolledBack(Box::new(report), error)
 }
 
 /// Tells Slack that `stage.env` runs `sha` unverified, and how to roll it back by hand.

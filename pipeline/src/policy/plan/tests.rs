@@ -474,3 +474,5 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
     )
     .expect("staging requires no evidence");
 }
+
+mod release;
