@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::board::{Board, Event, Lane, Move, MoveState, Stop};
-use super::matrix;
+use super::matrix::{self, Place};
 
 /// `s` with the characters HTML gives meaning to escaped (text and attribute values alike).
 pub fn escape(s: &str) -> String {
@@ -90,34 +90,6 @@ pub fn fragment(board: &Board) -> String {
     write_timeline(&mut out, &board.timeline);
     write_scans(&mut out, board);
     out
-}
-
-/// Where a lane or a move is written: its element id and what names it, as a heading or (in
-/// a matrix cell, whose row and column name it) as a label only.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Place<'a> {
-    pub id: &'a str,
-    pub label: &'a str,
-    pub titled: bool,
-}
-
-impl Place<'_> {
-    /// The element's opening tag and, when titled, its heading.
-    fn open(&self, out: &mut String, element: &str, class: &str) {
-        let id = escape(self.id);
-        let label = escape(self.label);
-        if self.titled {
-            let _ = writeln!(
-                out,
-                "<{element} class=\"{class}\" id=\"{id}\" aria-labelledby=\"{id}-h\">\n<h3 id=\"{id}-h\">{label}</h3>"
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "<{element} class=\"{class}\" id=\"{id}\" aria-label=\"{label}\">"
-            );
-        }
-    }
 }
 
 pub(super) fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
