@@ -91,15 +91,16 @@ pub fn test_pipeline(
 }
 
 /// `config`'s environments and settings, with paktech-app declared in the one-app form.
-pub fn one_app_form(
-    config: &pipeline::config::PipelineConfig,
-) -> pipeline::config::PipelineConfig {
+pub fn one_app_form(config: &pipeline::config::PipelineConfig) -> pipeline::config::PipelineConfig {
     let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
-    let (head, rest) = text.split_once("[[apps]]").expect("[[apps]] in pipeline.toml");
-    let (_, tail) = rest.split_once("[gitops]").expect("[gitops] after the apps");
-    let legacy = format!(
-        "{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}"
-    );
+    let (head, rest) = text
+        .split_once("[[apps]]")
+        .expect("[[apps]] in pipeline.toml");
+    let (_, tail) = rest
+        .split_once("[gitops]")
+        .expect("[gitops] after the apps");
+    let legacy =
+        format!("{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}");
     let mut parsed = pipeline::config::PipelineConfig::parse_in(
         &workspace().join("pipeline.toml"),
         &legacy,
