@@ -44,11 +44,10 @@ impl Args {
             (None, 1) => Some(config.apps[0].name.clone()),
             (None, _) => None,
         };
-        if named.is_none() && (to.is_some() || if_running.is_some()) {
-            return Err(crate::exit::Usage(
-                "--to and --if-running name one app's build: add --app".to_owned(),
-            )
-            .into());
+        if named.is_none() && to.is_some() {
+            return Err(
+                crate::exit::Usage("--to names one app's build: add --app".to_owned()).into(),
+            );
         }
         let pipeline = context::pipeline_with(config).await?;
         let apps = match named {

@@ -248,17 +248,24 @@ pub enum Error {
         blocked: bool,
     },
     #[error(
-        "{env} runs an unverified build of {app}, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --app {app} --if-running {sha} --reason \"{problems_short}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")"
+        "{env} runs an unverified build of {app}, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --app {app} --if-running {sha} --reason \"{}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")",
+        automatic_reason(problems)
     )]
     Unverified {
         env: String,
         app: String,
         sha: String,
         problems: String,
-        /// What the suggested command records as the reason (quotes removed).
-        problems_short: String,
         why: String,
     },
+}
+
+/// What an automatic rollback records as its reason for `problems`, safe to quote in a
+/// suggested shell command (no quotes, backticks, `$` or backslashes).
+pub fn automatic_reason(problems: &str) -> String {
+    crate::model::Reason::summarise(&format!("automatic: {problems}"))
+        .as_str()
+        .replace(['"', '`', '$', '\\'], "'")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -172,9 +172,15 @@ async fn promote(
             Ok::<_, Error>((Outcome::Succeeded, detail, (plan, snapshot)))
         })
         .await?;
-    if let [one] = plan.apps.as_slice() {
+    // One app's build, or the one commit every app of the release was built from: what a
+    // workflow rolls back with `--if-running` should the run die.
+    if let [one, rest @ ..] = plan.apps.as_slice()
+        && rest.iter().all(|m| m.sha == one.sha)
+    {
         report.sha = Some(one.sha.clone());
-        report.digest = Some(one.digest.clone());
+        if rest.is_empty() {
+            report.digest = Some(one.digest.clone());
+        }
     }
     report.plan = Some(plan.clone());
 

@@ -92,7 +92,6 @@ pub(super) async fn roll_back(
                     app: app.app.to_string(),
                     sha: app.sha.to_string(),
                     problems: trouble,
-                    problems_short: reason.as_str().replace(['"', '`', '$', '\\'], "'"),
                     why: error.to_string(),
                 };
                 unverified(pipeline, stage, &app.sha, &error).await;

@@ -7,125 +7,38 @@
 //! cargo-dist (`DistGraph`) and Terraform (`plan`, then `apply` of that plan) work this way.
 
 mod canary;
+mod choose;
 mod refusal;
 mod render;
 mod sizing;
 mod snapshot;
+mod stage;
 
 pub use canary::CanaryStep;
+pub use choose::{Choice, Request, choose};
 pub use refusal::Refusal;
 pub use sizing::{AnalysisStep, error_rates, shortest_window};
 pub use snapshot::Snapshot;
+pub use stage::{approval_rule, release_id};
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::audit::CommitRecord;
-use crate::config::{AppConfig, EnvironmentConfig, PipelineConfig};
+use crate::config::{AppConfig, PipelineConfig};
 use crate::model::{AppName, Digest, EnvName, GitSha, Person, Reason, TargetKind};
-use crate::policy::approval::{ApprovalRule, GateStatus, gate};
+use crate::policy::approval::GateStatus;
 use crate::policy::freeze::{WindowGate, promotion_gate};
 use crate::policy::scan::{RecordedScan, evidence as evidence_gate};
 use crate::policy::supply_chain::{self, Evidence};
 use crate::policy::window::{self, SyncPurpose, SyncWindow};
 use crate::scan::Counts;
 use crate::values::Scalar;
+use stage::{app_stage, merge_windows, stage};
 
 fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_duration(*d))
-}
-
-/// What was asked for.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub env: EnvName,
-    /// The apps to move; empty: every app whose build differs from the previous environment.
-    pub apps: Vec<AppName>,
-    /// Default: the build the previous environment runs (of each app).
-    pub sha: Option<GitSha>,
-    pub requested_by: Person,
-    /// Set: pass a closed sync window, recording this reason.
-    pub break_glass: Option<Reason>,
-    /// Overrides the environments' monitoring duration.
-    pub monitor: Option<Duration>,
-}
-
-/// One app's build to promote and the environments it walks, target last.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub app: AppName,
-    pub sha: GitSha,
-    pub chain: Vec<EnvName>,
-    /// The environment before the first of the chain: where the build must have run.
-    pub source: EnvName,
-}
-
-/// Which builds, through which environments: for each app asked for (every app when none
-/// was named), in dependency order, the build the previous environment runs (or `--sha`),
-/// and before the target every environment (after the first) that does not run it yet. A
-/// release of every app leaves out the apps whose build the target already runs, and apps
-/// the previous environment never ran; an app named with `--app` is always planned.
-pub fn choose(
-    config: &PipelineConfig,
-    snapshot: &Snapshot,
-    request: &Request,
-) -> Result<Vec<Choice>, Refusal> {
-    let Some(previous) = config.previous(&request.env) else {
-        return Err(Refusal::NotPromotable {
-            env: request.env.to_string(),
-        });
-    };
-    let named = !request.apps.is_empty() || config.apps.len() == 1;
-    let mut choices = Vec::new();
-    for app in &config.apps {
-        if !request.apps.is_empty() && !request.apps.contains(&app.name) {
-            continue;
-        }
-        let app = &app.name;
-        let sha = match &request.sha {
-            Some(sha) => sha.clone(),
-            None => match snapshot.tag(app, &previous.name).parse() {
-                Ok(sha) => sha,
-                Err(_) if named => {
-                    return Err(Refusal::NothingToPromote {
-                        app: app.to_string(),
-                        env: previous.name.to_string(),
-                    });
-                }
-                Err(_) => continue,
-            },
-        };
-        if !named && snapshot.tag(app, &request.env) == sha.as_str() {
-            continue;
-        }
-        let mut chain = vec![request.env.clone()];
-        while let Some(before) = config.previous(&chain[0]) {
-            if config.previous(&before.name).is_none()
-                || snapshot.tag(app, &before.name) == sha.as_str()
-            {
-                break;
-            }
-            chain.insert(0, before.name.clone());
-        }
-        let source = config
-            .previous(&chain[0])
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| previous.name.clone());
-        choices.push(Choice {
-            app: app.clone(),
-            sha,
-            chain,
-            source,
-        });
-    }
-    if choices.is_empty() {
-        return Err(Refusal::UpToDate {
-            env: request.env.to_string(),
-            from: previous.name.to_string(),
-        });
-    }
-    Ok(choices)
 }
 
 /// A check that passed while planning.
@@ -272,19 +185,6 @@ impl PromotionPlan {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// The id approvals of a release of several apps are bound to: the first 40 hex characters
-/// of the SHA-256 of its `app sha` lines, sorted; the same builds make the same release.
-pub fn release_id(moves: &[(AppName, GitSha)]) -> GitSha {
-    use sha2::Digest as _;
-    let mut lines: Vec<String> = moves.iter().map(|(a, s)| format!("{a} {s}\n")).collect();
-    lines.sort();
-    let hash = sha2::Sha256::digest(lines.concat().as_bytes());
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..40]
-        .parse()
-        .unwrap_or_else(|_| unreachable!("40 hex characters"))
 }
 
 /// What the registry and the attachment store answered for one app's build.
@@ -492,143 +392,6 @@ fn check_app(
         ),
     });
     Ok(digest.clone())
-}
-
-/// One app's edit in `env`: `image.tag` and `image.digest`, with what each held when planned.
-fn app_stage(
-    config: &PipelineConfig,
-    snapshot: &Snapshot,
-    env: &EnvironmentConfig,
-    app: &AppName,
-    sha: &GitSha,
-    digest: &Digest,
-) -> AppStage {
-    let path = config.values_path(app, &env.name);
-    let doc = snapshot.values(app, &env.name);
-    let keys: Vec<KeyEdit> = [
-        ("image.tag", sha.as_str()),
-        ("image.digest", digest.as_str()),
-    ]
-    .into_iter()
-    .map(|(key, to)| KeyEdit {
-        key: key.to_owned(),
-        from: doc.and_then(|d| d.get(key)).unwrap_or_default().to_owned(),
-        to: to.to_owned(),
-    })
-    .collect();
-    let diff = match doc {
-        Some(doc) => {
-            let set: Vec<(&str, Scalar)> = keys
-                .iter()
-                .map(|k| (k.key.as_str(), Scalar::str(&k.to)))
-                .collect();
-            // A values file without these keys is refused when the write is tried; the plan
-            // shows no diff for it.
-            doc.with(&set)
-                .map(|edited| diff(doc.text(), edited.text()))
-                .unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
-    AppStage {
-        app: app.clone(),
-        sha: sha.clone(),
-        digest: digest.clone(),
-        application: config.application(app, &env.name),
-        edit: ValuesEdit { path, keys, diff },
-        canary: None,
-        monitor: None,
-        analysis_off: false,
-    }
-}
-
-/// An environment's stage over its apps: the window is closed when any app's Application is
-/// in a deny window; the approval asks for the most any app of it asks, from people every
-/// app's list admits, bound to the release.
-fn stage(
-    config: &PipelineConfig,
-    snapshot: &Snapshot,
-    request: &Request,
-    env: &EnvironmentConfig,
-    apps: Vec<AppStage>,
-    release: &GitSha,
-    now: DateTime<Utc>,
-) -> Stage {
-    let gates: Vec<WindowGate> = apps
-        .iter()
-        .map(|a| {
-            let decision = window::decide(
-                &snapshot.windows,
-                &a.application,
-                &env.namespace,
-                now,
-                SyncPurpose::Promotion,
-            );
-            promotion_gate(&decision, request.break_glass.as_ref())
-        })
-        .collect();
-    let window = merge_windows(gates);
-    let (required, approvers) = approval_rule(config, env, &apps);
-    let rule = ApprovalRule {
-        required,
-        approvers: &approvers,
-    };
-    let approvals = snapshot.records.approvals_for(&env.name, release);
-    Stage {
-        env: env.name.clone(),
-        namespace: env.namespace.clone(),
-        window,
-        approval: ApprovalStep {
-            required,
-            status: gate(&rule, &env.name, release, &request.requested_by, &approvals),
-            approvers,
-            timeout: env.approval_timeout,
-        },
-        apps,
-        sync_timeout: env.sync_timeout,
-    }
-}
-
-/// The first closed gate, else the first break-glass, else open.
-fn merge_windows(gates: Vec<WindowGate>) -> WindowGate {
-    let closed = gates
-        .iter()
-        .find(|g| matches!(g, WindowGate::Closed { .. }))
-        .cloned();
-    let broken = gates
-        .iter()
-        .find(|g| matches!(g, WindowGate::BreakGlass { .. }))
-        .cloned();
-    closed.or(broken).unwrap_or(WindowGate::Open)
-}
-
-/// The approvals a stage needs: the most any of its apps asks in `env`, from the people
-/// every app's list admits (an empty list admits anyone but the requester).
-pub fn approval_rule(
-    config: &PipelineConfig,
-    env: &EnvironmentConfig,
-    apps: &[AppStage],
-) -> (u32, Vec<Person>) {
-    let mut required = env.approvals;
-    let mut lists: Vec<Vec<Person>> = Vec::new();
-    for stage in apps {
-        if let Ok(app) = config.app(stage.app.as_str()) {
-            let effective = config.for_app(app, &env.name);
-            required = required.max(effective.approvals);
-            if !effective.approvers.is_empty() {
-                lists.push(effective.approvers.clone());
-            }
-        }
-    }
-    let approvers = match lists.split_first() {
-        None => Vec::new(),
-        Some((first, rest)) => first
-            .iter()
-            .filter(|p| rest.iter().all(|l| l.iter().any(|q| q.key() == p.key())))
-            .cloned()
-            .collect(),
-    };
-    (required, approvers)
 }
 
 /// Whether a commit in `app`'s `history` put `sha` into the environment.

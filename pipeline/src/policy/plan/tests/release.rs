@@ -236,3 +236,26 @@ fn a_canary_moves_one_app_so_a_release_with_one_is_refused() {
         "one app at a time takes its canary"
     );
 }
+
+#[test]
+fn with_a_commit_a_release_moves_the_apps_that_commit_built() {
+    let config = apps_config("");
+    let mut snap = release_snapshot();
+    // The commit SHA built paktech-app only (the gateway's build is another commit's).
+    let mut req = request("prod", Some(SHA));
+    let planned = plan_at(&config, &snap, &req, NOON).expect("plan");
+    let moved: Vec<&str> = planned.apps.iter().map(|m| m.app.as_str()).collect();
+    assert_eq!(moved, ["paktech-app"]);
+    // A commit that built both moves both.
+    snap.values[3] = gateway_values("dev", SHA);
+    snap.values[4] = gateway_values("staging", SHA);
+    snap.history[4].2.insert(0, commit(SHA, 0, None));
+    let planned = plan_at(&config, &snap, &req, NOON).expect("plan");
+    assert_eq!(planned.apps.len(), 2);
+    // A commit no environment before prod runs moves nothing.
+    req.sha = Some(sha(OLD));
+    assert!(matches!(
+        plan_at(&config, &snap, &req, NOON),
+        Err(Refusal::UpToDate { .. })
+    ));
+}

@@ -4,21 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
-use super::image::{self as image_flow, BuiltImage, ImageRequest};
+use super::image::BuiltImage;
 use super::scan;
 use super::steps::{StepRecord, Steps, timed};
 use super::{Error, Pipeline, Result, sync};
-use crate::adapters::gitops::{Change, FileEdit, Written};
+use crate::adapters::gitops::Written;
 use crate::adapters::notify::Notice;
-use crate::adapters::registry::{Credentials, Registry};
-use crate::adapters::{source, tools};
-use crate::audit::{Action, Build, CommitMessage, keys};
-use crate::model::{AppName, Digest, GitSha, Person};
-use crate::policy::changes::{self, BuildDecision};
-use crate::policy::{self, ScanVerdict};
+use crate::adapters::tools;
+use crate::model::{AppName, Digest, Person};
+use crate::policy::ScanVerdict;
+use crate::policy::changes::BuildDecision;
 use crate::report::{Outcome, Reporter};
 use crate::scan::{IacScan, ImageScan};
-use crate::values::Scalar;
 
 /// How to run `ci`.
 #[derive(Debug, Clone)]
@@ -49,6 +46,14 @@ impl CiOptions {
         }
     }
 }
+
+mod build;
+mod commit;
+mod decide;
+
+use build::build_app;
+use commit::change;
+use decide::changes;
 
 /// What `ci` did, step by step; also the `--json` document.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -294,249 +299,6 @@ async fn run_steps(
     report.gitops = Some(written);
     report.dev_urls = urls;
     Ok(())
-}
-
-/// Which apps to build: each app's sources against the build dev runs of it.
-async fn changes(pipeline: &Pipeline) -> Result<Vec<(AppName, BuildDecision)>> {
-    let workspace = pipeline.workspace.clone();
-    let crates = tools::workspace_crates(&workspace).await?;
-    let dev = pipeline.config.first().name.clone();
-    let config = pipeline.config.clone();
-    let running: Vec<(AppName, Option<GitSha>)> = pipeline
-        .git(move |repo| {
-            let tip = repo.fetch()?;
-            config
-                .apps
-                .iter()
-                .map(|app| {
-                    let doc = sync::values_in(repo, &config.values_path(&app.name, &dev), &tip)?;
-                    let tag = doc.get("image.tag").unwrap_or_default();
-                    // A `-dirty` build stands for its base commit's sources and more.
-                    let sha = tag.trim_end_matches("-dirty").parse().ok();
-                    Ok::<_, Error>((app.name.clone(), sha))
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .await?;
-    let ws = pipeline.workspace.clone();
-    let head = tokio::task::spawn_blocking(move || source::read(&ws))
-        .await
-        .map_err(|joined| Error::Interrupted(joined.to_string()))?
-        .map_err(image_flow::Error::from)?
-        .sha;
-    let mut decisions = Vec::new();
-    for (name, running) in running {
-        let app = pipeline.config.app(name.as_str())?;
-        let changed = match &running {
-            Some(base) if base != &head => {
-                let (ws, base) = (pipeline.workspace.clone(), base.clone());
-                tokio::task::spawn_blocking(move || source::changed_since(&ws, &base))
-                    .await
-                    .map_err(|joined| Error::Interrupted(joined.to_string()))?
-                    .map_err(image_flow::Error::from)?
-            }
-            _ => Some(Vec::new()),
-        };
-        let sources = changes::sources(app, &crates);
-        let decision = changes::decide(&sources, running.as_ref(), &head, changed.as_deref());
-        decisions.push((name, decision));
-    }
-    Ok(decisions)
-}
-
-/// Builds, pushes, signs, attaches the SBOM of and scans one app, filling `entry`.
-async fn build_app(
-    pipeline: &Pipeline,
-    options: &CiOptions,
-    steps: &mut Steps<'_>,
-    entry: &mut AppCi,
-    version: &str,
-    source_url: &str,
-) -> Result<()> {
-    let app = pipeline.config.app(entry.app.as_str())?;
-    let request = ImageRequest::for_app(
-        pipeline.workspace.clone(),
-        app,
-        version.to_owned(),
-        source_url.to_owned(),
-        options.allow_dirty,
-    )
-    .await?;
-    let reporter = steps.reporter();
-    let built = steps
-        .run(&step(pipeline, "build", &app.name), async {
-            let built = image_flow::build(&request, pipeline.images("ci")?, reporter).await?;
-            let detail = format!("{} ({:.1} MB)", built.name(), built.size_bytes as f64 / 1e6);
-            Ok::<_, Error>((Outcome::Succeeded, detail, built))
-        })
-        .await?;
-    entry.image = Some(built.clone());
-    // A registry named in the repository gets the image pushed, and the digest it reports
-    // is what the values pin; the local engine's store pins the image id.
-    let digest = match &pipeline.registry {
-        Registry::Engine(_) => built.id.clone(),
-        Registry::Distribution(_) => {
-            let tag = built.tag.to_string();
-            steps
-                .run(&step(pipeline, "push", &app.name), async {
-                    let credentials = Credentials::from_env().map(|c| c.for_push());
-                    pipeline
-                        .images("ci")?
-                        .push(request.repository.as_str(), &tag, credentials)
-                        .await?;
-                    let digest = pipeline
-                        .registry
-                        .digest(&request.repository, &tag)
-                        .await?
-                        .ok_or_else(|| crate::policy::plan::Refusal::ImageNotFound {
-                            image: built.name(),
-                        })?;
-                    Ok::<_, Error>((
-                        Outcome::Succeeded,
-                        format!("{} is {digest}", built.name()),
-                        digest.to_string(),
-                    ))
-                })
-                .await?
-        }
-    };
-    entry.digest = Some(digest.clone());
-    let pinned: Digest = digest.parse()?;
-    let sign = step(pipeline, "sign", &app.name);
-    super::supply_chain::sign(pipeline, &app.repository, &pinned, &sign, steps).await?;
-
-    let sbom = steps
-        .run(&step(pipeline, "sbom", &app.name), async {
-            let stored = super::sbom::attach(pipeline, &built, &pinned, version).await?;
-            let detail = format!("{} stored beside {digest}", stored.digest);
-            Ok::<_, Error>((Outcome::Succeeded, detail, stored))
-        })
-        .await?;
-    entry.sbom = Some(sbom.digest.to_string());
-
-    let (image_elapsed, image_scan) = timed(scan::image(
-        &built,
-        options.scan_report.as_deref(),
-        Some(&sbom),
-    ))
-    .await;
-    let image_result = image_scan.map(|scan| {
-        let (scan, scan_sbom) = scan.map_or((None, None), |(s, sbom)| (Some(s), sbom));
-        let verdict = policy::scan_gate(&pipeline.config.scan, scan.as_ref());
-        let (outcome, detail) = match &scan {
-            Some(s) => (
-                Outcome::Succeeded,
-                format!(
-                    "{} ({} fixable){}",
-                    s.counts,
-                    s.fixable,
-                    scan_sbom
-                        .as_ref()
-                        .map(|d| format!(" in the SBOM {d}"))
-                        .unwrap_or_default()
-                ),
-            ),
-            None => (
-                Outcome::Skipped,
-                "not scanned: grype is not on PATH and no --scan-report was given".to_owned(),
-            ),
-        };
-        (outcome, detail, (scan, scan_sbom, verdict))
-    });
-    let name = step(pipeline, "scan-image", &app.name);
-    let (scan, scan_sbom, verdict) = steps.record(&name, image_elapsed, image_result)?;
-    entry.scan = scan;
-    entry.scan_sbom = scan_sbom;
-    entry.scan_verdict = Some(verdict);
-    Ok(())
-}
-
-/// One commit writing every built app's build into dev; `None` when nothing was built.
-fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -> Option<Change> {
-    let dev = pipeline.config.first();
-    let built: Vec<(&AppCi, &BuiltImage, &String)> = apps
-        .iter()
-        .filter_map(|a| Some((a, a.image.as_ref()?, a.digest.as_ref()?)))
-        .collect();
-    if built.is_empty() {
-        return None;
-    }
-    let tags: Vec<String> = built.iter().map(|(_, i, _)| i.tag.to_string()).collect();
-    let subject = match built.as_slice() {
-        [(a, image, _)] => format!("chore({}): bump {} to {}", dev.name, a.app, image.tag),
-        several => format!(
-            "chore({}): bump {}",
-            dev.name,
-            several
-                .iter()
-                .map(|(a, i, _)| format!("{}@{}", a.app, i.tag.sha().short()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let builds: Vec<Build<'_>> = built
-        .iter()
-        .zip(&tags)
-        .map(|((a, _, digest), tag)| Build {
-            app: a.app.as_str(),
-            sha: tag,
-            digest,
-        })
-        .collect();
-    let summary = |a: &AppCi| {
-        a.scan
-            .as_ref()
-            .map_or_else(|| "not scanned".to_owned(), |s| s.counts.to_string())
-    };
-    let fixable = |a: &AppCi| {
-        a.scan.as_ref().map_or_else(
-            || "not scanned".to_owned(),
-            |s| s.fixable_counts().to_string(),
-        )
-    };
-    let mut message = CommitMessage::new(subject)
-        .trailer(keys::ACTION, Action::Deploy.as_str())
-        .trailer(keys::ENVIRONMENT, dev.name.as_str())
-        .builds(&builds);
-    match built.as_slice() {
-        [(a, _, _)] => {
-            message = message
-                .trailer(keys::SBOM, a.sbom.as_deref().unwrap_or_default())
-                .trailer(keys::SCAN, summary(a))
-                .trailer(keys::SCAN_FIXABLE, fixable(a))
-                // Empty, so absent, when the scan read no SBOM (a report made elsewhere, or
-                // no grype).
-                .trailer(
-                    keys::SCAN_SBOM,
-                    a.scan_sbom.as_ref().map_or("", Digest::as_str),
-                );
-        }
-        several => {
-            for (a, _, _) in several {
-                message = message
-                    .trailer(keys::APP_SCAN, format!("{} {}", a.app, summary(a)))
-                    .trailer(keys::APP_SCAN_FIXABLE, format!("{} {}", a.app, fixable(a)));
-            }
-        }
-    }
-    let message = message
-        .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
-        .trailer(keys::RUN_ID, &options.run_id);
-    Some(Change {
-        files: built
-            .iter()
-            .zip(&tags)
-            .map(|((a, _, digest), tag)| FileEdit {
-                path: pipeline.config.values_path(&a.app, &dev.name),
-                set: vec![
-                    ("image.tag".to_owned(), Scalar::str(tag)),
-                    ("image.digest".to_owned(), Scalar::str(digest.as_str())),
-                ],
-                planned_from: None,
-            })
-            .collect(),
-        message,
-    })
 }
 
 fn outcome_word(written: &Written) -> &'static str {
