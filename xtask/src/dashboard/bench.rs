@@ -49,13 +49,18 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         }
         let read = reads_took[1];
 
+        // One app's lanes are `lane-<env>`; several apps' matrix cells `lane-<app>-<env>`.
+        let prod_lane = match pipeline.config.apps.as_slice() {
+            [_] => "id=\"lane-prod\"".to_owned(),
+            apps => format!("id=\"lane-{}-prod\"", apps[0].name),
+        };
         let dashboard = Dashboard::start(pipeline, TcpListener::bind("127.0.0.1:0")?).await?;
         let mut samples = Vec::with_capacity(REQUESTS);
         for _ in 0..REQUESTS {
             let started = Instant::now();
             let page = get(dashboard.address, "/").await?;
             samples.push(started.elapsed());
-            anyhow::ensure!(page.contains("id=\"lane-prod\""), "the page has no lanes");
+            anyhow::ensure!(page.contains(&prod_lane), "the page has no lanes");
         }
         let label = if history == 0 {
             "reference: no history".to_owned()
