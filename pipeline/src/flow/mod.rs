@@ -222,10 +222,12 @@ pub enum Error {
     #[error("a blocking task was interrupted: {0}")]
     Interrupted(String),
     #[error(
-        "{sha} awaits approval for {env}: {have} of {need} given; may approve: {may_approve}. Run `cargo xtask approve --env {env} --sha {sha}` as one of them"
+        "{what} awaits approval for {env}: {have} of {need} given; may approve: {may_approve}. Run `cargo xtask approve --env {env} --sha {sha}` as one of them"
     )]
     AwaitingApproval {
         env: String,
+        /// What is approved: the build, or `release <id> (app@sha, …)`.
+        what: String,
         sha: String,
         have: usize,
         need: u32,

@@ -87,6 +87,8 @@ pub struct AppCi {
     /// The SBOM the image scan read.
     #[serde(skip)]
     pub scan_sbom: Option<Digest>,
+    /// Where its replicas in dev answer, when it was deployed.
+    pub dev_urls: Vec<String>,
 }
 
 /// Runs `ci`. The report is returned whatever happened; the error, when there is one, says
@@ -172,6 +174,7 @@ async fn run_steps(
             scan: None,
             scan_verdict: None,
             scan_sbom: None,
+            dev_urls: Vec::new(),
         })
         .collect();
 
@@ -249,7 +252,7 @@ async fn run_steps(
     };
     let reporter = steps.reporter();
     let apps = &report.apps;
-    let (written, urls) = steps
+    let (written, urls, per_app) = steps
         .run("deploy-dev", async {
             let change = change.clone();
             let written = pipeline.git(move |repo| repo.write(&change)).await?;
@@ -264,6 +267,7 @@ async fn run_steps(
             );
             // Every built app in dependency order: each runs and answers before the next.
             let mut urls = Vec::new();
+            let mut per_app = Vec::new();
             let mut lines = Vec::new();
             let mut changed = false;
             for entry in apps {
@@ -285,6 +289,7 @@ async fn run_steps(
                     deployed.convergence.started.len(),
                     deployed.convergence.removed.len()
                 ));
+                per_app.push((entry.app.clone(), deployed.urls.clone()));
                 urls.extend(deployed.urls);
             }
             let unchanged = matches!(written, Written::Unchanged { .. }) && !changed;
@@ -293,11 +298,16 @@ async fn run_steps(
             } else {
                 Outcome::Succeeded
             };
-            Ok::<_, Error>((outcome, lines.join("; "), (written, urls)))
+            Ok::<_, Error>((outcome, lines.join("; "), (written, urls, per_app)))
         })
         .await?;
     report.gitops = Some(written);
     report.dev_urls = urls;
+    for (app, urls) in per_app {
+        if let Some(entry) = report.apps.iter_mut().find(|a| a.app == app) {
+            entry.dev_urls = urls;
+        }
+    }
     Ok(())
 }
 

@@ -220,11 +220,7 @@ pub(super) async fn stage(
             StageOutcome::Unchanged
         },
         revision: Some(revision),
-        diff: stage
-            .apps
-            .iter()
-            .flat_map(|a| a.edit.diff.clone())
-            .collect(),
+        diff: diff_lines(stage),
         approved_by: passed.approved_by,
         urls,
     })
@@ -378,4 +374,18 @@ async fn notify(
             ],
         })
         .await;
+}
+
+/// The values lines a stage changes; where it moves several apps, each file's lines under its
+/// path.
+pub(super) fn diff_lines(stage: &Stage) -> Vec<String> {
+    let several = stage.apps.len() > 1;
+    stage
+        .apps
+        .iter()
+        .flat_map(|a| {
+            let header = (several && !a.edit.diff.is_empty()).then(|| format!("{}:", a.edit.path));
+            header.into_iter().chain(a.edit.diff.iter().cloned())
+        })
+        .collect()
 }

@@ -238,8 +238,14 @@ async fn wait(
         if matches!(options.approval, ApprovalMode::NoWait)
             || started.elapsed() >= stage.approval.timeout
         {
+            let what = if plan.apps.len() > 1 {
+                format!("release {sha} ({})", plan.describe())
+            } else {
+                sha.to_string()
+            };
             return Err(Error::AwaitingApproval {
                 env: env.to_string(),
+                what,
                 sha: sha.to_string(),
                 have: have.len(),
                 need,

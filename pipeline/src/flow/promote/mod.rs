@@ -192,11 +192,7 @@ async fn promote(
                 env: stage.env.to_string(),
                 outcome: StageOutcome::Planned,
                 revision: None,
-                diff: stage
-                    .apps
-                    .iter()
-                    .flat_map(|a| a.edit.diff.clone())
-                    .collect(),
+                diff: act::diff_lines(stage),
                 approved_by: Vec::new(),
                 urls: Vec::new(),
             })

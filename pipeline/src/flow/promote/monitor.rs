@@ -136,6 +136,12 @@ pub(super) async fn watch(
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, String, Watched)> {
     let sha = &app.sha;
+    // Every app of a release is watched at once: each line names its app.
+    let who = if stage.apps.len() > 1 {
+        format!("{}: ", app.app)
+    } else {
+        String::new()
+    };
     let env = &pipeline
         .config
         .for_app(pipeline.config.app(app.app.as_str())?, &stage.env);
@@ -214,7 +220,7 @@ pub(super) async fn watch(
                     Err(error) => seen.unjudged.push(format!("metrics: {error}")),
                 }
             }
-            reporter.progress(step, format!("round {rounds}: {}", seen.line()));
+            reporter.progress(step, format!("{who}round {rounds}: {}", seen.line()));
             if streak.see(seen.seen(), monitor.failures) {
                 let proven = streak.proven();
                 let how = if proven {
