@@ -4,7 +4,7 @@ output "acr_name" {
 }
 
 output "acr_login_server" {
-  description = "Registry host; the image repository in pipeline.toml is <this>/paktech-app."
+  description = "Registry host; each app's repository in pipeline.aks.toml is <this>/<app> (paktech-app, paktech-gateway)."
   value       = azurerm_container_registry.main.login_server
 }
 

@@ -1,38 +1,42 @@
 //! The HTTP contract: `/`, `/health`, `/ready`, `/info`, `/metrics`, and JSON errors.
 
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::http::header::{self, ContentType};
+use actix_web::http::header::ContentType;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
+use paktech_service::state::Core;
 use serde_json::json;
 
-use crate::build_info::{APP_NAME, APP_VERSION, BUILD_SHA};
-use crate::metrics::Metrics;
+use crate::build_info::{APP_NAME, APP_VERSION, BUILD, BUILD_SHA};
 
 /// Every route the service answers; also the closed set of `route` metric labels.
 pub const ROUTES: [&str; 5] = ["/", "/health", "/ready", "/info", "/metrics"];
 
-/// State shared by every worker.
+/// State shared by every worker: the [`Core`] every service has (environment, the `ready`
+/// flag that turns false when shutdown begins, metrics), and this service's own bodies.
 #[derive(Debug)]
 pub struct AppState {
-    pub environment: String,
-    /// False from the moment shutdown begins, so `/ready` turns 503 and traffic drains.
-    pub ready: AtomicBool,
-    pub metrics: Metrics,
+    core: Core,
     // Bodies that cannot change while the process lives, rendered once.
     health_body: Bytes,
     info_body: Bytes,
+}
+
+impl Deref for AppState {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl AppState {
     pub fn new(environment: &str) -> Arc<Self> {
         let render = |value: serde_json::Value| Bytes::from(value.to_string());
         Arc::new(Self {
-            environment: environment.to_owned(),
-            ready: AtomicBool::new(true),
-            metrics: Metrics::new(environment),
+            core: Core::new(BUILD, &ROUTES, environment),
             health_body: render(json!({"status": "healthy", "environment": environment})),
             info_body: render(json!({
                 "environment": environment,
@@ -45,10 +49,7 @@ impl AppState {
 
 /// The route a request matched, as a static label (`unmatched` for unknown paths).
 pub fn route_label(matched: Option<&str>) -> &'static str {
-    matched
-        .and_then(|name| ROUTES.iter().find(|route| **route == name))
-        .copied()
-        .unwrap_or("unmatched")
+    paktech_service::state::route_label(&ROUTES, matched)
 }
 
 /// Mounts every route; wrong methods answer 405 and unknown paths 404, both in JSON.
@@ -56,19 +57,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let handlers = [
         web::get().to(root),
         web::get().to(health),
-        web::get().to(ready),
+        web::get().to(paktech_service::routes::ready::<AppState>),
         web::get().to(info),
-        web::get().to(metrics),
+        web::get().to(paktech_service::routes::metrics::<AppState>),
     ];
-    for (path, handler) in ROUTES.into_iter().zip(handlers) {
-        cfg.service(
-            web::resource(path)
-                .name(path)
-                .route(handler)
-                .default_service(web::to(method_not_allowed)),
-        );
-    }
-    cfg.default_service(web::to(not_found));
+    paktech_service::routes::mount(cfg, ROUTES.into_iter().zip(handlers));
 }
 
 /// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()` writes it.
@@ -94,35 +87,8 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         .body(state.health_body.clone())
 }
 
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    if state.ready.load(Ordering::Acquire) {
-        HttpResponse::Ok().json(json!({"status": "ready", "environment": state.environment}))
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "shutting down", "environment": state.environment}))
-    }
-}
-
 async fn info(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(state.info_body.clone())
-}
-
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
-}
-
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound()
-        .content_type(ContentType::json())
-        .json(json!({"error": "not found", "path": req.path()}))
-}
-
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "GET"))
-        .json(json!({"error": "method not allowed", "method": req.method().as_str(), "path": req.path()}))
 }

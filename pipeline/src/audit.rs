@@ -29,6 +29,22 @@ pub mod keys {
     pub const SBOM: &str = "Sbom-Digest";
     /// The digest of the SBOM the image scan read (absent when the scan read none).
     pub const SCAN_SBOM: &str = "Scan-Sbom";
+    /// The one app a commit moved (beside `Image-Sha` and `Image-Digest`).
+    pub const APP: &str = "App";
+    /// One app's build in a commit that moved several: `<app> <sha> <digest>`.
+    pub const APP_BUILD: &str = "App-Build";
+    /// One app's scan counts in a commit that moved several: `<app> <counts>`.
+    pub const APP_SCAN: &str = "App-Scan";
+    /// One app's fixable scan counts in a commit that moved several: `<app> <counts>`.
+    pub const APP_SCAN_FIXABLE: &str = "App-Scan-Fixable";
+}
+
+/// One app's build a commit moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build<'a> {
+    pub app: &'a str,
+    pub sha: &'a str,
+    pub digest: &'a str,
 }
 
 /// One commit of the history, with its message parsed.
@@ -50,6 +66,77 @@ impl CommitRecord {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of the trailers named `key`, in order.
+    pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.trailers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every app's build this commit moved: its `App-Build` lines, or the one build of
+    /// `Image-Sha` (named by `App`, or by `default_app` in a history from before apps).
+    pub fn builds<'a>(&'a self, default_app: &'a str) -> Vec<Build<'a>> {
+        let several: Vec<Build<'a>> = self
+            .all(keys::APP_BUILD)
+            .filter_map(|line| {
+                let mut words = line.split(' ');
+                Some(Build {
+                    app: words.next()?,
+                    sha: words.next()?,
+                    digest: words.next().unwrap_or_default(),
+                })
+            })
+            .collect();
+        if !several.is_empty() {
+            return several;
+        }
+        match self.trailer(keys::IMAGE_SHA) {
+            Some(sha) => vec![Build {
+                app: self.trailer(keys::APP).unwrap_or(default_app),
+                sha,
+                digest: self.trailer(keys::IMAGE_DIGEST).unwrap_or_default(),
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    /// The build this commit moved `app` to, if it moved it. A commit without `App` or
+    /// `App-Build` trailers (one app, before apps were named) speaks for whichever app's
+    /// history it is read from.
+    pub fn build_of<'a>(&'a self, app: &'a str) -> Option<&'a str> {
+        self.builds(app)
+            .into_iter()
+            .find(|b| b.app == app)
+            .map(|b| b.sha)
+    }
+
+    /// The digest this commit moved `app` to.
+    pub fn digest_of<'a>(&'a self, app: &'a str) -> Option<&'a str> {
+        self.builds(app)
+            .into_iter()
+            .find(|b| b.app == app)
+            .map(|b| b.digest)
+            .filter(|d| !d.is_empty())
+    }
+
+    /// `app`'s scan counts in this commit: (all, fixable).
+    pub fn scan_of(&self, app: &str) -> (Option<&str>, Option<&str>) {
+        let of = |key: &'static str| {
+            self.all(key).find_map(|line| {
+                let (named, counts) = line.split_once(' ')?;
+                (named == app).then_some(counts)
+            })
+        };
+        if self.trailer(keys::APP_BUILD).is_some() {
+            (of(keys::APP_SCAN), of(keys::APP_SCAN_FIXABLE))
+        } else if self.trailer(keys::APP).is_none_or(|a| a == app) {
+            (self.trailer(keys::SCAN), self.trailer(keys::SCAN_FIXABLE))
+        } else {
+            (None, None)
+        }
     }
 }
 
@@ -113,6 +200,26 @@ impl CommitMessage {
         let value = one_line(value.as_ref());
         if !value.is_empty() {
             self.trailers.push((key.to_owned(), value));
+        }
+        self
+    }
+
+    /// The builds this commit moves: `App`, `Image-Sha` and `Image-Digest` for one (as
+    /// before apps were named, plus `App`), an `App-Build` line each for several.
+    pub fn builds(mut self, builds: &[Build<'_>]) -> Self {
+        match builds {
+            [one] => {
+                self = self
+                    .trailer(keys::APP, one.app)
+                    .trailer(keys::IMAGE_SHA, one.sha)
+                    .trailer(keys::IMAGE_DIGEST, one.digest);
+            }
+            several => {
+                for b in several {
+                    self =
+                        self.trailer(keys::APP_BUILD, format!("{} {} {}", b.app, b.sha, b.digest));
+                }
+            }
         }
         self
     }
@@ -202,6 +309,42 @@ mod tests {
             "chore(dev): bump paktech-app to abc\n\nBuilt by run 7.\n\nPipeline-Action: deploy\nImage-Sha: abc\n"
         );
         assert_eq!(CommitMessage::parse(&text), message);
+    }
+
+    fn record(message: &CommitMessage) -> CommitRecord {
+        CommitRecord {
+            revision: "1".repeat(40).parse().expect("sha"),
+            parent: None,
+            time: 0,
+            author: "ci".to_owned(),
+            subject: message.subject.clone(),
+            trailers: CommitMessage::parse(&message.to_string()).trailers,
+        }
+    }
+
+    #[test]
+    fn each_app_a_commit_moved_reads_back_with_its_build() {
+        let build = |app, sha, digest| Build { app, sha, digest };
+        let one = record(&CommitMessage::new("s").builds(&[build("a", "sa", "da")]));
+        assert_eq!(one.trailer(keys::APP), Some("a"));
+        assert_eq!(one.trailer(keys::IMAGE_SHA), Some("sa"));
+        assert_eq!(one.build_of("a"), Some("sa"));
+        assert_eq!(one.build_of("b"), None, "it names its app");
+        let several = record(
+            &CommitMessage::new("s")
+                .builds(&[build("a", "sa", "da"), build("b", "sb", "db")])
+                .trailer(keys::APP_SCAN, "b critical=0"),
+        );
+        assert_eq!(several.trailer(keys::IMAGE_SHA), None);
+        assert_eq!(several.build_of("a"), Some("sa"));
+        assert_eq!(several.build_of("b"), Some("sb"));
+        assert_eq!(several.digest_of("b"), Some("db"));
+        assert_eq!(several.scan_of("b"), (Some("critical=0"), None));
+        assert_eq!(several.scan_of("a"), (None, None));
+        assert_eq!(several.builds("x").len(), 2);
+        // A commit from before apps were named speaks for the file it is read from.
+        let old = record(&CommitMessage::new("s").trailer(keys::IMAGE_SHA, "so"));
+        assert_eq!(old.build_of("anything"), Some("so"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::config::{PipelineConfig, application_name};
+use crate::model::EnvName;
 use crate::values::Document;
 
 /// Where an environment's AppProject lives (its sync windows are read from there).
@@ -42,10 +43,91 @@ fn list(doc: &Document, path: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the template names an app by: the second segment of the values file's folder
+/// (`apps/<app>/<env>`), as Argo CD's git files generator gives it.
+pub const APP_FROM_PATH: &str = "{{ index .path.segments 1 }}";
+
+/// Whether an environment's ApplicationSet generates exactly one Application per app, from
+/// the app's values file, named `<app>-<env>` and rendering `helm/<app>`. A template that
+/// names one app literally (the one-app form) is accepted while there is one app.
+fn generated_apps(
+    config: &PipelineConfig,
+    env: &EnvName,
+    file: &str,
+    doc: &Document,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut files = list_of(doc, "spec.generators[0].git.files", "path");
+    let mut wanted: Vec<String> = config
+        .apps
+        .iter()
+        .map(|a| config.values_path(&a.name, env))
+        .collect();
+    files.sort();
+    wanted.sort();
+    if files != wanted {
+        problems.push(format!(
+            "{file}: the git files generator reads {files:?}, expected every app's values file for {env}: {wanted:?}"
+        ));
+    }
+    let templated = [
+        (
+            "spec.template.metadata.name",
+            format!("{APP_FROM_PATH}-{env}"),
+        ),
+        (
+            "spec.template.spec.sources[0].path",
+            format!("helm/{APP_FROM_PATH}"),
+        ),
+        (
+            "spec.template.spec.sources[0].helm.releaseName",
+            APP_FROM_PATH.to_owned(),
+        ),
+        (
+            "spec.template.spec.sources[0].helm.valueFiles[0]",
+            "$values/{{ .path.path }}/values.yaml".to_owned(),
+        ),
+    ];
+    let single = match config.apps.as_slice() {
+        [app] => Some([
+            application_name(app.name.as_str(), env.as_str()),
+            app.chart(),
+            app.name.to_string(),
+            format!("$values/{}", config.values_path(&app.name, env)),
+        ]),
+        _ => None,
+    };
+    for (i, (key, expected)) in templated.iter().enumerate() {
+        let found = doc.get(key).unwrap_or_default();
+        let literal_ok = single.as_ref().is_some_and(|s| s[i] == found);
+        if found != expected && !literal_ok {
+            problems.push(format!("{file}: {key} is {found:?}, expected {expected:?}"));
+        }
+    }
+    if single.is_none() {
+        for app in &config.apps {
+            if app.chart() != format!("helm/{}", app.name) {
+                problems.push(format!(
+                    "{file}: renders helm/<app>, but pipeline.toml gives {} the chart {}",
+                    app.name,
+                    app.chart()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The `field` of each entry of the list at `path` (`path[0].field`, ...).
+fn list_of(doc: &Document, path: &str, field: &str) -> Vec<String> {
+    (0..)
+        .map_while(|i| doc.get(&format!("{path}[{i}].{field}")).map(str::to_owned))
+        .collect()
+}
+
 /// Every disagreement between `pipeline.toml` and `bootstrap/`, one line each.
 pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    let app = config.app.name.as_str();
     for env in &config.environments {
         let name = env.name.as_str();
         let ns = env.namespace.as_str();
@@ -93,15 +175,11 @@ pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
             }
         };
         expect("metadata.namespace", ns);
-        expect("spec.template.metadata.name", &application_name(app, name));
         expect("spec.template.spec.destination.namespace", ns);
-        expect(
-            "spec.generators[0].git.files[0].path",
-            &config.values_path(&env.name),
-        );
         if let Some(project) = &project {
             expect("spec.template.spec.project", project);
         }
+        problems.extend(generated_apps(config, &env.name, &file, &doc));
         let revision = doc
             .get("spec.template.spec.sources[0].targetRevision")
             .unwrap_or_default();

@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{EnvName, Repository};
+use crate::model::{AppName, EnvName, Repository};
 use crate::scan::Severity;
 
 mod analysis;
+mod apps;
 mod ci;
 mod supply_chain;
 
 pub use analysis::{AnalysisConfig, MAX_LOAD_RATE};
+pub use apps::{AppConfig, AppOverrides, in_dependency_order};
 pub use ci::{CiConfig, DEFAULT_TEST_PACKAGES};
 pub use supply_chain::SupplyChainConfig;
 
@@ -30,6 +32,8 @@ pub enum Error {
     Invalid { path: PathBuf, message: String },
     #[error("unknown environment {name:?}: expected one of {}", known.join(", "))]
     UnknownEnvironment { name: String, known: Vec<String> },
+    #[error("unknown app {name:?}: expected one of {}", known.join(", "))]
+    UnknownApp { name: String, known: Vec<String> },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -38,8 +42,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
-    pub app: AppConfig,
-    pub image: ImageConfig,
+    /// The apps, in dependency order (each after the apps it depends on). Read from
+    /// `[[apps]]`, or from the one-app form `[app]` + `[image]`.
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+    /// The one-app form: `[app]` names it, `[image]` its repository; folded into `apps`.
+    #[serde(default, rename = "app")]
+    single_app: Option<SingleApp>,
+    #[serde(default, rename = "image")]
+    single_image: Option<ImageConfig>,
     #[serde(default)]
     pub gitops: GitOpsConfig,
     #[serde(default)]
@@ -57,9 +68,8 @@ pub struct PipelineConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppConfig {
-    /// The application's name: container and network names, commit subjects, values paths.
-    pub name: EnvName,
+struct SingleApp {
+    name: AppName,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +238,7 @@ impl PipelineConfig {
             message,
         };
         let mut config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.apps = config.fold_apps().map_err(invalid)?;
         config.supply_chain.read_keys(workspace).map_err(invalid)?;
         config.check_supply_chain().map_err(invalid)?;
         if let Some(problem) = config.ci.problem() {
@@ -273,6 +284,107 @@ impl PipelineConfig {
         Ok(config)
     }
 
+    /// `[[apps]]` in dependency order, or the one app of `[app]` + `[image]`.
+    fn fold_apps(&mut self) -> Result<Vec<AppConfig>, String> {
+        let apps = std::mem::take(&mut self.apps);
+        let single = match (self.single_app.take(), self.single_image.take()) {
+            (None, None) => None,
+            (Some(app), Some(image)) => Some(AppConfig::single(app.name, image.repository)),
+            (Some(_), None) => {
+                return Err(
+                    "missing field `image`: [app] needs [image] with its repository".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err("missing field `app`: [image] needs [app] with its name".into());
+            }
+        };
+        let apps = match (single, apps.is_empty()) {
+            (Some(app), true) => vec![app],
+            (None, false) => apps,
+            (Some(_), false) => {
+                return Err(
+                    "[app] and [[apps]] both set; expected one: [[apps]] for several apps, [app] + [image] for one".into(),
+                );
+            }
+            (None, true) => {
+                return Err("missing field `apps`: expected at least one [[apps]] table (or [app] and [image])".into());
+            }
+        };
+        for (i, app) in apps.iter().enumerate() {
+            for env in app.environments.keys() {
+                if !self.environments.iter().any(|e| &e.name == env) {
+                    return Err(format!(
+                        "apps[{i}].environments.{env}: not an environment of this file"
+                    ));
+                }
+            }
+            for (env, overrides) in &app.environments {
+                if let Some(problem) = overrides.analysis.as_ref().and_then(|a| {
+                    self.environments
+                        .iter()
+                        .find(|e| &e.name == env)
+                        .and_then(|e| a.problem(e))
+                }) {
+                    return Err(format!("apps[{i}].environments.{env}.analysis{problem}"));
+                }
+            }
+        }
+        let host = |a: &AppConfig| a.repository.host().map(str::to_owned);
+        if let Some((i, other)) = apps
+            .iter()
+            .enumerate()
+            .find(|(_, a)| host(a) != host(&apps[0]))
+        {
+            return Err(format!(
+                "apps[{i}].repository: {:?} is in another registry than {:?}; expected every app's images in one registry",
+                other.repository.as_str(),
+                apps[0].repository.as_str()
+            ));
+        }
+        in_dependency_order(apps)
+    }
+
+    /// The app named `name`, or an error listing the known ones.
+    pub fn app(&self, name: &str) -> Result<&AppConfig> {
+        self.apps
+            .iter()
+            .find(|a| a.name.as_str() == name)
+            .ok_or_else(|| Error::UnknownApp {
+                name: name.to_owned(),
+                known: self.apps.iter().map(|a| a.name.to_string()).collect(),
+            })
+    }
+
+    /// The name of an environment's shared place on the local target (its Docker network),
+    /// after the first app: for a one-app configuration, `<app>-<env>` as it always was.
+    pub fn system_name(&self) -> &str {
+        self.apps.first().map_or("paktech", |a| a.name.as_str())
+    }
+
+    /// `env`'s rules as they apply to `app`: the environment's, with what the app asks
+    /// there beyond them (`[apps.environments.<env>]`).
+    pub fn for_app(&self, app: &AppConfig, env: &EnvName) -> EnvironmentConfig {
+        let mut effective = self
+            .environments
+            .iter()
+            .find(|e| &e.name == env)
+            .unwrap_or_else(|| self.first())
+            .clone();
+        if let Some(overrides) = app.overrides(env) {
+            if let Some(approvals) = overrides.approvals {
+                effective.approvals = approvals;
+            }
+            if let Some(approvers) = &overrides.approvers {
+                effective.approvers = approvers.clone();
+            }
+            if let Some(analysis) = &overrides.analysis {
+                effective.analysis = Some(analysis.clone());
+            }
+        }
+        effective
+    }
+
     /// The environment named `name`, or an error listing the known ones.
     pub fn environment(&self, name: &str) -> Result<&EnvironmentConfig> {
         self.environments
@@ -288,6 +400,11 @@ impl PipelineConfig {
             })
     }
 
+    /// Where `name` stands in promotion order.
+    pub fn position(&self, name: &EnvName) -> Option<usize> {
+        self.environments.iter().position(|e| &e.name == name)
+    }
+
     /// The environment before `name` in promotion order, if any.
     pub fn previous(&self, name: &EnvName) -> Option<&EnvironmentConfig> {
         let i = self.environments.iter().position(|e| &e.name == name)?;
@@ -299,14 +416,14 @@ impl PipelineConfig {
         &self.environments[0]
     }
 
-    /// The Argo CD Application of `env` (what sync windows match).
-    pub fn application(&self, env: &EnvName) -> String {
-        application_name(self.app.name.as_str(), env.as_str())
+    /// The Argo CD Application of `app` in `env` (what sync windows match).
+    pub fn application(&self, app: &AppName, env: &EnvName) -> String {
+        application_name(app.as_str(), env.as_str())
     }
 
-    /// Path of an environment's values file inside the GitOps repository.
-    pub fn values_path(&self, env: &EnvName) -> String {
-        format!("apps/{}/{}/values.yaml", self.app.name, env)
+    /// Path of `app`'s values file for `env` inside the GitOps repository.
+    pub fn values_path(&self, app: &AppName, env: &EnvName) -> String {
+        values_path(app, env)
     }
 }
 
@@ -325,6 +442,11 @@ fn canary_problem(env: &EnvironmentConfig) -> Option<String> {
     None
 }
 
+/// Path of `app`'s values file for `env` inside the GitOps repository.
+pub fn values_path(app: &AppName, env: &EnvName) -> String {
+    format!("apps/{app}/{env}/values.yaml")
+}
+
 /// The name the bootstrap ApplicationSet gives an environment's Argo CD Application
 /// (`{{app}}-{{env}}`): what the kube target watches and sync windows match.
 pub fn application_name(app: &str, env: &str) -> String {
@@ -332,181 +454,4 @@ pub fn application_name(app: &str, env: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Two environments, as little else as parses; other modules' tests build on it.
-    pub(super) const GOOD: &str = r#"
-[app]
-name = "paktech-app"
-[image]
-repository = "paktech-app"
-[[environments]]
-name = "dev"
-namespace = "paktech-dev"
-[[environments]]
-name = "prod"
-namespace = "paktech-prod"
-approvals = 1
-monitor = "5m"
-sync_timeout = "90s"
-"#;
-
-    fn check(text: &str, expected_error: &str) {
-        let err = PipelineConfig::parse(Path::new("pipeline.toml"), text).expect_err("refused");
-        let message = err.to_string();
-        assert!(message.starts_with("pipeline.toml: "), "{message}");
-        assert!(
-            message.contains(expected_error),
-            "{message}\nexpected to contain: {expected_error}"
-        );
-    }
-
-    #[test]
-    fn good_config_parses_with_defaults() {
-        let c = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");
-        assert_eq!(c.environments.len(), 2);
-        assert_eq!(c.first().name.as_str(), "dev");
-        let prod = c.environment("prod").expect("prod");
-        assert_eq!(prod.monitor, Duration::from_secs(300));
-        assert_eq!(prod.sync_timeout, Duration::from_secs(90));
-        assert_eq!(
-            c.environment("dev").expect("dev").sync_timeout,
-            Duration::from_secs(120)
-        );
-        assert_eq!(c.previous(&prod.name).map(|e| e.name.as_str()), Some("dev"));
-        assert_eq!(c.gitops.branch, "main");
-        assert!(c.scan.fail_on.is_none());
-        assert_eq!(
-            c.values_path(&prod.name),
-            "apps/paktech-app/prod/values.yaml"
-        );
-    }
-
-    #[test]
-    fn refusals_name_the_key_and_what_was_expected() {
-        check(
-            &format!("{GOOD}\n[surprise]\nx = 1\n"),
-            "unknown field `surprise`",
-        );
-        check(
-            &GOOD.replace("[image]\nrepository = \"paktech-app\"\n", ""),
-            "missing field `image`",
-        );
-        check(
-            &GOOD.replace("monitor = \"5m\"", "monitor = \"soon\""),
-            "expected a duration such as 90s",
-        );
-        check(
-            &GOOD.replace("name = \"prod\"", "name = \"../prod\""),
-            "expected lowercase letters",
-        );
-        check(
-            &GOOD.replace("name = \"prod\"", "name = \"dev\""),
-            "\"dev\" appears twice",
-        );
-        check(
-            &GOOD.replace("repository = \"paktech-app\"", "repository = \"Bad Repo\""),
-            "image repository",
-        );
-        check("[app\n", "TOML parse error");
-        check(
-            &format!("{GOOD}\n[scan]\nfail_on = \"catastrophic\"\n"),
-            "unknown variant `catastrophic`",
-        );
-    }
-
-    const ANALYSIS: &str = r#"
-[environments.analysis]
-max_error_ratio = 0.05
-max_p99 = "250ms"
-min_requests = 20
-baseline_error_factor = 2.0
-inconclusive = "extend"
-load_rate = 5.0
-"#;
-
-    #[test]
-    fn analysis_table_parses_and_refuses_bad_values() {
-        let c = PipelineConfig::parse(Path::new("pipeline.toml"), &format!("{GOOD}{ANALYSIS}"))
-            .expect("parse");
-        let prod = c.environment("prod").expect("prod");
-        let analysis = prod.analysis.as_ref().expect("prod's analysis");
-        assert_eq!(analysis.max_p99, Duration::from_millis(250));
-        assert_eq!(analysis.load_rate, Some(5.0));
-        assert_eq!(analysis.thresholds().baseline_p99_factor, None);
-        assert!(c.environment("dev").expect("dev").analysis.is_none());
-        let with = |from: &str, to: &str| format!("{GOOD}{}", ANALYSIS.replace(from, to));
-        for (text, expected) in [
-            (
-                with("max_error_ratio = 0.05", "max_error_ratio = 5"),
-                "environments[1].analysis.max_error_ratio: 5 is not a ratio",
-            ),
-            (
-                with("\"250ms\"", "\"0s\""),
-                "analysis.max_p99: 0s would fail every window",
-            ),
-            (
-                with("min_requests = 20", "min_requests = 0"),
-                "analysis.min_requests: expected at least 1",
-            ),
-            (
-                with("= 2.0", "= 0.5"),
-                "analysis.baseline_error_factor: expected a number of at least 1",
-            ),
-            (
-                with("load_rate = 5.0", "load_rate = 5000.0"),
-                "analysis.load_rate: expected requests per second above 0 and at most 200",
-            ),
-            (
-                with("\"extend\"", "\"maybe\""),
-                "unknown variant `maybe`, expected one of `pass`, `fail`, `extend`",
-            ),
-            (
-                with("min_requests = 20", "min_requests = 20\nsurprise = 1"),
-                "unknown field `surprise`",
-            ),
-            (
-                format!("{GOOD}{ANALYSIS}").replace("monitor = \"5m\"", "monitor = \"0s\""),
-                "environments[1].analysis: set, but monitor is 0s",
-            ),
-        ] {
-            check(&text, expected);
-        }
-    }
-
-    #[test]
-    fn unknown_environment_lists_the_known_ones() {
-        let c = PipelineConfig::parse(Path::new("pipeline.toml"), GOOD).expect("parse");
-        let err = c.environment("qa").expect_err("unknown");
-        assert_eq!(
-            err.to_string(),
-            "unknown environment \"qa\": expected one of dev, prod"
-        );
-    }
-
-    #[test]
-    fn a_canary_is_a_window_and_refused_when_it_cannot_judge() {
-        let canary =
-            |line: &str| GOOD.replace("monitor = \"5m\"", &format!("monitor = \"5m\"\n{line}"));
-        let with = |line: &str| format!("{}{ANALYSIS}", canary(line));
-        let c = PipelineConfig::parse(Path::new("pipeline.toml"), &with("canary = \"30s\""))
-            .expect("parse");
-        let prod = c.environment("prod").expect("prod");
-        assert_eq!(prod.canary, Some(Duration::from_secs(30)));
-        assert_eq!(c.environment("dev").expect("dev").canary, None);
-        check(
-            &with("canary = \"0s\""),
-            "environments[1].canary: 0s compares nothing",
-        );
-        check(
-            &with("canary = \"soon\""),
-            "expected a duration such as 90s",
-        );
-        // A canary is judged by the environment's analysis thresholds: none, no canary.
-        check(
-            &canary("canary = \"30s\""),
-            "environments[1].canary: set, but there is no [environments.analysis] table",
-        );
-    }
-}
+mod tests;

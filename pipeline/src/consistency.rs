@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::config::PipelineConfig;
+use crate::config::{AppConfig, PipelineConfig};
 use crate::values::Document;
 
 /// Keys every values file must hold, and what each must be.
@@ -20,21 +20,47 @@ pub const REQUIRED_VALUES: [(&str, &str); 5] = [
 /// Every disagreement found, as one line each; empty when all agree.
 pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    let app_dir = gitops.join("apps").join(config.app.name.as_str());
     let configured: BTreeSet<String> = config
         .environments
         .iter()
         .map(|e| e.name.to_string())
         .collect();
+    for app in &config.apps {
+        problems.extend(check_app(config, app, gitops, &configured));
+    }
+    let apps: BTreeSet<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
+    if let Ok(entries) = std::fs::read_dir(gitops.join("apps")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().is_dir() && !apps.contains(name.as_str()) {
+                problems.push(format!(
+                    "apps/{name}: folder {name} is not an app of pipeline.toml"
+                ));
+            }
+        }
+    }
+    problems.extend(crate::bootstrap::check(config, gitops));
+    problems
+}
 
+/// The problems of one app: a values file per environment, and no other folder.
+fn check_app(
+    config: &PipelineConfig,
+    app: &AppConfig,
+    gitops: &Path,
+    configured: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let app_dir = gitops.join("apps").join(app.name.as_str());
     for env in &config.environments {
-        let relative = config.values_path(&env.name);
+        let relative = config.values_path(&app.name, &env.name);
         let path = gitops.join(&relative);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) => {
                 problems.push(format!(
-                    "environment {}: cannot read {}: {err}",
+                    "app {} in environment {}: cannot read {}: {err}",
+                    app.name,
                     env.name,
                     path.display()
                 ));
@@ -43,10 +69,9 @@ pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
         };
         match Document::parse(relative.clone(), text) {
             Err(err) => problems.push(err.to_string()),
-            Ok(doc) => problems.extend(check_values(config, env.name.as_str(), &doc)),
+            Ok(doc) => problems.extend(check_values(app, env.name.as_str(), &doc)),
         }
     }
-
     match std::fs::read_dir(&app_dir) {
         Err(err) => problems.push(format!("cannot list {}: {err}", app_dir.display())),
         Ok(entries) => {
@@ -61,13 +86,11 @@ pub fn check(config: &PipelineConfig, gitops: &Path) -> Vec<String> {
             }
         }
     }
-
-    problems.extend(crate::bootstrap::check(config, gitops));
     problems
 }
 
-/// The problems of one environment's values file.
-pub fn check_values(config: &PipelineConfig, env: &str, doc: &Document) -> Vec<String> {
+/// The problems of one environment's values file of `app`.
+pub fn check_values(app: &AppConfig, env: &str, doc: &Document) -> Vec<String> {
     let mut problems = Vec::new();
     for (key, expected) in REQUIRED_VALUES {
         if let Err(err) = doc.require(key, expected) {
@@ -75,12 +98,13 @@ pub fn check_values(config: &PipelineConfig, env: &str, doc: &Document) -> Vec<S
         }
     }
     if let Some(repository) = doc.get("image.repository")
-        && repository != config.image.repository.as_str()
+        && repository != app.repository.as_str()
     {
         problems.push(format!(
-            "{}: image.repository is {repository:?}, pipeline.toml says {:?}",
+            "{}: image.repository is {repository:?}, pipeline.toml says {:?} for {}",
             doc.file(),
-            config.image.repository.as_str()
+            app.repository.as_str(),
+            app.name
         ));
     }
     if let Some(app_env) = doc.get("env.APP_ENV")
@@ -151,7 +175,7 @@ mod tests {
 
         let problems = check(&config, dir.path()).join("\n");
         for expected in [
-            "environment staging: cannot read",
+            "app paktech-app in environment staging: cannot read",
             "has no scalar at image.tag",
             "folder qa is not an environment",
             "environment prod: cannot read",

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Digest, EnvName, GitSha, ImageTag, Repository};
+use crate::model::{AppName, Digest, EnvName, GitSha, ImageTag, Repository};
 use crate::values::{self, Document};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +21,10 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What should run in one environment, as of one GitOps revision.
+/// What should run of one app in one environment, as of one GitOps revision.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DesiredState {
+    pub app: AppName,
     pub env: EnvName,
     pub revision: GitSha,
     /// `None` while the environment has never been deployed (empty tag).
@@ -53,7 +54,12 @@ impl PinnedImage {
 
 impl DesiredState {
     /// Reads the desired state from an environment's values document.
-    pub fn from_values(env: &EnvName, revision: &GitSha, doc: &Document) -> Result<Self> {
+    pub fn from_values(
+        app: &AppName,
+        env: &EnvName,
+        revision: &GitSha,
+        doc: &Document,
+    ) -> Result<Self> {
         let invalid = |key: &str, value: &str, expected: &str| Error::Invalid {
             file: doc.file().to_owned(),
             key: key.to_owned(),
@@ -126,6 +132,7 @@ impl DesiredState {
             })?),
         };
         Ok(Self {
+            app: app.clone(),
             env: env.clone(),
             revision: revision.clone(),
             image,
@@ -186,11 +193,16 @@ pub fn cpu_nanos(q: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    fn app() -> AppName {
+        "paktech-app".parse().expect("app")
+    }
+
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
     fn state(text: &str) -> Result<DesiredState> {
         let doc = Document::parse("prod/values.yaml", text)?;
         DesiredState::from_values(
+            &app(),
             &"prod".parse().expect("env"),
             &SHA.parse().expect("sha"),
             &doc,
@@ -238,9 +250,11 @@ mod tests {
         );
         let doc = Document::parse("v", text).expect("doc");
         let env = "dev".parse().expect("env");
-        let a = DesiredState::from_values(&env, &SHA.parse().expect("sha"), &doc).expect("a");
-        let b = DesiredState::from_values(&env, &"f".repeat(40).parse().expect("sha"), &doc)
-            .expect("b");
+        let a =
+            DesiredState::from_values(&app(), &env, &SHA.parse().expect("sha"), &doc).expect("a");
+        let b =
+            DesiredState::from_values(&app(), &env, &"f".repeat(40).parse().expect("sha"), &doc)
+                .expect("b");
         assert_eq!(a.spec(), b.spec());
     }
 

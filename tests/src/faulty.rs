@@ -1,5 +1,6 @@
-//! Real builds of a faulty app for the analysis tests: the app's sources copied aside,
-//! `/`'s handler in `app/src/routes.rs` patched (a fifth of its answers fail, or it sleeps),
+//! Real builds of a faulty app for the analysis tests: the workspace's sources copied aside,
+//! `/`'s handler in the app's `src/routes.rs` patched (a fifth of its answers fail, or it
+//! sleeps),
 //! and built through `flow::image::build_tag` like any made-up commit (`build_sources`). The product has no
 //! switch that turns faults on: the fault is in the build.
 //!
@@ -56,7 +57,19 @@ impl Fault {
     }
 }
 
-const ROOT_HANDLER: &str = "async fn root(state: web::Data<AppState>) -> HttpResponse {\n";
+/// Where an app's `/` handler is, and how it begins.
+fn root_handler(app: &str) -> (&'static str, &'static str) {
+    match app {
+        "paktech-gateway" => (
+            "gateway/src/routes.rs",
+            "async fn root(state: web::Data<GatewayState>) -> HttpResponse {\n",
+        ),
+        _ => (
+            "app/src/routes.rs",
+            "async fn root(state: web::Data<AppState>) -> HttpResponse {\n",
+        ),
+    }
+}
 
 /// The target directory tests' builds share.
 pub fn shared_target() -> PathBuf {
@@ -88,17 +101,29 @@ impl BuildLock {
     }
 }
 
-/// Builds the app with `fault` under a made-up SHA into the local engine, and says on
+/// Builds paktech-app with `fault` under a made-up SHA into the local engine, and says on
 /// stderr how long it took.
 pub async fn faulty_build(pipeline: &Pipeline, docker: &Docker, fault: Fault) -> GitSha {
+    faulty_build_of(pipeline, docker, crate::APP, fault).await
+}
+
+/// Builds `app` (paktech-app or paktech-gateway) with `fault` under a made-up SHA.
+pub async fn faulty_build_of(
+    pipeline: &Pipeline,
+    docker: &Docker,
+    app: &str,
+    fault: Fault,
+) -> GitSha {
     let sha: GitSha = format!("{:040x}", rand::random::<u128>())
         .parse()
         .expect("sha");
     let _lock = BuildLock::take().await;
     let started = Instant::now();
-    let copy = shared_target().join("faulty-app").join(fault.name());
-    write_copy(&workspace(), &copy, fault);
-    crate::build_sources(pipeline, docker, copy, &sha).await;
+    let copy = shared_target()
+        .join(format!("faulty-{app}"))
+        .join(fault.name());
+    write_copy(&workspace(), &copy, app, fault);
+    crate::build_sources_of(pipeline, docker, copy, app, &sha).await;
     eprintln!(
         "faulty build {} ({}) took {:.1}s",
         sha.short(),
@@ -108,23 +133,36 @@ pub async fn faulty_build(pipeline: &Pipeline, docker: &Docker, fault: Fault) ->
     sha
 }
 
+/// The workspace's members, as its manifest lists them.
+fn members(workspace: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(workspace.join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("Cargo.toml is TOML");
+    manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members")
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Lays the workspace's manifests and sources at `copy` (files unchanged keep their times,
 /// so cargo's fingerprints hold) with `/`'s handler patched.
-fn write_copy(workspace: &Path, copy: &Path, fault: Fault) {
+fn write_copy(workspace: &Path, copy: &Path, app: &str, fault: Fault) {
     std::fs::create_dir_all(copy).expect("create the copy");
     for file in ["Cargo.toml", "Cargo.lock"] {
         sync_file(&workspace.join(file), &copy.join(file));
     }
-    for member in ["app", "pipeline", "xtask", "tests", "workspace-hack"] {
-        sync_dir(&workspace.join(member), &copy.join(member));
+    for member in members(workspace) {
+        sync_dir(&workspace.join(&member), &copy.join(&member));
     }
-    let routes = std::fs::read_to_string(workspace.join("app/src/routes.rs")).expect("routes");
+    let (file, handler) = root_handler(app);
+    let routes = std::fs::read_to_string(workspace.join(file)).expect("routes");
     assert!(
-        routes.contains(ROOT_HANDLER),
-        "app/src/routes.rs no longer has {ROOT_HANDLER:?}: update tests/src/faulty.rs"
+        routes.contains(handler),
+        "{file} no longer has {handler:?}: update tests/src/faulty.rs"
     );
-    let patched = routes.replacen(ROOT_HANDLER, &format!("{ROOT_HANDLER}{}", fault.code()), 1);
-    write_if_changed(&copy.join("app/src/routes.rs"), patched.as_bytes());
+    let patched = routes.replacen(handler, &format!("{handler}{}", fault.code()), 1);
+    write_if_changed(&copy.join(file), patched.as_bytes());
     let link = copy.join("target");
     if std::fs::symlink_metadata(&link).is_err() {
         std::os::unix::fs::symlink(shared_target(), &link).expect("link the shared target");

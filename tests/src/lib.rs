@@ -75,16 +75,80 @@ pub fn git_cli(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A pipeline for whole-flow tests: the project's `pipeline.toml`, a fresh seeded GitOps
-/// remote under `dir`, and containers named with `prefix` so tests never touch the
-/// developer's own environments.
+/// A pipeline for whole-flow tests of one app: the project's `pipeline.toml` with its first
+/// app, paktech-app, alone, a fresh seeded GitOps remote under `dir`, and containers named
+/// with `prefix` so tests never touch the developer's own environments.
 pub fn test_pipeline(
     dir: &std::path::Path,
     docker: bollard::Docker,
     prefix: &str,
 ) -> pipeline::flow::Pipeline {
+    let mut pipeline = test_pipeline_of(dir, docker, prefix, &[APP]);
+    // Written in the one-app form (`[app]` and `[image]`), as a configuration from before
+    // apps: the one-app tests are also the proof that it keeps working unchanged.
+    pipeline.config = one_app_form(&pipeline.config);
+    pipeline
+}
+
+/// The project's `pipeline.toml` in the one-app form (paktech-app alone, as `[app]` and
+/// `[image]`), written to `dir`, for `PAKTECH_CONFIG` in command-line tests of one app.
+pub fn one_app_config(dir: &std::path::Path) -> PathBuf {
+    let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let path = dir.join("one-app.toml");
+    std::fs::write(&path, one_app_text(&text)).expect("write the one-app configuration");
+    path
+}
+
+/// `text` (a `pipeline.toml`) with its `[[apps]]` replaced by paktech-app in the one-app form.
+fn one_app_text(text: &str) -> String {
+    let (head, rest) = text
+        .split_once("[[apps]]")
+        .expect("[[apps]] in pipeline.toml");
+    let (_, tail) = rest
+        .split_once("[gitops]")
+        .expect("[gitops] after the apps");
+    format!("{head}[app]\nname = \"{APP}\"\n[image]\nrepository = \"{APP}\"\n\n[gitops]{tail}")
+}
+
+/// `config`'s environments and settings, with paktech-app declared in the one-app form.
+pub fn one_app_form(config: &pipeline::config::PipelineConfig) -> pipeline::config::PipelineConfig {
+    let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
+    let legacy = one_app_text(&text);
+    let mut parsed = pipeline::config::PipelineConfig::parse_in(
+        &workspace().join("pipeline.toml"),
+        &legacy,
+        &workspace(),
+    )
+    .expect("the one-app form parses");
+    assert!(
+        parsed.apps.len() == 1 && parsed.apps[0].paths == ["."],
+        "one app, rebuilt on any change"
+    );
+    // Whatever the test changed in the configuration it started from carries over.
+    parsed.apps[0].repository = config.apps[0].repository.clone();
+    parsed.environments = config.environments.clone();
+    parsed.supply_chain = config.supply_chain.clone();
+    parsed
+}
+
+/// The app the one-app whole-flow tests deliver.
+pub const APP: &str = "paktech-app";
+
+/// The app as a name.
+pub fn app() -> pipeline::model::AppName {
+    APP.parse().expect("app")
+}
+
+/// [`test_pipeline`] delivering `apps` of the project's `pipeline.toml`.
+pub fn test_pipeline_of(
+    dir: &std::path::Path,
+    docker: bollard::Docker,
+    prefix: &str,
+    apps: &[&str],
+) -> pipeline::flow::Pipeline {
     let mut config = pipeline::config::PipelineConfig::load(&workspace().join("pipeline.toml"))
         .expect("pipeline.toml");
+    config.apps.retain(|a| apps.contains(&a.name.as_str()));
     without_supply_chain(&mut config);
     let remote = seeded_remote(dir);
     let gitops = pipeline::adapters::gitops::GitOpsRepo::open(
@@ -225,7 +289,7 @@ pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
     let sha = another_build(pipeline, docker, None).await;
     let digest = digest_of(pipeline, &sha).await;
     pretend_it_ran(pipeline, "dev", &sha, &digest);
-    sync::sync(pipeline, pipeline.config.first(), None, &Silent)
+    sync::sync_env(pipeline, pipeline.config.first(), None, &Silent)
         .await
         .expect("dev runs the made-up commit's build");
     sha
@@ -268,9 +332,27 @@ pub async fn another_build(
 /// Builds the app sources under `sources` (a workspace) as the image of `sha`, with the
 /// `image-test` profile; the caller holds [`faulty::BuildLock`].
 pub async fn build_sources(pipeline: &Pipeline, docker: &Docker, sources: PathBuf, sha: &GitSha) {
+    build_sources_of(pipeline, docker, sources, APP, sha).await;
+}
+
+/// Builds `app`'s sources under `sources` as the image of `sha` (see [`build_sources`]).
+pub async fn build_sources_of(
+    pipeline: &Pipeline,
+    docker: &Docker,
+    sources: PathBuf,
+    app: &str,
+    sha: &GitSha,
+) {
+    let app = pipeline.config.app(app).expect("a configured app");
+    let dockerfile = match app.name.as_str() {
+        "paktech-gateway" => "gateway/Dockerfile",
+        _ => "app/Dockerfile",
+    };
     let request = ImageRequest {
         workspace: sources,
-        repository: pipeline.config.image.repository.clone(),
+        package: app.package().to_owned(),
+        dockerfile: dockerfile.into(),
+        repository: app.repository.clone(),
         version: "0.1.0".to_owned(),
         source_url: "https://example.invalid/paktech".to_owned(),
         allow_dirty: true,
@@ -304,24 +386,85 @@ pub fn env_mut<'p>(
 pub fn pretend_it_ran(pipeline: &Pipeline, env_name: &str, sha: &GitSha, digest: &str) {
     pipeline
         .gitops
-        .write(&Change {
-            path: pipeline.config.values_path(&env(env_name)),
-            set: vec![
+        .write(&Change::one(
+            pipeline.config.values_path(&app(), &env(env_name)),
+            vec![
                 ("image.tag".to_owned(), Scalar::str(sha.as_str())),
                 ("image.digest".to_owned(), Scalar::str(digest)),
             ],
-            planned_from: None,
-            message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+            None,
+            CommitMessage::new(format!("chore({env_name}): promote by hand"))
                 .trailer(keys::ACTION, "promote")
                 .trailer(keys::IMAGE_SHA, sha.as_str()),
-        })
+        ))
         .expect("write");
+}
+
+/// Records, as `ci` or a person with push access could, that `env` runs each app's build,
+/// in one commit: what a release or a `ci` of several apps writes.
+pub async fn pretend_they_ran(pipeline: &Pipeline, env_name: &str, builds: &[(&str, &GitSha)]) {
+    let mut digests = Vec::new();
+    for (app, sha) in builds {
+        digests.push(digest_of_app(pipeline, app, sha).await);
+    }
+    let recorded: Vec<pipeline::audit::Build<'_>> = builds
+        .iter()
+        .zip(&digests)
+        .map(|((app, sha), digest)| pipeline::audit::Build {
+            app,
+            sha: sha.as_str(),
+            digest,
+        })
+        .collect();
+    let change = pipeline::adapters::gitops::Change {
+        files: builds
+            .iter()
+            .zip(&digests)
+            .map(
+                |((app, sha), digest)| pipeline::adapters::gitops::FileEdit {
+                    path: pipeline
+                        .config
+                        .values_path(&app.parse().expect("app"), &env(env_name)),
+                    set: vec![
+                        ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                        ("image.digest".to_owned(), Scalar::str(digest)),
+                    ],
+                    planned_from: None,
+                },
+            )
+            .collect(),
+        message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
+            .trailer(keys::ACTION, "promote")
+            .builds(&recorded),
+    };
+    pipeline.gitops.write(&change).expect("write");
+}
+
+/// The digest of `app`'s build `sha` in the registry.
+pub async fn digest_of_app(pipeline: &Pipeline, app: &str, sha: &GitSha) -> String {
+    pipeline
+        .registry
+        .digest(
+            &pipeline
+                .config
+                .app(app)
+                .expect("a configured app")
+                .repository,
+            sha.as_str(),
+        )
+        .await
+        .expect("registry")
+        .expect("image")
+        .to_string()
 }
 
 pub async fn digest_of(pipeline: &Pipeline, sha: &GitSha) -> String {
     pipeline
         .registry
-        .digest(&pipeline.config.image.repository, sha.as_str())
+        .digest(
+            &pipeline.config.app(APP).expect("paktech-app").repository,
+            sha.as_str(),
+        )
         .await
         .expect("registry")
         .expect("image")
@@ -468,6 +611,7 @@ pub async fn request_and_approve(
     pipeline
         .records()
         .add_request(&pipeline::model::PromotionRequest {
+            builds: Vec::new(),
             sha: sha.clone(),
             env: env(env_name),
             requester: requester.parse().expect("requester"),
@@ -505,6 +649,7 @@ pub async fn approved_to_prod(
     request_and_approve(pipeline, "prod", sha, "alice", "bob").await;
     let options = PromoteOptions {
         env: env("prod"),
+        apps: Vec::new(),
         sha: Some(sha.clone()),
         dry_run: false,
         requested_by: "alice".parse().expect("person"),
@@ -650,14 +795,18 @@ pub fn last_prod_commit(dir: &std::path::Path, pipeline: &Pipeline) -> String {
             "--format=%B",
             "main",
             "--",
-            &pipeline.config.values_path(&env("prod")),
+            &pipeline.config.values_path(&app(), &env("prod")),
         ],
     )
 }
 
 /// Asserts that every replica prod has answers and runs `sha`.
 pub async fn prod_runs(pipeline: &Pipeline, sha: &GitSha) {
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&app(), &env("prod"))
+        .await
+        .expect("probe");
     assert!(
         !probes.is_empty() && probes.iter().all(|(_, p)| p.runs(sha.as_str())),
         "{probes:?}"
@@ -676,7 +825,7 @@ pub fn posted(posts: &std::sync::Mutex<Vec<serde_json::Value>>) -> Vec<String> {
 
 /// Whether prod's history has a rollback whose detail mentions `needle`.
 pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
-    let events = pipeline::flow::history::history(pipeline, Some("prod"), 10)
+    let events = pipeline::flow::history::history(pipeline, Some("prod"), &[], 10)
         .await
         .expect("history");
     events

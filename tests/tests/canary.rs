@@ -105,7 +105,7 @@ async fn promote_watched(
     let watch = async {
         loop {
             let replicas = tests::local(pipeline)
-                .replicas(&env("prod"), None)
+                .replicas(&tests::app(), &env("prod"), None)
                 .await
                 .expect("replicas");
             let running = |sha: &GitSha| {
@@ -140,7 +140,11 @@ fn detail<'a>(report: &'a PromoteReport, step: &str) -> Option<&'a str> {
 }
 
 async fn prod_runs_only(pipeline: &Pipeline, sha: &GitSha, replicas: usize) {
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &env("prod"))
+        .await
+        .expect("probe");
     assert_eq!(probes.len(), replicas, "{probes:?}");
     assert!(
         probes.iter().all(|(_, p)| p.runs(sha.as_str())),

@@ -1,5 +1,7 @@
-//! The Helm chart with each environment's values: `helm lint` is clean, `helm template`
-//! renders what each environment asks for, and Checkov's Kubernetes checks pass on prod.
+//! Each app's Helm chart (helm/paktech-app, helm/paktech-gateway) with each environment's
+//! values: `helm lint` is clean, `helm template` renders what each environment asks for,
+//! Checkov's Kubernetes checks pass on prod, and the gateway reaches paktech-app through its
+//! Service and network policies while an outage of paktech-app never restarts the gateway.
 
 use std::process::Command;
 
@@ -24,25 +26,42 @@ fn helm(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn values(env: &str) -> String {
-    format!("gitops/apps/paktech-app/{env}/values.yaml")
+/// The apps and their charts (`helm/<app>`, released as `<app>`).
+const APPS: [&str; 2] = ["paktech-app", "paktech-gateway"];
+
+fn app_values(app: &str, env: &str) -> String {
+    format!("gitops/apps/{app}/{env}/values.yaml")
 }
 
 fn render(env: &str, digest: &str) -> Vec<Value> {
-    let text = helm(&[
+    render_app("paktech-app", env, digest, &[])
+}
+
+/// `helm template` of `app`'s chart as Argo CD renders it in `env` (release `app` in the
+/// environment's namespace), with `sets` on top.
+fn render_app(app: &str, env: &str, digest: &str, sets: &[&str]) -> Vec<Value> {
+    let chart = format!("helm/{app}");
+    let namespace = format!("paktech-{env}");
+    let values = app_values(app, env);
+    let tag = format!("image.tag={SHA}");
+    let digest = format!("image.digest={digest}");
+    let mut args = vec![
         "template",
-        "paktech-app",
-        "helm/paktech-app",
+        app,
+        &chart,
         "--namespace",
-        &format!("paktech-{env}"),
+        &namespace,
         "-f",
-        &values(env),
+        &values,
         "--set",
-        &format!("image.tag={SHA}"),
+        &tag,
         "--set",
-        &format!("image.digest={digest}"),
-    ]);
-    tests::yaml_documents(&text)
+        &digest,
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    tests::yaml_documents(&helm(&args))
 }
 
 fn kind<'a>(docs: &'a [Value], kind: &str) -> Option<&'a Value> {
@@ -54,17 +73,19 @@ fn lint_is_clean_for_every_environment() {
     if !tests::require(Service::Tool("helm"), "chart lint") {
         return;
     }
-    for env in ["dev", "staging", "prod"] {
-        let out = helm(&[
-            "lint",
-            "--strict",
-            "helm/paktech-app",
-            "-f",
-            &values(env),
-            "--set",
-            &format!("image.tag={SHA}"),
-        ]);
-        assert!(out.contains("0 chart(s) failed"), "{env}: {out}");
+    for app in APPS {
+        for env in ["dev", "staging", "prod"] {
+            let out = helm(&[
+                "lint",
+                "--strict",
+                &format!("helm/{app}"),
+                "-f",
+                &app_values(app, env),
+                "--set",
+                &format!("image.tag={SHA}"),
+            ]);
+            assert!(out.contains("0 chart(s) failed"), "{app} {env}: {out}");
+        }
     }
 }
 
@@ -173,16 +194,22 @@ fn checkov_kubernetes_checks_pass_on_rendered_prod() {
     {
         return;
     }
+    for app in APPS {
+        checkov_passes(app);
+    }
+}
+
+fn checkov_passes(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let rendered = dir.path().join("prod.yaml");
     let text = helm(&[
         "template",
-        "paktech-app",
-        "helm/paktech-app",
+        app,
+        &format!("helm/{app}"),
         "--namespace",
         "paktech-prod",
         "-f",
-        &values("prod"),
+        &app_values(app, "prod"),
         "--set",
         &format!("image.tag={SHA}"),
         "--set",
@@ -208,6 +235,176 @@ fn checkov_kubernetes_checks_pass_on_rendered_prod() {
     let report =
         pipeline::scan::parse_checkov("checkov output", &out.stdout).expect("checkov JSON");
     let k8s = report.get("kubernetes").expect("kubernetes results");
-    assert_eq!(k8s.failed, 0, "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(k8s.passed > 20, "{k8s:?}");
+    assert_eq!(
+        k8s.failed,
+        0,
+        "{app}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(k8s.passed > 20, "{app}: {k8s:?}");
+}
+
+fn container(docs: &[Value]) -> &Value {
+    &kind(docs, "Deployment").expect("a Deployment")["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn env_var(container: &Value, name: &str) -> Option<String> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == name)
+        .and_then(|v| v["value"].as_str().map(str::to_owned))
+}
+
+/// The gateway's chart has the app's shape (pinned image, locked-down container, memory /tmp,
+/// a grace period that outlasts the drain), renders each environment's replicas, HPA, PDB and
+/// spread, and keeps its liveness off its dependency: `/health` (503 while paktech-app does
+/// not answer) only takes it out of its Service.
+#[test]
+fn the_gateway_renders_what_each_environment_asks_for() {
+    if !tests::require(Service::Tool("helm"), "gateway chart template") {
+        return;
+    }
+    for (env, replicas, pdb, hpa_max, spread) in [
+        ("dev", 1, None, None, None),
+        ("staging", 2, Some(1), Some(4), Some("ScheduleAnyway")),
+        ("prod", 2, Some(1), Some(6), Some("DoNotSchedule")),
+    ] {
+        let docs = render_app("paktech-gateway", env, DIGEST, &[]);
+        let deployment = kind(&docs, "Deployment").expect("a Deployment");
+        assert_eq!(deployment["metadata"]["name"], "paktech-gateway");
+        let pod = &deployment["spec"]["template"]["spec"];
+        let container = container(&docs);
+        assert_eq!(container["image"], format!("paktech-gateway@{DIGEST}"));
+        let ctx = &container["securityContext"];
+        assert_eq!(ctx["readOnlyRootFilesystem"], true);
+        assert_eq!(ctx["allowPrivilegeEscalation"], false);
+        assert_eq!(ctx["runAsNonRoot"], true);
+        assert_eq!(ctx["runAsUser"], 65532);
+        assert_eq!(ctx["capabilities"]["drop"], serde_json::json!(["ALL"]));
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(pod["volumes"][0]["emptyDir"]["medium"], "Memory");
+        assert_eq!(container["ports"][0]["containerPort"], 8080);
+        // Liveness and start-up ask /ready, which the gateway answers by itself.
+        assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/ready");
+        assert_eq!(container["startupProbe"]["httpGet"]["path"], "/ready");
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/health");
+        assert_eq!(env_var(container, "APP_ENV").as_deref(), Some(env));
+        assert_eq!(env_var(container, "PORT").as_deref(), Some("8080"));
+        let grace = pod["terminationGracePeriodSeconds"]
+            .as_i64()
+            .expect("grace");
+        let delay: i64 = env_var(container, "SHUTDOWN_DELAY_MS")
+            .and_then(|v| v.parse().ok())
+            .expect("delay");
+        let drain: i64 = env_var(container, "DRAIN_TIMEOUT_SECONDS")
+            .and_then(|v| v.parse().ok())
+            .expect("drain");
+        assert!(grace > delay / 1000 + drain, "{env}: grace {grace}");
+        let service = kind(&docs, "Service").expect("service");
+        assert_eq!(service["metadata"]["name"], "paktech-gateway");
+        assert_eq!(service["spec"]["ports"][0]["name"], "http");
+        match hpa_max {
+            Some(max) => {
+                let hpa = kind(&docs, "HorizontalPodAutoscaler").expect("hpa");
+                assert_eq!(hpa["spec"]["maxReplicas"], max, "{env}");
+                assert!(deployment["spec"].get("replicas").is_none(), "{env}");
+            }
+            None => {
+                assert!(kind(&docs, "HorizontalPodAutoscaler").is_none(), "{env}");
+                assert_eq!(deployment["spec"]["replicas"], replicas, "{env}");
+            }
+        }
+        match pdb {
+            Some(min) => assert_eq!(
+                kind(&docs, "PodDisruptionBudget").expect("pdb")["spec"]["minAvailable"],
+                min
+            ),
+            None => assert!(kind(&docs, "PodDisruptionBudget").is_none(), "{env}"),
+        }
+        match spread {
+            Some(when) => assert_eq!(
+                pod["topologySpreadConstraints"][0]["whenUnsatisfiable"],
+                when
+            ),
+            None => assert!(pod.get("topologySpreadConstraints").is_none(), "{env}"),
+        }
+    }
+}
+
+/// In every environment the gateway's UPSTREAM_URL is paktech-app's Service as its chart
+/// renders it there (name and port), and with the network policies on, the gateway may call
+/// exactly paktech-app's pods on the port they listen on (and DNS), and paktech-app admits
+/// the gateway's pods even when it admits only other namespaces.
+#[test]
+fn the_gateway_reaches_paktech_app_through_its_service_and_policies() {
+    if !tests::require(Service::Tool("helm"), "gateway to app") {
+        return;
+    }
+    for env in ["dev", "staging", "prod"] {
+        let sets = [
+            "networkPolicy.enabled=true",
+            "networkPolicy.allowFromNamespaces[0]=ingress",
+        ];
+        let app = render_app("paktech-app", env, DIGEST, &sets);
+        let gateway = render_app("paktech-gateway", env, DIGEST, &sets);
+        let service = kind(&app, "Service").expect("paktech-app's Service");
+        let port = &service["spec"]["ports"][0]["port"];
+        let upstream = env_var(container(&gateway), "UPSTREAM_URL").expect("UPSTREAM_URL");
+        assert_eq!(
+            upstream,
+            format!(
+                "http://{}:{port}",
+                service["metadata"]["name"].as_str().expect("name")
+            ),
+            "{env}"
+        );
+        let app_port = &container(&app)["ports"][0]["containerPort"];
+
+        let policy = kind(&gateway, "NetworkPolicy").expect("the gateway's policy");
+        let egress = policy["spec"]["egress"].as_array().expect("egress");
+        let app_labels =
+            &kind(&app, "Deployment").expect("app")["spec"]["template"]["metadata"]["labels"];
+        let to_app = &egress[0];
+        for (key, value) in to_app["to"][0]["podSelector"]["matchLabels"]
+            .as_object()
+            .expect("labels")
+        {
+            assert_eq!(&app_labels[key], value, "{env}: {key}");
+        }
+        assert_eq!(&to_app["ports"][0]["port"], app_port, "{env}");
+        assert_eq!(to_app["ports"][0]["protocol"], "TCP");
+        let dns_ports: Vec<(i64, &str)> = egress[1]["ports"]
+            .as_array()
+            .expect("dns ports")
+            .iter()
+            .map(|p| {
+                (
+                    p["port"].as_i64().expect("port"),
+                    p["protocol"].as_str().expect("protocol"),
+                )
+            })
+            .collect();
+        assert_eq!(dns_ports, [(53, "UDP"), (53, "TCP")]);
+        assert_eq!(egress.len(), 2, "{env}: the gateway calls nothing else");
+
+        let app_policy = kind(&app, "NetworkPolicy").expect("the app's policy");
+        let from = app_policy["spec"]["ingress"][0]["from"]
+            .as_array()
+            .expect("from");
+        let gateway_labels = &kind(&gateway, "Deployment").expect("gateway")["spec"]["template"]["metadata"]
+            ["labels"];
+        let admitted = from.iter().any(|peer| {
+            peer.get("namespaceSelector").is_none()
+                && peer["podSelector"]["matchLabels"]
+                    .as_object()
+                    .is_some_and(|labels| {
+                        !labels.is_empty() && labels.iter().all(|(k, v)| &gateway_labels[k] == v)
+                    })
+        });
+        assert!(
+            admitted,
+            "{env}: paktech-app's policy admits the gateway: {from:?}"
+        );
+    }
 }

@@ -37,7 +37,7 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
     };
     assert_eq!(report.dev_urls.len(), 1);
     let replicas = local(&pipeline)
-        .replicas(&dev.name, None)
+        .replicas(&tests::app(), &dev.name, None)
         .await
         .expect("replicas");
     assert_eq!(replicas.len(), 1);
@@ -60,7 +60,7 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
         .expect("deploy-dev step");
     assert_eq!(deploy.outcome, Outcome::Unchanged, "{deploy:?}");
     let after = local(&pipeline)
-        .replicas(&dev.name, None)
+        .replicas(&tests::app(), &dev.name, None)
         .await
         .expect("replicas");
     assert_eq!(
@@ -116,7 +116,11 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
             .expect("remove by hand");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let probes = pipeline.target.probe(&dev.name).await.expect("probe");
+            let probes = pipeline
+                .target
+                .probe(&tests::app(), &dev.name)
+                .await
+                .expect("probe");
             if probes.len() == 1
                 && probes[0].1.runs(&image.tag.to_string())
                 && probes[0].0.name != replicas[0].name

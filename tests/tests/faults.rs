@@ -15,12 +15,12 @@ use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
 const DEV: &str = "apps/paktech-app/dev/values.yaml";
 
 fn change(value: &str) -> Change {
-    Change {
-        path: DEV.to_owned(),
-        set: vec![("image.tag".to_owned(), Scalar::str(value))],
-        planned_from: None,
-        message: CommitMessage::new(format!("chore(dev): set {value}")),
-    }
+    Change::one(
+        DEV,
+        vec![("image.tag".to_owned(), Scalar::str(value))],
+        None,
+        CommitMessage::new(format!("chore(dev): set {value}")),
+    )
 }
 
 #[test]
@@ -79,11 +79,12 @@ async fn a_failing_registry_stops_promote_before_any_write() {
     let remote = dir.path().join("gitops.git");
     let before = tests::git_cli(&remote, &["for-each-ref"]);
     for registry in [format!("127.0.0.1:{port}"), "127.0.0.1:1".to_owned()] {
-        pipeline.config.image.repository = format!("{registry}/paktech-app")
+        pipeline.config.apps[0].repository = format!("{registry}/paktech-app")
             .parse()
             .expect("repository");
         pipeline.registry = Registry::Distribution(Distribution::new(None));
         let options = PromoteOptions {
+            apps: Vec::new(),
             env: env("staging"),
             sha: Some(
                 "0123456789abcdef0123456789abcdef01234567"
@@ -126,6 +127,7 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
     let first = deploy_dev(&pipeline, &docker).await;
     let second = another_build(&pipeline, &docker, None).await;
     let options = |sha: &pipeline::model::GitSha, monitor: u64| PromoteOptions {
+        apps: Vec::new(),
         env: env("prod"),
         sha: Some(sha.clone()),
         dry_run: false,
@@ -152,7 +154,11 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
         if monitoring.await.is_err() {
             return false;
         }
-        let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+        let probes = pipeline
+            .target
+            .probe(&tests::app(), &env("prod"))
+            .await
+            .expect("probe");
         assert_eq!(probes.len(), 3, "{probes:?}");
         assert!(
             probes.iter().all(|(_, p)| p.runs(second.as_str())),
@@ -177,7 +183,11 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
     let error = error.expect("rolled back");
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     assert_eq!(report.rollback.expect("rollback").to_sha, first.as_str());
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &env("prod"))
+        .await
+        .expect("probe");
     assert!(
         probes
             .iter()

@@ -45,7 +45,7 @@ async fn pipeline(dir: &std::path::Path, clock: Clock) -> Pipeline {
         bollard::Docker::connect_with_http("http://127.0.0.1:1", 5, bollard::API_DEFAULT_VERSION)
             .expect("a handle");
     let mut pipeline = tests::test_pipeline(dir, docker, &tests::unique_prefix("gates"));
-    pipeline.config.image.repository = format!("127.0.0.1:{}/paktech-app", registry().await)
+    pipeline.config.apps[0].repository = format!("127.0.0.1:{}/paktech-app", registry().await)
         .parse()
         .expect("repository");
     pipeline.registry = Registry::Distribution(Distribution::new(None));
@@ -60,6 +60,7 @@ fn sha() -> GitSha {
 
 fn options(approval: ApprovalMode) -> PromoteOptions {
     PromoteOptions {
+        apps: Vec::new(),
         env: env("prod"),
         sha: Some(sha()),
         dry_run: false,
@@ -158,7 +159,7 @@ async fn an_approval_that_arrives_after_the_freeze_began_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Clock::manual("2026-11-26T21:59:00Z".parse().expect("t"));
     let pipeline = Arc::new(pipeline(dir.path(), clock.clone()).await);
-    let prod_values = pipeline.config.values_path(&env("prod"));
+    let prod_values = pipeline.config.values_path(&tests::app(), &env("prod"));
     let values = || {
         tests::git_cli(
             &dir.path().join("gitops.git"),

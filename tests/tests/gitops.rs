@@ -11,14 +11,14 @@ const DEV: &str = "apps/paktech-app/dev/values.yaml";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn change(key: &str, value: &str) -> Change {
-    Change {
-        path: DEV.to_owned(),
-        set: vec![(key.to_owned(), Scalar::str(value))],
-        planned_from: None,
-        message: CommitMessage::new(format!("chore(dev): set {key}"))
+    Change::one(
+        DEV,
+        vec![(key.to_owned(), Scalar::str(value))],
+        None,
+        CommitMessage::new(format!("chore(dev): set {key}"))
             .trailer(keys::ACTION, "deploy")
             .trailer(keys::IMAGE_SHA, value),
-    }
+    )
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn a_true_conflict_stops_and_writes_nothing() {
         .expect("open");
     // We planned from tag "" ...
     let mut planned = change("image.tag", SHA);
-    planned.planned_from = Some(vec![String::new()]);
+    planned.files[0].planned_from = Some(vec![String::new()]);
     // ... and meanwhile someone else set it to another build.
     let other = "fedcba9876543210fedcba9876543210fedcba98";
     let Written::Committed {

@@ -15,6 +15,8 @@ use pipeline::report::Silent;
 
 fn request() -> ImageRequest {
     ImageRequest {
+        package: "paktech-app".to_owned(),
+        dockerfile: "app/Dockerfile".into(),
         workspace: tests::workspace(),
         repository: "paktech-app-test".parse().expect("repository"),
         version: "0.1.0".to_owned(),

@@ -34,6 +34,7 @@ fn on_cluster(
 
 fn rollback_options() -> RollbackOptions {
     RollbackOptions {
+        app: tests::app(),
         env: env("prod"),
         to: None,
         reason: "the bad build fails its checks".parse().expect("reason"),
@@ -58,10 +59,10 @@ async fn inside_the_deny_window_a_promotion_waits_and_a_rollback_syncs_prod_expl
     let prod = pipeline.config.environment("prod").expect("prod").clone();
 
     pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
-    let held = sync::sync(&pipeline, &prod, None, &Silent)
+    let held = sync::sync_env(&pipeline, &prod, None, &Silent)
         .await
         .expect("sync");
-    assert!(!held.convergence.changed(), "{held:?}");
+    assert!(!held[0].convergence.changed(), "{held:?}");
 
     pretend_it_ran(&pipeline, "prod", &sha(BAD), BAD_DIGEST);
     let rolled = rollback::rollback(&pipeline, &rollback_options(), &Silent)
@@ -76,7 +77,11 @@ async fn inside_the_deny_window_a_promotion_waits_and_a_rollback_syncs_prod_expl
         .to_string();
 
     // Every replica runs the good build by digest and says so through the pod proxy.
-    let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &prod.name)
+        .await
+        .expect("probe");
     assert_eq!(probes.len(), 3, "prod's values ask for 3 replicas");
     assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
 
@@ -101,18 +106,22 @@ async fn outside_the_deny_window_argo_cd_is_only_asked_to_refresh() {
     let prod = pipeline.config.environment("prod").expect("prod").clone();
 
     pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
-    sync::deploy(&pipeline, &prod, GOOD, &Silent)
+    sync::deploy(&pipeline, &pipeline.config.apps[0], &prod, GOOD, &Silent)
         .await
         .expect("deploy the good build");
     pretend_it_ran(&pipeline, "prod", &sha(BAD), BAD_DIGEST);
-    sync::deploy(&pipeline, &prod, BAD, &Silent)
+    sync::deploy(&pipeline, &pipeline.config.apps[0], &prod, BAD, &Silent)
         .await
         .expect("deploy the bad build");
     let rolled = rollback::rollback(&pipeline, &rollback_options(), &Silent)
         .await
         .expect("rollback");
     assert_eq!(rolled.to_sha, GOOD);
-    let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &prod.name)
+        .await
+        .expect("probe");
     assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
 
     drop(pipeline);
@@ -128,11 +137,11 @@ async fn a_rollback_after_a_degraded_rollout_waits_for_its_own_revision() {
     let prod = pipeline.config.environment("prod").expect("prod").clone();
 
     pretend_it_ran(&pipeline, "prod", &sha(GOOD), GOOD_DIGEST);
-    sync::deploy(&pipeline, &prod, GOOD, &Silent)
+    sync::deploy(&pipeline, &pipeline.config.apps[0], &prod, GOOD, &Silent)
         .await
         .expect("deploy the good build");
     pretend_it_ran(&pipeline, "prod", &sha(BAD), BAD_DIGEST);
-    let failed = sync::deploy(&pipeline, &prod, BAD, &Silent)
+    let failed = sync::deploy(&pipeline, &pipeline.config.apps[0], &prod, BAD, &Silent)
         .await
         .expect_err("the bad build's rollout ends Degraded")
         .to_string();
@@ -144,7 +153,11 @@ async fn a_rollback_after_a_degraded_rollout_waits_for_its_own_revision() {
         .await
         .expect("the rollback waits for its own revision");
     assert_eq!(rolled.to_sha, GOOD);
-    let probes = pipeline.target.probe(&prod.name).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &prod.name)
+        .await
+        .expect("probe");
     assert_eq!(probes.len(), 3, "{probes:?}");
     assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
 

@@ -60,7 +60,7 @@ async fn prod_at_good(dir: &std::path::Path) -> (Pipeline, Arc<AtomicBool>) {
     let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
     let mut pipeline = tests::test_pipeline(dir, docker, "unused");
     pipeline.clock = Clock::Fixed(tests::DAYTIME.parse().expect("time"));
-    pipeline.config.image.repository = format!("127.0.0.1:{}/paktech-app", registry().await)
+    pipeline.config.apps[0].repository = format!("127.0.0.1:{}/paktech-app", registry().await)
         .parse()
         .expect("repository");
     pipeline.registry = Registry::Distribution(Distribution::new(None));
@@ -72,7 +72,7 @@ async fn prod_at_good(dir: &std::path::Path) -> (Pipeline, Arc<AtomicBool>) {
     let good: GitSha = GOOD.parse().expect("sha");
     pretend_it_ran(&pipeline, "prod", &good, &digest_of(GOOD));
     let config = pipeline.config.environment("prod").expect("prod").clone();
-    sync::deploy(&pipeline, &config, GOOD, &Silent)
+    sync::deploy(&pipeline, &pipeline.config.apps[0], &config, GOOD, &Silent)
         .await
         .expect("prod runs GOOD");
     let new: GitSha = NEW.parse().expect("sha");
@@ -86,6 +86,7 @@ async fn promote_new(
     switch: &RoundSwitch,
 ) -> (PromoteReport, Option<flow::Error>) {
     let options = PromoteOptions {
+        apps: Vec::new(),
         env: env("prod"),
         sha: Some(NEW.parse().expect("sha")),
         dry_run: false,
@@ -116,7 +117,11 @@ async fn one_round_the_api_server_does_not_answer_is_retried_and_the_window_comp
     );
     assert!(seen.contains("round 3: healthy"), "{seen}");
     assert!(report.rollback.is_none(), "{report:#?}");
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &env("prod"))
+        .await
+        .expect("probe");
     assert!(probes.iter().all(|(_, p)| p.runs(NEW)), "{probes:?}");
 }
 
@@ -139,8 +144,16 @@ async fn an_api_server_outage_through_the_window_rolls_back_without_blocking() {
     let rolled = report.rollback.expect("rollback");
     assert_eq!((rolled.to_sha.as_str(), rolled.blocked), (GOOD, None));
     let records = pipeline.records().read().expect("records");
-    assert!(records.block(&NEW.parse().expect("sha")).is_none());
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    assert!(
+        records
+            .block(&tests::app(), &NEW.parse().expect("sha"))
+            .is_none()
+    );
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &env("prod"))
+        .await
+        .expect("probe");
     assert!(probes.iter().all(|(_, p)| p.runs(GOOD)), "{probes:?}");
 }
 
@@ -158,8 +171,8 @@ async fn a_rollback_the_outage_also_stops_says_prod_runs_an_unverified_build_and
     assert!(matches!(error, flow::Error::Unverified { .. }), "{error}");
     let message = error.to_string();
     for needle in [
-        format!("prod runs an unverified build, {NEW}"),
-        format!("`cargo xtask rollback --env prod --if-running {NEW} --reason "),
+        format!("prod runs an unverified build of paktech-app, {NEW}"),
+        format!("`cargo xtask rollback --env prod --app paktech-app --if-running {NEW} --reason "),
         "could not be judged".to_owned(),
     ] {
         assert!(message.contains(&needle), "{needle} in {message}");

@@ -15,6 +15,7 @@ use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
 
 fn options(target: &str, sha: &GitSha, who: &str) -> PromoteOptions {
     PromoteOptions {
+        apps: Vec::new(),
         env: env(target),
         sha: Some(sha.clone()),
         dry_run: false,
@@ -122,13 +123,13 @@ async fn ci_staging_approval_prod_then_status_and_history() {
     let prod = promote(&pipeline, &asked).await.expect("prod");
     assert_eq!(prod.environments[0].approved_by, vec![person("bob")]);
 
-    let (_, envs) = status::status(&pipeline).await.expect("status");
+    let (_, envs) = status::status(&pipeline, &[]).await.expect("status");
     for e in &envs {
         assert_eq!(e.desired_sha, sha.as_str(), "{}", e.env);
         assert_eq!(e.running_shas, vec![sha.to_string()], "{}", e.env);
         assert_eq!(e.ready as u32, e.desired_replicas, "{}", e.env);
     }
-    let events = history::history(&pipeline, Some("prod"), 50)
+    let events = history::history(&pipeline, Some("prod"), &[], 50)
         .await
         .expect("history");
     let promoted = events
@@ -177,7 +178,7 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
     let rolled = report.rollback.expect("a rollback");
     assert_eq!(rolled.to_sha, good.as_str());
 
-    let (_, envs) = status::status(&pipeline).await.expect("status");
+    let (_, envs) = status::status(&pipeline, &[]).await.expect("status");
     let prod = envs.iter().find(|e| e.env == "prod").expect("prod");
     assert_eq!(prod.desired_sha, good.as_str());
     assert_eq!(prod.running_shas, vec![good.to_string()]);
@@ -192,6 +193,7 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
     );
     approve::unblock(
         &pipeline,
+        &tests::app(),
         &bad,
         &"carol".parse().expect("person"),
         &"fixed upstream".parse().expect("reason"),
@@ -225,7 +227,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
 
     // Unrelated commits land after the promotion: another key of prod's file, another file.
     let remote = dir.path().join("gitops.git");
-    let prod_path = pipeline.config.values_path(&env("prod"));
+    let prod_path = pipeline.config.values_path(&tests::app(), &env("prod"));
     let text = tests::git_cli(&remote, &["show", &format!("main:{prod_path}")]);
     tests::commit_by_hand(
         &remote,
@@ -233,7 +235,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
         &text.replace("maxReplicas: 10", "maxReplicas: 12"),
         "prod: allow 12",
     );
-    let staging_path = pipeline.config.values_path(&env("staging"));
+    let staging_path = pipeline.config.values_path(&tests::app(), &env("staging"));
     let text = tests::git_cli(&remote, &["show", &format!("main:{staging_path}")]);
     tests::commit_by_hand(
         &remote,
@@ -264,6 +266,7 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
     let rolled = rollback::rollback(
         &pipeline,
         &RollbackOptions {
+            app: tests::app(),
             env: env("prod"),
             to: None,
             reason: "latency regression".parse().expect("reason"),
@@ -307,7 +310,11 @@ async fn rollback_reverts_only_the_promotion_even_after_unrelated_commits_and_pa
         trailers.contains("Reverts: ") && trailers.contains("Reason: latency regression"),
         "{trailers}"
     );
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &env("prod"))
+        .await
+        .expect("probe");
     assert!(
         probes.iter().all(|(_, p)| p.runs(first.as_str())),
         "{probes:?}"
@@ -357,7 +364,10 @@ async fn two_promotions_of_different_builds_at_once_lose_nothing() {
     );
     let staging = pipeline
         .gitops
-        .read(&tip, &pipeline.config.values_path(&env("staging")))
+        .read(
+            &tip,
+            &pipeline.config.values_path(&tests::app(), &env("staging")),
+        )
         .expect("read")
         .expect("file");
     let winner =

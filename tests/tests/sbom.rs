@@ -149,6 +149,8 @@ async fn binary_in_built_image(
     docker: &bollard::Docker,
 ) -> (pipeline::flow::image::BuiltImage, Vec<u8>) {
     let request = ImageRequest {
+        package: "paktech-app".to_owned(),
+        dockerfile: "app/Dockerfile".into(),
         workspace: tests::workspace(),
         repository: "paktech-sbom-test".parse().expect("repository"),
         version: "0.1.0".to_owned(),

@@ -23,6 +23,7 @@ use tests::{another_build, env, pretend_it_ran};
 
 fn options(target: &str, sha: &GitSha, dry_run: bool) -> PromoteOptions {
     PromoteOptions {
+        apps: Vec::new(),
         env: env(target),
         sha: Some(sha.clone()),
         dry_run,
@@ -72,7 +73,7 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
     let _cleanup = tests::Cleanup::new(&prefix);
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let repository = registry.repository("paktech-app");
-    pipeline.config.image.repository = repository.clone();
+    pipeline.config.apps[0].repository = repository.clone();
     pipeline.registry = Registry::Distribution(Distribution::new(None));
     pipeline.attachments = Attachments::for_repository(&repository, dir.path(), None);
     let key = SigningKey::generate();
@@ -229,7 +230,7 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
     require_in_prod(&mut pipeline, &key);
     // Dev requires a signature too, so ci's own gate before its write decides.
     pipeline.config.environments[0].require_signature = Some(true);
-    let repository = pipeline.config.image.repository.clone();
+    let repository = pipeline.config.apps[0].repository.clone();
     let ci_options = CiOptions {
         skip_tests: true,
         allow_dirty: true,

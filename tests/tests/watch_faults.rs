@@ -148,7 +148,10 @@ async fn an_engine_outage_through_the_window_rolls_back_without_blocking() {
     prod_runs(&pipeline, &first).await;
     // Not blocked: the same build may be promoted again.
     let records = pipeline.records().read().expect("records");
-    assert!(records.block(&second).is_none(), "{records:?}");
+    assert!(
+        records.block(&tests::app(), &second).is_none(),
+        "{records:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

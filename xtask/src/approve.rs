@@ -1,4 +1,4 @@
-//! `cargo xtask approve --env ENV --sha SHA` and `cargo xtask unblock --sha SHA --reason TEXT`.
+//! `cargo xtask approve --env ENV [--sha SHA]` and `cargo xtask unblock --sha SHA --reason TEXT`.
 
 use pipeline::flow::approve;
 use pipeline::model::GitSha;
@@ -9,8 +9,10 @@ use crate::{context, output};
 pub struct ApproveArgs {
     #[arg(long)]
     env: String,
+    /// The build (or a release's id) to approve; default: what the newest request to
+    /// promote into ENV asks for, named in the output.
     #[arg(long)]
-    sha: String,
+    sha: Option<String>,
     /// Approve as this person (default: the CI actor or the git identity).
     #[arg(long = "as")]
     approver: Option<String>,
@@ -22,7 +24,7 @@ impl ApproveArgs {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
-        let sha: GitSha = self.sha.parse()?;
+        let sha: Option<GitSha> = self.sha.as_deref().map(str::parse).transpose()?;
         let approver = context::person(self.approver.as_deref())?;
         let comment = self
             .comment
@@ -30,6 +32,18 @@ impl ApproveArgs {
             .map(|c| context::text_arg("--comment", c))
             .transpose()?;
         let pipeline = context::pipeline_with(config).await?;
+        let (sha, what) = match sha {
+            Some(sha) => (sha.clone(), sha.to_string()),
+            None => {
+                let request = approve::newest_request(&pipeline, &env).await?;
+                let what = if request.builds.len() > 1 {
+                    format!("release {} ({})", request.sha, request.builds.join(", "))
+                } else {
+                    request.sha.to_string()
+                };
+                (request.sha, what)
+            }
+        };
         let written = approve::approve(
             &pipeline,
             &env,
@@ -41,7 +55,7 @@ impl ApproveArgs {
         if json {
             output::print_json(&written)?;
         } else {
-            eprintln!("{approver} approved {sha} for {env}");
+            eprintln!("{approver} approved {what} for {env}");
         }
         Ok(())
     }
@@ -51,6 +65,9 @@ impl ApproveArgs {
 pub struct UnblockArgs {
     #[arg(long)]
     sha: String,
+    /// The app whose build is blocked (default: the only app).
+    #[arg(long)]
+    app: Option<String>,
     #[arg(long)]
     reason: String,
     #[arg(long = "as")]
@@ -61,10 +78,11 @@ impl UnblockArgs {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let config = context::load_config()?;
         let sha: GitSha = self.sha.parse()?;
+        let app = context::one_app(&config, self.app.as_deref())?.name.clone();
         let reason = context::text_arg("--reason", &self.reason)?;
         let by = context::person(self.by.as_deref())?;
         let pipeline = context::pipeline_with(config).await?;
-        let written = approve::unblock(&pipeline, &sha, &by, &reason).await?;
+        let written = approve::unblock(&pipeline, &app, &sha, &by, &reason).await?;
         if json {
             output::print_json(&written)?;
         } else {

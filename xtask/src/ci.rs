@@ -44,8 +44,15 @@ impl Args {
         if json {
             output::print_json(&report)?;
         } else if error.is_none() && !self.pr {
-            for url in &report.dev_urls {
-                eprintln!("{} runs {}", pipeline.config.first().name, url);
+            let dev = &pipeline.config.first().name;
+            for app in &report.apps {
+                for url in &app.dev_urls {
+                    if pipeline.config.apps.len() > 1 {
+                        eprintln!("{} in {dev} runs {url}", app.app);
+                    } else {
+                        eprintln!("{dev} runs {url}");
+                    }
+                }
             }
         }
         match error {

@@ -1,9 +1,9 @@
 //! `cargo xtask cluster up|down`: a local Kubernetes cluster (kind) that the `kind` target
 //! drives like the real one: worker nodes in three zones (prod's topology spread needs
 //! `topology.kubernetes.io/zone`), Argo CD installed and Available, a registry the nodes pull
-//! from (`localhost:5001`, through a containerd mirror), the app and GitOps repositories
-//! served to the cluster by a git container on kind's network (proved from inside the
-//! cluster before `up` succeeds), and the bootstrap manifests applied.
+//! from (`localhost:5001`, one repository per app, through a containerd mirror), the app and
+//! GitOps repositories served to the cluster by a git container on kind's network (proved
+//! from inside the cluster before `up` succeeds), and the bootstrap manifests applied.
 //!
 //! The decisions are pure functions below (the kind config, the git server's container, the
 //! in-cluster check, the waits, the values a kind cluster gets), tested here; the runner only
@@ -26,8 +26,9 @@ use crate::{context, workspace};
 pub const CLUSTER: &str = "paktech";
 /// The registry container, published on 127.0.0.1:5001 and reached by the nodes by name.
 pub const REGISTRY_CONTAINER: &str = "paktech-registry";
-/// The image repository the kind target's builds go to.
-pub const REGISTRY_REPOSITORY: &str = "localhost:5001/paktech-app";
+/// The registry the kind target's builds go to: each app to its own repository there
+/// ([`registry_repository`]).
+pub const REGISTRY: &str = "localhost:5001";
 /// The Argo CD release installed (its upstream `manifests/install.yaml`).
 pub const ARGOCD_VERSION: &str = "v3.2.0";
 /// The container that serves the repositories to the cluster, on kind's Docker network.
@@ -76,7 +77,7 @@ impl Args {
             Action::Up => {
                 let up = kind.up().await?;
                 eprintln!(
-                    "kind cluster {CLUSTER} is up: context {}, registry {REGISTRY_REPOSITORY}, GitOps {}",
+                    "kind cluster {CLUSTER} is up: context {}, registry {REGISTRY}/<app>, GitOps {}",
                     context::KIND_CONTEXT,
                     up.gitops_remote.display()
                 );
@@ -97,7 +98,7 @@ impl Args {
 pub struct Up {
     /// The GitOps repository Argo CD reads (the pipeline writes it by path).
     pub gitops_remote: PathBuf,
-    /// A pipeline.toml for the kind target (registry repository, GitOps URL).
+    /// A pipeline.toml for the kind target (each app's registry repository, GitOps URL).
     pub config: PathBuf,
     /// The state folder for commands driving the cluster (their GitOps mirror).
     pub state: PathBuf,
@@ -355,7 +356,7 @@ impl Kind {
     }
 
     /// The app repository (the chart, at this checkout's HEAD) and the GitOps repository
-    /// (seeded from gitops/ with the registry's repository and autoscaling off), as bare
+    /// (seeded from gitops/ with each app's registry repository and autoscaling off), as bare
     /// repositories under `git/`. The GitOps repository is created once and then belongs to
     /// the pipeline.
     fn repositories(&self, config: &PipelineConfig) -> anyhow::Result<PathBuf> {
@@ -446,6 +447,9 @@ impl Kind {
 
     /// The environments' namespaces, the locked `default` project, and each environment's
     /// AppProject and ApplicationSet, pointed at the repositories served to the cluster.
+    /// Another ApplicationSet left in an environment's namespace by an older bootstrap (one
+    /// per app, `paktech-app-<env>`) is deleted first, orphaning its Applications, so the
+    /// environment's one ApplicationSet takes them over rather than two generating the same.
     async fn bootstrap(&self, config: &PipelineConfig) -> anyhow::Result<()> {
         let urls = served_urls();
         let mut files = vec![
@@ -463,47 +467,134 @@ impl Kind {
             let text = urls
                 .iter()
                 .fold(text, |text, (github, served)| text.replace(github, served));
+            if file.ends_with("/applicationset.yaml") {
+                let doc = Document::parse(file.as_str(), text.clone())?;
+                let (Some(name), Some(namespace)) =
+                    (doc.get("metadata.name"), doc.get("metadata.namespace"))
+                else {
+                    bail!("gitops/bootstrap/{file}: no metadata.name or metadata.namespace");
+                };
+                let listed = kubectl(
+                    &[
+                        "get",
+                        "applicationsets.argoproj.io",
+                        "-n",
+                        namespace,
+                        "-o",
+                        "name",
+                    ],
+                    b"",
+                )
+                .await?;
+                for stale in stale_applicationsets(&listed, name) {
+                    step(&format!(
+                        "deleting {stale} in {namespace} (its Applications stay, for {name})"
+                    ));
+                    kubectl(
+                        &["delete", "-n", namespace, "--cascade=orphan", &stale],
+                        b"",
+                    )
+                    .await?;
+                }
+            }
             kubectl(&["apply", "-f", "-"], text.as_bytes()).await?;
         }
         Ok(())
     }
 
-    /// pipeline.toml for the kind target: the project's, with the registry's repository and
-    /// the served GitOps repository.
+    /// pipeline.toml for the kind target: the project's, with each app's repository in the
+    /// registry ([`registry_repository`]) and the served GitOps repository.
     fn pipeline_config(&self, gitops_remote: &Path) -> anyhow::Result<PathBuf> {
         let source = context::config_path();
         let text = std::fs::read_to_string(&source)
             .with_context(|| format!("cannot read {}", source.display()))?;
-        let text = text
-            .lines()
-            .map(|line| {
-                let line_key = line.trim_start().trim_start_matches("# ");
-                if line_key.starts_with("repository =") {
-                    format!("repository = \"{REGISTRY_REPOSITORY}\"")
-                } else if line_key.starts_with("url =") {
-                    format!("url = {:?}", gitops_remote.display().to_string())
-                } else {
-                    line.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = config_for_kind(&text, gitops_remote);
         let path = self.state.join("pipeline.toml");
-        std::fs::write(&path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let config = pipeline::config::PipelineConfig::load_in(&path, &workspace::root())?;
         let url = gitops_remote.display().to_string();
-        if config.image.repository.as_str() != REGISTRY_REPOSITORY
-            || config.gitops.url.as_deref() != Some(url.as_str())
-        {
+        let unmoved: Vec<String> = config
+            .apps
+            .iter()
+            .filter(|a| a.repository.as_str() != registry_repository(a.name.as_str()))
+            .map(|a| format!("{} = {:?}", a.name, a.repository.as_str()))
+            .collect();
+        if !unmoved.is_empty() || config.gitops.url.as_deref() != Some(url.as_str()) {
             bail!(
-                "{}: expected [image] repository = {REGISTRY_REPOSITORY:?} and [gitops] url = {url:?} after rewriting {}",
+                "{}: expected every app's repository to be {REGISTRY}/<app> (not {}) and [gitops] url = {url:?} after rewriting {}",
                 path.display(),
+                unmoved.join(", "),
                 source.display()
             );
         }
         Ok(path)
     }
+}
+
+/// The ApplicationSets `kubectl get applicationsets -o name` lists (`listed`) other than the
+/// environment's own (`keep`), as `kubectl delete` takes them.
+fn stale_applicationsets(listed: &str, keep: &str) -> Vec<String> {
+    listed
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .filter(|line| line.rsplit('/').next() != Some(keep))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An app's image repository on kind: `localhost:5001/<app>`.
+pub fn registry_repository(app: &str) -> String {
+    format!("{REGISTRY}/{app}")
+}
+
+/// pipeline.toml `text` as the kind target reads it: each app's `repository` (in its
+/// `[[apps]]` table, or `[image]` for the one-app form's `[app]`) in the registry
+/// ([`registry_repository`]), and `[gitops] url` (commented out or not) the served GitOps
+/// repository. Every other line stays.
+pub(crate) fn config_for_kind(text: &str, gitops_remote: &Path) -> String {
+    // The table each line is in, and the app a table's `name` (or the one-app `[app]`) names.
+    let mut tables: Vec<(usize, String)> = Vec::new();
+    let mut table = 0;
+    let mut header = String::new();
+    let mut names: Vec<Option<String>> = vec![None];
+    let mut one_app: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            table += 1;
+            header = trimmed.to_owned();
+            names.push(None);
+        } else if let Some(value) = trimmed.strip_prefix("name =") {
+            let name = value.trim().trim_matches('"').to_owned();
+            match header.as_str() {
+                "[[apps]]" => names[table] = Some(name),
+                "[app]" => one_app = Some(name),
+                _ => {}
+            }
+        }
+        tables.push((table, header.clone()));
+    }
+    let mut out = String::with_capacity(text.len());
+    for (line, (table, header)) in text.lines().zip(tables) {
+        let line_key = line.trim_start().trim_start_matches("# ");
+        let app = match header.as_str() {
+            "[[apps]]" => names[table].as_deref(),
+            "[image]" => one_app.as_deref(),
+            _ => None,
+        };
+        match app {
+            Some(app) if line_key.starts_with("repository =") => {
+                out.push_str(&format!("repository = \"{}\"", registry_repository(app)));
+            }
+            _ if line_key.starts_with("url =") => {
+                out.push_str(&format!("url = {:?}", gitops_remote.display().to_string()));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// kind's cluster config (API `kind.x-k8s.io/v1alpha4`): a control plane and one worker per
@@ -653,18 +744,18 @@ fn served_checks(gitops_branch: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// An environment's values file as the kind cluster gets it: the image from the registry
-/// container, and autoscaling off. kind has no metrics-server, so an HPA reports
+/// An app's values file in an environment as the kind cluster gets it: the image from the
+/// app's repository in the registry container (`repository`), and autoscaling off. kind has no metrics-server, so an HPA reports
 /// `ScalingActive` `FailedGetResourceMetric`, which Argo CD's HPA health check reads as
 /// Degraded (gitops-engine `pkg/health/health_hpa.go`, the version Argo CD v3.2.0 pins),
 /// and the pipeline would fail every staging and prod rollout; installing metrics-server
 /// would still leave each new Deployment Degraded until its first metrics arrive. With
 /// autoscaling off the chart sets `replicas` from `replicaCount`, which is what the
 /// pipeline checks anyway. Every other byte stays.
-fn values_for_kind(file: &str, text: &str) -> anyhow::Result<String> {
+fn values_for_kind(file: &str, text: &str, repository: &str) -> anyhow::Result<String> {
     let doc = Document::parse(file, text.to_owned())?;
     let doc = if doc.get("image.repository").is_some() {
-        doc.with(&[("image.repository", Scalar::str(REGISTRY_REPOSITORY))])?
+        doc.with(&[("image.repository", Scalar::str(repository))])?
     } else {
         doc
     };
@@ -695,8 +786,9 @@ fn values_for_kind(file: &str, text: &str) -> anyhow::Result<String> {
     Ok(edited.text().to_owned())
 }
 
-/// Copies the gitops/ tree to `to` with every values file made for kind
-/// ([`values_for_kind`]), and the bootstrap manifests' repository URLs set to the served ones.
+/// Copies the gitops/ tree to `to` with every values file made for kind ([`values_for_kind`],
+/// each with the repository of the app whose folder holds it: `apps/<app>/<env>/values.yaml`),
+/// and the bootstrap manifests' repository URLs set to the served ones.
 fn copy_for_kind(from: &Path, to: &Path, urls: &[(String, String)]) -> anyhow::Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in
@@ -711,7 +803,18 @@ fn copy_for_kind(from: &Path, to: &Path, urls: &[(String, String)]) -> anyhow::R
         let text = std::fs::read_to_string(entry.path())
             .with_context(|| format!("cannot read {}", entry.path().display()))?;
         let text = if entry.file_name() == "values.yaml" {
-            values_for_kind(&entry.path().display().to_string(), &text)?
+            let path = entry.path();
+            let app = path
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .and_then(|name| name.to_str())
+                .with_context(|| format!("{}: no app folder above it", path.display()))?;
+            values_for_kind(
+                &path.display().to_string(),
+                &text,
+                &registry_repository(app),
+            )?
         } else {
             text
         };
@@ -753,7 +856,22 @@ mod tests {
         let path = kind.pipeline_config(&remote).expect("pipeline.toml");
         let config =
             pipeline::config::PipelineConfig::load_in(&path, &workspace::root()).expect("load");
-        assert_eq!(config.image.repository.as_str(), REGISTRY_REPOSITORY);
+        let repositories: Vec<(&str, &str)> = config
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.repository.as_str()))
+            .collect();
+        assert_eq!(
+            repositories,
+            [
+                ("paktech-app", "localhost:5001/paktech-app"),
+                ("paktech-gateway", "localhost:5001/paktech-gateway"),
+            ]
+        );
+        assert_eq!(
+            config.gitops.url.as_deref(),
+            Some(remote.display().to_string().as_str())
+        );
         // This machine's signing key is never trusted there, whatever the target.
         for target in [context::TargetKind::Local, context::TargetKind::Kind] {
             assert!(!crate::local_key::applies(target, &config), "{target:?}");
@@ -764,12 +882,14 @@ mod tests {
         let unrewritten = pipeline::consistency::check(&config, &workspace::root().join("gitops"));
         assert!(!unrewritten.is_empty());
 
-        let prod = std::fs::read_to_string(seed.join("apps/paktech-app/prod/values.yaml"))
-            .expect("prod values");
-        assert!(
-            prod.contains("repository: \"localhost:5001/paktech-app\""),
-            "{prod}"
-        );
+        for app in ["paktech-app", "paktech-gateway"] {
+            let prod = std::fs::read_to_string(seed.join(format!("apps/{app}/prod/values.yaml")))
+                .expect("prod values");
+            assert!(
+                prod.contains(&format!("repository: \"localhost:5001/{app}\"")),
+                "{prod}"
+            );
+        }
         for file in [
             "bootstrap/prod/appproject.yaml",
             "bootstrap/dev/applicationset.yaml",
@@ -783,8 +903,46 @@ mod tests {
         }
     }
 
+    /// The kind pipeline.toml moves every app's repository, and the one-app form's too, and
+    /// nothing else but the GitOps URL.
+    #[test]
+    fn the_kind_config_names_each_apps_repository_in_the_registry() {
+        let remote = Path::new("/state/kind/git/paktech-gitops-state.git");
+        let text = "[[apps]]\nname = \"a\"\n# The repository images are built into.\nrepository = \"a\"\n\n[[apps]]\nrepository = \"b\"\nname = \"b\"\n\n[gitops]\n# url = \"https://example.invalid/g.git\"\nbranch = \"main\"\n\n[[environments]]\nname = \"dev\"\n";
+        assert_eq!(
+            config_for_kind(text, remote),
+            "[[apps]]\nname = \"a\"\n# The repository images are built into.\nrepository = \"localhost:5001/a\"\n\n[[apps]]\nrepository = \"localhost:5001/b\"\nname = \"b\"\n\n[gitops]\nurl = \"/state/kind/git/paktech-gitops-state.git\"\nbranch = \"main\"\n\n[[environments]]\nname = \"dev\"\n"
+        );
+        let one = "[app]\nname = \"solo\"\n\n[image]\nrepository = \"solo\"\n";
+        assert_eq!(
+            config_for_kind(one, remote),
+            "[app]\nname = \"solo\"\n\n[image]\nrepository = \"localhost:5001/solo\"\n"
+        );
+    }
+
+    /// An older bootstrap's ApplicationSet in the namespace is removed; the environment's
+    /// own is kept.
+    #[test]
+    fn only_the_environments_own_applicationset_stays() {
+        let listed =
+            "applicationset.argoproj.io/paktech-app-dev\napplicationset.argoproj.io/paktech-dev\n";
+        assert_eq!(
+            stale_applicationsets(listed, "paktech-dev"),
+            ["applicationset.argoproj.io/paktech-app-dev"]
+        );
+        assert!(stale_applicationsets("", "paktech-dev").is_empty());
+        assert!(
+            stale_applicationsets("applicationset.argoproj.io/paktech-dev\n", "paktech-dev")
+                .is_empty()
+        );
+    }
+
     fn values(env: &str) -> (String, String) {
-        let path = workspace::root().join(format!("gitops/apps/paktech-app/{env}/values.yaml"));
+        app_values("paktech-app", env)
+    }
+
+    fn app_values(app: &str, env: &str) -> (String, String) {
+        let path = workspace::root().join(format!("gitops/apps/{app}/{env}/values.yaml"));
         let text = std::fs::read_to_string(&path).expect("values");
         (path.display().to_string(), text)
     }
@@ -820,6 +978,21 @@ mod tests {
             .parse()
             .expect("n");
         assert!(zones.len() >= replicas, "{zones:?} for {replicas} replicas");
+        // Every other app that spreads strictly over the same key fits too.
+        let (file, text) = app_values("paktech-gateway", "prod");
+        let gateway = Document::parse(file, text).expect("gateway's prod values");
+        if gateway.get("topologySpread.whenUnsatisfiable") == Some("DoNotSchedule") {
+            assert_eq!(gateway.get("topologySpread.topologyKey"), Some(key));
+            let replicas: usize = gateway
+                .get("replicaCount")
+                .expect("replicas")
+                .parse()
+                .expect("n");
+            assert!(
+                zones.len() >= replicas,
+                "{zones:?} for {replicas} gateway replicas"
+            );
+        }
         let control_plane: Vec<_> = nodes
             .iter()
             .filter(|n| n["role"] == "control-plane")
@@ -931,22 +1104,26 @@ mod tests {
     }
 
     /// Staging and prod get no HPA on kind (no metrics-server there), and nothing else in
-    /// their values changes but the image repository.
+    /// any app's values changes but the image repository.
     #[test]
     fn on_kind_autoscaling_is_off_and_nothing_else_changes() {
-        for env in ["dev", "staging", "prod"] {
-            let (file, text) = values(env);
-            let kind = values_for_kind(&file, &text).expect("values for kind");
+        for (app, env) in ["paktech-app", "paktech-gateway"]
+            .into_iter()
+            .flat_map(|app| ["dev", "staging", "prod"].map(|env| (app, env)))
+        {
+            let (file, text) = app_values(app, env);
+            let repository = registry_repository(app);
+            let kind = values_for_kind(&file, &text, &repository).expect("values for kind");
             let doc = Document::parse(&file, kind.clone()).expect("parses");
-            assert_eq!(doc.get("autoscaling.enabled"), Some("false"), "{env}");
-            assert_eq!(doc.get("image.repository"), Some(REGISTRY_REPOSITORY));
+            assert_eq!(doc.get("autoscaling.enabled"), Some("false"), "{app} {env}");
+            assert_eq!(doc.get("image.repository"), Some(repository.as_str()));
             let original = Document::parse(&file, text.clone()).expect("original");
             for key in [
                 "replicaCount",
                 "topologySpread.whenUnsatisfiable",
                 "podDisruptionBudget.minAvailable",
             ] {
-                assert_eq!(doc.get(key), original.get(key), "{env} {key}");
+                assert_eq!(doc.get(key), original.get(key), "{app} {env} {key}");
             }
             let changed: Vec<(&str, &str)> = text
                 .lines()
@@ -954,7 +1131,7 @@ mod tests {
                 .filter(|(a, b)| a != b)
                 .collect();
             let expected = if env == "dev" { 1 } else { 2 };
-            assert_eq!(changed.len(), expected, "{env}: {changed:#?}");
+            assert_eq!(changed.len(), expected, "{app} {env}: {changed:#?}");
             assert_eq!(text.lines().count(), kind.lines().count());
             // And the chart's switch reads a plain boolean, not the string "false".
             assert!(kind.contains("\n  enabled: false\n"), "{kind}");

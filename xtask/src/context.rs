@@ -14,7 +14,7 @@ use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
 use pipeline::config::PipelineConfig;
 use pipeline::cosign::SigningKey;
 use pipeline::flow::{Clock, Pipeline};
-use pipeline::model::Secret;
+use pipeline::model::{AppName, Secret};
 
 use crate::workspace;
 
@@ -105,20 +105,16 @@ pub async fn pipeline_with(mut config: PipelineConfig) -> anyhow::Result<Pipelin
         });
     // The local target runs on the engine; a cluster target needs one only to build images
     // (ci), so status, promote and rollback work on a machine without Docker.
-    let attachments = Attachments::for_repository(
-        &config.image.repository,
-        &state_dir(),
-        Credentials::from_env(),
-    );
+    // Every app's images live in one registry (the configuration refuses others).
+    let repository = &config.apps[0].repository;
+    let attachments =
+        Attachments::for_repository(repository, &state_dir(), Credentials::from_env());
     let (target, images, registry) = match selected_target() {
         TargetKind::Local => {
             let docker = docker::connect().await?;
             let target = Target::Local(LocalTarget::new(docker.clone(), &target_prefix(&config)));
-            let registry = Registry::for_repository(
-                &config.image.repository,
-                docker.clone(),
-                Credentials::from_env(),
-            );
+            let registry =
+                Registry::for_repository(repository, docker.clone(), Credentials::from_env());
             (target, Some(ImageBuilder::new(docker)), registry)
         }
         TargetKind::Kind | TargetKind::Aks => {
@@ -210,15 +206,21 @@ pub const KIND_CONTEXT: &str = "kind-paktech";
 /// Refuses a config the selected target cannot work with, before anything is touched: a
 /// cluster pulls images from a registry, and the engine on this machine is not one.
 pub fn check_target(config: &PipelineConfig) -> anyhow::Result<()> {
-    if selected_target() != TargetKind::Local
-        && pipeline::adapters::registry::split_host(&config.image.repository).is_none()
-    {
-        return Err(crate::exit::Usage(format!(
-            "{}: [image] repository is {:?}; a cluster target needs a registry it can pull from, such as \"paktech.azurecr.io/paktech-app\" (aks) or \"localhost:5001/paktech-app\" (kind)",
-            config_path().display(),
-            config.image.repository.as_str()
-        ))
-        .into());
+    if selected_target() == TargetKind::Local {
+        return Ok(());
+    }
+    for app in &config.apps {
+        if pipeline::adapters::registry::split_host(&app.repository).is_none() {
+            return Err(crate::exit::Usage(format!(
+                "{}: {}'s repository is {:?}; a cluster target needs a registry it can pull from, such as \"paktech.azurecr.io/{}\" (aks) or \"localhost:5001/{}\" (kind)",
+                config_path().display(),
+                app.name,
+                app.repository.as_str(),
+                app.name,
+                app.name
+            ))
+            .into());
+        }
     }
     Ok(())
 }
@@ -249,18 +251,18 @@ pub async fn kube_target(config: &PipelineConfig) -> anyhow::Result<Target> {
         .collect();
     Ok(Target::Kube(KubeTarget::new(
         client,
-        config.app.name.as_str(),
+        config.system_name(),
         namespaces,
     )))
 }
 
-/// What the local target names containers and networks after: the app's name, or
+/// What the local target names environments' networks after: the first app's name, or
 /// `PAKTECH_TARGET_PREFIX` (tests use it to stay clear of a developer's own environments).
 pub fn target_prefix(config: &PipelineConfig) -> String {
     std::env::var("PAKTECH_TARGET_PREFIX")
         .ok()
         .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| config.app.name.to_string())
+        .unwrap_or_else(|| config.system_name().to_owned())
 }
 
 /// Everything a flow needs.
@@ -341,6 +343,40 @@ pub fn environment<'c>(
     name: &str,
 ) -> anyhow::Result<&'c pipeline::config::EnvironmentConfig> {
     config.environment(name).context("bad --env")
+}
+
+/// The apps `--app` names (each checked against the configuration), in dependency order.
+pub fn apps(config: &PipelineConfig, names: &[String]) -> anyhow::Result<Vec<AppName>> {
+    for name in names {
+        config.app(name).context("bad --app")?;
+    }
+    Ok(config
+        .apps
+        .iter()
+        .filter(|a| names.iter().any(|n| n == a.name.as_str()))
+        .map(|a| a.name.clone())
+        .collect())
+}
+
+/// The one app a command acts on: `--app`, or the only app of the configuration; several
+/// configured and none named is bad input (exit 2) listing them.
+pub fn one_app<'c>(
+    config: &'c PipelineConfig,
+    name: Option<&str>,
+) -> anyhow::Result<&'c pipeline::config::AppConfig> {
+    match (name, config.apps.as_slice()) {
+        (Some(name), _) => config.app(name).context("bad --app"),
+        (None, [only]) => Ok(only),
+        (None, several) => Err(crate::exit::Usage(format!(
+            "--app: this configuration has several apps; expected one of {}",
+            several
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into()),
+    }
 }
 
 /// An input file named on the command line (`--report`, `--scan-report`): read, or refused

@@ -1,6 +1,9 @@
-//! `cargo xtask e2e --target kind|aks`: the whole delivery on a real cluster, through the
-//! real command line, checking each step: ci → promote staging → an approval gate → promote
-//! prod → a bad release that prod rejects → an automatic rollback → the bad build blocked.
+//! `cargo xtask e2e --target kind|aks`: the whole delivery of every app on a real cluster,
+//! through the real command line, checking each step: ci (every app) → promote staging → an
+//! approval gate on the release → promote prod → a bad release of the first app that prod
+//! rejects → an automatic rollback → the bad build blocked. In each environment, every app
+//! runs the build git names, and an app that depends on another (paktech-gateway on
+//! paktech-app) answers `GET /` through its Service with the build of the app it calls.
 //!
 //! `--target kind` first brings the kind cluster up (`cargo xtask cluster up`). When kind,
 //! kubectl, git or the Docker engine is missing it skips with the reason, unless
@@ -11,13 +14,15 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use pipeline::adapters::attachments::Attachments;
 use pipeline::adapters::gitops::{Change, GitOpsRepo};
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::{Credentials, Registry};
+use pipeline::adapters::tools;
 use pipeline::audit::{CommitMessage, keys};
-use pipeline::config::PipelineConfig;
+use pipeline::config::{AppConfig, PipelineConfig};
 use pipeline::cosign::{PublicKey, SigningKey};
-use pipeline::model::{EnvName, GitSha};
+use pipeline::model::{AppName, EnvName, GitSha, SignatureLayer};
 use pipeline::values::Scalar;
 use serde_json::Value;
 
@@ -79,6 +84,7 @@ impl Args {
                     ],
                     gitops,
                     config,
+                    signing_key: Some(key),
                 }
             }
             TargetKind::Aks => {
@@ -88,6 +94,8 @@ impl Args {
                     envs: Vec::new(),
                     gitops: context::gitops(&config)?,
                     config,
+                    // What ci signs with there (PAKTECH_SIGNING_KEY or _FILE).
+                    signing_key: context::signing_key()?,
                 }
             }
         };
@@ -135,6 +143,9 @@ struct Scenario {
     /// The target's pipeline.toml, and its GitOps repository (for the hand-made hotfix).
     config: PipelineConfig,
     gitops: GitOpsRepo,
+    /// The key ci signs with in this run: the bad release is signed with it too, so that
+    /// prod's supply-chain gate lets it through to the watch that must reject it.
+    signing_key: Option<SigningKey>,
 }
 
 /// What one command did.
@@ -182,14 +193,12 @@ impl Scenario {
         Ok(ran)
     }
 
-    /// The builds running in `env`, and how many replicas serve the build git names.
-    async fn running(&self, env: &str) -> anyhow::Result<(Vec<String>, u64, u64)> {
+    /// The builds `app` runs in `env`, and how many replicas serve the build git names.
+    async fn running(&self, app: &str, env: &str) -> anyhow::Result<(Vec<String>, u64, u64)> {
         let ran = self.expect(&["status", "--json"], 0).await?;
         let status: Value = serde_json::from_str(&ran.stdout).context("status --json")?;
-        let entry = status["environments"]
-            .as_array()
-            .and_then(|envs| envs.iter().find(|e| e["env"] == env))
-            .with_context(|| format!("status --json has no {env}"))?;
+        let entry = status_entry(&status, app, env)
+            .with_context(|| format!("status --json has no {app} in {env}"))?;
         let shas = entry["running_shas"]
             .as_array()
             .map(|a| {
@@ -205,15 +214,69 @@ impl Scenario {
         ))
     }
 
-    /// `env` runs only `sha`, on every replica its values ask for.
-    async fn check_runs(&self, env: &str, sha: &str) -> anyhow::Result<()> {
-        let (shas, ready, desired) = self.running(env).await?;
+    /// `app` runs only `sha` in `env`, on every replica its values ask for.
+    async fn check_runs(&self, app: &str, env: &str, sha: &str) -> anyhow::Result<()> {
+        let (shas, ready, desired) = self.running(app, env).await?;
         if shas != [sha] || ready < desired || desired == 0 {
             bail!(
-                "{env} should run {sha} on {desired} replica(s); it runs {shas:?} with {ready} ready"
+                "{app} in {env} should run {sha} on {desired} replica(s); it runs {shas:?} with {ready} ready"
             );
         }
-        eprintln!("e2e: ok: {env} runs {sha} on {ready} replica(s)");
+        eprintln!("e2e: ok: {app} in {env} runs {sha} on {ready} replica(s)");
+        Ok(())
+    }
+
+    /// In `env`, every app runs the build `builds` names for it, and every app that calls
+    /// another answers through its Service with that app's build ([`Self::check_calls`]).
+    async fn check_release(&self, env: &str, builds: &[(&str, &str)]) -> anyhow::Result<()> {
+        for (app, sha) in builds {
+            self.check_runs(app, env, sha).await?;
+        }
+        for app in &self.config.apps {
+            if let [upstream] = app.depends_on.as_slice() {
+                let expected = builds
+                    .iter()
+                    .find(|(name, _)| *name == upstream.as_str())
+                    .map(|(_, sha)| *sha)
+                    .with_context(|| format!("no build of {upstream} expected in {env}"))?;
+                self.check_calls(app, upstream, env, expected).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `app`'s `GET /`, through its Service by the API server's service proxy, names the build
+    /// of `upstream` it reached (paktech-gateway answers with paktech-app's `/info` under
+    /// `upstream`): the call crossed the namespace's Services and network policies.
+    async fn check_calls(
+        &self,
+        app: &AppConfig,
+        upstream: &AppName,
+        env: &str,
+        expected: &str,
+    ) -> anyhow::Result<()> {
+        let namespace = &self.config.environment(env)?.namespace;
+        let path = service_proxy_path(namespace.as_str(), app.name.as_str());
+        let mut args = Vec::new();
+        if self.target == "kind" {
+            args.extend(["--context", context::KIND_CONTEXT]);
+        }
+        args.extend(["get", "--raw", path.as_str()]);
+        let body = tools::run("kubectl", &args, b"")
+            .await
+            .with_context(|| format!("{} in {env}: GET / through its Service", app.name))?;
+        let reached = upstream_build(&body)
+            .with_context(|| format!("{} in {env} answered GET / with {body}", app.name))?;
+        if reached != expected {
+            bail!(
+                "{} in {env} reached {upstream} running {reached}, expected {expected}",
+                app.name
+            );
+        }
+        eprintln!(
+            "e2e: ok: {} in {env} reaches {upstream} running {reached}",
+            app.name
+        );
         Ok(())
     }
 
@@ -221,12 +284,24 @@ impl Scenario {
         let started = Instant::now();
         let head = head()?;
 
-        // ci: test (skipped: the suite that runs this already tests), build, push, dev.
+        // Every app is built from this checkout: each runs `head` once delivered.
+        let apps: Vec<&str> = self.config.apps.iter().map(|a| a.name.as_str()).collect();
+        let all_at_head: Vec<(&str, &str)> = apps.iter().map(|a| (*a, head.as_str())).collect();
+        // The first app (the one the others depend on) gets the bad release below.
+        let bad_app = self
+            .config
+            .apps
+            .first()
+            .context("no app configured")?
+            .clone();
+
+        // ci: test (skipped: the suite that runs this already tests), build and push every
+        // app, write dev for all of them.
         self.expect(&["ci", "--skip-tests"], 0).await?;
-        self.check_runs("dev", &head).await?;
+        self.check_release("dev", &all_at_head).await?;
 
         self.expect(&["promote", "--env", "staging"], 0).await?;
-        self.check_runs("staging", &head).await?;
+        self.check_release("staging", &all_at_head).await?;
 
         // Inside prod's deny window Argo CD runs only manual syncs: the run passes it as an
         // on-call person would, recorded.
@@ -241,7 +316,9 @@ impl Scenario {
                 "e2e run inside the deny window",
             ]);
         }
-        // Prod waits for a person other than the requester.
+        // Prod waits for a person other than the requester, who approves the release: every
+        // app at `head` (for one app, its build's SHA).
+        let release = release_of(&self.config, &head)?;
         let mut no_wait = prod.clone();
         no_wait.push("--no-wait");
         self.expect(&no_wait, 4).await?;
@@ -251,7 +328,7 @@ impl Scenario {
                 "--env",
                 "prod",
                 "--sha",
-                &head,
+                &release,
                 "--as",
                 "e2e-approver",
             ],
@@ -259,11 +336,19 @@ impl Scenario {
         )
         .await?;
         self.expect(&prod, 0).await?;
-        self.check_runs("prod", &head).await?;
+        self.check_release("prod", &all_at_head).await?;
 
-        // A bad release: the same build refusing to start, under a new SHA, pushed by hand
-        // into dev and staging as a hotfix would be; prod gets it through the pipeline.
-        let bad = self.bad_release(&head).await?;
+        // A bad release of the first app: the same build refusing to start, under a new SHA,
+        // pushed by hand into dev and staging as a hotfix would be; prod gets it through the
+        // pipeline, as a release of that app alone (the others already run what staging runs).
+        let bad = self.bad_release(&bad_app, &head).await?;
+        let app = bad_app.name.as_str();
+        // The release is that one build: asked for (exit 4, waiting), then approved.
+        let mut promote_bad = prod.clone();
+        promote_bad.extend(["--app", app, "--sha", bad.as_str()]);
+        let mut bad_no_wait = promote_bad.clone();
+        bad_no_wait.push("--no-wait");
+        self.expect(&bad_no_wait, 4).await?;
         self.expect(
             &[
                 "approve",
@@ -277,8 +362,6 @@ impl Scenario {
             0,
         )
         .await?;
-        let mut promote_bad = prod.clone();
-        promote_bad.extend(["--sha", bad.as_str()]);
         let rejected = self.xtask(&promote_bad).await?;
         if rejected.code == 0 || !rejected.stderr.contains("rolled back") {
             bail!(
@@ -287,18 +370,30 @@ impl Scenario {
                 rejected.stderr.trim()
             );
         }
-        self.check_runs("prod", &head).await?;
+        // Every app still runs `head`, and the apps that call it still reach it.
+        self.check_release("prod", &all_at_head).await?;
         // Blocked now: promoting it again is refused by policy.
-        self.expect(&["promote", "--env", "prod", "--sha", &bad], 3)
-            .await?;
+        self.expect(
+            &["promote", "--env", "prod", "--app", app, "--sha", &bad],
+            3,
+        )
+        .await?;
         // The hand-made hotfix is undone in staging and dev by the pipeline's own rollback.
         for env in ["staging", "dev"] {
             self.expect(
-                &["rollback", "--env", env, "--reason", "e2e: bad release"],
+                &[
+                    "rollback",
+                    "--env",
+                    env,
+                    "--app",
+                    app,
+                    "--reason",
+                    "e2e: bad release",
+                ],
                 0,
             )
             .await?;
-            self.check_runs(env, &head).await?;
+            self.check_release(env, &all_at_head).await?;
         }
         eprintln!(
             "e2e --target {}: every check passed in {:.0?}",
@@ -308,13 +403,15 @@ impl Scenario {
         Ok(())
     }
 
-    /// Builds and pushes `<repository>:<new sha>`: `head`'s image started with an argument
-    /// it refuses (it exits 2 at once on every runtime, so no replica ever becomes ready),
-    /// and records it in dev's and staging's values as a hand-made hotfix: commits with the
-    /// trailers a pipeline promotion would carry.
-    async fn bad_release(&self, head: &str) -> anyhow::Result<String> {
+    /// Builds and pushes `<app's repository>:<new sha>`: `head`'s image of `app` started with
+    /// an argument it refuses (it exits 2 at once on every runtime, so no replica ever becomes
+    /// ready), signed with the run's key and with `head`'s SBOM beside it, as ci would leave
+    /// it (prod takes only signed builds with an SBOM), and records it in `app`'s values of
+    /// dev and staging as a hand-made hotfix: commits with the trailers a pipeline promotion
+    /// of one app would carry.
+    async fn bad_release(&self, app: &AppConfig, head: &str) -> anyhow::Result<String> {
         let sha: GitSha = format!("{:040x}", rand::random::<u128>()).parse()?;
-        let repository = &self.config.image.repository;
+        let repository = &app.repository;
         let docker = pipeline::adapters::docker::connect().await?;
         let images = ImageBuilder::new(docker.clone());
         images
@@ -331,32 +428,59 @@ impl Scenario {
                 Credentials::from_env().map(|c| c.for_push()),
             )
             .await?;
-        let digest = Registry::for_repository(repository, docker, Credentials::from_env())
+        let registry = Registry::for_repository(repository, docker, Credentials::from_env());
+        let digest = registry
             .digest(repository, sha.as_str())
             .await?
             .with_context(|| format!("{repository}:{sha} is not in the registry after the push"))?;
+        let head_digest = registry
+            .digest(repository, head)
+            .await?
+            .with_context(|| format!("{repository}:{head} is not in the registry"))?;
+        let attachments =
+            Attachments::for_repository(repository, &context::state_dir(), Credentials::from_env());
+        if let Some(key) = &self.signing_key {
+            let payload = pipeline::cosign::payload(repository, &digest);
+            let layer = SignatureLayer {
+                signature_b64: key.sign(&payload),
+                payload,
+            };
+            attachments
+                .put_signature(repository, &digest, &layer)
+                .await?;
+        }
+        if let Some((_, sbom)) = attachments.sbom(repository, &head_digest).await? {
+            attachments.put_sbom(repository, &digest, &sbom).await?;
+        }
         for env in ["dev", "staging"] {
             let env: EnvName = env.parse()?;
-            self.gitops.write(&Change {
-                path: self.config.values_path(&env),
-                set: vec![
+            self.gitops.write(&Change::one(
+                self.config.values_path(&app.name, &env),
+                vec![
                     ("image.tag".to_owned(), Scalar::str(sha.as_str())),
                     ("image.digest".to_owned(), Scalar::str(digest.as_str())),
                 ],
-                planned_from: None,
-                message: CommitMessage::new(format!(
-                    "fix({env}): hotfix by hand (e2e bad release)"
+                None,
+                CommitMessage::new(format!(
+                    "fix({env}): hotfix of {} by hand (e2e bad release)",
+                    app.name
                 ))
                 .trailer(keys::ACTION, "promote")
-                .trailer(keys::IMAGE_SHA, sha.as_str()),
-            })?;
+                .trailer(keys::APP, app.name.as_str())
+                .trailer(keys::IMAGE_SHA, sha.as_str())
+                .trailer(keys::IMAGE_DIGEST, digest.as_str()),
+            ))?;
         }
-        eprintln!("e2e: bad release {sha} ({digest}) is in dev and staging");
+        eprintln!(
+            "e2e: bad release {sha} ({digest}) of {} is in dev and staging",
+            app.name
+        );
         Ok(sha.to_string())
     }
 }
 
-/// Whether prod's deny window (gitops/bootstrap/prod/appproject.yaml) is closed now.
+/// Whether prod's deny window (gitops/bootstrap/prod/appproject.yaml) is closed now for any
+/// app's Application there (a release's stage is gated once, closed when any app's is).
 fn prod_frozen() -> anyhow::Result<bool> {
     use pipeline::policy::window::{self, SyncPurpose, WindowDecision};
     let path = workspace::root()
@@ -367,14 +491,56 @@ fn prod_frozen() -> anyhow::Result<bool> {
     let doc = pipeline::values::Document::parse(path.display().to_string(), text)?;
     let config = context::load_config()?;
     let prod = config.environment("prod")?;
-    let decision = window::decide(
-        &window::windows_from_appproject(&doc)?,
-        &pipeline::adapters::target::kube::argo::application_name(config.app.name.as_str(), "prod"),
-        &prod.namespace,
-        chrono::Utc::now(),
-        SyncPurpose::Promotion,
-    );
-    Ok(matches!(decision, WindowDecision::Closed { .. }))
+    let windows = window::windows_from_appproject(&doc)?;
+    let now = chrono::Utc::now();
+    Ok(config.apps.iter().any(|app| {
+        let decision = window::decide(
+            &windows,
+            &pipeline::adapters::target::kube::argo::application_name(app.name.as_str(), "prod"),
+            &prod.namespace,
+            now,
+            SyncPurpose::Promotion,
+        );
+        matches!(decision, WindowDecision::Closed { .. })
+    }))
+}
+
+/// What prod's approval names when every app moves to `head`: the release
+/// (`policy::plan::release_id` of every app at `head`; for one app, `head` itself).
+fn release_of(config: &PipelineConfig, head: &str) -> anyhow::Result<String> {
+    let head: GitSha = head.parse()?;
+    Ok(match config.apps.as_slice() {
+        [_] => head.to_string(),
+        apps => {
+            let moves: Vec<(AppName, GitSha)> = apps
+                .iter()
+                .map(|a| (a.name.clone(), head.clone()))
+                .collect();
+            pipeline::policy::plan::release_id(&moves).to_string()
+        }
+    })
+}
+
+/// `app`'s entry for `env` in `status --json` (a one-app configuration's entries carry no
+/// `app`).
+fn status_entry<'a>(status: &'a Value, app: &str, env: &str) -> Option<&'a Value> {
+    status["environments"]
+        .as_array()?
+        .iter()
+        .find(|e| e["env"] == env && (e["app"] == app || e.get("app").is_none_or(Value::is_null)))
+}
+
+/// The API server's service proxy path of `GET /` on `app`'s Service in `namespace`, by the
+/// port name the charts give it (`http`): Kubernetes API "Proxy" on Services,
+/// `/api/v1/namespaces/{namespace}/services/{name}:{port}/proxy/{path}`.
+fn service_proxy_path(namespace: &str, app: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/services/{app}:http/proxy/")
+}
+
+/// The build of the upstream a gateway's `GET /` reached: its `upstream.build_sha`.
+fn upstream_build(body: &str) -> Option<String> {
+    let answer: Value = serde_json::from_str(body).ok()?;
+    answer["upstream"]["build_sha"].as_str().map(str::to_owned)
 }
 
 /// This checkout's commit.
@@ -400,6 +566,68 @@ fn prod_window(config: &PipelineConfig) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two apps at one build make one release, approved by its id; one app's release is its
+    /// build.
+    #[test]
+    fn the_approval_names_the_release_of_every_app_at_head() {
+        let head = "0123456789abcdef0123456789abcdef01234567";
+        let config =
+            PipelineConfig::load_in(&workspace::root().join("pipeline.toml"), &workspace::root())
+                .expect("pipeline.toml");
+        assert_eq!(config.apps.len(), 2);
+        let release = release_of(&config, head).expect("release");
+        assert_eq!(release.len(), 40);
+        assert_ne!(release, head);
+        let moves: Vec<(AppName, GitSha)> = ["paktech-gateway", "paktech-app"]
+            .into_iter()
+            .map(|a| (a.parse().expect("app"), head.parse().expect("sha")))
+            .collect();
+        assert_eq!(
+            release,
+            pipeline::policy::plan::release_id(&moves).to_string()
+        );
+        let mut one = config.clone();
+        one.apps.truncate(1);
+        assert_eq!(release_of(&one, head).expect("one"), head);
+    }
+
+    #[test]
+    fn status_entries_are_found_by_app_and_environment() {
+        let status = serde_json::json!({"environments": [
+            {"app": "paktech-app", "env": "dev", "ready": 1},
+            {"app": "paktech-gateway", "env": "dev", "ready": 2},
+        ]});
+        let ready = |app, env| status_entry(&status, app, env).map(|e| e["ready"].clone());
+        assert_eq!(ready("paktech-gateway", "dev"), Some(Value::from(2)));
+        assert_eq!(ready("paktech-app", "dev"), Some(Value::from(1)));
+        assert_eq!(ready("paktech-app", "prod"), None);
+        // A one-app configuration's status names no app.
+        let one = serde_json::json!({"environments": [{"env": "dev", "ready": 3}]});
+        assert_eq!(
+            status_entry(&one, "paktech-app", "dev").map(|e| e["ready"].clone()),
+            Some(Value::from(3))
+        );
+    }
+
+    /// The gateway is reached through its Service by the chart's port name, and what it
+    /// answers names the build of the app behind it (gateway/src/routes.rs, `root`).
+    #[test]
+    fn the_gateways_answer_names_the_apps_build() {
+        assert_eq!(
+            service_proxy_path("paktech-prod", "paktech-gateway"),
+            "/api/v1/namespaces/paktech-prod/services/paktech-gateway:http/proxy/"
+        );
+        let service = std::fs::read_to_string(
+            workspace::root().join("helm/paktech-gateway/templates/service.yaml"),
+        )
+        .expect("the gateway's Service");
+        assert!(service.contains("- name: http"), "{service}");
+        let body = r#"{"service":"paktech-gateway","environment":"dev","version":"0.1.0","build_sha":"b","upstream":{"environment":"dev","build_sha":"a"}}"#;
+        assert_eq!(upstream_build(body).as_deref(), Some("a"));
+        assert_eq!(upstream_build(r#"{"error":"bad gateway"}"#), None);
+        assert_eq!(upstream_build("not json"), None);
+    }
 
     #[test]
     fn the_runs_key_is_trusted_beside_the_committed_one() {

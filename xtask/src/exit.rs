@@ -102,6 +102,7 @@ fn code(err: &anyhow::Error) -> u8 {
             Some(
                 flow::Error::Values(_)
                 | flow::Error::NotRequested { .. }
+                | flow::Error::NothingRequested { .. }
                 | flow::Error::NoBuild { .. }
                 | flow::Error::Read { .. }
                 | flow::Error::Invalid(_),
@@ -119,8 +120,11 @@ fn code(err: &anyhow::Error) -> u8 {
 
 fn refusal_code(refusal: &Refusal) -> u8 {
     match refusal {
+        Refusal::App { refusal, .. } => refusal_code(refusal),
         Refusal::NotPromotable { .. }
         | Refusal::NothingToPromote { .. }
+        | Refusal::UpToDate { .. }
+        | Refusal::CanaryRelease { .. }
         | Refusal::ImageNotFound { .. }
         | Refusal::CanaryUnsupported { .. }
         | Refusal::WindowTooShort { .. }
@@ -159,6 +163,22 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         {
             return Some(
                 "see what Argo CD reports: `kubectl -n <namespace> get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
+            );
+        }
+        let missing_values = |e: &pipeline::adapters::gitops::Error| {
+            matches!(e, pipeline::adapters::gitops::Error::NotFound { path, .. }
+                if path.starts_with("apps/") && path.ends_with("/values.yaml"))
+        };
+        if cause
+            .downcast_ref::<pipeline::adapters::gitops::Error>()
+            .is_some_and(missing_values)
+            || matches!(
+                cause.downcast_ref::<flow::Error>(),
+                Some(flow::Error::GitOps(e)) if missing_values(e)
+            )
+        {
+            return Some(
+                "an app of pipeline.toml has no values file in the GitOps repository yet: commit its gitops/apps/<app>/ folder there (docs/operations.md, \"Add an app\"); for the local default, .paktech/gitops.git",
             );
         }
         if let Some(pipeline::adapters::gitops::Error::Fetch { .. }) =
@@ -264,6 +284,7 @@ mod tests {
         );
         check(
             flow::Error::NoBuild {
+                app: "paktech-app".to_owned(),
                 env: "prod".to_owned(),
             },
             USAGE,

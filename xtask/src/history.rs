@@ -1,4 +1,4 @@
-//! `cargo xtask history [--env ENV]`: see `pipeline::flow::history`.
+//! `cargo xtask history [--env ENV] [--app APP]...`: see `pipeline::flow::history`.
 
 use pipeline::flow::history;
 
@@ -8,6 +8,9 @@ use crate::{context, output};
 pub struct Args {
     #[arg(long)]
     env: Option<String>,
+    /// Only these apps' events (repeatable; default: every app's).
+    #[arg(long = "app")]
+    apps: Vec<String>,
     /// At most this many events.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -19,15 +22,17 @@ impl Args {
         if let Some(env) = &self.env {
             context::environment(&config, env)?;
         }
+        let apps = context::apps(&config, &self.apps)?;
         let pipeline = context::pipeline_with(config).await?;
-        let events = history::history(&pipeline, self.env.as_deref(), self.limit).await?;
+        let events = history::history(&pipeline, self.env.as_deref(), &apps, self.limit).await?;
         if json {
             return output::print_json(&events);
         }
         for e in events {
             println!(
-                "{}  {:<9} {:<8} {:<12} by {:<20} {}",
+                "{}  {}{:<9} {:<8} {:<12} by {:<20} {}",
                 e.time,
+                e.app.map(|a| format!("{a:<16} ")).unwrap_or_default(),
                 e.action,
                 e.env,
                 e.sha.get(..12).unwrap_or(&e.sha),

@@ -1,4 +1,4 @@
-//! `cargo xtask image`: build the app's container image for the checked-out commit.
+//! `cargo xtask image [--app APP]`: build an app's container image for the checked-out commit.
 
 use anyhow::Context;
 use pipeline::adapters::{docker, image::ImageBuilder};
@@ -10,9 +10,12 @@ use crate::workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image repository to tag into.
-    #[arg(long, default_value = "paktech-app")]
-    repository: String,
+    /// The app to build (default: the only app, or the first).
+    #[arg(long)]
+    app: Option<String>,
+    /// Image repository to tag into (default: the app's).
+    #[arg(long)]
+    repository: Option<String>,
     /// Build from a work tree with uncommitted changes; the image is tagged `<sha>-dirty`.
     #[arg(long)]
     allow_dirty: bool,
@@ -20,14 +23,22 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
-        let repository: Repository = self.repository.parse()?;
-        let request = ImageRequest {
-            workspace: workspace::root(),
-            repository,
-            version: workspace::VERSION.to_owned(),
-            source_url: workspace::SOURCE_URL.to_owned(),
-            allow_dirty: self.allow_dirty,
+        let config = crate::context::load_config()?;
+        let app = match &self.app {
+            Some(name) => crate::context::one_app(&config, Some(name))?,
+            None => &config.apps[0],
         };
+        let mut request = ImageRequest::for_app(
+            workspace::root(),
+            app,
+            workspace::VERSION.to_owned(),
+            workspace::SOURCE_URL.to_owned(),
+            self.allow_dirty,
+        )
+        .await?;
+        if let Some(repository) = &self.repository {
+            request.repository = repository.parse::<Repository>()?;
+        }
         let images = ImageBuilder::new(docker::connect().await?);
         let built = image::build(&request, &images, &Lines)
             .await

@@ -20,7 +20,10 @@ pub const SOURCE: &str = "this machine's key";
 /// local engine's store (no registry host).
 pub fn applies(target: TargetKind, config: &PipelineConfig) -> bool {
     target == TargetKind::Local
-        && pipeline::adapters::registry::split_host(&config.image.repository).is_none()
+        && config
+            .apps
+            .iter()
+            .all(|a| pipeline::adapters::registry::split_host(&a.repository).is_none())
 }
 
 /// The key pair in `state/keys/`: read, or made when there is none (private key mode 0600,
@@ -95,9 +98,10 @@ mod tests {
             "pipeline.aks.toml",
             &read("pipeline.aks.toml").replace("@ACR_LOGIN_SERVER@", "paktech.azurecr.io"),
         );
-        let kind_text = read("pipeline.toml").replace(
-            "repository = \"paktech-app\"",
-            &format!("repository = \"{}\"", crate::cluster::REGISTRY_REPOSITORY),
+        // kind's pipeline.toml as `cargo xtask cluster up` writes it.
+        let kind_text = crate::cluster::config_for_kind(
+            &read("pipeline.toml"),
+            Path::new("/state/kind/git/paktech-gitops-state.git"),
         );
         let kind = config("kind/pipeline.toml", &kind_text);
         assert!(applies(TargetKind::Local, &local));

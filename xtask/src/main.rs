@@ -21,6 +21,7 @@ mod output;
 mod promote;
 mod rollback;
 mod sbom;
+mod scale;
 mod scan;
 mod status;
 mod sync;

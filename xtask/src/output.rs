@@ -193,11 +193,17 @@ pub fn steps_table(steps: &[StepRecord]) {
     if steps.is_empty() {
         return;
     }
+    let width = steps
+        .iter()
+        .map(|s| s.step.len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     eprintln!();
-    eprintln!("{:<12} {:<10} {:>8}", "step", "outcome", "seconds");
+    eprintln!("{:<width$} {:<10} {:>8}", "step", "outcome", "seconds");
     for s in steps {
         eprintln!(
-            "{:<12} {:<10} {:>8.1}",
+            "{:<width$} {:<10} {:>8.1}",
             s.step,
             outcome_word(s.outcome),
             s.seconds

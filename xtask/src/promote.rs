@@ -1,4 +1,6 @@
-//! `cargo xtask promote --env ENV [--sha SHA]`: see `pipeline::flow::promote`.
+//! `cargo xtask promote --env ENV [--app APP]... [--sha SHA]`: see `pipeline::flow::promote`.
+//! Without `--app`, every app whose build differs from the previous environment's moves, as
+//! one release.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -13,6 +15,9 @@ pub struct Args {
     /// The environment to promote into.
     #[arg(long)]
     env: String,
+    /// Move only this app (repeatable; default: every app whose build differs).
+    #[arg(long = "app")]
+    apps: Vec<String>,
     /// The build to promote (default: the one the previous environment runs).
     #[arg(long)]
     sha: Option<String>,
@@ -46,6 +51,7 @@ impl Args {
         // Every input is checked before anything is touched.
         let config = context::load_config()?;
         let env = context::environment(&config, &self.env)?.name.clone();
+        let apps = context::apps(&config, &self.apps)?;
         let sha: Option<GitSha> = self.sha.as_deref().map(str::parse).transpose()?;
         let mut requester = context::person(self.requester.as_deref())?;
         let reason = self
@@ -82,6 +88,7 @@ impl Args {
         let pipeline = context::pipeline_with(config).await?;
         let options = PromoteOptions {
             env,
+            apps,
             sha,
             dry_run: self.dry_run,
             requested_by: requester,

@@ -17,6 +17,9 @@ pub struct Args {
     /// The environment whose pinned build to show; default: the first one (dev).
     #[arg(long)]
     env: Option<String>,
+    /// The app (default: the only app).
+    #[arg(long)]
+    app: Option<String>,
 }
 
 impl Args {
@@ -29,8 +32,9 @@ impl Args {
             (None, Some(env)) => Which::Env(context::environment(&config, env)?.name.clone()),
             (None, None) => Which::Env(config.first().name.clone()),
         };
+        let app = context::one_app(&config, self.app.as_deref())?.clone();
         let pipeline = context::pipeline_with(config).await?;
-        let shown = sbom::show(&pipeline, &which).await?;
+        let shown = sbom::show(&pipeline, &app, &which).await?;
         eprintln!(
             "SBOM {} of {} ({})",
             shown.sbom.digest, shown.image, shown.image_digest

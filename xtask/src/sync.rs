@@ -54,16 +54,18 @@ impl Args {
         }
         let mut reports = Vec::new();
         for env in envs {
-            let report = sync::sync(&pipeline, env, None, reporter.as_ref()).await?;
-            eprintln!(
-                "{}: {} at GitOps {} (started {}, removed {})",
-                report.env,
-                report.tag.as_deref().unwrap_or("nothing deployed"),
-                &report.revision.as_str()[..12],
-                report.convergence.started.len(),
-                report.convergence.removed.len()
-            );
-            reports.push(report);
+            for report in sync::sync_env(&pipeline, env, None, reporter.as_ref()).await? {
+                eprintln!(
+                    "{} in {}: {} at GitOps {} (started {}, removed {})",
+                    report.app,
+                    report.env,
+                    report.tag.as_deref().unwrap_or("nothing deployed"),
+                    &report.revision.as_str()[..12],
+                    report.convergence.started.len(),
+                    report.convergence.removed.len()
+                );
+                reports.push(report);
+            }
         }
         if json {
             output::print_json(&reports)?;

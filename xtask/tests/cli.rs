@@ -150,7 +150,7 @@ fn cluster_targets_refuse_what_a_cluster_cannot_do() {
     let out = xtask(&["status", "--target", "aks"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("[image] repository is \"paktech-app\"; a cluster target needs a registry it can pull from"),
+        stderr(&out).contains("paktech-app's repository is \"paktech-app\"; a cluster target needs a registry it can pull from"),
         "{}",
         stderr(&out)
     );

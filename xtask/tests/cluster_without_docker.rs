@@ -75,9 +75,10 @@ async fn setup() -> Setup {
         &config,
         std::fs::read_to_string(workspace.join("pipeline.toml"))
             .expect("pipeline.toml")
+            // Every app's repository, in one registry.
             .replace(
-                "repository = \"paktech-app\"",
-                "repository = \"registry.example.invalid/paktech-app\"",
+                "repository = \"paktech-",
+                "repository = \"registry.example.invalid/paktech-",
             ),
     )
     .expect("config");
@@ -120,8 +121,12 @@ async fn status_and_history_need_no_docker_engine_on_a_cluster_target() {
     let out = xtask(&setup, &["status", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // Each app in each environment.
     let envs = json["environments"].as_array().expect("environments");
-    assert_eq!(envs.len(), 3, "{json}");
+    assert_eq!(envs.len(), 2 * 3, "{json}");
+    for app in ["paktech-app", "paktech-gateway"] {
+        assert_eq!(envs.iter().filter(|e| e["app"] == app).count(), 3, "{json}");
+    }
     assert!(!stderr(&out).contains("Docker"), "{}", stderr(&out));
 
     let out = xtask(&setup, &["history", "--json"]);
@@ -153,7 +158,16 @@ async fn promote_and_rollback_reach_their_own_checks_not_the_engine() {
 
     let out = xtask(
         &setup,
-        &["rollback", "--env", "prod", "--reason", "test", "--dry-run"],
+        &[
+            "rollback",
+            "--env",
+            "prod",
+            "--app",
+            "paktech-app",
+            "--reason",
+            "test",
+            "--dry-run",
+        ],
     );
     let err = stderr(&out);
     assert!(!err.contains("Docker engine"), "{err}");

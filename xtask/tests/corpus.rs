@@ -150,8 +150,33 @@ fn every_hostile_input_is_refused_before_any_write() {
         ),
         (
             "missing-app",
-            good.replace("[app]\nname = \"paktech-app\"\n", ""),
-            "missing field `app`",
+            good.replace("[[apps]]", "[[not-apps]]"),
+            "unknown field `not-apps`",
+        ),
+        (
+            "no-app",
+            format!(
+                "{}[gitops]{}",
+                &good[..good.find("[[apps]]").expect("[[apps]]")],
+                good.split_once("[gitops]").expect("[gitops]").1
+            ),
+            "missing field `apps`",
+        ),
+        (
+            "dependency-cycle",
+            good.replace(
+                "name = \"paktech-app\"\n",
+                "name = \"paktech-app\"\ndepends_on = [\"paktech-gateway\"]\n",
+            ),
+            "form a cycle",
+        ),
+        (
+            "unknown-dependency",
+            good.replace(
+                "depends_on = [\"paktech-app\"]",
+                "depends_on = [\"paktech-db\"]",
+            ),
+            "\"paktech-db\" is not an app of this file",
         ),
         (
             "bad-duration",

@@ -22,6 +22,7 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
     let pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let sha = deploy_dev(&pipeline, &docker).await;
     let staging = PromoteOptions {
+        apps: Vec::new(),
         env: env("staging"),
         sha: Some(sha.clone()),
         dry_run: false,
@@ -108,7 +109,11 @@ async fn a_killed_promotion_finishes_when_run_again_without_duplicate_commits() 
         String::from_utf8_lossy(&again.stderr)
     );
     assert_eq!(prod_commits(), 1, "no duplicate commit");
-    let probes = pipeline.target.probe(&env("prod")).await.expect("probe");
+    let probes = pipeline
+        .target
+        .probe(&tests::app(), &env("prod"))
+        .await
+        .expect("probe");
     assert_eq!(probes.len(), 3);
     assert!(
         probes.iter().all(|(_, p)| p.runs(sha.as_str())),

@@ -46,6 +46,7 @@ async fn xtask_sbom_prints_what_ci_stored_and_refuses_when_there_is_none() {
     let prefix = tests::unique_prefix("sbom");
     let _cleanup = tests::Cleanup::new(&prefix);
     let remote = tests::seeded_remote(dir.path());
+    let config = tests::one_app_config(dir.path());
     let path = format!(
         "{}:{}",
         fake_grype(dir.path()).display(),
@@ -55,6 +56,8 @@ async fn xtask_sbom_prints_what_ci_stored_and_refuses_when_there_is_none() {
         Command::new(XTASK)
             .args(args)
             .env("PAKTECH_GITOPS_URL", &remote)
+            // One app: the build, SBOM and scan this test follows are paktech-app's.
+            .env("PAKTECH_CONFIG", &config)
             .env("PAKTECH_STATE_DIR", dir.path())
             .env("PAKTECH_TARGET_PREFIX", &prefix)
             .env("PAKTECH_NOW", tests::DAYTIME)

@@ -201,25 +201,43 @@ fn rand_suffix() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// gitops/ as the GitOps repository of `repository` holds it: every values file names it.
-fn gitops_for(repository: &str, to: &Path) {
-    fn copy(from: &Path, to: &Path, repository: &str) {
+/// gitops/ as the GitOps repository of a configuration holds it: each app's values files
+/// name the app's repository there (`repositories`: app name and repository; the project's
+/// values name each app's repository by the app's name).
+fn gitops_for(repositories: &[(String, String)], to: &Path) {
+    fn copy(from: &Path, to: &Path, repositories: &[(String, String)]) {
         std::fs::create_dir_all(to).expect("mkdir");
         for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
             let target = to.join(entry.file_name());
             if entry.path().is_dir() {
-                copy(&entry.path(), &target, repository);
+                copy(&entry.path(), &target, repositories);
             } else {
                 let text = std::fs::read_to_string(entry.path()).expect("read");
-                let text = text.replace(
-                    "repository: \"paktech-app\"",
-                    &format!("repository: \"{repository}\""),
-                );
+                let text = repositories.iter().fold(text, |text, (app, repository)| {
+                    text.replace(
+                        &format!("repository: \"{app}\""),
+                        &format!("repository: \"{repository}\""),
+                    )
+                });
                 std::fs::write(target, text).expect("write");
             }
         }
     }
-    copy(&tests::workspace().join("gitops"), to, repository);
+    copy(&tests::workspace().join("gitops"), to, repositories);
+}
+
+/// Each app of the configuration at `config` with its repository; the project's own (each
+/// app's repository is its name) when the configuration does not load.
+fn repositories(config: &Path) -> Vec<(String, String)> {
+    let load = |path: &Path| pipeline::config::PipelineConfig::load_in(path, &tests::workspace());
+    let config = load(config)
+        .or_else(|_| load(&tests::workspace().join("pipeline.toml")))
+        .expect("the project's pipeline.toml loads");
+    config
+        .apps
+        .iter()
+        .map(|a| (a.name.to_string(), a.repository.as_str().to_owned()))
+        .collect()
 }
 
 /// `cargo xtask lint` with exactly `env` (and PATH), against the GitOps content the config
@@ -229,11 +247,8 @@ fn lint(env: &BTreeMap<String, String>, scratch: &Path) -> (bool, String) {
         .get("PAKTECH_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| tests::workspace().join("pipeline.toml"));
-    let repository = pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
-        .map(|c| c.image.repository.as_str().to_owned())
-        .unwrap_or_else(|_| "paktech-app".to_owned());
     let gitops = scratch.join(format!("gitops-{}", rand_suffix()));
-    gitops_for(&repository, &gitops);
+    gitops_for(&repositories(&config), &gitops);
     let out = Command::new(XTASK)
         .args(["lint", "--gitops"])
         .arg(&gitops)
@@ -266,22 +281,24 @@ fn every_xtask_step_lints_clean_with_the_environment_its_job_gives_it() {
                 let what = format!("{file} job {name} step {:?}", step["name"].as_str());
                 if env.get("PAKTECH_TARGET").map(String::as_str) == Some("aks") {
                     aks_steps.push(what.clone());
-                    // Whatever lint checks, a cluster pulls from a registry the config names.
+                    // Whatever lint checks, a cluster pulls every app of the project from a
+                    // registry the config names (each app in its own repository there).
                     let config = env
                         .get("PAKTECH_CONFIG")
                         .map(PathBuf::from)
                         .unwrap_or_else(|| tests::workspace().join("pipeline.toml"));
-                    let named =
-                        pipeline::config::PipelineConfig::load_in(&config, &tests::workspace())
-                            .map(|c| {
-                                let host =
-                                    pipeline::adapters::registry::split_host(&c.image.repository)
-                                        .map(|(host, _)| host.to_owned());
-                                (c.image.repository.as_str().to_owned(), host)
-                            });
-                    if !matches!(named, Ok((_, Some(_)))) {
+                    let named = repositories(&config);
+                    let expected: Vec<(String, String)> =
+                        repositories(&tests::workspace().join("pipeline.toml"))
+                            .into_iter()
+                            .map(|(app, _)| {
+                                let repository = format!("{ACR_LOGIN_SERVER}/{app}");
+                                (app, repository)
+                            })
+                            .collect();
+                    if named != expected {
                         failures.push(format!(
-                            "{what}: {} names no registry host: {named:?}",
+                            "{what}: {} names {named:?}, expected every app in the registry: {expected:?}",
                             config.display()
                         ));
                     }

@@ -11,7 +11,7 @@
 use crate::adapters::gitops::{self, GitOpsRepo, Written};
 use crate::audit::CommitMessage;
 use crate::audit::CommitRecord;
-use crate::model::{Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
+use crate::model::{AppName, Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
 
 /// The side branch records live on.
 pub const BRANCH: &str = "paktech-records";
@@ -84,8 +84,21 @@ fn parse_record(path: &str, text: &str, set: &mut RecordSet) -> Result<(), Strin
         }
         ["blocks", file] => {
             let b: Block = serde_json::from_str(text).map_err(json)?;
-            if format!("{}.json", b.sha) != *file {
+            if format!("{}.json", b.sha) != *file || b.app.is_some() {
                 return Err(format!("it blocks {} but is filed as {file}", b.sha));
+            }
+            set.blocks.push(b);
+        }
+        ["blocks", app, file] => {
+            let b: Block = serde_json::from_str(text).map_err(json)?;
+            if format!("{}.json", b.sha) != *file
+                || b.app.as_ref().map(|a| a.as_str()) != Some(*app)
+            {
+                return Err(format!(
+                    "it blocks {} of {} but is filed as {app}/{file}",
+                    b.sha,
+                    b.app.as_ref().map_or("every app", |a| a.as_str())
+                ));
             }
             set.blocks.push(b);
         }
@@ -163,26 +176,58 @@ impl<'a> Records<'a> {
         )
     }
 
+    /// Where a block is filed: `blocks/<app>/<sha>.json`, or `blocks/<sha>.json` for a
+    /// block from before apps were named.
+    fn block_path(app: Option<&AppName>, sha: &GitSha) -> String {
+        match app {
+            Some(app) => format!("blocks/{app}/{sha}.json"),
+            None => format!("blocks/{sha}.json"),
+        }
+    }
+
     pub fn add_block(&self, block: &Block) -> Result<Written> {
-        let message = CommitMessage::new(format!("block: {}", block.sha))
+        let what = match &block.app {
+            Some(app) => format!("{app}@{}", block.sha),
+            None => block.sha.to_string(),
+        };
+        let message = CommitMessage::new(format!("block: {what}"))
             .trailer(RECORD_ACTION, "block")
+            .trailer(
+                crate::audit::keys::APP,
+                block.app.as_ref().map_or("", |a| a.as_str()),
+            )
             .trailer(crate::audit::keys::IMAGE_SHA, block.sha.as_str())
             .trailer("Reason", block.reason.as_str())
             .trailer(crate::audit::keys::REQUESTED_BY, block.by.as_str());
         self.put(
-            format!("blocks/{}.json", block.sha),
+            Self::block_path(block.app.as_ref(), &block.sha),
             Some(Self::json(block)),
             message,
         )
     }
 
-    pub fn remove_block(&self, sha: &GitSha, by: &Person, reason: &Reason) -> Result<Written> {
-        let message = CommitMessage::new(format!("unblock: {sha}"))
+    /// Lifts the block on `app`'s build `sha`, and a block from before apps were named on it.
+    pub fn remove_block(
+        &self,
+        app: &AppName,
+        sha: &GitSha,
+        by: &Person,
+        reason: &Reason,
+    ) -> Result<Written> {
+        let message = CommitMessage::new(format!("unblock: {app}@{sha}"))
             .trailer(RECORD_ACTION, "unblock")
+            .trailer(crate::audit::keys::APP, app.as_str())
             .trailer(crate::audit::keys::IMAGE_SHA, sha.as_str())
             .trailer("Reason", reason.as_str())
             .trailer(crate::audit::keys::REQUESTED_BY, by.as_str());
-        self.put(format!("blocks/{sha}.json"), None, message)
+        Ok(self.gitops.put_files(
+            BRANCH,
+            &[
+                (Self::block_path(Some(app), sha), None),
+                (Self::block_path(None, sha), None),
+            ],
+            &message,
+        )?)
     }
 
     /// The records branch's history, newest first.
@@ -255,5 +300,30 @@ mod tests {
             Err("not a valid record"),
         );
         check("notes/x.json", "{}", Err("no record is expected"));
+        // A block of one app's build is filed under the app, and nowhere else.
+        let app_block = block.replace(
+            "\"rollback\":null",
+            "\"rollback\":null,\"app\":\"paktech-gateway\"",
+        );
+        check(
+            &format!("blocks/paktech-gateway/{SHA}.json"),
+            &app_block,
+            Ok(1),
+        );
+        check(
+            &format!("blocks/paktech-app/{SHA}.json"),
+            &app_block,
+            Err("of paktech-gateway but is filed as paktech-app"),
+        );
+        check(
+            &format!("blocks/{SHA}.json"),
+            &app_block,
+            Err("but is filed as"),
+        );
+        check(
+            &format!("blocks/paktech-app/{SHA}.json"),
+            &block,
+            Err("of every app but is filed as paktech-app"),
+        );
     }
 }

@@ -126,8 +126,8 @@ pub struct Distribution {
 /// `registry.example.com/team/app` → (`registry.example.com`, `team/app`); `None` when the
 /// first component is not a host (no `.` or `:`, and not `localhost`).
 pub fn split_host(repository: &Repository) -> Option<(&str, &str)> {
-    let (first, rest) = repository.as_str().split_once('/')?;
-    (first.contains('.') || first.contains(':') || first == "localhost").then_some((first, rest))
+    let host = repository.host()?;
+    Some((host, &repository.as_str()[host.len() + 1..]))
 }
 
 impl Registry {

@@ -45,16 +45,26 @@ impl SourceState {
     }
 }
 
+/// The repository containing `path`.
+fn discover(path: &Path) -> Result<git2::Repository> {
+    git2::Repository::discover(path).map_err(|source| Error::NotARepository {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A git2 error reading the repository at `path`, named.
+fn git_error(path: &Path) -> impl Fn(git2::Error) -> Error + Copy + '_ {
+    move |source| Error::Git {
+        path: path.to_owned(),
+        source,
+    }
+}
+
 /// Reads the state of the repository containing `path`.
 pub fn read(path: &Path) -> Result<SourceState> {
-    let repo = git2::Repository::discover(path).map_err(|source| Error::NotARepository {
-        path: path.to_owned(),
-        source,
-    })?;
-    let git = |source| Error::Git {
-        path: path.to_owned(),
-        source,
-    };
+    let repo = discover(path)?;
+    let git = git_error(path);
     let commit = repo.head().and_then(|h| h.peel_to_commit()).map_err(git)?;
     let sha = commit
         .id()
@@ -80,4 +90,33 @@ pub fn read(path: &Path) -> Result<SourceState> {
         commit_time: commit.time().seconds(),
         dirty_paths,
     })
+}
+
+/// The paths that differ between the commit `base` and the work tree (committed changes
+/// since `base`, and uncommitted ones); `None` when `base` is not a commit of this repository
+/// (a build made elsewhere, or history rewritten): the caller cannot tell what changed.
+pub fn changed_since(path: &Path, base: &GitSha) -> Result<Option<Vec<String>>> {
+    let repo = discover(path)?;
+    let git = git_error(path);
+    let Ok(oid) = git2::Oid::from_str(base.as_str()) else {
+        return Ok(None);
+    };
+    let Ok(commit) = repo.find_commit(oid) else {
+        return Ok(None);
+    };
+    let tree = commit.tree().map_err(git)?;
+    let mut options = git2::DiffOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true);
+    let diff = repo
+        .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))
+        .map_err(git)?;
+    let mut paths: Vec<String> = diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .filter_map(|p| p.to_str().map(str::to_owned))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(Some(paths))
 }

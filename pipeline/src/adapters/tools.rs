@@ -5,6 +5,8 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
+use crate::model::WorkspaceCrate;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot run {program}: {source} (is it installed and on PATH?)")]
@@ -25,6 +27,8 @@ pub enum Error {
         command: String,
         status: std::process::ExitStatus,
     },
+    #[error("cannot read `cargo metadata`'s answer: {0}")]
+    Metadata(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -70,6 +74,7 @@ pub const CARGO_AUDITABLE_INSTALL: &str = "cargo install --locked cargo-auditabl
 /// scan reports as empty.
 pub async fn build_static_app(
     workspace: &Path,
+    package: &str,
     build_sha: &str,
     version: &str,
     profile: AppProfile,
@@ -87,9 +92,9 @@ pub async fn build_static_app(
         profile.name(),
         "--locked",
         "--package",
-        "paktech-app",
+        package,
         "--bin",
-        "paktech-app",
+        package,
         "--target",
         IMAGE_TARGET,
     ];
@@ -111,7 +116,76 @@ pub async fn build_static_app(
     Ok(target_dir
         .join(IMAGE_TARGET)
         .join(profile.name())
-        .join("paktech-app"))
+        .join(package))
+}
+
+/// The workspace's packages (`cargo metadata --no-deps`, offline: it reads manifests only).
+pub async fn workspace_crates(workspace: &Path) -> Result<Vec<WorkspaceCrate>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(&cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace)
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: cargo.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(Error::Failed {
+            command: format!("{cargo} metadata"),
+            status: output.status,
+        });
+    }
+    crates_from_metadata(&output.stdout)
+}
+
+/// The packages of `cargo metadata`'s JSON answer.
+pub fn crates_from_metadata(json: &[u8]) -> Result<Vec<WorkspaceCrate>> {
+    let bad = |why: &str| Error::Metadata(why.to_owned());
+    let value: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| Error::Metadata(e.to_string()))?;
+    let root = value["workspace_root"]
+        .as_str()
+        .ok_or_else(|| bad("no workspace_root"))?;
+    let packages = value["packages"]
+        .as_array()
+        .ok_or_else(|| bad("no packages"))?;
+    packages
+        .iter()
+        .map(|p| {
+            let name = p["name"]
+                .as_str()
+                .ok_or_else(|| bad("a package without a name"))?;
+            let manifest = p["manifest_path"]
+                .as_str()
+                .ok_or_else(|| bad("a package without a manifest_path"))?;
+            let dir = Path::new(manifest)
+                .parent()
+                .and_then(|d| d.strip_prefix(root).ok())
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let path_dependencies = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["path"].is_string())
+                .filter_map(|d| d["name"].as_str().map(str::to_owned))
+                .collect();
+            Ok(WorkspaceCrate {
+                name: name.to_owned(),
+                dir,
+                path_dependencies,
+            })
+        })
+        .collect()
 }
 
 /// Whether `program` is on PATH.

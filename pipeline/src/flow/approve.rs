@@ -6,6 +6,27 @@ use crate::adapters::records::Records;
 use crate::model::{Approval, EnvName, GitSha, Person, Reason};
 use crate::policy::approval::{ApprovalRule, may_approve};
 
+/// The newest request to promote into `env`: what `approve` without `--sha` approves.
+pub async fn newest_request(
+    pipeline: &Pipeline,
+    env: &EnvName,
+) -> Result<crate::model::PromotionRequest> {
+    let env = env.clone();
+    pipeline
+        .git(move |repo| {
+            Records::new(repo)
+                .read()?
+                .requests
+                .into_iter()
+                .filter(|r| r.env == env)
+                .max_by_key(|r| r.at)
+                .ok_or(Error::NothingRequested {
+                    env: env.to_string(),
+                })
+        })
+        .await
+}
+
 /// Records `approver`'s approval of `sha` for `env`, after checking that somebody asked to
 /// promote exactly that build there (an approval of nothing requested is refused) and that
 /// `approver` may give it.
@@ -54,15 +75,16 @@ pub async fn approve(
         .await
 }
 
-/// Lifts the block on `sha`.
+/// Lifts the block on `app`'s build `sha`.
 pub async fn unblock(
     pipeline: &Pipeline,
+    app: &crate::model::AppName,
     sha: &GitSha,
     by: &Person,
     reason: &Reason,
 ) -> Result<Written> {
-    let (sha, by, reason) = (sha.clone(), by.clone(), reason.clone());
+    let (app, sha, by, reason) = (app.clone(), sha.clone(), by.clone(), reason.clone());
     pipeline
-        .git(move |repo| Records::new(repo).remove_block(&sha, &by, &reason))
+        .git(move |repo| Records::new(repo).remove_block(&app, &sha, &by, &reason))
         .await
 }

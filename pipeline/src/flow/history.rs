@@ -6,11 +6,15 @@ use crate::adapters::gitops::GitOpsRepo;
 use crate::adapters::records::{RECORD_ACTION, Records};
 use crate::audit::keys;
 use crate::config::PipelineConfig;
+use crate::model::AppName;
 
 /// One event of the history.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HistoryEvent {
     pub time: String,
+    /// The app, where several are configured (a one-app configuration's JSON is as it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
     pub action: String,
     pub env: String,
     pub sha: String,
@@ -19,16 +23,19 @@ pub struct HistoryEvent {
     pub revision: String,
 }
 
-/// Every event, newest first, optionally for one environment (read off the executor).
+/// Every event, newest first, optionally for one environment and some apps (read off the
+/// executor). A release's commit is an event of each app it moved.
 pub async fn history(
     pipeline: &Pipeline,
     env: Option<&str>,
+    apps: &[AppName],
     limit: usize,
 ) -> Result<Vec<HistoryEvent>> {
     let config = pipeline.config.clone();
     let env = env.map(str::to_owned);
+    let apps = apps.to_vec();
     pipeline
-        .git(move |repo| read(repo, &config, env.as_deref(), limit))
+        .git(move |repo| read(repo, &config, env.as_deref(), &apps, limit))
         .await
 }
 
@@ -36,16 +43,20 @@ fn read(
     repo: &GitOpsRepo,
     config: &PipelineConfig,
     env: Option<&str>,
+    only: &[AppName],
     limit: usize,
 ) -> Result<Vec<HistoryEvent>> {
     let tip = repo.fetch()?;
+    let several = config.apps.len() > 1;
     let mut events = Vec::new();
-    for e in config
-        .environments
+    let pairs = config
+        .apps
         .iter()
-        .filter(|e| env.is_none_or(|n| e.name.as_str() == n))
-    {
-        for c in repo.log(&tip, Some(&config.values_path(&e.name)), limit)? {
+        .filter(|a| only.is_empty() || only.contains(&a.name))
+        .flat_map(|a| config.environments.iter().map(move |e| (a, e)))
+        .filter(|(_, e)| env.is_none_or(|n| e.name.as_str() == n));
+    for (app, e) in pairs {
+        for c in repo.log(&tip, Some(&config.values_path(&app.name, &e.name)), limit)? {
             let Some(action) = c.trailer(keys::ACTION) else {
                 continue;
             };
@@ -63,9 +74,10 @@ fn read(
             );
             events.push(HistoryEvent {
                 time: time(c.time),
+                app: several.then(|| app.name.to_string()),
                 action: action.to_owned(),
                 env: e.name.to_string(),
-                sha: c.trailer(keys::IMAGE_SHA).unwrap_or_default().to_owned(),
+                sha: c.build_of(app.name.as_str()).unwrap_or_default().to_owned(),
                 by: c
                     .trailer(keys::REQUESTED_BY)
                     .unwrap_or(&c.author)
@@ -88,8 +100,13 @@ fn read(
             .or(c.trailer(keys::REQUESTED_BY))
             .unwrap_or(&c.author);
         let detail = details(&c, &[keys::REASON, "Comment"]);
+        let record_app = c.trailer(keys::APP);
+        if !only.is_empty() && record_app.is_some_and(|a| !only.iter().any(|o| o.as_str() == a)) {
+            continue;
+        }
         events.push(HistoryEvent {
             time: time(c.time),
+            app: several.then(|| record_app.unwrap_or_default().to_owned()),
             action: action.to_owned(),
             env: record_env.to_owned(),
             sha: c.trailer(keys::IMAGE_SHA).unwrap_or_default().to_owned(),

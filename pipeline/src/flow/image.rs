@@ -1,5 +1,6 @@
-//! Build the app's container image for the checked-out commit: compile a static binary,
-//! send a deterministic context to the engine, tag it `<sha>` (or `<sha>-dirty`) and `latest`.
+//! Build an app's container image for the checked-out commit: compile its package into a
+//! static binary, send it with the app's Dockerfile as a deterministic context to the engine,
+//! tag it `<sha>` (or `<sha>-dirty`) and `latest`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,13 +48,52 @@ fn summarize(paths: &[String]) -> String {
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct ImageRequest {
-    /// The workspace root: holds `app/Dockerfile` and the app's sources.
+    /// The workspace root: holds the apps' sources and Dockerfiles.
     pub workspace: PathBuf,
+    /// The Cargo package compiled; its binary has the same name.
+    pub package: String,
+    /// The Dockerfile, relative to the workspace.
+    pub dockerfile: PathBuf,
     pub repository: Repository,
     pub version: String,
     /// Recorded as `org.opencontainers.image.source`.
     pub source_url: String,
     pub allow_dirty: bool,
+}
+
+impl ImageRequest {
+    /// What building `app` takes: its package, and its Dockerfile (as configured, else the
+    /// one beside the package's manifest, found with `cargo metadata`).
+    pub async fn for_app(
+        workspace: PathBuf,
+        app: &crate::config::AppConfig,
+        version: String,
+        source_url: String,
+        allow_dirty: bool,
+    ) -> Result<Self> {
+        let package = app.package().to_owned();
+        let dockerfile = match &app.dockerfile {
+            Some(path) => PathBuf::from(path),
+            None => {
+                let crates = tools::workspace_crates(&workspace).await?;
+                let dir = crates
+                    .iter()
+                    .find(|c| c.name == package)
+                    .map(|c| c.dir.clone())
+                    .unwrap_or_else(|| package.clone());
+                std::path::Path::new(&dir).join("Dockerfile")
+            }
+        };
+        Ok(Self {
+            workspace,
+            package,
+            dockerfile,
+            repository: app.repository.clone(),
+            version,
+            source_url,
+            allow_dirty,
+        })
+    }
 }
 
 /// What was built.
@@ -127,9 +167,13 @@ pub async fn build_tag(
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
 
-    reporter.progress(STEP, format!("compiling a static paktech-app for {tag}"));
+    reporter.progress(
+        STEP,
+        format!("compiling a static {} for {tag}", request.package),
+    );
     let binary = tools::build_static_app(
         &request.workspace,
+        &request.package,
         &tag.to_string(),
         &request.version,
         profile,
@@ -148,10 +192,10 @@ pub async fn build_tag(
             ContextFile {
                 path: "Dockerfile".to_owned(),
                 mode: 0o644,
-                contents: read(&request.workspace.join("app").join("Dockerfile"))?,
+                contents: read(&request.workspace.join(&request.dockerfile))?,
             },
             ContextFile {
-                path: "paktech-app".to_owned(),
+                path: request.package.clone(),
                 mode: 0o755,
                 contents: compiled,
             },

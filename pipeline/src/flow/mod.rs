@@ -163,15 +163,20 @@ pub enum Error {
     #[error("blocked by the scan policy: {reason}")]
     ScanPolicy { reason: String },
     #[error(
-        "{env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
+        "{app} in {env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
     )]
     Superseded {
+        app: String,
         env: String,
         build: String,
         now: String,
     },
-    #[error("smoke test of {env} failed: {problems}")]
-    Smoke { env: String, problems: String },
+    #[error("smoke test of {app} in {env} failed: {problems}")]
+    Smoke {
+        app: String,
+        env: String,
+        problems: String,
+    },
     #[error(
         "the previous build in {env} could not be measured to compare with ({why}); nothing was written"
     )]
@@ -187,9 +192,9 @@ pub enum Error {
     )]
     NoSbom { image: String, digest: String },
     #[error(
-        "{env} runs no build yet; deploy one with `cargo xtask ci` or `cargo xtask promote --env {env}`"
+        "{app} runs no build in {env} yet; deploy one with `cargo xtask ci` or `cargo xtask promote --env {env}`"
     )]
-    NoBuild { env: String },
+    NoBuild { app: String, env: String },
     #[error(transparent)]
     Window(#[from] crate::policy::window::InvalidWindow),
     #[error(transparent)]
@@ -202,6 +207,10 @@ pub enum Error {
         "nobody asked to promote {sha} to {env}, so there is nothing to approve; `cargo xtask promote --env {env} --sha {sha}` records the request"
     )]
     NotRequested { env: String, sha: String },
+    #[error(
+        "nobody asked to promote anything to {env}, so there is nothing to approve; `cargo xtask promote --env {env}` records the request"
+    )]
+    NothingRequested { env: String },
     #[error(transparent)]
     Invalid(#[from] crate::model::InvalidValue),
     #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]
@@ -213,10 +222,12 @@ pub enum Error {
     #[error("a blocking task was interrupted: {0}")]
     Interrupted(String),
     #[error(
-        "{sha} awaits approval for {env}: {have} of {need} given; may approve: {may_approve}. Run `cargo xtask approve --env {env} --sha {sha}` as one of them"
+        "{what} awaits approval for {env}: {have} of {need} given; may approve: {may_approve}. Run `cargo xtask approve --env {env} --sha {sha}` as one of them"
     )]
     AwaitingApproval {
         env: String,
+        /// What is approved: the build, or `release <id> (app@sha, …)`.
+        what: String,
         sha: String,
         have: usize,
         need: u32,
@@ -239,16 +250,24 @@ pub enum Error {
         blocked: bool,
     },
     #[error(
-        "{env} runs an unverified build, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --if-running {sha} --reason \"{problems_short}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")"
+        "{env} runs an unverified build of {app}, {sha}: it failed while watched ({problems}), and the rollback could not be done ({why}); roll back by hand: `cargo xtask rollback --env {env} --app {app} --if-running {sha} --reason \"{}\"`, then check with `cargo xtask status` (docs/operations.md, \"prod runs an unverified build\")",
+        automatic_reason(problems)
     )]
     Unverified {
         env: String,
+        app: String,
         sha: String,
         problems: String,
-        /// What the suggested command records as the reason (quotes removed).
-        problems_short: String,
         why: String,
     },
+}
+
+/// What an automatic rollback records as its reason for `problems`, safe to quote in a
+/// suggested shell command (no quotes, backticks, `$` or backslashes).
+pub fn automatic_reason(problems: &str) -> String {
+    crate::model::Reason::summarise(&format!("automatic: {problems}"))
+        .as_str()
+        .replace(['"', '`', '$', '\\'], "'")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

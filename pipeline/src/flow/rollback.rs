@@ -8,14 +8,16 @@ use super::{Error, Pipeline, Result, snapshot, sync};
 use crate::adapters::gitops::{Change, Written};
 use crate::adapters::notify::Notice;
 use crate::adapters::records::Records;
-use crate::audit::{Action, CommitMessage, keys};
-use crate::model::{Block, EnvName, GitSha, Person, Reason};
+use crate::audit::{Action, Build, CommitMessage, keys};
+use crate::model::{AppName, Block, EnvName, GitSha, Person, Reason};
 use crate::policy::revert::{self, RollbackPlan, Undo, UndoDocuments};
 use crate::report::Reporter;
 
 /// How to roll back.
 #[derive(Debug, Clone)]
 pub struct RollbackOptions {
+    /// The app rolled back (its values file in `env` only).
+    pub app: AppName,
     pub env: EnvName,
     /// Go back to this build instead of the one before the bad promotion.
     pub to: Option<GitSha>,
@@ -109,8 +111,9 @@ pub async fn rollback(
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport> {
     let env = pipeline.config.environment(options.env.as_str())?;
+    let app = pipeline.config.app(options.app.as_str())?;
     let snap = snapshot::read(pipeline).await?;
-    let current_tag = snap.tag(&env.name).to_owned();
+    let current_tag = snap.tag(&app.name, &env.name).to_owned();
     if let Some(expected) = &options.if_running
         && current_tag != expected.as_str()
     {
@@ -140,7 +143,7 @@ pub async fn rollback(
         return Ok(report);
     }
 
-    let change = change(pipeline, options, &plan);
+    let change = change(options, &plan);
     let written = pipeline.git(move |repo| repo.write(&change)).await?;
     let revision = written.revision().clone();
     reporter.progress(
@@ -153,15 +156,17 @@ pub async fn rollback(
     {
         let block = Block {
             sha: bad,
+            app: Some(app.name.clone()),
             reason: options.reason.clone(),
             by: options.requested_by.clone(),
             at: pipeline.clock.now(),
             rollback: Some(revision.clone()),
         };
+        let app_name = app.name.clone();
         pipeline
             .git(move |repo| {
                 let records = Records::new(repo);
-                if records.read()?.block(&block.sha).is_none() {
+                if records.read()?.block(&app_name, &block.sha).is_none() {
                     records.add_block(&block)?;
                 }
                 Ok::<_, Error>(())
@@ -170,10 +175,10 @@ pub async fn rollback(
         report.blocked = Some(plan.from_sha.clone());
     }
 
-    sync::deploy(pipeline, env, &plan.to_sha, reporter).await?;
+    sync::deploy(pipeline, app, env, &plan.to_sha, reporter).await?;
     pipeline
         .notify(&Notice {
-            headline: format!("{} rolled back in {}", pipeline.config.app.name, env.name),
+            headline: format!("{} rolled back in {}", app.name, env.name),
             ok: false,
             facts: vec![
                 ("Environment".to_owned(), env.name.to_string()),
@@ -205,6 +210,19 @@ pub async fn rollback(
     Ok(report)
 }
 
+/// The apps the newest promotion of `env` moved (in dependency order): what a rollback of
+/// the last release undoes.
+pub async fn last_release(pipeline: &Pipeline, env: &EnvName) -> Result<Vec<AppName>> {
+    let snap = snapshot::read(pipeline).await?;
+    let histories: Vec<(AppName, Vec<crate::audit::CommitRecord>)> = pipeline
+        .config
+        .apps
+        .iter()
+        .map(|a| (a.name.clone(), snap.history(&a.name, env).to_vec()))
+        .collect();
+    Ok(revert::last_release(&histories))
+}
+
 /// Plans the rollback: which commit to undo (`policy::revert::choose`), the file at that
 /// commit and its parent, and the edits (`policy::revert::plan_rollback`).
 async fn plan(
@@ -212,26 +230,28 @@ async fn plan(
     snap: &crate::policy::plan::Snapshot,
     options: &RollbackOptions,
 ) -> Result<RollbackPlan> {
-    let env = &options.env;
-    let history = snap.history(env);
-    let undo = revert::choose(env, history, snap.tag(env), options.to.as_ref())
+    let (app, env) = (&options.app, &options.env);
+    let environment = pipeline.config.environment(env.as_str())?;
+    let history = snap.history(app, env);
+    let undo = revert::choose(app, env, history, snap.tag(app, env), options.to.as_ref())
         .map_err(revert::Refused::from)?;
     let (at, before) = match undo {
         Undo::Restore(commit) => (commit.revision.clone(), None),
         Undo::Revert(commit) => (commit.revision.clone(), commit.parent.clone()),
     };
-    let at_commit = sync::values(pipeline, env, &at).await?;
+    let at_commit = sync::values(pipeline, app, environment, &at).await?;
     let before_commit = match &before {
-        Some(parent) => Some(sync::values(pipeline, env, parent).await?),
+        Some(parent) => Some(sync::values(pipeline, app, environment, parent).await?),
         None => None,
     };
-    let current = snap
-        .values(env)
-        .ok_or_else(|| crate::config::Error::UnknownEnvironment {
-            name: env.to_string(),
-            known: Vec::new(),
-        })?;
+    let current =
+        snap.values(app, env)
+            .ok_or_else(|| crate::config::Error::UnknownEnvironment {
+                name: env.to_string(),
+                known: Vec::new(),
+            })?;
     Ok(revert::plan_rollback(
+        app,
         env,
         current,
         undo,
@@ -251,18 +271,21 @@ fn to_words(env: &EnvName, to: &str) -> String {
     }
 }
 
-fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -> Change {
+fn change(options: &RollbackOptions, plan: &RollbackPlan) -> Change {
     let mut message = CommitMessage::new(format!(
         "revert({}): roll back {} from {} to {}",
         plan.env,
-        pipeline.config.app.name,
+        plan.app,
         plan.from_sha,
         to_words(&plan.env, &plan.to_sha)
     ))
     .trailer(keys::ACTION, Action::Rollback.as_str())
     .trailer(keys::ENVIRONMENT, plan.env.as_str())
-    .trailer(keys::IMAGE_SHA, &plan.to_sha)
-    .trailer(keys::IMAGE_DIGEST, &plan.to_digest)
+    .builds(&[Build {
+        app: plan.app.as_str(),
+        sha: &plan.to_sha,
+        digest: &plan.to_digest,
+    }])
     .trailer(keys::REASON, options.reason.as_str())
     .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
     .trailer(keys::RUN_ID, &options.run_id);
@@ -278,12 +301,12 @@ fn change(pipeline: &Pipeline, options: &RollbackOptions, plan: &RollbackPlan) -
     if let Some(analysis) = &options.analysis {
         message = message.trailer(keys::ANALYSIS, analysis);
     }
-    Change {
-        path: plan.path.clone(),
-        set: plan.edits.clone(),
-        planned_from: Some(plan.planned_from.clone()),
+    Change::one(
+        plan.path.clone(),
+        plan.edits.clone(),
+        Some(plan.planned_from.clone()),
         message,
-    }
+    )
 }
 
 #[cfg(test)]

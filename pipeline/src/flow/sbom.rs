@@ -73,8 +73,12 @@ pub struct Shown {
 
 /// The SBOM stored for the build `which` names; an error saying what to do when the build
 /// or its SBOM cannot be found.
-pub async fn show(pipeline: &Pipeline, which: &Which) -> Result<Shown> {
-    let repository = &pipeline.config.image.repository;
+pub async fn show(
+    pipeline: &Pipeline,
+    app: &crate::config::AppConfig,
+    which: &Which,
+) -> Result<Shown> {
+    let repository = &app.repository;
     let (image, digest) = match which {
         Which::Build(tag) => {
             let image = format!("{repository}:{tag}");
@@ -90,8 +94,9 @@ pub async fn show(pipeline: &Pipeline, which: &Which) -> Result<Shown> {
         Which::Env(env) => {
             let config = pipeline.config.environment(env.as_str())?;
             let tip = pipeline.git(|repo| repo.fetch()).await?;
-            let desired = super::sync::desired_state(pipeline, config, &tip).await?;
+            let desired = super::sync::desired_state(pipeline, &app.name, config, &tip).await?;
             let pinned = desired.image.ok_or_else(|| Error::NoBuild {
+                app: app.name.to_string(),
                 env: env.to_string(),
             })?;
             let image = pinned.name();

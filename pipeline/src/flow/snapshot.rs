@@ -1,5 +1,5 @@
-//! Reading what a plan is made from, once: the GitOps tip, every environment's values file and
-//! values history there, the sync windows, and the records.
+//! Reading what a plan is made from, once: the GitOps tip, every app's values file and values
+//! history in every environment there, the sync windows, and the records.
 
 use super::{Pipeline, Result, sync};
 use crate::adapters::gitops::GitOpsRepo;
@@ -21,16 +21,20 @@ fn read_from(repo: &GitOpsRepo, config: &PipelineConfig) -> Result<Snapshot> {
     let tip = repo.fetch()?;
     let mut values = Vec::new();
     let mut history = Vec::new();
-    for env in &config.environments {
-        let path = config.values_path(&env.name);
-        values.push((
-            env.name.clone(),
-            sync::values_in(repo, config, &env.name, &tip)?,
-        ));
-        history.push((
-            env.name.clone(),
-            repo.log(&tip, Some(&path), HISTORY_DEPTH)?,
-        ));
+    for app in &config.apps {
+        for env in &config.environments {
+            let path = config.values_path(&app.name, &env.name);
+            values.push((
+                app.name.clone(),
+                env.name.clone(),
+                sync::values_in(repo, &path, &tip)?,
+            ));
+            history.push((
+                app.name.clone(),
+                env.name.clone(),
+                repo.log(&tip, Some(&path), HISTORY_DEPTH)?,
+            ));
+        }
     }
     Ok(Snapshot {
         windows: sync::windows_in(repo, config, &tip)?,

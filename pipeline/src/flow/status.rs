@@ -1,12 +1,17 @@
-//! `cargo xtask status`: per environment, what git says should run and what actually runs.
+//! `cargo xtask status`: per app and environment, what git says should run and what actually
+//! runs.
 
 use super::{Pipeline, Result};
-use crate::model::GitSha;
+use crate::config::{AppConfig, EnvironmentConfig};
+use crate::model::{AppName, GitSha};
 use crate::values::Document;
 
-/// One environment's state.
+/// One app's state in one environment.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EnvStatus {
+    /// The app, where several are configured (a one-app configuration's JSON is as it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
     pub env: String,
     /// The build the values file names ("" before the first deploy).
     pub desired_sha: String,
@@ -45,16 +50,34 @@ pub struct LastChange {
     pub subject: String,
 }
 
-/// The state of every environment at the GitOps remote's tip.
-pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
+/// The state of every app (of `only`, when not empty) in every environment at the GitOps
+/// remote's tip: apps in dependency order, each through its environments.
+pub async fn status(pipeline: &Pipeline, only: &[AppName]) -> Result<(GitSha, Vec<EnvStatus>)> {
     let config = pipeline.config.clone();
+    let apps: Vec<AppConfig> = config
+        .apps
+        .iter()
+        .filter(|a| only.is_empty() || only.contains(&a.name))
+        .cloned()
+        .collect();
+    let several = config.apps.len() > 1;
+    let pairs: Vec<(AppConfig, EnvironmentConfig)> = apps
+        .iter()
+        .flat_map(|a| {
+            config
+                .environments
+                .iter()
+                .map(move |e| (a.clone(), e.clone()))
+        })
+        .collect();
+    let wanted = pairs.clone();
     // Git first, in one go off the executor: each values file and its last change.
     let (tip, recorded) = pipeline
         .git(move |repo| {
             let tip = repo.fetch()?;
             let mut recorded = Vec::new();
-            for env in &config.environments {
-                let path = config.values_path(&env.name);
+            for (app, env) in &wanted {
+                let path = config.values_path(&app.name, &env.name);
                 let doc = match repo.read(&tip, &path)? {
                     Some(text) => Some(
                         Document::parse(path.clone(), text).map_err(crate::desired::Error::from)?,
@@ -68,7 +91,7 @@ pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
         })
         .await?;
     let mut out = Vec::new();
-    for (env, (doc, last)) in pipeline.config.environments.iter().zip(recorded) {
+    for ((app, env), (doc, last)) in pairs.iter().zip(recorded) {
         let get = |key: &str| {
             doc.as_ref()
                 .and_then(|d| d.get(key))
@@ -81,7 +104,7 @@ pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
         } else {
             get("replicaCount").parse().unwrap_or(0)
         };
-        let probes = pipeline.target.probe(&env.name).await?;
+        let probes = pipeline.target.probe(&app.name, &env.name).await?;
         let mut running_shas: Vec<String> = probes
             .iter()
             .filter_map(|(_, p)| p.build_sha.clone())
@@ -99,10 +122,11 @@ pub async fn status(pipeline: &Pipeline) -> Result<(GitSha, Vec<EnvStatus>)> {
         });
         let desired_digest = get("image.digest");
         let signature = match desired_digest.parse::<crate::model::Digest>() {
-            Ok(digest) => super::supply_chain::signed_by(pipeline, &digest).await,
+            Ok(digest) => super::supply_chain::signed_by(pipeline, &app.repository, &digest).await,
             Err(_) => String::new(),
         };
         out.push(EnvStatus {
+            app: several.then(|| app.name.to_string()),
             env: env.name.to_string(),
             desired_digest,
             signature,

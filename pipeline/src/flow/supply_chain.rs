@@ -6,19 +6,23 @@ use super::steps::Steps;
 use super::{Error, Pipeline, Result};
 use crate::cosign;
 use crate::model::SignatureLayer;
-use crate::model::{Digest, EnvName};
+use crate::model::{Digest, EnvName, Repository};
 use crate::policy::supply_chain::{self, Evidence, SignatureCheck};
 use crate::report::Outcome;
 
 /// What the attachment store holds for `digest`, read only when one of `envs` requires
 /// evidence (otherwise [`Evidence::not_read`]). A store that cannot be read is recorded as
 /// such: the gate refuses on it (fail closed).
-pub async fn evidence(pipeline: &Pipeline, envs: &[EnvName], digest: &Digest) -> Evidence {
+pub async fn evidence(
+    pipeline: &Pipeline,
+    repository: &Repository,
+    envs: &[EnvName],
+    digest: &Digest,
+) -> Evidence {
     if !envs.iter().any(|e| pipeline.config.requirements(e).any()) {
         return Evidence::not_read(digest.clone());
     }
-    let repository = &pipeline.config.image.repository;
-    let signatures = signatures(pipeline, digest).await;
+    let signatures = signatures(pipeline, repository, digest).await;
     let sbom = pipeline
         .attachments
         .sbom(repository, digest)
@@ -34,8 +38,11 @@ pub async fn evidence(pipeline: &Pipeline, envs: &[EnvName], digest: &Digest) ->
 
 /// Every signature stored for `digest`, each checked against the configured keys: the key
 /// that verified it, or why it does not vouch for the digest; `Err`: the store could not be read.
-async fn signatures(pipeline: &Pipeline, digest: &Digest) -> Result<Vec<SignatureCheck>, String> {
-    let repository = &pipeline.config.image.repository;
+async fn signatures(
+    pipeline: &Pipeline,
+    repository: &Repository,
+    digest: &Digest,
+) -> Result<Vec<SignatureCheck>, String> {
     let keys = &pipeline.config.supply_chain.keys;
     let layers = pipeline
         .attachments
@@ -60,8 +67,8 @@ async fn signatures(pipeline: &Pipeline, digest: &Digest) -> Result<Vec<Signatur
 
 /// Which configured key signed `digest`, in words for `status`: `signed by <key> (<id>)`,
 /// `unsigned`, `signed, by no configured key`, or why the store could not be read.
-pub async fn signed_by(pipeline: &Pipeline, digest: &Digest) -> String {
-    match signatures(pipeline, digest).await {
+pub async fn signed_by(pipeline: &Pipeline, repository: &Repository, digest: &Digest) -> String {
+    match signatures(pipeline, repository, digest).await {
         Err(e) => format!("signatures cannot be read: {e}"),
         Ok(checks) if checks.is_empty() => "unsigned".to_owned(),
         Ok(checks) => checks.iter().find_map(|c| c.as_ref().ok()).map_or_else(
@@ -71,19 +78,24 @@ pub async fn signed_by(pipeline: &Pipeline, digest: &Digest) -> String {
     }
 }
 
-/// The `sign` step: signs `digest` with the pipeline's key and stores the signature beside
-/// the image; skipped when no key is configured.
-pub async fn sign(pipeline: &Pipeline, digest: &Digest, steps: &mut Steps<'_>) -> Result<()> {
+/// The `sign` step (named `step`): signs `digest` of `repository` with the pipeline's key
+/// and stores the signature beside the image; skipped when no key is configured.
+pub async fn sign(
+    pipeline: &Pipeline,
+    repository: &Repository,
+    digest: &Digest,
+    step: &str,
+    steps: &mut Steps<'_>,
+) -> Result<()> {
     let Some(key) = &pipeline.signing_key else {
         steps.skip(
-            "sign",
+            step,
             "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
         );
         return Ok(());
     };
     steps
-        .run("sign", async {
-            let repository = &pipeline.config.image.repository;
+        .run(step, async {
             let payload = cosign::payload(repository, digest);
             let layer = SignatureLayer {
                 signature_b64: key.sign(&payload),
@@ -103,18 +115,20 @@ pub async fn sign(pipeline: &Pipeline, digest: &Digest, steps: &mut Steps<'_>) -
 /// digest about to be pinned; skipped when `env` requires nothing.
 pub async fn verify(
     pipeline: &Pipeline,
+    repository: &Repository,
     env: &EnvName,
     digest: &Digest,
+    step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
     let required = pipeline.config.requirements(env);
     if !required.any() {
-        steps.skip("verify", &format!("{env} requires no signature or SBOM"));
+        steps.skip(step, &format!("{env} requires no signature or SBOM"));
         return Ok(());
     }
     steps
-        .run("verify", async {
-            let found = evidence(pipeline, std::slice::from_ref(env), digest).await;
+        .run(step, async {
+            let found = evidence(pipeline, repository, std::slice::from_ref(env), digest).await;
             let detail = supply_chain::gate(env, required, digest, &found)?.unwrap_or_default();
             Ok::<_, Error>((Outcome::Succeeded, detail, ()))
         })

@@ -1,5 +1,6 @@
-//! Making an environment match the GitOps repository: read the desired state at a revision
-//! (never from the pipeline's memory), converge the target, and smoke-test what runs.
+//! Making an environment match the GitOps repository: read each app's desired state at a
+//! revision (never from the pipeline's memory), converge the target app by app in
+//! dependency order, and smoke-test what runs.
 
 use std::time::Duration;
 
@@ -7,57 +8,59 @@ use super::{Error, Pipeline, Result};
 use crate::adapters::gitops::GitOpsRepo;
 use crate::adapters::target::{Convergence, SyncMode};
 use crate::audit::{Action, keys};
-use crate::config::{EnvironmentConfig, PipelineConfig};
+use crate::config::{AppConfig, EnvironmentConfig};
 use crate::desired::DesiredState;
-use crate::model::{EnvName, GitSha, Probe};
+use crate::model::{AppName, GitSha, Probe};
 use crate::policy::freeze::{Freeze, LastChange, freeze};
 use crate::policy::health::replica_problems;
 use crate::policy::window::{self, SyncPurpose, SyncWindow};
 use crate::report::Reporter;
 use crate::values::Document;
 
-/// What one sync did.
+/// What one sync of one app did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SyncReport {
+    pub app: String,
     pub env: String,
     pub revision: GitSha,
     pub tag: Option<String>,
     pub convergence: Convergence,
 }
 
-/// `env`'s values file at `revision`.
-pub fn values_in(
-    repo: &GitOpsRepo,
-    config: &PipelineConfig,
-    env: &EnvName,
-    revision: &GitSha,
-) -> Result<Document> {
-    let path = config.values_path(env);
+/// The values file at `path` at `revision`.
+pub fn values_in(repo: &GitOpsRepo, path: &str, revision: &GitSha) -> Result<Document> {
     let text =
-        repo.read(revision, &path)?
+        repo.read(revision, path)?
             .ok_or_else(|| crate::adapters::gitops::Error::NotFound {
-                path: path.clone(),
+                path: path.to_owned(),
                 revision: revision.to_string(),
             })?;
     Ok(Document::parse(path, text).map_err(crate::desired::Error::from)?)
 }
 
-/// `env`'s values file at `revision`, read off the async executor.
-pub async fn values(pipeline: &Pipeline, env: &EnvName, revision: &GitSha) -> Result<Document> {
-    let (config, env, revision) = (pipeline.config.clone(), env.clone(), revision.clone());
+/// `app`'s values file for `env` at `revision`, read off the async executor.
+pub async fn values(
+    pipeline: &Pipeline,
+    app: &AppName,
+    env: &EnvironmentConfig,
+    revision: &GitSha,
+) -> Result<Document> {
+    let path = pipeline.config.values_path(app, &env.name);
+    let revision = revision.clone();
     pipeline
-        .git(move |repo| values_in(repo, &config, &env, &revision))
+        .git(move |repo| values_in(repo, &path, &revision))
         .await
 }
 
-/// The desired state of `env` at `revision`.
+/// The desired state of `app` in `env` at `revision`.
 pub async fn desired_state(
     pipeline: &Pipeline,
+    app: &AppName,
     env: &EnvironmentConfig,
     revision: &GitSha,
 ) -> Result<DesiredState> {
-    let doc = values(pipeline, &env.name, revision).await?;
-    Ok(DesiredState::from_values(&env.name, revision, &doc)?)
+    let doc = values(pipeline, app, env, revision).await?;
+    Ok(DesiredState::from_values(app, &env.name, revision, &doc)?)
 }
 
 /// The sync windows at `revision` of every environment of `config`, read from each
@@ -78,14 +81,15 @@ pub fn windows_in(
     Ok(windows)
 }
 
-/// Where a pending rollout of `env` at `revision` stands against the sync windows: the
-/// windows and the last change of its values file are read, `policy::freeze` decides.
+/// Where a pending rollout of `app` in `env` at `revision` stands against the sync windows:
+/// the windows and the last change of its values file are read, `policy::freeze` decides.
 async fn freeze_at(
     pipeline: &Pipeline,
+    app: &AppName,
     env: &EnvironmentConfig,
     revision: &GitSha,
 ) -> Result<Freeze> {
-    let path = pipeline.config.values_path(&env.name);
+    let path = pipeline.config.values_path(app, &env.name);
     let at = revision.clone();
     let config = pipeline.config.clone();
     let (windows, last) = pipeline
@@ -97,7 +101,7 @@ async fn freeze_at(
         .await?;
     let decision = window::decide(
         &windows,
-        &pipeline.config.application(&env.name),
+        &pipeline.config.application(app, &env.name),
         &env.namespace,
         pipeline.clock.now(),
         SyncPurpose::Promotion,
@@ -111,20 +115,37 @@ async fn freeze_at(
     Ok(freeze(&decision, last))
 }
 
-/// Converges `env` to the GitOps repository at `revision` (the remote's tip when `None`).
-pub async fn sync(
+/// Converges every app of `env` to the GitOps repository at `revision` (the remote's tip
+/// when `None`), in dependency order.
+pub async fn sync_env(
     pipeline: &Pipeline,
     env: &EnvironmentConfig,
     revision: Option<&GitSha>,
     reporter: &dyn Reporter,
-) -> Result<SyncReport> {
+) -> Result<Vec<SyncReport>> {
     let revision = match revision {
         Some(r) => r.clone(),
         None => pipeline.git(|repo| repo.fetch()).await?,
     };
-    let desired = desired_state(pipeline, env, &revision).await?;
+    let mut reports = Vec::new();
+    for app in &pipeline.config.apps {
+        reports.push(sync(pipeline, app, env, &revision, reporter).await?);
+    }
+    Ok(reports)
+}
+
+/// Converges `app` in `env` to the GitOps repository at `revision`.
+pub async fn sync(
+    pipeline: &Pipeline,
+    app: &AppConfig,
+    env: &EnvironmentConfig,
+    revision: &GitSha,
+    reporter: &dyn Reporter,
+) -> Result<SyncReport> {
+    let revision = revision.clone();
+    let desired = desired_state(pipeline, &app.name, env, &revision).await?;
     let tag = desired.image.as_ref().map(|i| i.tag.to_string());
-    let mode = match freeze_at(pipeline, env, &revision).await? {
+    let mode = match freeze_at(pipeline, &app.name, env, &revision).await? {
         Freeze::Open => SyncMode::Automatic,
         Freeze::Exempt => SyncMode::Explicit,
         Freeze::Closed(freeze) => {
@@ -132,11 +153,12 @@ pub async fn sync(
                 reporter.progress(
                     "sync",
                     format!(
-                        "{}: not rolling out inside the sync freeze ({freeze})",
-                        env.name
+                        "{} in {}: not rolling out inside the sync freeze ({freeze})",
+                        app.name, env.name
                     ),
                 );
                 return Ok(SyncReport {
+                    app: app.name.to_string(),
                     env: env.name.to_string(),
                     revision,
                     tag,
@@ -157,6 +179,7 @@ pub async fn sync(
         )
         .await?;
     Ok(SyncReport {
+        app: app.name.to_string(),
         env: env.name.to_string(),
         revision,
         tag,
@@ -172,19 +195,20 @@ pub struct Deployed {
     pub urls: Vec<String>,
 }
 
-/// Waits until `env` runs `build` as the GitOps repository's tip says it should: holds the
-/// environment, converges it to the tip (never to an older revision, so a slower run cannot
-/// undo a newer change), and smoke-tests every replica. When the tip names another build, this
-/// change was superseded and nothing is rolled out for it.
+/// Waits until `app` in `env` runs `build` as the GitOps repository's tip says it should:
+/// holds the environment, converges the app to the tip (never to an older revision, so a
+/// slower run cannot undo a newer change), and smoke-tests every replica. When the tip names
+/// another build, this change was superseded and nothing is rolled out for it.
 pub async fn deploy(
     pipeline: &Pipeline,
+    app: &AppConfig,
     env: &EnvironmentConfig,
     build: &str,
     reporter: &dyn Reporter,
 ) -> Result<Deployed> {
     let _held = pipeline.target.lock(&env.name).await?;
     let tip = pipeline.git(|repo| repo.fetch()).await?;
-    let desired = desired_state(pipeline, env, &tip).await?;
+    let desired = desired_state(pipeline, &app.name, env, &tip).await?;
     let wanted = desired
         .image
         .as_ref()
@@ -192,13 +216,14 @@ pub async fn deploy(
         .unwrap_or_default();
     if wanted != build {
         return Err(Error::Superseded {
+            app: app.name.to_string(),
             env: env.name.to_string(),
             build: build.to_owned(),
             now: wanted,
         });
     }
-    let synced = sync(pipeline, env, Some(&tip), reporter).await?;
-    let probes = smoke(pipeline, env, build, desired.replicas).await?;
+    let synced = sync(pipeline, app, env, &tip, reporter).await?;
+    let probes = smoke(pipeline, &app.name, env, build, desired.replicas).await?;
     Ok(Deployed {
         revision: tip,
         convergence: synced.convergence,
@@ -206,17 +231,19 @@ pub async fn deploy(
     })
 }
 
-/// Every replica of `env` must answer `/health` 200 and report `build` on `/info`, and there
-/// must be as many as the values ask for (`policy::health`, the rule monitoring uses too).
+/// Every replica of `app` in `env` must answer `/health` 200 and report `build` on `/info`,
+/// and there must be as many as the values ask for (`policy::health`, the rule monitoring
+/// uses too).
 pub async fn smoke(
     pipeline: &Pipeline,
+    app: &AppName,
     env: &EnvironmentConfig,
     build: &str,
     replicas: u32,
 ) -> Result<Vec<Probe>> {
     let probes: Vec<Probe> = pipeline
         .target
-        .probe(&env.name)
+        .probe(app, &env.name)
         .await?
         .into_iter()
         .map(|(_, p)| p)
@@ -226,6 +253,7 @@ pub async fn smoke(
         Ok(probes)
     } else {
         Err(Error::Smoke {
+            app: app.to_string(),
             env: env.name.to_string(),
             problems: problems.join("; "),
         })
@@ -247,19 +275,23 @@ pub async fn watch(
         for env in envs {
             let round = async {
                 let _held = pipeline.target.lock(&env.name).await?;
-                sync(pipeline, env, None, reporter).await
+                sync_env(pipeline, env, None, reporter).await
             };
             match round.await {
-                Ok(report) if report.convergence.changed() => reporter.progress(
-                    "watch",
-                    format!(
-                        "{}: repaired (started {}, removed {})",
-                        report.env,
-                        report.convergence.started.len(),
-                        report.convergence.removed.len()
-                    ),
-                ),
-                Ok(_) => {}
+                Ok(reports) => {
+                    for report in reports.iter().filter(|r| r.convergence.changed()) {
+                        reporter.progress(
+                            "watch",
+                            format!(
+                                "{} in {}: repaired (started {}, removed {})",
+                                report.app,
+                                report.env,
+                                report.convergence.started.len(),
+                                report.convergence.removed.len()
+                            ),
+                        );
+                    }
+                }
                 Err(err) => reporter.progress("watch", format!("{}: {err}", env.name)),
             }
         }

@@ -73,6 +73,15 @@ pub use records::{Approval, Block, PromotionRequest, RecordSet};
 pub use rollout::{MAX_PROXY_LOAD_RATE, ReplicaState, RolloutRule, RolloutStep, TargetKind};
 pub use secret::Secret;
 
+/// One package of the workspace, as `cargo metadata` describes it: its directory (relative to
+/// the workspace) and the workspace packages it depends on by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceCrate {
+    pub name: String,
+    pub dir: String,
+    pub path_dependencies: Vec<String>,
+}
+
 /// A full git commit id: exactly 40 lowercase hexadecimal characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -214,6 +223,13 @@ impl Repository {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The registry host it names (`registry.example.com`, `127.0.0.1:5000`, `localhost`);
+    /// `None` for a plain name, which the local engine's store holds.
+    pub fn host(&self) -> Option<&str> {
+        let (first, _) = self.0.split_once('/')?;
+        (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+    }
 }
 
 impl FromStr for Repository {
@@ -283,6 +299,35 @@ impl FromStr for EnvName {
 
 string_conversions!(EnvName);
 
+/// An app's name: what its values folder (`apps/<app>/`), its Argo CD Applications
+/// (`<app>-<env>`), its containers and its Kubernetes Deployment and Service are called, and
+/// how the other apps of an environment reach it. A DNS label, as Kubernetes names a Service.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AppName(String);
+
+impl AppName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for AppName {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<EnvName>() {
+            Ok(name) => Ok(Self(name.0)),
+            Err(_) => Err(InvalidValue::new(
+                "app name",
+                s,
+                "lowercase letters, digits and '-', starting with a letter (at most 40)",
+            )),
+        }
+    }
+}
+
+string_conversions!(AppName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +389,14 @@ mod tests {
         check::<Repository>("a//b", false);
         check::<Repository>("-a", false);
         check::<Repository>("paktech:latest", false);
+    }
+
+    #[test]
+    fn app_name() {
+        check::<AppName>("paktech-gateway", true);
+        for bad in ["", "Paktech", "a/b", "-a", "a-", "a.b"] {
+            check::<AppName>(bad, false);
+        }
     }
 
     #[test]

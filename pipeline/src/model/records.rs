@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{EnvName, GitSha, Person, Reason};
+use super::{AppName, EnvName, GitSha, Person, Reason};
 
 /// One recorded approval, bound to one build and one environment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,17 +18,25 @@ pub struct Approval {
 /// Someone asked for `sha` to be promoted to `env`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PromotionRequest {
+    /// The build, or for a release of several apps its id (what approvals bind to).
     pub sha: GitSha,
     pub env: EnvName,
     pub requester: Person,
     pub at: DateTime<Utc>,
     pub run_id: String,
+    /// What a release moves, `app@sha` each, so an approver sees what they approve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<String>,
 }
 
-/// `sha` may not be promoted: it was rolled back.
+/// `app`'s build `sha` may not be promoted: it was rolled back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Block {
     pub sha: GitSha,
+    /// The app whose build is blocked; `None` (a block from before apps were named):
+    /// every app's build of that commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub reason: Reason,
     pub by: Person,
     pub at: DateTime<Utc>,
@@ -61,8 +69,10 @@ impl RecordSet {
             .find(|r| &r.env == env && &r.sha == sha)
     }
 
-    /// The block on `sha`, if it is blocked.
-    pub fn block(&self, sha: &GitSha) -> Option<&Block> {
-        self.blocks.iter().find(|b| &b.sha == sha)
+    /// The block on `app`'s build `sha`, if it is blocked.
+    pub fn block(&self, app: &AppName, sha: &GitSha) -> Option<&Block> {
+        self.blocks
+            .iter()
+            .find(|b| &b.sha == sha && b.app.as_ref().is_none_or(|a| a == app))
     }
 }

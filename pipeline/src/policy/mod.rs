@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod approval;
+pub mod changes;
 pub mod freeze;
 pub mod health;
 pub mod monitor;

@@ -4,7 +4,7 @@
 //! other key, and every other file, is left alone. This is what `HEAD~1` gets wrong.
 
 use crate::audit::{Action, CommitRecord, keys};
-use crate::model::{EnvName, GitSha};
+use crate::model::{AppName, EnvName, GitSha};
 use crate::policy::plan::diff;
 use crate::values::{Document, Scalar};
 
@@ -34,10 +34,14 @@ pub enum Undo<'h> {
     Restore(&'h CommitRecord),
 }
 
-/// The newest commit in `history` that brought `sha` into the environment.
-fn introduced<'h>(history: &'h [CommitRecord], sha: &str) -> Option<&'h CommitRecord> {
+/// The newest commit in `app`'s `history` that brought `sha` into the environment.
+fn introduced<'h>(
+    history: &'h [CommitRecord],
+    app: &AppName,
+    sha: &str,
+) -> Option<&'h CommitRecord> {
     history.iter().find(|c| {
-        c.trailer(keys::IMAGE_SHA) == Some(sha)
+        c.build_of(app.as_str()) == Some(sha)
             && matches!(
                 c.trailer(keys::ACTION).and_then(Action::parse),
                 Some(Action::Promote | Action::Deploy)
@@ -45,10 +49,35 @@ fn introduced<'h>(history: &'h [CommitRecord], sha: &str) -> Option<&'h CommitRe
     })
 }
 
+/// The apps the newest promotion (or deploy) of an environment moved: what `rollback`
+/// without `--app` undoes. `histories` holds each app's values-file history there, newest
+/// first; a commit that moved several apps (a release) is in each of their histories.
+pub fn last_release(histories: &[(AppName, Vec<CommitRecord>)]) -> Vec<AppName> {
+    let moved = |c: &&CommitRecord| {
+        matches!(
+            c.trailer(keys::ACTION).and_then(Action::parse),
+            Some(Action::Promote | Action::Deploy)
+        )
+    };
+    let newest = histories
+        .iter()
+        .filter_map(|(_, h)| h.iter().find(moved))
+        .max_by_key(|c| c.time);
+    let Some(newest) = newest else {
+        return Vec::new();
+    };
+    histories
+        .iter()
+        .filter(|(_, h)| h.iter().any(|c| c.revision == newest.revision))
+        .map(|(app, _)| app.clone())
+        .collect()
+}
+
 /// Which commit to undo in `env`, whose values name `current` and whose values-file history
 /// is `history` (newest first): the promotion of the current build, or, with `to`, the
 /// commit that brought that build in.
 pub fn choose<'h>(
+    app: &AppName,
     env: &EnvName,
     history: &'h [CommitRecord],
     current: &str,
@@ -62,11 +91,11 @@ pub fn choose<'h>(
         return Err(nothing("it runs no build".to_owned()));
     }
     match to {
-        Some(to) => introduced(history, to.as_str())
+        Some(to) => introduced(history, app, to.as_str())
             .map(Undo::Restore)
             .ok_or_else(|| nothing(format!("{to} never ran in {env}"))),
         None => {
-            let commit = introduced(history, current)
+            let commit = introduced(history, app, current)
                 .ok_or_else(|| nothing(format!("no recorded promotion introduced {current}")))?;
             if commit.parent.is_none() {
                 return Err(nothing(format!("{} has no parent", commit.revision)));
@@ -80,6 +109,7 @@ pub fn choose<'h>(
 /// held when planned), the build it leaves and the one it goes back to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RollbackPlan {
+    pub app: AppName,
     pub env: EnvName,
     pub path: String,
     pub from_sha: String,
@@ -104,6 +134,7 @@ pub struct UndoDocuments<'a> {
 
 /// Plans the rollback of `env` (values file `current`) as `undo` says.
 pub fn plan_rollback(
+    app: &AppName,
     env: &EnvName,
     current: &Document,
     undo: Undo<'_>,
@@ -155,6 +186,7 @@ pub fn plan_rollback(
         .map(|edited| diff(current.text(), edited.text()))
         .unwrap_or_default();
     Ok(RollbackPlan {
+        app: app.clone(),
         env: env.clone(),
         path: current.file().to_owned(),
         from_sha: bad,
@@ -218,6 +250,41 @@ pub fn plan(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_last_release_is_every_app_the_newest_promotion_moved() {
+        use crate::audit::{Build, CommitMessage};
+        let commit = |rev: char, time: i64, action: Action, builds: &[Build<'_>]| CommitRecord {
+            revision: rev.to_string().repeat(40).parse().expect("sha"),
+            parent: None,
+            time,
+            author: "ci".to_owned(),
+            subject: "s".to_owned(),
+            trailers: CommitMessage::parse(
+                &CommitMessage::new("s")
+                    .trailer(keys::ACTION, action.as_str())
+                    .builds(builds)
+                    .to_string(),
+            )
+            .trailers,
+        };
+        let b = |app, sha| Build {
+            app,
+            sha,
+            digest: "",
+        };
+        let release = commit('a', 20, Action::Promote, &[b("app", "1"), b("gw", "2")]);
+        let older = commit('b', 10, Action::Promote, &[b("db", "3")]);
+        let rollback = commit('c', 30, Action::Rollback, &[b("db", "4")]);
+        let name = |n: &str| -> AppName { n.parse().expect("app") };
+        let histories = vec![
+            (name("app"), vec![release.clone()]),
+            (name("gw"), vec![release]),
+            (name("db"), vec![rollback, older]),
+        ];
+        assert_eq!(last_release(&histories), vec![name("app"), name("gw")]);
+        assert!(last_release(&[]).is_empty());
+    }
+
     use super::*;
 
     fn doc(tag: &str, digest: &str, replicas: u32) -> Document {

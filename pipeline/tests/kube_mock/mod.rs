@@ -88,6 +88,7 @@ pub fn pod(name: &str, image_id: &str) -> Value {
 
 pub fn desired() -> DesiredState {
     DesiredState {
+        app: "paktech-app".parse().expect("app"),
         env: "dev".parse().expect("env"),
         revision: REV.parse().expect("revision"),
         image: Some(PinnedImage {

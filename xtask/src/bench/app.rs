@@ -39,6 +39,8 @@ impl Default for Options {
 pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
     let request = ImageRequest {
         workspace: workspace::root(),
+        package: "paktech-app".to_owned(),
+        dockerfile: "app/Dockerfile".into(),
         repository: "paktech-app".parse()?,
         version: workspace::VERSION.to_owned(),
         source_url: workspace::SOURCE_URL.to_owned(),

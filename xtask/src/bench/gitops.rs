@@ -51,12 +51,12 @@ fn settings(remote: &Path) -> GitOpsSettings {
 }
 
 fn set_tag(key: &str, value: String) -> Change {
-    Change {
-        path: DEV.to_owned(),
-        set: vec![(key.to_owned(), Scalar::Str(value.clone()))],
-        planned_from: None,
-        message: CommitMessage::new(format!("chore(dev): bench {key} = {value}")),
-    }
+    Change::one(
+        DEV,
+        vec![(key.to_owned(), Scalar::Str(value.clone()))],
+        None,
+        CommitMessage::new(format!("chore(dev): bench {key} = {value}")),
+    )
 }
 
 pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard]`: benchmarks that print
+//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard|release]`: benchmarks that print
 //! figures with how they were measured.
 //! Benchmarks measure; they never pass or fail on a figure.
 
@@ -6,6 +6,7 @@ mod analysis;
 mod app;
 mod flows;
 mod gitops;
+mod release;
 pub mod scan;
 mod wrk;
 
@@ -32,6 +33,8 @@ enum Which {
     Scan(scan::Options),
     /// The dashboard: page time with 10,000 history entries, write-to-event latency.
     Dashboard,
+    /// A release of 20 apps: plan time, its commit's write time next to a one-app commit's.
+    Release(release::Options),
 }
 
 /// One measured figure.
@@ -68,6 +71,7 @@ impl Args {
             Some(Which::Scan(options)) => scan::run(&options).await?,
             Some(Which::Analysis(options)) => analysis::run(&options).await?,
             Some(Which::Dashboard) => crate::dashboard::bench::run().await?,
+            Some(Which::Release(options)) => release::run(&options).await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(gitops::run(&gitops::Options::default()).await?);
@@ -75,6 +79,7 @@ impl Args {
                 all.extend(analysis::run(&analysis::Options::default()).await?);
                 all.extend(flows::run().await?);
                 all.extend(crate::dashboard::bench::run().await?);
+                all.extend(release::run(&release::Options::default()).await?);
                 all
             }
         };

@@ -49,13 +49,18 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         }
         let read = reads_took[1];
 
+        // One app's lanes are `lane-<env>`; several apps' matrix cells `lane-<app>-<env>`.
+        let prod_lane = match pipeline.config.apps.as_slice() {
+            [_] => "id=\"lane-prod\"".to_owned(),
+            apps => format!("id=\"lane-{}-prod\"", apps[0].name),
+        };
         let dashboard = Dashboard::start(pipeline, TcpListener::bind("127.0.0.1:0")?).await?;
         let mut samples = Vec::with_capacity(REQUESTS);
         for _ in 0..REQUESTS {
             let started = Instant::now();
             let page = get(dashboard.address, "/").await?;
             samples.push(started.elapsed());
-            anyhow::ensure!(page.contains("id=\"lane-prod\""), "the page has no lanes");
+            anyhow::ensure!(page.contains(&prod_lane), "the page has no lanes");
         }
         let label = if history == 0 {
             "reference: no history".to_owned()
@@ -107,14 +112,14 @@ async fn latency(dashboard: &Dashboard, dir: &Path) -> anyhow::Result<Vec<Figure
     let mut replanned = Vec::with_capacity(WRITES);
     for i in 0..WRITES {
         let sha = format!("{:040x}", 0xdead_0000_u64 + i as u64);
-        let change = Change {
-            path: "apps/paktech-app/dev/values.yaml".to_owned(),
-            set: vec![("image.tag".to_owned(), Scalar::str(&sha))],
-            planned_from: None,
-            message: CommitMessage::new("chore(dev): bench the dashboard")
+        let change = Change::one(
+            "apps/paktech-app/dev/values.yaml",
+            vec![("image.tag".to_owned(), Scalar::str(&sha))],
+            None,
+            CommitMessage::new("chore(dev): bench the dashboard")
                 .trailer(keys::ACTION, "deploy")
                 .trailer(keys::IMAGE_SHA, &sha),
-        };
+        );
         let written = {
             let writer = writer.clone();
             tokio::task::spawn_blocking(move || writer.write(&change)).await??
@@ -230,7 +235,7 @@ fn grow(remote: &Path, config: &PipelineConfig, count: usize) -> anyhow::Result<
     let envs: Vec<_> = config.environments.iter().map(|e| e.name.clone()).collect();
     let mut texts = Vec::new();
     for env in &envs {
-        let path = config.values_path(env);
+        let path = config.values_path(&config.apps[0].name, env);
         let entry = parent.tree()?.get_path(Path::new(&path))?;
         let blob = repo.find_blob(entry.id())?;
         texts.push((path, String::from_utf8_lossy(blob.content()).into_owned()));

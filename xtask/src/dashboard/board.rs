@@ -1,16 +1,15 @@
 //! Gathering the dashboard's [`Board`] from what the commands read: `flow::status` (lanes),
 //! `flow::history` (timeline), and one `flow::snapshot` handed to `policy::plan::choose` and
-//! `plan` (what can move next and what stops it). Nothing here decides a rule.
+//! `plan` (what can move next and what stops it, per app and as one release of every app:
+//! `plans.rs` asks). Nothing here decides a rule.
 
 use chrono::{DateTime, Utc};
-use pipeline::audit::keys;
 use pipeline::flow::history::{self, HistoryEvent};
 use pipeline::flow::status::{self, EnvStatus};
-use pipeline::flow::{Pipeline, snapshot, supply_chain};
-use pipeline::model::Person;
-use pipeline::policy::approval::GateStatus;
-use pipeline::policy::freeze::WindowGate;
-use pipeline::policy::plan::{self, Facts, Refusal, Request, Snapshot};
+use pipeline::flow::{Pipeline, snapshot};
+use pipeline::policy::plan::{self, Snapshot};
+
+use super::plans::{self, Lookups};
 
 /// How many history events the timeline shows.
 pub const TIMELINE: usize = 50;
@@ -24,19 +23,25 @@ pub struct Board {
     pub target: String,
     pub gitops_url: String,
     pub tip: String,
-    /// One per environment, in promotion order.
+    /// One per app and environment: app by app in dependency order, each app's
+    /// environments in promotion order.
     pub lanes: Vec<Lane>,
-    /// Between lane `i` and lane `i + 1`: what can move into `i + 1`.
+    /// Per app, per pair of neighbouring environments: what of that app can move into the
+    /// second (app by app, as the lanes).
     pub moves: Vec<Move>,
+    /// Per pair of neighbouring environments, where several apps are configured: what
+    /// `promote --env <to>` would move as one release.
+    pub releases: Vec<Release>,
     pub timeline: Vec<Event>,
     pub scans: Vec<ScanLine>,
     /// A branch moved and the moves are still the previous plan's, being made again.
     pub replanning: bool,
 }
 
-/// One environment.
+/// One app in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lane {
+    pub app: String,
     pub env: String,
     pub sha: String,
     pub digest: String,
@@ -66,9 +71,10 @@ pub struct Change {
     pub subject: String,
 }
 
-/// What can move from one lane into the next.
+/// What can move of one app from one environment into the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Move {
+    pub app: String,
     pub from: String,
     pub to: String,
     /// The build that would move, when there is one.
@@ -84,6 +90,37 @@ pub enum MoveState {
     Ready,
     /// One or more things stop it, as the planner said.
     Stopped(Vec<Stop>),
+}
+
+/// What `promote --env <to>` (no `--app`) would do now: the release of every app whose
+/// build differs from the previous environment's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub from: String,
+    pub to: String,
+    /// The apps it moves, in dependency order (empty when up to date or refused early).
+    pub apps: Vec<ReleaseApp>,
+    pub state: ReleaseState,
+}
+
+/// One app's build in a release: what `to` runs now (empty: nothing yet) and what it would run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseApp {
+    pub app: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseState {
+    /// Every app's build already runs in `to`.
+    UpToDate,
+    /// Nothing stops it: `promote` would write it now, one commit.
+    Ready,
+    /// Window or approvals stop it, as the planner said.
+    Stopped(Vec<Stop>),
+    /// The planner refused it, for the app it names.
+    Refused { app: Option<String>, stop: Stop },
 }
 
 /// One thing that stops a promotion, in the planner's words.
@@ -117,14 +154,11 @@ pub type Event = HistoryEvent;
 /// One build's recorded scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanLine {
+    pub app: String,
     pub sha: String,
     pub time: String,
     pub summary: String,
 }
-
-/// The requester the planner is asked for when nobody has requested the promotion yet; the
-/// approval rule then names who may approve as "anyone but the requester".
-const NO_REQUESTER: &str = "the requester";
 
 /// The GitOps reads that only change when a branch moves: kept between polls.
 #[derive(Debug, Clone)]
@@ -154,20 +188,51 @@ pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow
     Ok(Reads {
         tips,
         snapshot: snapshot::read(pipeline).await?,
-        timeline: history::history(pipeline, None, TIMELINE).await?,
+        timeline: history::history(pipeline, None, &[], TIMELINE).await?,
     })
 }
 
 /// Gathers the board: `status` now (replicas move without a commit), the plans at `now`
 /// over the cached `reads`.
 pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board> {
-    let (tip, envs) = status::status(pipeline).await?;
+    let (tip, envs) = status::status(pipeline, &[]).await?;
     let snapshot = &reads.snapshot;
     let scans = scans(snapshot, pipeline);
-    let lanes = envs.into_iter().map(|e| lane(e, &scans)).collect();
+    let lanes = envs
+        .into_iter()
+        .map(|e| lane(pipeline, e, &scans))
+        .collect();
+    let mut lookups = Lookups::default();
     let mut moves = Vec::new();
-    for pair in pipeline.config.environments.windows(2) {
-        moves.push(next_move(pipeline, snapshot, &pair[0].name, &pair[1].name).await);
+    for app in &pipeline.config.apps {
+        for pair in pipeline.config.environments.windows(2) {
+            moves.push(
+                next_move(
+                    pipeline,
+                    snapshot,
+                    &mut lookups,
+                    &app.name,
+                    &pair[0].name,
+                    &pair[1].name,
+                )
+                .await,
+            );
+        }
+    }
+    let mut releases = Vec::new();
+    if pipeline.config.apps.len() > 1 {
+        for pair in pipeline.config.environments.windows(2) {
+            releases.push(
+                plans::release(
+                    pipeline,
+                    snapshot,
+                    &mut lookups,
+                    &pair[0].name,
+                    &pair[1].name,
+                )
+                .await,
+            );
+        }
     }
     Ok(Board {
         target: pipeline.target.kind().to_owned(),
@@ -175,6 +240,7 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
         tip: tip.to_string(),
         lanes,
         moves,
+        releases,
         timeline: reads.timeline.clone(),
         scans,
         replanning: false,
@@ -185,26 +251,35 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
 /// the timeline as they are now, the moves and scans as last planned, marked as such. Reading
 /// every environment's history for the plan takes longest; this shows the change first.
 pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Board> {
-    let timeline = history::history(pipeline, None, TIMELINE).await?;
-    let (tip, envs) = status::status(pipeline).await?;
+    let timeline = history::history(pipeline, None, &[], TIMELINE).await?;
+    let (tip, envs) = status::status(pipeline, &[]).await?;
     Ok(Board {
         target: previous.target.clone(),
         gitops_url: previous.gitops_url.clone(),
         tip: tip.to_string(),
-        lanes: envs.into_iter().map(|e| lane(e, &previous.scans)).collect(),
+        lanes: envs
+            .into_iter()
+            .map(|e| lane(pipeline, e, &previous.scans))
+            .collect(),
         moves: previous.moves.clone(),
+        releases: previous.releases.clone(),
         timeline: timeline.to_vec(),
         scans: previous.scans.clone(),
         replanning: true,
     })
 }
 
-fn lane(e: EnvStatus, scans: &[ScanLine]) -> Lane {
+fn lane(pipeline: &Pipeline, e: EnvStatus, scans: &[ScanLine]) -> Lane {
+    let app = e
+        .app
+        .clone()
+        .unwrap_or_else(|| pipeline.config.apps[0].name.to_string());
     Lane {
         scan: scans
             .iter()
-            .find(|s| s.sha == e.desired_sha)
+            .find(|s| s.app == app && s.sha == e.desired_sha)
             .map(|s| s.summary.clone()),
+        app,
         env: e.env,
         sha: e.desired_sha,
         digest: e.desired_digest,
@@ -230,24 +305,34 @@ fn lane(e: EnvStatus, scans: &[ScanLine]) -> Lane {
     }
 }
 
-/// The newest recorded scan of each build, from the first environment's history (where `ci`
-/// records it), newest first.
+/// The newest recorded scan of each app's builds, from the first environment's history
+/// (where `ci` records it), newest first, at most [`SCANS`] an app.
 fn scans(snapshot: &Snapshot, pipeline: &Pipeline) -> Vec<ScanLine> {
     let mut out: Vec<ScanLine> = Vec::new();
-    for c in snapshot.history(&pipeline.config.first().name) {
-        let (Some(sha), Some(summary)) = (c.trailer(keys::IMAGE_SHA), c.trailer(keys::SCAN)) else {
-            continue;
-        };
-        if out.iter().any(|s| s.sha == sha) {
-            continue;
-        }
-        out.push(ScanLine {
-            sha: sha.to_owned(),
-            time: time(c.time),
-            summary: summary.to_owned(),
-        });
-        if out.len() == SCANS {
-            break;
+    for app in &pipeline.config.apps {
+        let mut found = 0;
+        for c in snapshot.history(&app.name, &pipeline.config.first().name) {
+            let (Some(sha), (Some(summary), _)) =
+                (c.build_of(app.name.as_str()), c.scan_of(app.name.as_str()))
+            else {
+                continue;
+            };
+            if out
+                .iter()
+                .any(|s| s.app == app.name.as_str() && s.sha == sha)
+            {
+                continue;
+            }
+            out.push(ScanLine {
+                app: app.name.to_string(),
+                sha: sha.to_owned(),
+                time: time(c.time),
+                summary: summary.to_owned(),
+            });
+            found += 1;
+            if found == SCANS {
+                break;
+            }
         }
     }
     out
@@ -259,130 +344,48 @@ fn time(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Asks the planner what `promote --env to` would do now, as the promote flow asks it.
+/// Asks the planner what `promote --env to --app app` would do now, as the promote flow asks it.
 async fn next_move(
     pipeline: &Pipeline,
     snapshot: &Snapshot,
+    lookups: &mut Lookups,
+    app: &pipeline::model::AppName,
     from: &pipeline::model::EnvName,
     to: &pipeline::model::EnvName,
 ) -> Move {
-    let tag = snapshot.tag(from);
+    let tag = snapshot.tag(app, from);
     let mut result = Move {
+        app: app.to_string(),
         from: from.to_string(),
         to: to.to_string(),
         sha: (!tag.is_empty()).then(|| tag.to_owned()),
         state: MoveState::Ready,
     };
-    if !tag.is_empty() && snapshot.tag(to) == tag {
+    if !tag.is_empty() && snapshot.tag(app, to) == tag {
         result.state = MoveState::UpToDate;
         return result;
     }
-    let requester = tag
-        .parse()
-        .ok()
-        .and_then(|sha| snapshot.records.request(to, &sha))
-        .map(|r| r.requester.clone());
+    let requester = plans::requester(snapshot, to, tag);
     let requested = requester.is_some();
-    let Some(requester) = requester.or_else(|| NO_REQUESTER.parse::<Person>().ok()) else {
+    let Some(request) = plans::request(to, vec![app.clone()], requester) else {
         return result;
     };
-    let request = Request {
-        env: to.clone(),
-        sha: None,
-        requested_by: requester,
-        break_glass: None,
-        monitor: None,
-    };
-    let choice = match plan::choose(&pipeline.config, snapshot, &request) {
-        Ok(choice) => choice,
+    let choices = match plan::choose(&pipeline.config, snapshot, &request) {
+        Ok(choices) => choices,
         Err(refusal) => {
-            result.state = MoveState::Stopped(vec![stop(refusal)]);
+            result.state = MoveState::Stopped(vec![plans::named(refusal).1]);
             return result;
         }
     };
-    let digest = match pipeline
-        .registry
-        .digest(&pipeline.config.image.repository, choice.sha.as_str())
-        .await
-    {
-        Ok(digest) => digest,
-        Err(err) => {
-            result.state = MoveState::Stopped(vec![Stop::Unknown {
-                reason: err.to_string(),
-            }]);
-            return result;
-        }
-    };
-    // The same evidence promote plans with, so the board shows what the gate would say.
-    let evidence = match &digest {
-        Some(d) => Some(supply_chain::evidence(pipeline, &choice.chain, d).await),
-        None => None,
-    };
-    let facts = Facts {
-        config: &pipeline.config,
-        snapshot,
-        digest: digest.as_ref(),
-        supply_chain: evidence.as_ref(),
-        now: pipeline.clock.now(),
-        target: pipeline.target.target_kind(),
-    };
-    let planned = match plan::plan(facts, &request, &choice) {
-        Ok(planned) => planned,
-        Err(refusal) => {
-            result.state = MoveState::Stopped(vec![stop(refusal)]);
-            return result;
-        }
-    };
-    let mut stops = Vec::new();
-    // The first stage is the one that moves next (a chain walks earlier environments first).
-    if let Some(stage) = planned.stages.first() {
-        if let WindowGate::Closed { by, opens_at } = &stage.window {
-            stops.push(Stop::Window {
-                by: by.clone(),
-                opens_at: opens_at.to_rfc3339(),
-            });
-        }
-        if let GateStatus::Waiting {
-            have,
-            need,
-            may_approve,
-        } = &stage.approval.status
-        {
-            stops.push(Stop::Approval {
-                have: have.iter().map(|p| p.to_string()).collect(),
-                need: *need,
-                may_approve: may_approve.clone(),
-                requested,
-            });
-        }
+    if choices.is_empty() {
+        return result;
     }
+    let stops = match plans::ask(pipeline, snapshot, lookups, &request, &choices).await {
+        Ok(planned) => plans::stops(planned.stages.first(), requested),
+        Err((_, stop)) => vec![stop],
+    };
     if !stops.is_empty() {
         result.state = MoveState::Stopped(stops);
     }
     result
-}
-
-fn stop(refusal: Refusal) -> Stop {
-    match refusal {
-        Refusal::Blocked { by, at, reason, .. } => Stop::Blocked { by, at, reason },
-        Refusal::WindowClosed { by, opens_at, .. } => Stop::Window { by, opens_at },
-        other => Stop::Refused {
-            kind: match other {
-                Refusal::NotPromotable { .. } => "not promotable",
-                Refusal::NothingToPromote { .. } => "nothing to promote",
-                Refusal::ImageNotFound { .. } => "image missing",
-                Refusal::NotInPrevious { .. } => "not run before",
-                Refusal::ScanEvidence { .. } => "scan evidence missing",
-                Refusal::CanaryUnsupported { .. } => "canary not on this target",
-                Refusal::WindowTooShort { .. } => "window too short for its analysis",
-                Refusal::LoadAboveBound { .. } => "load above the target's bound",
-                Refusal::Unsigned { .. } => "unsigned",
-                Refusal::SignatureRejected { .. } => "signature not verified",
-                Refusal::NoSbom { .. } => "SBOM missing",
-                Refusal::EvidenceUnreadable { .. } => "supply-chain evidence unreadable",
-                Refusal::Blocked { .. } | Refusal::WindowClosed { .. } => "refused",
-            },
-            reason: other.to_string(),
-        },
-    }
 }

@@ -1,11 +1,14 @@
 //! `cargo xtask dashboard [--port N] [--bind ADDR]`: a read-only delivery dashboard. One task
-//! gathers the board (`board.rs`) from the same status, history and plan the commands read,
-//! renders it (`view.rs`) and pushes each change to open pages as server-sent events
+//! gathers the board (`board.rs`, asking the planner in `plans.rs`) from the same status,
+//! history and plan the commands read, renders it (`view.rs`, the environments as a matrix of
+//! apps by environments in `matrix.rs`) and pushes each change to open pages as server-sent events
 //! (`events.rs`); the HTTP routes only answer from that, and none of them writes anything.
 
 pub mod bench;
 pub mod board;
 pub mod events;
+pub mod matrix;
+pub mod plans;
 pub mod view;
 
 #[cfg(test)]

@@ -1,19 +1,23 @@
 //! The dashboard served in-process on 127.0.0.1 port 0: against the kube target's simulated
 //! cluster (plain HTTP), and in headless Chromium through chromedriver (WebDriver, with
-//! fantoccini) on the local Docker target while the pipeline promotes and rolls back.
+//! fantoccini) on the local Docker target while the pipeline promotes and rolls back; and two
+//! apps on the local target, as a matrix with its release lines.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder};
+use pipeline::adapters::gitops::Change;
 use pipeline::adapters::image::ImageBuilder;
 use pipeline::adapters::registry::Registry;
 use pipeline::adapters::target::{LocalTarget, Target};
+use pipeline::audit::{Build, CommitMessage, keys};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
 use pipeline::flow::rollback::{self, RollbackOptions};
 use pipeline::flow::{Clock, Pipeline, sync};
 use pipeline::model::GitSha;
 use pipeline::report::Silent;
+use pipeline::values::Scalar;
 use tests::fake_cluster::FakeCluster;
 use tests::{env, pretend_it_ran};
 
@@ -55,9 +59,15 @@ async fn on_the_kube_targets_simulated_cluster_the_page_shows_each_lane() {
     for name in ["dev", "prod"] {
         let environment = pipeline.config.environment(name).expect("env").clone();
         pretend_it_ran(&pipeline, name, &GOOD.parse().expect("sha"), GOOD_DIGEST);
-        sync::deploy(&pipeline, &environment, GOOD, &Silent)
-            .await
-            .expect("deploy");
+        sync::deploy(
+            &pipeline,
+            &pipeline.config.apps[0],
+            &environment,
+            GOOD,
+            &Silent,
+        )
+        .await
+        .expect("deploy");
     }
 
     let dashboard = Dashboard::start(pipeline, localhost())
@@ -102,6 +112,96 @@ async fn on_the_kube_targets_simulated_cluster_the_page_shows_each_lane() {
     let (status, commit) = get(dashboard.address, &format!("/commit/{tip}")).await;
     assert_eq!(status, "HTTP/1.0 200 OK", "{commit}");
     assert!(commit.contains("Pipeline-Action"), "{commit}");
+    dashboard.handle.stop(false).await;
+}
+
+/// Writes `app`'s build `sha` into `env`'s values by hand, with the trailers a promotion writes.
+fn put_build(pipeline: &Pipeline, app: &str, env_name: &str, sha: &str) {
+    pipeline
+        .gitops
+        .write(&Change::one(
+            pipeline
+                .config
+                .values_path(&app.parse().expect("app"), &env(env_name)),
+            vec![
+                ("image.tag".to_owned(), Scalar::str(sha)),
+                ("image.digest".to_owned(), Scalar::str(GOOD_DIGEST)),
+            ],
+            None,
+            CommitMessage::new(format!("chore({env_name}): promote {app} by hand"))
+                .trailer(keys::ACTION, "promote")
+                .builds(&[Build {
+                    app,
+                    sha,
+                    digest: GOOD_DIGEST,
+                }]),
+        ))
+        .expect("write");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_two_apps_the_page_is_a_matrix_with_a_release_line_per_environment_pair() {
+    // The local target with nothing running (the simulated cluster serves one app); the
+    // registry is the engine's image store, which has none of these builds: the release the
+    // planner is asked for is refused for the app whose image is missing.
+    let Some(docker) = tests::docker_or_skip("dashboard_matrix").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = tests::unique_prefix("dash-matrix");
+    let pipeline = tests::test_pipeline_of(
+        dir.path(),
+        docker,
+        &prefix,
+        &["paktech-app", "paktech-gateway"],
+    );
+    for app in ["paktech-app", "paktech-gateway"] {
+        put_build(&pipeline, app, "dev", GOOD);
+    }
+    // paktech-app reached prod; paktech-gateway is only in dev.
+    put_build(&pipeline, "paktech-app", "staging", GOOD);
+    put_build(&pipeline, "paktech-app", "prod", GOOD);
+
+    let dashboard = Dashboard::start(pipeline, localhost())
+        .await
+        .expect("start");
+    let (status, page) = get(dashboard.address, "/").await;
+    assert_eq!(status, "HTTP/1.0 200 OK", "{page}");
+    let part = |id: &str, end: &str| {
+        let start = page
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id}: {page}"));
+        &page[start..start + page[start..].find(end).expect("end")]
+    };
+    assert!(page.contains("<table class=\"matrix\">"), "{page}");
+    let app_row = page
+        .find("id=\"app-paktech-app\"")
+        .expect("paktech-app's row");
+    let gateway_row = page
+        .find("id=\"app-paktech-gateway\"")
+        .expect("gateway's row");
+    assert!(app_row < gateway_row, "dependency order");
+    assert!(
+        part("lane-paktech-gateway-dev", "</article>").contains(&format!("data-sha=\"{GOOD}\""))
+    );
+    assert!(part("lane-paktech-gateway-prod", "</article>").contains("none deployed yet"));
+    assert!(part("move-paktech-app-staging", "</section>").contains("up to date"));
+
+    // dev → staging: only the gateway differs, and its image is missing: refused, naming it.
+    let staging = part("release-staging", "</section>");
+    assert!(
+        staging.contains("refused for <strong class=\"app\">paktech-gateway</strong>"),
+        "{staging}"
+    );
+    assert!(staging.contains("image missing"), "{staging}");
+    assert!(
+        staging.contains("<li>paktech-gateway nothing → "),
+        "{staging}"
+    );
+    assert!(!staging.contains("<li>paktech-app"), "{staging}");
+    // staging → prod: prod runs staging's only build.
+    let prod = part("release-prod", "</section>");
+    assert!(prod.contains("up to date"), "{prod}");
     dashboard.handle.stop(false).await;
 }
 
@@ -222,6 +322,7 @@ fn acting(pipeline: &Pipeline, docker: &bollard::Docker, prefix: &str, clock: Cl
 fn promotion(target: &str, sha: &GitSha) -> PromoteOptions {
     PromoteOptions {
         env: env(target),
+        apps: Vec::new(),
         sha: Some(sha.clone()),
         dry_run: false,
         requested_by: "alice".parse().expect("person"),
@@ -316,6 +417,7 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     rollback::rollback(
         &pipeline,
         &RollbackOptions {
+            app: tests::app(),
             env: env("prod"),
             to: None,
             reason: "the bad build fails its checks".parse().expect("reason"),

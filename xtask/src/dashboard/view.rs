@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::board::{Board, Event, Lane, Move, MoveState, Stop};
+use super::matrix::{self, Place};
 
 /// `s` with the characters HTML gives meaning to escaped (text and attribute values alike).
 pub fn escape(s: &str) -> String {
@@ -22,7 +23,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn short(sha: &str) -> &str {
+pub(super) fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
@@ -40,6 +41,8 @@ code{font-size:.85em}ul.replicas{list-style:none;padding:0;margin:.3rem 0}\
 .ok{background:#d8f3dc;color:#14532d}.warn{background:#fff1c2;color:#6b4e00}.bad{background:#fde0e0;color:#8a1020}.idle{background:#e6e8ec;color:#333}\
 ol.timeline{padding-left:1.2rem}ol.timeline li{margin:.15rem 0}\
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ccd;padding:.2rem .5rem;text-align:left}\
+.scroll{overflow-x:auto}table.matrix td,table.matrix th{vertical-align:top}table.matrix .cell{min-width:12rem}\
+table.matrix td.move,table.matrix td.release{font-size:.9rem;background:#f6f7f9;min-width:9rem}table.matrix tfoot th,table.matrix tfoot td{border-top:2px solid #1b2a41}\
 footer{color:#555;font-size:.85rem;padding-bottom:1rem}";
 
 /// How often a browser without script reloads the page, in seconds.
@@ -79,35 +82,20 @@ pub fn alert(error: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// The part of the page that changes: lanes and what moves between them, the timeline, the
-/// scans.
+/// The part of the page that changes: the environments (one app's lanes in a row, several
+/// apps' as a matrix, `matrix.rs`) and what moves between them, the timeline, the scans.
 pub fn fragment(board: &Board) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    let _ = writeln!(
-        out,
-        "<section aria-labelledby=\"envs\">\n<h2 id=\"envs\">Environments, in promotion order</h2>\n\
-<p>GitOps revision <a href=\"/commit/{0}\"><code>{1}</code></a></p>\n<div class=\"lanes\">",
-        escape(&board.tip),
-        escape(short(&board.tip))
-    );
-    for (i, lane) in board.lanes.iter().enumerate() {
-        write_lane(&mut out, lane);
-        if let Some(m) = board.moves.get(i) {
-            write_move(&mut out, m, board.replanning);
-        }
-    }
-    out.push_str("</div>\n</section>\n");
+    matrix::write(&mut out, board);
     write_timeline(&mut out, &board.timeline);
     write_scans(&mut out, board);
     out
 }
 
-fn write_lane(out: &mut String, lane: &Lane) {
+pub(super) fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
     let env = escape(&lane.env);
-    let _ = writeln!(
-        out,
-        "<article class=\"lane\" id=\"lane-{env}\" aria-labelledby=\"lane-{env}-h\">\n<h3 id=\"lane-{env}-h\">{env}</h3>\n<dl>"
-    );
+    place.open(out, "article", if place.titled { "lane" } else { "cell" });
+    out.push_str("<dl>\n");
     if lane.sha.is_empty() {
         out.push_str("<dt>Build</dt><dd class=\"build\">none deployed yet</dd>\n");
     } else {
@@ -173,14 +161,8 @@ fn write_lane(out: &mut String, lane: &Lane) {
     out.push_str("</article>\n");
 }
 
-fn write_move(out: &mut String, m: &Move, replanning: bool) {
-    let id = format!("move-{}", escape(&m.to));
-    let _ = writeln!(
-        out,
-        "<section class=\"move\" id=\"{id}\" aria-labelledby=\"{id}-h\">\n<h3 id=\"{id}-h\">{} → {}</h3>",
-        escape(&m.from),
-        escape(&m.to)
-    );
+pub(super) fn write_move(out: &mut String, m: &Move, place: Place<'_>, replanning: bool) {
+    place.open(out, "section", "move");
     if replanning {
         out.push_str(
             "<p><span class=\"state idle\">re-planning</span> after the latest change; as planned before it:</p>\n",
@@ -218,7 +200,7 @@ fn write_move(out: &mut String, m: &Move, replanning: bool) {
     out.push_str("</section>\n");
 }
 
-fn write_stop(out: &mut String, stop: &Stop) {
+pub(super) fn write_stop(out: &mut String, stop: &Stop) {
     let _ = match stop {
         Stop::Approval {
             have,
@@ -360,6 +342,7 @@ mod tests {
 
     fn lane(env: &str, sha: &str) -> Lane {
         Lane {
+            app: "paktech-app".to_owned(),
             env: env.to_owned(),
             sha: sha.to_owned(),
             digest: if sha.is_empty() {
@@ -397,8 +380,10 @@ mod tests {
             tip: "e".repeat(40),
             lanes: vec![lane("dev", DEV), lane("staging", ""), lane("prod", "")],
             moves,
+            releases: Vec::new(),
             timeline: vec![Event {
                 time: "2026-11-26T12:00:00+00:00".to_owned(),
+                app: None,
                 action: "deploy".to_owned(),
                 env: "dev".to_owned(),
                 sha: DEV.to_owned(),
@@ -407,6 +392,7 @@ mod tests {
                 revision: "f".repeat(40),
             }],
             scans: vec![ScanLine {
+                app: "paktech-app".to_owned(),
                 sha: DEV.to_owned(),
                 time: "2026-11-26T12:00:00+00:00".to_owned(),
                 summary: "critical=0 high=1".to_owned(),
@@ -417,6 +403,7 @@ mod tests {
 
     fn moved(to: &str, state: MoveState) -> Move {
         Move {
+            app: "paktech-app".to_owned(),
             from: "dev".to_owned(),
             to: to.to_owned(),
             sha: Some(DEV.to_owned()),
@@ -488,6 +475,7 @@ mod tests {
             &board(vec![
                 moved("staging", MoveState::Ready),
                 Move {
+                    app: "paktech-app".to_owned(),
                     from: "staging".to_owned(),
                     to: "prod".to_owned(),
                     sha: None,

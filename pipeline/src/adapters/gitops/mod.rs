@@ -113,16 +113,42 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// An edit of one file: set these scalars.
+/// One commit's edits: set these scalars in these files (one file for an app in an
+/// environment; one per app for a release).
 #[derive(Debug, Clone)]
 pub struct Change {
+    pub files: Vec<FileEdit>,
+    pub message: CommitMessage,
+}
+
+/// An edit of one file: set these scalars.
+#[derive(Debug, Clone)]
+pub struct FileEdit {
     pub path: String,
     pub set: Vec<(String, Scalar)>,
     /// The values `set`'s keys held when the change was planned, in the same order. A key
     /// found holding something else (and not already the wanted value) is a conflict.
     /// `None`: whatever the first attempt reads.
     pub planned_from: Option<Vec<String>>,
-    pub message: CommitMessage,
+}
+
+impl Change {
+    /// A change of one file.
+    pub fn one(
+        path: impl Into<String>,
+        set: Vec<(String, Scalar)>,
+        planned_from: Option<Vec<String>>,
+        message: CommitMessage,
+    ) -> Self {
+        Self {
+            files: vec![FileEdit {
+                path: path.into(),
+                set,
+                planned_from,
+            }],
+            message,
+        }
+    }
 }
 
 /// What a write did.
@@ -328,9 +354,13 @@ impl GitOpsRepo {
     /// because the remote moved, fetches and re-applies the same edit on the new tip, with
     /// jittered back-off, at most `push_attempts` times. A key that someone else changed to a
     /// different value meanwhile is a [`Error::Conflict`], and nothing is written.
-    #[tracing::instrument(skip_all, fields(path = %change.path))]
+    #[tracing::instrument(skip_all, fields(files = change.files.len()))]
     pub fn write(&self, change: &Change) -> Result<Written> {
-        let mut base: Option<Vec<String>> = change.planned_from.clone();
+        let mut bases: Vec<Option<Vec<String>>> = change
+            .files
+            .iter()
+            .map(|f| f.planned_from.clone())
+            .collect();
         let branch = self.settings.branch.clone();
         self.update(&branch, false, &change.message, |repo, tip| {
             let Some(tip) = tip else {
@@ -339,42 +369,13 @@ impl GitOpsRepo {
                     branch: branch.clone(),
                 });
             };
-            let text = read_at(repo, tip, &change.path)?.ok_or_else(|| Error::NotFound {
-                path: change.path.clone(),
-                revision: tip.to_string(),
-            })?;
-            let document = Document::parse(change.path.clone(), text)?;
-            let current: Vec<String> = change
-                .set
-                .iter()
-                .map(|(key, _)| {
-                    document
-                        .require(key, "a scalar the pipeline writes")
-                        .map(str::to_owned)
-                })
-                .collect::<Result<_, _>>()?;
-            let base_values = base.get_or_insert_with(|| current.clone());
-            for (((key, wanted), found), base) in
-                change.set.iter().zip(&current).zip(base_values.iter())
-            {
-                if found != base && *found != wanted.to_string() {
-                    return Err(Error::Conflict {
-                        path: change.path.clone(),
-                        key: key.clone(),
-                        base: base.clone(),
-                        found: found.clone(),
-                        wanted: wanted.to_string(),
-                    });
+            let mut changed = Vec::new();
+            for (file, base) in change.files.iter().zip(bases.iter_mut()) {
+                if let Some(text) = edited(repo, tip, file, base)? {
+                    changed.push((file.path.clone(), Some(text)));
                 }
             }
-            let edits: Vec<(&str, Scalar)> = change
-                .set
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.clone()))
-                .collect();
-            let edited = document.with(&edits)?;
-            Ok((edited.text() != document.text())
-                .then(|| vec![(change.path.clone(), Some(edited.text().to_owned()))]))
+            Ok((!changed.is_empty()).then_some(changed))
         })
     }
 
@@ -388,11 +389,16 @@ impl GitOpsRepo {
         message: &CommitMessage,
     ) -> Result<Written> {
         self.update(branch, true, message, |repo, tip| {
-            let changed = files.iter().any(|(path, contents)| {
-                let now = tip.and_then(|t| read_at(repo, t, path).ok().flatten());
-                now.as_deref() != contents.as_deref()
-            });
-            Ok(changed.then(|| files.to_vec()))
+            // What differs at the tip; deleting a file that is not there is nothing to do.
+            let changed: Vec<(String, Option<String>)> = files
+                .iter()
+                .filter(|(path, contents)| {
+                    let now = tip.and_then(|t| read_at(repo, t, path).ok().flatten());
+                    now.as_deref() != contents.as_deref()
+                })
+                .cloned()
+                .collect();
+            Ok((!changed.is_empty()).then_some(changed))
         })
     }
 
@@ -507,6 +513,49 @@ fn entry_id(commit: &git2::Commit<'_>, path: &str) -> Option<Oid> {
         .get_path(Path::new(path))
         .ok()
         .map(|e| e.id())
+}
+
+/// `file` edited on `tip`: its new text, or `None` when it already says this. A key someone
+/// set to another value since `base` (what it held when planned) is a conflict.
+fn edited(
+    repo: &Repository,
+    tip: Oid,
+    file: &FileEdit,
+    base: &mut Option<Vec<String>>,
+) -> Result<Option<String>> {
+    let text = read_at(repo, tip, &file.path)?.ok_or_else(|| Error::NotFound {
+        path: file.path.clone(),
+        revision: tip.to_string(),
+    })?;
+    let document = Document::parse(file.path.clone(), text)?;
+    let current: Vec<String> = file
+        .set
+        .iter()
+        .map(|(key, _)| {
+            document
+                .require(key, "a scalar the pipeline writes")
+                .map(str::to_owned)
+        })
+        .collect::<Result<_, _>>()?;
+    let base_values = base.get_or_insert_with(|| current.clone());
+    for (((key, wanted), found), base) in file.set.iter().zip(&current).zip(base_values.iter()) {
+        if found != base && *found != wanted.to_string() {
+            return Err(Error::Conflict {
+                path: file.path.clone(),
+                key: key.clone(),
+                base: base.clone(),
+                found: found.clone(),
+                wanted: wanted.to_string(),
+            });
+        }
+    }
+    let edits: Vec<(&str, Scalar)> = file
+        .set
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let edited = document.with(&edits)?;
+    Ok((edited.text() != document.text()).then(|| edited.text().to_owned()))
 }
 
 fn read_at(repo: &Repository, revision: Oid, path: &str) -> Result<Option<String>> {

@@ -1,6 +1,9 @@
-//! The local target: each environment is a Docker network `<app>-<env>` with `replicaCount`
-//! containers of the pinned image, each published on a 127.0.0.1 port, read-only, non-root,
-//! with a tmpfs `/tmp` and the values' resource limits.
+//! The local target: each environment is a Docker network `<system>-<env>` (the system is
+//! named after its first app) holding, for every app, `replicaCount` containers of the pinned
+//! image, each published on a 127.0.0.1 port, read-only, non-root, with a tmpfs `/tmp` and
+//! the values' resource limits. Inside the network an app's replicas answer to the app's
+//! name (a network alias), so the apps of one environment reach each other as they would
+//! through a Kubernetes Service.
 //!
 //! What runs is read back from container labels (environment, image tag, GitOps revision and
 //! the replica's spec), so there is no state file to drift from the truth. Rollouts start a
@@ -12,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
@@ -26,12 +29,13 @@ use super::{Convergence, Replica};
 use crate::adapters::metrics::{self, Scraper};
 use crate::adapters::probe::Prober;
 use crate::desired::DesiredState;
-use crate::model::EnvName;
+use crate::model::{AppName, EnvName};
 use crate::model::{MetricsSnapshot, Probe};
 use crate::model::{ReplicaState, RolloutRule, RolloutStep};
 use crate::report::Reporter;
 
 const LABEL_APP: &str = "dev.paktech.app";
+const LABEL_SYSTEM: &str = "dev.paktech.system";
 const LABEL_ENV: &str = "dev.paktech.env";
 const LABEL_TAG: &str = "dev.paktech.tag";
 const LABEL_REVISION: &str = "dev.paktech.gitops-revision";
@@ -91,48 +95,69 @@ fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> E
 #[derive(Debug, Clone)]
 pub struct LocalTarget {
     docker: Docker,
-    app: String,
+    /// What an environment's network is named after (the first app).
+    system: String,
     prober: Prober,
     scraper: Scraper,
 }
 
 impl LocalTarget {
-    pub fn new(docker: Docker, app: &str) -> Self {
+    pub fn new(docker: Docker, system: &str) -> Self {
         Self {
             docker,
-            app: app.to_owned(),
+            system: system.to_owned(),
             prober: Prober::default(),
             scraper: Scraper::default(),
         }
     }
 
-    /// The name containers and networks are prefixed with.
-    pub fn app(&self) -> &str {
-        &self.app
+    /// The name environments' networks are prefixed with.
+    pub fn system(&self) -> &str {
+        &self.system
     }
 
-    /// Whether a replica of `desired.env` runs a spec other than `desired`'s.
+    /// Whether a replica of `desired.app` in `desired.env` runs a spec other than `desired`'s.
     pub async fn pending(&self, desired: &DesiredState) -> Result<bool> {
         Ok(self
-            .replicas(&desired.env, Some(&desired.spec()))
+            .replicas(&desired.app, &desired.env, Some(&desired.spec()))
             .await?
             .iter()
             .any(|r| r.running && !r.spec_matches))
     }
 
     fn network(&self, env: &EnvName) -> String {
-        format!("{}-{env}", self.app)
+        format!("{}-{env}", self.system)
     }
 
-    /// Every replica of `env`, oldest first; `spec` marks those matching it.
-    pub async fn replicas(&self, env: &EnvName, spec: Option<&str>) -> Result<Vec<Replica>> {
-        let filters = HashMap::from([(
-            "label",
-            vec![
-                format!("{LABEL_APP}={}", self.app),
-                format!("{LABEL_ENV}={env}"),
-            ],
-        )]);
+    /// Every replica of `app` in `env` of this system, oldest first; `spec` marks those
+    /// matching it. A replica started before environments were shared carries no system
+    /// label: it belongs to the system named after its app.
+    pub async fn replicas(
+        &self,
+        app: &AppName,
+        env: &EnvName,
+        spec: Option<&str>,
+    ) -> Result<Vec<Replica>> {
+        let mine = |labels: &HashMap<String, String>| match labels.get(LABEL_SYSTEM) {
+            Some(system) => system == &self.system,
+            None => app.as_str() == self.system,
+        };
+        self.listed(
+            vec![format!("{LABEL_APP}={app}"), format!("{LABEL_ENV}={env}")],
+            spec,
+            mine,
+        )
+        .await
+    }
+
+    /// The containers carrying every label of `labels` that `keep` keeps, oldest first.
+    async fn listed(
+        &self,
+        labels: Vec<String>,
+        spec: Option<&str>,
+        keep: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<Vec<Replica>> {
+        let filters = HashMap::from([("label", labels)]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)
@@ -163,6 +188,9 @@ impl LocalTarget {
                 .as_ref()
                 .and_then(|c| c.labels.clone())
                 .unwrap_or_default();
+            if !keep(&labels) {
+                continue;
+            }
             let state = inspect.state.clone().unwrap_or_default();
             let url = inspect
                 .network_settings
@@ -192,7 +220,7 @@ impl LocalTarget {
     /// Makes `desired.env` run `desired`: starts what is missing (one at a time, each waited
     /// for), then removes what is stale or extra. Idempotent: a matching environment is left
     /// untouched.
-    #[tracing::instrument(skip_all, fields(env = %desired.env, revision = %desired.revision))]
+    #[tracing::instrument(skip_all, fields(app = %desired.app, env = %desired.env, revision = %desired.revision))]
     pub async fn converge(
         &self,
         desired: &DesiredState,
@@ -203,7 +231,9 @@ impl LocalTarget {
         const STEP: &str = "sync";
         let spec = desired.spec();
         let mut done = Convergence::default();
-        let mut replicas = self.replicas(&desired.env, Some(&spec)).await?;
+        let mut replicas = self
+            .replicas(&desired.app, &desired.env, Some(&spec))
+            .await?;
         let mut network = None;
         // `policy::rollout` decides each step from what runs; this only carries it out.
         loop {
@@ -274,10 +304,10 @@ impl LocalTarget {
         }
     }
 
-    /// Probes every running replica of `env`.
-    pub async fn probe(&self, env: &EnvName) -> Result<Vec<(Replica, Probe)>> {
+    /// Probes every running replica of `app` in `env`.
+    pub async fn probe(&self, app: &AppName, env: &EnvName) -> Result<Vec<(Replica, Probe)>> {
         let mut probes = Vec::new();
-        for replica in self.replicas(env, None).await? {
+        for replica in self.replicas(app, env, None).await? {
             let probe = match &replica.url {
                 Some(url) if replica.running => self.prober.probe(url).await,
                 _ => Probe {
@@ -292,10 +322,10 @@ impl LocalTarget {
         Ok(probes)
     }
 
-    /// Reads `/metrics` of every running replica of `env` on its published port.
-    pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
+    /// Reads `/metrics` of every running replica of `app` in `env` on its published port.
+    pub async fn metrics(&self, app: &AppName, env: &EnvName) -> Result<MetricsSnapshot> {
         let mut snapshot = MetricsSnapshot::default();
-        for replica in self.replicas(env, None).await? {
+        for replica in self.replicas(app, env, None).await? {
             let read = match &replica.url {
                 Some(url) if replica.running => self.scraper.read(url).await,
                 _ => Err("not running".to_owned()),
@@ -361,7 +391,7 @@ impl LocalTarget {
             let request = NetworkCreateRequest {
                 name: name.clone(),
                 labels: Some(HashMap::from([
-                    (LABEL_APP.to_owned(), self.app.clone()),
+                    (LABEL_SYSTEM.to_owned(), self.system.clone()),
                     (LABEL_ENV.to_owned(), env.to_string()),
                 ])),
                 ..Default::default()
@@ -395,14 +425,21 @@ impl LocalTarget {
         let Some(image) = &desired.image else {
             unreachable!("start is only called with an image")
         };
+        // `<app>-<env>-…` in the system named after the app; other systems' containers carry
+        // the system's name first, so two systems on one machine never look alike.
+        let owner = if desired.app.as_str() == self.system {
+            desired.app.to_string()
+        } else {
+            format!("{}-{}", self.system, desired.app)
+        };
         let name = format!(
-            "{}-{}-{:06x}",
-            self.app,
+            "{owner}-{}-{:06x}",
             desired.env,
             rand::random::<u32>() & 0xff_ffff
         );
         let labels = HashMap::from([
-            (LABEL_APP.to_owned(), self.app.clone()),
+            (LABEL_APP.to_owned(), desired.app.to_string()),
+            (LABEL_SYSTEM.to_owned(), self.system.clone()),
             (LABEL_ENV.to_owned(), desired.env.to_string()),
             (LABEL_TAG.to_owned(), image.tag.to_string()),
             (LABEL_REVISION.to_owned(), desired.revision.to_string()),
@@ -418,6 +455,16 @@ impl LocalTarget {
                     .collect(),
             ),
             labels: Some(labels),
+            // The other apps of the environment reach this one by its name.
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.to_owned(),
+                    EndpointSettings {
+                        aliases: Some(vec![desired.app.to_string()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
             exposed_ports: Some(vec![APP_PORT.to_owned()]),
             host_config: Some(HostConfig {
                 network_mode: Some(network.to_owned()),
@@ -560,9 +607,26 @@ impl LocalTarget {
         }
     }
 
-    /// Removes every replica and the network of `env` (for tests and `sync --prune`).
+    /// Removes every app's replicas and the network of `env` (for tests and `sync --prune`).
     pub async fn teardown(&self, env: &EnvName) -> Result<()> {
-        for replica in self.replicas(env, None).await? {
+        let of_env = format!("{LABEL_ENV}={env}");
+        let mut replicas = self
+            .listed(
+                vec![format!("{LABEL_SYSTEM}={}", self.system), of_env.clone()],
+                None,
+                |_| true,
+            )
+            .await?;
+        // Replicas started before environments were shared carry only their app's name.
+        replicas.extend(
+            self.listed(
+                vec![format!("{LABEL_APP}={}", self.system), of_env],
+                None,
+                |labels| !labels.contains_key(LABEL_SYSTEM),
+            )
+            .await?,
+        );
+        for replica in replicas {
             self.remove(&replica.name).await?;
         }
         let name = self.network(env);

@@ -9,7 +9,7 @@ pub mod local;
 use std::time::Duration;
 
 use crate::desired::DesiredState;
-use crate::model::{EnvName, RolloutRule};
+use crate::model::{AppName, EnvName, RolloutRule};
 use crate::model::{MetricsSnapshot, Probe};
 use crate::report::Reporter;
 
@@ -146,10 +146,10 @@ impl Target {
         }
     }
 
-    /// Holds `env` for one rollout (see [`EnvLock`]).
+    /// Holds `env`, every app of it, for one rollout (see [`EnvLock`]).
     pub async fn lock(&self, env: &EnvName) -> Result<EnvLock> {
         match self {
-            Self::Local(local) => lock(local.app(), env).await,
+            Self::Local(local) => lock(local.system(), env).await,
             Self::Kube(kube) => lock(kube.app(), env).await,
         }
     }
@@ -158,7 +158,7 @@ impl Target {
     pub async fn pending(&self, desired: &DesiredState) -> Result<bool> {
         Ok(match self {
             Self::Local(local) => local.pending(desired).await?,
-            Self::Kube(kube) => kube.pending(desired).await?,
+            Self::Kube(kube) => kube.for_app(&desired.app).pending(desired).await?,
         })
     }
 
@@ -175,15 +175,19 @@ impl Target {
         Ok(match self {
             // The pipeline is the local target's syncer: every convergence is explicit.
             Self::Local(local) => local.converge(desired, timeout, rule, reporter).await?,
-            Self::Kube(kube) => kube.converge(desired, timeout, mode, reporter).await?,
+            Self::Kube(kube) => {
+                kube.for_app(&desired.app)
+                    .converge(desired, timeout, mode, reporter)
+                    .await?
+            }
         })
     }
 
-    /// Probes every replica of `env` (`/health` and `/info`).
-    pub async fn probe(&self, env: &EnvName) -> Result<Vec<(Replica, Probe)>> {
+    /// Probes every replica of `app` in `env` (`/health` and `/info`).
+    pub async fn probe(&self, app: &AppName, env: &EnvName) -> Result<Vec<(Replica, Probe)>> {
         Ok(match self {
-            Self::Local(local) => local.probe(env).await?,
-            Self::Kube(kube) => kube.probe(env).await?,
+            Self::Local(local) => local.probe(app, env).await?,
+            Self::Kube(kube) => kube.for_app(app).probe(env).await?,
         })
     }
 
@@ -195,11 +199,11 @@ impl Target {
         }
     }
 
-    /// Reads `/metrics` of every replica of `env` (what analysis judges).
-    pub async fn metrics(&self, env: &EnvName) -> Result<MetricsSnapshot> {
+    /// Reads `/metrics` of every replica of `app` in `env` (what analysis judges).
+    pub async fn metrics(&self, app: &AppName, env: &EnvName) -> Result<MetricsSnapshot> {
         Ok(match self {
-            Self::Local(local) => local.metrics(env).await?,
-            Self::Kube(kube) => kube.metrics(env).await?,
+            Self::Local(local) => local.metrics(app, env).await?,
+            Self::Kube(kube) => kube.for_app(app).metrics(env).await?,
         })
     }
 }

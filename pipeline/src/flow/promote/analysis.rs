@@ -30,6 +30,7 @@ pub(super) struct Measure {
 /// two complete reads cannot be compared with, and refuses (nothing is written yet).
 pub(super) async fn baseline(
     pipeline: &Pipeline,
+    app: &crate::model::AppName,
     env: &EnvName,
     new: &GitSha,
     measure: &Measure,
@@ -44,7 +45,7 @@ pub(super) async fn baseline(
             .collect(),
         unreadable: snapshot.unreadable,
     };
-    let replicas = pipeline.target.probe(env).await?;
+    let replicas = pipeline.target.probe(app, env).await?;
     let urls: Vec<String> = replicas
         .iter()
         .filter(|(r, _)| r.tag != new.as_str())
@@ -58,7 +59,7 @@ pub(super) async fn baseline(
     let mut readings = Vec::new();
     let mut failed = Vec::new();
     loop {
-        match pipeline.target.metrics(env).await.map(old_build) {
+        match pipeline.target.metrics(app, env).await.map(old_build) {
             Ok(metrics) if metrics.unreadable.is_empty() => readings.push(Reading {
                 at: started.elapsed().as_secs_f64(),
                 metrics,
@@ -110,6 +111,9 @@ pub(super) fn describe_baseline(baseline: Option<&Window>) -> String {
 /// An analysis under way.
 #[derive(Debug)]
 pub(super) struct Analysis {
+    /// The app and the environment whose replicas it reads.
+    app: crate::model::AppName,
+    env: EnvName,
     pub config: AnalysisConfig,
     thresholds: Thresholds,
     baseline: Option<Window>,
@@ -126,22 +130,25 @@ impl Analysis {
     /// served can be counted.
     pub async fn begin(
         pipeline: &Pipeline,
-        env: &EnvName,
+        (app, env): (&crate::model::AppName, &EnvName),
         config: &AnalysisConfig,
         baseline: Option<Window>,
         measure: &Measure,
         urls: Vec<String>,
         longest: Duration,
     ) -> Result<Self> {
-        let start = pipeline.target.metrics(env).await?;
+        let start = pipeline.target.metrics(app, env).await?;
         if !start.unreadable.is_empty() {
             return Err(Error::Smoke {
+                app: app.to_string(),
                 env: env.to_string(),
                 problems: format!("/metrics unreadable on {}", start.unreadable.join("; ")),
             });
         }
         let load = start_load(pipeline, measure, urls, longest);
         Ok(Self {
+            app: app.clone(),
+            env: env.clone(),
             config: config.clone(),
             thresholds: config.thresholds(),
             baseline,
@@ -158,15 +165,10 @@ impl Analysis {
     /// Reads every replica now and judges the window so far at `look`. A complete read
     /// becomes the window's newest interval; one with an unreadable replica is judged (and
     /// fails) but kept out, so the next complete read still counts every replica once.
-    pub async fn judge(
-        &mut self,
-        pipeline: &Pipeline,
-        env: &EnvName,
-        look: Look,
-    ) -> Result<(Summary, Verdict)> {
+    pub async fn judge(&mut self, pipeline: &Pipeline, look: Look) -> Result<(Summary, Verdict)> {
         let reading = Reading {
             at: self.started.elapsed().as_secs_f64(),
-            metrics: pipeline.target.metrics(env).await?,
+            metrics: pipeline.target.metrics(&self.app, &self.env).await?,
             load: counts(self.load.as_ref()),
         };
         let window = if reading.metrics.unreadable.is_empty() {

@@ -12,9 +12,8 @@ use crate::adapters::target::{Replica, SyncMode};
 use crate::config::EnvironmentConfig;
 use crate::flow::steps::Steps;
 use crate::flow::{Error, Pipeline, Result, sync};
-use crate::model::GitSha;
 use crate::policy::analysis::{Decision, Look, Reading, Summary, Verdict, Window, decide, judge};
-use crate::policy::plan::{CanaryStep, Stage};
+use crate::policy::plan::{AppStage, CanaryStep, Stage};
 use crate::policy::rollout::canary_step;
 use crate::report::{Outcome, Reporter};
 
@@ -33,17 +32,20 @@ pub(super) async fn run(
     pipeline: &Pipeline,
     steps: &mut Steps<'_>,
     stage: &Stage,
-    sha: &GitSha,
     committed: bool,
 ) -> Result<Option<Failed>> {
-    let Some(canary) = stage.canary.as_ref().filter(|_| committed) else {
+    // The plan refuses a canary in a stage of several apps: it moves one app.
+    let Some(app) = stage.apps.first().filter(|_| stage.apps.len() == 1) else {
+        return Ok(None);
+    };
+    let Some(canary) = app.canary.as_ref().filter(|_| committed) else {
         return Ok(None);
     };
     let step = format!("canary-{}", stage.env);
     let reporter = steps.reporter();
     steps
         .run(&step, async {
-            match compare(pipeline, stage, canary, sha, &step, reporter).await {
+            match compare(pipeline, stage, app, canary, &step, reporter).await {
                 Err(error @ Error::Superseded { .. }) => Err(error),
                 // A canary that cannot start or be read is a failed canary: fail closed.
                 Err(error) => Ok((
@@ -73,12 +75,15 @@ struct Started {
 async fn compare(
     pipeline: &Pipeline,
     stage: &Stage,
+    app: &AppStage,
     canary: &CanaryStep,
-    sha: &GitSha,
     step: &str,
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, String, Option<Failed>)> {
-    let env = pipeline.config.environment(stage.env.as_str())?;
+    let sha = &app.sha;
+    let env = &pipeline
+        .config
+        .for_app(pipeline.config.app(app.app.as_str())?, &stage.env);
     let Some(analysis) = &env.analysis else {
         // The configuration refuses a canary without thresholds; judged by nothing, it fails.
         let why = "no [environments.analysis] thresholds to judge it by";
@@ -87,7 +92,7 @@ async fn compare(
     // Held for the whole window: no other run (a `sync --watch`) finishes the rollout
     // meanwhile. Released before the deploy or the rollback, which hold it themselves.
     let _held = pipeline.target.lock(&stage.env).await?;
-    let started = start(pipeline, env, stage, sha, reporter).await?;
+    let started = start(pipeline, env, stage, app, reporter).await?;
     reporter.progress(
         step,
         format!(
@@ -129,7 +134,7 @@ async fn compare(
         let deadline = began + window;
         let mut look = Look::Round { rounds };
         let (new, old, verdict) = loop {
-            let metrics = target.metrics(&stage.env).await?;
+            let metrics = target.metrics(&app.app, &stage.env).await?;
             let at = began.elapsed().as_secs_f64();
             let reading = |build: &str, load| Reading {
                 at,
@@ -200,14 +205,16 @@ async fn start(
     pipeline: &Pipeline,
     env: &EnvironmentConfig,
     stage: &Stage,
-    sha: &GitSha,
+    app: &AppStage,
     reporter: &dyn Reporter,
 ) -> Result<Started> {
+    let sha = &app.sha;
     let tip = pipeline.git(|repo| repo.fetch()).await?;
-    let desired = sync::desired_state(pipeline, env, &tip).await?;
+    let desired = sync::desired_state(pipeline, &app.app, env, &tip).await?;
     let wanted = desired.image.as_ref().map(|i| i.tag.to_string());
     if wanted.as_deref() != Some(sha.as_str()) {
         return Err(Error::Superseded {
+            app: app.app.to_string(),
             env: stage.env.to_string(),
             build: sha.to_string(),
             now: wanted.unwrap_or_default(),
@@ -219,7 +226,7 @@ async fn start(
         .converge(&desired, timeout, mode, canary_step, reporter)
         .await?;
     let (mut new, old): (Vec<Replica>, Vec<Replica>) = target
-        .probe(&stage.env)
+        .probe(&app.app, &stage.env)
         .await?
         .into_iter()
         .map(|(r, _)| r)
@@ -228,11 +235,12 @@ async fn start(
     let running = new.len();
     let (Some(canary), 1) = (new.pop(), running) else {
         return Err(Error::Smoke {
+            app: app.app.to_string(),
             env: stage.env.to_string(),
             problems: format!("{running} replica(s) run the build; a canary is exactly one"),
         });
     };
-    let old_build = stage
+    let old_build = app
         .edit
         .keys
         .iter()
@@ -303,7 +311,7 @@ mod tests {
 
     #[test]
     fn the_canary_and_the_old_replicas_are_summed_apart() {
-        let new: GitSha = "1".repeat(40).parse().expect("sha");
+        let new: crate::model::GitSha = "1".repeat(40).parse().expect("sha");
         let snapshot = |replicas| MetricsSnapshot {
             replicas,
             unreadable: Vec::new(),

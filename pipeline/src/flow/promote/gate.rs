@@ -114,7 +114,7 @@ pub(super) async fn pass(
             platform_approvals(pipeline, options, platform.as_ref(), plan, stage, &rule).await?
         }
         _ => {
-            request(pipeline, options, &plan.sha, &stage.env).await?;
+            request(pipeline, options, plan, &stage.env).await?;
             wait(pipeline, options, plan, stage, &rule, &mut notes).await?
         }
     };
@@ -129,10 +129,16 @@ pub(super) async fn pass(
 async fn request(
     pipeline: &Pipeline,
     options: &PromoteOptions,
-    sha: &GitSha,
+    plan: &PromotionPlan,
     env: &EnvName,
 ) -> Result<()> {
+    let sha = &plan.release;
     let request = PromotionRequest {
+        builds: plan
+            .apps
+            .iter()
+            .map(|m| format!("{}@{}", m.app, m.sha))
+            .collect(),
         sha: sha.clone(),
         env: env.clone(),
         requester: options.requested_by.clone(),
@@ -156,11 +162,7 @@ async fn request(
     if added {
         pipeline
             .notify(&Notice {
-                headline: format!(
-                    "{} {} awaits approval for {env}",
-                    pipeline.config.app.name,
-                    sha.short()
-                ),
+                headline: format!("{} awaits approval for {env}", plan.describe()),
                 ok: true,
                 facts: vec![
                     ("Requested by".to_owned(), options.requested_by.to_string()),
@@ -192,7 +194,7 @@ async fn wait(
     rule: &ApprovalRule<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Person>> {
-    let (env, sha) = (&stage.env, &plan.sha);
+    let (env, sha) = (&stage.env, &plan.release);
     let started = Instant::now();
     let mut asked = false;
     loop {
@@ -236,8 +238,14 @@ async fn wait(
         if matches!(options.approval, ApprovalMode::NoWait)
             || started.elapsed() >= stage.approval.timeout
         {
+            let what = if plan.apps.len() > 1 {
+                format!("release {sha} ({})", plan.describe())
+            } else {
+                sha.to_string()
+            };
             return Err(Error::AwaitingApproval {
                 env: env.to_string(),
+                what,
                 sha: sha.to_string(),
                 have: have.len(),
                 need,
@@ -258,7 +266,7 @@ async fn platform_approvals(
     stage: &Stage,
     rule: &ApprovalRule<'_>,
 ) -> Result<Vec<Person>> {
-    let (env, sha) = (&stage.env, &plan.sha);
+    let (env, sha) = (&stage.env, &plan.release);
     let refuse = |why: String| Error::PlatformApproval {
         env: env.to_string(),
         why,

@@ -17,7 +17,7 @@ use super::rollback::RollbackReport;
 use super::steps::{StepRecord, Steps};
 use super::{Error, Pipeline, Result, snapshot, supply_chain};
 use crate::model::{Digest, EnvName, GitSha, Person, Reason};
-use crate::policy::plan::{self, Facts, PromotionPlan, Request};
+use crate::policy::plan::{self, Facts, Found, PromotionPlan, Request};
 use crate::report::{Outcome, Reporter};
 
 pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
@@ -26,6 +26,8 @@ pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
 #[derive(Debug, Clone)]
 pub struct PromoteOptions {
     pub env: EnvName,
+    /// The apps to move (`--app`); empty: every app whose build differs.
+    pub apps: Vec<crate::model::AppName>,
     /// Default: the build the previous environment runs.
     pub sha: Option<GitSha>,
     pub dry_run: bool,
@@ -108,6 +110,7 @@ async fn promote(
     pipeline.config.environment(options.env.as_str())?;
     let request = Request {
         env: options.env.clone(),
+        apps: options.apps.clone(),
         sha: options.sha.clone(),
         requested_by: options.requested_by.clone(),
         break_glass: options.break_glass.clone(),
@@ -116,31 +119,45 @@ async fn promote(
     let (plan, snapshot) = steps
         .run("plan", async {
             let snapshot = snapshot::read(pipeline).await?;
-            let choice = plan::choose(&pipeline.config, &snapshot, &request)?;
-            let digest = pipeline
-                .registry
-                .digest(&pipeline.config.image.repository, choice.sha.as_str())
-                .await?;
-            // Read before the plan, so `--dry-run` shows the supply-chain check too.
-            let evidence = match &digest {
-                Some(d) => Some(supply_chain::evidence(pipeline, &choice.chain, d).await),
-                None => None,
-            };
+            let choices = plan::choose(&pipeline.config, &snapshot, &request)?;
+            let mut read = Vec::new();
+            for choice in &choices {
+                let app = pipeline.config.app(choice.app.as_str())?;
+                let digest = pipeline
+                    .registry
+                    .digest(&app.repository, choice.sha.as_str())
+                    .await?;
+                // Read before the plan, so `--dry-run` shows the supply-chain check too.
+                let evidence = match &digest {
+                    Some(d) => Some(
+                        supply_chain::evidence(pipeline, &app.repository, &choice.chain, d).await,
+                    ),
+                    None => None,
+                };
+                read.push((choice.app.clone(), digest, evidence));
+            }
+            let found: Vec<Found<'_>> = read
+                .iter()
+                .map(|(app, digest, evidence)| Found {
+                    app,
+                    digest: digest.as_ref(),
+                    supply_chain: evidence.as_ref(),
+                })
+                .collect();
             let plan = plan::plan(
                 Facts {
                     config: &pipeline.config,
                     snapshot: &snapshot,
-                    digest: digest.as_ref(),
-                    supply_chain: evidence.as_ref(),
+                    found: &found,
                     now: pipeline.clock.now(),
                     target: pipeline.target.target_kind(),
                 },
                 &request,
-                &choice,
+                &choices,
             )?;
             let detail = format!(
                 "{} through {}; {}",
-                plan.sha.short(),
+                plan.describe(),
                 plan.stages
                     .iter()
                     .map(|s| s.env.as_str())
@@ -155,8 +172,16 @@ async fn promote(
             Ok::<_, Error>((Outcome::Succeeded, detail, (plan, snapshot)))
         })
         .await?;
-    report.sha = Some(plan.sha.clone());
-    report.digest = Some(plan.digest.clone());
+    // One app's build, or the one commit every app of the release was built from: what a
+    // workflow rolls back with `--if-running` should the run die.
+    if let [one, rest @ ..] = plan.apps.as_slice()
+        && rest.iter().all(|m| m.sha == one.sha)
+    {
+        report.sha = Some(one.sha.clone());
+        if rest.is_empty() {
+            report.digest = Some(one.digest.clone());
+        }
+    }
     report.plan = Some(plan.clone());
 
     if options.dry_run {
@@ -167,7 +192,7 @@ async fn promote(
                 env: stage.env.to_string(),
                 outcome: StageOutcome::Planned,
                 revision: None,
-                diff: stage.edit.diff.clone(),
+                diff: act::diff_lines(stage),
                 approved_by: Vec::new(),
                 urls: Vec::new(),
             })

@@ -14,12 +14,12 @@ use tokio::time::Instant;
 
 use super::analysis::{Analysis, Measure};
 use crate::flow::{Pipeline, Result, sync};
-use crate::model::{GitSha, Probe};
+use crate::model::Probe;
 use crate::policy::analysis::{
     Decision, Inconclusive, Look, Metric, Summary, Verdict, Window, decide,
 };
 use crate::policy::monitor::{Round, Seen, Streak, problems};
-use crate::policy::plan::{MonitorStep, Stage};
+use crate::policy::plan::{AppStage, MonitorStep, Stage};
 use crate::report::{Outcome, Reporter};
 
 /// How often the window's final read is tried (within one interval) before it fails.
@@ -82,8 +82,12 @@ impl Observed {
 
 /// What the replicas of an environment answer now: the probes, their restarts summed, and
 /// their addresses.
-async fn observe(pipeline: &Pipeline, stage: &Stage) -> Result<(Vec<Probe>, i64, Vec<String>)> {
-    let observed = pipeline.target.probe(&stage.env).await?;
+async fn observe(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    app: &AppStage,
+) -> Result<(Vec<Probe>, i64, Vec<String>)> {
+    let observed = pipeline.target.probe(&app.app, &stage.env).await?;
     let restarts: i64 = observed.iter().map(|(r, _)| r.restarts).sum();
     let urls: Vec<String> = observed.iter().filter_map(|(r, _)| r.url.clone()).collect();
     let probes: Vec<Probe> = observed.into_iter().map(|(_, p)| p).collect();
@@ -119,33 +123,45 @@ where
     }
 }
 
-/// Watches `stage.env`; `baseline` is the previous build's figures when it has an analysis.
-/// An error here is a watch that could not begin: the caller rolls back without blocking.
+/// Watches `app` in `stage.env`; `baseline` is the previous build's figures when it has an
+/// analysis. An error here is a watch that could not begin: the caller rolls back without
+/// blocking. Every app of a stage is watched at once, over one window (`act`).
 pub(super) async fn watch(
     pipeline: &Pipeline,
     stage: &Stage,
+    app: &AppStage,
     monitor: MonitorStep,
-    sha: &GitSha,
     baseline: Option<Window>,
     step: &str,
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, String, Watched)> {
-    let env = pipeline.config.environment(stage.env.as_str())?;
+    let sha = &app.sha;
+    // Every app of a release is watched at once: each line names its app.
+    let who = if stage.apps.len() > 1 {
+        format!("{}: ", app.app)
+    } else {
+        String::new()
+    };
+    let env = &pipeline
+        .config
+        .for_app(pipeline.config.app(app.app.as_str())?, &stage.env);
     let interval = monitor.interval.min(monitor.duration);
     let tries = monitor.failures;
     let tip = pipeline.git(|repo| repo.fetch()).await?;
-    let desired = sync::desired_state(pipeline, env, &tip).await?;
+    let desired = sync::desired_state(pipeline, &app.app, env, &tip).await?;
     let to = (reporter, step);
     let measured = measure(&monitor);
-    let (_, restarts_at_start, urls) =
-        retried(tries, interval, "start", to, || observe(pipeline, stage)).await?;
+    let (_, restarts_at_start, urls) = retried(tries, interval, "start", to, || {
+        observe(pipeline, stage, app)
+    })
+    .await?;
     let mut analysis = match &env.analysis {
         // Long enough for a window extended once.
         Some(config) => Some(
             retried(tries, interval, "start", to, || {
                 Analysis::begin(
                     pipeline,
-                    &stage.env,
+                    (&app.app, &stage.env),
                     config,
                     baseline.clone(),
                     &measured,
@@ -172,7 +188,7 @@ pub(super) async fn watch(
             tokio::time::sleep(interval).await;
             rounds += 1;
             let mut seen = Observed::default();
-            match observe(pipeline, stage).await {
+            match observe(pipeline, stage, app).await {
                 Ok((probes, restarts, _)) => {
                     seen.problems = problems(&Round {
                         probes: &probes,
@@ -188,7 +204,7 @@ pub(super) async fn watch(
                 let look = Look::Round {
                     rounds: rounds_at_most,
                 };
-                match analysis.judge(pipeline, &stage.env, look).await {
+                match analysis.judge(pipeline, look).await {
                     Ok((summary, verdict)) => {
                         seen.analysis = Some(analysis.describe(&summary, &verdict));
                         if let Verdict::Fail { .. } = verdict {
@@ -204,7 +220,7 @@ pub(super) async fn watch(
                     Err(error) => seen.unjudged.push(format!("metrics: {error}")),
                 }
             }
-            reporter.progress(step, format!("round {rounds}: {}", seen.line()));
+            reporter.progress(step, format!("{who}round {rounds}: {}", seen.line()));
             if streak.see(seen.seen(), monitor.failures) {
                 let proven = streak.proven();
                 let how = if proven {
@@ -227,7 +243,7 @@ pub(super) async fn watch(
             break;
         };
         let look = Look::Final { finals };
-        let (summary, verdict) = match final_read(pipeline, stage, analysis, look, interval).await {
+        let (summary, verdict) = match final_read(pipeline, analysis, look, interval).await {
             Ok(judged) => judged,
             Err(error) => {
                 let why = format!("the window's end could not be judged: {error}");
@@ -293,7 +309,6 @@ pub(super) async fn watch(
 /// again, [`FINAL_READS`] times within one interval, before it stands.
 async fn final_read(
     pipeline: &Pipeline,
-    stage: &Stage,
     analysis: &mut Analysis,
     look: Look,
     interval: Duration,
@@ -301,7 +316,7 @@ async fn final_read(
     let pause = interval / FINAL_READS;
     let mut tried = 1;
     loop {
-        let judged = analysis.judge(pipeline, &stage.env, look).await;
+        let judged = analysis.judge(pipeline, look).await;
         let readable = matches!(&judged, Ok((summary, _)) if summary.unreadable.is_empty());
         if readable || tried >= FINAL_READS {
             return judged;

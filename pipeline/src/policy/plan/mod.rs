@@ -7,90 +7,38 @@
 //! cargo-dist (`DistGraph`) and Terraform (`plan`, then `apply` of that plan) work this way.
 
 mod canary;
+mod choose;
 mod refusal;
 mod render;
 mod sizing;
 mod snapshot;
+mod stage;
 
 pub use canary::CanaryStep;
+pub use choose::{Choice, Request, choose};
 pub use refusal::Refusal;
 pub use sizing::{AnalysisStep, error_rates, shortest_window};
 pub use snapshot::Snapshot;
+pub use stage::{approval_rule, release_id};
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::{CommitRecord, keys};
-use crate::config::{EnvironmentConfig, PipelineConfig};
-use crate::model::{Digest, EnvName, GitSha, Person, Reason, TargetKind};
-use crate::policy::approval::{ApprovalRule, GateStatus, gate};
+use crate::audit::CommitRecord;
+use crate::config::{AppConfig, PipelineConfig};
+use crate::model::{AppName, Digest, EnvName, GitSha, Person, Reason, TargetKind};
+use crate::policy::approval::GateStatus;
 use crate::policy::freeze::{WindowGate, promotion_gate};
-use crate::policy::scan::{RecordedScan, evidence};
+use crate::policy::scan::{RecordedScan, evidence as evidence_gate};
 use crate::policy::supply_chain::{self, Evidence};
 use crate::policy::window::{self, SyncPurpose, SyncWindow};
 use crate::scan::Counts;
 use crate::values::Scalar;
+use stage::{app_stage, merge_windows, stage};
 
 fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_duration(*d))
-}
-
-/// What was asked for.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub env: EnvName,
-    /// Default: the build the previous environment runs.
-    pub sha: Option<GitSha>,
-    pub requested_by: Person,
-    /// Set: pass a closed sync window, recording this reason.
-    pub break_glass: Option<Reason>,
-    /// Overrides the environments' monitoring duration.
-    pub monitor: Option<Duration>,
-}
-
-/// The build to promote and the environments it walks, target last.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub sha: GitSha,
-    pub chain: Vec<EnvName>,
-    /// The environment before the first of the chain: where the build must have run.
-    pub source: EnvName,
-}
-
-/// Which build, through which environments: the target, and before it every environment
-/// (after the first) that does not run the build yet.
-pub fn choose(
-    config: &PipelineConfig,
-    snapshot: &Snapshot,
-    request: &Request,
-) -> Result<Choice, Refusal> {
-    let Some(previous) = config.previous(&request.env) else {
-        return Err(Refusal::NotPromotable {
-            env: request.env.to_string(),
-        });
-    };
-    let sha = match &request.sha {
-        Some(sha) => sha.clone(),
-        None => snapshot
-            .tag(&previous.name)
-            .parse()
-            .map_err(|_| Refusal::NothingToPromote {
-                env: previous.name.to_string(),
-            })?,
-    };
-    let mut chain = vec![request.env.clone()];
-    while let Some(before) = config.previous(&chain[0]) {
-        if config.previous(&before.name).is_none() || snapshot.tag(&before.name) == sha.as_str() {
-            break;
-        }
-        chain.insert(0, before.name.clone());
-    }
-    let source = config
-        .previous(&chain[0])
-        .map(|p| p.name.clone())
-        .unwrap_or_else(|| previous.name.clone());
-    Ok(Choice { sha, chain, source })
 }
 
 /// A check that passed while planning.
@@ -110,7 +58,7 @@ pub struct KeyEdit {
     pub to: String,
 }
 
-/// The values edit of one environment.
+/// The values edit of one app in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ValuesEdit {
     pub path: String,
@@ -155,42 +103,71 @@ pub struct MonitorStep {
     pub interval: Duration,
     /// Failing rounds in a row that roll the environment back.
     pub failures: u32,
-    /// What the metric analysis judges the window by (`[environments.analysis]`) and the
-    /// evidence it gets (the requests it needs, the load that sends them); `None`: health
-    /// only.
+    /// What the metric analysis judges the app's window by (`[environments.analysis]`, or
+    /// the app's own) and the evidence it gets (the requests it needs, the load that sends
+    /// them); `None`: health only.
     pub analysis: Option<AnalysisStep>,
 }
 
-/// One environment's part of a promotion, in the order it runs.
+/// One app's part of an environment's stage.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Stage {
-    pub env: EnvName,
-    /// The Argo CD Application and namespace sync windows match.
+pub struct AppStage {
+    pub app: AppName,
+    pub sha: GitSha,
+    pub digest: Digest,
+    /// The Argo CD Application sync windows match.
     pub application: String,
-    pub namespace: String,
-    pub window: WindowGate,
-    pub approval: ApprovalStep,
     pub edit: ValuesEdit,
     /// Then, when set (a changed values file): one replica of the build beside the old ones,
     /// judged against them; a fail rolls this environment back before the rest rolls out.
     pub canary: Option<CanaryStep>,
-    /// Then: wait until the target runs it, smoke-test every replica.
-    #[serde(serialize_with = "duration_text")]
-    pub sync_timeout: Duration,
-    /// Then, when set: watch, and roll this environment back (only its values file) if it
-    /// goes wrong. A failed rollout of a watched environment rolls back too.
+    /// Then, when set: watch the app (one window for every app of the stage), and roll the
+    /// stage back if it goes wrong. A failed rollout of a watched environment rolls back too.
     pub monitor: Option<MonitorStep>,
-    /// The environment has an analysis, but no window to judge (`--monitor 0`): it is off.
+    /// The app has an analysis here, but no window to judge (`--monitor 0`): it is off.
     pub analysis_off: bool,
 }
 
-/// A whole promotion, planned.
+/// One environment's part of a promotion, in the order it runs: one window gate, one
+/// approval, one GitOps commit for every app, their rollouts in dependency order, one watch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PromotionPlan {
+pub struct Stage {
+    pub env: EnvName,
+    pub namespace: String,
+    pub window: WindowGate,
+    pub approval: ApprovalStep,
+    /// In dependency order.
+    pub apps: Vec<AppStage>,
+    /// Then: wait until the target runs it, smoke-test every replica.
+    #[serde(serialize_with = "duration_text")]
+    pub sync_timeout: Duration,
+}
+
+impl Stage {
+    /// The watch's rhythm (every app of a stage shares the environment's), when watched.
+    pub fn monitor(&self) -> Option<&MonitorStep> {
+        self.apps.iter().find_map(|a| a.monitor.as_ref())
+    }
+}
+
+/// One app's build in a promotion.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppMove {
+    pub app: AppName,
     pub sha: GitSha,
     pub digest: Digest,
     /// The environment the build comes from.
     pub source: EnvName,
+}
+
+/// A whole promotion, planned: a release of one app's build or of several apps' builds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PromotionPlan {
+    /// What approvals of this promotion are bound to: the build's SHA when one app moves;
+    /// for several, the release's own id ([`release_id`]).
+    pub release: GitSha,
+    /// In dependency order.
+    pub apps: Vec<AppMove>,
     pub requested_by: Person,
     /// The GitOps revision the plan was made at.
     pub tip: GitSha,
@@ -199,108 +176,152 @@ pub struct PromotionPlan {
     pub stages: Vec<Stage>,
 }
 
+impl PromotionPlan {
+    /// `app@short` for each app, as messages name the release.
+    pub fn describe(&self) -> String {
+        self.apps
+            .iter()
+            .map(|m| format!("{}@{}", m.app, m.sha.short()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// What the registry and the attachment store answered for one app's build.
+#[derive(Debug, Clone, Copy)]
+pub struct Found<'a> {
+    pub app: &'a AppName,
+    /// Its digest, or `None` when the registry has no such image.
+    pub digest: Option<&'a Digest>,
+    /// The signatures and SBOM found for that digest, read when an environment of the
+    /// promotion requires them; `None`: not read, which any such requirement refuses.
+    pub supply_chain: Option<&'a Evidence>,
+}
+
 /// Everything a plan is made from.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
     pub config: &'a PipelineConfig,
     pub snapshot: &'a Snapshot,
-    /// What the registry answered for the build: its digest, or `None` when it has no such
-    /// image.
-    pub digest: Option<&'a Digest>,
-    /// The signatures and SBOM found for that digest, read when an environment of the
-    /// promotion requires them; `None`: not read, which any such requirement refuses.
-    pub supply_chain: Option<&'a Evidence>,
+    /// For each app of the choice.
+    pub found: &'a [Found<'a>],
     pub now: DateTime<Utc>,
     /// Where the environments run: some steps (a canary) only the local target carries out.
     pub target: TargetKind,
 }
 
-/// Plans the promotion `choice` made for `request`: every refusal that can be known before a
-/// write is found here.
+/// Plans the promotion `choices` made for `request`: every refusal that can be known before a
+/// write is found here, and a refusal for one app refuses the release, naming the app.
 pub fn plan(
     facts: Facts<'_>,
     request: &Request,
-    choice: &Choice,
+    choices: &[Choice],
 ) -> Result<PromotionPlan, Refusal> {
     let Facts {
         config,
         snapshot,
-        digest,
-        supply_chain: found,
+        found,
         now,
         target,
     } = facts;
-    let sha = &choice.sha;
     let mut checks = Vec::new();
-    let Some(digest) = digest else {
-        return Err(Refusal::ImageNotFound {
-            image: format!("{}:{sha}", config.image.repository),
+    let mut moves = Vec::new();
+    let mut app_stages: Vec<(EnvName, AppStage)> = Vec::new();
+    for choice in choices {
+        let app = config
+            .apps
+            .iter()
+            .find(|a| a.name == choice.app)
+            .unwrap_or_else(|| &config.apps[0]);
+        let facts = found.iter().find(|f| f.app == &choice.app);
+        let digest = check_app(config, snapshot, app, choice, facts, &mut checks)?;
+        let evidence = facts
+            .and_then(|f| f.supply_chain)
+            .cloned()
+            .unwrap_or_else(|| Evidence::not_read(digest.clone()));
+        let recorded = recorded_scan(
+            snapshot.history(&app.name, &config.first().name),
+            &app.name,
+            &choice.sha,
+        );
+        for name in &choice.chain {
+            let env = &config.for_app(app, name);
+            let named = |r: Refusal| r.for_app(&app.name, config.apps.len());
+            if let Some(max_age) = env.scan_max_age {
+                evidence_gate(&config.scan, recorded.as_ref(), now.timestamp(), max_age).map_err(
+                    |reason| {
+                        named(Refusal::ScanEvidence {
+                            env: name.to_string(),
+                            sha: choice.sha.to_string(),
+                            reason,
+                        })
+                    },
+                )?;
+                checks.push(Check {
+                    check: "scan evidence",
+                    detail: format!(
+                        "{}{name}: a scan younger than {} passes the scan policy",
+                        prefix(&app.name, config),
+                        humantime::format_duration(max_age)
+                    ),
+                });
+            }
+            if let Some(detail) =
+                supply_chain::gate(name, config.requirements(name), &digest, &evidence)
+                    .map_err(named)?
+            {
+                checks.push(Check {
+                    check: "supply chain",
+                    detail: format!("{}{detail}", prefix(&app.name, config)),
+                });
+            }
+            let mut stage = app_stage(config, snapshot, env, &app.name, &choice.sha, &digest);
+            stage.canary = canary::step(env, target).map_err(named)?;
+            (stage.monitor, stage.analysis_off) =
+                sizing::monitor(env, request.monitor, target).map_err(named)?;
+            app_stages.push((name.clone(), stage));
+        }
+        moves.push(AppMove {
+            app: app.name.clone(),
+            sha: choice.sha.clone(),
+            digest,
+            source: choice.source.clone(),
         });
+    }
+    let release = match moves.as_slice() {
+        [one] => one.sha.clone(),
+        several => release_id(
+            &several
+                .iter()
+                .map(|m| (m.app.clone(), m.sha.clone()))
+                .collect::<Vec<_>>(),
+        ),
     };
-    checks.push(Check {
-        check: "registry",
-        detail: format!("{}:{sha} is {digest}", config.image.repository),
-    });
-    if let Some(block) = snapshot.records.block(sha) {
-        return Err(Refusal::Blocked {
-            sha: sha.to_string(),
-            by: block.by.to_string(),
-            at: block.at.to_rfc3339(),
-            reason: block.reason.to_string(),
-        });
-    }
-    checks.push(Check {
-        check: "not blocked",
-        detail: format!("no rollback blocked {}", sha.short()),
-    });
-    if !ran(snapshot.history(&choice.source), sha) {
-        return Err(Refusal::NotInPrevious {
-            sha: sha.to_string(),
-            env: choice.source.to_string(),
-        });
-    }
-    checks.push(Check {
-        check: "ran before",
-        detail: format!("{} ran in {}", sha.short(), choice.source),
-    });
-    let found = found
-        .cloned()
-        .unwrap_or_else(|| Evidence::not_read(digest.clone()));
-    let recorded = recorded_scan(snapshot.history(&config.first().name), sha);
     let mut stages = Vec::new();
-    for name in &choice.chain {
-        let env = environment(config, name);
-        if let Some(max_age) = env.scan_max_age {
-            evidence(&config.scan, recorded.as_ref(), now.timestamp(), max_age).map_err(
-                |reason| Refusal::ScanEvidence {
-                    env: name.to_string(),
-                    sha: sha.to_string(),
-                    reason,
-                },
-            )?;
-            checks.push(Check {
-                check: "scan evidence",
-                detail: format!(
-                    "{name}: a scan younger than {} passes the scan policy",
-                    humantime::format_duration(max_age)
-                ),
+    for env in &config.environments {
+        let apps: Vec<AppStage> = app_stages
+            .iter()
+            .filter(|(e, _)| e == &env.name)
+            .map(|(_, s)| s.clone())
+            .collect();
+        if apps.is_empty() {
+            continue;
+        }
+        if apps.len() > 1 && apps.iter().any(|a| a.canary.is_some()) {
+            return Err(Refusal::CanaryRelease {
+                env: env.name.to_string(),
+                apps: apps
+                    .iter()
+                    .map(|a| a.app.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
-        if let Some(detail) = supply_chain::gate(name, config.requirements(name), digest, &found)? {
-            checks.push(Check {
-                check: "supply chain",
-                detail,
-            });
-        }
-        let mut stage = stage(config, snapshot, request, env, sha, digest, now)?;
-        stage.canary = canary::step(env, target)?;
-        (stage.monitor, stage.analysis_off) = sizing::monitor(env, request.monitor, target)?;
-        stages.push(stage);
+        stages.push(stage(config, snapshot, request, env, apps, &release, now));
     }
     Ok(PromotionPlan {
-        sha: sha.clone(),
-        digest: digest.clone(),
-        source: choice.source.clone(),
+        release,
+        apps: moves,
         requested_by: request.requested_by.clone(),
         tip: snapshot.tip.clone(),
         planned_at: now,
@@ -309,102 +330,92 @@ pub fn plan(
     })
 }
 
-fn environment<'c>(config: &'c PipelineConfig, name: &EnvName) -> &'c EnvironmentConfig {
-    config
-        .environments
-        .iter()
-        .find(|e| &e.name == name)
-        .unwrap_or_else(|| config.first())
+/// `app: ` where several apps are configured, so each check names its app.
+fn prefix(app: &AppName, config: &PipelineConfig) -> String {
+    if config.apps.len() > 1 {
+        format!("{app}: ")
+    } else {
+        String::new()
+    }
 }
 
-fn stage(
+/// The checks of one app's build that do not depend on an environment: in the registry, not
+/// blocked, ran where it comes from. Returns its digest.
+fn check_app(
     config: &PipelineConfig,
     snapshot: &Snapshot,
-    request: &Request,
-    env: &EnvironmentConfig,
-    sha: &GitSha,
-    digest: &Digest,
-    now: DateTime<Utc>,
-) -> Result<Stage, Refusal> {
-    let application = config.application(&env.name);
-    let path = config.values_path(&env.name);
-    let keys: Vec<KeyEdit> = [
-        ("image.tag", sha.as_str()),
-        ("image.digest", digest.as_str()),
-    ]
-    .into_iter()
-    .map(|(key, to)| KeyEdit {
-        key: key.to_owned(),
-        from: snapshot
-            .values(&env.name)
-            .and_then(|d| d.get(key))
-            .unwrap_or_default()
-            .to_owned(),
-        to: to.to_owned(),
-    })
-    .collect();
-    let diff = match snapshot.values(&env.name) {
-        Some(doc) => {
-            let set: Vec<(&str, Scalar)> = keys
-                .iter()
-                .map(|k| (k.key.as_str(), Scalar::str(&k.to)))
-                .collect();
-            // A values file without these keys is refused when the write is tried; the plan
-            // shows no diff for it.
-            doc.with(&set)
-                .map(|edited| diff(doc.text(), edited.text()))
-                .unwrap_or_default()
-        }
-        None => Vec::new(),
+    app: &AppConfig,
+    choice: &Choice,
+    found: Option<&Found<'_>>,
+    checks: &mut Vec<Check>,
+) -> Result<Digest, Refusal> {
+    let sha = &choice.sha;
+    let named = |r: Refusal| r.for_app(&app.name, config.apps.len());
+    let Some(digest) = found.and_then(|f| f.digest) else {
+        return Err(named(Refusal::ImageNotFound {
+            image: format!("{}:{sha}", app.repository),
+        }));
     };
-    let decision = window::decide(
-        &snapshot.windows,
-        &application,
-        &env.namespace,
-        now,
-        SyncPurpose::Promotion,
-    );
-    let rule = ApprovalRule {
-        required: env.approvals,
-        approvers: &env.approvers,
-    };
-    let approvals = snapshot.records.approvals_for(&env.name, sha);
-    Ok(Stage {
-        env: env.name.clone(),
-        application,
-        namespace: env.namespace.clone(),
-        window: promotion_gate(&decision, request.break_glass.as_ref()),
-        approval: ApprovalStep {
-            required: env.approvals,
-            approvers: env.approvers.clone(),
-            status: gate(&rule, &env.name, sha, &request.requested_by, &approvals),
-            timeout: env.approval_timeout,
-        },
-        edit: ValuesEdit { path, keys, diff },
-        canary: None,
-        sync_timeout: env.sync_timeout,
-        monitor: None,
-        analysis_off: false,
-    })
+    checks.push(Check {
+        check: "registry",
+        detail: format!("{}:{sha} is {digest}", app.repository),
+    });
+    if let Some(block) = snapshot.records.block(&app.name, sha) {
+        return Err(named(Refusal::Blocked {
+            sha: sha.to_string(),
+            by: block.by.to_string(),
+            at: block.at.to_rfc3339(),
+            reason: block.reason.to_string(),
+        }));
+    }
+    checks.push(Check {
+        check: "not blocked",
+        detail: format!(
+            "{}no rollback blocked {}",
+            prefix(&app.name, config),
+            sha.short()
+        ),
+    });
+    if !ran(snapshot.history(&app.name, &choice.source), &app.name, sha) {
+        return Err(named(Refusal::NotInPrevious {
+            sha: sha.to_string(),
+            env: choice.source.to_string(),
+        }));
+    }
+    checks.push(Check {
+        check: "ran before",
+        detail: format!(
+            "{}{} ran in {}",
+            prefix(&app.name, config),
+            sha.short(),
+            choice.source
+        ),
+    });
+    Ok(digest.clone())
 }
 
-/// Whether a commit in `history` put `sha` into the environment.
-fn ran(history: &[CommitRecord], sha: &GitSha) -> bool {
+/// Whether a commit in `app`'s `history` put `sha` into the environment.
+fn ran(history: &[CommitRecord], app: &AppName, sha: &GitSha) -> bool {
     history
         .iter()
-        .any(|c| c.trailer(keys::IMAGE_SHA) == Some(sha.as_str()))
+        .any(|c| c.build_of(app.as_str()) == Some(sha.as_str()))
 }
 
-/// The newest scan of `sha` recorded in the first environment's history.
-pub fn recorded_scan(history: &[CommitRecord], sha: &GitSha) -> Option<RecordedScan> {
+/// The newest scan of `app`'s build `sha` recorded in the first environment's history.
+pub fn recorded_scan(
+    history: &[CommitRecord],
+    app: &AppName,
+    sha: &GitSha,
+) -> Option<RecordedScan> {
     history.iter().find_map(|c| {
-        if c.trailer(keys::IMAGE_SHA) != Some(sha.as_str()) {
+        if c.build_of(app.as_str()) != Some(sha.as_str()) {
             return None;
         }
+        let (all, fixable) = c.scan_of(app.as_str());
         Some(RecordedScan {
             time: c.time,
-            all: c.trailer(keys::SCAN).and_then(Counts::parse),
-            fixable: Counts::parse(c.trailer(keys::SCAN_FIXABLE)?)?,
+            all: all.and_then(Counts::parse),
+            fixable: Counts::parse(fixable?)?,
         })
     })
 }
@@ -426,14 +437,21 @@ pub fn window_now(
     break_glass: Option<&Reason>,
     now: DateTime<Utc>,
 ) -> Result<WindowGate, Refusal> {
-    let decision = window::decide(
-        windows,
-        &stage.application,
-        &stage.namespace,
-        now,
-        SyncPurpose::Promotion,
-    );
-    match promotion_gate(&decision, break_glass) {
+    let gates = stage
+        .apps
+        .iter()
+        .map(|a| {
+            let decision = window::decide(
+                windows,
+                &a.application,
+                &stage.namespace,
+                now,
+                SyncPurpose::Promotion,
+            );
+            promotion_gate(&decision, break_glass)
+        })
+        .collect();
+    match merge_windows(gates) {
         WindowGate::Closed { by, opens_at } => Err(Refusal::WindowClosed {
             env: stage.env.to_string(),
             by,

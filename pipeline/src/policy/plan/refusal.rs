@@ -2,13 +2,28 @@
 
 /// Why a promotion is refused before anything is written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[allow(clippy::large_enum_variant)]
 pub enum Refusal {
     #[error(
         "{env} is the first environment: builds reach it through `cargo xtask ci`, not promote"
     )]
     NotPromotable { env: String },
-    #[error("{env} runs no build yet; promote needs --sha or a build running there")]
-    NothingToPromote { env: String },
+    #[error("{app} runs no build in {env} yet; promote needs --sha or a build running there")]
+    NothingToPromote { app: String, env: String },
+    #[error(
+        "every app in {env} already runs what {from} runs: nothing to promote (name one with --app, or a build with --sha)"
+    )]
+    UpToDate { env: String, from: String },
+    #[error(
+        "{env} has a canary, which moves one app at a time, and this release moves {apps}; promote them one by one with --app"
+    )]
+    CanaryRelease { env: String, apps: String },
+    #[error("{app}: {refusal}; the release is refused, nothing was written")]
+    App {
+        app: String,
+        #[source]
+        refusal: Box<Refusal>,
+    },
     #[error("{image} is not in the registry; build and push it first (`cargo xtask ci`)")]
     ImageNotFound { image: String },
     #[error(
@@ -90,4 +105,27 @@ pub enum Refusal {
         bound: f64,
         target: crate::model::TargetKind,
     },
+}
+
+impl Refusal {
+    /// This refusal, naming `app` where several apps are configured (a refusal for one app
+    /// refuses the release).
+    pub fn for_app(self, app: &crate::model::AppName, apps: usize) -> Self {
+        if apps > 1 {
+            Self::App {
+                app: app.to_string(),
+                refusal: Box::new(self),
+            }
+        } else {
+            self
+        }
+    }
+
+    /// The refusal itself, without the app it names.
+    pub fn inner(&self) -> &Self {
+        match self {
+            Self::App { refusal, .. } => refusal.inner(),
+            other => other,
+        }
+    }
 }

@@ -9,11 +9,33 @@ use crate::policy::freeze::WindowGate;
 impl fmt::Display for PromotionPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = self.stages.last().map(|s| s.env.as_str()).unwrap_or("?");
-        writeln!(
-            f,
-            "Plan: promote {} ({}) from {} to {target}, requested by {}",
-            self.sha, self.digest, self.source, self.requested_by
-        )?;
+        match self.apps.as_slice() {
+            [one] => writeln!(
+                f,
+                "Plan: promote {} ({}) from {} to {target}, requested by {}",
+                one.sha, one.digest, one.source, self.requested_by
+            )?,
+            several => {
+                writeln!(
+                    f,
+                    "Plan: promote a release of {} apps to {target}, requested by {}",
+                    several.len(),
+                    self.requested_by
+                )?;
+                writeln!(
+                    f,
+                    "  release {} (what approvals are bound to)",
+                    self.release
+                )?;
+                for m in several {
+                    writeln!(
+                        f,
+                        "  - {} {} ({}) from {}",
+                        m.app, m.sha, m.digest, m.source
+                    )?;
+                }
+            }
+        }
         writeln!(
             f,
             "  planned at {} from GitOps revision {}",
@@ -59,54 +81,99 @@ impl fmt::Display for Stage {
             ),
         };
         writeln!(f, "   approval: {approval}")?;
-        if self.edit.diff.is_empty() {
-            writeln!(
-                f,
-                "   values:   {} already names this build",
-                self.edit.path
-            )?;
-        } else {
-            writeln!(f, "   values:   {}", self.edit.path)?;
-            for line in &self.edit.diff {
-                writeln!(f, "      {line}")?;
-            }
-        }
-        if let Some(canary) = &self.canary {
-            writeln!(
-                f,
-                "   canary:   start one replica of it beside the old ones; compare them for {} by the analysis thresholds; pass: roll the rest, fail: roll {} back",
-                humantime::format_duration(canary.window),
-                self.env
-            )?;
-            if let Some(analysis) = &canary.analysis {
-                writeln!(f, "             evidence: {analysis}")?;
-            }
-        }
-        writeln!(
-            f,
-            "   deploy:   wait until {} runs it (up to {}), smoke-test every replica",
-            self.env,
-            humantime::format_duration(self.sync_timeout)
-        )?;
-        match &self.monitor {
-            Some(m) => {
+        let several = self.apps.len() > 1;
+        for app in &self.apps {
+            let name = if several {
+                format!("{}: ", app.app)
+            } else {
+                String::new()
+            };
+            if app.edit.diff.is_empty() {
                 writeln!(
                     f,
-                    "   monitor:  watch for {} (every {}); roll {} back after {} failing round(s) in a row",
-                    humantime::format_duration(m.duration),
-                    humantime::format_duration(m.interval),
-                    self.env,
-                    m.failures
+                    "   values:   {name}{} already names this build",
+                    app.edit.path
                 )?;
-                match &m.analysis {
-                    Some(analysis) => {
-                        writeln!(f, "   analysis: {}", analysis.thresholds)?;
-                        writeln!(f, "   evidence: {analysis}")
-                    }
-                    None => writeln!(f, "   analysis: none (health only)"),
+            } else {
+                writeln!(f, "   values:   {name}{}", app.edit.path)?;
+                for line in &app.edit.diff {
+                    writeln!(f, "      {line}")?;
                 }
             }
-            None if self.analysis_off => writeln!(
+        }
+        if several {
+            writeln!(f, "   commit:   one GitOps commit for every app above")?;
+        }
+        for app in &self.apps {
+            if let Some(canary) = &app.canary {
+                writeln!(
+                    f,
+                    "   canary:   start one replica of it beside the old ones; compare them for {} by the analysis thresholds; pass: roll the rest, fail: roll {} back",
+                    humantime::format_duration(canary.window),
+                    self.env
+                )?;
+                if let Some(analysis) = &canary.analysis {
+                    writeln!(f, "             evidence: {analysis}")?;
+                }
+            }
+        }
+        let order = self
+            .apps
+            .iter()
+            .map(|a| a.app.as_str())
+            .collect::<Vec<_>>()
+            .join(", then ");
+        if several {
+            writeln!(
+                f,
+                "   deploy:   in dependency order ({order}): wait until {} runs each (up to {}), smoke-test every replica",
+                self.env,
+                humantime::format_duration(self.sync_timeout)
+            )?;
+        } else {
+            writeln!(
+                f,
+                "   deploy:   wait until {} runs it (up to {}), smoke-test every replica",
+                self.env,
+                humantime::format_duration(self.sync_timeout)
+            )?;
+        }
+        match self.monitor() {
+            Some(m) => {
+                let what = if several {
+                    "every app"
+                } else {
+                    &self.env.to_string()
+                };
+                writeln!(
+                    f,
+                    "   monitor:  watch {what} for {} (every {}); roll {} back after {} failing round(s) in a row",
+                    humantime::format_duration(m.duration),
+                    humantime::format_duration(m.interval),
+                    if several {
+                        "every app of the release"
+                    } else {
+                        self.env.as_str()
+                    },
+                    m.failures
+                )?;
+                for app in &self.apps {
+                    let name = if several {
+                        format!("{}: ", app.app)
+                    } else {
+                        String::new()
+                    };
+                    match app.monitor.as_ref().and_then(|m| m.analysis.as_ref()) {
+                        Some(analysis) => {
+                            writeln!(f, "   analysis: {name}{}", analysis.thresholds)?;
+                            writeln!(f, "   evidence: {name}{analysis}")?;
+                        }
+                        None => writeln!(f, "   analysis: {name}none (health only)")?,
+                    }
+                }
+                Ok(())
+            }
+            None if self.apps.iter().any(|a| a.analysis_off) => writeln!(
                 f,
                 "   monitor:  none (--monitor 0); analysis off: nothing judges the build after the write"
             ),

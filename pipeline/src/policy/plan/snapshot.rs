@@ -1,7 +1,7 @@
 //! What a plan is made from: the GitOps state and records, read once at one tip.
 
 use crate::audit::CommitRecord;
-use crate::model::{EnvName, GitSha, RecordSet};
+use crate::model::{AppName, EnvName, GitSha, RecordSet};
 use crate::policy::window::SyncWindow;
 use crate::values::Document;
 
@@ -9,32 +9,35 @@ use crate::values::Document;
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub tip: GitSha,
-    /// Every environment's values file at the tip, in promotion order.
-    pub values: Vec<(EnvName, Document)>,
-    /// Every environment's values-file history at the tip, newest first.
-    pub history: Vec<(EnvName, Vec<CommitRecord>)>,
-    /// The sync windows of the AppProject at the tip.
+    /// Every app's values file of every environment at the tip, in promotion order.
+    pub values: Vec<(AppName, EnvName, Document)>,
+    /// Every app's values-file history of every environment at the tip, newest first.
+    pub history: Vec<(AppName, EnvName, Vec<CommitRecord>)>,
+    /// The sync windows of the AppProjects at the tip.
     pub windows: Vec<SyncWindow>,
     pub records: RecordSet,
 }
 
 impl Snapshot {
-    pub fn values(&self, env: &EnvName) -> Option<&Document> {
-        self.values.iter().find(|(e, _)| e == env).map(|(_, d)| d)
+    pub fn values(&self, app: &AppName, env: &EnvName) -> Option<&Document> {
+        self.values
+            .iter()
+            .find(|(a, e, _)| a == app && e == env)
+            .map(|(_, _, d)| d)
     }
 
-    /// The build an environment's values name (empty when never deployed).
-    pub fn tag(&self, env: &EnvName) -> &str {
-        self.values(env)
+    /// The build `app`'s values name in `env` (empty when never deployed).
+    pub fn tag(&self, app: &AppName, env: &EnvName) -> &str {
+        self.values(app, env)
             .and_then(|d| d.get("image.tag"))
             .unwrap_or_default()
     }
 
-    pub fn history(&self, env: &EnvName) -> &[CommitRecord] {
+    pub fn history(&self, app: &AppName, env: &EnvName) -> &[CommitRecord] {
         self.history
             .iter()
-            .find(|(e, _)| e == env)
-            .map(|(_, h)| h.as_slice())
+            .find(|(a, e, _)| a == app && e == env)
+            .map(|(_, _, h)| h.as_slice())
             .unwrap_or_default()
     }
 }

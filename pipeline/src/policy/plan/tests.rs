@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::audit::keys;
 use crate::model::{Approval, Block, RecordSet};
 use crate::values::Document;
 
@@ -49,11 +50,16 @@ fn digest(c: char) -> Digest {
         .expect("digest")
 }
 
-fn values(env: &str, tag: &str) -> (EnvName, Document) {
+fn app() -> AppName {
+    "paktech-app".parse().expect("app")
+}
+
+fn values(env: &str, tag: &str) -> (AppName, EnvName, Document) {
     let text = format!(
         "image:\n  repository: paktech-app\n  tag: \"{tag}\"\n  digest: \"\"\nreplicaCount: 1\n"
     );
     (
+        app(),
         self::env(env),
         Document::parse(format!("apps/paktech-app/{env}/values.yaml"), text).expect("yaml"),
     )
@@ -92,14 +98,17 @@ fn snapshot() -> Snapshot {
         ],
         history: vec![
             (
+                app(),
                 env("dev"),
                 vec![commit(SHA, noon.timestamp() - 600, Some(CLEAN))],
             ),
             (
+                app(),
                 env("staging"),
                 vec![commit(SHA, noon.timestamp() - 300, None)],
             ),
             (
+                app(),
                 env("prod"),
                 vec![commit(OLD, noon.timestamp() - 86_400, None)],
             ),
@@ -112,6 +121,7 @@ fn snapshot() -> Snapshot {
 fn request(target: &str, build: Option<&str>) -> Request {
     Request {
         env: env(target),
+        apps: Vec::new(),
         sha: build.map(sha),
         requested_by: "alice".parse().expect("person"),
         break_glass: None,
@@ -125,19 +135,47 @@ fn plan_at(
     request: &Request,
     now: &str,
 ) -> Result<PromotionPlan, Refusal> {
-    let choice = choose(config, snapshot, request)?;
     let d = digest('a');
+    planned(
+        config,
+        snapshot,
+        request,
+        Some(&d),
+        None,
+        now,
+        TargetKind::Local,
+    )
+}
+
+/// Plans `request` with every chosen app's build found as `digest` with `evidence`.
+fn planned(
+    config: &PipelineConfig,
+    snapshot: &Snapshot,
+    request: &Request,
+    digest: Option<&Digest>,
+    evidence: Option<&Evidence>,
+    now: &str,
+    target: TargetKind,
+) -> Result<PromotionPlan, Refusal> {
+    let choices = choose(config, snapshot, request)?;
+    let found: Vec<Found<'_>> = choices
+        .iter()
+        .map(|c| Found {
+            app: &c.app,
+            digest,
+            supply_chain: evidence,
+        })
+        .collect();
     plan(
         Facts {
             config,
             snapshot,
-            digest: Some(&d),
-            supply_chain: None,
+            found: &found,
             now: now.parse().expect("time"),
-            target: TargetKind::Local,
+            target,
         },
         request,
-        &choice,
+        &choices,
     )
 }
 
@@ -146,13 +184,17 @@ fn choosing_the_build_and_the_environments() {
     let config = config("");
     let mut snap = snapshot();
     // The default build is what the previous environment runs.
-    let choice = choose(&config, &snap, &request("prod", None)).expect("choice");
+    let choice = choose(&config, &snap, &request("prod", None))
+        .expect("choice")
+        .remove(0);
     assert_eq!(choice.sha, sha(SHA));
     assert_eq!(choice.chain, vec![env("prod")]);
     assert_eq!(choice.source, env("staging"));
     // Staging does not run it yet: the promotion walks staging first, from dev.
     snap.values[1] = values("staging", OLD);
-    let choice = choose(&config, &snap, &request("prod", Some(SHA))).expect("choice");
+    let choice = choose(&config, &snap, &request("prod", Some(SHA)))
+        .expect("choice")
+        .remove(0);
     assert_eq!(choice.chain, vec![env("staging"), env("prod")]);
     assert_eq!(choice.source, env("dev"));
     // The first environment is not promoted into; an empty previous environment has no build.
@@ -172,25 +214,14 @@ fn refusals_before_any_write() {
     let config = config("");
     let snap = snapshot();
     let req = request("prod", Some(SHA));
-    let choice = choose(&config, &snap, &req).expect("choice");
     let now: DateTime<Utc> = NOON.parse().expect("time");
-    let not_found = plan(
-        Facts {
-            config: &config,
-            snapshot: &snap,
-            digest: None,
-            supply_chain: None,
-            now,
-            target: TargetKind::Local,
-        },
-        &req,
-        &choice,
-    );
+    let not_found = planned(&config, &snap, &req, None, None, NOON, TargetKind::Local);
     assert!(matches!(not_found, Err(Refusal::ImageNotFound { .. })));
 
     let mut blocked = snap.clone();
     blocked.records.blocks.push(Block {
         sha: sha(SHA),
+        app: None,
         reason: "rolled back".parse().expect("reason"),
         by: "ci".parse().expect("person"),
         at: now,
@@ -202,7 +233,7 @@ fn refusals_before_any_write() {
     ));
 
     let mut unproven = snap.clone();
-    unproven.history[1].1.clear();
+    unproven.history[1].2.clear();
     assert_eq!(
         plan_at(&config, &unproven, &req, NOON).expect_err("never ran"),
         Refusal::NotInPrevious {
@@ -236,7 +267,7 @@ fn a_plan_names_each_gate_edit_and_step() {
         GateStatus::Waiting { need: 1, may_approve, .. } if may_approve == "anyone but alice"
     ));
     assert_eq!(
-        prod.edit.keys,
+        prod.apps[0].edit.keys,
         vec![
             KeyEdit {
                 key: "image.tag".to_owned(),
@@ -251,7 +282,7 @@ fn a_plan_names_each_gate_edit_and_step() {
         ]
     );
     assert_eq!(
-        prod.edit.diff,
+        prod.apps[0].edit.diff,
         vec![
             format!("-  tag: \"{OLD}\""),
             format!("+  tag: \"{SHA}\""),
@@ -259,12 +290,9 @@ fn a_plan_names_each_gate_edit_and_step() {
             format!("+  digest: \"{}\"", digest('a')),
         ]
     );
+    assert_eq!(prod.monitor().map(|m| m.duration.as_secs()), Some(300));
     assert_eq!(
-        prod.monitor.as_ref().map(|m| m.duration.as_secs()),
-        Some(300)
-    );
-    assert_eq!(
-        prod.monitor.as_ref().and_then(|m| m.analysis.as_ref()),
+        prod.monitor().and_then(|m| m.analysis.as_ref()),
         None,
         "no [environments.analysis]: health only"
     );
@@ -283,7 +311,7 @@ fn a_plan_names_each_gate_edit_and_step() {
     assert!(
         matches!(&planned.stages[0].approval.status, GateStatus::Approved { by } if by[0].as_str() == "bob")
     );
-    assert_eq!(planned.stages[0].monitor, None);
+    assert_eq!(planned.stages[0].monitor(), None);
 
     // The human form names every step.
     let text = planned.to_string();
@@ -349,7 +377,7 @@ fn the_json_form_serialises() {
     let planned = plan_at(&config, &snapshot(), &request("prod", Some(SHA)), NOON).expect("plan");
     let json = serde_json::to_value(&planned).expect("json");
     assert_eq!(json["stages"][0]["env"], "prod");
-    assert_eq!(json["stages"][0]["monitor"]["duration"], "5m");
+    assert_eq!(json["stages"][0]["apps"][0]["monitor"]["duration"], "5m");
     assert_eq!(json["stages"][0]["window"]["window"], "open");
     assert_eq!(json["stages"][0]["approval"]["status"]["status"], "waiting");
 }
@@ -363,20 +391,8 @@ fn plan_for(
     let snap = snapshot();
     let mut req = request("prod", Some(SHA));
     req.monitor = monitor;
-    let choice = choose(config, &snap, &req)?;
     let d = digest('a');
-    plan(
-        Facts {
-            config,
-            snapshot: &snap,
-            digest: Some(&d),
-            supply_chain: None,
-            now: NOON.parse().expect("time"),
-            target,
-        },
-        &req,
-        &choice,
-    )
+    planned(config, &snap, &req, Some(&d), None, NOON, target)
 }
 
 mod canary;
@@ -386,7 +402,7 @@ fn the_watch_carries_the_analysis_thresholds_in_words() {
         "[environments.analysis]\nmax_error_ratio = 0.05\nmax_p99 = \"250ms\"\nmin_requests = 50\nbaseline_error_factor = 2.0\nbaseline_p99_factor = 3.0\ninconclusive = \"extend\"\nload_rate = 7.0\n",
     );
     let planned = plan_at(&config, &snapshot(), &request("prod", Some(SHA)), NOON).expect("plan");
-    let monitor = planned.stages[0].monitor.as_ref().expect("watched");
+    let monitor = planned.stages[0].monitor().expect("watched");
     let words = "error ratio ≤ 0.05 and p99 ≤ 250ms, overall and per route; ≤ 2× the previous build's error ratio, ≤ 3× its p99; at least 50 requests, else extend once; 7 synthetic requests/s";
     let analysis = monitor.analysis.as_ref().expect("analysed");
     assert_eq!(analysis.thresholds, words);
@@ -407,20 +423,16 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
     ));
     let snap = snapshot();
     let req = request("prod", Some(SHA));
-    let choice = choose(&config, &snap, &req).expect("choice");
     let d = digest('a');
     let with = |evidence: &Evidence| {
-        plan(
-            Facts {
-                config: &config,
-                snapshot: &snap,
-                digest: Some(&d),
-                supply_chain: Some(evidence),
-                now: NOON.parse().expect("time"),
-                target: TargetKind::Local,
-            },
+        planned(
+            &config,
+            &snap,
             &req,
-            &choice,
+            Some(&d),
+            Some(evidence),
+            NOON,
+            TargetKind::Local,
         )
     };
     let unsigned = Evidence {
@@ -433,8 +445,8 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
         signatures: Ok(vec![Ok("keys/cosign.pub (sha256:0011)".to_owned())]),
         ..unsigned
     };
-    let planned = with(&signed).expect("signed and with an SBOM");
-    let check = planned
+    let signed_plan = with(&signed).expect("signed and with an SBOM");
+    let check = signed_plan
         .checks
         .iter()
         .find(|c| c.check == "supply chain")
@@ -451,18 +463,16 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
     );
     // Staging requires nothing: no evidence needed to plan a promotion there.
     let staging = request("staging", Some(SHA));
-    let choice = choose(&config, &snap, &staging).expect("choice");
-    plan(
-        Facts {
-            config: &config,
-            snapshot: &snap,
-            digest: Some(&d),
-            supply_chain: None,
-            now: NOON.parse().expect("time"),
-            target: TargetKind::Local,
-        },
+    planned(
+        &config,
+        &snap,
         &staging,
-        &choice,
+        Some(&d),
+        None,
+        NOON,
+        TargetKind::Local,
     )
     .expect("staging requires no evidence");
 }
+
+mod release;

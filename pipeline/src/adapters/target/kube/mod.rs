@@ -175,6 +175,14 @@ impl KubeTarget {
         &self.app
     }
 
+    /// The same cluster seen through another app: its Deployment, pods and Applications.
+    pub fn for_app(&self, app: &crate::model::AppName) -> Self {
+        Self {
+            app: app.to_string(),
+            ..self.clone()
+        }
+    }
+
     /// The Argo CD Application of `env`.
     pub fn application(&self, env: &EnvName) -> String {
         argo::application_name(&self.app, env.as_str())

@@ -19,7 +19,7 @@ fn a_canary_is_a_step_of_its_stage_on_the_local_target() {
     let planned = plan_on(&config(CANARY), TargetKind::Local).expect("plan");
     let prod = &planned.stages[0];
     assert_eq!(
-        prod.canary.as_ref().map(|c| c.window),
+        prod.apps[0].canary.as_ref().map(|c| c.window),
         Some(Duration::from_secs(30))
     );
     let text = planned.to_string();
@@ -32,11 +32,11 @@ fn a_canary_is_a_step_of_its_stage_on_the_local_target() {
     // Before the deploy line: the canary comes first.
     assert!(text.find("canary:") < text.find("deploy:"), "{text}");
     let json = serde_json::to_value(&planned).expect("json");
-    assert_eq!(json["stages"][0]["canary"]["window"], "30s");
+    assert_eq!(json["stages"][0]["apps"][0]["canary"]["window"], "30s");
 
     // Without the setting there is no canary step.
     let plain = plan_on(&config(""), TargetKind::Local).expect("plan");
-    assert_eq!(plain.stages[0].canary, None);
+    assert_eq!(plain.stages[0].apps[0].canary, None);
     assert!(!plain.to_string().contains("canary:"));
     let json = serde_json::to_value(&plain).expect("json");
     assert!(json["stages"][0]["canary"].is_null());

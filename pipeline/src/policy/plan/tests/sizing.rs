@@ -23,7 +23,7 @@ fn minimum() -> u64 {
 }
 
 fn analysis(planned: &PromotionPlan) -> AnalysisStep {
-    let monitor = planned.stages[0].monitor.as_ref().expect("watched");
+    let monitor = planned.stages[0].monitor().expect("watched");
     monitor.analysis.clone().expect("analysed")
 }
 
@@ -43,7 +43,7 @@ fn a_window_that_holds_the_minimum_keeps_its_load_and_prints_the_error_rates() {
     );
     assert!(text.contains(&rates), "{text}");
     let json = serde_json::to_value(&planned).expect("json");
-    let analysis = &json["stages"][0]["monitor"]["analysis"];
+    let analysis = &json["stages"][0]["apps"][0]["monitor"]["analysis"];
     assert_eq!(analysis["minimum"], n);
     assert_eq!(analysis["load_rate"], 7.0);
     assert!(analysis["raised_from"].is_null());
@@ -145,8 +145,8 @@ fn monitor_zero_turns_the_analysis_off_and_says_so() {
         TargetKind::Local,
     )
     .expect("plan");
-    assert!(planned.stages[0].monitor.is_none());
-    assert!(planned.stages[0].analysis_off);
+    assert!(planned.stages[0].monitor().is_none());
+    assert!(planned.stages[0].apps[0].analysis_off);
     let text = planned.to_string();
     assert!(
         text.contains("monitor:  none (--monitor 0); analysis off"),
@@ -154,7 +154,7 @@ fn monitor_zero_turns_the_analysis_off_and_says_so() {
     );
     // Without an analysis a switched-off watch is just none.
     let plain = plan_for(&config(""), Some(Duration::ZERO), TargetKind::Local).expect("plan");
-    assert!(!plain.stages[0].analysis_off);
+    assert!(!plain.stages[0].apps[0].analysis_off);
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn a_canary_gives_each_side_half_the_load_and_needs_the_minimum_on_each() {
     };
     let config = with_canary("60s");
     let planned = plan_for(&config, None, TargetKind::Local).expect("plan");
-    let canary = planned.stages[0].canary.clone().expect("canary");
+    let canary = planned.stages[0].apps[0].canary.clone().expect("canary");
     let step = canary.analysis.expect("analysed");
     let rate = step.load_rate.expect("load");
     assert_eq!(step.raised_from, Some(7.0));

@@ -1,4 +1,4 @@
-//! `paktech-app healthcheck`: asks this container's own `/health`, so an image with no shell
+//! `<service> healthcheck`: asks this container's own `/health`, so an image with no shell
 //! and no curl can still declare a Docker `HEALTHCHECK`.
 
 use std::io::{Read, Write};

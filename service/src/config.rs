@@ -1,4 +1,5 @@
-//! Run-time configuration from the environment; every refusal names the variable.
+//! Run-time configuration every PakTech service reads from its environment; every refusal
+//! names the variable.
 
 use std::time::Duration;
 
@@ -20,6 +21,12 @@ pub struct Config {
     pub shutdown_delay: Duration,
     /// `DRAIN_TIMEOUT_SECONDS`: the longest in-flight requests may take to finish on shutdown.
     pub drain_timeout: Duration,
+}
+
+impl AsRef<Config> for Config {
+    fn as_ref(&self) -> &Config {
+        self
+    }
 }
 
 /// A variable that is set but does not hold what it must.

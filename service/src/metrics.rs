@@ -7,7 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::build_info::{APP_NAME, APP_VERSION, BUILD_SHA};
+use crate::build_info::BuildInfo;
 
 /// Labels of one served request. `route` is the matched pattern, never the raw path,
 /// so that scanning unknown URLs cannot grow the label set without bound.
@@ -39,12 +39,15 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
 }
 
-const LATENCY_BUCKETS: [f64; 12] = [
+/// The latency histogram's bounds (`+Inf` is implicit); the pipeline's metric analysis
+/// simulates answers into the same buckets (`policy::analysis::APP_LATENCY_BUCKETS`).
+pub const LATENCY_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
 impl Metrics {
-    pub fn new(environment: &str) -> Self {
+    /// The registry of the service `build`, serving `environment`.
+    pub fn new(build: &BuildInfo, environment: &str) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -63,9 +66,9 @@ impl Metrics {
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
-                app: APP_NAME.to_owned(),
-                version: APP_VERSION.to_owned(),
-                build_sha: BUILD_SHA.to_owned(),
+                app: build.app.to_owned(),
+                version: build.version.to_owned(),
+                build_sha: build.build_sha.to_owned(),
                 environment: environment.to_owned(),
             })
             .set(1);
