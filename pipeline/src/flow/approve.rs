@@ -3,8 +3,9 @@
 use super::{Error, Pipeline, Result};
 use crate::adapters::gitops::Written;
 use crate::adapters::records::Records;
-use crate::model::{Approval, EnvName, GitSha, Person, Reason};
+use crate::model::{AppName, Approval, EnvName, GitSha, Person, Reason};
 use crate::policy::approval::{ApprovalRule, may_approve};
+use crate::policy::plan::approval_rule;
 
 /// The newest request to promote into `env`: what `approve` without `--sha` approves.
 pub async fn newest_request(
@@ -29,7 +30,8 @@ pub async fn newest_request(
 
 /// Records `approver`'s approval of `sha` for `env`, after checking that somebody asked to
 /// promote exactly that build there (an approval of nothing requested is refused) and that
-/// `approver` may give it.
+/// `approver` may give it: by the rule the promotion's gate applies, the environment's as
+/// each app of the request asks it (`policy::plan::approval_rule`).
 pub async fn approve(
     pipeline: &Pipeline,
     env: &EnvName,
@@ -37,9 +39,8 @@ pub async fn approve(
     approver: &Person,
     comment: Option<String>,
 ) -> Result<Written> {
-    let config = pipeline.config.environment(env.as_str())?;
-    let approvers = config.approvers.clone();
-    let required = config.approvals;
+    let environment = pipeline.config.environment(env.as_str())?.clone();
+    let config = pipeline.config.clone();
     let approval = Approval {
         sha: sha.clone(),
         env: env.clone(),
@@ -60,6 +61,19 @@ pub async fn approve(
                     sha: approval.sha.to_string(),
                 });
             };
+            // The apps the request moves: a release names them; a request of one build is
+            // the only app's (or, from before apps, the environment's alone).
+            let named: Vec<AppName> = request
+                .builds
+                .iter()
+                .filter_map(|b| b.split_once('@').and_then(|(app, _)| app.parse().ok()))
+                .collect();
+            let apps: Vec<&AppName> = if named.is_empty() && config.apps.len() == 1 {
+                vec![&config.apps[0].name]
+            } else {
+                named.iter().collect()
+            };
+            let (required, approvers) = approval_rule(&config, &environment, apps);
             let rule = ApprovalRule {
                 required,
                 approvers: &approvers,

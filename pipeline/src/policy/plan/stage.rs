@@ -98,7 +98,7 @@ pub(super) fn stage(
         })
         .collect();
     let window = merge_windows(gates);
-    let (required, approvers) = approval_rule(config, env, &apps);
+    let (required, approvers) = approval_rule(config, env, apps.iter().map(|a| &a.app));
     let rule = ApprovalRule {
         required,
         approvers: &approvers,
@@ -134,21 +134,26 @@ pub(super) fn merge_windows(gates: Vec<WindowGate>) -> WindowGate {
 
 /// The approvals a stage needs: the most any of its apps asks in `env`, from the people
 /// every app's list admits (an empty list admits anyone but the requester).
-pub fn approval_rule(
+pub fn approval_rule<'a>(
     config: &PipelineConfig,
     env: &EnvironmentConfig,
-    apps: &[AppStage],
+    apps: impl IntoIterator<Item = &'a AppName>,
 ) -> (u32, Vec<Person>) {
     let mut required = env.approvals;
     let mut lists: Vec<Vec<Person>> = Vec::new();
-    for stage in apps {
-        if let Ok(app) = config.app(stage.app.as_str()) {
+    let mut any = false;
+    for name in apps {
+        any = true;
+        if let Ok(app) = config.app(name.as_str()) {
             let effective = config.for_app(app, &env.name);
             required = required.max(effective.approvals);
             if !effective.approvers.is_empty() {
                 lists.push(effective.approvers.clone());
             }
         }
+    }
+    if !any {
+        return (env.approvals, env.approvers.clone());
     }
     let approvers = match lists.split_first() {
         None => Vec::new(),

@@ -271,3 +271,21 @@ fn with_a_commit_a_release_moves_the_apps_that_commit_built() {
         Err(Refusal::App { .. })
     ));
 }
+
+#[test]
+fn the_approval_rule_is_the_environments_as_each_app_asks_it() {
+    let config =
+        apps_config("[apps.environments.prod]\napprovals = 2\napprovers = [\"bob\", \"carol\"]\n");
+    let prod = config.environment("prod").expect("prod").clone();
+    let names = |who: Vec<Person>| who.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let (required, who) = approval_rule(&config, &prod, [&gateway()]);
+    assert_eq!(
+        (required, names(who)),
+        (2, vec!["bob".to_owned(), "carol".to_owned()])
+    );
+    let (required, who) = approval_rule(&config, &prod, [&app()]);
+    assert_eq!((required, names(who)), (1, Vec::<String>::new()));
+    // No app named (a request from before apps): the environment's own rule.
+    let (required, who) = approval_rule(&config, &prod, std::iter::empty());
+    assert_eq!((required, names(who)), (1, Vec::<String>::new()));
+}
