@@ -336,40 +336,9 @@ fn pinned(snapshot: &Snapshot, app: &AppName, env: &EnvName) -> Option<Digest> {
         .and_then(|d| d.parse().ok())
 }
 
-/// A stage's edits as the one commit the promote flow writes: every app's keys with what they
-/// held when planned, `App-Build` trailers naming each app's build.
+/// A stage's edits as the one commit the promote flow writes (`flow::promote::stage_change`).
 pub fn stage_change(plan: &PromotionPlan, stage: &Stage) -> Change {
-    let builds: Vec<Build<'_>> = stage
-        .apps
-        .iter()
-        .map(|a| Build {
-            app: a.app.as_str(),
-            sha: a.sha.as_str(),
-            digest: a.digest.as_str(),
-        })
-        .collect();
-    let message = CommitMessage::new(format!(
-        "chore({}): promote a release of {} apps ({})",
-        stage.env,
-        stage.apps.len(),
-        plan.describe()
-    ))
-    .trailer(keys::ACTION, Action::Promote.as_str())
-    .trailer(keys::ENVIRONMENT, stage.env.as_str())
-    .builds(&builds)
-    .trailer(keys::REQUESTED_BY, plan.requested_by.as_str());
-    Change {
-        files: stage
-            .apps
-            .iter()
-            .map(|a| FileEdit {
-                path: a.edit.path.clone(),
-                set: a.edit.set(),
-                planned_from: Some(a.edit.planned_from()),
-            })
-            .collect(),
-        message,
-    }
+    pipeline::flow::promote::stage_change(plan, stage, "scale", &[])
 }
 
 #[cfg(test)]

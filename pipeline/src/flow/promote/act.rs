@@ -104,7 +104,7 @@ pub(super) async fn stage(
             .await?
     };
 
-    let change = change(options, plan, stage, &passed.approved_by);
+    let change = stage_change(plan, stage, &options.run_id, &passed.approved_by);
     let written = steps
         .run(&step_name(stage, "write"), async {
             // The wait for approvals can be long: the window is decided again now, right
@@ -284,12 +284,13 @@ async fn watch_all(
     )
 }
 
-/// The planned edits as one change: every app's keys, what they held when planned, and the
-/// commit message whose trailers make the audit record.
-fn change(
-    options: &PromoteOptions,
+/// The planned edits of `stage` as the one commit a promotion writes: every app's keys, what
+/// they held when planned, and the commit message whose trailers make the audit record
+/// (`run_id` names the run, `approved_by` who let it through).
+pub fn stage_change(
     plan: &PromotionPlan,
     stage: &Stage,
+    run_id: &str,
     approved_by: &[crate::model::Person],
 ) -> Change {
     let previous = plan
@@ -320,8 +321,8 @@ fn change(
         .trailer(keys::ENVIRONMENT, stage.env.as_str())
         .builds(&builds)
         .trailer(keys::PROMOTED_FROM, &previous)
-        .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
-        .trailer(keys::RUN_ID, &options.run_id);
+        .trailer(keys::REQUESTED_BY, plan.requested_by.as_str())
+        .trailer(keys::RUN_ID, run_id);
     if !approved_by.is_empty() {
         message = message.trailer(keys::APPROVED_BY, names(approved_by));
     }

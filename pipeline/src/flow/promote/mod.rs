@@ -20,6 +20,7 @@ use crate::model::{Digest, EnvName, GitSha, Person, Reason};
 use crate::policy::plan::{self, Facts, Found, PromotionPlan, Request};
 use crate::report::{Outcome, Reporter};
 
+pub use act::stage_change;
 pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
 
 /// How to run `promote`.
