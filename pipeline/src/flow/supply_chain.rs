@@ -6,7 +6,7 @@ use super::steps::Steps;
 use super::{Error, Pipeline, Result};
 use crate::cosign;
 use crate::model::SignatureLayer;
-use crate::model::{Digest, EnvName, Repository};
+use crate::model::{Digest, EnvName, GitSha, Repository};
 use crate::policy::supply_chain::{self, Evidence, SignatureCheck};
 use crate::report::Outcome;
 
@@ -23,16 +23,28 @@ pub async fn evidence(
         return Evidence::not_read(digest.clone());
     }
     let signatures = signatures(pipeline, repository, digest).await;
-    let sbom = pipeline
+    let stored = pipeline
         .attachments
         .sbom(repository, digest)
         .await
-        .map(|found| found.map(|(sbom, _)| sbom))
         .map_err(|e| e.to_string());
+    let attestations = match &stored {
+        Ok(sbom) => {
+            let document = sbom.as_ref().map(|(_, bytes)| bytes.as_slice());
+            super::attest::read(pipeline, repository, digest, document).await
+        }
+        Err(e) => Err(e.clone()),
+    };
+    let (sbom_attestations, provenance) = match attestations {
+        Ok((sboms, provenances)) => (Ok(sboms), Ok(provenances)),
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
     Evidence {
         digest: digest.clone(),
         signatures,
-        sbom,
+        sbom: stored.map(|found| found.map(|(sbom, _)| sbom)),
+        sbom_attestations,
+        provenance,
     }
 }
 
@@ -112,24 +124,28 @@ pub async fn sign(
 }
 
 /// The `verify` step before a write to `env`: the same gate `promote` plans with, on the
-/// digest about to be pinned; skipped when `env` requires nothing.
+/// digest of the build of `sha` about to be pinned; skipped when `env` requires nothing.
 pub async fn verify(
     pipeline: &Pipeline,
     repository: &Repository,
     env: &EnvName,
-    digest: &Digest,
+    (digest, sha): (&Digest, &GitSha),
     step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
     let required = pipeline.config.requirements(env);
     if !required.any() {
-        steps.skip(step, &format!("{env} requires no signature or SBOM"));
+        steps.skip(
+            step,
+            &format!("{env} requires no signature, SBOM or provenance"),
+        );
         return Ok(());
     }
     steps
         .run(step, async {
             let found = evidence(pipeline, repository, std::slice::from_ref(env), digest).await;
-            let detail = supply_chain::gate(env, required, digest, &found)?.unwrap_or_default();
+            let detail =
+                supply_chain::gate(env, &required, digest, sha, &found)?.unwrap_or_default();
             Ok::<_, Error>((Outcome::Succeeded, detail, ()))
         })
         .await
