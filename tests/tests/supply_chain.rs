@@ -468,6 +468,30 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         "{passed}"
     );
     assert!(passed.contains(&format!("at {built_sha}")), "{passed}");
+    // `cargo xtask verify` says the same, check by check.
+    let app = pipeline.config.apps[0].clone();
+    let built_tag = report.image.as_ref().expect("image").tag.clone();
+    let (verified, refusal) = flow::verify::verify(&pipeline, &app, &prod, &built_tag)
+        .await
+        .expect("verify");
+    assert!(
+        refusal.is_none() && verified.refused.is_none(),
+        "{verified:?}"
+    );
+    let passed: Vec<(&str, bool)> = verified
+        .checks
+        .iter()
+        .map(|c| (c.check, c.passed))
+        .collect();
+    assert_eq!(
+        passed[..3],
+        [("signature", true), ("sbom", true), ("provenance", true)],
+        "{verified:?}"
+    );
+    assert!(
+        verified.checks[2].detail.contains("built by local"),
+        "{verified:?}"
+    );
     let layers = pipeline
         .attachments
         .signatures(&repository, &digest)
@@ -491,6 +515,29 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         .await
         .parse()
         .expect("digest");
+    // Nothing attached yet: verify refuses it as prod would, naming each missing piece.
+    let tag = pipeline::model::ImageTag::clean(sha.clone());
+    let (verified, refusal) = flow::verify::verify(&pipeline, &app, &prod, &tag)
+        .await
+        .expect("verify");
+    assert!(
+        matches!(refusal, Some(Refusal::Unsigned { .. })),
+        "{refusal:?}"
+    );
+    for check in &verified.checks[..3] {
+        assert!(check.required && !check.passed, "{check:?}");
+    }
+    assert!(
+        verified.checks[0]
+            .others
+            .iter()
+            .any(|o| o.contains("no signature is stored beside the image")),
+        "{verified:?}"
+    );
+    assert!(
+        verified.checks[1].detail.contains("no SBOM is stored"),
+        "{verified:?}"
+    );
     pipeline
         .attachments
         .put_signature(&repository, &digest, &signature(&key, &repository, &digest))

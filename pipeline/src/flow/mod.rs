@@ -17,6 +17,7 @@ pub mod status;
 pub mod steps;
 pub mod supply_chain;
 pub mod sync;
+pub mod verify;
 
 use std::path::PathBuf;
 

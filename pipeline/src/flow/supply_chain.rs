@@ -22,6 +22,16 @@ pub async fn evidence(
     if !envs.iter().any(|e| pipeline.config.requirements(e).any()) {
         return Evidence::not_read(digest.clone());
     }
+    read_evidence(pipeline, repository, digest).await
+}
+
+/// Everything the attachment store holds for `digest`, checked: signatures, the SBOM, and the
+/// attestations (what `cargo xtask verify` shows, whatever an environment requires).
+pub async fn read_evidence(
+    pipeline: &Pipeline,
+    repository: &Repository,
+    digest: &Digest,
+) -> Evidence {
     let signatures = signatures(pipeline, repository, digest).await;
     let stored = pipeline
         .attachments
