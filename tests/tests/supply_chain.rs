@@ -464,7 +464,7 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
     .expect("ci's own build passes prod's gate")
     .expect("prod requires evidence");
     assert!(
-        passed.contains(&format!("provenance built by local from git+")),
+        passed.contains("provenance built by local from git+"),
         "{passed}"
     );
     assert!(passed.contains(&format!("at {built_sha}")), "{passed}");
