@@ -855,3 +855,19 @@ pub fn test_analysis(
         load_rate,
     }
 }
+
+/// Runs `command`; whether it succeeded, and what it printed (stdout, then stderr).
+///
+/// # Panics
+/// When the program cannot be started.
+pub fn output_of(command: &mut std::process::Command) -> (bool, String) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

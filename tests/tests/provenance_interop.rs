@@ -11,7 +11,7 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pipeline::attest::dsse::{Envelope, IN_TOTO, pae};
-use pipeline::attest::provenance::{self, BuildFacts, Builder};
+use pipeline::attest::provenance::{self, Builder};
 use pipeline::attest::sbom;
 use pipeline::cosign::SigningKey;
 use pipeline::model::{Digest, GitSha};
@@ -74,25 +74,10 @@ fn envelopes(key: &SigningKey) -> Vec<Envelope> {
         Some(value.to_owned())
     });
     let commit: GitSha = SHA.parse().expect("sha");
-    let lockfile = digest('c');
-    let source = builder.source.clone().expect("source");
-    let facts = BuildFacts {
-        builder: &builder,
-        source: &source,
-        commit: &commit,
-        dirty: false,
-        app: "paktech-app",
-        package: "paktech-app",
-        dockerfile: "app/Dockerfile",
-        lockfile: &lockfile,
-        started: "2026-12-04T12:00:00Z",
-        finished: "2026-12-04T12:01:07Z",
-    };
-    let name = "paktech.azurecr.io/paktech-app";
     let document = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}"#;
     [
-        provenance::statement(name, &digest('a'), &facts),
-        sbom::statement(name, &digest('a'), document).expect("json"),
+        provenance::sample(&builder, &commit, &digest('a')),
+        sbom::statement("paktech-app", &digest('a'), document).expect("json"),
     ]
     .iter()
     .map(|statement| Envelope::sign(IN_TOTO, statement.to_json(), key))
@@ -100,19 +85,13 @@ fn envelopes(key: &SigningKey) -> Vec<Envelope> {
 }
 
 fn python(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(CHECK)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    tests::output_of(
+        Command::new("python3")
+            .arg("-c")
+            .arg(CHECK)
+            .args(args)
+            .current_dir(dir),
+    )
 }
 
 #[test]
@@ -189,22 +168,18 @@ fn openssl_verifies_the_envelope_signature_over_the_pae() {
         .decode(&envelope.signatures[0].sig)
         .expect("base64");
     std::fs::write(dir.path().join("sig.der"), signature).expect("sig");
-    let out = Command::new("openssl")
-        .args([
-            "dgst",
-            "-sha256",
-            "-verify",
-            "cosign.pub",
-            "-signature",
-            "sig.der",
-            "pae.bin",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .expect("openssl");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("Verified OK"),
-        "{text}"
+    let (ok, text) = tests::output_of(
+        Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-verify",
+                "cosign.pub",
+                "-signature",
+                "sig.der",
+                "pae.bin",
+            ])
+            .current_dir(dir.path()),
     );
+    assert!(ok && text.contains("Verified OK"), "{text}");
 }

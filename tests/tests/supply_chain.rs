@@ -12,7 +12,7 @@ use std::time::Duration;
 use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::registry::{Distribution, Registry};
 use pipeline::attest::dsse::{Envelope, IN_TOTO};
-use pipeline::attest::provenance::{self, BuildFacts, Builder};
+use pipeline::attest::provenance::{self, Builder};
 use pipeline::cosign::{self, PublicKey, SigningKey};
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
@@ -69,33 +69,13 @@ fn sbom_attestation(
 /// The provenance `key` signs for `digest`, built by `builder` from `sha`.
 fn provenance_attestation(
     key: &SigningKey,
-    repository: &Repository,
     digest: &Digest,
     sha: &GitSha,
     builder: &str,
 ) -> AttestationLayer {
-    let builder = Builder {
-        id: builder.to_owned(),
-        invocation: None,
-        source: None,
-        workflow: None,
-    };
-    let lockfile = pipeline::adapters::attachments::sha256(b"lock");
-    let facts = BuildFacts {
-        builder: &builder,
-        source: "git+https://github.com/paktech/paktech-gitops",
-        commit: sha,
-        dirty: false,
-        app: "paktech-app",
-        package: "paktech-app",
-        dockerfile: "app/Dockerfile",
-        lockfile: &lockfile,
-        started: "2026-12-04T12:00:00Z",
-        finished: "2026-12-04T12:01:00Z",
-    };
     layer(
         key,
-        &provenance::statement(repository.as_str(), digest, &facts),
+        &provenance::sample(&Builder::named(builder), sha, digest),
     )
 }
 
@@ -204,7 +184,7 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
     .await;
     attest(
         &good_digest,
-        provenance_attestation(&key, &repository, &good_digest, &good, "local"),
+        provenance_attestation(&key, &good_digest, &good, "local"),
     )
     .await;
     let (report, error) = promote::run(&pipeline, &options("prod", &good, true), &Silent).await;
@@ -271,93 +251,75 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
     let (sha, digest) = build("no-sbom").await;
     attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
     cases.push(("missing SBOM", sha, digest, "requires an SBOM"));
-    // The build attested one SBOM; someone with push rights stored another beside the image.
-    let (sha, digest) = build("swapped-sbom").await;
-    attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
-    attest(&digest, sbom_attestation(&key, &repository, &digest, br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"signed"}]}"#)).await;
-    pipeline
-        .attachments
-        .put_sbom(&repository, &digest, SBOM)
-        .await
-        .expect("sbom stored");
-    attest(
-        &digest,
-        provenance_attestation(&key, &repository, &digest, &sha, "local"),
-    )
-    .await;
-    cases.push((
-        "SBOM swapped after signing",
-        sha,
-        digest,
-        "not the SBOM the build signed",
-    ));
-    let (sha, digest) = build("unattested-sbom").await;
-    attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
-    pipeline
-        .attachments
-        .put_sbom(&repository, &digest, SBOM)
-        .await
-        .expect("sbom stored");
-    attest(
-        &digest,
-        provenance_attestation(&key, &repository, &digest, &sha, "local"),
-    )
-    .await;
-    cases.push((
-        "SBOM not attested",
-        sha,
-        digest,
-        "takes only an SBOM the build signed",
-    ));
-    let (sha, digest) = build("no-provenance").await;
-    attach(&digest, Some(signature(&key, &repository, &digest)), true).await;
-    cases.push((
-        "no provenance",
-        sha,
-        digest,
-        "none is stored beside the image",
-    ));
-    let (sha, digest) = build("other-builder").await;
-    attach(&digest, Some(signature(&key, &repository, &digest)), true).await;
-    let ci =
+    // Signed, with an SBOM stored; what the build attested differs per case.
+    let signed_other: &[u8] = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"signed"}]}"#;
+    let feature_branch =
         "https://github.com/paktech/paktech-gitops/.github/workflows/ci.yml@refs/heads/feature";
-    attest(
-        &digest,
-        provenance_attestation(&key, &repository, &digest, &sha, ci),
-    )
-    .await;
-    cases.push((
-        "provenance from a builder prod does not accept",
-        sha,
-        digest,
-        "is not one this environment accepts (local)",
-    ));
-    let (sha, digest) = build("other-commit").await;
-    attach(&digest, Some(signature(&key, &repository, &digest)), true).await;
-    attest(
-        &digest,
-        provenance_attestation(&key, &repository, &digest, &good, "local"),
-    )
-    .await;
-    cases.push((
-        "provenance of another commit",
-        sha,
-        digest,
-        "built from commit",
-    ));
-    let (sha, digest) = build("provenance-by-unknown-key").await;
-    attach(&digest, Some(signature(&key, &repository, &digest)), true).await;
-    attest(
-        &digest,
-        provenance_attestation(&other_key, &repository, &digest, &sha, "local"),
-    )
-    .await;
-    cases.push((
-        "provenance signed by an unknown key",
-        sha,
-        digest,
-        "no configured key verifies it",
-    ));
+    // (case, the SBOM the build attested, provenance: (signed by, of its own commit, builder))
+    let attested: [(&str, Option<&[u8]>, Option<(&SigningKey, bool, &str)>, &str); 6] = [
+        // Someone with push rights replaced the SBOM beside the image after the build signed one.
+        (
+            "SBOM swapped after signing",
+            Some(signed_other),
+            Some((&key, true, "local")),
+            "not the SBOM the build signed",
+        ),
+        (
+            "SBOM not attested",
+            None,
+            Some((&key, true, "local")),
+            "takes only an SBOM the build signed",
+        ),
+        (
+            "no provenance",
+            Some(SBOM),
+            None,
+            "none is stored beside the image",
+        ),
+        (
+            "provenance from a builder prod does not accept",
+            Some(SBOM),
+            Some((&key, true, feature_branch)),
+            "is not one this environment accepts (local)",
+        ),
+        (
+            "provenance of another commit",
+            Some(SBOM),
+            Some((&key, false, "local")),
+            "built from commit",
+        ),
+        (
+            "provenance signed by an unknown key",
+            Some(SBOM),
+            Some((&other_key, true, "local")),
+            "no configured key verifies it",
+        ),
+    ];
+    for (i, (case, sbom, provenance, expected)) in attested.into_iter().enumerate() {
+        let (sha, digest) = build(&format!("attested-{i}")).await;
+        attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
+        pipeline
+            .attachments
+            .put_sbom(&repository, &digest, SBOM)
+            .await
+            .expect("sbom stored");
+        if let Some(document) = sbom {
+            attest(
+                &digest,
+                sbom_attestation(&key, &repository, &digest, document),
+            )
+            .await;
+        }
+        if let Some((by, own, builder)) = provenance {
+            let commit = if own { &sha } else { &good };
+            attest(
+                &digest,
+                provenance_attestation(by, &digest, commit, builder),
+            )
+            .await;
+        }
+        cases.push((case, sha, digest, expected));
+    }
 
     for (case, sha, digest, expected) in &cases {
         // Staging runs it: only the supply chain stands between it and prod.
@@ -550,7 +512,7 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         .expect("sbom stored");
     for layer in [
         sbom_attestation(&key, &repository, &digest, SBOM),
-        provenance_attestation(&key, &repository, &digest, &sha, "local"),
+        provenance_attestation(&key, &digest, &sha, "local"),
     ] {
         pipeline
             .attachments

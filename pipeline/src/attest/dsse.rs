@@ -10,7 +10,6 @@
 //! DER), as `cosign attest --key` does; securesystemslib's `dsse.Envelope.verify` checks the
 //! same bytes (tests/tests/provenance_interop.rs).
 
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::Rejection;
@@ -23,7 +22,7 @@ pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
-    #[serde(with = "base64_payload")]
+    #[serde(with = "crate::model::attest::base64_bytes")]
     pub payload: Vec<u8>,
     pub payload_type: String,
     pub signatures: Vec<EnvelopeSignature>,
@@ -96,23 +95,6 @@ impl Envelope {
         Err(Rejection::Signature {
             problem: why.join("; "),
         })
-    }
-}
-
-/// The payload's bytes as standard base64 with padding, as DSSE's JSON has them.
-mod base64_payload {
-    use super::STANDARD;
-    use base64::Engine as _;
-
-    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = <String as serde::Deserialize>::deserialize(d)?;
-        STANDARD
-            .decode(text.trim())
-            .map_err(|e| serde::de::Error::custom(format!("payload is not base64: {e}")))
     }
 }
 

@@ -46,6 +46,16 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// A builder known only by its id (no run, no workflow).
+    pub fn named(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            invocation: None,
+            source: None,
+            workflow: None,
+        }
+    }
+
     /// The builder the environment variables describe: a GitHub Actions workflow run when
     /// `GITHUB_ACTIONS` is `true` and `GITHUB_WORKFLOW_REF` is set, otherwise `local`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
@@ -285,6 +295,30 @@ pub fn check(
         source: source.uri.clone().unwrap_or_default(),
         commit: found.clone(),
     })
+}
+
+/// The provenance of `paktech-app@digest` built by `builder` from `commit`, the other facts
+/// fixed: what tests sign, here and in the tests crate.
+pub fn sample(builder: &Builder, commit: &GitSha, digest: &Digest) -> Statement {
+    let lockfile: Digest = format!("sha256:{}", "c".repeat(64))
+        .parse()
+        .unwrap_or_else(|_| unreachable!("a sha256 hex digest is a valid digest"));
+    let facts = BuildFacts {
+        builder,
+        source: builder
+            .source
+            .as_deref()
+            .unwrap_or("git+https://github.com/paktech/paktech-gitops"),
+        commit,
+        dirty: false,
+        app: "paktech-app",
+        package: "paktech-app",
+        dockerfile: "app/Dockerfile",
+        lockfile: &lockfile,
+        started: "2026-12-04T12:00:00Z",
+        finished: "2026-12-04T12:01:00Z",
+    };
+    statement("paktech-app", digest, &facts)
 }
 
 #[cfg(test)]

@@ -35,11 +35,7 @@ pub async fn attest(
     step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
-    let Some(key) = &pipeline.signing_key else {
-        steps.skip(
-            step,
-            "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
-        );
+    let Some(key) = super::supply_chain::signing_key_or_skip(pipeline, step, steps) else {
         return Ok(());
     };
     steps

@@ -35,8 +35,8 @@ pub struct AttestationLayer {
     pub envelope: Vec<u8>,
 }
 
-/// The payload's bytes as standard base64 in JSON, so any bytes survive a round trip.
-mod base64_bytes {
+/// Bytes as standard base64 in JSON, so any bytes survive a round trip (`serde(with)`).
+pub(crate) mod base64_bytes {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 

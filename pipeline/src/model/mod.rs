@@ -57,7 +57,7 @@ macro_rules! string_conversions {
     };
 }
 
-mod attest;
+pub(crate) mod attest;
 mod identity;
 mod metrics;
 mod probe;

@@ -29,24 +29,7 @@ fn github(workflow_ref: &str) -> Builder {
 }
 
 fn made_by(builder: &Builder, commit: &str) -> Statement {
-    let commit: GitSha = commit.parse().expect("sha");
-    let lockfile = digest('c');
-    let facts = BuildFacts {
-        builder,
-        source: builder
-            .source
-            .as_deref()
-            .unwrap_or("git+file:///work/paktech"),
-        commit: &commit,
-        dirty: false,
-        app: "paktech-app",
-        package: "paktech-app",
-        dockerfile: "app/Dockerfile",
-        lockfile: &lockfile,
-        started: "2026-12-04T12:00:00Z",
-        finished: "2026-12-04T12:01:00Z",
-    };
-    statement("127.0.0.1:5000/paktech-app", &digest('a'), &facts)
+    sample(builder, &commit.parse().expect("sha"), &digest('a'))
 }
 
 #[test]
@@ -85,7 +68,7 @@ fn the_statement_names_the_image_the_commit_the_lockfile_and_the_builder() {
     let json: serde_json::Value = serde_json::from_slice(&s.to_json()).expect("json");
     assert_eq!(json["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(json["predicateType"], PREDICATE_TYPE);
-    assert_eq!(json["subject"][0]["name"], "127.0.0.1:5000/paktech-app");
+    assert_eq!(json["subject"][0]["name"], "paktech-app");
     assert_eq!(json["subject"][0]["digest"]["sha256"], "a".repeat(64));
     let definition = &json["predicate"]["buildDefinition"];
     assert_eq!(definition["buildType"], BUILD_TYPE);

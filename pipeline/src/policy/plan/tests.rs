@@ -435,21 +435,10 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
             TargetKind::Local,
         )
     };
-    let provenance = crate::attest::provenance::statement(
-        "paktech-app",
+    let provenance = crate::attest::provenance::sample(
+        &crate::attest::provenance::Builder::named("local"),
+        &SHA.parse().expect("sha"),
         &d,
-        &crate::attest::provenance::BuildFacts {
-            builder: &crate::attest::provenance::Builder::from_vars(|_| None),
-            source: "git+https://github.com/paktech/paktech-gitops",
-            commit: &SHA.parse().expect("sha"),
-            dirty: false,
-            app: "paktech-app",
-            package: "paktech-app",
-            dockerfile: "app/Dockerfile",
-            lockfile: &digest('c'),
-            started: "2026-12-04T12:00:00Z",
-            finished: "2026-12-04T12:01:00Z",
-        },
     );
     let unsigned = Evidence {
         digest: d.clone(),

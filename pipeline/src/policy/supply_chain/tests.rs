@@ -1,5 +1,5 @@
 use super::*;
-use crate::attest::provenance::{self, BuildFacts, Builder};
+use crate::attest::provenance::{self, Builder};
 
 const KEY: &str = "keys/cosign.pub (sha256:0011223344556677)";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -12,31 +12,13 @@ fn digest(c: char) -> Digest {
 
 /// Provenance of the image `sha256:aaaa…` built by `builder` from `commit`.
 fn provenance_by(builder: &str, commit: &str) -> AttestationCheck {
-    let builder = Builder {
-        id: builder.to_owned(),
-        invocation: None,
-        source: None,
-        workflow: None,
-    };
-    let statement = provenance::statement(
-        "paktech-app",
-        &digest('a'),
-        &BuildFacts {
-            builder: &builder,
-            source: "git+https://github.com/paktech/paktech-gitops",
-            commit: &commit.parse().expect("sha"),
-            dirty: false,
-            app: "paktech-app",
-            package: "paktech-app",
-            dockerfile: "app/Dockerfile",
-            lockfile: &digest('c'),
-            started: "2026-12-04T12:00:00Z",
-            finished: "2026-12-04T12:01:00Z",
-        },
-    );
     Ok(Attested {
         key: KEY.to_owned(),
-        statement,
+        statement: provenance::sample(
+            &Builder::named(builder),
+            &commit.parse().expect("sha"),
+            &digest('a'),
+        ),
     })
 }
 
