@@ -95,6 +95,15 @@ fn signature(key: &SigningKey, repository: &Repository, digest: &Digest) -> Sign
     }
 }
 
+/// A refusal case of what a build attested: its name, the SBOM the build signed, its
+/// provenance (signed by, of the build's own commit, the builder it names), and the refusal.
+type AttestedCase<'a> = (
+    &'a str,
+    Option<&'a [u8]>,
+    Option<(&'a SigningKey, bool, &'a str)>,
+    &'a str,
+);
+
 const SBOM: &[u8] = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}"#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -256,7 +265,7 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
     let feature_branch =
         "https://github.com/paktech/paktech-gitops/.github/workflows/ci.yml@refs/heads/feature";
     // (case, the SBOM the build attested, provenance: (signed by, of its own commit, builder))
-    let attested: [(&str, Option<&[u8]>, Option<(&SigningKey, bool, &str)>, &str); 6] = [
+    let attested: [AttestedCase<'_>; 6] = [
         // Someone with push rights replaced the SBOM beside the image after the build signed one.
         (
             "SBOM swapped after signing",
