@@ -37,6 +37,11 @@ pub mod keys {
     pub const APP_SCAN: &str = "App-Scan";
     /// One app's fixable scan counts in a commit that moved several: `<app> <counts>`.
     pub const APP_SCAN_FIXABLE: &str = "App-Scan-Fixable";
+    /// A VEX statement that suppressed a finding of the scan: `<file>#<index> <finding id>`,
+    /// one trailer each.
+    pub const VEX_APPLIED: &str = "Vex-Applied";
+    /// The same in a commit that moved several apps: `<app> <file>#<index> <finding id>`.
+    pub const APP_VEX_APPLIED: &str = "App-Vex-Applied";
 }
 
 /// One app's build a commit moves.

@@ -105,6 +105,7 @@ fn code(err: &anyhow::Error) -> u8 {
                 | flow::Error::NothingRequested { .. }
                 | flow::Error::NoBuild { .. }
                 | flow::Error::Read { .. }
+                | flow::Error::Vex(_)
                 | flow::Error::Invalid(_),
             ) => return USAGE,
             Some(flow::Error::Image(flow::image::Error::Dirty { .. })) => return USAGE,

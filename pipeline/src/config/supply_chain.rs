@@ -1,7 +1,8 @@
 //! `[supply_chain]`: the public keys builds are verified with, and what each environment
 //! requires before a digest is pinned there (a signature by one of the keys, an SBOM).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -24,6 +25,39 @@ pub struct SupplyChainConfig {
     /// The keys, read and checked at load.
     #[serde(skip)]
     pub keys: Vec<PublicKey>,
+    /// `[supply_chain.vex]`: the OpenVEX statements applied to image scans.
+    pub vex: VexConfig,
+}
+
+/// `[supply_chain.vex]`: where the repository keeps OpenVEX documents and which of them are
+/// trusted. Without the table: `security/vex`, any author, statements at most 180 days old,
+/// each document signed by one of `public_keys`. A workspace without the directory applies no
+/// statement and needs nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VexConfig {
+    /// The directory of `*.json` OpenVEX documents, relative to the workspace.
+    pub dir: PathBuf,
+    /// Authors whose documents are accepted (a document's `author`, exactly); empty accepts
+    /// any, leaving the signature as the check.
+    pub authors: Vec<String>,
+    /// The oldest a statement may be, by its `last_updated` or `timestamp`: older ones are
+    /// refused until reviewed and issued again.
+    #[serde(deserialize_with = "super::duration")]
+    pub max_age: Duration,
+    /// Every document needs `<file>.sig`, a signature of its bytes by one of `public_keys`.
+    pub require_signature: bool,
+}
+
+impl Default for VexConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("security/vex"),
+            authors: Vec::new(),
+            max_age: Duration::from_secs(180 * 24 * 3600),
+            require_signature: true,
+        }
+    }
 }
 
 impl SupplyChainConfig {
