@@ -182,6 +182,34 @@ namespace = "paktech-prod"
     }
 
     #[test]
+    fn the_vex_table_has_defaults_and_is_read_when_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = parse(&config("", ""), dir.path()).expect("parses");
+        let vex = &bare.supply_chain.vex;
+        assert_eq!(vex.dir, Path::new("security/vex"));
+        assert!(vex.authors.is_empty() && vex.require_signature);
+        assert_eq!(vex.max_age.as_secs(), 180 * 86_400);
+        let text = config(
+            "[supply_chain.vex]\ndir = \"vex\"\nauthors = [\"security@paktech.example\"]\nmax_age = \"30d\"\nrequire_signature = false",
+            "",
+        );
+        let c = parse(&text, dir.path()).expect("parses");
+        let vex = &c.supply_chain.vex;
+        assert_eq!(vex.dir, Path::new("vex"));
+        assert_eq!(vex.authors, ["security@paktech.example"]);
+        assert_eq!(vex.max_age.as_secs(), 30 * 86_400);
+        assert!(!vex.require_signature);
+        for (table, expected) in [
+            ("max_age = \"soon\"", "invalid duration \"soon\""),
+            ("trust = \"all\"", "unknown field `trust`"),
+        ] {
+            let text = config(&format!("[supply_chain.vex]\n{table}"), "");
+            let err = parse(&text, dir.path()).expect_err("refused");
+            assert!(err.contains(expected), "{err}\nexpected: {expected}");
+        }
+    }
+
+    #[test]
     fn a_key_that_cannot_be_read_or_is_missing_is_refused_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("bad.pub"), "not a key").expect("file");

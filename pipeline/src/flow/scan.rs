@@ -117,13 +117,23 @@ pub fn vex_documents(
                 Err(e) => return Err(read_error(&sig_path)(e)),
             };
             let file = config.dir.join(name).display().to_string();
-            Ok(vex::admit(&file, &bytes, signature.as_deref(), &trust, now)?)
+            Ok(vex::admit(
+                &file,
+                &bytes,
+                signature.as_deref(),
+                &trust,
+                now,
+            )?)
         })
         .collect()
 }
 
 /// `scan` with the workspace's VEX statements applied to `image` (see [`vex::apply`]).
-pub fn apply_vex(pipeline: &Pipeline, image: &vex::Image<'_>, scan: ImageScan) -> Result<ImageScan> {
+pub fn apply_vex(
+    pipeline: &Pipeline,
+    image: &vex::Image<'_>,
+    scan: ImageScan,
+) -> Result<ImageScan> {
     let documents = vex_documents(
         &pipeline.workspace,
         &pipeline.config.supply_chain,

@@ -103,8 +103,8 @@ pub fn admit(
                 at,
                 Reason::Expired {
                     time: time.to_rfc3339(),
-                    age: humantime::format_duration(to_hours(age)).to_string(),
-                    max_age: humantime::format_duration(trust.max_age).to_string(),
+                    age: days(age),
+                    max_age: days(trust.max_age),
                 },
             ));
         }
@@ -112,8 +112,22 @@ pub fn admit(
     Ok(doc)
 }
 
-/// `age` to the hour, for a message (to the second below an hour).
-fn to_hours(age: Duration) -> Duration {
+/// A duration as days, hours and minutes, as `max_age` is written (`180d`, `29d 8h`); seconds
+/// only below a minute.
+fn days(age: Duration) -> String {
     let secs = age.as_secs();
-    Duration::from_secs(if secs < 3600 { secs } else { secs / 3600 * 3600 })
+    let parts: Vec<String> = [
+        (secs / 86_400, "d"),
+        (secs % 86_400 / 3600, "h"),
+        (secs % 3600 / 60, "m"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| format!("{n}{unit}"))
+    .collect();
+    if parts.is_empty() {
+        format!("{secs}s")
+    } else {
+        parts.join(" ")
+    }
 }

@@ -61,7 +61,9 @@ impl Component {
         id_matches
             || self.identifiers.iter().any(|(kind, id)| {
                 id == identifier
-                    || (kind == "purl" && identifier.starts_with("pkg:") && purl::covers(id, identifier))
+                    || (kind == "purl"
+                        && identifier.starts_with("pkg:")
+                        && purl::covers(id, identifier))
             })
             || self.hashes.values().any(|h| h == identifier)
     }
@@ -78,10 +80,7 @@ impl Statement {
                 image_ids.iter().any(|id| product.component.names(id))
                     && (product.subcomponents.is_empty()
                         || (!finding.purl.is_empty()
-                            && product
-                                .subcomponents
-                                .iter()
-                                .any(|s| s.names(&finding.purl))))
+                            && product.subcomponents.iter().any(|s| s.names(&finding.purl))))
             })
     }
 }

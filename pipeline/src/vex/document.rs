@@ -134,7 +134,9 @@ pub struct Statement {
 impl Statement {
     /// The time it speaks for: its last update, else its (inherited) timestamp.
     pub fn time(&self) -> DateTime<Utc> {
-        self.last_updated.unwrap_or(self.timestamp).max(self.timestamp)
+        self.last_updated
+            .unwrap_or(self.timestamp)
+            .max(self.timestamp)
     }
 }
 
@@ -240,8 +242,8 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document> {
         .timestamp
         .ok_or_else(|| malformed(None, "no timestamp".to_owned()))
         .and_then(|t| time("timestamp", &t).map_err(|p| malformed(None, p)))?;
-    let last_updated =
-        optional_time("last_updated", raw.last_updated.as_deref()).map_err(|p| malformed(None, p))?;
+    let last_updated = optional_time("last_updated", raw.last_updated.as_deref())
+        .map_err(|p| malformed(None, p))?;
     let version = raw
         .version
         .as_ref()
@@ -286,9 +288,7 @@ fn statement(
     raw: RawStatement,
     document_time: DateTime<Utc>,
 ) -> Result<Statement, String> {
-    let vulnerability = raw
-        .vulnerability
-        .ok_or("no vulnerability")?;
+    let vulnerability = raw.vulnerability.ok_or("no vulnerability")?;
     let name = non_empty(vulnerability.name).ok_or("vulnerability has no name")?;
     let status_text = raw.status.ok_or_else(|| {
         format!(
@@ -353,7 +353,10 @@ fn statement(
         }
     }
     if raw.products.is_empty() {
-        return Err("names no product (a statement here has no encapsulating document to inherit one from)".to_owned());
+        return Err(
+            "names no product (a statement here has no encapsulating document to inherit one from)"
+                .to_owned(),
+        );
     }
     for (p, product) in raw.products.iter().enumerate() {
         if product.component.is_empty() {
