@@ -19,9 +19,11 @@ mod apply;
 mod document;
 mod purl;
 
-pub use admit::{CLOCK_SKEW, Trust, admit};
+pub use admit::{CLOCK_SKEW, Trust, admit, signature_name};
 pub use apply::{Image, applied, apply};
-pub use document::{Component, Document, Justification, Product, Statement, Status, Vulnerability};
+pub use document::{
+    Component, Document, Justification, Product, Statement, Status, Vulnerability, parse,
+};
 pub use purl::Purl;
 
 use std::fmt;

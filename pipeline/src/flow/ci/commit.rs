@@ -52,7 +52,6 @@ pub(super) fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -
             |s| s.fixable_counts().to_string(),
         )
     };
-    let vex_applied = |a: &AppCi| a.scan.as_ref().map(crate::vex::applied).unwrap_or_default();
     let mut message = CommitMessage::new(subject)
         .trailer(keys::ACTION, Action::Deploy.as_str())
         .trailer(keys::ENVIRONMENT, dev.name.as_str())
@@ -69,22 +68,24 @@ pub(super) fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -
                     keys::SCAN_SBOM,
                     a.scan_sbom.as_ref().map_or("", Digest::as_str),
                 );
-            for line in vex_applied(a) {
-                message = message.trailer(keys::VEX_APPLIED, line);
-            }
         }
         several => {
             for (a, _, _) in several {
                 message = message
                     .trailer(keys::APP_SCAN, format!("{} {}", a.app, summary(a)))
                     .trailer(keys::APP_SCAN_FIXABLE, format!("{} {}", a.app, fixable(a)));
-                for line in vex_applied(a) {
-                    message = message.trailer(keys::APP_VEX_APPLIED, format!("{} {line}", a.app));
-                }
             }
         }
     }
+    let applied: Vec<(&str, Vec<String>)> = built
+        .iter()
+        .map(|(a, _, _)| {
+            let lines = a.scan.as_ref().map(crate::vex::applied);
+            (a.app.as_str(), lines.unwrap_or_default())
+        })
+        .collect();
     let message = message
+        .vex_applied(&applied)
         .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
         .trailer(keys::RUN_ID, &options.run_id);
     Some(Change {
