@@ -42,6 +42,13 @@ struct Admitted {
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let mut config = context::load_config()?;
+        // The key `ci` signs with; on the local target, this machine's, then also trusted.
+        let signing = crate::local_key::add(
+            context::selected_target(),
+            &mut config,
+            context::signing_key()?,
+            &context::state_dir(),
+        )?;
         match self.command {
             Command::Sign { file } => {
                 let bytes = std::fs::read(&file)
@@ -49,14 +56,7 @@ impl Args {
                 let name = file.display().to_string();
                 // Only a document ci would read is worth a signature.
                 pipeline::vex::parse(&name, &bytes)?;
-                let signing = context::signing_key()?;
-                let key = crate::local_key::add(
-                    context::selected_target(),
-                    &mut config,
-                    signing,
-                    &context::state_dir(),
-                )?
-                .ok_or_else(|| {
+                let key = signing.ok_or_else(|| {
                     Usage(
                         "no signing key: set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE (docs/operations.md, Supply chain: VEX statements)".to_owned(),
                     )
@@ -76,13 +76,6 @@ impl Args {
                 Ok(())
             }
             Command::Check => {
-                let signing = context::signing_key()?;
-                crate::local_key::add(
-                    context::selected_target(),
-                    &mut config,
-                    signing,
-                    &context::state_dir(),
-                )?;
                 let workspace = crate::workspace::root();
                 let documents = pipeline::flow::scan::vex_documents(
                     &workspace,

@@ -128,16 +128,18 @@ pub fn vex_documents(
         .collect()
 }
 
-/// `scan` with the workspace's VEX statements applied to `image` (see [`vex::apply`]).
+/// The image scan, if there is one, with the workspace's VEX statements applied to `image`
+/// (see [`vex::apply`]). The statements are read even when nothing was scanned, so a refused
+/// one fails the step either way.
 pub fn apply_vex(
     pipeline: &Pipeline,
     image: &vex::Image<'_>,
-    scan: ImageScan,
-) -> Result<ImageScan> {
+    scanned: Option<ImageScanOf>,
+) -> Result<Option<ImageScanOf>> {
     let documents = vex_documents(
         &pipeline.workspace,
         &pipeline.config.supply_chain,
         pipeline.clock.now(),
     )?;
-    Ok(vex::apply(&documents, image, scan))
+    Ok(scanned.map(|(scan, sbom)| (vex::apply(&documents, image, scan), sbom)))
 }

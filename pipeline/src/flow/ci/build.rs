@@ -90,9 +90,7 @@ pub(super) async fn build_app(
     let (image_elapsed, image_scan) = timed(async {
         let scanned = scan::image(&built, options.scan_report.as_deref(), Some(&sbom)).await?;
         // The repository's VEX statements, refused or applied before the gate counts.
-        scanned
-            .map(|(s, sbom)| Ok::<_, Error>((scan::apply_vex(pipeline, &image, s)?, sbom)))
-            .transpose()
+        scan::apply_vex(pipeline, &image, scanned)
     })
     .await;
     let image_result = image_scan.map(|scan| {
