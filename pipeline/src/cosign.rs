@@ -220,6 +220,36 @@ pub enum Rejection {
     OtherRepository { found: String, expected: String },
 }
 
+/// The key among `keys` that made `signature_b64` (standard base64 of an ASN.1 DER ECDSA P-256
+/// signature) over the exact bytes of `message`: the check every signed thing here shares (image
+/// signatures, DSSE envelopes' PAE, VEX documents).
+pub fn signed_by<'k>(
+    message: &[u8],
+    signature_b64: &str,
+    keys: &'k [PublicKey],
+) -> Result<&'k PublicKey, Rejection> {
+    let der = STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|e| Rejection::Malformed {
+            problem: e.to_string(),
+        })?;
+    let signature = Signature::from_der(&der).map_err(|_| Rejection::Malformed {
+        problem: "not a DER ECDSA signature".to_owned(),
+    })?;
+    keys.iter()
+        .find(|k| k.key.verify(message, &signature).is_ok())
+        .ok_or_else(|| Rejection::UnknownKey {
+            tried: if keys.is_empty() {
+                "none configured".to_owned()
+            } else {
+                keys.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
+}
+
 /// Checks that `signature_b64` over `payload` was made by one of `keys`, and that the payload
 /// is a cosign image signature of `expected_digest` (and of `expected_repository`, when
 /// given). Returns the key that verified it. The signature is checked before the payload is
@@ -231,7 +261,7 @@ pub fn verify<'k>(
     expected_digest: &Digest,
     expected_repository: Option<&Repository>,
 ) -> Result<&'k PublicKey, Rejection> {
-    let key = verify_blob(payload, signature_b64, keys)?;
+    let key = signed_by(payload, signature_b64, keys)?;
     let document: SimpleSigning =
         serde_json::from_slice(payload).map_err(|e| Rejection::NotSimpleSigning {
             problem: e.to_string(),
@@ -256,36 +286,6 @@ pub fn verify<'k>(
         });
     }
     Ok(key)
-}
-
-/// Checks that `signature_b64` (standard base64 of an ASN.1 DER ECDSA P-256 signature over
-/// SHA-256 of `blob`, what `openssl dgst -sha256 -sign` writes and `-verify` reads once
-/// base64-decoded) was made over `blob`'s exact bytes by one of `keys`; returns that key.
-pub fn verify_blob<'k>(
-    blob: &[u8],
-    signature_b64: &str,
-    keys: &'k [PublicKey],
-) -> Result<&'k PublicKey, Rejection> {
-    let der = STANDARD
-        .decode(signature_b64.trim())
-        .map_err(|e| Rejection::Malformed {
-            problem: e.to_string(),
-        })?;
-    let signature = Signature::from_der(&der).map_err(|_| Rejection::Malformed {
-        problem: "not a DER ECDSA signature".to_owned(),
-    })?;
-    keys.iter()
-        .find(|k| k.key.verify(blob, &signature).is_ok())
-        .ok_or_else(|| Rejection::UnknownKey {
-            tried: if keys.is_empty() {
-                "none configured".to_owned()
-            } else {
-                keys.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        })
 }
 
 #[cfg(test)]

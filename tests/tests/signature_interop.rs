@@ -15,17 +15,7 @@ use tests::require::Service;
 
 /// Runs `openssl` with `args` in `dir`; its exit status and output.
 fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    tests::output_of(Command::new("openssl").args(args).current_dir(dir))
 }
 
 /// `openssl dgst -sha256 -verify cosign.pub -signature <signature> <file>` in `dir`.
@@ -192,9 +182,9 @@ fn openssl_verifies_a_vex_documents_detached_signature_and_the_other_way() {
     let der = openssl_sign(dir.path(), "openssl.der", "app.json");
     let keys = [key.public_key()];
     let verified =
-        cosign::verify_blob(document, &STANDARD.encode(&der), &keys).expect("openssl's verifies");
+        cosign::signed_by(document, &STANDARD.encode(&der), &keys).expect("openssl's verifies");
     assert_eq!(verified.id, keys[0].id);
     let mut changed = document.to_vec();
     changed[3] ^= 1;
-    assert!(cosign::verify_blob(&changed, &STANDARD.encode(&der), &keys).is_err());
+    assert!(cosign::signed_by(&changed, &STANDARD.encode(&der), &keys).is_err());
 }

@@ -50,7 +50,7 @@ pub fn admit(
     };
     match signature {
         Some(sig) => {
-            cosign::verify_blob(bytes, sig, trust.keys).map_err(|rejection| {
+            cosign::signed_by(bytes, sig, trust.keys).map_err(|rejection| {
                 refuse(
                     None,
                     Reason::BadSignature {
