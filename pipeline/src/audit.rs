@@ -37,6 +37,11 @@ pub mod keys {
     pub const APP_SCAN: &str = "App-Scan";
     /// One app's fixable scan counts in a commit that moved several: `<app> <counts>`.
     pub const APP_SCAN_FIXABLE: &str = "App-Scan-Fixable";
+    /// A VEX statement that suppressed a finding of the scan: `<file>#<index> <finding id>`,
+    /// one trailer each.
+    pub const VEX_APPLIED: &str = "Vex-Applied";
+    /// The same in a commit that moved several apps: `<app> <file>#<index> <finding id>`.
+    pub const APP_VEX_APPLIED: &str = "App-Vex-Applied";
 }
 
 /// One app's build a commit moves.
@@ -224,6 +229,23 @@ impl CommitMessage {
         self
     }
 
+    /// The VEX statements each moved app's scan applied (`<file>#<index> <finding id>`), in
+    /// the form of [`CommitMessage::builds`]: `Vex-Applied` lines for one app, an
+    /// `App-Vex-Applied` line (`<app> ...`) each for several. `applied` lists the moved apps.
+    pub fn vex_applied(mut self, applied: &[(&str, Vec<String>)]) -> Self {
+        let several = applied.len() > 1;
+        for (app, lines) in applied {
+            for line in lines {
+                self = if several {
+                    self.trailer(keys::APP_VEX_APPLIED, format!("{app} {line}"))
+                } else {
+                    self.trailer(keys::VEX_APPLIED, line)
+                };
+            }
+        }
+        self
+    }
+
     /// The value of the first trailer named `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.trailers
@@ -345,6 +367,43 @@ mod tests {
         // A commit from before apps were named speaks for the file it is read from.
         let old = record(&CommitMessage::new("s").trailer(keys::IMAGE_SHA, "so"));
         assert_eq!(old.build_of("anything"), Some("so"));
+    }
+
+    #[test]
+    fn applied_vex_statements_are_named_per_app_as_builds_are() {
+        let lines = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let one = CommitMessage::new("s").vex_applied(&[(
+            "a",
+            lines(&["security/vex/a.json#0 CVE-1", "security/vex/a.json#2 CVE-2"]),
+        )]);
+        let several = CommitMessage::new("s").vex_applied(&[
+            ("a", lines(&["security/vex/a.json#0 CVE-1"])),
+            ("b", Vec::new()),
+        ]);
+        let pairs = |m: &CommitMessage| {
+            CommitMessage::parse(&m.to_string())
+                .trailers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(&one),
+            [
+                "Vex-Applied: security/vex/a.json#0 CVE-1",
+                "Vex-Applied: security/vex/a.json#2 CVE-2"
+            ]
+        );
+        assert_eq!(
+            pairs(&several),
+            ["App-Vex-Applied: a security/vex/a.json#0 CVE-1"]
+        );
+        assert!(
+            CommitMessage::new("s")
+                .vex_applied(&[("a", Vec::new())])
+                .trailers
+                .is_empty()
+        );
     }
 
     #[test]

@@ -17,3 +17,4 @@ pub mod report;
 pub mod sbom;
 pub mod scan;
 pub mod values;
+pub mod vex;

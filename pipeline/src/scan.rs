@@ -96,6 +96,32 @@ pub struct Finding {
     pub version: String,
     /// Versions that fix it; empty when there is no fix.
     pub fixed_in: Vec<String>,
+    /// The package's URL, when grype gives one (what a VEX subcomponent names).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub purl: String,
+    /// Other ids grype relates to it (the CVE of a GHSA, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
+}
+
+/// Why a finding does not count: the VEX statement that says the image is not affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    /// `<file>#<index>`, as the `Vex-Applied` trailer names it.
+    pub statement: String,
+    /// The vulnerability as the statement names it.
+    pub vulnerability: String,
+    /// `not_affected` or `fixed`.
+    pub status: String,
+    pub justification: Option<String>,
+}
+
+/// A finding a VEX statement suppressed, and the statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppressed {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub by: Suppression,
 }
 
 /// Counts by severity, every severity present (zero when none).
@@ -172,9 +198,29 @@ pub struct ImageScan {
     /// How many findings have a fix available.
     pub fixable: u64,
     pub findings: Vec<Finding>,
+    /// Findings VEX statements suppressed: not in `findings`, not counted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
 }
 
 impl ImageScan {
+    /// Moves each finding `why` gives a reason for into `suppressed`; the counts are then of
+    /// the findings left.
+    pub fn suppress(mut self, mut why: impl FnMut(&Finding) -> Option<Suppression>) -> Self {
+        let (mut kept, mut suppressed) = (Vec::new(), Vec::new());
+        for finding in self.findings {
+            match why(&finding) {
+                Some(by) => suppressed.push(Suppressed { finding, by }),
+                None => kept.push(finding),
+            }
+        }
+        self.suppressed.extend(suppressed);
+        self.counts = count(kept.iter());
+        self.fixable = kept.iter().filter(|f| !f.fixed_in.is_empty()).count() as u64;
+        self.findings = kept;
+        self
+    }
+
     /// Counts of findings with a fix available, by severity.
     pub fn fixable_counts(&self) -> Counts {
         count(self.findings.iter().filter(|f| !f.fixed_in.is_empty()))
@@ -214,6 +260,13 @@ struct GrypeSource {
 struct GrypeMatch {
     vulnerability: GrypeVulnerability,
     artifact: GrypeArtifact,
+    #[serde(default, rename = "relatedVulnerabilities")]
+    related: Vec<GrypeRelated>,
+}
+
+#[derive(Deserialize)]
+struct GrypeRelated {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +289,8 @@ struct GrypeArtifact {
     name: String,
     #[serde(default)]
     version: String,
+    #[serde(default)]
+    purl: String,
 }
 
 /// Parses grype's JSON report (`grype -o json`). `source_name` names it in errors.
@@ -251,6 +306,8 @@ pub fn parse_grype(source_name: &str, bytes: &[u8]) -> Result<ImageScan> {
             package: m.artifact.name,
             version: m.artifact.version,
             fixed_in: m.vulnerability.fix.map(|f| f.versions).unwrap_or_default(),
+            purl: m.artifact.purl,
+            related: m.related.into_iter().map(|r| r.id).collect(),
         })
         .collect();
     let target = doc
@@ -270,6 +327,7 @@ pub fn parse_grype(source_name: &str, bytes: &[u8]) -> Result<ImageScan> {
         counts: count(findings.iter()),
         fixable: findings.iter().filter(|f| !f.fixed_in.is_empty()).count() as u64,
         findings,
+        suppressed: Vec::new(),
     })
 }
 

@@ -137,3 +137,84 @@ async fn ci_deploys_dev_idempotently_and_watch_repairs_drift() {
     };
     tokio::join!(watcher, checker);
 }
+
+/// A signed OpenVEX document saying CVE-1999-0002 (the Critical finding of grype's fixture)
+/// does not affect any build of `name`, dated a day before `now`.
+fn vex_document(name: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let issued = (now - Duration::from_secs(86_400)).to_rfc3339();
+    format!(
+        r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://paktech.example/vex/ci-1",
+  "author": "security@paktech.example", "timestamp": "{issued}", "version": 1,
+  "statements": [{{"vulnerability": {{"name": "CVE-1999-0002"}},
+    "products": [{{"@id": "pkg:oci/{name}", "subcomponents": [{{"@id": "pkg:deb/package-2"}}]}}],
+    "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}}]}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ci_refuses_an_unsigned_vex_statement_and_names_the_applied_one_in_the_dev_commit() {
+    let Some(docker) = tests::docker_or_skip("ci_flow_vex").await else {
+        return;
+    };
+    let Some(shared) = tests::shared_or_skip("ci_flow_vex") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = tests::unique_prefix("civex");
+    let _cleanup = tests::Cleanup::new(&prefix);
+    let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
+    let remote = dir.path().join("gitops.git");
+    // grype's report has one Critical finding: without VEX this policy blocks the deploy.
+    pipeline.config.scan.fail_on = Some(pipeline::scan::Severity::Critical);
+    let key = pipeline::cosign::SigningKey::generate();
+    pipeline.config.supply_chain.keys = vec![key.public_key()];
+    let vex = dir.path().join("vex");
+    std::fs::create_dir(&vex).expect("vex dir");
+    pipeline.config.supply_chain.vex.dir = vex.clone();
+    let repository = pipeline.config.apps[0].repository.to_string();
+    let name = repository.rsplit('/').next().expect("name").to_owned();
+    let text = vex_document(&name, pipeline.clock.now());
+    std::fs::write(vex.join("app.json"), &text).expect("vex");
+    let options = CiOptions {
+        scan_report: Some(shared.join("fixtures/grype/TestJsonImgsPresenter.json")),
+        ..options()
+    };
+    let seed_only = || tests::git_cli(&remote, &["log", "--format=%s", "main"]);
+    let before = seed_only();
+
+    // Unsigned: refused, naming the file, and nothing is written.
+    let (report, error) = ci::run(&pipeline, &options, &Silent).await;
+    let error = error.expect("refused");
+    assert!(
+        matches!(error, pipeline::flow::Error::Vex(_)),
+        "{error:?}\n{report:#?}"
+    );
+    let file = vex.join("app.json").display().to_string();
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{file}: VEX refused: unsigned")),
+        "{error}"
+    );
+    assert!(report.gitops.is_none());
+    assert_eq!(seed_only(), before, "nothing written to GitOps");
+
+    // Signed: the Critical finding is suppressed, the gate passes, the commit names it.
+    std::fs::write(vex.join("app.json.sig"), key.sign(text.as_bytes())).expect("sig");
+    let (report, error) = ci::run(&pipeline, &options, &Silent).await;
+    assert!(error.is_none(), "ci failed: {error:?}\n{report:#?}");
+    let scan = report.scan.clone().expect("scanned");
+    assert_eq!(scan.counts.critical, 0);
+    assert_eq!(scan.suppressed.len(), 1);
+    assert_eq!(scan.suppressed[0].by.statement, format!("{file}#0"));
+    let trailers = tests::git_cli(&remote, &["log", "-1", "--format=%(trailers)", "main"]);
+    for expected in [
+        format!("Vex-Applied: {file}#0 CVE-1999-0002"),
+        "Scan-Summary: critical=0 high=0 medium=0 low=1 negligible=0 unknown=0".to_owned(),
+    ] {
+        assert!(
+            trailers.contains(&expected),
+            "missing {expected:?} in:\n{trailers}"
+        );
+    }
+}

@@ -18,6 +18,32 @@ fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
     tests::output_of(Command::new("openssl").args(args).current_dir(dir))
 }
 
+/// `openssl dgst -sha256 -verify cosign.pub -signature <signature> <file>` in `dir`.
+fn openssl_verify(dir: &Path, signature: &str, file: &str) -> (bool, String) {
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cosign.pub",
+            "-signature",
+            signature,
+            file,
+        ],
+    )
+}
+
+/// `openssl dgst -sha256 -sign cosign.key -out <out> <file>` in `dir`; the DER it wrote.
+fn openssl_sign(dir: &Path, out: &str, file: &str) -> Vec<u8> {
+    let (ok, text) = openssl(
+        dir,
+        &["dgst", "-sha256", "-sign", "cosign.key", "-out", out, file],
+    );
+    assert!(ok, "{text}");
+    std::fs::read(dir.join(out)).expect("signature")
+}
+
 #[test]
 fn openssl_verifies_what_the_pipeline_signs_and_the_payload_is_simple_signing() {
     if !tests::require(Service::Tool("openssl"), "supply_chain_openssl") {
@@ -36,41 +62,19 @@ fn openssl_verifies_what_the_pipeline_signs_and_the_payload_is_simple_signing() 
     std::fs::write(dir.path().join("sig.der"), &signature).expect("sig");
 
     // cosign's documentation verifies its signatures by hand exactly so.
-    let verify = [
-        "dgst",
-        "-sha256",
-        "-verify",
-        "cosign.pub",
-        "-signature",
-        "sig.der",
-        "payload.json",
-    ];
-    let (ok, text) = openssl(dir.path(), &verify);
+    let (ok, text) = openssl_verify(dir.path(), "sig.der", "payload.json");
     assert!(ok && text.contains("Verified OK"), "{text}");
     // A changed byte fails there too.
     let mut changed = payload.clone();
     changed[10] ^= 1;
     std::fs::write(dir.path().join("payload.json"), &changed).expect("payload");
-    let (ok, text) = openssl(dir.path(), &verify);
+    let (ok, text) = openssl_verify(dir.path(), "sig.der", "payload.json");
     assert!(!ok && text.contains("Verification failure"), "{text}");
 
     // And the other way: what openssl signs with the private key, the pipeline verifies.
     std::fs::write(dir.path().join("payload.json"), &payload).expect("payload");
     std::fs::write(dir.path().join("cosign.key"), key.to_pem().expose()).expect("key");
-    let (ok, text) = openssl(
-        dir.path(),
-        &[
-            "dgst",
-            "-sha256",
-            "-sign",
-            "cosign.key",
-            "-out",
-            "openssl.der",
-            "payload.json",
-        ],
-    );
-    assert!(ok, "{text}");
-    let der = std::fs::read(dir.path().join("openssl.der")).expect("signature");
+    let der = openssl_sign(dir.path(), "openssl.der", "payload.json");
     let keys = [key.public_key()];
     let verified = cosign::verify(
         &payload,
@@ -154,4 +158,33 @@ fn the_committed_configuration_and_admission_policy_name_the_committed_key() {
             env.namespace
         );
     }
+}
+
+#[test]
+fn openssl_verifies_a_vex_documents_detached_signature_and_the_other_way() {
+    if !tests::require(Service::Tool("openssl"), "vex_openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::generate();
+    let document = br#"{"@context": "https://openvex.dev/ns/v0.2.0", "statements": []}"#;
+    std::fs::write(dir.path().join("cosign.pub"), key.public_key().to_pem()).expect("pub");
+    std::fs::write(dir.path().join("app.json"), document).expect("vex");
+    // `<file>.sig` is base64; openssl reads the DER inside it (docs/operations.md says so).
+    let sig = key.sign(document);
+    let der = STANDARD.decode(&sig).expect("base64");
+    std::fs::write(dir.path().join("app.json.der"), &der).expect("der");
+    let (ok, text) = openssl_verify(dir.path(), "app.json.der", "app.json");
+    assert!(ok && text.contains("Verified OK"), "{text}");
+
+    // What openssl signs over the file, base64-encoded, verifies here as its `.sig`.
+    std::fs::write(dir.path().join("cosign.key"), key.to_pem().expose()).expect("key");
+    let der = openssl_sign(dir.path(), "openssl.der", "app.json");
+    let keys = [key.public_key()];
+    let verified =
+        cosign::signed_by(document, &STANDARD.encode(&der), &keys).expect("openssl's verifies");
+    assert_eq!(verified.id, keys[0].id);
+    let mut changed = document.to_vec();
+    changed[3] ^= 1;
+    assert!(cosign::signed_by(&changed, &STANDARD.encode(&der), &keys).is_err());
 }

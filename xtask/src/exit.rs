@@ -64,6 +64,7 @@ fn code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<pipeline::config::Error>().is_some()
             || cause.downcast_ref::<pipeline::values::Error>().is_some()
             || cause.downcast_ref::<pipeline::scan::Error>().is_some()
+            || cause.downcast_ref::<pipeline::vex::Refusal>().is_some()
             || cause.downcast_ref::<pipeline::cosign::KeyError>().is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
             || cause.downcast_ref::<Usage>().is_some()
@@ -105,6 +106,7 @@ fn code(err: &anyhow::Error) -> u8 {
                 | flow::Error::NothingRequested { .. }
                 | flow::Error::NoBuild { .. }
                 | flow::Error::Read { .. }
+                | flow::Error::Vex(_)
                 | flow::Error::Invalid(_),
             ) => return USAGE,
             Some(flow::Error::Image(flow::image::Error::Dirty { .. })) => return USAGE,

@@ -26,6 +26,7 @@ mod scan;
 mod status;
 mod sync;
 mod verify;
+mod vex;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -85,6 +86,8 @@ enum Command {
     Infra(infra::Args),
     /// Signing keys: `keys generate` writes a cosign-format pair.
     Keys(keys::Args),
+    /// OpenVEX statements: `vex sign FILE` writes FILE.sig; `vex check` reads them as ci does.
+    Vex(vex::Args),
     /// Measure speed and size; figures, never pass/fail.
     Bench(bench::Args),
     /// A local kind cluster with Argo CD, a registry and the repositories: up or down.
@@ -137,6 +140,7 @@ fn main() -> std::process::ExitCode {
             Command::Image(args) => args.run(cli.json).await,
             Command::Infra(args) => args.run(cli.json).await,
             Command::Keys(args) => args.run(cli.json).await,
+            Command::Vex(args) => args.run(cli.json).await,
             Command::Bench(args) => args.run(cli.json).await,
             Command::Cluster(args) => args.run(cli.json).await,
             Command::E2e(args) => args.run(cli.json).await,

@@ -168,3 +168,108 @@ fn cluster_targets_refuse_what_a_cluster_cannot_do() {
     let out = xtask(&["status", "--target", "openshift"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn vex_sign_writes_the_signature_check_then_admits_and_bad_input_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let key = pipeline::cosign::SigningKey::generate();
+    std::fs::write(root.join("cosign.key"), key.to_pem().expose()).expect("key");
+    std::fs::write(root.join("cosign.pub"), key.public_key().to_pem()).expect("pub");
+    let vex = root.join("vex");
+    std::fs::create_dir(&vex).expect("vex dir");
+    let project = std::fs::read_to_string(tests::workspace().join("pipeline.toml")).expect("toml");
+    let config = |trusted: bool| {
+        let keys = if trusted {
+            format!("public_keys = [\"{}\"]", root.join("cosign.pub").display())
+        } else {
+            "public_keys = [\"keys/cosign.pub\"]".to_owned()
+        };
+        let text = format!(
+            "{}\n[supply_chain.vex]\ndir = \"{}\"\nauthors = [\"security@paktech.example\"]\nmax_age = \"100000d\"\n",
+            project.replace("public_keys = [\"keys/cosign.pub\"]", &keys),
+            vex.display()
+        );
+        let path = root.join(format!("pipeline-{trusted}.toml"));
+        std::fs::write(&path, text).expect("config");
+        path
+    };
+    let (untrusted, trusted) = (config(false), config(true));
+    let env = |config: &Path| {
+        vec![
+            ("PAKTECH_CONFIG", config.display().to_string()),
+            (
+                "PAKTECH_STATE_DIR",
+                root.join("state").display().to_string(),
+            ),
+            (
+                "PAKTECH_SIGNING_KEY_FILE",
+                root.join("cosign.key").display().to_string(),
+            ),
+        ]
+    };
+    let run = |args: &[&str], config: &Path| {
+        let env = env(config);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        xtask(args, &env)
+    };
+    let file = vex.join("app.json");
+    let name = file.display().to_string();
+    std::fs::write(
+        &file,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://paktech.example/vex/1",
+            "author": "security@paktech.example", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "CVE-1999-0002"},
+              "products": [{"@id": "pkg:oci/paktech-app"}],
+              "status": "not_affected", "justification": "component_not_present"}]}"#,
+    )
+    .expect("vex");
+
+    let out = run(&["vex", "check"], &trusted);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{name}: VEX refused: unsigned: no {name}.sig beside it"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // Signed by a key pipeline.toml does not list: written, with a warning, and refused.
+    let out = run(&["vex", "sign", &name], &untrusted);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not in supply_chain.public_keys"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["vex", "check"], &untrusted);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no configured key verifies it"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&["vex", "sign", &name], &trusted);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let out = run(&["--json", "vex", "check"], &trusted);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json[0]["statement"], format!("{name}#0"));
+    assert_eq!(json[0]["vulnerability"], "CVE-1999-0002");
+    assert_eq!(json[0]["justification"], "component_not_present");
+
+    // A document ci would refuse is not signed.
+    let bad = vex.join("bad.json");
+    std::fs::write(&bad, r#"{"@context": "https://openvex.dev/ns"}"#).expect("bad");
+    let out = run(&["vex", "sign", &bad.display().to_string()], &trusted);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad.json: VEX refused: @context"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!vex.join("bad.json.sig").exists());
+}

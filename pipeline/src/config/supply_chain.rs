@@ -2,7 +2,8 @@
 //! requires before a digest is pinned there (a signature by one of the keys, an SBOM the
 //! build signed, signed provenance from an accepted builder).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -31,6 +32,39 @@ pub struct SupplyChainConfig {
     /// The keys, read and checked at load.
     #[serde(skip)]
     pub keys: Vec<PublicKey>,
+    /// `[supply_chain.vex]`: the OpenVEX statements applied to image scans.
+    pub vex: VexConfig,
+}
+
+/// `[supply_chain.vex]`: where the repository keeps OpenVEX documents and which of them are
+/// trusted. Without the table: `security/vex`, any author, statements at most 180 days old,
+/// each document signed by one of `public_keys`. A workspace without the directory applies no
+/// statement and needs nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VexConfig {
+    /// The directory of `*.json` OpenVEX documents, relative to the workspace.
+    pub dir: PathBuf,
+    /// Authors whose documents are accepted (a document's `author`, exactly); empty accepts
+    /// any, leaving the signature as the check.
+    pub authors: Vec<String>,
+    /// The oldest a statement may be, by its `last_updated` or `timestamp`: older ones are
+    /// refused until reviewed and issued again.
+    #[serde(deserialize_with = "super::duration")]
+    pub max_age: Duration,
+    /// Every document needs `<file>.sig`, a signature of its bytes by one of `public_keys`.
+    pub require_signature: bool,
+}
+
+impl Default for VexConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("security/vex"),
+            authors: Vec::new(),
+            max_age: Duration::from_secs(180 * 24 * 3600),
+            require_signature: true,
+        }
+    }
 }
 
 impl SupplyChainConfig {
@@ -175,6 +209,34 @@ namespace = "paktech-prod"
         // Without the table: nothing required, no key needed.
         let bare = parse(&config("", ""), dir.path()).expect("parses");
         assert!(!bare.requirements(&"prod".parse().expect("env")).any());
+    }
+
+    #[test]
+    fn the_vex_table_has_defaults_and_is_read_when_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = parse(&config("", ""), dir.path()).expect("parses");
+        let vex = &bare.supply_chain.vex;
+        assert_eq!(vex.dir, Path::new("security/vex"));
+        assert!(vex.authors.is_empty() && vex.require_signature);
+        assert_eq!(vex.max_age.as_secs(), 180 * 86_400);
+        let text = config(
+            "[supply_chain.vex]\ndir = \"vex\"\nauthors = [\"security@paktech.example\"]\nmax_age = \"30d\"\nrequire_signature = false",
+            "",
+        );
+        let c = parse(&text, dir.path()).expect("parses");
+        let vex = &c.supply_chain.vex;
+        assert_eq!(vex.dir, Path::new("vex"));
+        assert_eq!(vex.authors, ["security@paktech.example"]);
+        assert_eq!(vex.max_age.as_secs(), 30 * 86_400);
+        assert!(!vex.require_signature);
+        for (table, expected) in [
+            ("max_age = \"soon\"", "invalid duration \"soon\""),
+            ("trust = \"all\"", "unknown field `trust`"),
+        ] {
+            let text = config(&format!("[supply_chain.vex]\n{table}"), "");
+            let err = parse(&text, dir.path()).expect_err("refused");
+            assert!(err.contains(expected), "{err}\nexpected: {expected}");
+        }
     }
 
     #[test]

@@ -166,6 +166,8 @@ pub enum Error {
     Attestation { what: &'static str, problem: String },
     #[error("blocked by the scan policy: {reason}")]
     ScanPolicy { reason: String },
+    #[error(transparent)]
+    Vex(#[from] crate::vex::Refusal),
     #[error(
         "{app} in {env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
     )]

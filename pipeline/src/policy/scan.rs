@@ -197,6 +197,58 @@ mod tests {
         );
     }
 
+    #[test]
+    fn suppressed_findings_do_not_count() {
+        let policy = |fail_on, only_fixed| ScanPolicy {
+            fail_on: Some(fail_on),
+            only_fixed,
+        };
+        let without = |ids: &[&str]| {
+            scan().suppress(|f| {
+                ids.contains(&f.id.as_str())
+                    .then(|| crate::scan::Suppression {
+                        statement: "security/vex/a.json#0".to_owned(),
+                        vulnerability: f.id.clone(),
+                        status: "not_affected".to_owned(),
+                        justification: Some("component_not_present".to_owned()),
+                    })
+            })
+        };
+        let check = |ids: &[&str], fail_on, only_fixed, expected: ScanVerdict| {
+            let s = without(ids);
+            assert_eq!(
+                scan_gate(&policy(fail_on, only_fixed), Some(&s)),
+                expected,
+                "{ids:?}"
+            );
+            assert_eq!(s.findings.len() + s.suppressed.len(), 3, "{ids:?}");
+        };
+        let fail = |r: &str| ScanVerdict::Fail {
+            reason: r.to_owned(),
+        };
+        check(
+            &[],
+            Severity::Critical,
+            false,
+            fail("1 critical finding(s) at or above critical"),
+        );
+        check(&["A"], Severity::Critical, false, ScanVerdict::Pass);
+        check(
+            &["A"],
+            Severity::High,
+            false,
+            fail("1 high finding(s) at or above high"),
+        );
+        check(&["A", "B"], Severity::High, false, ScanVerdict::Pass);
+        check(&["B"], Severity::High, true, ScanVerdict::Pass);
+        check(
+            &["B"],
+            Severity::Low,
+            true,
+            fail("1 low fixable finding(s) at or above low"),
+        );
+    }
+
     fn counts(text: &str) -> Counts {
         Counts::parse(text).expect("counts")
     }

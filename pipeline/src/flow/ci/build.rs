@@ -96,11 +96,17 @@ pub(super) async fn build_app(
     let attest = step(pipeline, "attest", &app.name);
     super::super::attest::attest(pipeline, &context, &attest, steps).await?;
 
-    let (image_elapsed, image_scan) = timed(scan::image(
-        &built,
-        options.scan_report.as_deref(),
-        Some(&sbom),
-    ))
+    let tag = built.tag.to_string();
+    let image = crate::vex::Image {
+        repository: app.repository.as_str(),
+        tag: &tag,
+        digest: pinned.as_str(),
+    };
+    let (image_elapsed, image_scan) = timed(async {
+        let scanned = scan::image(&built, options.scan_report.as_deref(), Some(&sbom)).await?;
+        // The repository's VEX statements, refused or applied before the gate counts.
+        scan::apply_vex(pipeline, &image, scanned)
+    })
     .await;
     let image_result = image_scan.map(|scan| {
         let (scan, scan_sbom) = scan.map_or((None, None), |(s, sbom)| (Some(s), sbom));
@@ -109,13 +115,18 @@ pub(super) async fn build_app(
             Some(s) => (
                 Outcome::Succeeded,
                 format!(
-                    "{} ({} fixable){}",
+                    "{} ({} fixable){}{}",
                     s.counts,
                     s.fixable,
                     scan_sbom
                         .as_ref()
                         .map(|d| format!(" in the SBOM {d}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    if s.suppressed.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} suppressed by VEX", s.suppressed.len())
+                    }
                 ),
             ),
             None => (

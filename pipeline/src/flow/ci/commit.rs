@@ -77,7 +77,15 @@ pub(super) fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -
             }
         }
     }
+    let applied: Vec<(&str, Vec<String>)> = built
+        .iter()
+        .map(|(a, _, _)| {
+            let lines = a.scan.as_ref().map(crate::vex::applied);
+            (a.app.as_str(), lines.unwrap_or_default())
+        })
+        .collect();
     let message = message
+        .vex_applied(&applied)
         .trailer(keys::REQUESTED_BY, options.requested_by.as_str())
         .trailer(keys::RUN_ID, &options.run_id);
     Some(Change {
