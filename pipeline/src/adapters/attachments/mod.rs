@@ -5,8 +5,10 @@
 //! host is a registry. Every failure is an error: an unreachable store never reads as "no
 //! signatures" or "no SBOM".
 
+mod bundle;
 mod local;
 mod oci;
+mod referrers;
 mod remote;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest as _;
 
 use super::registry::{self, Credentials, Distribution, split_host};
-use crate::model::{Digest, Repository, SignatureLayer};
+use crate::model::{Digest, FoundSignature, Repository, SignatureLayer};
 
 pub use local::LocalAttachments;
 
@@ -48,6 +50,15 @@ pub enum Error {
         registry: String,
         repository: String,
         digest: String,
+    },
+    #[error(
+        "the referrers tag {tag} of {registry}/{repository} holds a {found}, not an image index: it is not the OCI referrers tag schema's, so it is left alone; remove or rename that tag"
+    )]
+    NotReferrersIndex {
+        registry: String,
+        repository: String,
+        tag: String,
+        found: String,
     },
     #[error("{repository} names no registry host, so its attachments cannot be kept in a registry")]
     NotARegistry { repository: String },
@@ -130,15 +141,22 @@ impl Attachments {
         }
     }
 
-    /// Every signature stored for `subject`, in the order they were added (empty when none).
+    /// Every signature stored for `subject` (empty when none): cosign `.sig` layers in the
+    /// order they were added, then cosign v3 Sigstore bundles stored as referrers; an entry
+    /// that cannot be read is listed as such. `Err`: the store cannot be read.
     #[tracing::instrument(skip_all, fields(repository = %repository, subject = %subject))]
     pub async fn signatures(
         &self,
         repository: &Repository,
         subject: &Digest,
-    ) -> Result<Vec<SignatureLayer>> {
+    ) -> Result<Vec<FoundSignature>> {
         match self {
-            Self::Local(local) => local.signatures(subject).await,
+            Self::Local(local) => Ok(local
+                .signatures(subject)
+                .await?
+                .into_iter()
+                .map(FoundSignature::Simple)
+                .collect()),
             Self::Registry(registry) => {
                 let (host, name) = host_and_name(repository)?;
                 remote::signatures(&mut registry.session(host, name)?, subject).await
