@@ -3,11 +3,13 @@
 //! (`signDigestBundle`), DSSE over PAE (DSSE v1 `protocol.md`), the bundle JSON of
 //! sigstore/protobuf-specs `sigstore_bundle.proto` with a public-key hint as its verification
 //! material, and the referrer manifest of `pkg/oci/remote/write.go`
-//! (`WriteAttestationNewBundleFormat`, `WriteReferrer`).
+//! (`WriteAttestationNewBundleFormat`, `WriteReferrer`). PAE alone is the pipeline's, checked
+//! against the DSSE spec's example and the sigstore-python test vector.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pipeline::cosign::SigningKey;
+pub use pipeline::cosign::bundle::pae;
 use pipeline::model::Digest;
 use serde_json::json;
 use sha2::Digest as _;
@@ -19,18 +21,6 @@ const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-}
-
-/// DSSE v1 pre-authentication encoding.
-pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut bytes = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        body.len()
-    )
-    .into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
 }
 
 /// The statement `cosign sign` makes for `digest`: its subject is the digest alone.
