@@ -140,13 +140,13 @@ async fn a_cosign_v3_bundle_in_the_tag_schema_verifies_beside_bad_sig_layers() {
             bundle
         }
     );
-    let verdicts = verdicts(&found, &key, &subject, &repository);
-    assert!(verdicts[0].contains("could not be read"), "{verdicts:?}");
+    let checked = verdicts(&found, &key, &subject, &repository);
+    assert!(checked[0].contains("could not be read"), "{checked:?}");
     assert!(
-        verdicts[1].contains("no configured key verifies it"),
-        "{verdicts:?}"
+        checked[1].contains("no configured key verifies it"),
+        "{checked:?}"
     );
-    assert_eq!(verdicts[2], "ok");
+    assert_eq!(checked[2], "ok");
 
     // The SBOM writer appends to that same index, keeping the bundle listed.
     store
@@ -195,6 +195,21 @@ async fn a_cosign_v3_bundle_in_the_tag_schema_verifies_beside_bad_sig_layers() {
         .await
         .expect("bytes");
     assert_eq!(kept.as_ref(), sig_manifest.as_bytes(), "left as it was");
+    // Reading signatures there reports the tag and still finds the `.sig` signature.
+    let payload = cosign::payload(&repository, &second);
+    let layer = SignatureLayer {
+        signature_b64: key.sign(&payload),
+        payload,
+    };
+    store
+        .put_signature(&repository, &second, &layer)
+        .await
+        .expect("sign");
+    let found = store.signatures(&repository, &second).await.expect("read");
+    let checked = verdicts(&found, &key, &second, &repository);
+    assert_eq!(checked.len(), 2, "{checked:?}");
+    assert_eq!(checked[0], "ok");
+    assert!(checked[1].contains(&tag), "{checked:?}");
 }
 
 /// A stand-in registry with the referrers API, answering `pages` pages for the image

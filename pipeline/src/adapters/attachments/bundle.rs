@@ -24,10 +24,20 @@ fn is_bundle(media_type: Option<&str>) -> bool {
     media_type.is_some_and(|t| t.starts_with(MEDIA_TYPE_PREFIX))
 }
 
-/// Every Sigstore bundle referring to `subject`, each read or reported unreadable with why;
-/// `Err` only when the referrers cannot be listed.
+/// Every Sigstore bundle referring to `subject`, each read or reported unreadable with why
+/// (a foreign manifest at the referrers tag too: one unreadable entry, so a `.sig` signature
+/// still counts); `Err` only when the referrers cannot be listed.
 pub async fn bundles(session: &mut Session<'_>, subject: &Digest) -> Result<Vec<FoundSignature>> {
-    let listed = referrers::list(session, subject).await?;
+    let listed = match referrers::list(session, subject).await {
+        Ok(listed) => listed,
+        Err(e @ Error::NotReferrersIndex { .. }) => {
+            return Ok(vec![FoundSignature::Unreadable {
+                entry: "the referrers tag".to_owned(),
+                reason: e.to_string(),
+            }]);
+        }
+        Err(e) => return Err(e),
+    };
     let mut found = Vec::new();
     for referrer in listed
         .iter()
