@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use pipeline::adapters::attachments::{Attachments, Error};
 use pipeline::adapters::registry::Distribution;
-use pipeline::cosign::{self, SigningKey};
+use pipeline::cosign::{self, PublicKey, SigningKey};
+use pipeline::flow::supply_chain::{evidence, signed_by};
 use pipeline::model::{Digest, FoundSignature, Repository, SignatureLayer};
+use pipeline::policy::supply_chain;
 use sha2::Digest as _;
 use tests::registry::{LocalRegistry, push_small_image, put_manifest, upload_blob};
 use tests::sigstore::{self, MANIFEST_MEDIA_TYPE};
@@ -37,6 +39,65 @@ fn verdicts(
         .collect()
 }
 
+/// What `cosign sign --key` (v3) writes for `subject` in the registry on `port`, which has no
+/// referrers API: the bundle's referrer manifest and the tag schema's index, as
+/// go-containerregistry keeps it (appending). Returns the referrer's digest and the bundle.
+async fn sign_as_cosign_v3(port: u16, subject: &Digest, key: &SigningKey) -> (String, Vec<u8>) {
+    let hex = subject.as_str().trim_start_matches("sha256:");
+    let image = reqwest::get(format!(
+        "http://127.0.0.1:{port}/v2/paktech-app/manifests/{subject}"
+    ));
+    let image_size = image
+        .await
+        .expect("image")
+        .bytes()
+        .await
+        .expect("bytes")
+        .len();
+    let bundle = sigstore::bundle(key, subject);
+    upload_blob(port, "paktech-app", b"{}", None).await;
+    upload_blob(port, "paktech-app", &bundle, None).await;
+    let referrer = sigstore::referrer(subject, image_size, &bundle);
+    let referrer_digest = sha256(&referrer);
+    put_manifest(
+        port,
+        "paktech-app",
+        &referrer_digest,
+        MANIFEST_MEDIA_TYPE,
+        &referrer,
+        None,
+    )
+    .await;
+    // Appended to what the tag lists already, as go-containerregistry does.
+    let index_type = "application/vnd.oci.image.index.v1+json";
+    let listed = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{port}/v2/paktech-app/manifests/sha256-{hex}"
+        ))
+        .header("accept", index_type)
+        .send()
+        .await
+        .expect("get");
+    let mut manifests = if listed.status().is_success() {
+        let index: serde_json::Value = listed.json().await.expect("index");
+        index["manifests"].as_array().cloned().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    manifests.push(sigstore::listed(&referrer));
+    let index = sigstore::index(&manifests);
+    put_manifest(
+        port,
+        "paktech-app",
+        &format!("sha256-{hex}"),
+        index_type,
+        index.as_bytes(),
+        None,
+    )
+    .await;
+    (referrer_digest, bundle)
+}
+
 #[tokio::test]
 async fn a_cosign_v3_bundle_in_the_tag_schema_verifies_beside_bad_sig_layers() {
     if !tests::require(tests::Service::Registry, "bundles") {
@@ -51,41 +112,7 @@ async fn a_cosign_v3_bundle_in_the_tag_schema_verifies_beside_bad_sig_layers() {
     let hex = subject.as_str().trim_start_matches("sha256:");
 
     // cosign v3: the bundle referrer, and (no referrers API) the tag schema's index.
-    let image = reqwest::get(format!(
-        "http://127.0.0.1:{port}/v2/paktech-app/manifests/{subject}"
-    ));
-    let image_size = image
-        .await
-        .expect("image")
-        .bytes()
-        .await
-        .expect("bytes")
-        .len();
-    let bundle = sigstore::bundle(&key, &subject);
-    upload_blob(port, "paktech-app", b"{}", None).await;
-    upload_blob(port, "paktech-app", &bundle, None).await;
-    let referrer = sigstore::referrer(&subject, image_size, &bundle);
-    let referrer_digest = sha256(&referrer);
-    put_manifest(
-        port,
-        "paktech-app",
-        &referrer_digest,
-        MANIFEST_MEDIA_TYPE,
-        &referrer,
-        None,
-    )
-    .await;
-    let index = sigstore::index(&[sigstore::listed(&referrer)]);
-    let index_type = "application/vnd.oci.image.index.v1+json";
-    put_manifest(
-        port,
-        "paktech-app",
-        &format!("sha256-{hex}"),
-        index_type,
-        index.as_bytes(),
-        None,
-    )
-    .await;
+    let (referrer_digest, bundle) = sign_as_cosign_v3(port, &subject, &key).await;
 
     // The `.sig` tag: a layer without its annotation, and one signed by another key.
     let payload = cosign::payload(&repository, &subject);
@@ -210,6 +237,66 @@ async fn a_cosign_v3_bundle_in_the_tag_schema_verifies_beside_bad_sig_layers() {
     assert_eq!(checked.len(), 2, "{checked:?}");
     assert_eq!(checked[0], "ok");
     assert!(checked[1].contains(&tag), "{checked:?}");
+}
+
+#[tokio::test]
+async fn prod_takes_a_build_signed_only_by_cosign_v3() {
+    if !tests::require(tests::Service::Registry, "bundles_gate") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = LocalRegistry::start(dir.path(), "");
+    let port = registry.port;
+    let repository = registry.repository("paktech-app");
+    let subject = push_small_image(port, "paktech-app", &"d".repeat(40), None).await;
+    let key = SigningKey::generate();
+    // The engine is never called: only the attachment store is read.
+    let docker = bollard::Docker::connect_with_local_defaults().expect("docker client");
+    let mut pipeline = tests::test_pipeline(dir.path(), docker, &tests::unique_prefix("bundles"));
+    pipeline.config.supply_chain.keys =
+        vec![PublicKey::from_pem("test.pub", &key.public_key().to_pem()).expect("public key")];
+    let prod = tests::env("prod");
+    let required = tests::env_mut(&mut pipeline, "prod");
+    required.require_signature = Some(true);
+    required.require_sbom = Some(true);
+    pipeline.attachments = Attachments::for_repository(&repository, dir.path(), None);
+    let gate = async |pipeline: &pipeline::flow::Pipeline| {
+        let found = evidence(pipeline, &repository, std::slice::from_ref(&prod), &subject).await;
+        supply_chain::gate(&prod, pipeline.config.requirements(&prod), &subject, &found)
+            .map_err(|refusal| refusal.to_string())
+    };
+
+    pipeline
+        .attachments
+        .put_sbom(&repository, &subject, b"{}")
+        .await
+        .expect("sbom");
+    let unsigned = gate(&pipeline).await.expect_err("unsigned");
+    assert!(unsigned.contains("has no signature"), "{unsigned}");
+
+    let (referrer, _) = sign_as_cosign_v3(port, &subject, &key).await;
+    let passed = gate(&pipeline)
+        .await
+        .expect("signed by cosign v3")
+        .unwrap_or_default();
+    assert!(passed.contains(&key.public_key().id), "{passed}");
+    assert_eq!(
+        signed_by(&pipeline, &repository, &subject).await,
+        format!(
+            "signed by test.pub ({}), Sigstore bundle in referrer {referrer}",
+            key.public_key().id
+        )
+    );
+
+    // Another key configured instead: refused, saying which signature and why.
+    pipeline.config.supply_chain.keys = vec![SigningKey::generate().public_key()];
+    let refused = gate(&pipeline).await.expect_err("another key");
+    assert!(
+        refused.contains(&format!(
+            "Sigstore bundle in referrer {referrer}: no configured key verifies it"
+        )),
+        "{refused}"
+    );
 }
 
 /// A stand-in registry with the referrers API, answering `pages` pages for the image
