@@ -248,8 +248,8 @@ pub enum Rejection {
         bundle::SIGN_PREDICATE
     )]
     WrongPredicate { found: String },
-    #[error("{entry} could not be read: {reason}")]
-    Unreadable { entry: String, reason: String },
+    #[error("it could not be read: {reason}")]
+    Unreadable { reason: String },
 }
 
 /// Checks that `signature_b64` over `payload` was made by one of `keys`, and that the payload
@@ -341,8 +341,7 @@ pub fn verify_found<'k>(
             expected_repository,
         ),
         FoundSignature::Bundle { bundle, .. } => bundle::verify(bundle, keys, expected_digest),
-        FoundSignature::Unreadable { entry, reason } => Err(Rejection::Unreadable {
-            entry: entry.clone(),
+        FoundSignature::Unreadable { reason, .. } => Err(Rejection::Unreadable {
             reason: reason.clone(),
         }),
     }

@@ -218,3 +218,55 @@ fn no_keys_configured_is_said_so() {
     let err = verify(&body, &key.sign(&body), &[], &digest('a'), None).expect_err("refused");
     assert!(err.to_string().contains("none configured"), "{err}");
 }
+
+#[test]
+fn found_signatures_are_checked_in_their_own_format() {
+    let key = SigningKey::generate();
+    let keys = [key.public_key()];
+    let body = payload(&repo("paktech-app"), &digest('a'));
+    let simple = FoundSignature::Simple(crate::model::SignatureLayer {
+        signature_b64: key.sign(&body),
+        payload: body,
+    });
+    let statement = serde_json::json!({
+        "_type": bundle::STATEMENT_V1,
+        "subject": [{"digest": {"sha256": "a".repeat(64)}}],
+        "predicateType": bundle::SIGN_PREDICATE,
+        "predicate": {},
+    })
+    .to_string();
+    let signed = bundle::pae(bundle::IN_TOTO_PAYLOAD_TYPE, statement.as_bytes());
+    let bundled = FoundSignature::Bundle {
+        referrer: "sha256:r".to_owned(),
+        bundle: serde_json::json!({
+            "mediaType": bundle::MEDIA_TYPE_V03,
+            "verificationMaterial": {"publicKey": {"hint": ""}},
+            "dsseEnvelope": {
+                "payload": STANDARD.encode(&statement),
+                "payloadType": bundle::IN_TOTO_PAYLOAD_TYPE,
+                "signatures": [{"sig": key.sign(&signed)}],
+            },
+        })
+        .to_string()
+        .into_bytes(),
+    };
+    let unreadable = FoundSignature::Unreadable {
+        entry: "signature layer sha256:l".to_owned(),
+        reason: "no annotation".to_owned(),
+    };
+    let check = |found: &FoundSignature, expected: Result<(), &str>| {
+        let got = verify_found(found, &keys, &digest('a'), Some(&repo("paktech-app")))
+            .map(|_| ())
+            .map_err(|r| r.to_string());
+        assert_eq!(
+            got.as_ref().map(|_| ()).map_err(String::as_str),
+            expected,
+            "{found:?}"
+        );
+    };
+    check(&simple, Ok(()));
+    check(&bundled, Ok(()));
+    check(&unreadable, Err("it could not be read: no annotation"));
+    assert_eq!(bundled.origin(), "Sigstore bundle in referrer sha256:r");
+    assert_eq!(unreadable.origin(), "signature layer sha256:l");
+}
