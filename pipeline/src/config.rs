@@ -178,6 +178,12 @@ pub struct EnvironmentConfig {
     /// Overrides `supply_chain.require_sbom` here.
     #[serde(default)]
     pub require_sbom: Option<bool>,
+    /// Overrides `supply_chain.require_provenance` here.
+    #[serde(default)]
+    pub require_provenance: Option<bool>,
+    /// Overrides `supply_chain.builders` here: the builder ids provenance may name.
+    #[serde(default)]
+    pub builders: Option<Vec<String>>,
 }
 
 fn default_monitor_interval() -> Duration {

@@ -248,8 +248,40 @@ pub enum Rejection {
         bundle::SIGN_PREDICATE
     )]
     WrongPredicate { found: String },
+    #[error("{problem}")]
+    Envelope { problem: String },
     #[error("it could not be read: {reason}")]
     Unreadable { reason: String },
+}
+
+/// The key among `keys` that made `signature_b64` (standard base64 of an ASN.1 DER ECDSA P-256
+/// signature) over the exact bytes of `message`: the check every signed thing here shares (image
+/// signatures, DSSE envelopes' PAE, VEX documents).
+pub fn signed_by<'k>(
+    message: &[u8],
+    signature_b64: &str,
+    keys: &'k [PublicKey],
+) -> Result<&'k PublicKey, Rejection> {
+    let der = STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|e| Rejection::Malformed {
+            problem: e.to_string(),
+        })?;
+    let signature = Signature::from_der(&der).map_err(|_| Rejection::Malformed {
+        problem: "not a DER ECDSA signature".to_owned(),
+    })?;
+    keys.iter()
+        .find(|k| k.key.verify(message, &signature).is_ok())
+        .ok_or_else(|| Rejection::UnknownKey {
+            tried: if keys.is_empty() {
+                "none configured".to_owned()
+            } else {
+                keys.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
 }
 
 /// Checks that `signature_b64` over `payload` was made by one of `keys`, and that the payload
@@ -263,7 +295,7 @@ pub fn verify<'k>(
     expected_digest: &Digest,
     expected_repository: Option<&Repository>,
 ) -> Result<&'k PublicKey, Rejection> {
-    let key = verifying_key(payload, signature_b64, keys)?;
+    let key = signed_by(payload, signature_b64, keys)?;
     let document: SimpleSigning =
         serde_json::from_slice(payload).map_err(|e| Rejection::NotSimpleSigning {
             problem: e.to_string(),
@@ -291,35 +323,6 @@ pub fn verify<'k>(
         });
     }
     Ok(key)
-}
-
-/// The first of `keys` whose ECDSA P-256 signature `signature_b64` (standard base64 of
-/// ASN.1 DER) over `message` verifies.
-pub(crate) fn verifying_key<'k>(
-    message: &[u8],
-    signature_b64: &str,
-    keys: &'k [PublicKey],
-) -> Result<&'k PublicKey, Rejection> {
-    let der = STANDARD
-        .decode(signature_b64.trim())
-        .map_err(|e| Rejection::Malformed {
-            problem: e.to_string(),
-        })?;
-    let signature = Signature::from_der(&der).map_err(|_| Rejection::Malformed {
-        problem: "not a DER ECDSA signature".to_owned(),
-    })?;
-    keys.iter()
-        .find(|k| k.key.verify(message, &signature).is_ok())
-        .ok_or_else(|| Rejection::UnknownKey {
-            tried: if keys.is_empty() {
-                "none configured".to_owned()
-            } else {
-                keys.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        })
 }
 
 /// Checks one signature the store found, whatever its format: a simple-signing layer as

@@ -3,6 +3,7 @@
 //! adapters never call flows; policy never does I/O.
 
 pub mod adapters;
+pub mod attest;
 pub mod audit;
 pub mod bootstrap;
 pub mod config;

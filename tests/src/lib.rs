@@ -175,26 +175,29 @@ pub fn test_pipeline_of(
     }
 }
 
-/// `config` with no environment requiring a signature or an SBOM: the whole-flow tests of
+/// `config` with no environment requiring a signature, an SBOM or provenance: the whole-flow tests of
 /// the other gates promote builds they make without a signing key. The supply-chain gate has
 /// its own tests (`tests/supply_chain.rs`), which set the requirements back.
 pub fn without_supply_chain(config: &mut pipeline::config::PipelineConfig) {
     config.supply_chain.require_signature = false;
     config.supply_chain.require_sbom = false;
+    config.supply_chain.require_provenance = false;
     for env in &mut config.environments {
         env.require_signature = None;
         env.require_sbom = None;
+        env.require_provenance = None;
     }
 }
 
-/// The project's `pipeline.toml`, written to `dir` with no environment requiring a signature
-/// or an SBOM ([`without_supply_chain`]), for `PAKTECH_CONFIG` in command-line tests; its key
+/// The project's `pipeline.toml`, written to `dir` with no environment requiring a signature,
+/// an SBOM or provenance ([`without_supply_chain`]), for `PAKTECH_CONFIG` in command-line tests; its key
 /// paths still resolve in the workspace.
 pub fn config_without_supply_chain(dir: &std::path::Path) -> PathBuf {
     let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
     let relaxed = text
         .replace("require_signature = true", "require_signature = false")
-        .replace("require_sbom = true", "require_sbom = false");
+        .replace("require_sbom = true", "require_sbom = false")
+        .replace("require_provenance = true", "require_provenance = false");
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, relaxed).expect("write pipeline.toml");
     path
@@ -852,4 +855,20 @@ pub fn test_analysis(
         inconclusive,
         load_rate,
     }
+}
+
+/// Runs `command`; whether it succeeded, and what it printed (stdout, then stderr).
+///
+/// # Panics
+/// When the program cannot be started.
+pub fn output_of(command: &mut std::process::Command) -> (bool, String) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }

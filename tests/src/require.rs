@@ -15,6 +15,9 @@ pub enum Service {
     /// A program on PATH: `helm`, `checkov`, `wrk`, `chromium`, `chromedriver`, and
     /// `cargo-auditable` (every image build runs `cargo auditable build`).
     Tool(&'static str),
+    /// A Python module `python3` imports: `securesystemslib` and `in_toto_attestation`, the
+    /// independent checks of DSSE envelopes and in-toto statements.
+    Python(&'static str),
     /// `shared/` beside the project: the grype reports and manifests tests read.
     Shared,
     /// kind, kubectl, docker and git, for the real-cluster run.
@@ -22,7 +25,7 @@ pub enum Service {
 }
 
 /// Every service a test here may need, in the order the run's report lists them.
-pub const ALL: [Service; 10] = [
+pub const ALL: [Service; 12] = [
     Service::Docker,
     Service::Registry,
     Service::Tool("cargo-auditable"),
@@ -31,6 +34,8 @@ pub const ALL: [Service; 10] = [
     Service::Tool("wrk"),
     Service::Tool("chromium"),
     Service::Tool("chromedriver"),
+    Service::Python("securesystemslib"),
+    Service::Python("in_toto_attestation"),
     Service::Shared,
     Service::Kind,
 ];
@@ -47,7 +52,7 @@ impl Service {
         match self {
             Service::Docker => "PAKTECH_REQUIRE_DOCKER",
             Service::Registry => "PAKTECH_REQUIRE_REGISTRY",
-            Service::Tool(_) => "PAKTECH_REQUIRE_TOOLS",
+            Service::Tool(_) | Service::Python(_) => "PAKTECH_REQUIRE_TOOLS",
             Service::Shared => "PAKTECH_REQUIRE_SHARED",
             Service::Kind => "PAKTECH_REQUIRE_KIND",
         }
@@ -58,7 +63,7 @@ impl Service {
         match self {
             Service::Docker => "docker",
             Service::Registry => "docker-registry",
-            Service::Tool(program) => program,
+            Service::Tool(program) | Service::Python(program) => program,
             Service::Shared => "shared/",
             Service::Kind => "kind",
         }
@@ -68,7 +73,9 @@ impl Service {
     pub fn remedy(self) -> &'static str {
         match self {
             Service::Docker => "start the Docker engine or set DOCKER_HOST",
-            Service::Registry | Service::Tool(_) => "`bash .ci/install-tools` installs it",
+            Service::Registry | Service::Tool(_) | Service::Python(_) => {
+                "`bash .ci/install-tools` installs it"
+            }
             Service::Shared => "put the shared test data beside the project",
             Service::Kind => "install kind and kubectl (see docs/operations.md)",
         }
@@ -83,6 +90,13 @@ impl Service {
             }
             Service::Tool(program) => (!pipeline::adapters::tools::on_path(program))
                 .then(|| format!("{program} is not on PATH")),
+            Service::Python(module) => {
+                let imported = std::process::Command::new("python3")
+                    .args(["-c", &format!("import {module}")])
+                    .output()
+                    .is_ok_and(|out| out.status.success());
+                (!imported).then(|| format!("python3 cannot import {module}"))
+            }
             Service::Shared => {
                 let dir = shared_dir();
                 (!dir.is_dir()).then(|| format!("{} is missing", dir.display()))

@@ -8,8 +8,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+pub use pipeline::attest::dsse::pae;
 use pipeline::cosign::SigningKey;
-pub use pipeline::cosign::bundle::pae;
 use pipeline::model::Digest;
 use serde_json::json;
 use sha2::Digest as _;

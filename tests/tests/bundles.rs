@@ -258,12 +258,19 @@ async fn prod_takes_a_build_signed_only_by_cosign_v3() {
     let prod = tests::env("prod");
     let required = tests::env_mut(&mut pipeline, "prod");
     required.require_signature = Some(true);
-    required.require_sbom = Some(true);
+    required.require_sbom = Some(false);
+    let sha: pipeline::model::GitSha = "d".repeat(40).parse().expect("sha");
     pipeline.attachments = Attachments::for_repository(&repository, dir.path(), None);
     let gate = async |pipeline: &pipeline::flow::Pipeline| {
         let found = evidence(pipeline, &repository, std::slice::from_ref(&prod), &subject).await;
-        supply_chain::gate(&prod, pipeline.config.requirements(&prod), &subject, &found)
-            .map_err(|refusal| refusal.to_string())
+        supply_chain::gate(
+            &prod,
+            &pipeline.config.requirements(&prod),
+            &subject,
+            &sha,
+            &found,
+        )
+        .map_err(|refusal| refusal.to_string())
     };
 
     pipeline

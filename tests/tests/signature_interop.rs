@@ -15,17 +15,7 @@ use tests::require::Service;
 
 /// Runs `openssl` with `args` in `dir`; its exit status and output.
 fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    tests::output_of(Command::new("openssl").args(args).current_dir(dir))
 }
 
 #[test]

@@ -59,13 +59,13 @@ fn the_reference_bundle_parses_and_verifies_with_its_certificates_key() {
     let envelope = parsed.envelope().expect("a DSSE envelope");
     assert_eq!(envelope.verify(std::slice::from_ref(&key)), Ok(&key));
     let statement: serde_json::Value =
-        serde_json::from_slice(&envelope.payload().expect("payload")).expect("statement");
+        serde_json::from_slice(&envelope.payload).expect("statement");
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
     // The same bytes verify under openssl: the reader signs-checks PAE exactly.
     let signature = json["dsseEnvelope"]["signatures"][0]["sig"]
         .as_str()
         .expect("sig");
-    let signed = envelope.signed_bytes().expect("pae");
+    let signed = sigstore::pae(&envelope.payload_type, &envelope.payload);
     assert!(openssl_verifies(&public_pem, &signed, signature));
     assert!(!openssl_verifies(&public_pem, &signed[1..], signature));
     // Another key does not verify it.

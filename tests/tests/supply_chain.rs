@@ -1,19 +1,23 @@
 //! Signing and verification before any write, against the real engine and Debian's
-//! `docker-registry` on 127.0.0.1: a build signed and with an SBOM passes the gate and is
-//! promoted; unsigned, signed by an unknown key, a signature of another digest (copied from
-//! another image's `.sig` tag), a tampered payload and a missing SBOM are refused with exit 3
-//! and the GitOps refs unchanged. The format's interoperability: `signature_interop.rs`.
+//! `docker-registry` on 127.0.0.1: a build signed, with an SBOM it attested and signed
+//! provenance passes the gate and is promoted; unsigned, signed by an unknown key, a signature
+//! of another digest (copied from another image's `.sig` tag), a tampered payload, a missing
+//! SBOM, an SBOM swapped after the build signed it, and provenance missing, from a builder
+//! prod does not accept or of another commit are refused with exit 3 and the GitOps refs
+//! unchanged. The formats' interoperability: `signature_interop.rs`, `provenance_interop.rs`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use pipeline::adapters::attachments::{Attachments, LocalAttachments};
 use pipeline::adapters::registry::{Distribution, Registry};
+use pipeline::attest::dsse::{Envelope, IN_TOTO};
+use pipeline::attest::provenance::{self, Builder};
 use pipeline::cosign::{self, PublicKey, SigningKey};
 use pipeline::flow::ci::{self, CiOptions};
 use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
 use pipeline::flow::{self, Pipeline};
-use pipeline::model::SignatureLayer;
+use pipeline::model::{AttestationLayer, SignatureLayer};
 use pipeline::model::{Digest, GitSha, Repository};
 use pipeline::policy::plan::Refusal;
 use pipeline::report::{Outcome, Silent};
@@ -46,6 +50,40 @@ fn require_in_prod(pipeline: &mut Pipeline, key: &SigningKey) {
     let prod = tests::env_mut(pipeline, "prod");
     prod.require_signature = Some(true);
     prod.require_sbom = Some(true);
+    prod.require_provenance = Some(true);
+    prod.builders = Some(vec![provenance::LOCAL_BUILDER.to_owned()]);
+}
+
+/// The SBOM attestation `key` makes for `sbom` of `digest`, as `ci` makes it.
+fn sbom_attestation(
+    key: &SigningKey,
+    repository: &Repository,
+    digest: &Digest,
+    sbom: &[u8],
+) -> AttestationLayer {
+    let statement =
+        pipeline::attest::sbom::statement(repository.as_str(), digest, sbom).expect("json");
+    layer(key, &statement)
+}
+
+/// The provenance `key` signs for `digest`, built by `builder` from `sha`.
+fn provenance_attestation(
+    key: &SigningKey,
+    digest: &Digest,
+    sha: &GitSha,
+    builder: &str,
+) -> AttestationLayer {
+    layer(
+        key,
+        &provenance::sample(&Builder::named(builder), sha, digest),
+    )
+}
+
+fn layer(key: &SigningKey, statement: &pipeline::attest::statement::Statement) -> AttestationLayer {
+    AttestationLayer {
+        predicate_type: statement.predicate_type.clone(),
+        envelope: Envelope::sign(IN_TOTO, statement.to_json(), key).to_json(),
+    }
 }
 
 /// The signature layer `key` makes for `digest` in `repository`.
@@ -107,7 +145,18 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
             .expect("pushed");
         (sha, digest)
     };
+    let attest = async |digest: &Digest, layer: AttestationLayer| {
+        pipeline
+            .attachments
+            .put_attestation(&repository, digest, &layer)
+            .await
+            .expect("attestation stored");
+    };
+    // A signature when given, and with `sbom` the SBOM, attested by `key`.
     let attach = async |digest: &Digest, layer: Option<SignatureLayer>, sbom: bool| {
+        if sbom {
+            attest(digest, sbom_attestation(&key, &repository, digest, SBOM)).await;
+        }
         if let Some(layer) = layer {
             pipeline
                 .attachments
@@ -133,6 +182,11 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
         true,
     )
     .await;
+    attest(
+        &good_digest,
+        provenance_attestation(&key, &good_digest, &good, "local"),
+    )
+    .await;
     let (report, error) = promote::run(&pipeline, &options("prod", &good, true), &Silent).await;
     assert!(error.is_none(), "{error:?}");
     let plan = report.plan.expect("plan");
@@ -143,6 +197,12 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
         .expect("the dry run shows the check");
     assert!(
         check.detail.contains(&key.public_key().id) && check.detail.contains("SBOM sha256:"),
+        "{check:?}"
+    );
+    assert!(
+        check.detail.contains(&format!(
+            "provenance built by local from git+https://github.com/paktech/paktech-gitops at {good}"
+        )),
         "{check:?}"
     );
 
@@ -191,6 +251,75 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
     let (sha, digest) = build("no-sbom").await;
     attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
     cases.push(("missing SBOM", sha, digest, "requires an SBOM"));
+    // Signed, with an SBOM stored; what the build attested differs per case.
+    let signed_other: &[u8] = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"signed"}]}"#;
+    let feature_branch =
+        "https://github.com/paktech/paktech-gitops/.github/workflows/ci.yml@refs/heads/feature";
+    // (case, the SBOM the build attested, provenance: (signed by, of its own commit, builder))
+    let attested: [(&str, Option<&[u8]>, Option<(&SigningKey, bool, &str)>, &str); 6] = [
+        // Someone with push rights replaced the SBOM beside the image after the build signed one.
+        (
+            "SBOM swapped after signing",
+            Some(signed_other),
+            Some((&key, true, "local")),
+            "not the SBOM the build signed",
+        ),
+        (
+            "SBOM not attested",
+            None,
+            Some((&key, true, "local")),
+            "takes only an SBOM the build signed",
+        ),
+        (
+            "no provenance",
+            Some(SBOM),
+            None,
+            "none is stored beside the image",
+        ),
+        (
+            "provenance from a builder prod does not accept",
+            Some(SBOM),
+            Some((&key, true, feature_branch)),
+            "is not one this environment accepts (local)",
+        ),
+        (
+            "provenance of another commit",
+            Some(SBOM),
+            Some((&key, false, "local")),
+            "built from commit",
+        ),
+        (
+            "provenance signed by an unknown key",
+            Some(SBOM),
+            Some((&other_key, true, "local")),
+            "no configured key verifies it",
+        ),
+    ];
+    for (i, (case, sbom, provenance, expected)) in attested.into_iter().enumerate() {
+        let (sha, digest) = build(&format!("attested-{i}")).await;
+        attach(&digest, Some(signature(&key, &repository, &digest)), false).await;
+        pipeline
+            .attachments
+            .put_sbom(&repository, &digest, SBOM)
+            .await
+            .expect("sbom stored");
+        if let Some(document) = sbom {
+            attest(
+                &digest,
+                sbom_attestation(&key, &repository, &digest, document),
+            )
+            .await;
+        }
+        if let Some((by, own, builder)) = provenance {
+            let commit = if own { &sha } else { &good };
+            attest(
+                &digest,
+                provenance_attestation(by, &digest, commit, builder),
+            )
+            .await;
+        }
+        cases.push((case, sha, digest, expected));
+    }
 
     for (case, sha, digest, expected) in &cases {
         // Staging runs it: only the supply chain stands between it and prod.
@@ -207,6 +336,8 @@ async fn promote_to_prod_takes_only_signed_builds_with_an_sbom_from_a_registry()
                         Refusal::Unsigned { .. }
                             | Refusal::SignatureRejected { .. }
                             | Refusal::NoSbom { .. }
+                            | Refusal::SbomNotAttested { .. }
+                            | Refusal::NoProvenance { .. }
                     )
                 ),
                 "{case}: {text}"
@@ -266,7 +397,63 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
     assert_eq!(step(&report, "sign").outcome, Outcome::Succeeded);
     let verify = step(&report, "verify");
     assert!(verify.detail.contains(&key.public_key().id), "{verify:?}");
-    let digest: Digest = report.digest.expect("digest").parse().expect("a digest");
+    let attested = step(&report, "attest");
+    assert_eq!(attested.outcome, Outcome::Succeeded, "{attested:?}");
+    assert!(
+        attested.detail.contains("provenance (builder local)"),
+        "{attested:?}"
+    );
+    let digest: Digest = report
+        .digest
+        .clone()
+        .expect("digest")
+        .parse()
+        .expect("a digest");
+    // What ci attested passes prod's gate: the signature, the SBOM it signed, provenance
+    // naming this workstation and the commit the image is tagged with.
+    let built_sha = report.image.as_ref().expect("image").tag.sha().clone();
+    let prod = env("prod");
+    let evidence =
+        flow::supply_chain::evidence(&pipeline, &repository, std::slice::from_ref(&prod), &digest)
+            .await;
+    let passed = pipeline::policy::supply_chain::gate(
+        &prod,
+        &pipeline.config.requirements(&prod),
+        &digest,
+        &built_sha,
+        &evidence,
+    )
+    .expect("ci's own build passes prod's gate")
+    .expect("prod requires evidence");
+    assert!(
+        passed.contains("provenance built by local from git+"),
+        "{passed}"
+    );
+    assert!(passed.contains(&format!("at {built_sha}")), "{passed}");
+    // `cargo xtask verify` says the same, check by check.
+    let app = pipeline.config.apps[0].clone();
+    let built_tag = report.image.as_ref().expect("image").tag.clone();
+    let (verified, refusal) = flow::verify::verify(&pipeline, &app, &prod, &built_tag)
+        .await
+        .expect("verify");
+    assert!(
+        refusal.is_none() && verified.refused.is_none(),
+        "{verified:?}"
+    );
+    let passed: Vec<(&str, bool)> = verified
+        .checks
+        .iter()
+        .map(|c| (c.check, c.passed))
+        .collect();
+    assert_eq!(
+        passed[..3],
+        [("signature", true), ("sbom", true), ("provenance", true)],
+        "{verified:?}"
+    );
+    assert!(
+        verified.checks[2].detail.contains("built by local"),
+        "{verified:?}"
+    );
     let layers = pipeline
         .attachments
         .signatures(&repository, &digest)
@@ -289,6 +476,29 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         .await
         .parse()
         .expect("digest");
+    // Nothing attached yet: verify refuses it as prod would, naming each missing piece.
+    let tag = pipeline::model::ImageTag::clean(sha.clone());
+    let (verified, refusal) = flow::verify::verify(&pipeline, &app, &prod, &tag)
+        .await
+        .expect("verify");
+    assert!(
+        matches!(refusal, Some(Refusal::Unsigned { .. })),
+        "{refusal:?}"
+    );
+    for check in &verified.checks[..3] {
+        assert!(check.required && !check.passed, "{check:?}");
+    }
+    assert!(
+        verified.checks[0]
+            .others
+            .iter()
+            .any(|o| o.contains("no signature is stored beside the image")),
+        "{verified:?}"
+    );
+    assert!(
+        verified.checks[1].detail.contains("no SBOM is stored"),
+        "{verified:?}"
+    );
     pipeline
         .attachments
         .put_signature(&repository, &digest, &signature(&key, &repository, &digest))
@@ -299,6 +509,16 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         .put_sbom(&repository, &digest, SBOM)
         .await
         .expect("sbom stored");
+    for layer in [
+        sbom_attestation(&key, &repository, &digest, SBOM),
+        provenance_attestation(&key, &digest, &sha, "local"),
+    ] {
+        pipeline
+            .attachments
+            .put_attestation(&repository, &digest, &layer)
+            .await
+            .expect("attestation stored");
+    }
     pretend_it_ran(&pipeline, "staging", &sha, digest.as_str());
     tests::request_and_approve(&pipeline, "prod", &sha, "alice", "bob").await;
     let (report, error) = promote::run(&pipeline, &options("prod", &sha, false), &Silent).await;

@@ -136,6 +136,8 @@ fn refusal_code(refusal: &Refusal) -> u8 {
         | Refusal::Unsigned { .. }
         | Refusal::SignatureRejected { .. }
         | Refusal::NoSbom { .. }
+        | Refusal::SbomNotAttested { .. }
+        | Refusal::NoProvenance { .. }
         | Refusal::EvidenceUnreadable { .. } => POLICY,
     }
 }
@@ -266,6 +268,16 @@ mod tests {
             Refusal::NoSbom {
                 env: "prod".to_owned(),
                 digest: "sha256:x".to_owned(),
+            },
+            Refusal::SbomNotAttested {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+                reasons: "none is stored beside the image".to_owned(),
+            },
+            Refusal::NoProvenance {
+                env: "prod".to_owned(),
+                digest: "sha256:x".to_owned(),
+                reasons: "its builder \"local\" is not one this environment accepts".to_owned(),
             },
             Refusal::EvidenceUnreadable {
                 env: "prod".to_owned(),

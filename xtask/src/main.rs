@@ -25,6 +25,7 @@ mod scale;
 mod scan;
 mod status;
 mod sync;
+mod verify;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -74,6 +75,8 @@ enum Command {
     Scan(scan::Args),
     /// Print the SBOM (CycloneDX JSON) stored beside a build's image.
     Sbom(sbom::Args),
+    /// Everything a promotion would check about a build (signatures, SBOM, provenance, scan).
+    Verify(verify::Args),
     /// Check pipeline.toml against gitops/.
     Lint(lint::Args),
     /// Build the app's container image for the checked-out commit.
@@ -129,6 +132,7 @@ fn main() -> std::process::ExitCode {
             Command::Sync(args) => args.run(cli.json).await,
             Command::Scan(args) => args.run(cli.json).await,
             Command::Sbom(args) => args.run(cli.json).await,
+            Command::Verify(args) => args.run(cli.json).await,
             Command::Lint(args) => args.run(cli.json).await,
             Command::Image(args) => args.run(cli.json).await,
             Command::Infra(args) => args.run(cli.json).await,

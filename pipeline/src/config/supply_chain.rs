@@ -1,5 +1,6 @@
 //! `[supply_chain]`: the public keys builds are verified with, and what each environment
-//! requires before a digest is pinned there (a signature by one of the keys, an SBOM).
+//! requires before a digest is pinned there (a signature by one of the keys, an SBOM the
+//! build signed, signed provenance from an accepted builder).
 
 use std::path::Path;
 
@@ -19,8 +20,14 @@ pub struct SupplyChainConfig {
     pub public_keys: Vec<String>,
     /// Every environment requires a signature unless it says otherwise.
     pub require_signature: bool,
-    /// Every environment requires an SBOM unless it says otherwise.
+    /// Every environment requires an SBOM (signed by the build) unless it says otherwise.
     pub require_sbom: bool,
+    /// Every environment requires signed SLSA provenance unless it says otherwise.
+    pub require_provenance: bool,
+    /// The `builder.id`s provenance may name, unless an environment lists its own: `local`
+    /// for a workstation, `https://github.com/<owner>/<repo>/<workflow path>@<ref>` for a
+    /// GitHub Actions workflow.
+    pub builders: Vec<String>,
     /// The keys, read and checked at load.
     #[serde(skip)]
     pub keys: Vec<PublicKey>,
@@ -66,22 +73,38 @@ impl PipelineConfig {
             sbom: env
                 .and_then(|e| e.require_sbom)
                 .unwrap_or(chain.require_sbom),
+            provenance: env
+                .and_then(|e| e.require_provenance)
+                .unwrap_or(chain.require_provenance),
+            builders: env
+                .and_then(|e| e.builders.clone())
+                .unwrap_or_else(|| chain.builders.clone()),
         }
     }
 
-    /// Refuses signature requirements without a key to check them with.
+    /// Refuses requirements without a key to check them with (a signed SBOM and provenance
+    /// are verified with the same keys as signatures), and provenance with no builder to accept.
     pub(super) fn check_supply_chain(&self) -> Result<(), String> {
-        let signed: Vec<&str> = self
+        let checked: Vec<&str> = self
             .environments
             .iter()
-            .filter(|e: &&EnvironmentConfig| self.requirements(&e.name).signature)
+            .filter(|e: &&EnvironmentConfig| self.requirements(&e.name).any())
             .map(|e| e.name.as_str())
             .collect();
-        if !signed.is_empty() && self.supply_chain.keys.is_empty() {
+        if !checked.is_empty() && self.supply_chain.keys.is_empty() {
             return Err(format!(
-                "supply_chain.public_keys: empty, but {} require(s) a signature; expected at least one public key (`cargo xtask keys generate` makes a pair)",
-                signed.join(", ")
+                "supply_chain.public_keys: empty, but {} require(s) a signature, a signed SBOM or signed provenance; expected at least one public key (`cargo xtask keys generate` makes a pair)",
+                checked.join(", ")
             ));
+        }
+        for env in &self.environments {
+            let required = self.requirements(&env.name);
+            if required.provenance && required.builders.iter().all(|b| b.trim().is_empty()) {
+                return Err(format!(
+                    "environments.{}.builders: empty, but it requires provenance; expected the builder ids it accepts, e.g. \"local\" or \"https://github.com/<owner>/<repo>/.github/workflows/ci.yml@refs/heads/main\"",
+                    env.name
+                ));
+            }
         }
         Ok(())
     }
@@ -93,6 +116,9 @@ mod tests {
 
     use super::PipelineConfig;
     use crate::cosign::SigningKey;
+
+    const CI: &str =
+        "https://github.com/paktech/paktech-gitops/.github/workflows/ci.yml@refs/heads/main";
 
     fn config(supply_chain: &str, prod: &str) -> String {
         format!(
@@ -128,10 +154,12 @@ namespace = "paktech-prod"
         std::fs::write(dir.path().join("keys/cosign.pub"), file_key.to_pem()).expect("key");
         let text = config(
             &format!(
-                "public_keys = [\"keys/cosign.pub\", \"\"\"{}\"\"\"]\nrequire_sbom = true",
+                "public_keys = [\"keys/cosign.pub\", \"\"\"{}\"\"\"]\nrequire_sbom = true\nbuilders = [\"local\"]",
                 inline_key.to_pem()
             ),
-            "require_signature = true\nrequire_sbom = false",
+            &format!(
+                "require_signature = true\nrequire_sbom = false\nrequire_provenance = true\nbuilders = [\"{CI}\"]"
+            ),
         );
         let c = parse(&text, dir.path()).expect("parses");
         let ids: Vec<&str> = c.supply_chain.keys.iter().map(|k| k.id.as_str()).collect();
@@ -140,8 +168,10 @@ namespace = "paktech-prod"
         assert_eq!(c.supply_chain.keys[1].source, "inline");
         let dev = c.requirements(&"dev".parse().expect("env"));
         let prod = c.requirements(&"prod".parse().expect("env"));
-        assert!(!dev.signature && dev.sbom, "{dev:?}");
-        assert!(prod.signature && !prod.sbom, "{prod:?}");
+        assert!(!dev.signature && dev.sbom && !dev.provenance, "{dev:?}");
+        assert!(prod.signature && !prod.sbom && prod.provenance, "{prod:?}");
+        assert_eq!(dev.builders, ["local"]);
+        assert_eq!(prod.builders, [CI]);
         // Without the table: nothing required, no key needed.
         let bare = parse(&config("", ""), dir.path()).expect("parses");
         assert!(!bare.requirements(&"prod".parse().expect("env")).any());
@@ -151,6 +181,8 @@ namespace = "paktech-prod"
     fn a_key_that_cannot_be_read_or_is_missing_is_refused_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("bad.pub"), "not a key").expect("file");
+        let good = SigningKey::generate().public_key().to_pem();
+        std::fs::write(dir.path().join("good.pub"), good).expect("file");
         for (supply_chain, prod, expected) in [
             (
                 "public_keys = [\"keys/missing.pub\"]",
@@ -166,6 +198,16 @@ namespace = "paktech-prod"
                 "",
                 "require_signature = true",
                 "supply_chain.public_keys: empty, but prod require(s) a signature",
+            ),
+            (
+                "",
+                "require_provenance = true",
+                "supply_chain.public_keys: empty, but prod require(s)",
+            ),
+            (
+                "public_keys = [\"good.pub\"]",
+                "require_provenance = true",
+                "environments.prod.builders: empty, but it requires provenance",
             ),
             ("colour = \"blue\"", "", "unknown field `colour`"),
         ] {

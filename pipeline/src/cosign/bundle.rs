@@ -16,15 +16,16 @@
 //!   `x509CertificateChain`, `certificate`; then one of `messageSignature`, `dsseEnvelope`) and
 //!   `protos/envelope.proto` (`payload`, `payloadType`, `signatures[].sig`, `keyid`), in
 //!   protobuf JSON (bytes as standard base64);
-//! - the signed bytes: DSSE v1 `protocol.md`, PAE(type, body) =
-//!   `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal; an ECDSA
-//!   P-256 key signs SHA-256 over it, ASN.1 DER (sigstore-go `pkg/sign/content.go` `DSSEData`).
+//! - the signed bytes: DSSE v1's PAE, checked by [`crate::attest::dsse`] (an ECDSA P-256 key
+//!   signs SHA-256 over it, ASN.1 DER: sigstore-go `pkg/sign/content.go` `DSSEData`).
+//!
+//! The statement is read here rather than by `attest::statement::Statement::read`: cosign's
+//! image-signature subject carries the digest alone, without the `name` that reader requires.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::{PublicKey, Rejection, verifying_key};
+use super::{PublicKey, Rejection};
+use crate::attest::dsse::Envelope;
 use crate::model::Digest;
 
 /// The media type prefix of every Sigstore bundle version (`...bundle.v0.3+json`,
@@ -32,10 +33,8 @@ use crate::model::Digest;
 pub const MEDIA_TYPE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 /// The bundle version cosign v3 writes.
 pub const MEDIA_TYPE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-/// The DSSE `payloadType` of an in-toto statement.
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-/// An in-toto Statement v1's `_type`.
-pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+pub use crate::attest::dsse::IN_TOTO as IN_TOTO_PAYLOAD_TYPE;
+pub use crate::attest::statement::STATEMENT_V1;
 /// The predicate type of a cosign v3 image signature.
 pub const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
@@ -54,21 +53,6 @@ pub struct Bundle {
 struct VerificationMaterial {
     certificate: Option<serde_json::Value>,
     x509_certificate_chain: Option<serde_json::Value>,
-}
-
-/// A DSSE envelope (`envelope.proto`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Envelope {
-    payload: String,
-    payload_type: String,
-    #[serde(default)]
-    signatures: Vec<EnvelopeSignature>,
-}
-
-#[derive(Debug, Deserialize)]
-struct EnvelopeSignature {
-    sig: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,49 +107,6 @@ impl Bundle {
     }
 }
 
-impl Envelope {
-    /// The statement's bytes (the envelope's payload, decoded).
-    pub fn payload(&self) -> Result<Vec<u8>, Rejection> {
-        STANDARD
-            .decode(&self.payload)
-            .map_err(|e| Rejection::NotABundle {
-                problem: format!("its DSSE payload is not base64: {e}"),
-            })
-    }
-
-    /// The bytes each DSSE signature signs: PAE(payloadType, payload).
-    pub fn signed_bytes(&self) -> Result<Vec<u8>, Rejection> {
-        Ok(pae(&self.payload_type, &self.payload()?))
-    }
-
-    /// The first configured key that verifies one of its signatures.
-    pub fn verify<'k>(&self, keys: &'k [PublicKey]) -> Result<&'k PublicKey, Rejection> {
-        let message = self.signed_bytes()?;
-        let mut last = Rejection::NotABundle {
-            problem: "its DSSE envelope has no signatures".to_owned(),
-        };
-        for signature in &self.signatures {
-            match verifying_key(&message, &signature.sig, keys) {
-                Ok(key) => return Ok(key),
-                Err(rejection) => last = rejection,
-            }
-        }
-        Err(last)
-    }
-}
-
-/// DSSE v1's pre-authentication encoding of `body` of type `payload_type`.
-pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut bytes = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        body.len()
-    )
-    .into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
 /// Checks that `bundle` (a Sigstore bundle's JSON) is a cosign v3 image signature of
 /// `expected_digest` made by one of `keys`. A keyless bundle is refused before any signature
 /// is checked: the configured keys cannot vouch for it. The signature is checked before the
@@ -180,14 +121,18 @@ pub fn verify<'k>(
         return Err(Rejection::Keyless);
     }
     let envelope = bundle.envelope()?;
-    let key = envelope.verify(keys)?;
+    let key = envelope
+        .verify(keys)
+        .map_err(|rejection| Rejection::Envelope {
+            problem: rejection.to_string(),
+        })?;
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(Rejection::NotInToto {
             found: envelope.payload_type.clone(),
         });
     }
     let statement: Statement =
-        serde_json::from_slice(&envelope.payload()?).map_err(|e| Rejection::NotInToto {
+        serde_json::from_slice(&envelope.payload).map_err(|e| Rejection::NotInToto {
             found: format!("a payload that is not an in-toto statement ({e})"),
         })?;
     if statement.kind != STATEMENT_V1 {

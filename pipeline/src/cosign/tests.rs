@@ -235,7 +235,7 @@ fn found_signatures_are_checked_in_their_own_format() {
         "predicate": {},
     })
     .to_string();
-    let signed = bundle::pae(bundle::IN_TOTO_PAYLOAD_TYPE, statement.as_bytes());
+    let signed = crate::attest::dsse::pae(bundle::IN_TOTO_PAYLOAD_TYPE, statement.as_bytes());
     let bundled = FoundSignature::Bundle {
         referrer: "sha256:r".to_owned(),
         bundle: serde_json::json!({

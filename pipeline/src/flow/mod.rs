@@ -4,6 +4,7 @@
 //! (`promote` and `rollback` plan first, then execute the plan).
 
 pub mod approve;
+pub mod attest;
 pub mod ci;
 pub mod history;
 pub mod image;
@@ -16,6 +17,7 @@ pub mod status;
 pub mod steps;
 pub mod supply_chain;
 pub mod sync;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -160,6 +162,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot attest {what}: {problem}")]
+    Attestation { what: &'static str, problem: String },
     #[error("blocked by the scan policy: {reason}")]
     ScanPolicy { reason: String },
     #[error(

@@ -5,7 +5,7 @@
 use super::steps::Steps;
 use super::{Error, Pipeline, Result};
 use crate::cosign;
-use crate::model::{Digest, EnvName, Repository};
+use crate::model::{Digest, EnvName, GitSha, Repository};
 use crate::model::{FoundSignature, SignatureLayer};
 use crate::policy::supply_chain::{self, Evidence, SignatureCheck};
 use crate::report::Outcome;
@@ -22,17 +22,39 @@ pub async fn evidence(
     if !envs.iter().any(|e| pipeline.config.requirements(e).any()) {
         return Evidence::not_read(digest.clone());
     }
+    read_evidence(pipeline, repository, digest).await
+}
+
+/// Everything the attachment store holds for `digest`, checked: signatures, the SBOM, and the
+/// attestations (what `cargo xtask verify` shows, whatever an environment requires).
+pub async fn read_evidence(
+    pipeline: &Pipeline,
+    repository: &Repository,
+    digest: &Digest,
+) -> Evidence {
     let signatures = signatures(pipeline, repository, digest).await;
-    let sbom = pipeline
+    let stored = pipeline
         .attachments
         .sbom(repository, digest)
         .await
-        .map(|found| found.map(|(sbom, _)| sbom))
         .map_err(|e| e.to_string());
+    let attestations = match &stored {
+        Ok(sbom) => {
+            let document = sbom.as_ref().map(|(_, bytes)| bytes.as_slice());
+            super::attest::read(pipeline, repository, digest, document).await
+        }
+        Err(e) => Err(e.clone()),
+    };
+    let (sbom_attestations, provenance) = match attestations {
+        Ok((sboms, provenances)) => (Ok(sboms), Ok(provenances)),
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
     Evidence {
         digest: digest.clone(),
         signatures,
-        sbom,
+        sbom: stored.map(|found| found.map(|(sbom, _)| sbom)),
+        sbom_attestations,
+        provenance,
     }
 }
 
@@ -76,6 +98,22 @@ pub async fn signed_by(pipeline: &Pipeline, repository: &Repository, digest: &Di
     }
 }
 
+/// The pipeline's signing key; without one, the step `step` is recorded as skipped and saying
+/// why (`sign` and `attest` alike).
+pub(super) fn signing_key_or_skip<'p>(
+    pipeline: &'p Pipeline,
+    step: &str,
+    steps: &mut Steps<'_>,
+) -> Option<&'p crate::cosign::SigningKey> {
+    if pipeline.signing_key.is_none() {
+        steps.skip(
+            step,
+            "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
+        );
+    }
+    pipeline.signing_key.as_ref()
+}
+
 /// The `sign` step (named `step`): signs `digest` of `repository` with the pipeline's key
 /// and stores the signature beside the image; skipped when no key is configured.
 pub async fn sign(
@@ -85,11 +123,7 @@ pub async fn sign(
     step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
-    let Some(key) = &pipeline.signing_key else {
-        steps.skip(
-            step,
-            "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
-        );
+    let Some(key) = signing_key_or_skip(pipeline, step, steps) else {
         return Ok(());
     };
     steps
@@ -110,24 +144,28 @@ pub async fn sign(
 }
 
 /// The `verify` step before a write to `env`: the same gate `promote` plans with, on the
-/// digest about to be pinned; skipped when `env` requires nothing.
+/// digest of the build of `sha` about to be pinned; skipped when `env` requires nothing.
 pub async fn verify(
     pipeline: &Pipeline,
     repository: &Repository,
     env: &EnvName,
-    digest: &Digest,
+    (digest, sha): (&Digest, &GitSha),
     step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
     let required = pipeline.config.requirements(env);
     if !required.any() {
-        steps.skip(step, &format!("{env} requires no signature or SBOM"));
+        steps.skip(
+            step,
+            &format!("{env} requires no signature, SBOM or provenance"),
+        );
         return Ok(());
     }
     steps
         .run(step, async {
             let found = evidence(pipeline, repository, std::slice::from_ref(env), digest).await;
-            let detail = supply_chain::gate(env, required, digest, &found)?.unwrap_or_default();
+            let detail =
+                supply_chain::gate(env, &required, digest, sha, &found)?.unwrap_or_default();
             Ok::<_, Error>((Outcome::Succeeded, detail, ()))
         })
         .await

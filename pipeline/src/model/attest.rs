@@ -57,8 +57,20 @@ impl FoundSignature {
     }
 }
 
-/// The payload's bytes as standard base64 in JSON, so any bytes survive a round trip.
-mod base64_bytes {
+/// One attestation of an image: a DSSE envelope's JSON, as cosign stores it (a layer of media
+/// type `application/vnd.dsse.envelope.v1+json` under the `sha256-<hex>.att` tag), with the
+/// predicate type the store labelled it with. The label only picks which envelopes to read:
+/// the type inside the signed statement is the one that counts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttestationLayer {
+    pub predicate_type: String,
+    /// The envelope's exact bytes.
+    #[serde(with = "base64_bytes")]
+    pub envelope: Vec<u8>,
+}
+
+/// Bytes as standard base64 in JSON, so any bytes survive a round trip (`serde(with)`).
+pub(crate) mod base64_bytes {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 

@@ -57,7 +57,7 @@ macro_rules! string_conversions {
     };
 }
 
-mod attest;
+pub(crate) mod attest;
 mod identity;
 mod metrics;
 mod probe;
@@ -65,7 +65,7 @@ mod records;
 mod rollout;
 mod secret;
 
-pub use attest::{FoundSignature, SignatureLayer};
+pub use attest::{AttestationLayer, FoundSignature, SignatureLayer};
 pub use identity::{Person, Reason};
 pub use metrics::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;

@@ -242,6 +242,8 @@ fn stop(refusal: Refusal) -> Stop {
                 Refusal::Unsigned { .. } => "unsigned",
                 Refusal::SignatureRejected { .. } => "signature not verified",
                 Refusal::NoSbom { .. } => "SBOM missing",
+                Refusal::SbomNotAttested { .. } => "SBOM not signed by the build",
+                Refusal::NoProvenance { .. } => "provenance not verified",
                 Refusal::EvidenceUnreadable { .. } => "supply-chain evidence unreadable",
                 Refusal::UpToDate { .. } => "nothing to promote",
                 Refusal::CanaryRelease { .. } => "a canary moves one app at a time",

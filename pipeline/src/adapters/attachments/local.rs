@@ -1,12 +1,12 @@
 //! The attachment store of the local default: one folder per image under the pipeline's
 //! state folder (`.paktech/attachments/sha256-<hex>/`), holding `sbom.json` and
-//! `signatures.json`. Every file is written to a temporary name beside it and renamed, so a
+//! `signatures.json` and `attestations.json`. Every file is written to a temporary name beside it and renamed, so a
 //! reader sees the old file or the new one, never half of one.
 
 use std::path::{Path, PathBuf};
 
 use super::{Error, Result, digest_tag, sha256};
-use crate::model::{Digest, SignatureLayer};
+use crate::model::{AttestationLayer, Digest, SignatureLayer};
 
 /// Attachments kept as files under one folder.
 #[derive(Debug, Clone)]
@@ -16,6 +16,7 @@ pub struct LocalAttachments {
 
 const SBOM: &str = "sbom.json";
 const SIGNATURES: &str = "signatures.json";
+const ATTESTATIONS: &str = "attestations.json";
 
 impl LocalAttachments {
     pub fn new(root: PathBuf) -> Self {
@@ -43,28 +44,53 @@ impl LocalAttachments {
         subject: &Digest,
         signature: &SignatureLayer,
     ) -> Result<()> {
-        let path = self.folder(subject).join(SIGNATURES);
-        let mut all = self.signatures(subject).await?;
-        if all.contains(signature) {
-            return Ok(());
-        }
-        all.push(signature.clone());
-        let text = serde_json::to_vec_pretty(&all).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        write_atomically(&path, &text).await
+        self.append(&self.folder(subject).join(SIGNATURES), signature)
+            .await
     }
 
     pub(super) async fn signatures(&self, subject: &Digest) -> Result<Vec<SignatureLayer>> {
-        let path = self.folder(subject).join(SIGNATURES);
-        match read(&path).await? {
-            None => Ok(Vec::new()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                path,
-                reason: e.to_string(),
-            }),
+        list(&self.folder(subject).join(SIGNATURES)).await
+    }
+
+    pub(super) async fn put_attestation(
+        &self,
+        subject: &Digest,
+        attestation: &AttestationLayer,
+    ) -> Result<()> {
+        self.append(&self.folder(subject).join(ATTESTATIONS), attestation)
+            .await
+    }
+
+    pub(super) async fn attestations(&self, subject: &Digest) -> Result<Vec<AttestationLayer>> {
+        list(&self.folder(subject).join(ATTESTATIONS)).await
+    }
+
+    /// Adds `item` to the JSON list in `path` unless it is there.
+    async fn append<T>(&self, path: &Path, item: &T) -> Result<()>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + Clone,
+    {
+        let mut all: Vec<T> = list(path).await?;
+        if all.contains(item) {
+            return Ok(());
         }
+        all.push(item.clone());
+        let text = serde_json::to_vec_pretty(&all).map_err(|e| Error::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        write_atomically(path, &text).await
+    }
+}
+
+/// The JSON list in `path`, empty when the file does not exist.
+async fn list<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    match read(path).await? {
+        None => Ok(Vec::new()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
     }
 }
 

@@ -5,6 +5,7 @@
 //! host is a registry. Every failure is an error: an unreachable store never reads as "no
 //! signatures" or "no SBOM".
 
+mod attestations;
 mod bundle;
 mod local;
 mod oci;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest as _;
 
 use super::registry::{self, Credentials, Distribution, split_host};
-use crate::model::{Digest, FoundSignature, Repository, SignatureLayer};
+use crate::model::{AttestationLayer, Digest, FoundSignature, Repository, SignatureLayer};
 
 pub use local::LocalAttachments;
 
@@ -160,6 +161,43 @@ impl Attachments {
             Self::Registry(registry) => {
                 let (host, name) = host_and_name(repository)?;
                 remote::signatures(&mut registry.session(host, name)?, subject).await
+            }
+        }
+    }
+}
+
+impl Attachments {
+    /// Adds `attestation` (a signed DSSE envelope) to the attestations of `subject`; storing
+    /// the same envelope again changes nothing.
+    #[tracing::instrument(skip_all, fields(repository = %repository, subject = %subject))]
+    pub async fn put_attestation(
+        &self,
+        repository: &Repository,
+        subject: &Digest,
+        attestation: &AttestationLayer,
+    ) -> Result<()> {
+        match self {
+            Self::Local(local) => local.put_attestation(subject, attestation).await,
+            Self::Registry(registry) => {
+                let (host, name) = host_and_name(repository)?;
+                let mut session = registry.session(host, name)?;
+                attestations::put(&mut session, subject, attestation).await
+            }
+        }
+    }
+
+    /// Every attestation stored for `subject`, in the order they were added (empty when none).
+    #[tracing::instrument(skip_all, fields(repository = %repository, subject = %subject))]
+    pub async fn attestations(
+        &self,
+        repository: &Repository,
+        subject: &Digest,
+    ) -> Result<Vec<AttestationLayer>> {
+        match self {
+            Self::Local(local) => local.attestations(subject).await,
+            Self::Registry(registry) => {
+                let (host, name) = host_and_name(repository)?;
+                attestations::list(&mut registry.session(host, name)?, subject).await
             }
         }
     }

@@ -1,5 +1,6 @@
 //! One app's part of `ci`: build, push, sign, SBOM, image scan.
 
+use super::super::attest::BuildContext;
 use super::super::image as image_flow;
 use super::super::image::ImageRequest;
 use super::super::scan;
@@ -30,6 +31,10 @@ pub(super) async fn build_app(
     )
     .await?;
     let reporter = steps.reporter();
+    let started = pipeline
+        .clock
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let built = steps
         .run(&step(pipeline, "build", &app.name), async {
             let built = image_flow::build(&request, pipeline.images("ci")?, reporter).await?;
@@ -80,6 +85,16 @@ pub(super) async fn build_app(
         })
         .await?;
     entry.sbom = Some(sbom.digest.to_string());
+    let context = BuildContext {
+        app: app.name.as_str(),
+        request: &request,
+        built: &built,
+        digest: &pinned,
+        sbom: &sbom,
+        started,
+    };
+    let attest = step(pipeline, "attest", &app.name);
+    super::super::attest::attest(pipeline, &context, &attest, steps).await?;
 
     let (image_elapsed, image_scan) = timed(scan::image(
         &built,

@@ -237,13 +237,14 @@ async fn run_steps(
     let dev = pipeline.config.first();
     // The gate promote applies, before ci's own write.
     for entry in &report.apps {
-        let (Some(_), Some(digest)) = (&entry.image, &entry.digest) else {
+        let (Some(image), Some(digest)) = (&entry.image, &entry.digest) else {
             continue;
         };
         let app = pipeline.config.app(entry.app.as_str())?;
         let pinned: Digest = digest.parse()?;
         let name = step(pipeline, "verify", &app.name);
-        super::supply_chain::verify(pipeline, &app.repository, &dev.name, &pinned, &name, steps)
+        let build = (&pinned, image.tag.sha());
+        super::supply_chain::verify(pipeline, &app.repository, &dev.name, build, &name, steps)
             .await?;
     }
     let Some(change) = change(pipeline, options, &report.apps) else {

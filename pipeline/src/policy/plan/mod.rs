@@ -266,9 +266,14 @@ pub fn plan(
                     ),
                 });
             }
-            if let Some(detail) =
-                supply_chain::gate(name, config.requirements(name), &digest, &evidence)
-                    .map_err(named)?
+            if let Some(detail) = supply_chain::gate(
+                name,
+                &config.requirements(name),
+                &digest,
+                &choice.sha,
+                &evidence,
+            )
+            .map_err(named)?
             {
                 checks.push(Check {
                     check: "supply chain",

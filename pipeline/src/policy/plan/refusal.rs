@@ -74,7 +74,23 @@ pub enum Refusal {
     )]
     NoSbom { env: String, digest: String },
     #[error(
-        "cannot read the supply-chain evidence (signatures, SBOM) of {digest} for {env}: {problem}; nothing is pinned without it, retry when the store answers"
+        "{env} takes only an SBOM the build signed: no CycloneDX attestation of {digest} vouches for the SBOM stored beside it ({reasons}); rebuild with `cargo xtask ci` and a signing key, which attests the SBOM it attaches"
+    )]
+    SbomNotAttested {
+        env: String,
+        digest: String,
+        reasons: String,
+    },
+    #[error(
+        "{env} takes only builds with signed provenance from an accepted builder: none for {digest} passes ({reasons}); build it with the builder {env} accepts (`builders` in pipeline.toml), or see `cargo xtask verify`"
+    )]
+    NoProvenance {
+        env: String,
+        digest: String,
+        reasons: String,
+    },
+    #[error(
+        "cannot read the supply-chain evidence (signatures, SBOM, attestations) of {digest} for {env}: {problem}; nothing is pinned without it, retry when the store answers"
     )]
     EvidenceUnreadable {
         env: String,

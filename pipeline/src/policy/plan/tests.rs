@@ -419,7 +419,7 @@ mod sizing;
 fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence() {
     let key = crate::cosign::SigningKey::generate().public_key().to_pem();
     let config = config(&format!(
-        "require_signature = true\nrequire_sbom = true\n[supply_chain]\npublic_keys = [\"\"\"{key}\"\"\"]\n"
+        "require_signature = true\nrequire_sbom = true\nrequire_provenance = true\nbuilders = [\"local\"]\n[supply_chain]\npublic_keys = [\"\"\"{key}\"\"\"]\n"
     ));
     let snap = snapshot();
     let req = request("prod", Some(SHA));
@@ -435,16 +435,31 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
             TargetKind::Local,
         )
     };
+    let provenance = crate::attest::provenance::sample(
+        &crate::attest::provenance::Builder::named("local"),
+        &SHA.parse().expect("sha"),
+        &d,
+    );
     let unsigned = Evidence {
         digest: d.clone(),
         signatures: Ok(vec![]),
         sbom: Ok(Some(digest('b'))),
+        sbom_attestations: Ok(vec![Ok("keys/cosign.pub (sha256:0011)".to_owned())]),
+        provenance: Ok(vec![Ok(crate::policy::supply_chain::Attested {
+            key: "keys/cosign.pub (sha256:0011)".to_owned(),
+            statement: provenance,
+        })]),
     };
     assert!(matches!(with(&unsigned), Err(Refusal::Unsigned { .. })));
     let signed = Evidence {
         signatures: Ok(vec![Ok("keys/cosign.pub (sha256:0011)".to_owned())]),
         ..unsigned
     };
+    let unproven = Evidence {
+        provenance: Ok(vec![]),
+        ..signed.clone()
+    };
+    assert!(matches!(with(&unproven), Err(Refusal::NoProvenance { .. })));
     let signed_plan = with(&signed).expect("signed and with an SBOM");
     let check = signed_plan
         .checks
@@ -458,6 +473,14 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
     );
     assert!(
         check.detail.contains("signed by keys/cosign.pub"),
+        "{}",
+        check.detail
+    );
+    // The plan shows what the provenance proved.
+    assert!(
+        check.detail.contains(&format!(
+            "provenance built by local from git+https://github.com/paktech/paktech-gitops at {SHA}"
+        )),
         "{}",
         check.detail
     );

@@ -1,0 +1,93 @@
+//! Attestations in the registry, where `cosign attest` puts them: the tag `sha256-<hex>.att`,
+//! an OCI image manifest whose layers each hold one DSSE envelope (media type
+//! `application/vnd.dsse.envelope.v1+json`), annotated with the statement's `predicateType`
+//! and an empty `dev.cosignproject.cosign/signature` (the signature is inside the envelope).
+//! Relied on: sigstore/cosign `specs/ATTESTATION_SPEC.md` (the layout), `cmd/cosign/cli/attest/
+//! attest.go` (the `predicateType` annotation, `static.NewAttestation` with the DSSE media
+//! type), `pkg/oci/remote/remote.go` (the `.att` suffix). The manifest is made like the
+//! `.sig` one (go-containerregistry's empty image with the layers appended).
+
+use std::collections::BTreeMap;
+
+use super::oci::{self, Manifest, malformed, parse};
+use super::remote::SIGNATURE_ANNOTATION;
+use super::{Result, digest_tag, sha256};
+use crate::adapters::registry::Session;
+use crate::model::{AttestationLayer, Digest};
+
+pub const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+fn tag(subject: &Digest) -> String {
+    format!("{}.att", digest_tag(subject))
+}
+
+pub async fn put(
+    session: &mut Session<'_>,
+    subject: &Digest,
+    attestation: &AttestationLayer,
+) -> Result<()> {
+    let tag = tag(subject);
+    let mut layers = match oci::manifest(session, &tag).await? {
+        Some(pulled) => parse::<Manifest>(session, "attestation manifest", &pulled.bytes)?.layers,
+        None => Vec::new(),
+    };
+    let envelope_digest = sha256(&attestation.envelope);
+    if layers.iter().any(|l| l.digest == envelope_digest.as_str()) {
+        return Ok(());
+    }
+    let mut layer = oci::put_blob(session, DSSE, &attestation.envelope).await?;
+    layer.annotations.extend([
+        (SIGNATURE_ANNOTATION.to_owned(), String::new()),
+        (
+            PREDICATE_TYPE_ANNOTATION.to_owned(),
+            attestation.predicate_type.clone(),
+        ),
+    ]);
+    layers.push(layer);
+    let config = serde_json::json!({
+        "architecture": "",
+        "os": "",
+        "config": {},
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": layers.iter().map(|l| l.digest.as_str()).collect::<Vec<_>>(),
+        },
+    });
+    let config = oci::put_blob(session, IMAGE_CONFIG, config.to_string().as_bytes()).await?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(oci::MANIFEST.to_owned()),
+        artifact_type: None,
+        config,
+        layers,
+        subject: None,
+        annotations: BTreeMap::new(),
+    };
+    let bytes =
+        serde_json::to_vec(&manifest).map_err(|e| malformed(session, "attestation manifest", e))?;
+    oci::put_manifest(session, &tag, oci::MANIFEST, &bytes).await?;
+    Ok(())
+}
+
+/// Every DSSE layer under the subject's `.att` tag, with its `predicateType` label (empty
+/// when the layer has none: the statement inside still says).
+pub async fn list(session: &mut Session<'_>, subject: &Digest) -> Result<Vec<AttestationLayer>> {
+    let Some(pulled) = oci::manifest(session, &tag(subject)).await? else {
+        return Ok(Vec::new());
+    };
+    let manifest: Manifest = parse(session, "attestation manifest", &pulled.bytes)?;
+    let mut found = Vec::new();
+    for layer in manifest.layers.iter().filter(|l| l.media_type == DSSE) {
+        found.push(AttestationLayer {
+            predicate_type: layer
+                .annotations
+                .get(PREDICATE_TYPE_ANNOTATION)
+                .cloned()
+                .unwrap_or_default(),
+            envelope: oci::blob(session, &layer.digest).await?,
+        });
+    }
+    Ok(found)
+}
