@@ -12,7 +12,12 @@
 //!   base64, the value of the layer's `dev.cosignproject.cosign/signature` annotation; cosign's
 //!   docs verify it by hand with `openssl dgst -sha256 -verify cosign.pub -signature sig payload`;
 //! - the public key: PKIX ("PUBLIC KEY") PEM, what `cosign verify --key` and Kyverno's
-//!   `publicKeys` take.
+//!   `publicKeys` take;
+//! - the identity: `docker-reference` compared after normalising both names as cosign does
+//!   (see [`reference`]).
+//!
+//! cosign v3's default format, a Sigstore bundle stored as an OCI referrer, is read by
+//! [`bundle`]; [`verify_found`] checks a signature in whichever format the store found it.
 
 use std::fmt;
 
@@ -26,7 +31,10 @@ use p256::pkcs8::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{Digest, Repository, Secret};
+use crate::model::{Digest, FoundSignature, Repository, Secret};
+
+pub mod bundle;
+pub mod reference;
 
 /// `critical.type` of a cosign image signature payload.
 pub const SIGNATURE_TYPE: &str = "cosign container image signature";
@@ -216,8 +224,34 @@ pub enum Rejection {
     WrongType { found: String },
     #[error("it signs {found}, not {expected}")]
     OtherDigest { found: String, expected: String },
-    #[error("it names repository {found:?}, not {expected:?}")]
+    #[error(
+        "it names repository {found:?}, not {expected:?} (compared as cosign normalises names)"
+    )]
     OtherRepository { found: String, expected: String },
+    #[error("it is not a Sigstore bundle: {problem}")]
+    NotABundle { problem: String },
+    #[error(
+        "keyless (its verification material is a Fulcio certificate), not verifiable with the configured keys"
+    )]
+    Keyless,
+    #[error(
+        "its bundle holds a messageSignature (a signed blob digest, as `cosign sign-blob` makes), not the DSSE statement cosign v3 signs images with"
+    )]
+    MessageSignature,
+    #[error(
+        "its DSSE envelope holds {found}, expected an in-toto Statement v1 ({})",
+        bundle::IN_TOTO_PAYLOAD_TYPE
+    )]
+    NotInToto { found: String },
+    #[error(
+        "its statement's predicateType is {found:?}, expected {:?}",
+        bundle::SIGN_PREDICATE
+    )]
+    WrongPredicate { found: String },
+    #[error("{problem}")]
+    Envelope { problem: String },
+    #[error("it could not be read: {reason}")]
+    Unreadable { reason: String },
 }
 
 /// The key among `keys` that made `signature_b64` (standard base64 of an ASN.1 DER ECDSA P-256
@@ -278,7 +312,10 @@ pub fn verify<'k>(
         });
     }
     if let Some(repository) = expected_repository
-        && document.critical.identity.docker_reference != repository.as_str()
+        && !reference::same_repository(
+            &document.critical.identity.docker_reference,
+            repository.as_str(),
+        )
     {
         return Err(Rejection::OtherRepository {
             found: document.critical.identity.docker_reference,
@@ -286,6 +323,31 @@ pub fn verify<'k>(
         });
     }
     Ok(key)
+}
+
+/// Checks one signature the store found, whatever its format: a simple-signing layer as
+/// [`verify`] does, a cosign v3 bundle as [`bundle::verify`] does (a bundle names no
+/// repository: its statement's subject is the digest alone), an unreadable entry is
+/// rejected with its reason.
+pub fn verify_found<'k>(
+    found: &FoundSignature,
+    keys: &'k [PublicKey],
+    expected_digest: &Digest,
+    expected_repository: Option<&Repository>,
+) -> Result<&'k PublicKey, Rejection> {
+    match found {
+        FoundSignature::Simple(layer) => verify(
+            &layer.payload,
+            &layer.signature_b64,
+            keys,
+            expected_digest,
+            expected_repository,
+        ),
+        FoundSignature::Bundle { bundle, .. } => bundle::verify(bundle, keys, expected_digest),
+        FoundSignature::Unreadable { reason, .. } => Err(Rejection::Unreadable {
+            reason: reason.clone(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod image;
 pub mod outage;
 pub mod registry;
 pub mod require;
+pub mod sigstore;
 pub mod steps;
 pub mod terraform;
 pub mod webhook;

@@ -5,7 +5,7 @@
 
 use pipeline::adapters::attachments::{Attachments, Error, LocalAttachments};
 use pipeline::adapters::registry::Distribution;
-use pipeline::model::{Digest, Repository, SignatureLayer};
+use pipeline::model::{Digest, FoundSignature, Repository, SignatureLayer};
 use sha2::Digest as _;
 use tests::registry::{LocalRegistry, free_port, push_small_image};
 use tests::{Answer, http_stand_in};
@@ -58,7 +58,10 @@ async fn round_trip(store: &Attachments, repository: &Repository, subject: &Dige
             .signatures(repository, subject)
             .await
             .expect("signatures"),
-        vec![signature(1), signature(2)],
+        vec![
+            FoundSignature::Simple(signature(1)),
+            FoundSignature::Simple(signature(2))
+        ],
         "appended in order, each once"
     );
 

@@ -695,7 +695,7 @@ async fn attachments_are_written_with_a_push_token_from_the_same_challenge_logic
             .signatures(&repository, &subject)
             .await
             .expect("signatures"),
-        vec![signature]
+        vec![pipeline::model::FoundSignature::Simple(signature)]
     );
     assert_eq!(
         store.sbom(&repository, &subject).await.expect("sbom"),

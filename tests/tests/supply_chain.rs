@@ -469,9 +469,8 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         .await
         .expect("signatures");
     assert!(
-        layers.iter().any(|l| cosign::verify(
-            &l.payload,
-            &l.signature_b64,
+        layers.iter().any(|l| cosign::verify_found(
+            l,
             &pipeline.config.supply_chain.keys,
             &digest,
             Some(&repository)

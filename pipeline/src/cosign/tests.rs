@@ -151,6 +151,30 @@ fn verification_says_precisely_why_not() {
             expected: Err("names repository \"evil/paktech-app\""),
         },
         Case {
+            name: "the same repository, named as cosign normalises it",
+            signed: payload(&repo("index.docker.io/library/paktech-app"), &digest('a')),
+            checked: payload(&repo("index.docker.io/library/paktech-app"), &digest('a')),
+            by_known_key: true,
+            signature: None,
+            expected: Ok(()),
+        },
+        Case {
+            name: "the same repository, through Docker Hub's alias",
+            signed: payload(&repo("docker.io/paktech-app"), &digest('a')),
+            checked: payload(&repo("docker.io/paktech-app"), &digest('a')),
+            by_known_key: true,
+            signature: None,
+            expected: Ok(()),
+        },
+        Case {
+            name: "a same-named repository on another registry",
+            signed: payload(&repo("ghcr.io/paktech-app"), &digest('a')),
+            checked: payload(&repo("ghcr.io/paktech-app"), &digest('a')),
+            by_known_key: true,
+            signature: None,
+            expected: Err("names repository \"ghcr.io/paktech-app\""),
+        },
+        Case {
             name: "not json",
             signed: b"hello".to_vec(),
             checked: b"hello".to_vec(),
@@ -193,4 +217,56 @@ fn no_keys_configured_is_said_so() {
     let body = payload(&repo("paktech-app"), &digest('a'));
     let err = verify(&body, &key.sign(&body), &[], &digest('a'), None).expect_err("refused");
     assert!(err.to_string().contains("none configured"), "{err}");
+}
+
+#[test]
+fn found_signatures_are_checked_in_their_own_format() {
+    let key = SigningKey::generate();
+    let keys = [key.public_key()];
+    let body = payload(&repo("paktech-app"), &digest('a'));
+    let simple = FoundSignature::Simple(crate::model::SignatureLayer {
+        signature_b64: key.sign(&body),
+        payload: body,
+    });
+    let statement = serde_json::json!({
+        "_type": bundle::STATEMENT_V1,
+        "subject": [{"digest": {"sha256": "a".repeat(64)}}],
+        "predicateType": bundle::SIGN_PREDICATE,
+        "predicate": {},
+    })
+    .to_string();
+    let signed = crate::attest::dsse::pae(bundle::IN_TOTO_PAYLOAD_TYPE, statement.as_bytes());
+    let bundled = FoundSignature::Bundle {
+        referrer: "sha256:r".to_owned(),
+        bundle: serde_json::json!({
+            "mediaType": bundle::MEDIA_TYPE_V03,
+            "verificationMaterial": {"publicKey": {"hint": ""}},
+            "dsseEnvelope": {
+                "payload": STANDARD.encode(&statement),
+                "payloadType": bundle::IN_TOTO_PAYLOAD_TYPE,
+                "signatures": [{"sig": key.sign(&signed)}],
+            },
+        })
+        .to_string()
+        .into_bytes(),
+    };
+    let unreadable = FoundSignature::Unreadable {
+        entry: "signature layer sha256:l".to_owned(),
+        reason: "no annotation".to_owned(),
+    };
+    let check = |found: &FoundSignature, expected: Result<(), &str>| {
+        let got = verify_found(found, &keys, &digest('a'), Some(&repo("paktech-app")))
+            .map(|_| ())
+            .map_err(|r| r.to_string());
+        assert_eq!(
+            got.as_ref().map(|_| ()).map_err(String::as_str),
+            expected,
+            "{found:?}"
+        );
+    };
+    check(&simple, Ok(()));
+    check(&bundled, Ok(()));
+    check(&unreadable, Err("it could not be read: no annotation"));
+    assert_eq!(bundled.origin(), "Sigstore bundle in referrer sha256:r");
+    assert_eq!(unreadable.origin(), "signature layer sha256:l");
 }

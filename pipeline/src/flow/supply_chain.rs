@@ -5,8 +5,8 @@
 use super::steps::Steps;
 use super::{Error, Pipeline, Result};
 use crate::cosign;
-use crate::model::SignatureLayer;
 use crate::model::{Digest, EnvName, GitSha, Repository};
+use crate::model::{FoundSignature, SignatureLayer};
 use crate::policy::supply_chain::{self, Evidence, SignatureCheck};
 use crate::report::Outcome;
 
@@ -58,31 +58,29 @@ pub async fn read_evidence(
     }
 }
 
-/// Every signature stored for `digest`, each checked against the configured keys: the key
-/// that verified it, or why it does not vouch for the digest; `Err`: the store could not be read.
+/// Every signature stored for `digest` (cosign `.sig` layers and cosign v3 bundles), each
+/// checked against the configured keys: the key that verified it, or where it was found and
+/// why it does not vouch for the digest; `Err`: the store could not be read.
 async fn signatures(
     pipeline: &Pipeline,
     repository: &Repository,
     digest: &Digest,
 ) -> Result<Vec<SignatureCheck>, String> {
     let keys = &pipeline.config.supply_chain.keys;
-    let layers = pipeline
+    let found = pipeline
         .attachments
         .signatures(repository, digest)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(layers
+    Ok(found
         .iter()
-        .map(|layer| {
-            cosign::verify(
-                &layer.payload,
-                &layer.signature_b64,
-                keys,
-                digest,
-                Some(repository),
-            )
-            .map(ToString::to_string)
-            .map_err(|rejection| rejection.to_string())
+        .map(|signature| {
+            cosign::verify_found(signature, keys, digest, Some(repository))
+                .map(|key| match signature {
+                    FoundSignature::Simple(_) => key.to_string(),
+                    _ => format!("{key}, {}", signature.origin()),
+                })
+                .map_err(|rejection| format!("{}: {rejection}", signature.origin()))
         })
         .collect())
 }

@@ -23,6 +23,40 @@ impl std::fmt::Debug for SignatureLayer {
     }
 }
 
+/// One signature the attachment store found for an image, in the format it was stored in.
+/// An entry that could not be read is kept, with why, so that one damaged entry is reported
+/// without hiding the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoundSignature {
+    /// A simple-signing layer, as cosign's `sha256-<hex>.sig` tag holds them.
+    Simple(SignatureLayer),
+    /// A Sigstore bundle's JSON (cosign v3), stored as an OCI referrer of the image.
+    Bundle {
+        /// The digest of the referrer manifest that holds it.
+        referrer: String,
+        /// The bundle's exact bytes.
+        bundle: Vec<u8>,
+    },
+    /// An entry that is there but could not be read.
+    Unreadable {
+        /// Which entry: the layer or referrer, by digest.
+        entry: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+}
+
+impl FoundSignature {
+    /// Where it was found, in words: `.sig layer`, `bundle in referrer <digest>`, or the entry.
+    pub fn origin(&self) -> String {
+        match self {
+            Self::Simple(_) => "cosign .sig layer".to_owned(),
+            Self::Bundle { referrer, .. } => format!("Sigstore bundle in referrer {referrer}"),
+            Self::Unreadable { entry, .. } => entry.clone(),
+        }
+    }
+}
+
 /// One attestation of an image: a DSSE envelope's JSON, as cosign stores it (a layer of media
 /// type `application/vnd.dsse.envelope.v1+json` under the `sha256-<hex>.att` tag), with the
 /// predicate type the store labelled it with. The label only picks which envelopes to read:

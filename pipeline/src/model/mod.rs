@@ -65,7 +65,7 @@ mod records;
 mod rollout;
 mod secret;
 
-pub use attest::{AttestationLayer, SignatureLayer};
+pub use attest::{AttestationLayer, FoundSignature, SignatureLayer};
 pub use identity::{Person, Reason};
 pub use metrics::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;

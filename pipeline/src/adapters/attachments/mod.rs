@@ -6,8 +6,10 @@
 //! signatures" or "no SBOM".
 
 mod attestations;
+mod bundle;
 mod local;
 mod oci;
+mod referrers;
 mod remote;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest as _;
 
 use super::registry::{self, Credentials, Distribution, split_host};
-use crate::model::{AttestationLayer, Digest, Repository, SignatureLayer};
+use crate::model::{AttestationLayer, Digest, FoundSignature, Repository, SignatureLayer};
 
 pub use local::LocalAttachments;
 
@@ -49,6 +51,15 @@ pub enum Error {
         registry: String,
         repository: String,
         digest: String,
+    },
+    #[error(
+        "the referrers tag {tag} of {registry}/{repository} holds a {found}, not an image index: it is not the OCI referrers tag schema's, so it is left alone; remove or rename that tag"
+    )]
+    NotReferrersIndex {
+        registry: String,
+        repository: String,
+        tag: String,
+        found: String,
     },
     #[error("{repository} names no registry host, so its attachments cannot be kept in a registry")]
     NotARegistry { repository: String },
@@ -131,15 +142,22 @@ impl Attachments {
         }
     }
 
-    /// Every signature stored for `subject`, in the order they were added (empty when none).
+    /// Every signature stored for `subject` (empty when none): cosign `.sig` layers in the
+    /// order they were added, then cosign v3 Sigstore bundles stored as referrers; an entry
+    /// that cannot be read is listed as such. `Err`: the store cannot be read.
     #[tracing::instrument(skip_all, fields(repository = %repository, subject = %subject))]
     pub async fn signatures(
         &self,
         repository: &Repository,
         subject: &Digest,
-    ) -> Result<Vec<SignatureLayer>> {
+    ) -> Result<Vec<FoundSignature>> {
         match self {
-            Self::Local(local) => local.signatures(subject).await,
+            Self::Local(local) => Ok(local
+                .signatures(subject)
+                .await?
+                .into_iter()
+                .map(FoundSignature::Simple)
+                .collect()),
             Self::Registry(registry) => {
                 let (host, name) = host_and_name(repository)?;
                 remote::signatures(&mut registry.session(host, name)?, subject).await

@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LINK};
 
 use super::{Error, Result, sha256};
 use crate::adapters::registry::Session;
-use crate::model::Digest;
 
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -244,21 +243,52 @@ pub async fn manifest(session: &mut Session<'_>, reference: &str) -> Result<Opti
     Ok(Some(Pulled { media_type, bytes }))
 }
 
-/// `GET /v2/<name>/referrers/<digest>`: the index of the subject's referrers, or `None` when
-/// the registry has no referrers API (a `404`, spec.md "Listing Referrers").
-pub async fn referrers(session: &mut Session<'_>, subject: &Digest) -> Result<Option<Index>> {
-    let url = session.url(&format!("referrers/{subject}"));
-    let response = session.send(|c| c.get(&url).header(ACCEPT, INDEX)).await?;
+/// One page of `GET /v2/<name>/referrers/<digest>` at `url`: the index and the next page's
+/// URL from a `Link: <url>; rel="next"` header, or `None` when the registry has no referrers
+/// API (a `404`; spec.md "Listing Referrers", which lets a registry page its answer).
+pub async fn referrers_page(
+    session: &mut Session<'_>,
+    url: &str,
+) -> Result<Option<(Index, Option<String>)>> {
+    let response = session.send(|c| c.get(url).header(ACCEPT, INDEX)).await?;
     match response.status() {
         StatusCode::OK => {
+            let next = response
+                .headers()
+                .get_all(LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(next_link)
+                .map(|link| session.absolute(&link));
             let bytes = body(session, "referrers index", response).await?;
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| malformed(session, "referrers index", e))
+            let index = serde_json::from_slice(&bytes)
+                .map_err(|e| malformed(session, "referrers index", e))?;
+            Ok(Some((index, next)))
         }
         StatusCode::NOT_FOUND => Ok(None),
         status => Err(answered(session, format!("GET {url}"), status)),
     }
+}
+
+/// The target of the `rel="next"` link in a `Link` header value (RFC 8288: comma-separated
+/// `<uri-reference>; param=value` entries).
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|entry| {
+        let (target, params) = entry.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .any(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|rel| rel.eq_ignore_ascii_case("next"))
+            })
+            .then(|| target.to_owned())
+    })
 }
 
 /// Parses a manifest's JSON.
@@ -268,4 +298,31 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| malformed(session, what, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_link;
+
+    #[test]
+    fn the_next_link_is_found_among_others() {
+        let check = |header: &str, expected: Option<&str>| {
+            assert_eq!(next_link(header).as_deref(), expected, "{header}");
+        };
+        check(
+            r#"</v2/app/referrers/sha256:ab?n=2&last=x>; rel="next""#,
+            Some("/v2/app/referrers/sha256:ab?n=2&last=x"),
+        );
+        check(
+            r#"<https://r.example/a>; rel="prev", <https://r.example/b>; rel=next"#,
+            Some("https://r.example/b"),
+        );
+        check(
+            r#"<https://r.example/b>; type="x"; rel="next other""#,
+            Some("https://r.example/b"),
+        );
+        check(r#"<https://r.example/a>; rel="prev""#, None);
+        check("garbage", None);
+        check("", None);
+    }
 }

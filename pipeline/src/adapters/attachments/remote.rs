@@ -16,16 +16,18 @@
 //!   (an OCI manifest over an empty image whose config lists the layers as diff_ids),
 //!   `pkg/cosign/fetch.go` and `pkg/oci/remote/signatures.go` (the `.sig` tag and reading the
 //!   layers back), and sigstore-rs `src/cosign/constants.rs` (the same two names).
+//! - cosign v3's signatures, Sigstore bundles stored as referrers, are read by [`super::bundle`];
+//!   referrers are listed and the tag schema kept by [`super::referrers`].
 //!
 //! Two writers appending to one `.sig` manifest or one referrers index at the same moment can
 //! lose one append (cosign has the same race); `ci` signs and attaches once per build.
 
 use std::collections::BTreeMap;
 
-use super::oci::{self, Descriptor, Index, Manifest, malformed, parse};
-use super::{Error, Result, digest_tag, sha256};
+use super::oci::{self, Descriptor, Manifest, malformed, parse};
+use super::{Error, Result, bundle, digest_tag, referrers, sha256};
 use crate::adapters::registry::Session;
-use crate::model::{Digest, SignatureLayer};
+use crate::model::{Digest, FoundSignature, SignatureLayer};
 
 pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -58,45 +60,18 @@ pub async fn put_sbom(session: &mut Session<'_>, subject: &Digest, sbom: &[u8]) 
     descriptor.artifact_type = Some(CYCLONEDX.to_owned());
     let indexed = oci::put_manifest(session, &descriptor.digest, oci::MANIFEST, &bytes).await?;
     if !indexed {
-        add_to_referrers_tag(session, subject, descriptor).await?;
+        referrers::add_to_tag(session, subject, descriptor).await?;
     }
     Ok(sha256(sbom))
-}
-
-/// Appends `referrer` to the index under the referrers tag of `subject`, unless it is there.
-async fn add_to_referrers_tag(
-    session: &mut Session<'_>,
-    subject: &Digest,
-    referrer: Descriptor,
-) -> Result<()> {
-    let tag = digest_tag(subject);
-    let mut index = match oci::manifest(session, &tag).await? {
-        Some(pulled) => parse::<Index>(session, "referrers tag index", &pulled.bytes)?,
-        None => Index::empty(),
-    };
-    if index.manifests.iter().any(|d| d.digest == referrer.digest) {
-        return Ok(());
-    }
-    index.manifests.push(referrer);
-    let bytes = serde_json::to_vec(&index).map_err(|e| malformed(session, "referrers index", e))?;
-    oci::put_manifest(session, &tag, oci::INDEX, &bytes).await?;
-    Ok(())
 }
 
 pub async fn sbom(
     session: &mut Session<'_>,
     subject: &Digest,
 ) -> Result<Option<(Digest, Vec<u8>)>> {
-    let index = match oci::referrers(session, subject).await? {
-        Some(index) => index,
-        None => match oci::manifest(session, &digest_tag(subject)).await? {
-            Some(pulled) => parse::<Index>(session, "referrers tag index", &pulled.bytes)?,
-            None => return Ok(None),
-        },
-    };
+    let listed = referrers::list(session, subject).await?;
     // The last one listed: the tag schema lists in the order they were pushed.
-    let Some(referrer) = index
-        .manifests
+    let Some(referrer) = listed
         .iter()
         .rev()
         .find(|d| d.artifact_type.as_deref() == Some(CYCLONEDX))
@@ -175,10 +150,19 @@ pub async fn put_signature(
     Ok(())
 }
 
+/// Every signature of `subject`: the layers of cosign's `.sig` tag, then the Sigstore bundles
+/// referring to it (cosign v3). A layer without its signature annotation, or whose payload
+/// cannot be read, is one unreadable entry; `Err` only when the store cannot be read at all.
 pub async fn signatures(
     session: &mut Session<'_>,
     subject: &Digest,
-) -> Result<Vec<SignatureLayer>> {
+) -> Result<Vec<FoundSignature>> {
+    let mut found = sig_tag(session, subject).await?;
+    found.extend(bundle::bundles(session, subject).await?);
+    Ok(found)
+}
+
+async fn sig_tag(session: &mut Session<'_>, subject: &Digest) -> Result<Vec<FoundSignature>> {
     let tag = format!("{}.sig", digest_tag(subject));
     let Some(pulled) = oci::manifest(session, &tag).await? else {
         return Ok(Vec::new());
@@ -190,21 +174,23 @@ pub async fn signatures(
         .iter()
         .filter(|l| l.media_type == SIMPLE_SIGNING)
     {
-        let signature_b64 = layer
-            .annotations
-            .get(SIGNATURE_ANNOTATION)
-            .cloned()
-            .ok_or_else(|| {
-                malformed(
-                    session,
-                    format!("signature layer {}", layer.digest),
-                    "no signature annotation",
-                )
-            })?;
-        let payload = oci::blob(session, &layer.digest).await?;
-        found.push(SignatureLayer {
-            payload,
-            signature_b64,
+        let entry = format!("signature layer {} of {tag}", layer.digest);
+        let Some(signature_b64) = layer.annotations.get(SIGNATURE_ANNOTATION).cloned() else {
+            found.push(FoundSignature::Unreadable {
+                entry,
+                reason: format!("it has no {SIGNATURE_ANNOTATION} annotation"),
+            });
+            continue;
+        };
+        found.push(match oci::blob(session, &layer.digest).await {
+            Ok(payload) => FoundSignature::Simple(SignatureLayer {
+                payload,
+                signature_b64,
+            }),
+            Err(e) => FoundSignature::Unreadable {
+                entry,
+                reason: e.to_string(),
+            },
         });
     }
     Ok(found)
