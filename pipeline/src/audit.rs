@@ -143,6 +143,23 @@ impl CommitRecord {
             (None, None)
         }
     }
+
+    /// The VEX statements `app`'s scan in this commit applied (`<file>#<index> <finding id>`),
+    /// read from the form [`CommitMessage::vex_applied`] writes.
+    pub fn vex_of(&self, app: &str) -> Vec<&str> {
+        if self.trailer(keys::APP_BUILD).is_some() {
+            self.all(keys::APP_VEX_APPLIED)
+                .filter_map(|line| {
+                    let (named, applied) = line.split_once(' ')?;
+                    (named == app).then_some(applied)
+                })
+                .collect()
+        } else if self.trailer(keys::APP).is_none_or(|a| a == app) {
+            self.all(keys::VEX_APPLIED).collect()
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// What a pipeline commit did.
@@ -404,6 +421,21 @@ mod tests {
                 .trailers
                 .is_empty()
         );
+        // Read back per app, beside the builds they were written with.
+        let build = |app, sha| Build {
+            app,
+            sha,
+            digest: "d",
+        };
+        let one = record(&one.builds(&[build("a", "sa")]));
+        assert_eq!(
+            one.vex_of("a"),
+            ["security/vex/a.json#0 CVE-1", "security/vex/a.json#2 CVE-2"]
+        );
+        assert!(one.vex_of("b").is_empty());
+        let several = record(&several.builds(&[build("a", "sa"), build("b", "sb")]));
+        assert_eq!(several.vex_of("a"), ["security/vex/a.json#0 CVE-1"]);
+        assert!(several.vex_of("b").is_empty());
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Statement {
 /// One artifact a statement is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
+    /// Optional in Statement v1 (cosign v3's signing statements leave it out).
+    #[serde(default)]
     pub name: String,
     pub digest: BTreeMap<String, String>,
 }

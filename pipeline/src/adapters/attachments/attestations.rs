@@ -9,15 +9,14 @@
 
 use std::collections::BTreeMap;
 
-use super::oci::{self, Manifest, malformed, parse};
-use super::remote::SIGNATURE_ANNOTATION;
-use super::{Result, digest_tag, sha256};
+use super::oci::{self, Manifest, parse};
+use super::remote::{self, SIGNATURE_ANNOTATION};
+use super::{Result, digest_tag};
 use crate::adapters::registry::Session;
 use crate::model::{AttestationLayer, Digest};
 
 pub const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
-const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 fn tag(subject: &Digest) -> String {
     format!("{}.att", digest_tag(subject))
@@ -28,47 +27,21 @@ pub async fn put(
     subject: &Digest,
     attestation: &AttestationLayer,
 ) -> Result<()> {
-    let tag = tag(subject);
-    let mut layers = match oci::manifest(session, &tag).await? {
-        Some(pulled) => parse::<Manifest>(session, "attestation manifest", &pulled.bytes)?.layers,
-        None => Vec::new(),
-    };
-    let envelope_digest = sha256(&attestation.envelope);
-    if layers.iter().any(|l| l.digest == envelope_digest.as_str()) {
-        return Ok(());
-    }
-    let mut layer = oci::put_blob(session, DSSE, &attestation.envelope).await?;
-    layer.annotations.extend([
+    let annotations = BTreeMap::from([
         (SIGNATURE_ANNOTATION.to_owned(), String::new()),
         (
             PREDICATE_TYPE_ANNOTATION.to_owned(),
             attestation.predicate_type.clone(),
         ),
     ]);
-    layers.push(layer);
-    let config = serde_json::json!({
-        "architecture": "",
-        "os": "",
-        "config": {},
-        "rootfs": {
-            "type": "layers",
-            "diff_ids": layers.iter().map(|l| l.digest.as_str()).collect::<Vec<_>>(),
-        },
-    });
-    let config = oci::put_blob(session, IMAGE_CONFIG, config.to_string().as_bytes()).await?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(oci::MANIFEST.to_owned()),
-        artifact_type: None,
-        config,
-        layers,
-        subject: None,
-        annotations: BTreeMap::new(),
-    };
-    let bytes =
-        serde_json::to_vec(&manifest).map_err(|e| malformed(session, "attestation manifest", e))?;
-    oci::put_manifest(session, &tag, oci::MANIFEST, &bytes).await?;
-    Ok(())
+    remote::append_layer(
+        session,
+        &tag(subject),
+        DSSE,
+        &attestation.envelope,
+        annotations,
+    )
+    .await
 }
 
 /// Every DSSE layer under the subject's `.att` tag, with its `predicateType` label (empty

@@ -105,23 +105,41 @@ pub async fn put_signature(
     signature: &SignatureLayer,
 ) -> Result<()> {
     let tag = format!("{}.sig", digest_tag(subject));
-    let mut layers = match oci::manifest(session, &tag).await? {
-        Some(pulled) => parse::<Manifest>(session, "signature manifest", &pulled.bytes)?.layers,
+    let annotations = BTreeMap::from([(
+        SIGNATURE_ANNOTATION.to_owned(),
+        signature.signature_b64.clone(),
+    )]);
+    append_layer(session, &tag, SIMPLE_SIGNING, &signature.payload, annotations).await
+}
+
+/// Adds a layer (`bytes` of `media_type`, with `annotations`) to the image manifest under
+/// `tag` the way cosign keeps its `.sig` and `.att` tags, unless a layer with the same
+/// content and annotations is there: the manifest is read, the layer appended and the
+/// manifest written back over go-containerregistry's empty image.
+pub(super) async fn append_layer(
+    session: &mut Session<'_>,
+    tag: &str,
+    media_type: &str,
+    bytes: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> Result<()> {
+    let what = format!("manifest {tag}");
+    let mut layers = match oci::manifest(session, tag).await? {
+        Some(pulled) => parse::<Manifest>(session, &what, &pulled.bytes)?.layers,
         None => Vec::new(),
     };
-    let payload_digest = sha256(&signature.payload);
+    let digest = sha256(bytes);
     let present = layers.iter().any(|l| {
-        l.digest == payload_digest.as_str()
-            && l.annotations.get(SIGNATURE_ANNOTATION) == Some(&signature.signature_b64)
+        l.digest == digest.as_str()
+            && annotations
+                .iter()
+                .all(|(k, v)| l.annotations.get(k) == Some(v))
     });
     if present {
         return Ok(());
     }
-    let mut layer = oci::put_blob(session, SIMPLE_SIGNING, &signature.payload).await?;
-    layer.annotations.insert(
-        SIGNATURE_ANNOTATION.to_owned(),
-        signature.signature_b64.clone(),
-    );
+    let mut layer = oci::put_blob(session, media_type, bytes).await?;
+    layer.annotations.extend(annotations);
     layers.push(layer);
     // As go-containerregistry's empty image with these layers appended: the layers are
     // uncompressed, so each diff_id is the layer's digest.
@@ -144,9 +162,8 @@ pub async fn put_signature(
         subject: None,
         annotations: BTreeMap::new(),
     };
-    let bytes =
-        serde_json::to_vec(&manifest).map_err(|e| malformed(session, "signature manifest", e))?;
-    oci::put_manifest(session, &tag, oci::MANIFEST, &bytes).await?;
+    let bytes = serde_json::to_vec(&manifest).map_err(|e| malformed(session, &what, e))?;
+    oci::put_manifest(session, tag, oci::MANIFEST, &bytes).await?;
     Ok(())
 }
 
