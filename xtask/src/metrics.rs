@@ -34,9 +34,13 @@ pub struct Delivery {
     pub sources_reachable: bool,
 }
 
-/// The cache of the decoded history, in the state folder.
-pub fn cache_path() -> std::path::PathBuf {
-    context::state_dir().join("delivery-metrics.json")
+/// The cache of `pipeline`'s decoded GitOps history, in the state folder: one per remote, so
+/// two repositories do not keep throwing each other's cache away.
+pub fn cache_path(pipeline: &Pipeline) -> std::path::PathBuf {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pipeline.gitops.url().hash(&mut hasher);
+    context::state_dir().join(format!("delivery-metrics-{:016x}.json", hasher.finish()))
 }
 
 /// Reads the GitOps history (through the cache at `cache`) and follows every deployment.
@@ -70,6 +74,22 @@ pub async fn read(pipeline: &Pipeline, cache: std::path::PathBuf) -> anyhow::Res
     .context("the history read was interrupted")?
 }
 
+impl Delivery {
+    /// Where a period up to now ends: now, or just after the newest write when the clock is
+    /// behind it (`PAKTECH_NOW` set in the past), so that write is never outside every period.
+    pub fn until(&self, now: i64) -> i64 {
+        let newest = self
+            .changes
+            .changes
+            .iter()
+            .map(|c| c.time)
+            .chain(self.changes.undos.iter().map(|u| u.time))
+            .max()
+            .unwrap_or(now);
+        now.max(newest + 1)
+    }
+}
+
 /// What `--json` prints.
 #[derive(Debug, serde::Serialize)]
 struct Output<'a> {
@@ -97,8 +117,8 @@ impl Args {
             .map(|e| e.name.to_string())
             .collect();
         let pipeline = context::pipeline_with(config).await?;
-        let delivery = read(&pipeline, cache_path()).await?;
-        let until = pipeline.clock.now().timestamp();
+        let delivery = read(&pipeline, cache_path(&pipeline)).await?;
+        let until = delivery.until(pipeline.clock.now().timestamp());
         let since = until - i64::try_from(self.since.as_secs()).context("--since is too long")?;
         let report = delivery::report(
             &delivery.changes,

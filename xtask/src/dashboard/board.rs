@@ -17,7 +17,7 @@ pub const TIMELINE: usize = 50;
 pub const SCANS: usize = 10;
 
 /// Everything the page shows, gathered at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Board {
     /// `local`, `kind` or `aks`.
     pub target: String,
@@ -36,6 +36,8 @@ pub struct Board {
     pub scans: Vec<ScanLine>,
     /// A branch moved and the moves are still the previous plan's, being made again.
     pub replanning: bool,
+    /// The delivery figures, or why they cannot be read (`None`: not read).
+    pub delivery: Option<Result<super::delivery::Panel, String>>,
 }
 
 /// One app in one environment.
@@ -167,6 +169,8 @@ pub struct Reads {
     pub tips: (String, Option<String>),
     pub snapshot: Snapshot,
     pub timeline: Vec<HistoryEvent>,
+    /// The history as the delivery figures follow it, or why it cannot be read.
+    pub delivery: Result<crate::metrics::Delivery, String>,
 }
 
 /// The branch tips (main, records), to decide whether [`Reads`] are still current.
@@ -189,6 +193,9 @@ pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow
         tips,
         snapshot: snapshot::read(pipeline).await?,
         timeline: history::history(pipeline, None, &[], TIMELINE).await?,
+        delivery: crate::metrics::read(pipeline, crate::metrics::cache_path(pipeline))
+            .await
+            .map_err(|e| format!("{e:#}")),
     })
 }
 
@@ -244,6 +251,15 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
         timeline: reads.timeline.clone(),
         scans,
         replanning: false,
+        delivery: Some(reads.delivery.as_ref().map_err(Clone::clone).map(|d| {
+            let order: Vec<String> = pipeline
+                .config
+                .environments
+                .iter()
+                .map(|e| e.name.to_string())
+                .collect();
+            super::delivery::panel(d, pipeline.clock.now().timestamp(), &order)
+        })),
     })
 }
 
@@ -266,6 +282,7 @@ pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Boar
         timeline: timeline.to_vec(),
         scans: previous.scans.clone(),
         replanning: true,
+        delivery: previous.delivery.clone(),
     })
 }
 

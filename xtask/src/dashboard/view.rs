@@ -43,7 +43,8 @@ ol.timeline{padding-left:1.2rem}ol.timeline li{margin:.15rem 0}\
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ccd;padding:.2rem .5rem;text-align:left}\
 .scroll{overflow-x:auto}table.matrix td,table.matrix th{vertical-align:top}table.matrix .cell{min-width:12rem}\
 table.matrix td.move,table.matrix td.release{font-size:.9rem;background:#f6f7f9;min-width:9rem}table.matrix tfoot th,table.matrix tfoot td{border-top:2px solid #1b2a41}\
-footer{color:#555;font-size:.85rem;padding-bottom:1rem}";
+footer{color:#555;font-size:.85rem;padding-bottom:1rem}\
+.charts{display:flex;flex-wrap:wrap;gap:.4rem}figure.chart{margin:0;font-size:.8rem}figure.chart svg{display:block;background:#f6f7f9}";
 
 /// How often a browser without script reloads the page, in seconds.
 const NOSCRIPT_REFRESH: u32 = 5;
@@ -83,10 +84,12 @@ pub fn alert(error: Option<&str>) -> String {
 }
 
 /// The part of the page that changes: the environments (one app's lanes in a row, several
-/// apps' as a matrix, `matrix.rs`) and what moves between them, the timeline, the scans.
+/// apps' as a matrix, `matrix.rs`) and what moves between them, the delivery figures
+/// (`delivery.rs`), the timeline, the scans.
 pub fn fragment(board: &Board) -> String {
     let mut out = String::with_capacity(16 * 1024);
     matrix::write(&mut out, board);
+    super::delivery::write(&mut out, board.delivery.as_ref());
     write_timeline(&mut out, &board.timeline);
     write_scans(&mut out, board);
     out
@@ -398,6 +401,7 @@ mod tests {
                 summary: "critical=0 high=1".to_owned(),
             }],
             replanning: false,
+            delivery: None,
         }
     }
 

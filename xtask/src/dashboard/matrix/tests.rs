@@ -54,6 +54,7 @@ fn board(releases: Vec<Release>) -> Board {
         timeline: Vec::new(),
         scans: Vec::new(),
         replanning: false,
+        delivery: None,
     }
 }
 
