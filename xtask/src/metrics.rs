@@ -1,6 +1,6 @@
 //! `cargo xtask metrics [--env ENV] [--app APP] [--since 30d]`: the delivery figures (DORA)
 //! from the GitOps history; see `pipeline::delivery` and `docs/operations.md`, "Delivery
-//! metrics". The history is read through a cache in the state folder, so a later run reads
+//! metrics". The history is read through a cache in the GitOps mirror, so a later run reads
 //! only the commits since.
 
 use std::time::Duration;
@@ -34,17 +34,8 @@ pub struct Delivery {
     pub sources_reachable: bool,
 }
 
-/// The cache of `pipeline`'s decoded GitOps history, in the state folder: one per remote, so
-/// two repositories do not keep throwing each other's cache away.
-pub fn cache_path(pipeline: &Pipeline) -> std::path::PathBuf {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    pipeline.gitops.url().hash(&mut hasher);
-    context::state_dir().join(format!("delivery-metrics-{:016x}.json", hasher.finish()))
-}
-
-/// Reads the GitOps history (through the cache at `cache`) and follows every deployment.
-pub async fn read(pipeline: &Pipeline, cache: std::path::PathBuf) -> anyhow::Result<Delivery> {
+/// Reads the GitOps history (through the cache in the mirror) and follows every deployment.
+pub async fn read(pipeline: &Pipeline) -> anyhow::Result<Delivery> {
     let repo = pipeline.gitops.clone();
     let default_app = pipeline
         .config
@@ -55,6 +46,7 @@ pub async fn read(pipeline: &Pipeline, cache: std::path::PathBuf) -> anyhow::Res
     let workspace = pipeline.workspace.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Delivery> {
         let tip = repo.fetch()?;
+        let cache = delivery_log::cache_in(&repo);
         let ledger = delivery_log::read(&repo, &tip, &cache, &default_app)?;
         let shas = ledger
             .writes
@@ -117,7 +109,7 @@ impl Args {
             .map(|e| e.name.to_string())
             .collect();
         let pipeline = context::pipeline_with(config).await?;
-        let delivery = read(&pipeline, cache_path(&pipeline)).await?;
+        let delivery = read(&pipeline).await?;
         let until = delivery.until(pipeline.clock.now().timestamp());
         let since = until - i64::try_from(self.since.as_secs()).context("--since is too long")?;
         let report = delivery::report(

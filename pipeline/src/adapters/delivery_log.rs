@@ -43,6 +43,11 @@ pub struct Ledger {
     pub rebuilt: Option<String>,
 }
 
+/// Where the cache of `repo`'s history lives: in its mirror, beside what it was read from.
+pub fn cache_in(repo: &GitOpsRepo) -> std::path::PathBuf {
+    repo.mirror().join("paktech-delivery-metrics.json")
+}
+
 /// The history up to `tip`, from the cache at `cache` plus the commits since its tip; the
 /// cache is then updated (a failure to write it only costs the next read time).
 #[tracing::instrument(skip_all, fields(tip = %tip))]

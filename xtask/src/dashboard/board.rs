@@ -10,6 +10,7 @@ use pipeline::flow::{Pipeline, snapshot};
 use pipeline::policy::plan::{self, Snapshot};
 
 use super::plans::{self, Lookups};
+use super::trust::Trust;
 
 /// How many history events the timeline shows.
 pub const TIMELINE: usize = 50;
@@ -54,6 +55,8 @@ pub struct Lane {
     pub last_change: Option<Change>,
     /// The build's `Scan-Summary`, when the first environment's history recorded one.
     pub scan: Option<String>,
+    /// What the gates proved about the build (`None`: no build, or not read yet).
+    pub trust: Option<super::trust::Trust>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +174,8 @@ pub struct Reads {
     pub timeline: Vec<HistoryEvent>,
     /// The history as the delivery figures follow it, or why it cannot be read.
     pub delivery: Result<crate::metrics::Delivery, String>,
+    /// Why each lane's build is trusted.
+    pub trust: Vec<super::trust::Trust>,
 }
 
 /// The branch tips (main, records), to decide whether [`Reads`] are still current.
@@ -189,11 +194,13 @@ pub async fn tips(pipeline: &Pipeline) -> anyhow::Result<(String, Option<String>
 
 /// Reads the snapshot and the timeline at `tips`.
 pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow::Result<Reads> {
+    let snapshot = snapshot::read(pipeline).await?;
     Ok(Reads {
         tips,
-        snapshot: snapshot::read(pipeline).await?,
+        trust: super::trust::read(pipeline, &snapshot).await,
+        snapshot,
         timeline: history::history(pipeline, None, &[], TIMELINE).await?,
-        delivery: crate::metrics::read(pipeline, crate::metrics::cache_path(pipeline))
+        delivery: crate::metrics::read(pipeline)
             .await
             .map_err(|e| format!("{e:#}")),
     })
@@ -207,7 +214,7 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
     let scans = scans(snapshot, pipeline);
     let lanes = envs
         .into_iter()
-        .map(|e| lane(pipeline, e, &scans))
+        .map(|e| lane(pipeline, e, &scans, &reads.trust))
         .collect();
     let mut lookups = Lookups::default();
     let mut moves = Vec::new();
@@ -275,7 +282,7 @@ pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Boar
         tip: tip.to_string(),
         lanes: envs
             .into_iter()
-            .map(|e| lane(pipeline, e, &previous.scans))
+            .map(|e| lane(pipeline, e, &previous.scans, &[]))
             .collect(),
         moves: previous.moves.clone(),
         releases: previous.releases.clone(),
@@ -286,12 +293,16 @@ pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Boar
     })
 }
 
-fn lane(pipeline: &Pipeline, e: EnvStatus, scans: &[ScanLine]) -> Lane {
+fn lane(pipeline: &Pipeline, e: EnvStatus, scans: &[ScanLine], trust: &[Trust]) -> Lane {
     let app = e
         .app
         .clone()
         .unwrap_or_else(|| pipeline.config.apps[0].name.to_string());
     Lane {
+        trust: trust
+            .iter()
+            .find(|t| t.app == app && t.env == e.env && t.sha == e.desired_sha)
+            .cloned(),
         scan: scans
             .iter()
             .find(|s| s.app == app && s.sha == e.desired_sha)

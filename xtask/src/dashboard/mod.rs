@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod events;
 pub mod matrix;
 pub mod plans;
+pub mod trust;
 pub mod view;
 
 #[cfg(test)]

@@ -125,6 +125,9 @@ pub(super) fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
     if let Some(scan) = &lane.scan {
         let _ = writeln!(out, "<dt>Scan</dt><dd>{}</dd>", escape(scan));
     }
+    if let Some(t) = &lane.trust {
+        write_trust(out, t);
+    }
     if let Some(c) = &lane.last_change {
         let _ = writeln!(
             out,
@@ -253,6 +256,24 @@ pub(super) fn write_stop(out: &mut String, stop: &Stop) {
     };
 }
 
+/// Why the lane's build is trusted, in words: signer, SBOM, scan, last watch.
+fn write_trust(out: &mut String, t: &super::trust::Trust) {
+    let recorded = |v: &Option<String>| v.as_deref().unwrap_or("not recorded").to_owned();
+    let _ = writeln!(
+        out,
+        "<dt>Trusted</dt><dd class=\"trust\"><ul><li>{}</li><li>SBOM {}</li><li>scan {}</li><li>watch: {}</li></ul></dd>",
+        escape(&t.signed),
+        escape(&recorded(&t.sbom)),
+        escape(&recorded(&t.scan)),
+        escape(
+            t.watch
+                .as_deref()
+                .unwrap_or("no failed watch recorded here")
+        ),
+    );
+    // The provenance line goes here, beside who signed it, once provenance is recorded.
+}
+
 fn write_timeline(out: &mut String, events: &[Event]) {
     out.push_str(
         "<section aria-labelledby=\"timeline\">\n<h2 id=\"timeline\">Timeline (from the GitOps history, newest first)</h2>\n",
@@ -373,6 +394,7 @@ mod tests {
                 subject: format!("deploy({env})"),
             }),
             scan: None,
+            trust: None,
         }
     }
 
@@ -546,6 +568,25 @@ mod tests {
             html.contains(
                 "<span class=\"state warn\">break-glass</span>: Break-Glass: prod is down"
             ),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_lane_says_why_its_build_is_trusted() {
+        let mut b = board(Vec::new());
+        b.lanes[0].trust = Some(super::super::trust::Trust {
+            app: "paktech-app".to_owned(),
+            env: "dev".to_owned(),
+            sha: DEV.to_owned(),
+            signed: "signed by local <key>".to_owned(),
+            sbom: Some("sha256:5b0m".to_owned()),
+            scan: None,
+            watch: None,
+        });
+        let html = fragment(&b);
+        assert!(
+            html.contains("<dt>Trusted</dt><dd class=\"trust\"><ul><li>signed by local &lt;key&gt;</li><li>SBOM sha256:5b0m</li><li>scan not recorded</li><li>watch: no failed watch recorded here</li></ul></dd>"),
             "{html}"
         );
     }

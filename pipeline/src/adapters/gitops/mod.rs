@@ -553,6 +553,11 @@ impl GitOpsRepo {
         )))
     }
 
+    /// The bare local mirror's folder (where caches of what was read from it belong).
+    pub fn mirror(&self) -> &Path {
+        &self.mirror
+    }
+
     pub(crate) fn settings(&self) -> &GitOpsSettings {
         &self.settings
     }

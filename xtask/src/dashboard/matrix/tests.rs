@@ -20,6 +20,7 @@ fn lane(app: &str, env: &str, sha: &str) -> Lane {
         urls: Vec::new(),
         last_change: None,
         scan: None,
+        trust: None,
     }
 }
 
