@@ -230,42 +230,45 @@ pub fn report(all: &Changes, query: &Query) -> Report {
     envs.sort_by_key(|e| (place(e), *e));
     let mut scopes = Vec::new();
     for env in envs {
-        let in_env = |e: &str, a: &str| e == env && wanted(e, a);
+        // Each environment's (and app's) changes picked once; every period then scans only those.
+        let changes: Vec<&Change> = all
+            .changes
+            .iter()
+            .filter(|c| c.env == env && wanted(&c.env, &c.app))
+            .collect();
+        let undos: Vec<&Undo> = all
+            .undos
+            .iter()
+            .filter(|u| u.env == env && wanted(&u.env, &u.app))
+            .collect();
         let series = (0..query.points)
             .map(|i| {
                 let (start, end) = bucket(query, i);
                 Point {
                     start,
                     end,
-                    figures: figures(all, start, end, true, in_env),
+                    figures: figures(&changes, &undos, start, end, true),
                 }
             })
             .collect();
         scopes.push(Scope {
             env: env.to_owned(),
             app: None,
-            figures: figures(all, query.since, query.until, true, in_env),
+            figures: figures(&changes, &undos, query.since, query.until, true),
             series,
         });
-        let apps: BTreeSet<&str> = all
-            .changes
+        let apps: BTreeSet<&str> = changes
             .iter()
-            .filter(|c| c.env == env && wanted(&c.env, &c.app))
             .map(|c| c.app.as_str())
-            .chain(
-                all.undos
-                    .iter()
-                    .filter(|u| u.env == env && wanted(&u.env, &u.app))
-                    .map(|u| u.app.as_str()),
-            )
+            .chain(undos.iter().map(|u| u.app.as_str()))
             .collect();
         for app in apps {
+            let changes: Vec<&Change> = changes.iter().copied().filter(|c| c.app == app).collect();
+            let undos: Vec<&Undo> = undos.iter().copied().filter(|u| u.app == app).collect();
             scopes.push(Scope {
                 env: env.to_owned(),
                 app: Some(app.to_owned()),
-                figures: figures(all, query.since, query.until, false, |e, a| {
-                    a == app && in_env(e, a)
-                }),
+                figures: figures(&changes, &undos, query.since, query.until, false),
                 series: Vec::new(),
             });
         }
@@ -286,22 +289,18 @@ fn bucket(query: &Query, i: usize) -> (i64, i64) {
     (at(i), at(i + 1))
 }
 
-/// The figures of the changes and rollbacks `keep` selects in `[since, until)`. `per_write`:
-/// a commit that moved several apps counts once (an environment's figures), else each app's
-/// change counts (one app's figures, where only that app is kept anyway).
+/// The figures of `changes` and `undos` (one environment's, or one app's in it) in
+/// `[since, until)`. `per_write`: a commit that moved several apps counts once (an
+/// environment's figures), else each app's change counts (one app's figures).
 fn figures(
-    all: &Changes,
+    changes: &[&Change],
+    undos: &[&Undo],
     since: i64,
     until: i64,
     per_write: bool,
-    keep: impl Fn(&str, &str) -> bool,
 ) -> Figures {
     let during = |t: i64| since <= t && t < until;
-    let changes: Vec<&Change> = all
-        .changes
-        .iter()
-        .filter(|c| during(c.time) && keep(&c.env, &c.app))
-        .collect();
+    let changes: Vec<&Change> = changes.iter().copied().filter(|c| during(c.time)).collect();
     // Per write: the apps of one commit are one deployment, failed when any app of it failed,
     // restored when the last failed app of it was.
     let mut writes: Vec<(&str, Vec<&Change>)> = Vec::new();
@@ -325,10 +324,9 @@ fn figures(
                 .try_fold(0, |worst, r| r.map(|r| worst.max(r)))
         })
         .collect();
-    let mut rollbacks: Vec<&str> = all
-        .undos
+    let mut rollbacks: Vec<&str> = undos
         .iter()
-        .filter(|u| during(u.time) && keep(&u.env, &u.app))
+        .filter(|u| during(u.time))
         .map(|u| u.revision.as_str())
         .collect();
     rollbacks.dedup();
