@@ -261,7 +261,7 @@ fn write_trust(out: &mut String, t: &super::trust::Trust) {
     let recorded = |v: &Option<String>| v.as_deref().unwrap_or("not recorded").to_owned();
     let _ = writeln!(
         out,
-        "<dt>Trusted</dt><dd class=\"trust\"><ul><li>{}</li><li>SBOM {}</li><li>scan {}</li><li>watch: {}</li></ul></dd>",
+        "<dt>Trusted</dt><dd class=\"trust\">{}; SBOM: {}; scan: {}; watch: {}</dd>",
         escape(&t.signed),
         escape(&recorded(&t.sbom)),
         escape(&recorded(&t.scan)),
@@ -586,7 +586,7 @@ mod tests {
         });
         let html = fragment(&b);
         assert!(
-            html.contains("<dt>Trusted</dt><dd class=\"trust\"><ul><li>signed by local &lt;key&gt;</li><li>SBOM sha256:5b0m</li><li>scan not recorded</li><li>watch: no failed watch recorded here</li></ul></dd>"),
+            html.contains("<dt>Trusted</dt><dd class=\"trust\">signed by local &lt;key&gt;; SBOM: sha256:5b0m; scan: not recorded; watch: no failed watch recorded here</dd>"),
             "{html}"
         );
     }
