@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod consistency;
 pub mod cosign;
+pub mod delivery;
 pub mod desired;
 pub mod flow;
 pub mod model;

@@ -17,6 +17,7 @@ mod infra;
 mod keys;
 mod lint;
 mod local_key;
+mod metrics;
 mod output;
 mod promote;
 mod rollback;
@@ -68,6 +69,8 @@ enum Command {
     Unblock(approve::UnblockArgs),
     /// Promotions, approvals, rollbacks and blocks, from the GitOps log.
     History(history::Args),
+    /// Delivery figures (DORA) per environment, app and release, from the GitOps history.
+    Metrics(metrics::Args),
     /// Show, per environment, the build git names and the build that runs.
     Status(status::Args),
     /// Converge the target to the GitOps repository.
@@ -131,6 +134,7 @@ fn main() -> std::process::ExitCode {
             Command::Rollback(args) => args.run(cli.json).await,
             Command::Unblock(args) => args.run(cli.json).await,
             Command::History(args) => args.run(cli.json).await,
+            Command::Metrics(args) => args.run(cli.json).await,
             Command::Status(args) => args.run(cli.json).await,
             Command::Sync(args) => args.run(cli.json).await,
             Command::Scan(args) => args.run(cli.json).await,

@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod binary;
+pub mod delivery_log;
 pub mod docker;
 pub mod github;
 pub mod gitops;

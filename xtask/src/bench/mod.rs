@@ -1,4 +1,4 @@
-//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard|release]`: benchmarks that print
+//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard|release|metrics]`: benchmarks that print
 //! figures with how they were measured.
 //! Benchmarks measure; they never pass or fail on a figure.
 
@@ -6,6 +6,7 @@ mod analysis;
 mod app;
 mod flows;
 mod gitops;
+mod metrics;
 mod release;
 pub mod scan;
 mod wrk;
@@ -35,6 +36,8 @@ enum Which {
     Dashboard,
     /// A release of 20 apps: plan time, its commit's write time next to a one-app commit's.
     Release(release::Options),
+    /// Delivery metrics over 100,000 history commits: first read, cached reads, next to the walk alone.
+    Metrics(metrics::Options),
 }
 
 /// One measured figure.
@@ -72,6 +75,7 @@ impl Args {
             Some(Which::Analysis(options)) => analysis::run(&options).await?,
             Some(Which::Dashboard) => crate::dashboard::bench::run().await?,
             Some(Which::Release(options)) => release::run(&options).await?,
+            Some(Which::Metrics(options)) => metrics::run(&options).await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(gitops::run(&gitops::Options::default()).await?);
@@ -80,6 +84,7 @@ impl Args {
                 all.extend(flows::run().await?);
                 all.extend(crate::dashboard::bench::run().await?);
                 all.extend(release::run(&release::Options::default()).await?);
+                all.extend(metrics::run(&metrics::Options::default()).await?);
                 all
             }
         };

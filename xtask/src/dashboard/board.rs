@@ -10,6 +10,7 @@ use pipeline::flow::{Pipeline, snapshot};
 use pipeline::policy::plan::{self, Snapshot};
 
 use super::plans::{self, Lookups};
+use super::trust::Trust;
 
 /// How many history events the timeline shows.
 pub const TIMELINE: usize = 50;
@@ -17,7 +18,7 @@ pub const TIMELINE: usize = 50;
 pub const SCANS: usize = 10;
 
 /// Everything the page shows, gathered at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Board {
     /// `local`, `kind` or `aks`.
     pub target: String,
@@ -36,6 +37,8 @@ pub struct Board {
     pub scans: Vec<ScanLine>,
     /// A branch moved and the moves are still the previous plan's, being made again.
     pub replanning: bool,
+    /// The delivery figures, or why they cannot be read (`None`: not read).
+    pub delivery: Option<Result<super::delivery::Panel, String>>,
 }
 
 /// One app in one environment.
@@ -52,6 +55,8 @@ pub struct Lane {
     pub last_change: Option<Change>,
     /// The build's `Scan-Summary`, when the first environment's history recorded one.
     pub scan: Option<String>,
+    /// What the gates proved about the build (`None`: no build, or not read yet).
+    pub trust: Option<super::trust::Trust>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +172,10 @@ pub struct Reads {
     pub tips: (String, Option<String>),
     pub snapshot: Snapshot,
     pub timeline: Vec<HistoryEvent>,
+    /// The history as the delivery figures follow it, or why it cannot be read.
+    pub delivery: Result<crate::metrics::Delivery, String>,
+    /// Why each lane's build is trusted.
+    pub trust: Vec<super::trust::Trust>,
 }
 
 /// The branch tips (main, records), to decide whether [`Reads`] are still current.
@@ -185,10 +194,15 @@ pub async fn tips(pipeline: &Pipeline) -> anyhow::Result<(String, Option<String>
 
 /// Reads the snapshot and the timeline at `tips`.
 pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow::Result<Reads> {
+    let snapshot = snapshot::read(pipeline).await?;
     Ok(Reads {
         tips,
-        snapshot: snapshot::read(pipeline).await?,
+        trust: super::trust::read(pipeline, &snapshot).await,
+        snapshot,
         timeline: history::history(pipeline, None, &[], TIMELINE).await?,
+        delivery: crate::metrics::read(pipeline)
+            .await
+            .map_err(|e| format!("{e:#}")),
     })
 }
 
@@ -200,7 +214,7 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
     let scans = scans(snapshot, pipeline);
     let lanes = envs
         .into_iter()
-        .map(|e| lane(pipeline, e, &scans))
+        .map(|e| lane(pipeline, e, &scans, &reads.trust))
         .collect();
     let mut lookups = Lookups::default();
     let mut moves = Vec::new();
@@ -244,6 +258,15 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
         timeline: reads.timeline.clone(),
         scans,
         replanning: false,
+        delivery: Some(reads.delivery.as_ref().map_err(Clone::clone).map(|d| {
+            let order: Vec<String> = pipeline
+                .config
+                .environments
+                .iter()
+                .map(|e| e.name.to_string())
+                .collect();
+            super::delivery::panel(d, pipeline.clock.now().timestamp(), &order)
+        })),
     })
 }
 
@@ -259,22 +282,27 @@ pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Boar
         tip: tip.to_string(),
         lanes: envs
             .into_iter()
-            .map(|e| lane(pipeline, e, &previous.scans))
+            .map(|e| lane(pipeline, e, &previous.scans, &[]))
             .collect(),
         moves: previous.moves.clone(),
         releases: previous.releases.clone(),
         timeline: timeline.to_vec(),
         scans: previous.scans.clone(),
         replanning: true,
+        delivery: previous.delivery.clone(),
     })
 }
 
-fn lane(pipeline: &Pipeline, e: EnvStatus, scans: &[ScanLine]) -> Lane {
+fn lane(pipeline: &Pipeline, e: EnvStatus, scans: &[ScanLine], trust: &[Trust]) -> Lane {
     let app = e
         .app
         .clone()
         .unwrap_or_else(|| pipeline.config.apps[0].name.to_string());
     Lane {
+        trust: trust
+            .iter()
+            .find(|t| t.app == app && t.env == e.env && t.sha == e.desired_sha)
+            .cloned(),
         scan: scans
             .iter()
             .find(|s| s.app == app && s.sha == e.desired_sha)

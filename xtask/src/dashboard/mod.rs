@@ -1,14 +1,17 @@
 //! `cargo xtask dashboard [--port N] [--bind ADDR]`: a read-only delivery dashboard. One task
 //! gathers the board (`board.rs`, asking the planner in `plans.rs`) from the same status,
 //! history and plan the commands read, renders it (`view.rs`, the environments as a matrix of
-//! apps by environments in `matrix.rs`) and pushes each change to open pages as server-sent events
-//! (`events.rs`); the HTTP routes only answer from that, and none of them writes anything.
+//! apps by environments in `matrix.rs`, the delivery figures in `delivery.rs`) and pushes each change to open pages as server-sent events
+//! (`events.rs`); the HTTP routes (the page, its events, a commit, `/metrics` for Prometheus)
+//! only answer from that, and none of them writes anything.
 
 pub mod bench;
 pub mod board;
+pub mod delivery;
 pub mod events;
 pub mod matrix;
 pub mod plans;
+pub mod trust;
 pub mod view;
 
 #[cfg(test)]
@@ -105,6 +108,7 @@ impl Dashboard {
                 .route("/", web::get().to(page))
                 .route("/events", web::get().to(stream))
                 .route("/commit/{sha}", web::get().to(commit))
+                .route("/metrics", web::get().to(prometheus))
                 .default_service(web::to(not_found))
         })
         .workers(2)
@@ -153,6 +157,23 @@ async fn commit(state: web::Data<State>, sha: web::Path<String>) -> HttpResponse
             .content_type("text/html; charset=utf-8")
             .body(view::commit(&record)),
         None => not_found().await,
+    }
+}
+
+/// The delivery figures in the Prometheus text exposition format (version 0.0.4).
+async fn prometheus(state: web::Data<State>) -> HttpResponse {
+    let published = state.latest.borrow().clone();
+    match &published.board.delivery {
+        Some(Ok(panel)) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .insert_header(("cache-control", "no-store"))
+            .body(delivery::exposition(panel)),
+        Some(Err(error)) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("the delivery figures cannot be read: {error}\n")),
+        None => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("the delivery figures are not read yet\n"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The dashboard served in-process on 127.0.0.1 port 0: against the kube target's simulated
 //! cluster (plain HTTP), and in headless Chromium through chromedriver (WebDriver, with
-//! fantoccini) on the local Docker target while the pipeline promotes and rolls back; and two
+//! fantoccini) on the local Docker target while the pipeline promotes and rolls back (and the
+//! delivery figures and charts count it); and two
 //! apps on the local target, as a matrix with its release lines.
 
 use std::net::{SocketAddr, TcpListener};
@@ -441,6 +442,44 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     until_text(&client, "ol.timeline", "rollback").await;
     until_text(&client, "#lane-prod .build", sha.short()).await;
     assert!(not_reloaded(&client).await, "the page was reloaded");
+
+    // The delivery figures: prod's promotion and the rollback counted, in words and in four
+    // charts that are drawn (a size on the page), each with its title and values in words.
+    until_text(&client, "#figures-prod", "1 rollback(s)").await;
+    let figures = text(&client, "#figures-prod").await;
+    assert!(figures.contains("deployments\n1 "), "{figures}");
+    let drawn = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#figures-prod svg[role=img]')).filter(s => \
+               s.getBoundingClientRect().width > 0 && s.querySelector('title').textContent.includes('in prod') \
+               && s.querySelector('desc').textContent.includes(' to ')).length;",
+            Vec::new(),
+        )
+        .await
+        .expect("the charts");
+    assert_eq!(
+        drawn.as_u64(),
+        Some(4),
+        "prod's four charts, drawn, with text"
+    );
+    let bars = client
+        .execute(
+            "return document.querySelectorAll('#figures-prod svg rect').length;",
+            Vec::new(),
+        )
+        .await
+        .expect("the bars");
+    assert!(
+        bars.as_u64() >= Some(1),
+        "prod's deployment is a bar: {bars}"
+    );
+    let (status, exposition) = get(dashboard.address, "/metrics").await;
+    assert_eq!(status, "HTTP/1.0 200 OK", "{exposition}");
+    assert!(
+        exposition.contains("# TYPE paktech_delivery_rollbacks_total counter\n")
+            && exposition.contains("paktech_delivery_env_rollbacks_total{env=\"prod\"} 1\n"),
+        "{exposition}"
+    );
 
     let png = client.screenshot().await.expect("screenshot");
     let path = if tests::required("PAKTECH_SCREENSHOT") {

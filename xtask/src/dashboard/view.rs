@@ -43,7 +43,8 @@ ol.timeline{padding-left:1.2rem}ol.timeline li{margin:.15rem 0}\
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ccd;padding:.2rem .5rem;text-align:left}\
 .scroll{overflow-x:auto}table.matrix td,table.matrix th{vertical-align:top}table.matrix .cell{min-width:12rem}\
 table.matrix td.move,table.matrix td.release{font-size:.9rem;background:#f6f7f9;min-width:9rem}table.matrix tfoot th,table.matrix tfoot td{border-top:2px solid #1b2a41}\
-footer{color:#555;font-size:.85rem;padding-bottom:1rem}";
+footer{color:#555;font-size:.85rem;padding-bottom:1rem}\
+.charts{display:flex;flex-wrap:wrap;gap:.4rem}figure.chart{margin:0;font-size:.8rem}figure.chart svg{display:block;background:#f6f7f9}";
 
 /// How often a browser without script reloads the page, in seconds.
 const NOSCRIPT_REFRESH: u32 = 5;
@@ -83,10 +84,12 @@ pub fn alert(error: Option<&str>) -> String {
 }
 
 /// The part of the page that changes: the environments (one app's lanes in a row, several
-/// apps' as a matrix, `matrix.rs`) and what moves between them, the timeline, the scans.
+/// apps' as a matrix, `matrix.rs`) and what moves between them, the delivery figures
+/// (`delivery.rs`), the timeline, the scans.
 pub fn fragment(board: &Board) -> String {
     let mut out = String::with_capacity(16 * 1024);
     matrix::write(&mut out, board);
+    super::delivery::write(&mut out, board.delivery.as_ref());
     write_timeline(&mut out, &board.timeline);
     write_scans(&mut out, board);
     out
@@ -121,6 +124,9 @@ pub(super) fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
     );
     if let Some(scan) = &lane.scan {
         let _ = writeln!(out, "<dt>Scan</dt><dd>{}</dd>", escape(scan));
+    }
+    if let Some(t) = &lane.trust {
+        write_trust(out, t);
     }
     if let Some(c) = &lane.last_change {
         let _ = writeln!(
@@ -250,6 +256,24 @@ pub(super) fn write_stop(out: &mut String, stop: &Stop) {
     };
 }
 
+/// Why the lane's build is trusted, in words: signer, SBOM, scan, last watch.
+fn write_trust(out: &mut String, t: &super::trust::Trust) {
+    let recorded = |v: &Option<String>| v.as_deref().unwrap_or("not recorded").to_owned();
+    let _ = writeln!(
+        out,
+        "<dt>Trusted</dt><dd class=\"trust\">{}; SBOM: {}; scan: {}; watch: {}</dd>",
+        escape(&t.signed),
+        escape(&recorded(&t.sbom)),
+        escape(&recorded(&t.scan)),
+        escape(
+            t.watch
+                .as_deref()
+                .unwrap_or("no failed watch recorded here")
+        ),
+    );
+    // The provenance line goes here, beside who signed it, once provenance is recorded.
+}
+
 fn write_timeline(out: &mut String, events: &[Event]) {
     out.push_str(
         "<section aria-labelledby=\"timeline\">\n<h2 id=\"timeline\">Timeline (from the GitOps history, newest first)</h2>\n",
@@ -370,6 +394,7 @@ mod tests {
                 subject: format!("deploy({env})"),
             }),
             scan: None,
+            trust: None,
         }
     }
 
@@ -398,6 +423,7 @@ mod tests {
                 summary: "critical=0 high=1".to_owned(),
             }],
             replanning: false,
+            delivery: None,
         }
     }
 
@@ -542,6 +568,25 @@ mod tests {
             html.contains(
                 "<span class=\"state warn\">break-glass</span>: Break-Glass: prod is down"
             ),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_lane_says_why_its_build_is_trusted() {
+        let mut b = board(Vec::new());
+        b.lanes[0].trust = Some(super::super::trust::Trust {
+            app: "paktech-app".to_owned(),
+            env: "dev".to_owned(),
+            sha: DEV.to_owned(),
+            signed: "signed by local <key>".to_owned(),
+            sbom: Some("sha256:5b0m".to_owned()),
+            scan: None,
+            watch: None,
+        });
+        let html = fragment(&b);
+        assert!(
+            html.contains("<dt>Trusted</dt><dd class=\"trust\">signed by local &lt;key&gt;; SBOM: sha256:5b0m; scan: not recorded; watch: no failed watch recorded here</dd>"),
             "{html}"
         );
     }

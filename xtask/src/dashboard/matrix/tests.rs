@@ -20,6 +20,7 @@ fn lane(app: &str, env: &str, sha: &str) -> Lane {
         urls: Vec::new(),
         last_change: None,
         scan: None,
+        trust: None,
     }
 }
 
@@ -54,6 +55,7 @@ fn board(releases: Vec<Release>) -> Board {
         timeline: Vec::new(),
         scans: Vec::new(),
         replanning: false,
+        delivery: None,
     }
 }
 

@@ -1,0 +1,153 @@
+//! Why a lane's build is trusted, at a glance: who signed it (`flow::supply_chain::signed_by`),
+//! its SBOM and scan as `ci` recorded them (`Sbom-Digest`, `Scan-Summary` / `App-Scan` on the
+//! first environment's commit of the build), and the last watch that judged the environment
+//! (`Watch-Verdict` and `Analysis` on its rollback commit). Read when a branch moves.
+
+use pipeline::audit::{CommitRecord, keys};
+use pipeline::flow::Pipeline;
+use pipeline::flow::supply_chain::signed_by;
+use pipeline::model::Digest;
+use pipeline::policy::plan::Snapshot;
+
+/// What the gates proved about the build one app runs in one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trust {
+    pub app: String,
+    pub env: String,
+    /// The build these words are about.
+    pub sha: String,
+    /// `signed by <key>`, `unsigned`, or why the signatures could not be read.
+    pub signed: String,
+    /// The SBOM's digest, when `ci` recorded one for this build.
+    pub sbom: Option<String>,
+    /// The image scan's counts, when recorded.
+    pub scan: Option<String>,
+    /// The newest watch verdict written in this environment for this app: words and figures.
+    pub watch: Option<String>,
+    // A "provenance" line (how and from what the build was made) belongs here, beside
+    // `signed`, once provenance is recorded; it is not read yet.
+}
+
+/// The trust of every app's build in every environment (none for an empty lane).
+pub async fn read(pipeline: &Pipeline, snapshot: &Snapshot) -> Vec<Trust> {
+    let first = &pipeline.config.first().name;
+    let mut out = Vec::new();
+    for app in &pipeline.config.apps {
+        let name = app.name.as_str();
+        for env in &pipeline.config.environments {
+            let sha = snapshot.tag(&app.name, &env.name);
+            if sha.is_empty() {
+                continue;
+            }
+            let history = snapshot.history(&app.name, &env.name);
+            let digest = history
+                .iter()
+                .find(|c| c.build_of(name) == Some(sha))
+                .and_then(|c| c.digest_of(name))
+                .and_then(|d| d.parse::<Digest>().ok());
+            let signed = match &digest {
+                Some(digest) => signed_by(pipeline, &app.repository, digest).await,
+                None => "no image digest recorded".to_owned(),
+            };
+            let built = snapshot
+                .history(&app.name, first)
+                .iter()
+                .find(|c| c.build_of(name) == Some(sha));
+            out.push(Trust {
+                app: name.to_owned(),
+                env: env.name.to_string(),
+                sha: sha.to_owned(),
+                signed,
+                sbom: built.and_then(|c| sbom_of(c, name)),
+                scan: built.and_then(|c| c.scan_of(name).0.map(str::to_owned)),
+                watch: history.iter().find_map(watch),
+            });
+        }
+    }
+    out
+}
+
+/// The SBOM digest `ci` recorded for `app` (only a commit of one app carries it).
+fn sbom_of(commit: &CommitRecord, app: &str) -> Option<String> {
+    let one = commit.trailer(keys::APP_BUILD).is_none()
+        && commit.trailer(keys::APP).is_none_or(|a| a == app);
+    one.then(|| commit.trailer(keys::SBOM))
+        .flatten()
+        .map(str::to_owned)
+}
+
+/// A watch's verdict in words, from a commit that records one.
+fn watch(commit: &CommitRecord) -> Option<String> {
+    let verdict = commit.trailer(keys::WATCH_VERDICT);
+    let analysis = commit.trailer(keys::ANALYSIS);
+    if verdict.is_none() && analysis.is_none() {
+        return None;
+    }
+    let at = chrono::DateTime::from_timestamp(commit.time, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
+    let mut words = format!(
+        "{} at {at} (rolled back)",
+        verdict.map_or_else(|| "failed".to_owned(), |v| format!("verdict {v}"))
+    );
+    if let Some(analysis) = analysis {
+        words.push_str(": ");
+        words.push_str(analysis);
+    }
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::audit::CommitMessage;
+
+    fn record(message: CommitMessage) -> CommitRecord {
+        CommitRecord {
+            revision: "a".repeat(40).parse().expect("sha"),
+            parent: None,
+            time: 1_796_083_200,
+            author: "ci".to_owned(),
+            subject: message.subject.clone(),
+            trailers: CommitMessage::parse(&message.to_string()).trailers,
+        }
+    }
+
+    #[test]
+    fn a_watch_verdict_reads_with_its_figures_and_other_commits_have_none() {
+        let check = |message: CommitMessage, expected: Option<&str>| {
+            assert_eq!(watch(&record(message)).as_deref(), expected);
+        };
+        check(
+            CommitMessage::new("revert")
+                .trailer(keys::WATCH_VERDICT, "bad")
+                .trailer(keys::ANALYSIS, "error ratio 0.200 > 0.050"),
+            Some(
+                "verdict bad at 2026-12-01T00:00:00+00:00 (rolled back): error ratio 0.200 > 0.050",
+            ),
+        );
+        check(
+            CommitMessage::new("revert").trailer(keys::ANALYSIS, "p99 slower"),
+            Some("failed at 2026-12-01T00:00:00+00:00 (rolled back): p99 slower"),
+        );
+        check(CommitMessage::new("promote"), None);
+    }
+
+    #[test]
+    fn the_sbom_is_read_only_from_a_commit_of_that_one_app() {
+        let check = |message: CommitMessage, expected: Option<&str>| {
+            assert_eq!(sbom_of(&record(message), "web").as_deref(), expected);
+        };
+        check(
+            CommitMessage::new("ci").trailer(keys::SBOM, "sha256:s"),
+            Some("sha256:s"),
+        );
+        check(
+            CommitMessage::new("ci")
+                .trailer(keys::APP, "api")
+                .trailer(keys::SBOM, "sha256:s"),
+            None,
+        );
+        check(CommitMessage::new("ci").trailer(keys::APP, "web"), None);
+    }
+}
