@@ -217,4 +217,17 @@ async fn ci_refuses_an_unsigned_vex_statement_and_names_the_applied_one_in_the_d
             "missing {expected:?} in:\n{trailers}"
         );
     }
+    // `cargo xtask verify` names the statement the build's scan applied.
+    let app = pipeline.config.apps[0].clone();
+    let tag = report.image.as_ref().expect("image").tag.clone();
+    let prod = tests::env("prod");
+    let (verified, _) = pipeline::flow::verify::verify(&pipeline, &app, &prod, &tag)
+        .await
+        .expect("verify");
+    let vex = verified
+        .checks
+        .iter()
+        .find(|c| c.check == "vex")
+        .expect("a vex check");
+    assert_eq!(vex.others, [format!("{file}#0 CVE-1999-0002")], "{vex:?}");
 }

@@ -79,7 +79,7 @@ enum Command {
     Scan(scan::Args),
     /// Print the SBOM (CycloneDX JSON) stored beside a build's image.
     Sbom(sbom::Args),
-    /// Everything a promotion would check about a build (signatures, SBOM, provenance, scan).
+    /// Everything a promotion would check about a build (signatures, SBOM, provenance, scan, VEX).
     Verify(verify::Args),
     /// Check pipeline.toml against gitops/.
     Lint(lint::Args),

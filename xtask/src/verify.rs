@@ -1,6 +1,7 @@
 //! `cargo xtask verify --sha SHA [--app APP] [--env ENV]`: everything a promotion into ENV
 //! (default: the last environment, prod) would check about the build, and why each check
-//! passes or fails: its signatures, the SBOM it signed, its provenance, its scan. Writes
+//! passes or fails: its signatures, the SBOM it signed, its provenance, its scan and the VEX
+//! statements that scan applied. Writes
 //! nothing; exits 3 when the gates would refuse the build, as `promote` would.
 
 use anyhow::Context as _;

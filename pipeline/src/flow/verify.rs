@@ -1,5 +1,6 @@
 //! `cargo xtask verify`: everything a promotion into an environment would check about one
-//! build, each check with why it passes or fails, without writing anything. The same evidence
+//! build, each check with why it passes or fails, and which VEX statements its scan applied,
+//! without writing anything. The same evidence
 //! and the same gates the plan uses (`policy::supply_chain::gate`, `policy::scan::evidence`),
 //! so what it says is what `promote` would decide.
 
@@ -16,7 +17,7 @@ use crate::policy::supply_chain::{Evidence, gate};
 /// One thing checked, as `verify` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `signature`, `sbom`, `provenance` or `scan`.
+    /// `signature`, `sbom`, `provenance`, `scan` or `vex`.
     pub check: &'static str,
     /// Whether the environment requires it (a check not required is shown, never decisive).
     pub required: bool,
@@ -94,6 +95,31 @@ pub async fn verify(
             (None, None) => "no scan of it is recorded".to_owned(),
         },
         others: Vec::new(),
+    });
+    let applied: Vec<String> = snapshot
+        .history(&app.name, &pipeline.config.first().name)
+        .iter()
+        .find(|c| c.build_of(app.name.as_str()) == Some(tag.to_string().as_str()))
+        .map(|c| {
+            c.vex_of(app.name.as_str())
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    checks.push(Check {
+        check: "vex",
+        required: false,
+        passed: true,
+        detail: if applied.is_empty() {
+            "no VEX statement suppressed a finding of its scan".to_owned()
+        } else {
+            format!(
+                "{} finding(s) of its scan suppressed by signed VEX statements (Vex-Applied at its dev commit)",
+                applied.len()
+            )
+        },
+        others: applied,
     });
     let mut refusal = gate(env, &required, &digest, sha, &evidence).err();
     if refusal.is_none()

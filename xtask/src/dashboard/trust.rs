@@ -1,12 +1,16 @@
 //! Why a lane's build is trusted, at a glance: who signed it (`flow::supply_chain::signed_by`),
+//! what its signed provenance proves (`flow::attest::read`, checked against the lane's
+//! accepted builders as the gate checks it),
 //! its SBOM and scan as `ci` recorded them (`Sbom-Digest`, `Scan-Summary` / `App-Scan` on the
 //! first environment's commit of the build), and the last watch that judged the environment
 //! (`Watch-Verdict` and `Analysis` on its rollback commit). Read when a branch moves.
 
+use pipeline::attest::provenance;
 use pipeline::audit::{CommitRecord, keys};
 use pipeline::flow::Pipeline;
+use pipeline::flow::attest::read as read_attestations;
 use pipeline::flow::supply_chain::signed_by;
-use pipeline::model::Digest;
+use pipeline::model::{Digest, EnvName, GitSha, Repository};
 use pipeline::policy::plan::Snapshot;
 
 /// What the gates proved about the build one app runs in one environment.
@@ -24,8 +28,9 @@ pub struct Trust {
     pub scan: Option<String>,
     /// The newest watch verdict written in this environment for this app: words and figures.
     pub watch: Option<String>,
-    // A "provenance" line (how and from what the build was made) belongs here, beside
-    // `signed`, once provenance is recorded; it is not read yet.
+    /// What its signed provenance proves (`built by <builder> from <source> at <sha>`), or why
+    /// none counts for this environment.
+    pub provenance: String,
 }
 
 /// The trust of every app's build in every environment (none for an empty lane).
@@ -45,9 +50,15 @@ pub async fn read(pipeline: &Pipeline, snapshot: &Snapshot) -> Vec<Trust> {
                 .find(|c| c.build_of(name) == Some(sha))
                 .and_then(|c| c.digest_of(name))
                 .and_then(|d| d.parse::<Digest>().ok());
-            let signed = match &digest {
-                Some(digest) => signed_by(pipeline, &app.repository, digest).await,
-                None => "no image digest recorded".to_owned(),
+            let (signed, provenance) = match &digest {
+                Some(digest) => (
+                    signed_by(pipeline, &app.repository, digest).await,
+                    proven(pipeline, &app.repository, digest, sha, &env.name).await,
+                ),
+                None => (
+                    "no image digest recorded".to_owned(),
+                    "no image digest recorded".to_owned(),
+                ),
             };
             let built = snapshot
                 .history(&app.name, first)
@@ -61,6 +72,7 @@ pub async fn read(pipeline: &Pipeline, snapshot: &Snapshot) -> Vec<Trust> {
                 sbom: built.and_then(|c| sbom_of(c, name)),
                 scan: built.and_then(|c| c.scan_of(name).0.map(str::to_owned)),
                 watch: history.iter().find_map(watch),
+                provenance,
             });
         }
     }
@@ -68,6 +80,51 @@ pub async fn read(pipeline: &Pipeline, snapshot: &Snapshot) -> Vec<Trust> {
 }
 
 /// The SBOM digest `ci` recorded for `app` (only a commit of one app carries it).
+/// What the signed provenance of `digest` proves about the build of `sha`, judged with the
+/// builders `env` accepts: the first that passes, or why none does.
+async fn proven(
+    pipeline: &Pipeline,
+    repository: &Repository,
+    digest: &Digest,
+    sha: &str,
+    env: &EnvName,
+) -> String {
+    let Ok(sha) = sha.parse::<GitSha>() else {
+        return format!("no provenance for {sha}, which is not a commit");
+    };
+    let required = pipeline.config.requirements(env);
+    match read_attestations(pipeline, repository, digest, None).await {
+        Err(e) => format!("provenance cannot be read: {e}"),
+        Ok((_, found)) if found.is_empty() => "no provenance".to_owned(),
+        Ok((_, found)) => {
+            let mut why = Vec::new();
+            for attested in &found {
+                match attested {
+                    Ok(a) => {
+                        // Where provenance is not required, any builder is shown as it is.
+                        let named = a
+                            .statement
+                            .predicate
+                            .pointer("/runDetails/builder/id")
+                            .and_then(|id| id.as_str())
+                            .map(str::to_owned);
+                        let builders = match (required.provenance, named) {
+                            (false, Some(id)) => vec![id],
+                            _ => required.builders.clone(),
+                        };
+                        match provenance::check(&a.statement, &sha, &builders) {
+                            Ok(p) => return p.to_string(),
+                            Err(e) => why.push(e.to_string()),
+                        }
+                    }
+                    Err(e) => why.push(e.clone()),
+                }
+            }
+            format!("provenance not accepted here: {}", why.join("; "))
+        }
+    }
+}
+
 fn sbom_of(commit: &CommitRecord, app: &str) -> Option<String> {
     let one = commit.trailer(keys::APP_BUILD).is_none()
         && commit.trailer(keys::APP).is_none_or(|a| a == app);

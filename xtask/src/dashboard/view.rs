@@ -256,13 +256,14 @@ pub(super) fn write_stop(out: &mut String, stop: &Stop) {
     };
 }
 
-/// Why the lane's build is trusted, in words: signer, SBOM, scan, last watch.
+/// Why the lane's build is trusted, in words: signer, provenance, SBOM, scan, last watch.
 fn write_trust(out: &mut String, t: &super::trust::Trust) {
     let recorded = |v: &Option<String>| v.as_deref().unwrap_or("not recorded").to_owned();
     let _ = writeln!(
         out,
-        "<dt>Trusted</dt><dd class=\"trust\">{}; SBOM: {}; scan: {}; watch: {}</dd>",
+        "<dt>Trusted</dt><dd class=\"trust\">{}; provenance: {}; SBOM: {}; scan: {}; watch: {}</dd>",
         escape(&t.signed),
+        escape(&t.provenance),
         escape(&recorded(&t.sbom)),
         escape(&recorded(&t.scan)),
         escape(
@@ -271,7 +272,6 @@ fn write_trust(out: &mut String, t: &super::trust::Trust) {
                 .unwrap_or("no failed watch recorded here")
         ),
     );
-    // The provenance line goes here, beside who signed it, once provenance is recorded.
 }
 
 fn write_timeline(out: &mut String, events: &[Event]) {
@@ -583,10 +583,12 @@ mod tests {
             sbom: Some("sha256:5b0m".to_owned()),
             scan: None,
             watch: None,
+            provenance: "built by local from git+https://github.com/paktech/paktech-gitops"
+                .to_owned(),
         });
         let html = fragment(&b);
         assert!(
-            html.contains("<dt>Trusted</dt><dd class=\"trust\">signed by local &lt;key&gt;; SBOM: sha256:5b0m; scan: not recorded; watch: no failed watch recorded here</dd>"),
+            html.contains("<dt>Trusted</dt><dd class=\"trust\">signed by local &lt;key&gt;; provenance: built by local from git+https://github.com/paktech/paktech-gitops; SBOM: sha256:5b0m; scan: not recorded; watch: no failed watch recorded here</dd>"),
             "{html}"
         );
     }

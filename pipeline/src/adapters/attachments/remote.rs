@@ -109,7 +109,14 @@ pub async fn put_signature(
         SIGNATURE_ANNOTATION.to_owned(),
         signature.signature_b64.clone(),
     )]);
-    append_layer(session, &tag, SIMPLE_SIGNING, &signature.payload, annotations).await
+    append_layer(
+        session,
+        &tag,
+        SIMPLE_SIGNING,
+        &signature.payload,
+        annotations,
+    )
+    .await
 }
 
 /// Adds a layer (`bytes` of `media_type`, with `annotations`) to the image manifest under
