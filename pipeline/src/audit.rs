@@ -66,6 +66,19 @@ pub struct CommitRecord {
 }
 
 impl CommitRecord {
+    /// What reading back a commit of `message` made at `time` (seconds since the epoch) by
+    /// `ci` as `revision` gives: the one place records are made without a repository.
+    pub fn read_back(revision: crate::model::GitSha, time: i64, message: &CommitMessage) -> Self {
+        Self {
+            revision,
+            parent: None,
+            time,
+            author: "ci".to_owned(),
+            subject: message.subject.clone(),
+            trailers: CommitMessage::parse(&message.to_string()).trailers,
+        }
+    }
+
     pub fn trailer(&self, key: &str) -> Option<&str> {
         self.trailers
             .iter()
@@ -351,14 +364,7 @@ mod tests {
     }
 
     fn record(message: &CommitMessage) -> CommitRecord {
-        CommitRecord {
-            revision: "1".repeat(40).parse().expect("sha"),
-            parent: None,
-            time: 0,
-            author: "ci".to_owned(),
-            subject: message.subject.clone(),
-            trailers: CommitMessage::parse(&message.to_string()).trailers,
-        }
+        CommitRecord::read_back("1".repeat(40).parse().expect("sha"), 0, message)
     }
 
     #[test]

@@ -78,14 +78,7 @@ mod tests {
     use crate::audit::{Build, CommitMessage};
 
     fn record(message: CommitMessage) -> CommitRecord {
-        CommitRecord {
-            revision: "a".repeat(40).parse().expect("sha"),
-            parent: None,
-            time: 100,
-            author: "ci".to_owned(),
-            subject: message.subject.clone(),
-            trailers: CommitMessage::parse(&message.to_string()).trailers,
-        }
+        CommitRecord::read_back("a".repeat(40).parse().expect("sha"), 100, &message)
     }
 
     /// What a commit decodes to: its kind, its `(app, sha)` builds, whether by break-glass.

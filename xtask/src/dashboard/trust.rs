@@ -160,14 +160,11 @@ mod tests {
     use pipeline::audit::CommitMessage;
 
     fn record(message: CommitMessage) -> CommitRecord {
-        CommitRecord {
-            revision: "a".repeat(40).parse().expect("sha"),
-            parent: None,
-            time: 1_796_083_200,
-            author: "ci".to_owned(),
-            subject: message.subject.clone(),
-            trailers: CommitMessage::parse(&message.to_string()).trailers,
-        }
+        CommitRecord::read_back(
+            "a".repeat(40).parse().expect("sha"),
+            1_796_083_200,
+            &message,
+        )
     }
 
     #[test]
