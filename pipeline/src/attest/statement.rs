@@ -25,6 +25,8 @@ pub struct Statement {
     pub subject: Vec<Subject>,
     #[serde(rename = "predicateType")]
     pub predicate_type: String,
+    /// Optional in Statement v1 (cosign v3's signing statements may leave it out).
+    #[serde(default)]
     pub predicate: serde_json::Value,
 }
 

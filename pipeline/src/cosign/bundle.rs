@@ -19,13 +19,15 @@
 //! - the signed bytes: DSSE v1's PAE, checked by [`crate::attest::dsse`] (an ECDSA P-256 key
 //!   signs SHA-256 over it, ASN.1 DER: sigstore-go `pkg/sign/content.go` `DSSEData`).
 //!
-//! The statement is read here rather than by `attest::statement::Statement::read`: cosign's
-//! image-signature subject carries the digest alone, without the `name` that reader requires.
+//! The statement is read by `attest::statement::Statement::read`, as the pipeline's own
+//! attestations are (a subject's `name` is optional there, as cosign leaves it out).
 
 use serde::Deserialize;
 
 use super::{PublicKey, Rejection};
+use crate::attest::Rejection as AttestRejection;
 use crate::attest::dsse::Envelope;
+use crate::attest::statement::Statement;
 use crate::model::Digest;
 
 /// The media type prefix of every Sigstore bundle version (`...bundle.v0.3+json`,
@@ -53,22 +55,6 @@ pub struct Bundle {
 struct VerificationMaterial {
     certificate: Option<serde_json::Value>,
     x509_certificate_chain: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Statement {
-    #[serde(rename = "_type")]
-    kind: String,
-    #[serde(default)]
-    subject: Vec<Subject>,
-    predicate_type: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Subject {
-    #[serde(default)]
-    digest: std::collections::BTreeMap<String, String>,
 }
 
 impl Bundle {
@@ -126,49 +112,26 @@ pub fn verify<'k>(
         .map_err(|rejection| Rejection::Envelope {
             problem: rejection.to_string(),
         })?;
-    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(Rejection::NotInToto {
-            found: envelope.payload_type.clone(),
-        });
-    }
-    let statement: Statement =
-        serde_json::from_slice(&envelope.payload).map_err(|e| Rejection::NotInToto {
-            found: format!("a payload that is not an in-toto statement ({e})"),
-        })?;
-    if statement.kind != STATEMENT_V1 {
-        return Err(Rejection::NotInToto {
-            found: format!("statement type {:?}", statement.kind),
-        });
-    }
-    if statement.predicate_type != SIGN_PREDICATE {
-        return Err(Rejection::WrongPredicate {
-            found: statement.predicate_type,
-        });
-    }
-    let (algorithm, hex) = expected_digest
-        .as_str()
-        .split_once(':')
-        .unwrap_or(("sha256", expected_digest.as_str()));
-    let names_it = statement
-        .subject
-        .iter()
-        .any(|s| s.digest.get(algorithm).map(String::as_str) == Some(hex));
-    if !names_it {
-        let found = statement
-            .subject
-            .iter()
-            .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(Rejection::OtherDigest {
-            found: if found.is_empty() {
-                "no subject".to_owned()
-            } else {
-                found
+    Statement::read(envelope, SIGN_PREDICATE, expected_digest).map_err(
+        |rejection| match rejection {
+            AttestRejection::PayloadType { found, .. } => Rejection::NotInToto { found },
+            AttestRejection::NotAStatement { problem } => Rejection::NotInToto {
+                found: format!("a payload that is not an in-toto statement ({problem})"),
             },
-            expected: expected_digest.to_string(),
-        });
-    }
+            AttestRejection::PredicateType { found, .. } => Rejection::WrongPredicate { found },
+            AttestRejection::Subject { found, expected } => Rejection::OtherDigest {
+                found: if found.is_empty() {
+                    "no subject".to_owned()
+                } else {
+                    found
+                },
+                expected,
+            },
+            other => Rejection::Envelope {
+                problem: other.to_string(),
+            },
+        },
+    )?;
     Ok(key)
 }
 
