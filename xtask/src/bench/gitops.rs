@@ -59,15 +59,8 @@ fn set_tag(key: &str, value: String) -> Change {
     )
 }
 
-pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
-    tokio::task::spawn_blocking({
-        let options = options.clone();
-        move || measure(&options)
-    })
-    .await?
-}
-
-fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
+/// The benchmark, on a blocking thread (`super::blocking`).
+pub fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
     for &history in &options.histories {
         let dir = tempfile::tempdir()?;

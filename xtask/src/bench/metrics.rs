@@ -40,15 +40,8 @@ const APPS: usize = 20;
 /// The generated history starts here and moves a minute a commit.
 const START: i64 = 1_700_000_000;
 
-pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
-    tokio::task::spawn_blocking({
-        let options = options.clone();
-        move || measure(&options)
-    })
-    .await?
-}
-
-fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
+/// The benchmark, on a blocking thread (`super::blocking`).
+pub fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile::tempdir()?;
     let bare = dir.path().join("gitops.git");
     git2::Repository::init_bare(&bare)?;

@@ -69,22 +69,22 @@ impl Args {
         }
         let figures = match self.which {
             Some(Which::App(options)) => app::run(&options).await?,
-            Some(Which::Gitops(options)) => gitops::run(&options).await?,
+            Some(Which::Gitops(options)) => blocking(&options, gitops::measure).await?,
             Some(Which::Flows) => flows::run().await?,
             Some(Which::Scan(options)) => scan::run(&options).await?,
             Some(Which::Analysis(options)) => analysis::run(&options).await?,
             Some(Which::Dashboard) => crate::dashboard::bench::run().await?,
-            Some(Which::Release(options)) => release::run(&options).await?,
-            Some(Which::Metrics(options)) => metrics::run(&options).await?,
+            Some(Which::Release(options)) => blocking(&options, release::measure).await?,
+            Some(Which::Metrics(options)) => blocking(&options, metrics::measure).await?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
-                all.extend(gitops::run(&gitops::Options::default()).await?);
+                all.extend(blocking(&gitops::Options::default(), gitops::measure).await?);
                 all.extend(scan::run(&scan::Options::default()).await?);
                 all.extend(analysis::run(&analysis::Options::default()).await?);
                 all.extend(flows::run().await?);
                 all.extend(crate::dashboard::bench::run().await?);
-                all.extend(release::run(&release::Options::default()).await?);
-                all.extend(metrics::run(&metrics::Options::default()).await?);
+                all.extend(blocking(&release::Options::default(), release::measure).await?);
+                all.extend(blocking(&metrics::Options::default(), metrics::measure).await?);
                 all
             }
         };
@@ -95,6 +95,16 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// Runs a benchmark that blocks (git2 over generated histories) on one of tokio's blocking
+/// threads.
+async fn blocking<O: Clone + Send + 'static>(
+    options: &O,
+    measure: fn(&O) -> anyhow::Result<Vec<Figure>>,
+) -> anyhow::Result<Vec<Figure>> {
+    let options = options.clone();
+    tokio::task::spawn_blocking(move || measure(&options)).await?
 }
 
 fn print_table(figures: &[Figure]) {

@@ -34,15 +34,8 @@ impl Default for Options {
     }
 }
 
-pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
-    tokio::task::spawn_blocking({
-        let options = options.clone();
-        move || measure(&options)
-    })
-    .await?
-}
-
-fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
+/// The benchmark, on a blocking thread (`super::blocking`).
+pub fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
     let apps = options.apps;
     ensure!(apps >= 2, "a release needs at least 2 apps");
     let dir = tempfile::tempdir()?;
