@@ -1,5 +1,5 @@
 # What each deploy identity may do inside the cluster: exactly the calls of the pipeline's kube
-# target (pipeline/src/adapters/target/kube/access.rs, ACCESS), in its own environment's
+# target (crates/adapters/src/target/kube/access.rs, ACCESS), in its own environment's
 # namespace and nowhere else. tests/tests/azure_access.rs checks every entry of that list
 # against the grants below, and that no identity reaches another environment's namespace.
 #

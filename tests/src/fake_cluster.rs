@@ -16,7 +16,7 @@
 //! both images, as it does for every pod of the resource tree.
 //!
 //! The Application is shaped as Argo CD 3.x writes a two-source one (see
-//! `pipeline/tests/kube_target.rs` for the upstream sources): revisions per source, an empty
+//! `crates/adapters/tests/kube_target.rs` for the upstream sources): revisions per source, an empty
 //! `syncResult.revision`, no application-level health message; the Deployment carries the
 //! `argocd.argoproj.io/tracking-id` annotation.
 
@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use adapters::target::KubeTarget;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use kube::client::Body;
-use pipeline::adapters::target::KubeTarget;
-use pipeline::values::Document;
+use model::values::Document;
 use serde_json::{Value, json};
 use tower_test::mock;
 
@@ -92,7 +92,7 @@ impl FakeCluster {
     /// the environments and namespaces of the pipeline's configuration; returns the task that
     /// serves it (see [`FakeCluster::target`]).
     pub fn host(
-        pipeline: &mut pipeline::flow::Pipeline,
+        pipeline: &mut flow::Pipeline,
         remote: PathBuf,
         deny_window: bool,
         failing: &[&str],
@@ -106,7 +106,7 @@ impl FakeCluster {
     /// As [`FakeCluster::host`] without a deny window or failing builds, and the switch of
     /// its API server's outage (see [`FakeCluster::outage`]).
     pub fn host_with_outage(
-        pipeline: &mut pipeline::flow::Pipeline,
+        pipeline: &mut flow::Pipeline,
         remote: PathBuf,
     ) -> (tokio::task::JoinHandle<Asked>, Arc<AtomicBool>) {
         let cluster = Self::of(pipeline, remote);
@@ -115,7 +115,7 @@ impl FakeCluster {
     }
 
     /// A cluster with the pipeline's environments and namespaces, syncing from `remote`.
-    fn of(pipeline: &pipeline::flow::Pipeline, remote: PathBuf) -> Self {
+    fn of(pipeline: &flow::Pipeline, remote: PathBuf) -> Self {
         Self {
             remote,
             namespaces: pipeline
@@ -129,9 +129,9 @@ impl FakeCluster {
     }
 
     /// Makes this cluster `pipeline`'s target; returns the task that serves it.
-    fn put(self, pipeline: &mut pipeline::flow::Pipeline) -> tokio::task::JoinHandle<Asked> {
+    fn put(self, pipeline: &mut flow::Pipeline) -> tokio::task::JoinHandle<Asked> {
         let (target, task) = self.target();
-        pipeline.target = pipeline::adapters::target::Target::Kube(target);
+        pipeline.target = adapters::target::Target::Kube(target);
         task
     }
 

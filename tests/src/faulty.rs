@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use pipeline::flow::Pipeline;
-use pipeline::model::GitSha;
+use flow::Pipeline;
+use model::GitSha;
 
 use crate::workspace;
 
@@ -90,7 +90,7 @@ impl BuildLock {
         let target = shared_target();
         std::fs::create_dir_all(&target).expect("target directory");
         let path = target.join("paktech-test-builds.lock");
-        let file = pipeline::adapters::lockfile::open(&path).expect("lock file");
+        let file = adapters::lockfile::open(&path).expect("lock file");
         let file = tokio::task::spawn_blocking(move || {
             file.lock().expect("take the build lock");
             file

@@ -39,7 +39,7 @@ pub fn shared_or_skip(test: &str) -> Option<PathBuf> {
 /// A scratch GitOps remote: a bare repository seeded from the project's `gitops/` folder.
 pub fn seeded_remote(dir: &std::path::Path) -> PathBuf {
     let bare = dir.join("gitops.git");
-    pipeline::adapters::gitops::seed_bare_repository(
+    adapters::gitops::seed_bare_repository(
         &bare,
         &workspace().join("gitops"),
         "main",
@@ -50,8 +50,8 @@ pub fn seeded_remote(dir: &std::path::Path) -> PathBuf {
 }
 
 /// Settings for a writer of `remote`.
-pub fn gitops_settings(remote: &std::path::Path) -> pipeline::adapters::gitops::GitOpsSettings {
-    pipeline::adapters::gitops::GitOpsSettings {
+pub fn gitops_settings(remote: &std::path::Path) -> adapters::gitops::GitOpsSettings {
+    adapters::gitops::GitOpsSettings {
         url: remote.display().to_string(),
         branch: "main".to_owned(),
         author_name: "paktech-pipeline".to_owned(),
@@ -83,7 +83,7 @@ pub fn test_pipeline(
     dir: &std::path::Path,
     docker: bollard::Docker,
     prefix: &str,
-) -> pipeline::flow::Pipeline {
+) -> flow::Pipeline {
     let mut pipeline = test_pipeline_of(dir, docker, prefix, &[APP]);
     // Written in the one-app form (`[app]` and `[image]`), as a configuration from before
     // apps: the one-app tests are also the proof that it keeps working unchanged.
@@ -112,15 +112,12 @@ fn one_app_text(text: &str) -> String {
 }
 
 /// `config`'s environments and settings, with paktech-app declared in the one-app form.
-pub fn one_app_form(config: &pipeline::config::PipelineConfig) -> pipeline::config::PipelineConfig {
+pub fn one_app_form(config: &config::PipelineConfig) -> config::PipelineConfig {
     let text = std::fs::read_to_string(workspace().join("pipeline.toml")).expect("pipeline.toml");
     let legacy = one_app_text(&text);
-    let mut parsed = pipeline::config::PipelineConfig::parse_in(
-        &workspace().join("pipeline.toml"),
-        &legacy,
-        &workspace(),
-    )
-    .expect("the one-app form parses");
+    let mut parsed =
+        config::PipelineConfig::parse_in(&workspace().join("pipeline.toml"), &legacy, &workspace())
+            .expect("the one-app form parses");
     assert!(
         parsed.apps.len() == 1 && parsed.apps[0].paths == ["."],
         "one app, rebuilt on any change"
@@ -136,7 +133,7 @@ pub fn one_app_form(config: &pipeline::config::PipelineConfig) -> pipeline::conf
 pub const APP: &str = "paktech-app";
 
 /// The app as a name.
-pub fn app() -> pipeline::model::AppName {
+pub fn app() -> model::AppName {
     APP.parse().expect("app")
 }
 
@@ -146,31 +143,30 @@ pub fn test_pipeline_of(
     docker: bollard::Docker,
     prefix: &str,
     apps: &[&str],
-) -> pipeline::flow::Pipeline {
-    let mut config = pipeline::config::PipelineConfig::load(&workspace().join("pipeline.toml"))
-        .expect("pipeline.toml");
+) -> flow::Pipeline {
+    let mut config =
+        config::PipelineConfig::load(&workspace().join("pipeline.toml")).expect("pipeline.toml");
     config.apps.retain(|a| apps.contains(&a.name.as_str()));
     without_supply_chain(&mut config);
     let remote = seeded_remote(dir);
-    let gitops = pipeline::adapters::gitops::GitOpsRepo::open(
-        gitops_settings(&remote),
-        &dir.join("mirror.git"),
-    )
-    .expect("open");
-    pipeline::flow::Pipeline {
+    let gitops =
+        adapters::gitops::GitOpsRepo::open(gitops_settings(&remote), &dir.join("mirror.git"))
+            .expect("open");
+    flow::Pipeline {
         workspace: workspace(),
         config,
         gitops,
-        target: pipeline::adapters::target::Target::Local(
-            pipeline::adapters::target::LocalTarget::new(docker.clone(), prefix),
-        ),
-        images: Some(pipeline::adapters::image::ImageBuilder::new(docker.clone())),
+        target: adapters::target::Target::Local(adapters::target::LocalTarget::new(
+            docker.clone(),
+            prefix,
+        )),
+        images: Some(adapters::image::ImageBuilder::new(docker.clone())),
         slack: None,
-        registry: pipeline::adapters::registry::Registry::Engine(docker),
-        attachments: pipeline::adapters::attachments::Attachments::Local(
-            pipeline::adapters::attachments::LocalAttachments::new(dir.join("attachments")),
+        registry: adapters::registry::Registry::Engine(docker),
+        attachments: adapters::attachments::Attachments::Local(
+            adapters::attachments::LocalAttachments::new(dir.join("attachments")),
         ),
-        clock: pipeline::flow::Clock::Fixed(DAYTIME.parse().expect("DAYTIME")),
+        clock: flow::Clock::Fixed(DAYTIME.parse().expect("DAYTIME")),
         signing_key: None,
     }
 }
@@ -178,7 +174,7 @@ pub fn test_pipeline_of(
 /// `config` with no environment requiring a signature, an SBOM or provenance: the whole-flow tests of
 /// the other gates promote builds they make without a signing key. The supply-chain gate has
 /// its own tests (`tests/supply_chain.rs`), which set the requirements back.
-pub fn without_supply_chain(config: &mut pipeline::config::PipelineConfig) {
+pub fn without_supply_chain(config: &mut config::PipelineConfig) {
     config.supply_chain.require_signature = false;
     config.supply_chain.require_sbom = false;
     config.supply_chain.require_provenance = false;
@@ -259,17 +255,17 @@ fn tempfile_in(remote: &std::path::Path) -> PathBuf {
 
 // Builds and records for promotion tests.
 
+use adapters::gitops::Change;
+use adapters::image::ImageBuilder;
+use adapters::tools::AppProfile;
 use bollard::Docker;
-use pipeline::adapters::gitops::Change;
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::tools::AppProfile;
-use pipeline::audit::{CommitMessage, keys};
-use pipeline::flow::ci::{self, CiOptions};
-use pipeline::flow::image::{ImageRequest, build_tag};
-use pipeline::flow::{Pipeline, sync};
-use pipeline::model::{EnvName, GitSha, ImageTag};
-use pipeline::report::Silent;
-use pipeline::values::Scalar;
+use flow::ci::{self, CiOptions};
+use flow::image::{ImageRequest, build_tag};
+use flow::{Pipeline, sync};
+use model::audit::{CommitMessage, keys};
+use model::report::Silent;
+use model::values::Scalar;
+use model::{EnvName, GitSha, ImageTag};
 
 pub fn env(name: &str) -> EnvName {
     name.parse().expect("env")
@@ -374,10 +370,7 @@ pub async fn build_sources_of(
 }
 
 /// `name`'s settings in `pipeline`, for a test to change.
-pub fn env_mut<'p>(
-    pipeline: &'p mut Pipeline,
-    name: &str,
-) -> &'p mut pipeline::config::EnvironmentConfig {
+pub fn env_mut<'p>(pipeline: &'p mut Pipeline, name: &str) -> &'p mut config::EnvironmentConfig {
     pipeline
         .config
         .environments
@@ -411,31 +404,29 @@ pub async fn pretend_they_ran(pipeline: &Pipeline, env_name: &str, builds: &[(&s
     for (app, sha) in builds {
         digests.push(digest_of_app(pipeline, app, sha).await);
     }
-    let recorded: Vec<pipeline::audit::Build<'_>> = builds
+    let recorded: Vec<model::audit::Build<'_>> = builds
         .iter()
         .zip(&digests)
-        .map(|((app, sha), digest)| pipeline::audit::Build {
+        .map(|((app, sha), digest)| model::audit::Build {
             app,
             sha: sha.as_str(),
             digest,
         })
         .collect();
-    let change = pipeline::adapters::gitops::Change {
+    let change = adapters::gitops::Change {
         files: builds
             .iter()
             .zip(&digests)
-            .map(
-                |((app, sha), digest)| pipeline::adapters::gitops::FileEdit {
-                    path: pipeline
-                        .config
-                        .values_path(&app.parse().expect("app"), &env(env_name)),
-                    set: vec![
-                        ("image.tag".to_owned(), Scalar::str(sha.as_str())),
-                        ("image.digest".to_owned(), Scalar::str(digest)),
-                    ],
-                    planned_from: None,
-                },
-            )
+            .map(|((app, sha), digest)| adapters::gitops::FileEdit {
+                path: pipeline
+                    .config
+                    .values_path(&app.parse().expect("app"), &env(env_name)),
+                set: vec![
+                    ("image.tag".to_owned(), Scalar::str(sha.as_str())),
+                    ("image.digest".to_owned(), Scalar::str(digest)),
+                ],
+                planned_from: None,
+            })
             .collect(),
         message: CommitMessage::new(format!("chore({env_name}): promote by hand"))
             .trailer(keys::ACTION, "promote")
@@ -596,7 +587,7 @@ pub async fn failing_http_server() -> u16 {
 }
 
 /// The local target of a test pipeline (every whole-flow test here runs on Docker).
-pub fn local(pipeline: &Pipeline) -> &pipeline::adapters::target::LocalTarget {
+pub fn local(pipeline: &Pipeline) -> &adapters::target::LocalTarget {
     pipeline
         .target
         .as_local()
@@ -614,7 +605,7 @@ pub async fn request_and_approve(
 ) {
     pipeline
         .records()
-        .add_request(&pipeline::model::PromotionRequest {
+        .add_request(&model::PromotionRequest {
             builds: Vec::new(),
             sha: sha.clone(),
             env: env(env_name),
@@ -623,7 +614,7 @@ pub async fn request_and_approve(
             run_id: "run-request".to_owned(),
         })
         .expect("request");
-    pipeline::flow::approve::approve(
+    flow::approve::approve(
         pipeline,
         &env(env_name),
         sha,
@@ -642,12 +633,9 @@ pub async fn approved_to_prod(
     sha: &GitSha,
     monitor: std::time::Duration,
     run_id: &str,
-    reporter: &dyn pipeline::report::Reporter,
-) -> (
-    pipeline::flow::promote::PromoteReport,
-    Option<pipeline::flow::Error>,
-) {
-    use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
+    reporter: &dyn model::report::Reporter,
+) -> (flow::promote::PromoteReport, Option<flow::Error>) {
+    use flow::promote::{self, ApprovalMode, PromoteOptions};
     let digest = digest_of(pipeline, sha).await;
     pretend_it_ran(pipeline, "staging", sha, &digest);
     request_and_approve(pipeline, "prod", sha, "alice", "bob").await;
@@ -711,7 +699,7 @@ async fn remove_named(prefix: &str) {
     use bollard::query_parameters::{
         ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
     };
-    let Ok(docker) = pipeline::adapters::docker::connect().await else {
+    let Ok(docker) = adapters::docker::connect().await else {
         return;
     };
     let filters = std::collections::HashMap::from([("name", vec![prefix.to_owned()])]);
@@ -774,9 +762,9 @@ impl OnStart {
     }
 }
 
-impl pipeline::report::Reporter for OnStart {
-    fn event(&self, event: pipeline::report::Event) {
-        if matches!(&event, pipeline::report::Event::Started { step } if *step == self.step)
+impl model::report::Reporter for OnStart {
+    fn event(&self, event: model::report::Event) {
+        if matches!(&event, model::report::Event::Started { step } if *step == self.step)
             && let Some(tx) = self
                 .started
                 .lock()
@@ -829,7 +817,7 @@ pub fn posted(posts: &std::sync::Mutex<Vec<serde_json::Value>>) -> Vec<String> {
 
 /// Whether prod's history has a rollback whose detail mentions `needle`.
 pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
-    let events = pipeline::flow::history::history(pipeline, Some("prod"), &[], 10)
+    let events = flow::history::history(pipeline, Some("prod"), &[], 10)
         .await
         .expect("history");
     events
@@ -843,10 +831,10 @@ pub async fn prod_rollback_says(pipeline: &Pipeline, needle: &str) -> bool {
 /// (the plan refuses a window that cannot hold them), more than these windows get; its error
 /// rates are `cargo xtask bench analysis`'s to check.
 pub fn test_analysis(
-    inconclusive: pipeline::policy::analysis::Inconclusive,
+    inconclusive: policy::analysis::Inconclusive,
     load_rate: Option<f64>,
-) -> pipeline::config::AnalysisConfig {
-    pipeline::config::AnalysisConfig {
+) -> config::AnalysisConfig {
+    config::AnalysisConfig {
         max_error_ratio: 0.05,
         max_p99: std::time::Duration::from_millis(250),
         min_requests: 20,

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pipeline::report::{Event, Reporter};
+use model::report::{Event, Reporter};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::AbortHandle;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pipeline::model::{Digest, Repository};
+use model::{Digest, Repository};
 
 use crate::require::REGISTRY_BIN;
 

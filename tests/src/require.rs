@@ -88,8 +88,9 @@ impl Service {
             Service::Registry => {
                 (!Path::new(REGISTRY_BIN).exists()).then(|| format!("{REGISTRY_BIN} is missing"))
             }
-            Service::Tool(program) => (!pipeline::adapters::tools::on_path(program))
-                .then(|| format!("{program} is not on PATH")),
+            Service::Tool(program) => {
+                (!adapters::tools::on_path(program)).then(|| format!("{program} is not on PATH"))
+            }
             Service::Python(module) => {
                 let imported = std::process::Command::new("python3")
                     .args(["-c", &format!("import {module}")])
@@ -104,7 +105,7 @@ impl Service {
             Service::Kind => {
                 let missing: Vec<_> = KIND_TOOLS
                     .into_iter()
-                    .filter(|program| !pipeline::adapters::tools::on_path(program))
+                    .filter(|program| !adapters::tools::on_path(program))
                     .collect();
                 (!missing.is_empty()).then(|| format!("{} not on PATH", missing.join(", ")))
             }
@@ -152,7 +153,7 @@ pub fn require(service: Service, test: &str) -> bool {
 /// The Docker engine, or `None` when it (or `cargo-auditable`, which every image build its
 /// tests make runs) is absent (see [`skip_or_fail`]).
 pub async fn docker(test: &str) -> Option<bollard::Docker> {
-    match pipeline::adapters::docker::connect().await {
+    match adapters::docker::connect().await {
         // The engine's tests build images, and every image build runs `cargo auditable build`.
         Ok(docker) => require(Service::Tool("cargo-auditable"), test).then_some(docker),
         Err(err) => {
@@ -180,7 +181,7 @@ fn docker_absent() -> Option<String> {
             .build()
             .map_err(|e| e.to_string())?;
         runtime
-            .block_on(pipeline::adapters::docker::connect())
+            .block_on(adapters::docker::connect())
             .map(drop)
             .map_err(|e| e.to_string())
     })

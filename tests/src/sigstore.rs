@@ -6,11 +6,11 @@
 //! (`WriteAttestationNewBundleFormat`, `WriteReferrer`). PAE alone is the pipeline's, checked
 //! against the DSSE spec's example and the sigstore-python test vector.
 
+pub use ::supply_chain::attest::dsse::pae;
+use ::supply_chain::cosign::SigningKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-pub use pipeline::attest::dsse::pae;
-use pipeline::cosign::SigningKey;
-use pipeline::model::Digest;
+use model::Digest;
 use serde_json::json;
 use sha2::Digest as _;
 

@@ -6,13 +6,13 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use adapters::notify::Slack;
 use bollard::Docker;
-use pipeline::adapters::notify::Slack;
-use pipeline::flow::promote::PromoteReport;
-use pipeline::flow::{self, Pipeline};
-use pipeline::model::Secret;
-use pipeline::policy::analysis::Inconclusive;
-use pipeline::report::{Event, Reporter};
+use flow::promote::PromoteReport;
+use flow::{self, Pipeline};
+use model::Secret;
+use model::report::{Event, Reporter};
+use policy::analysis::Inconclusive;
 use tests::faulty::{Fault, faulty_build};
 use tests::{another_build, deploy_dev, last_prod_commit, prod_runs};
 

@@ -3,9 +3,9 @@
 //! referrers tag schema), against a stand-in registry that has the referrers API, and against
 //! registries that fail (an error, never "nothing attached").
 
-use pipeline::adapters::attachments::{Attachments, Error, LocalAttachments};
-use pipeline::adapters::registry::Distribution;
-use pipeline::model::{Digest, FoundSignature, Repository, SignatureLayer};
+use adapters::attachments::{Attachments, Error, LocalAttachments};
+use adapters::registry::Distribution;
+use model::{Digest, FoundSignature, Repository, SignatureLayer};
 use sha2::Digest as _;
 use tests::registry::{LocalRegistry, free_port, push_small_image};
 use tests::{Answer, http_stand_in};

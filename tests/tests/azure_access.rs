@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pipeline::adapters::target::kube::access::{ACCESS, ApiAccess};
+use adapters::target::kube::access::{ACCESS, ApiAccess};
 use serde_json::Value;
 use tests::terraform::{attr, attr_list, attr_string, blocks, instances, locals};
 
@@ -356,7 +356,7 @@ fn namespace_grants(tf: &str) -> Vec<Grant> {
 /// Each environment of pipeline.toml with its namespace and the identity its GitHub
 /// environment signs in as (`infra/github.tf`).
 fn environments(tf: &str) -> Vec<(String, String, String)> {
-    let config = pipeline::config::PipelineConfig::load(&tests::workspace().join("pipeline.toml"))
+    let config = config::PipelineConfig::load(&tests::workspace().join("pipeline.toml"))
         .expect("pipeline.toml");
     let identities = environment_client_ids(tf);
     config

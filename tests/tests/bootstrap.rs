@@ -168,7 +168,7 @@ fn the_project_and_applications_say_what_the_pipeline_relies_on() {
 /// ApplicationSet generates it, and so is the fixture the kube target's tests read.
 #[test]
 fn the_kube_targets_patches_validate_against_the_application_schema() {
-    use pipeline::adapters::target::kube::argo;
+    use adapters::target::kube::argo;
     let Some(shared) = tests::shared_or_skip("bootstrap") else {
         return;
     };
@@ -199,7 +199,7 @@ fn the_kube_targets_patches_validate_against_the_application_schema() {
     assert!(!validator.is_valid(&broken));
 
     for name in ["application.json", "application-new-hpa.json"] {
-        let path = format!("pipeline/tests/fixtures/kube/{name}");
+        let path = format!("crates/adapters/tests/fixtures/kube/{name}");
         let fixture: Value = serde_json::from_str(
             &std::fs::read_to_string(tests::workspace().join(&path)).expect("fixture"),
         )

@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use pipeline::adapters::attachments::{Attachments, Error};
-use pipeline::adapters::registry::Distribution;
-use pipeline::cosign::{self, PublicKey, SigningKey};
-use pipeline::flow::supply_chain::{evidence, signed_by};
-use pipeline::model::{Digest, FoundSignature, Repository, SignatureLayer};
-use pipeline::policy::supply_chain;
+use ::supply_chain::cosign::{self, PublicKey, SigningKey};
+use adapters::attachments::{Attachments, Error};
+use adapters::registry::Distribution;
+use flow::supply_chain::{evidence, signed_by};
+use model::{Digest, FoundSignature, Repository, SignatureLayer};
+use policy::supply_chain;
 use sha2::Digest as _;
 use tests::registry::{LocalRegistry, push_small_image, put_manifest, upload_blob};
 use tests::sigstore::{self, MANIFEST_MEDIA_TYPE};
@@ -259,9 +259,9 @@ async fn prod_takes_a_build_signed_only_by_cosign_v3() {
     let required = tests::env_mut(&mut pipeline, "prod");
     required.require_signature = Some(true);
     required.require_sbom = Some(false);
-    let sha: pipeline::model::GitSha = "d".repeat(40).parse().expect("sha");
+    let sha: model::GitSha = "d".repeat(40).parse().expect("sha");
     pipeline.attachments = Attachments::for_repository(&repository, dir.path(), None);
-    let gate = async |pipeline: &pipeline::flow::Pipeline| {
+    let gate = async |pipeline: &flow::Pipeline| {
         let found = evidence(pipeline, &repository, std::slice::from_ref(&prod), &subject).await;
         supply_chain::gate(
             &prod,

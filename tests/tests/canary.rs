@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bollard::Docker;
-use pipeline::flow::promote::PromoteReport;
-use pipeline::flow::{self, Pipeline};
-use pipeline::model::GitSha;
-use pipeline::policy::analysis::Inconclusive;
-use pipeline::report::{Event, Reporter};
+use flow::promote::PromoteReport;
+use flow::{self, Pipeline};
+use model::GitSha;
+use model::report::{Event, Reporter};
+use policy::analysis::Inconclusive;
 use tests::faulty::{Fault, faulty_build};
 use tests::{another_build, deploy_dev, env};
 

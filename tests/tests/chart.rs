@@ -232,8 +232,7 @@ fn checkov_passes(app: &str) {
         ])
         .output()
         .expect("checkov");
-    let report =
-        pipeline::scan::parse_checkov("checkov output", &out.stdout).expect("checkov JSON");
+    let report = model::scan::parse_checkov("checkov output", &out.stdout).expect("checkov JSON");
     let k8s = report.get("kubernetes").expect("kubernetes results");
     assert_eq!(
         k8s.failed,

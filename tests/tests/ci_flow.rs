@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use pipeline::adapters::gitops::Written;
-use pipeline::flow::ci::{self, CiOptions};
-use pipeline::flow::sync;
-use pipeline::report::{Outcome, Silent};
+use adapters::gitops::Written;
+use flow::ci::{self, CiOptions};
+use flow::sync;
+use model::report::{Outcome, Silent};
 use tests::local;
 
 fn options() -> CiOptions {
@@ -165,8 +165,8 @@ async fn ci_refuses_an_unsigned_vex_statement_and_names_the_applied_one_in_the_d
     let mut pipeline = tests::test_pipeline(dir.path(), docker.clone(), &prefix);
     let remote = dir.path().join("gitops.git");
     // grype's report has one Critical finding: without VEX this policy blocks the deploy.
-    pipeline.config.scan.fail_on = Some(pipeline::scan::Severity::Critical);
-    let key = pipeline::cosign::SigningKey::generate();
+    pipeline.config.scan.fail_on = Some(model::scan::Severity::Critical);
+    let key = ::supply_chain::cosign::SigningKey::generate();
     pipeline.config.supply_chain.keys = vec![key.public_key()];
     let vex = dir.path().join("vex");
     std::fs::create_dir(&vex).expect("vex dir");
@@ -186,7 +186,7 @@ async fn ci_refuses_an_unsigned_vex_statement_and_names_the_applied_one_in_the_d
     let (report, error) = ci::run(&pipeline, &options, &Silent).await;
     let error = error.expect("refused");
     assert!(
-        matches!(error, pipeline::flow::Error::Vex(_)),
+        matches!(error, flow::Error::Vex(_)),
         "{error:?}\n{report:#?}"
     );
     let file = vex.join("app.json").display().to_string();
@@ -221,7 +221,7 @@ async fn ci_refuses_an_unsigned_vex_statement_and_names_the_applied_one_in_the_d
     let app = pipeline.config.apps[0].clone();
     let tag = report.image.as_ref().expect("image").tag.clone();
     let prod = tests::env("prod");
-    let (verified, _) = pipeline::flow::verify::verify(&pipeline, &app, &prod, &tag)
+    let (verified, _) = flow::verify::verify(&pipeline, &app, &prod, &tag)
         .await
         .expect("verify");
     let vex = verified

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use pipeline::adapters::gitops::{Change, Error as GitOpsError, GitOpsRepo, Written};
-use pipeline::adapters::registry::{Distribution, Registry};
-use pipeline::audit::CommitMessage;
-use pipeline::flow;
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::report::Silent;
-use pipeline::values::Scalar;
+use adapters::gitops::{Change, Error as GitOpsError, GitOpsRepo, Written};
+use adapters::registry::{Distribution, Registry};
+use flow::promote::{self, ApprovalMode, PromoteOptions};
+use model::audit::CommitMessage;
+use model::report::Silent;
+use model::values::Scalar;
 use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
 
 const DEV: &str = "apps/paktech-app/dev/values.yaml";
@@ -126,7 +125,7 @@ async fn a_prod_replica_killed_while_monitored_triggers_the_rollback() {
 
     let first = deploy_dev(&pipeline, &docker).await;
     let second = another_build(&pipeline, &docker, None).await;
-    let options = |sha: &pipeline::model::GitSha, monitor: u64| PromoteOptions {
+    let options = |sha: &model::GitSha, monitor: u64| PromoteOptions {
         apps: Vec::new(),
         env: env("prod"),
         sha: Some(sha.clone()),

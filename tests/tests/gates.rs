@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use adapters::registry::{Distribution, Registry};
+use flow::promote::{self, ApprovalMode, PlatformApprovals, PromoteOptions};
+use flow::{self, Clock, Pipeline};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use pipeline::adapters::registry::{Distribution, Registry};
-use pipeline::flow::promote::{self, ApprovalMode, PlatformApprovals, PromoteOptions};
-use pipeline::flow::{self, Clock, Pipeline};
-use pipeline::model::{EnvName, GitSha};
-use pipeline::policy::plan::Refusal;
-use pipeline::report::Silent;
+use model::report::Silent;
+use model::{EnvName, GitSha};
+use policy::plan::Refusal;
 use tests::{Answer, env, pretend_it_ran};
 
 const SHA: &str = "5555555555555555555555555555555555555555";
@@ -177,7 +177,7 @@ async fn an_approval_that_arrives_after_the_freeze_began_writes_nothing() {
                 let records = pipeline.records().read().expect("records");
                 if records.request(&env("prod"), &sha()).is_some() {
                     clock.set("2026-11-26T22:01:00Z".parse().expect("t"));
-                    pipeline::flow::approve::approve(
+                    flow::approve::approve(
                         &pipeline,
                         &env("prod"),
                         &sha(),
@@ -233,12 +233,12 @@ async fn a_corrupt_block_refuses_instead_of_letting_the_build_through() {
     pipeline
         .gitops
         .put_files(
-            pipeline::adapters::records::BRANCH,
+            adapters::records::BRANCH,
             &[(
                 format!("blocks/{SHA}.json"),
                 Some("{\"sha\": \"55555".to_owned()),
             )],
-            &pipeline::audit::CommitMessage::new("a truncated block"),
+            &model::audit::CommitMessage::new("a truncated block"),
         )
         .expect("write a corrupt record");
     let before = refs(dir.path());

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use pipeline::adapters::gitops::{Change, Error, GitOpsRepo, Written};
-use pipeline::audit::{CommitMessage, keys};
-use pipeline::values::Scalar;
+use adapters::gitops::{Change, Error, GitOpsRepo, Written};
+use model::audit::{CommitMessage, keys};
+use model::values::Scalar;
 
 const DEV: &str = "apps/paktech-app/dev/values.yaml";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use adapters::image::ImageBuilder;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::flow::image::{self, BuiltImage, ImageRequest};
-use pipeline::report::Silent;
+use flow::image::{self, BuiltImage, ImageRequest};
+use model::report::Silent;
 
 fn request() -> ImageRequest {
     ImageRequest {

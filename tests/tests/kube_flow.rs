@@ -5,10 +5,10 @@
 //! smoke-tested through the pod proxy. A rollback after a rollout that ended `Degraded` waits
 //! for Argo CD to sync its own revision instead of failing on the bad rollout's state.
 
-use pipeline::flow::rollback::{self, RollbackOptions};
-use pipeline::flow::{Clock, Pipeline, sync};
-use pipeline::model::GitSha;
-use pipeline::report::Silent;
+use flow::rollback::{self, RollbackOptions};
+use flow::{Clock, Pipeline, sync};
+use model::GitSha;
+use model::report::Silent;
 use tests::fake_cluster::{Asked, FakeCluster};
 use tests::{env, pretend_it_ran};
 

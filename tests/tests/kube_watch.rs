@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use pipeline::adapters::notify::Slack;
-use pipeline::adapters::registry::{Distribution, Registry};
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
-use pipeline::flow::{self, Clock, Pipeline, sync};
-use pipeline::model::{GitSha, Secret};
-use pipeline::report::Silent;
+use adapters::notify::Slack;
+use adapters::registry::{Distribution, Registry};
+use flow::promote::{self, ApprovalMode, PromoteOptions, PromoteReport};
+use flow::{self, Clock, Pipeline, sync};
+use model::report::Silent;
+use model::{GitSha, Secret};
 use tests::fake_cluster::FakeCluster;
 use tests::outage::{Lasting, RoundSwitch};
 use tests::{Answer, env, pretend_it_ran};

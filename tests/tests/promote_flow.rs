@@ -3,14 +3,14 @@
 //! survives unrelated commits, and the sync window.
 
 use bollard::Docker;
-use pipeline::audit::keys;
-use pipeline::flow::promote::StageOutcome;
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::flow::rollback::{self, RollbackOptions};
-use pipeline::flow::{self, Clock, Pipeline, approve, history, status};
-use pipeline::model::{Approval, GitSha};
-use pipeline::policy::plan::Refusal;
-use pipeline::report::Silent;
+use flow::promote::StageOutcome;
+use flow::promote::{self, ApprovalMode, PromoteOptions};
+use flow::rollback::{self, RollbackOptions};
+use flow::{self, Clock, Pipeline, approve, history, status};
+use model::audit::keys;
+use model::report::Silent;
+use model::{Approval, GitSha};
+use policy::plan::Refusal;
 use tests::{another_build, deploy_dev, digest_of, env, pretend_it_ran};
 
 fn options(target: &str, sha: &GitSha, who: &str) -> PromoteOptions {

@@ -8,13 +8,13 @@
 use std::path::Path;
 use std::process::Command;
 
+use ::supply_chain::attest::dsse::{Envelope, IN_TOTO, pae};
+use ::supply_chain::attest::provenance::{self, Builder};
+use ::supply_chain::attest::sbom;
+use ::supply_chain::cosign::SigningKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use pipeline::attest::dsse::{Envelope, IN_TOTO, pae};
-use pipeline::attest::provenance::{self, Builder};
-use pipeline::attest::sbom;
-use pipeline::cosign::SigningKey;
-use pipeline::model::{Digest, GitSha};
+use model::{Digest, GitSha};
 use tests::require::Service;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";

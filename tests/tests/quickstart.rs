@@ -138,7 +138,7 @@ async fn the_readme_quickstart_runs_as_written() {
                     "SLACK_WEBHOOK_URL",
                 ]
                 .contains(&name.as_str())
-                || pipeline::adapters::tools::set_by_cargo_for_one_crate(&name)
+                || adapters::tools::set_by_cargo_for_one_crate(&name)
             {
                 command.env_remove(&name);
             }
@@ -255,9 +255,19 @@ fn copy(how: &[&str], source: &Path, dest: &Path) {
 /// Removes from the copy at `dest` every file of a unit of the workspace's own packages (found
 /// by the hashes of their `.fingerprint` folders), and the binaries at its top.
 fn leave_out_workspace_units(dest: &Path) {
-    const PACKAGES: [&str; 5] = [
+    const PACKAGES: [&str; 15] = [
         "paktech-app",
-        "pipeline",
+        "model",
+        "supply-chain",
+        "delivery",
+        "config",
+        "policy",
+        "adapters",
+        "flow",
+        "context",
+        "dashboard",
+        "bench",
+        "cluster",
         "xtask",
         "tests",
         "workspace-hack",

@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use adapters::image::{ContextFile, ImageBuilder, context_tar};
+use adapters::registry::{Credentials, Error, Registry};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures_util::StreamExt;
+use model::{Repository, Secret};
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::hash::MessageDigest;
@@ -18,9 +21,6 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use openssl::x509::{X509, X509NameBuilder};
-use pipeline::adapters::image::{ContextFile, ImageBuilder, context_tar};
-use pipeline::adapters::registry::{Credentials, Error, Registry};
-use pipeline::model::{Repository, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tests::registry::{LocalRegistry, free_port, push_small_image};
@@ -664,8 +664,8 @@ async fn a_realm_that_is_down_is_a_clear_error() {
 
 #[tokio::test]
 async fn attachments_are_written_with_a_push_token_from_the_same_challenge_logic() {
-    use pipeline::adapters::attachments::Attachments;
-    use pipeline::model::SignatureLayer;
+    use adapters::attachments::Attachments;
+    use model::SignatureLayer;
     if !tests::require(tests::Service::Registry, "registry") {
         return;
     }
@@ -695,7 +695,7 @@ async fn attachments_are_written_with_a_push_token_from_the_same_challenge_logic
             .signatures(&repository, &subject)
             .await
             .expect("signatures"),
-        vec![pipeline::model::FoundSignature::Simple(signature)]
+        vec![model::FoundSignature::Simple(signature)]
     );
     assert_eq!(
         store.sbom(&repository, &subject).await.expect("sbom"),

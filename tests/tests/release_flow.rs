@@ -5,14 +5,14 @@
 //! whose dependent app fails its watch is rolled back whole, blocking only that app's build.
 
 use bollard::Docker;
-use pipeline::audit::keys;
-use pipeline::flow::ci::{self, CiOptions};
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
-use pipeline::flow::{self, Pipeline, sync};
-use pipeline::model::{AppName, GitSha};
-use pipeline::policy::changes::BuildDecision;
-use pipeline::policy::plan::release_id;
-use pipeline::report::Silent;
+use flow::ci::{self, CiOptions};
+use flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
+use flow::{self, Pipeline, sync};
+use model::audit::keys;
+use model::report::Silent;
+use model::{AppName, GitSha};
+use policy::changes::BuildDecision;
+use policy::plan::release_id;
 use tests::faulty::{Fault, faulty_build_of};
 use tests::{another_build, digest_of_app, env, pretend_they_ran, request_and_approve};
 
@@ -277,7 +277,7 @@ async fn a_release_whose_dependent_app_fails_its_watch_is_rolled_back_whole() {
     // Prod's watch judges each app by the whole-flow tests' thresholds, under load.
     let prod = tests::env_mut(&mut pipeline, "prod");
     prod.analysis = Some(tests::test_analysis(
-        pipeline::policy::analysis::Inconclusive::Fail,
+        policy::analysis::Inconclusive::Fail,
         Some(40.0),
     ));
     prod.monitor_interval = std::time::Duration::from_secs(2);

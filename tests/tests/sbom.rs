@@ -6,13 +6,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use ::supply_chain::sbom::{self, ImageFacts};
+use adapters::image::ImageBuilder;
+use adapters::tools::{AppProfile, IMAGE_TARGET};
 use auditable_info::audit_info_from_slice;
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::tools::{AppProfile, IMAGE_TARGET};
-use pipeline::flow::image::{ImageRequest, build_tag};
-use pipeline::model::{Digest, ImageTag};
-use pipeline::report::Silent;
-use pipeline::sbom::{self, ImageFacts};
+use flow::image::{ImageRequest, build_tag};
+use model::report::Silent;
+use model::{Digest, ImageTag};
 
 /// `name@version` of every package `Cargo.lock` pins.
 fn locked() -> BTreeSet<String> {
@@ -145,9 +145,7 @@ fn metadata_closure(root: &str) -> BTreeSet<String> {
 
 /// A build of a made-up commit with the `image-test` profile (as `tests::another_build`),
 /// and the app binary read back out of the image the engine holds.
-async fn binary_in_built_image(
-    docker: &bollard::Docker,
-) -> (pipeline::flow::image::BuiltImage, Vec<u8>) {
+async fn binary_in_built_image(docker: &bollard::Docker) -> (flow::image::BuiltImage, Vec<u8>) {
     let request = ImageRequest {
         package: "paktech-app".to_owned(),
         dockerfile: "app/Dockerfile".into(),
@@ -275,7 +273,7 @@ async fn the_image_binary_lists_what_the_app_links_and_its_sbom_is_valid_cyclone
     let extras: Vec<_> = listed.difference(&linked).collect();
     eprintln!("listed but not linked (workspace feature unification): {extras:?}");
     // Nothing only the pipeline's crates use.
-    let ours: BTreeSet<String> = tree(&["pipeline", "xtask", "tests"], "all")
+    let ours: BTreeSet<String> = tree(&["flow", "xtask", "tests"], "all")
         .difference(&listed)
         .cloned()
         .collect();
@@ -285,7 +283,9 @@ async fn the_image_binary_lists_what_the_app_links_and_its_sbom_is_valid_cyclone
         "bollard",
         "reqwest",
         "k8s-openapi",
-        "pipeline",
+        "model",
+        "adapters",
+        "flow",
         "xtask",
         "tests",
     ] {

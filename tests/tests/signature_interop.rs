@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use ::supply_chain::cosign::{self, PublicKey, SigningKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use pipeline::cosign::{self, PublicKey, SigningKey};
-use pipeline::model::{Digest, Repository};
+use model::{Digest, Repository};
 use tests::env;
 use tests::require::Service;
 
@@ -109,8 +109,8 @@ fn openssl_verifies_what_the_pipeline_signs_and_the_payload_is_simple_signing() 
 #[test]
 fn the_committed_configuration_and_admission_policy_name_the_committed_key() {
     let workspace = tests::workspace();
-    let config = pipeline::config::PipelineConfig::load(&workspace.join("pipeline.toml"))
-        .expect("pipeline.toml");
+    let config =
+        config::PipelineConfig::load(&workspace.join("pipeline.toml")).expect("pipeline.toml");
     let prod = config.requirements(&env("prod"));
     assert!(prod.signature && prod.sbom, "prod requires both: {prod:?}");
     let committed = std::fs::read_to_string(workspace.join("keys/cosign.pub")).expect("key");

@@ -4,10 +4,10 @@
 //! (read by openssl); as keyless, it is refused by the key-based check. A bundle made as
 //! `cosign sign --key` (v3) makes it verifies, and openssl verifies its raw signature.
 
-use pipeline::cosign::PublicKey;
-use pipeline::cosign::SigningKey;
-use pipeline::cosign::bundle::{self, Bundle};
-use pipeline::model::Digest;
+use ::supply_chain::cosign::PublicKey;
+use ::supply_chain::cosign::SigningKey;
+use ::supply_chain::cosign::bundle::{self, Bundle};
+use model::Digest;
 use tests::sigstore;
 
 const FIXTURE: &str = "fixtures/sigstore/a.dsse.staging-rekor-v2.txt.sigstore.json";

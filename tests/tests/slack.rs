@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use pipeline::adapters::notify::{Notice, Slack};
-use pipeline::model::Secret;
+use adapters::notify::{Notice, Slack};
+use model::Secret;
 use tests::webhook;
 
 fn notice() -> Notice {

@@ -9,18 +9,18 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pipeline::adapters::attachments::{Attachments, LocalAttachments};
-use pipeline::adapters::registry::{Distribution, Registry};
-use pipeline::attest::dsse::{Envelope, IN_TOTO};
-use pipeline::attest::provenance::{self, Builder};
-use pipeline::cosign::{self, PublicKey, SigningKey};
-use pipeline::flow::ci::{self, CiOptions};
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
-use pipeline::flow::{self, Pipeline};
-use pipeline::model::{AttestationLayer, SignatureLayer};
-use pipeline::model::{Digest, GitSha, Repository};
-use pipeline::policy::plan::Refusal;
-use pipeline::report::{Outcome, Silent};
+use ::supply_chain::attest::dsse::{Envelope, IN_TOTO};
+use ::supply_chain::attest::provenance::{self, Builder};
+use ::supply_chain::cosign::{self, PublicKey, SigningKey};
+use adapters::attachments::{Attachments, LocalAttachments};
+use adapters::registry::{Distribution, Registry};
+use flow::ci::{self, CiOptions};
+use flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
+use flow::{self, Pipeline};
+use model::report::{Outcome, Silent};
+use model::{AttestationLayer, SignatureLayer};
+use model::{Digest, GitSha, Repository};
+use policy::plan::Refusal;
 use tests::registry::LocalRegistry;
 use tests::require::Service;
 use tests::{another_build, env, pretend_it_ran};
@@ -62,7 +62,7 @@ fn sbom_attestation(
     sbom: &[u8],
 ) -> AttestationLayer {
     let statement =
-        pipeline::attest::sbom::statement(repository.as_str(), digest, sbom).expect("json");
+        ::supply_chain::attest::sbom::statement(repository.as_str(), digest, sbom).expect("json");
     layer(key, &statement)
 }
 
@@ -79,7 +79,10 @@ fn provenance_attestation(
     )
 }
 
-fn layer(key: &SigningKey, statement: &pipeline::attest::statement::Statement) -> AttestationLayer {
+fn layer(
+    key: &SigningKey,
+    statement: &::supply_chain::attest::statement::Statement,
+) -> AttestationLayer {
     AttestationLayer {
         predicate_type: statement.predicate_type.clone(),
         envelope: Envelope::sign(IN_TOTO, statement.to_json(), key).to_json(),
@@ -425,7 +428,7 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
     let evidence =
         flow::supply_chain::evidence(&pipeline, &repository, std::slice::from_ref(&prod), &digest)
             .await;
-    let passed = pipeline::policy::supply_chain::gate(
+    let passed = policy::supply_chain::gate(
         &prod,
         &pipeline.config.requirements(&prod),
         &digest,
@@ -486,7 +489,7 @@ async fn ci_signs_what_it_pins_and_dev_prod_take_only_verified_builds_on_the_eng
         .parse()
         .expect("digest");
     // Nothing attached yet: verify refuses it as prod would, naming each missing piece.
-    let tag = pipeline::model::ImageTag::clean(sha.clone());
+    let tag = model::ImageTag::clean(sha.clone());
     let (verified, refusal) = flow::verify::verify(&pipeline, &app, &prod, &tag)
         .await
         .expect("verify");

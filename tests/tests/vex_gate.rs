@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use ::supply_chain::cosign::SigningKey;
+use ::supply_chain::vex;
 use chrono::{DateTime, Utc};
-use pipeline::config::{ScanPolicy, SupplyChainConfig};
-use pipeline::cosign::SigningKey;
-use pipeline::flow::Clock;
-use pipeline::flow::scan::vex_documents;
-use pipeline::policy::{ScanVerdict, scan_gate};
-use pipeline::scan::{Severity, parse_grype};
-use pipeline::vex;
+use config::{ScanPolicy, SupplyChainConfig};
+use flow::Clock;
+use flow::scan::vex_documents;
+use model::scan::{Severity, parse_grype};
+use policy::{ScanVerdict, scan_gate};
 
 const AUTHOR: &str = "security@paktech.example";
 const DIGEST: &str = "sha256:ca738abb87a8d58f112d3400ebb079b61ceae7dc290beb34bda735be4b1941d5";
@@ -154,10 +154,7 @@ fn a_not_affected_statement_passes_the_gate_and_bad_statements_are_refused() {
     for (text, signer, expected) in refusals {
         write(workspace.path(), &text, signer);
         let err = vex_documents(workspace.path(), &chain, now).expect_err("refused");
-        assert!(
-            matches!(err, pipeline::flow::Error::Vex(_)),
-            "a VEX refusal: {err:?}"
-        );
+        assert!(matches!(err, flow::Error::Vex(_)), "a VEX refusal: {err:?}");
         let message = err.to_string();
         assert!(
             message.starts_with(expected),

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline::adapters::notify::Slack;
-use pipeline::adapters::target::{LocalTarget, Target};
-use pipeline::flow::{self, Pipeline};
-use pipeline::model::{GitSha, Secret};
-use pipeline::policy::analysis::Inconclusive;
+use adapters::notify::Slack;
+use adapters::target::{LocalTarget, Target};
+use flow::{self, Pipeline};
+use model::{GitSha, Secret};
+use policy::analysis::Inconclusive;
 use tests::outage::{EngineOutage, Lasting, RoundSwitch};
 use tests::{another_build, deploy_dev, last_prod_commit, prod_runs};
 
@@ -50,7 +50,7 @@ async fn two_builds(test: &str, pipeline: &Pipeline) -> (GitSha, GitSha) {
         &first,
         Duration::ZERO,
         "run-wf",
-        &pipeline::report::Silent,
+        &model::report::Silent,
     )
     .await;
     assert!(error.is_none(), "{error:?}");

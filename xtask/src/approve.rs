@@ -1,9 +1,9 @@
 //! `cargo xtask approve --env ENV [--sha SHA]` and `cargo xtask unblock --sha SHA --reason TEXT`.
 
-use pipeline::flow::approve;
-use pipeline::model::GitSha;
+use flow::approve;
+use model::GitSha;
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct ApproveArgs {

@@ -1,10 +1,10 @@
-//! `cargo xtask ci`: see `pipeline::flow::ci`.
+//! `cargo xtask ci`: see `flow::ci`.
 
 use std::path::PathBuf;
 
-use pipeline::flow::ci::{self, CiOptions};
+use flow::ci::{self, CiOptions};
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -11,25 +11,16 @@
 
 use std::process::ExitCode;
 
-use pipeline::adapters::records::{self, Error::Unreadable};
-use pipeline::flow;
-use pipeline::policy::plan::Refusal;
+use context::errors::{Inconsistent, Usage};
+
+use adapters::records::{self, Error::Unreadable};
+use policy::plan::Refusal;
 
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const POLICY: u8 = 3;
 pub const AWAITING_APPROVAL: u8 = 4;
 pub const DRIFT: u8 = 5;
-
-/// A bad argument found after parsing (a malformed value); exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
-
-/// `lint` found this many disagreements.
-#[derive(Debug, thiserror::Error)]
-#[error("pipeline.toml and gitops/ disagree in {0} place(s)")]
-pub struct Inconsistent(pub usize);
 
 /// Exit code for a command-line parse error (`--help` and `--version` are successes).
 pub fn usage(err: &clap::Error) -> ExitCode {
@@ -58,28 +49,30 @@ pub fn report(err: anyhow::Error) -> ExitCode {
 
 fn code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause
-            .downcast_ref::<pipeline::model::InvalidValue>()
-            .is_some()
-            || cause.downcast_ref::<pipeline::config::Error>().is_some()
-            || cause.downcast_ref::<pipeline::values::Error>().is_some()
-            || cause.downcast_ref::<pipeline::scan::Error>().is_some()
-            || cause.downcast_ref::<pipeline::vex::Refusal>().is_some()
-            || cause.downcast_ref::<pipeline::cosign::KeyError>().is_some()
+        if cause.downcast_ref::<model::InvalidValue>().is_some()
+            || cause.downcast_ref::<config::Error>().is_some()
+            || cause.downcast_ref::<model::values::Error>().is_some()
+            || cause.downcast_ref::<model::scan::Error>().is_some()
+            || cause
+                .downcast_ref::<::supply_chain::vex::Refusal>()
+                .is_some()
+            || cause
+                .downcast_ref::<::supply_chain::cosign::KeyError>()
+                .is_some()
             || cause.downcast_ref::<Inconsistent>().is_some()
             || cause.downcast_ref::<Usage>().is_some()
             || cause
-                .downcast_ref::<crate::first_run::NoIdentity>()
+                .downcast_ref::<context::errors::NoIdentity>()
                 .is_some()
         {
             return USAGE;
         }
-        if let Some(pipeline::adapters::github::Error::ReRun { .. }) =
-            cause.downcast_ref::<pipeline::adapters::github::Error>()
+        if let Some(adapters::github::Error::ReRun { .. }) =
+            cause.downcast_ref::<adapters::github::Error>()
         {
             return POLICY;
         }
-        if cause.downcast_ref::<crate::infra::Drifted>().is_some() {
+        if cause.downcast_ref::<context::errors::Drifted>().is_some() {
             return DRIFT;
         }
         if let Some(refusal) = cause.downcast_ref::<Refusal>() {
@@ -146,35 +139,35 @@ fn refusal_code(refusal: &Refusal) -> u8 {
 
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     for cause in err.chain() {
-        if let Some(pipeline::adapters::tools::Error::Spawn { program, .. }) =
-            cause.downcast_ref::<pipeline::adapters::tools::Error>()
+        if let Some(adapters::tools::Error::Spawn { program, .. }) =
+            cause.downcast_ref::<adapters::tools::Error>()
             && program == "terraform"
         {
             return Some(
                 "install terraform (https://developer.hashicorp.com/terraform/install) or run this in CI, where the workflow installs it",
             );
         }
-        if let Some(flow::Error::Target(pipeline::adapters::target::Error::Local(
-            pipeline::adapters::target::local::Error::ImageMissing { .. },
+        if let Some(flow::Error::Target(adapters::target::Error::Local(
+            adapters::target::local::Error::ImageMissing { .. },
         ))) = cause.downcast_ref::<flow::Error>()
         {
             return Some("run `cargo xtask ci` (or `cargo xtask image`) on this machine first");
         }
-        if let Some(flow::Error::Target(pipeline::adapters::target::Error::Kube(
-            pipeline::adapters::target::kube::Error::NotSynced { .. }
-            | pipeline::adapters::target::kube::Error::SyncFailed { .. },
+        if let Some(flow::Error::Target(adapters::target::Error::Kube(
+            adapters::target::kube::Error::NotSynced { .. }
+            | adapters::target::kube::Error::SyncFailed { .. },
         ))) = cause.downcast_ref::<flow::Error>()
         {
             return Some(
                 "see what Argo CD reports: `kubectl -n <namespace> get application <app>-<env> -o yaml` (status.conditions, status.operationState) and `kubectl get pods -n <namespace>`; docs/operations.md, Run on Kubernetes",
             );
         }
-        let missing_values = |e: &pipeline::adapters::gitops::Error| {
-            matches!(e, pipeline::adapters::gitops::Error::NotFound { path, .. }
+        let missing_values = |e: &adapters::gitops::Error| {
+            matches!(e, adapters::gitops::Error::NotFound { path, .. }
                 if path.starts_with("apps/") && path.ends_with("/values.yaml"))
         };
         if cause
-            .downcast_ref::<pipeline::adapters::gitops::Error>()
+            .downcast_ref::<adapters::gitops::Error>()
             .is_some_and(missing_values)
             || matches!(
                 cause.downcast_ref::<flow::Error>(),
@@ -185,8 +178,8 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
                 "an app of pipeline.toml has no values file in the GitOps repository yet: commit its gitops/apps/<app>/ folder there (docs/operations.md, \"Add an app\"); for the local default, .paktech/gitops.git",
             );
         }
-        if let Some(pipeline::adapters::gitops::Error::Fetch { .. }) =
-            cause.downcast_ref::<pipeline::adapters::gitops::Error>()
+        if let Some(adapters::gitops::Error::Fetch { .. }) =
+            cause.downcast_ref::<adapters::gitops::Error>()
         {
             return Some(
                 "check gitops.url in pipeline.toml, the network, and GITOPS_TOKEN for https remotes",
@@ -228,7 +221,7 @@ mod tests {
                 what: "monitoring window",
                 window: std::time::Duration::from_secs(2),
                 minimum: 1996,
-                target: pipeline::model::TargetKind::Local,
+                target: model::TargetKind::Local,
                 reached: 400,
                 shortest: std::time::Duration::from_secs(10),
             }),

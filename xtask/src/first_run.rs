@@ -3,21 +3,8 @@
 //! dashboard's port in use, cargo-auditable missing). `exit::report` prints that line instead
 //! of the error chain; the exit code stays the error's own.
 
-use pipeline::adapters::{docker, tools};
-use pipeline::flow;
-
-/// No git identity and no CI actor: nobody to record as the one who ran the command.
-#[derive(Debug, thiserror::Error)]
-#[error("no git identity: commands record who ran them")]
-pub struct NoIdentity;
-
-/// The dashboard's port is taken.
-#[derive(Debug, thiserror::Error)]
-#[error("port {port} on {address} is in use")]
-pub struct PortInUse {
-    pub address: std::net::IpAddr,
-    pub port: u16,
-}
+use adapters::{docker, tools};
+use context::errors::{NoIdentity, PortInUse};
 
 /// The one line for `err`, when it is one of the first-hour failures.
 pub fn explain(err: &anyhow::Error) -> Option<String> {

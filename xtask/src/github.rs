@@ -3,11 +3,11 @@
 //! approval (never the requester, the allow-list, N distinct), failing closed when GitHub
 //! cannot be read.
 
+use adapters::github::{self, GitHubRun};
+use flow::promote::{ApprovalMode, PlatformApprovals};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use pipeline::adapters::github::{self, GitHubRun};
-use pipeline::flow::promote::{ApprovalMode, PlatformApprovals};
-use pipeline::model::{EnvName, Person};
+use model::{EnvName, Person};
 
 /// The run's reviews, as the gate asks for them.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ impl PlatformApprovals for Reviews {
 /// `GITHUB_RUN_ID`, `GITHUB_RUN_ATTEMPT`, `GITHUB_TOKEN`, `GITHUB_TRIGGERING_ACTOR`) are
 /// checked now, before anything is touched; a re-run (attempt 2 or later) is refused.
 pub fn approval_mode() -> anyhow::Result<(ApprovalMode, Person)> {
-    let usage = |e: String| crate::exit::Usage(format!("--approval github: {e}"));
+    let usage = |e: String| context::errors::Usage(format!("--approval github: {e}"));
     let run = GitHubRun::from_env().map_err(|e| match e {
         // Not a bad argument: the approvals of this run cannot be trusted (exit 3).
         github::Error::ReRun { .. } => anyhow::Error::new(e).context("--approval github"),
@@ -40,7 +40,7 @@ pub fn approval_mode() -> anyhow::Result<(ApprovalMode, Person)> {
     let requester: Person = run
         .requester()
         .parse()
-        .map_err(|e: pipeline::model::InvalidValue| usage(e.to_string()))?;
+        .map_err(|e: model::InvalidValue| usage(e.to_string()))?;
     Ok((
         ApprovalMode::Platform(std::sync::Arc::new(Reviews(run))),
         requester,

@@ -1,8 +1,8 @@
-//! `cargo xtask history [--env ENV] [--app APP]...`: see `pipeline::flow::history`.
+//! `cargo xtask history [--env ENV] [--app APP]...`: see `flow::history`.
 
-use pipeline::flow::history;
+use flow::history;
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,12 +1,12 @@
 //! `cargo xtask image [--app APP]`: build an app's container image for the checked-out commit.
 
+use adapters::{docker, image::ImageBuilder};
 use anyhow::Context;
-use pipeline::adapters::{docker, image::ImageBuilder};
-use pipeline::flow::image::{self, ImageRequest};
-use pipeline::model::Repository;
+use flow::image::{self, ImageRequest};
+use model::Repository;
 
-use crate::output::{self, Lines};
-use crate::workspace;
+use context::output::{self, Lines};
+use context::workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,9 +23,9 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
-        let config = crate::context::load_config()?;
+        let config = context::load_config()?;
         let app = match &self.app {
-            Some(name) => crate::context::one_app(&config, Some(name))?,
+            Some(name) => context::one_app(&config, Some(name))?,
             None => &config.apps[0],
         };
         let mut request = ImageRequest::for_app(

@@ -1,11 +1,11 @@
 //! `cargo xtask infra plan|apply|drift`: the Terraform in `infra/`, through the terraform CLI.
 
+use adapters::notify::{Notice, Slack};
+use adapters::tools;
 use anyhow::bail;
-use pipeline::adapters::notify::{Notice, Slack};
-use pipeline::adapters::tools;
-use pipeline::model::Secret;
+use model::Secret;
 
-use crate::{context, workspace};
+use context::workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,11 +25,6 @@ enum Action {
     /// (terraform.yml sets terraform_wrapper: false).
     Drift,
 }
-
-/// Exit code of `infra drift` when the cloud differs from the code.
-#[derive(Debug, thiserror::Error)]
-#[error("the infrastructure drifted from infra/ (terraform plan shows changes)")]
-pub struct Drifted;
 
 impl Args {
     pub async fn run(self, _json: bool) -> anyhow::Result<()> {
@@ -57,7 +52,7 @@ impl Args {
                     }
                     2 => {
                         notify_drift().await;
-                        Err(Drifted.into())
+                        Err(context::errors::Drifted.into())
                     }
                     code => bail!("terraform plan failed with exit code {code}"),
                 }

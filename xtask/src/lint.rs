@@ -1,7 +1,7 @@
 //! `cargo xtask lint`: `pipeline.toml` against `gitops/`, and against the selected target
 //! (`--target`/`PAKTECH_TARGET`), as a command run with the same environment would load it.
 
-use crate::{context, workspace};
+use context::workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,7 +17,7 @@ impl Args {
         let dir = self
             .gitops
             .unwrap_or_else(|| workspace::root().join("gitops"));
-        let problems = pipeline::consistency::check(&config, &dir);
+        let problems = config::consistency::check(&config, &dir);
         if problems.is_empty() {
             eprintln!(
                 "pipeline.toml and gitops/ agree: {} environments",
@@ -28,6 +28,6 @@ impl Args {
         for p in &problems {
             eprintln!("  {p}");
         }
-        anyhow::bail!(crate::exit::Inconsistent(problems.len()))
+        anyhow::bail!(context::errors::Inconsistent(problems.len()))
     }
 }

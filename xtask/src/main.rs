@@ -2,12 +2,7 @@
 //! the outcome to a documented exit code (see `exit.rs`).
 
 mod approve;
-mod bench;
 mod ci;
-mod cluster;
-mod context;
-mod dashboard;
-mod e2e;
 mod exit;
 mod first_run;
 mod github;
@@ -16,19 +11,15 @@ mod image;
 mod infra;
 mod keys;
 mod lint;
-mod local_key;
 mod metrics;
-mod output;
 mod promote;
 mod rollback;
 mod sbom;
-mod scale;
 mod scan;
 mod status;
 mod sync;
 mod verify;
 mod vex;
-mod workspace;
 
 use clap::{Parser, Subcommand};
 
@@ -96,7 +87,7 @@ enum Command {
     /// A local kind cluster with Argo CD, a registry and the repositories: up or down.
     Cluster(cluster::Args),
     /// The whole delivery on a cluster (--target kind or aks), checking each step.
-    E2e(e2e::Args),
+    E2e(cluster::e2e::Args),
     /// A read-only web page of every environment, what can move next, and the history.
     Dashboard(dashboard::Args),
 }
@@ -118,7 +109,7 @@ fn main() -> std::process::ExitCode {
             return exit::usage(&err);
         }
     };
-    output::init_logging();
+    context::output::init_logging();
     context::select_target(cli.target);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

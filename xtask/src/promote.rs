@@ -1,14 +1,14 @@
-//! `cargo xtask promote --env ENV [--app APP]... [--sha SHA]`: see `pipeline::flow::promote`.
+//! `cargo xtask promote --env ENV [--app APP]... [--sha SHA]`: see `flow::promote`.
 //! Without `--app`, every app whose build differs from the previous environment's moves, as
 //! one release.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::model::GitSha;
+use flow::promote::{self, ApprovalMode, PromoteOptions};
+use model::GitSha;
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,7 +64,7 @@ impl Args {
                 // The requester is whoever started the run, as GitHub says: never a name given
                 // on the command line, which could make a reviewer of the requester.
                 if self.requester.is_some() {
-                    return Err(crate::exit::Usage(
+                    return Err(context::errors::Usage(
                         "--as cannot be combined with --approval github: the requester is the person who started the run".to_owned(),
                     )
                     .into());

@@ -1,11 +1,11 @@
 //! `cargo xtask rollback --env ENV [--app APP] [--to SHA] --reason TEXT`: see
-//! `pipeline::flow::rollback`. Without `--app`, where several apps are configured, every app
+//! `flow::rollback`. Without `--app`, where several apps are configured, every app
 //! the last release moved in ENV is rolled back, the apps that depend on others first.
 
-use pipeline::flow::rollback::{self, RollbackOptions, RollbackOutcome};
-use pipeline::model::GitSha;
+use flow::rollback::{self, RollbackOptions, RollbackOutcome};
+use model::GitSha;
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,7 +46,7 @@ impl Args {
         };
         if named.is_none() && to.is_some() {
             return Err(
-                crate::exit::Usage("--to names one app's build: add --app".to_owned()).into(),
+                context::errors::Usage("--to names one app's build: add --app".to_owned()).into(),
             );
         }
         let pipeline = context::pipeline_with(config).await?;
@@ -61,7 +61,9 @@ impl Args {
             }
         };
         if apps.is_empty() {
-            return Err(crate::exit::Usage(format!("{env} has no promotion to roll back")).into());
+            return Err(
+                context::errors::Usage(format!("{env} has no promotion to roll back")).into(),
+            );
         }
         let base = RollbackOptions {
             app: apps[0].clone(),
@@ -95,7 +97,7 @@ impl Args {
 
 /// Rolls one app back as `options` say, and tells the person at the terminal.
 async fn one(
-    pipeline: &pipeline::flow::Pipeline,
+    pipeline: &flow::Pipeline,
     options: &RollbackOptions,
     json: bool,
 ) -> anyhow::Result<rollback::RollbackReport> {

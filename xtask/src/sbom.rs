@@ -4,9 +4,7 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use pipeline::flow::sbom::{self, Which};
-
-use crate::context;
+use flow::sbom::{self, Which};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::output;
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,9 +16,9 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
-        let bytes = crate::context::read_input("--report", &self.report)?;
+        let bytes = context::read_input("--report", &self.report)?;
         if self.kind == "checkov" {
-            let iac = pipeline::scan::parse_checkov(&self.report.display().to_string(), &bytes)?;
+            let iac = model::scan::parse_checkov(&self.report.display().to_string(), &bytes)?;
             if json {
                 return output::print_json(&iac);
             }
@@ -30,7 +30,7 @@ impl Args {
             }
             return Ok(());
         }
-        let scan = pipeline::scan::parse_grype(&self.report.display().to_string(), &bytes)?;
+        let scan = model::scan::parse_grype(&self.report.display().to_string(), &bytes)?;
         if json {
             return output::print_json(&scan);
         }

@@ -1,9 +1,9 @@
 //! `cargo xtask status [--app APP]...`: per app and environment, the build git names and the
 //! build that runs.
 
-use pipeline::flow::status;
+use flow::status;
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

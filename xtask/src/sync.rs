@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use pipeline::flow::sync;
+use flow::sync;
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +29,7 @@ impl Args {
             context::environment(&config, name)?;
         }
         if self.watch && context::selected_target() != context::TargetKind::Local {
-            return Err(crate::exit::Usage(
+            return Err(context::errors::Usage(
                 "--watch repairs the local target; on a cluster Argo CD's self-heal does that (syncPolicy.automated.selfHeal)".to_owned(),
             )
             .into());
@@ -74,7 +74,7 @@ impl Args {
     }
 }
 
-fn names(envs: &[&pipeline::config::EnvironmentConfig]) -> String {
+fn names(envs: &[&config::EnvironmentConfig]) -> String {
     envs.iter()
         .map(|e| e.name.to_string())
         .collect::<Vec<_>>()

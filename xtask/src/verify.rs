@@ -5,9 +5,9 @@
 //! nothing; exits 3 when the gates would refuse the build, as `promote` would.
 
 use anyhow::Context as _;
-use pipeline::flow::{self, verify};
+use flow::{self, verify};
 
-use crate::{context, output};
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -5,10 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use pipeline::flow::Clock;
+use flow::Clock;
 
-use crate::context;
-use crate::exit::Usage;
+use context::errors::Usage;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,7 +42,7 @@ impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         let mut config = context::load_config()?;
         // The key `ci` signs with; on the local target, this machine's, then also trusted.
-        let signing = crate::local_key::add(
+        let signing = context::local_key::add(
             context::selected_target(),
             &mut config,
             context::signing_key()?,
@@ -55,13 +54,13 @@ impl Args {
                     .map_err(|e| Usage(format!("cannot read {}: {e}", file.display())))?;
                 let name = file.display().to_string();
                 // Only a document ci would read is worth a signature.
-                pipeline::vex::parse(&name, &bytes)?;
+                ::supply_chain::vex::parse(&name, &bytes)?;
                 let key = signing.ok_or_else(|| {
                     Usage(
                         "no signing key: set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE (docs/operations.md, Supply chain: VEX statements)".to_owned(),
                     )
                 })?;
-                let sig = PathBuf::from(pipeline::vex::signature_name(&name));
+                let sig = PathBuf::from(::supply_chain::vex::signature_name(&name));
                 std::fs::write(&sig, key.sign(&bytes))
                     .with_context(|| format!("cannot write {}", sig.display()))?;
                 let public = key.public_key();
@@ -76,8 +75,8 @@ impl Args {
                 Ok(())
             }
             Command::Check => {
-                let workspace = crate::workspace::root();
-                let documents = pipeline::flow::scan::vex_documents(
+                let workspace = context::workspace::root();
+                let documents = flow::scan::vex_documents(
                     &workspace,
                     &config.supply_chain,
                     Clock::System.now(),
@@ -95,7 +94,7 @@ impl Args {
                     })
                     .collect();
                 if json {
-                    return crate::output::print_json(&admitted);
+                    return context::output::print_json(&admitted);
                 }
                 eprintln!(
                     "{} document(s), {} statement(s) under {}",

@@ -173,7 +173,7 @@ fn cluster_targets_refuse_what_a_cluster_cannot_do() {
 fn vex_sign_writes_the_signature_check_then_admits_and_bad_input_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    let key = pipeline::cosign::SigningKey::generate();
+    let key = ::supply_chain::cosign::SigningKey::generate();
     std::fs::write(root.join("cosign.key"), key.to_pem().expose()).expect("key");
     std::fs::write(root.join("cosign.pub"), key.public_key().to_pem()).expect("pub");
     let vex = root.join("vex");

@@ -17,7 +17,7 @@ async fn api_server() -> u16 {
     let fixture: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../pipeline/tests/fixtures/kube/application.json"),
+                .join("../crates/adapters/tests/fixtures/kube/application.json"),
         )
         .expect("fixture"),
     )

@@ -37,7 +37,7 @@ fn every_hostile_input_is_refused_before_any_write() {
     let dir = tempfile::tempdir().expect("tempdir");
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let remote = dir.path().join("gitops.git");
-    pipeline::adapters::gitops::seed_bare_repository(
+    adapters::gitops::seed_bare_repository(
         &remote,
         &workspace.join("gitops"),
         "main",

@@ -5,8 +5,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::report::Silent;
+use flow::promote::{self, ApprovalMode, PromoteOptions};
+use model::report::Silent;
 use tests::{deploy_dev, env};
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");

@@ -36,7 +36,7 @@ fn the_command_line_build_compiles_nothing_after_the_test_build() {
     for (name, _) in std::env::vars_os() {
         if name
             .to_str()
-            .is_some_and(pipeline::adapters::tools::set_by_cargo_for_one_crate)
+            .is_some_and(adapters::tools::set_by_cargo_for_one_crate)
         {
             build.env_remove(name);
         }

@@ -229,7 +229,7 @@ fn gitops_for(repositories: &[(String, String)], to: &Path) {
 /// Each app of the configuration at `config` with its repository; the project's own (each
 /// app's repository is its name) when the configuration does not load.
 fn repositories(config: &Path) -> Vec<(String, String)> {
-    let load = |path: &Path| pipeline::config::PipelineConfig::load_in(path, &tests::workspace());
+    let load = |path: &Path| config::PipelineConfig::load_in(path, &tests::workspace());
     let config = load(config)
         .or_else(|_| load(&tests::workspace().join("pipeline.toml")))
         .expect("the project's pipeline.toml loads");
@@ -409,9 +409,9 @@ fn run_tests_child() {
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime
-        .block_on(pipeline::adapters::tools::run_tests(
+        .block_on(adapters::tools::run_tests(
             &tests::workspace(),
-            &["pipeline".to_owned()],
+            &["policy".to_owned()],
         ))
         .expect("run_tests");
 }
@@ -467,8 +467,8 @@ fn the_tests_ci_runs_do_not_inherit_deploy_settings() {
     assert!(seen.contains("PAKTECH_REQUIRE_DOCKER=1"), "{seen}");
     assert!(
         seen.lines()
-            .any(|l| l.ends_with("run --locked --package pipeline")
-                || l == "args: test --locked --package pipeline"),
+            .any(|l| l.ends_with("run --locked --package policy")
+                || l == "args: test --locked --package policy"),
         "{seen}"
     );
 }

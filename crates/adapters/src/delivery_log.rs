@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::adapters::gitops::{self, GitOpsRepo};
-use crate::delivery::{Write, decode};
-use crate::model::GitSha;
+use crate::gitops::{self, GitOpsRepo};
+use delivery::{Write, decode};
+use model::GitSha;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -180,8 +180,8 @@ impl SourceTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{CommitMessage, keys};
-    use crate::delivery::Kind;
+    use delivery::Kind;
+    use model::audit::{CommitMessage, keys};
 
     /// A bare repository whose commits are made straight into it, read as its own mirror.
     struct History {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, LINK, USER_AGENT};
 
-use crate::model::Secret;
+use model::Secret;
 
 /// GitHub's REST API version this adapter was written against (the `X-GitHub-Api-Version`
 /// header, <https://docs.github.com/en/rest/about-the-rest-api/api-versions>).

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
-use crate::model::LoadCounts;
+use model::LoadCounts;
 
 /// No window sends more than this, whatever its rate and length.
 pub const MAX_REQUESTS: u64 = 100_000;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::model::{Histogram, ReplicaMetrics, RequestKey};
+use model::{Histogram, ReplicaMetrics, RequestKey};
 
 /// `http_requests_total{method, route, status}`.
 pub const REQUESTS: &str = "http_requests_total";

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::model::Secret;
+use model::Secret;
 
 /// Why a notification did not go out (the URL is never part of it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

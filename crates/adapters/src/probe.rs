@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::model::Probe;
+use model::Probe;
 
 /// HTTP probes with a short timeout each.
 #[derive(Debug, Clone)]

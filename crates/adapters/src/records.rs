@@ -8,10 +8,10 @@
 //! names the file, never a record quietly skipped. A corrupt block must not make a blocked
 //! build promotable.
 
-use crate::adapters::gitops::{self, GitOpsRepo, Written};
-use crate::audit::CommitMessage;
-use crate::audit::CommitRecord;
-use crate::model::{AppName, Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
+use crate::gitops::{self, GitOpsRepo, Written};
+use model::audit::CommitMessage;
+use model::audit::CommitRecord;
+use model::{AppName, Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
 
 /// The side branch records live on.
 pub const BRANCH: &str = "paktech-records";
@@ -144,8 +144,8 @@ impl<'a> Records<'a> {
             approval.env, approval.sha, approval.approver
         ))
         .trailer(RECORD_ACTION, "approve")
-        .trailer(crate::audit::keys::ENVIRONMENT, approval.env.as_str())
-        .trailer(crate::audit::keys::IMAGE_SHA, approval.sha.as_str())
+        .trailer(model::audit::keys::ENVIRONMENT, approval.env.as_str())
+        .trailer(model::audit::keys::IMAGE_SHA, approval.sha.as_str())
         .trailer("Approved-By", approval.approver.as_str())
         .trailer("Comment", approval.comment.as_deref().unwrap_or(""));
         self.put(
@@ -166,9 +166,9 @@ impl<'a> Records<'a> {
             request.env, request.sha, request.requester
         ))
         .trailer(RECORD_ACTION, "request")
-        .trailer(crate::audit::keys::ENVIRONMENT, request.env.as_str())
-        .trailer(crate::audit::keys::IMAGE_SHA, request.sha.as_str())
-        .trailer(crate::audit::keys::REQUESTED_BY, request.requester.as_str());
+        .trailer(model::audit::keys::ENVIRONMENT, request.env.as_str())
+        .trailer(model::audit::keys::IMAGE_SHA, request.sha.as_str())
+        .trailer(model::audit::keys::REQUESTED_BY, request.requester.as_str());
         self.put(
             format!("requests/{}/{}.json", request.env, request.sha),
             Some(Self::json(request)),
@@ -193,12 +193,12 @@ impl<'a> Records<'a> {
         let message = CommitMessage::new(format!("block: {what}"))
             .trailer(RECORD_ACTION, "block")
             .trailer(
-                crate::audit::keys::APP,
+                model::audit::keys::APP,
                 block.app.as_ref().map_or("", |a| a.as_str()),
             )
-            .trailer(crate::audit::keys::IMAGE_SHA, block.sha.as_str())
+            .trailer(model::audit::keys::IMAGE_SHA, block.sha.as_str())
             .trailer("Reason", block.reason.as_str())
-            .trailer(crate::audit::keys::REQUESTED_BY, block.by.as_str());
+            .trailer(model::audit::keys::REQUESTED_BY, block.by.as_str());
         self.put(
             Self::block_path(block.app.as_ref(), &block.sha),
             Some(Self::json(block)),
@@ -216,10 +216,10 @@ impl<'a> Records<'a> {
     ) -> Result<Written> {
         let message = CommitMessage::new(format!("unblock: {app}@{sha}"))
             .trailer(RECORD_ACTION, "unblock")
-            .trailer(crate::audit::keys::APP, app.as_str())
-            .trailer(crate::audit::keys::IMAGE_SHA, sha.as_str())
+            .trailer(model::audit::keys::APP, app.as_str())
+            .trailer(model::audit::keys::IMAGE_SHA, sha.as_str())
             .trailer("Reason", reason.as_str())
-            .trailer(crate::audit::keys::REQUESTED_BY, by.as_str());
+            .trailer(model::audit::keys::REQUESTED_BY, by.as_str());
         Ok(self.gitops.put_files(
             BRANCH,
             &[

@@ -9,8 +9,8 @@ use bollard::Docker;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, WWW_AUTHENTICATE};
 
-use crate::model::Secret;
-use crate::model::{Digest, Repository};
+use model::Secret;
+use model::{Digest, Repository};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::GitSha;
+use model::GitSha;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -23,7 +23,7 @@ pub enum Error {
     BadHead {
         path: PathBuf,
         #[source]
-        source: crate::model::InvalidValue,
+        source: model::InvalidValue,
     },
 }
 

@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use crate::model::WorkspaceCrate;
+use model::WorkspaceCrate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -406,14 +406,14 @@ mod tests {
 
     #[test]
     fn the_test_step_names_each_configured_package() {
-        let packages = ["paktech-app".to_owned(), "pipeline".to_owned()];
+        let packages = ["paktech-app".to_owned(), "policy".to_owned()];
         assert_eq!(
             test_args(true, &packages).join(" "),
-            "nextest run --locked --package paktech-app --package pipeline"
+            "nextest run --locked --package paktech-app --package policy"
         );
         assert_eq!(
             test_args(false, &packages[1..]).join(" "),
-            "test --locked --package pipeline"
+            "test --locked --package policy"
         );
     }
 }

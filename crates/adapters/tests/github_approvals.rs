@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use pipeline::adapters::github::{Error, GitHubRun, ReviewState, RunApproval, approved_for};
+use adapters::github::{Error, GitHubRun, ReviewState, RunApproval, approved_for};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "ghs_TOPSECRETTOKEN";

@@ -16,8 +16,8 @@ mod kube_mock;
 
 use std::time::Duration;
 
+use adapters::target::SyncMode;
 use kube_mock::*;
-use pipeline::adapters::target::SyncMode;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 

@@ -19,9 +19,9 @@ mod kube_mock;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use adapters::target::SyncMode;
 use kube_mock::*;
-use pipeline::adapters::target::SyncMode;
-use pipeline::report::Silent;
+use model::report::Silent;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -315,7 +315,7 @@ async fn a_scrape_that_does_not_parse_makes_the_pod_unreadable_not_idle() {
 
 #[tokio::test]
 async fn synthetic_load_reaches_the_pods_through_the_pod_proxy() {
-    use pipeline::adapters::load::{Load, LoadPlan};
+    use adapters::load::{Load, LoadPlan};
     let cluster = Cluster::new(
         vec![application("Synced", REV, "Healthy")],
         vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use pipeline::config::{AnalysisConfig, EnvironmentConfig, PipelineConfig};
-use pipeline::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
-use pipeline::policy::analysis::power::minimum_requests;
-use pipeline::policy::analysis::{
+use config::{AnalysisConfig, EnvironmentConfig, PipelineConfig};
+use model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
+use policy::analysis::power::minimum_requests;
+use policy::analysis::{
     APP_LATENCY_BUCKETS, Decision, Inconclusive, Look, Reading, Thresholds, Verdict, Window,
     decide, judge,
 };
@@ -228,7 +228,7 @@ pub fn cases() -> Vec<(&'static str, Behaviour, Option<&'static str>)> {
 }
 
 pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
-    let config = PipelineConfig::load(&crate::workspace::root().join("pipeline.toml"))?;
+    let config = PipelineConfig::load(&context::workspace::root().join("pipeline.toml"))?;
     let prod = config
         .environments
         .iter()

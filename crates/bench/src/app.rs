@@ -5,13 +5,13 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use adapters::{docker, image::ImageBuilder};
 use anyhow::{Context, bail};
-use pipeline::adapters::{docker, image::ImageBuilder};
-use pipeline::flow::image::{self, ImageRequest};
+use flow::image::{self, ImageRequest};
 
 use super::{Figure, wrk};
-use crate::output::Lines;
-use crate::workspace;
+use context::output::Lines;
+use context::workspace;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -50,7 +50,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
     let built = image::build(&request, &images, &Lines).await?;
     let binary = workspace::root()
         .join("target")
-        .join(pipeline::adapters::tools::IMAGE_TARGET)
+        .join(adapters::tools::IMAGE_TARGET)
         .join("release")
         .join("paktech-app");
 

@@ -6,20 +6,20 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use adapters::attachments::{Attachments, LocalAttachments};
+use adapters::gitops::{Change, GitOpsRepo, GitOpsSettings, seed_bare_repository};
+use adapters::registry::Registry;
+use adapters::target::{LocalTarget, Target};
 use anyhow::Context;
-use pipeline::adapters::attachments::{Attachments, LocalAttachments};
-use pipeline::adapters::gitops::{Change, GitOpsRepo, GitOpsSettings, seed_bare_repository};
-use pipeline::adapters::registry::Registry;
-use pipeline::adapters::target::{LocalTarget, Target};
-use pipeline::audit::{CommitMessage, keys};
-use pipeline::config::PipelineConfig;
-use pipeline::flow::{Clock, Pipeline};
-use pipeline::values::Scalar;
+use config::PipelineConfig;
+use flow::{Clock, Pipeline};
+use model::audit::{CommitMessage, keys};
+use model::values::Scalar;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Dashboard, board};
-use crate::bench::Figure;
-use crate::workspace;
+use crate::Figure;
+use context::workspace;
+use dashboard::{Dashboard, board};
 
 /// Timed page requests per repository.
 const REQUESTS: usize = 200;
@@ -27,7 +27,7 @@ const REQUESTS: usize = 200;
 const WRITES: usize = 10;
 
 pub async fn run() -> anyhow::Result<Vec<Figure>> {
-    let docker = pipeline::adapters::docker::connect().await?;
+    let docker = adapters::docker::connect().await?;
     let mut figures = Vec::new();
     for history in [0, 10_000] {
         let dir = tempfile::tempdir()?;
@@ -151,7 +151,7 @@ async fn latency(dashboard: &Dashboard, dir: &Path) -> anyhow::Result<Vec<Figure
     }
     let how = format!(
         "{WRITES} writes of dev's image.tag to the GitOps remote (10,000 history entries); time from the write returning to an open /events stream receiving the fragment with the new build; polling every {} ms",
-        super::events::POLL.as_millis()
+        dashboard::events::POLL.as_millis()
     );
     Ok(vec![
         figure(
@@ -240,7 +240,7 @@ fn grow(remote: &Path, config: &PipelineConfig, count: usize) -> anyhow::Result<
         let blob = repo.find_blob(entry.id())?;
         texts.push((path, String::from_utf8_lossy(blob.content()).into_owned()));
     }
-    crate::bench::grow_history(remote, count, |i| {
+    crate::grow_history(remote, count, |i| {
         let (path, text) = &texts[i % texts.len()];
         let env = &envs[i % envs.len()];
         let sha = format!("{:040x}", i + 1);
@@ -250,7 +250,7 @@ fn grow(remote: &Path, config: &PipelineConfig, count: usize) -> anyhow::Result<
         } else {
             "promote"
         };
-        crate::bench::SeedCommit {
+        crate::SeedCommit {
             path: path.clone(),
             contents: text
                 .replacen("tag: \"\"", &format!("tag: \"{sha}\""), 1)

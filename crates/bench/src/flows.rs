@@ -10,21 +10,21 @@
 
 use std::time::{Duration, Instant};
 
-use pipeline::adapters::attachments::{Attachments, LocalAttachments};
-use pipeline::adapters::docker;
-use pipeline::adapters::gitops::{GitOpsRepo, GitOpsSettings, seed_bare_repository};
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::registry::Registry;
-use pipeline::adapters::target::{LocalTarget, Target};
-use pipeline::cosign::SigningKey;
-use pipeline::flow::ci::{self, CiOptions};
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::flow::steps::StepRecord;
-use pipeline::flow::supply_chain;
-use pipeline::flow::{Clock, Pipeline, approve};
-use pipeline::model::EnvName;
-use pipeline::policy::supply_chain::gate;
-use pipeline::report::Silent;
+use ::supply_chain::cosign::SigningKey;
+use adapters::attachments::{Attachments, LocalAttachments};
+use adapters::docker;
+use adapters::gitops::{GitOpsRepo, GitOpsSettings, seed_bare_repository};
+use adapters::image::ImageBuilder;
+use adapters::registry::Registry;
+use adapters::target::{LocalTarget, Target};
+use flow::ci::{self, CiOptions};
+use flow::promote::{self, ApprovalMode, PromoteOptions};
+use flow::steps::StepRecord;
+use flow::supply_chain;
+use flow::{Clock, Pipeline, approve};
+use model::EnvName;
+use model::report::Silent;
+use policy::supply_chain::gate;
 
 use super::Figure;
 
@@ -32,7 +32,7 @@ use super::Figure;
 const SUPPLY_CHAIN_GOAL_MS: f64 = 200.0;
 /// Milliseconds provenance may add to `ci` and to the plan (issue #22).
 const PROVENANCE_GOAL_MS: f64 = 50.0;
-use crate::{context, workspace};
+use context::workspace;
 
 pub async fn run() -> anyhow::Result<Vec<Figure>> {
     let mut config = context::load_config()?;
@@ -46,7 +46,9 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     for env in &mut config.environments {
         if env.name.as_str() == "prod" {
             env.require_provenance = Some(true);
-            env.builders = Some(vec![pipeline::attest::provenance::LOCAL_BUILDER.to_owned()]);
+            env.builders = Some(vec![
+                ::supply_chain::attest::provenance::LOCAL_BUILDER.to_owned(),
+            ]);
         }
     }
     let dir = tempfile::tempdir()?;
@@ -154,7 +156,7 @@ async fn measure(pipeline: &mut Pipeline) -> anyhow::Result<Vec<Figure>> {
     // As a person would: the first run records the request and stops at the gate, someone
     // else approves, the measured run goes through.
     match promote::run(pipeline, &options("prod")?, &Silent).await {
-        (_, Some(pipeline::flow::Error::AwaitingApproval { .. })) => {}
+        (_, Some(flow::Error::AwaitingApproval { .. })) => {}
         (_, Some(error)) => return Err(error.into()),
         (_, None) => anyhow::bail!("prod was promoted without an approval"),
     }
@@ -200,17 +202,17 @@ async fn measure(pipeline: &mut Pipeline) -> anyhow::Result<Vec<Figure>> {
     // Provenance's own share of it: reading and verifying the attestations, and the gate on
     // provenance alone.
     let started = Instant::now();
-    let (_, provenance) = pipeline::flow::attest::read(pipeline, repository, &digest, None)
+    let (_, provenance) = flow::attest::read(pipeline, repository, &digest, None)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
-    let only_provenance = pipeline::policy::supply_chain::Requirements {
+    let only_provenance = policy::supply_chain::Requirements {
         provenance: true,
         builders: required.builders.clone(),
         ..Default::default()
     };
-    let evidence = pipeline::policy::supply_chain::Evidence {
+    let evidence = policy::supply_chain::Evidence {
         provenance: Ok(provenance),
-        ..pipeline::policy::supply_chain::Evidence::not_read(digest.clone())
+        ..policy::supply_chain::Evidence::not_read(digest.clone())
     };
     gate(&prod, &only_provenance, &digest, &sha, &evidence)?;
     figures.push(Figure {

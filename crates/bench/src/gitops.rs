@@ -4,15 +4,13 @@
 use std::path::Path;
 use std::time::Instant;
 
+use adapters::gitops::{Change, GitOpsRepo, GitOpsSettings, Written, seed_bare_repository};
 use anyhow::{Context, ensure};
-use pipeline::adapters::gitops::{
-    Change, GitOpsRepo, GitOpsSettings, Written, seed_bare_repository,
-};
-use pipeline::audit::CommitMessage;
-use pipeline::values::Scalar;
+use model::audit::CommitMessage;
+use model::values::Scalar;
 
 use super::Figure;
-use crate::workspace;
+use context::workspace;
 
 const DEV: &str = "apps/paktech-app/dev/values.yaml";
 

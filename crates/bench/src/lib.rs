@@ -4,14 +4,16 @@
 
 mod analysis;
 mod app;
+mod board;
 mod flows;
 mod gitops;
 mod metrics;
 mod release;
+pub mod scale;
 pub mod scan;
 mod wrk;
 
-use crate::output;
+use context::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -61,7 +63,7 @@ impl Args {
             let status = tokio::process::Command::new(cargo)
                 .args(["run", "--release", "--package", "xtask", "--"])
                 .args(&args)
-                .current_dir(crate::workspace::root())
+                .current_dir(context::workspace::root())
                 .status()
                 .await?;
             anyhow::ensure!(status.success(), "the release benchmark run failed");
@@ -73,7 +75,7 @@ impl Args {
             Some(Which::Flows) => flows::run().await?,
             Some(Which::Scan(options)) => scan::run(&options).await?,
             Some(Which::Analysis(options)) => analysis::run(&options).await?,
-            Some(Which::Dashboard) => crate::dashboard::bench::run().await?,
+            Some(Which::Dashboard) => crate::board::run().await?,
             Some(Which::Release(options)) => blocking(&options, release::measure).await?,
             Some(Which::Metrics(options)) => blocking(&options, metrics::measure).await?,
             None => {
@@ -82,7 +84,7 @@ impl Args {
                 all.extend(scan::run(&scan::Options::default()).await?);
                 all.extend(analysis::run(&analysis::Options::default()).await?);
                 all.extend(flows::run().await?);
-                all.extend(crate::dashboard::bench::run().await?);
+                all.extend(crate::board::run().await?);
                 all.extend(blocking(&release::Options::default(), release::measure).await?);
                 all.extend(blocking(&metrics::Options::default(), metrics::measure).await?);
                 all

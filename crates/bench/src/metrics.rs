@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use adapters::delivery_log;
+use adapters::gitops::{GitOpsRepo, GitOpsSettings};
 use anyhow::{Context as _, ensure};
-use pipeline::adapters::delivery_log;
-use pipeline::adapters::gitops::{GitOpsRepo, GitOpsSettings};
-use pipeline::delivery::{self, Query};
-use pipeline::model::GitSha;
+use delivery::{self, Query};
+use model::GitSha;
 
 use super::Figure;
 

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use adapters::gitops::Written;
 use anyhow::ensure;
-use pipeline::adapters::gitops::Written;
 
 use super::Figure;
 use crate::scale::{self, Scale};
@@ -40,7 +40,7 @@ pub fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
     ensure!(apps >= 2, "a release needs at least 2 apps");
     let dir = tempfile::tempdir()?;
     let scale = Scale::generate(dir.path(), scale::Options { apps })?;
-    let problems = pipeline::consistency::check(&scale.config, &scale.gitops);
+    let problems = config::consistency::check(&scale.config, &scale.gitops);
     ensure!(
         problems.is_empty(),
         "the generated delivery is inconsistent: {problems:?}"

@@ -8,15 +8,15 @@
 
 use std::path::{Path, PathBuf};
 
+use adapters::gitops::{Change, FileEdit, GitOpsRepo, GitOpsSettings, Written};
+use adapters::records::Records;
 use anyhow::Context;
-use pipeline::adapters::gitops::{Change, FileEdit, GitOpsRepo, GitOpsSettings, Written};
-use pipeline::adapters::records::Records;
-use pipeline::audit::{Action, Build, CommitMessage, keys};
-use pipeline::config::PipelineConfig;
-use pipeline::flow::{snapshot::HISTORY_DEPTH, sync};
-use pipeline::model::{AppName, Digest, EnvName, TargetKind};
-use pipeline::policy::plan::{self, Choice, Facts, Found, PromotionPlan, Request, Snapshot, Stage};
-use pipeline::values::Scalar;
+use config::PipelineConfig;
+use flow::{snapshot::HISTORY_DEPTH, sync};
+use model::audit::{Action, Build, CommitMessage, keys};
+use model::values::Scalar;
+use model::{AppName, Digest, EnvName, TargetKind};
+use policy::plan::{self, Choice, Facts, Found, PromotionPlan, Request, Snapshot, Stage};
 
 /// The environments, in promotion order.
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
@@ -46,7 +46,7 @@ pub fn build(i: usize, newer: bool) -> (String, String) {
 /// `pipeline.toml` for `apps` apps.
 pub fn toml(apps: usize) -> String {
     let mut out = String::from(
-        "# Generated: many apps over three environments (xtask/src/scale.rs).\n\
+        "# Generated: many apps over three environments (crates/bench/src/scale.rs).\n\
 [gitops]\nbranch = \"main\"\nauthor_name = \"scale\"\nauthor_email = \"scale@paktech.invalid\"\npush_attempts = 30\n",
     );
     for i in 0..apps {
@@ -93,7 +93,7 @@ fn appproject(env: &str) -> String {
 }
 
 fn applicationset(config: &PipelineConfig, env: &EnvName) -> String {
-    let app = pipeline::bootstrap::APP_FROM_PATH;
+    let app = config::bootstrap::APP_FROM_PATH;
     let mut lines = vec![
         "apiVersion: argoproj.io/v1alpha1".to_owned(),
         "kind: ApplicationSet".to_owned(),
@@ -188,20 +188,20 @@ impl Scale {
         for env in &config.environments {
             let name = env.name.as_str();
             write(
-                &gitops.join(pipeline::bootstrap::appproject_path(name)),
+                &gitops.join(config::bootstrap::appproject_path(name)),
                 &appproject(name),
             )?;
             write(
-                &gitops.join(pipeline::bootstrap::applicationset_path(name)),
+                &gitops.join(config::bootstrap::applicationset_path(name)),
                 &applicationset(&config, &env.name),
             )?;
         }
         write(
-            &gitops.join(pipeline::bootstrap::DEFAULT_PROJECT_PATH),
+            &gitops.join(config::bootstrap::DEFAULT_PROJECT_PATH),
             DEFAULT_PROJECT,
         )?;
         let remote = remote(dir);
-        pipeline::adapters::gitops::seed_bare_repository(
+        adapters::gitops::seed_bare_repository(
             &remote,
             &gitops,
             "main",
@@ -338,7 +338,7 @@ fn pinned(snapshot: &Snapshot, app: &AppName, env: &EnvName) -> Option<Digest> {
 
 /// A stage's edits as the one commit the promote flow writes (`flow::promote::stage_change`).
 pub fn stage_change(plan: &PromotionPlan, stage: &Stage) -> Change {
-    pipeline::flow::promote::stage_change(plan, stage, "scale", &[])
+    flow::promote::stage_change(plan, stage, "scale", &[])
 }
 
 #[cfg(test)]

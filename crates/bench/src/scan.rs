@@ -81,7 +81,7 @@ pub fn probe(path: &str) -> anyhow::Result<()> {
     let baseline = rss_kib("VmRSS")?;
     let started = Instant::now();
     let bytes = std::fs::read(path)?;
-    let scan = pipeline::scan::parse_grype(path, &bytes)?;
+    let scan = model::scan::parse_grype(path, &bytes)?;
     let seconds = started.elapsed().as_secs_f64();
     let probe = Probe {
         seconds,

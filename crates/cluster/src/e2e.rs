@@ -13,22 +13,22 @@
 
 use std::time::Instant;
 
+use ::supply_chain::cosign::{PublicKey, SigningKey};
+use adapters::attachments::Attachments;
+use adapters::gitops::{Change, GitOpsRepo};
+use adapters::image::ImageBuilder;
+use adapters::registry::{Credentials, Registry};
+use adapters::tools;
 use anyhow::{Context, bail};
-use pipeline::adapters::attachments::Attachments;
-use pipeline::adapters::gitops::{Change, GitOpsRepo};
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::registry::{Credentials, Registry};
-use pipeline::adapters::tools;
-use pipeline::audit::{CommitMessage, keys};
-use pipeline::config::{AppConfig, PipelineConfig};
-use pipeline::cosign::{PublicKey, SigningKey};
-use pipeline::model::{AppName, EnvName, GitSha, SignatureLayer};
-use pipeline::values::Scalar;
+use config::{AppConfig, PipelineConfig};
+use model::audit::{CommitMessage, keys};
+use model::values::Scalar;
+use model::{AppName, EnvName, GitSha, SignatureLayer};
 use serde_json::Value;
 
-use crate::cluster::{self, Kind};
-use crate::context::{self, TargetKind};
-use crate::{exit, workspace};
+use crate::{self as cluster, Kind};
+use context::errors::Usage;
+use context::{TargetKind, workspace};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,7 +46,7 @@ impl Args {
     pub async fn run(self, _json: bool) -> anyhow::Result<()> {
         let scenario = match context::selected_target() {
             TargetKind::Local => {
-                return Err(exit::Usage(
+                return Err(Usage(
                     "e2e drives a cluster: pass --target kind (a local kind cluster) or --target aks (the current kubeconfig context)".to_owned(),
                 )
                 .into());
@@ -130,7 +130,7 @@ async fn kind_unavailable() -> Option<String> {
     if let Some(missing) = cluster::missing_tools() {
         return Some(missing);
     }
-    pipeline::adapters::docker::connect()
+    adapters::docker::connect()
         .await
         .err()
         .map(|e| e.to_string())
@@ -412,7 +412,7 @@ impl Scenario {
     async fn bad_release(&self, app: &AppConfig, head: &str) -> anyhow::Result<String> {
         let sha: GitSha = format!("{:040x}", rand::random::<u128>()).parse()?;
         let repository = &app.repository;
-        let docker = pipeline::adapters::docker::connect().await?;
+        let docker = adapters::docker::connect().await?;
         let images = ImageBuilder::new(docker.clone());
         images
             .derive(
@@ -440,7 +440,7 @@ impl Scenario {
         let attachments =
             Attachments::for_repository(repository, &context::state_dir(), Credentials::from_env());
         if let Some(key) = &self.signing_key {
-            let payload = pipeline::cosign::payload(repository, &digest);
+            let payload = ::supply_chain::cosign::payload(repository, &digest);
             let layer = SignatureLayer {
                 signature_b64: key.sign(&payload),
                 payload,
@@ -482,13 +482,13 @@ impl Scenario {
 /// Whether prod's deny window (gitops/bootstrap/prod/appproject.yaml) is closed now for any
 /// app's Application there (a release's stage is gated once, closed when any app's is).
 fn prod_frozen() -> anyhow::Result<bool> {
-    use pipeline::policy::window::{self, SyncPurpose, WindowDecision};
+    use policy::window::{self, SyncPurpose, WindowDecision};
     let path = workspace::root()
         .join("gitops")
-        .join(pipeline::bootstrap::appproject_path("prod"));
+        .join(config::bootstrap::appproject_path("prod"));
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let doc = pipeline::values::Document::parse(path.display().to_string(), text)?;
+    let doc = model::values::Document::parse(path.display().to_string(), text)?;
     let config = context::load_config()?;
     let prod = config.environment("prod")?;
     let windows = window::windows_from_appproject(&doc)?;
@@ -496,7 +496,7 @@ fn prod_frozen() -> anyhow::Result<bool> {
     Ok(config.apps.iter().any(|app| {
         let decision = window::decide(
             &windows,
-            &pipeline::adapters::target::kube::argo::application_name(app.name.as_str(), "prod"),
+            &adapters::target::kube::argo::application_name(app.name.as_str(), "prod"),
             &prod.namespace,
             now,
             SyncPurpose::Promotion,
@@ -516,7 +516,7 @@ fn release_of(config: &PipelineConfig, head: &str) -> anyhow::Result<String> {
                 .iter()
                 .map(|a| (a.name.clone(), head.clone()))
                 .collect();
-            pipeline::policy::plan::release_id(&moves).to_string()
+            policy::plan::release_id(&moves).to_string()
         }
     })
 }
@@ -554,9 +554,10 @@ fn head() -> anyhow::Result<String> {
 /// minimum on a cluster (`policy::plan::shortest_window`).
 fn prod_window(config: &PipelineConfig) -> anyhow::Result<String> {
     let prod = config.environment("prod")?;
-    let shortest = prod.analysis.as_ref().and_then(|a| {
-        pipeline::policy::plan::shortest_window(a, pipeline::model::TargetKind::Kube, 1)
-    });
+    let shortest = prod
+        .analysis
+        .as_ref()
+        .and_then(|a| policy::plan::shortest_window(a, model::TargetKind::Kube, 1));
     let window = shortest
         .unwrap_or_default()
         .max(std::time::Duration::from_secs(30));
@@ -583,10 +584,7 @@ mod tests {
             .into_iter()
             .map(|a| (a.parse().expect("app"), head.parse().expect("sha")))
             .collect();
-        assert_eq!(
-            release,
-            pipeline::policy::plan::release_id(&moves).to_string()
-        );
+        assert_eq!(release, policy::plan::release_id(&moves).to_string());
         let mut one = config.clone();
         one.apps.truncate(1);
         assert_eq!(release_of(&one, head).expect("one"), head);

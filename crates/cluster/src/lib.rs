@@ -15,12 +15,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use adapters::tools;
 use anyhow::{Context, bail};
-use pipeline::adapters::tools;
-use pipeline::config::PipelineConfig;
-use pipeline::values::{Document, Scalar};
+use config::PipelineConfig;
+use model::values::{Document, Scalar};
 
-use crate::{context, workspace};
+use context::workspace;
+
+pub mod e2e;
 
 /// The kind cluster's name (its kubeconfig context is [`context::KIND_CONTEXT`]).
 pub const CLUSTER: &str = "paktech";
@@ -119,7 +121,14 @@ pub struct Kind {
     state: PathBuf,
 }
 
+impl Default for Kind {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Kind {
+    /// The cluster whose files are in the state folder's `kind/`.
     pub fn new() -> Self {
         Self {
             state: context::state_dir().join("kind"),
@@ -385,7 +394,7 @@ impl Kind {
             let seed = self.state.join("gitops-seed");
             let _ = std::fs::remove_dir_all(&seed);
             copy_for_kind(&root.join("gitops"), &seed, &served_urls())?;
-            pipeline::adapters::gitops::seed_bare_repository(
+            adapters::gitops::seed_bare_repository(
                 &gitops,
                 &seed,
                 &config.gitops.branch,
@@ -511,7 +520,7 @@ impl Kind {
         let text = config_for_kind(&text, gitops_remote);
         let path = self.state.join("pipeline.toml");
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        let config = pipeline::config::PipelineConfig::load_in(&path, &workspace::root())?;
+        let config = config::PipelineConfig::load_in(&path, &workspace::root())?;
         let url = gitops_remote.display().to_string();
         let unmoved: Vec<String> = config
             .apps
@@ -854,8 +863,7 @@ mod tests {
         let remote = kind.git_root().join(GITOPS_REPO.1);
         std::fs::create_dir_all(&kind.state).expect("state");
         let path = kind.pipeline_config(&remote).expect("pipeline.toml");
-        let config =
-            pipeline::config::PipelineConfig::load_in(&path, &workspace::root()).expect("load");
+        let config = config::PipelineConfig::load_in(&path, &workspace::root()).expect("load");
         let repositories: Vec<(&str, &str)> = config
             .apps
             .iter()
@@ -874,12 +882,12 @@ mod tests {
         );
         // This machine's signing key is never trusted there, whatever the target.
         for target in [context::TargetKind::Local, context::TargetKind::Kind] {
-            assert!(!crate::local_key::applies(target, &config), "{target:?}");
+            assert!(!context::local_key::applies(target, &config), "{target:?}");
         }
-        let problems = pipeline::consistency::check(&config, &seed);
+        let problems = config::consistency::check(&config, &seed);
         assert!(problems.is_empty(), "{problems:#?}");
         // The project's own tree names the local repository, which a cluster cannot pull.
-        let unrewritten = pipeline::consistency::check(&config, &workspace::root().join("gitops"));
+        let unrewritten = config::consistency::check(&config, &workspace::root().join("gitops"));
         assert!(!unrewritten.is_empty());
 
         for app in ["paktech-app", "paktech-gateway"] {
@@ -1136,5 +1144,54 @@ mod tests {
             // And the chart's switch reads a plain boolean, not the string "false".
             assert!(kind.contains("\n  enabled: false\n"), "{kind}");
         }
+    }
+
+    /// This machine's key is trusted only by the local target with the local store: not by
+    /// kind's pipeline.toml as `up` writes it (here, beside the rewrite it checks).
+    #[test]
+    fn only_the_local_target_with_the_local_store_trusts_it() {
+        use context::{TargetKind, local_key};
+        let parsed = |path: &str, text: &str| {
+            PipelineConfig::parse_in(Path::new(path), text, &workspace::root()).expect(path)
+        };
+        let root = workspace::root();
+        let read = |name: &str| std::fs::read_to_string(root.join(name)).expect(name);
+        let local = parsed("pipeline.toml", &read("pipeline.toml"));
+        let aks = parsed(
+            "pipeline.aks.toml",
+            &read("pipeline.aks.toml").replace("@ACR_LOGIN_SERVER@", "paktech.azurecr.io"),
+        );
+        // kind's pipeline.toml as `cargo xtask cluster up` writes it.
+        let kind_text = config_for_kind(
+            &read("pipeline.toml"),
+            Path::new("/state/kind/git/paktech-gitops-state.git"),
+        );
+        let kind = parsed("kind/pipeline.toml", &kind_text);
+        assert!(local_key::applies(TargetKind::Local, &local));
+        for target in [TargetKind::Kind, TargetKind::Aks] {
+            assert!(!local_key::applies(target, &local), "{target:?}");
+        }
+        for target in [TargetKind::Local, TargetKind::Kind, TargetKind::Aks] {
+            assert!(
+                !local_key::applies(target, &aks),
+                "pipeline.aks.toml on {target:?}"
+            );
+            assert!(
+                !local_key::applies(target, &kind),
+                "kind's pipeline.toml on {target:?}"
+            );
+        }
+
+        let state = tempfile::tempdir().expect("state");
+        for (target, mut config) in [(TargetKind::Aks, aks), (TargetKind::Kind, kind)] {
+            let keys = config.supply_chain.keys.len();
+            let signing = local_key::add(target, &mut config, None, state.path()).expect("add");
+            assert!(signing.is_none(), "{target:?} signs with nothing");
+            assert_eq!(config.supply_chain.keys.len(), keys, "{target:?}");
+        }
+        assert!(
+            !state.path().join("keys").exists(),
+            "no key is made where none applies"
+        );
     }
 }

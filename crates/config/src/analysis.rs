@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::EnvironmentConfig;
-use crate::policy::analysis::Inconclusive;
+use model::MAX_LOAD_RATE;
 
 /// `[environments.analysis]`: the metric analysis of the monitoring window
 /// (`policy::analysis`).
@@ -35,13 +35,10 @@ pub struct AnalysisConfig {
     pub load_rate: Option<f64>,
 }
 
-/// The most synthetic load an environment may ask for (requests per second).
-pub const MAX_LOAD_RATE: f64 = 200.0;
-
 impl AnalysisConfig {
     /// The thresholds `policy::analysis::judge` applies.
-    pub fn thresholds(&self) -> crate::policy::analysis::Thresholds {
-        crate::policy::analysis::Thresholds {
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
             max_error_ratio: self.max_error_ratio,
             max_p99: self.max_p99,
             min_requests: self.min_requests,
@@ -114,4 +111,29 @@ impl fmt::Display for AnalysisConfig {
             None => Ok(()),
         }
     }
+}
+
+/// What a window must show (`[environments.analysis]` in `pipeline.toml`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// Highest share of 5xx answers, overall and on any route.
+    pub max_error_ratio: f64,
+    /// Highest p99 latency, overall and on any route.
+    pub max_p99: Duration,
+    /// Fewer requests than this (overall; per route for the per-route rules) say nothing.
+    pub min_requests: u64,
+    /// At most this many times the previous build's error ratio.
+    pub baseline_error_factor: Option<f64>,
+    /// At most this many times the previous build's p99.
+    pub baseline_p99_factor: Option<f64>,
+}
+
+/// What an inconclusive window turns into (`inconclusive` in `pipeline.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inconclusive {
+    Pass,
+    Fail,
+    /// Watch once more for the same time, then judge again.
+    Extend,
 }

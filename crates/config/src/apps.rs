@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::AnalysisConfig;
-use crate::model::{AppName, EnvName, Person, Repository};
+use model::{AppName, EnvName, Person, Repository};
 
 /// One app of the delivery.
 #[derive(Debug, Clone, Deserialize)]

@@ -12,9 +12,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::config::{PipelineConfig, application_name};
-use crate::model::EnvName;
-use crate::values::Document;
+use crate::{PipelineConfig, application_name};
+use model::EnvName;
+use model::values::Document;
 
 /// Where an environment's AppProject lives (its sync windows are read from there).
 pub fn appproject_path(env: &str) -> String {

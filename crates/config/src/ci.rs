@@ -5,7 +5,18 @@
 use serde::Deserialize;
 
 /// The packages `ci`'s test step tests when `pipeline.toml` names none.
-pub const DEFAULT_TEST_PACKAGES: [&str; 2] = ["paktech-app", "pipeline"];
+/// The pipeline's unit tests are those of its library crates (`crates/`): every layer below the
+/// command line's.
+pub const DEFAULT_TEST_PACKAGES: [&str; 8] = [
+    "paktech-app",
+    "model",
+    "supply-chain",
+    "delivery",
+    "config",
+    "policy",
+    "adapters",
+    "flow",
+];
 
 /// The `[ci]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,8 +76,8 @@ fn is_package_name(name: &str) -> bool {
 mod tests {
     use std::path::Path;
 
-    use crate::config::PipelineConfig;
-    use crate::config::tests::GOOD;
+    use crate::PipelineConfig;
+    use crate::tests::GOOD;
 
     fn parse(ci: &str) -> Result<PipelineConfig, String> {
         PipelineConfig::parse(Path::new("pipeline.toml"), &format!("{GOOD}{ci}"))
@@ -77,7 +88,16 @@ mod tests {
     fn the_default_is_the_service_and_the_pipeline_and_a_list_replaces_it() {
         assert_eq!(
             parse("").expect("no table").ci.test,
-            ["paktech-app", "pipeline"]
+            [
+                "paktech-app",
+                "model",
+                "supply-chain",
+                "delivery",
+                "config",
+                "policy",
+                "adapters",
+                "flow"
+            ]
         );
         assert_eq!(
             parse("[ci]\ntest = [\"paktech-app\", \"pipeline\", \"tests\"]\n")

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::config::{AppConfig, PipelineConfig};
-use crate::values::Document;
+use crate::{AppConfig, PipelineConfig};
+use model::values::Document;
 
 /// Keys every values file must hold, and what each must be.
 pub const REQUIRED_VALUES: [(&str, &str); 5] = [
@@ -131,7 +131,7 @@ mod tests {
     use super::*;
 
     fn workspace() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
     }
 
     #[test]

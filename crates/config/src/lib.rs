@@ -7,18 +7,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{AppName, EnvName, Repository};
-use crate::scan::Severity;
+use model::scan::Severity;
+use model::{AppName, EnvName, Repository};
 
 mod analysis;
 mod apps;
+pub mod bootstrap;
 mod ci;
+pub mod consistency;
 mod supply_chain;
 
-pub use analysis::{AnalysisConfig, MAX_LOAD_RATE};
+pub use analysis::{AnalysisConfig, Inconclusive, Thresholds};
 pub use apps::{AppConfig, AppOverrides, in_dependency_order};
 pub use ci::{CiConfig, DEFAULT_TEST_PACKAGES};
-pub use supply_chain::SupplyChainConfig;
+pub use model::MAX_LOAD_RATE;
+pub use supply_chain::{Requirements, SupplyChainConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -148,7 +151,7 @@ pub struct EnvironmentConfig {
     pub approvals: u32,
     /// Who may approve; empty: anyone but the requester.
     #[serde(default)]
-    pub approvers: Vec<crate::model::Person>,
+    pub approvers: Vec<model::Person>,
     /// How long to watch after a promotion before declaring it good.
     #[serde(default, deserialize_with = "duration")]
     pub monitor: Duration,

@@ -8,9 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{EnvironmentConfig, PipelineConfig};
-use crate::cosign::PublicKey;
-use crate::model::EnvName;
-use crate::policy::supply_chain::Requirements;
+use ::supply_chain::cosign::PublicKey;
+use model::EnvName;
 
 /// The `[supply_chain]` table. Environments override `require_*` with their own keys.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -149,7 +148,7 @@ mod tests {
     use std::path::Path;
 
     use super::PipelineConfig;
-    use crate::cosign::SigningKey;
+    use ::supply_chain::cosign::SigningKey;
 
     const CI: &str =
         "https://github.com/paktech/paktech-gitops/.github/workflows/ci.yml@refs/heads/main";
@@ -277,5 +276,22 @@ namespace = "paktech-prod"
             assert!(err.starts_with("pipeline.toml: "), "{err}");
             assert!(err.contains(expected), "{err}\nexpected: {expected}");
         }
+    }
+}
+
+/// What an environment requires of a build before it is pinned there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Requirements {
+    pub signature: bool,
+    pub sbom: bool,
+    pub provenance: bool,
+    /// The `builder.id`s provenance may name (with `provenance`).
+    pub builders: Vec<String>,
+}
+
+impl Requirements {
+    /// Whether anything is required (otherwise no evidence is read).
+    pub fn any(&self) -> bool {
+        self.signature || self.sbom || self.provenance
     }
 }

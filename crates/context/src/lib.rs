@@ -1,22 +1,30 @@
-//! The composition root: builds the [`Pipeline`] (config, GitOps repository, Docker target,
-//! Slack) from the workspace and the environment. The only place that reads secrets.
+//! What every command of the command line shares. The composition root: builds the
+//! [`Pipeline`] (config, GitOps repository, Docker target, Slack) from the workspace and the
+//! environment, the only place that reads secrets; this machine's signing key (`local_key`);
+//! the failures the command line recognises (`errors`); progress and JSON output (`output`).
+//!
+//! Uses `flow` and the layers below it; `xtask`, `dashboard`, `bench` and `cluster` use it.
 
 use std::path::PathBuf;
 
+use ::supply_chain::cosign::SigningKey;
+use adapters::attachments::Attachments;
+use adapters::docker;
+use adapters::gitops::{self, GitOpsRepo, GitOpsSettings};
+use adapters::image::ImageBuilder;
+use adapters::notify::Slack;
+use adapters::registry::{Credentials, Distribution, Registry};
+use adapters::target::{KubeTarget, LocalTarget, Target};
 use anyhow::Context;
-use pipeline::adapters::attachments::Attachments;
-use pipeline::adapters::docker;
-use pipeline::adapters::gitops::{self, GitOpsRepo, GitOpsSettings};
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::notify::Slack;
-use pipeline::adapters::registry::{Credentials, Distribution, Registry};
-use pipeline::adapters::target::{KubeTarget, LocalTarget, Target};
-use pipeline::config::PipelineConfig;
-use pipeline::cosign::SigningKey;
-use pipeline::flow::{Clock, Pipeline};
-use pipeline::model::{AppName, Secret};
+use config::PipelineConfig;
+use flow::{Clock, Pipeline};
+use model::{AppName, Secret};
 
-use crate::workspace;
+pub mod delivery;
+pub mod errors;
+pub mod local_key;
+pub mod output;
+pub mod workspace;
 
 /// `pipeline.toml` (or `PAKTECH_CONFIG`).
 pub fn config_path() -> PathBuf {
@@ -162,7 +170,7 @@ pub fn signing_key() -> anyhow::Result<Option<SigningKey>> {
     };
     let path = PathBuf::from(path);
     let pem = std::fs::read_to_string(&path).map_err(|e| {
-        crate::exit::Usage(format!(
+        crate::errors::Usage(format!(
             "PAKTECH_SIGNING_KEY_FILE={}: cannot read it: {e}",
             path.display()
         ))
@@ -210,8 +218,8 @@ pub fn check_target(config: &PipelineConfig) -> anyhow::Result<()> {
         return Ok(());
     }
     for app in &config.apps {
-        if pipeline::adapters::registry::split_host(&app.repository).is_none() {
-            return Err(crate::exit::Usage(format!(
+        if adapters::registry::split_host(&app.repository).is_none() {
+            return Err(crate::errors::Usage(format!(
                 "{}: {}'s repository is {:?}; a cluster target needs a registry it can pull from, such as \"paktech.azurecr.io/{}\" (aks) or \"localhost:5001/{}\" (kind)",
                 config_path().display(),
                 app.name,
@@ -275,7 +283,7 @@ pub fn clock() -> anyhow::Result<Clock> {
     match std::env::var("PAKTECH_NOW") {
         Ok(text) if !text.is_empty() => {
             let at = chrono::DateTime::parse_from_rfc3339(&text).map_err(|e| {
-                crate::exit::Usage(format!(
+                crate::errors::Usage(format!(
                     "invalid PAKTECH_NOW={text:?} ({e}): expected an RFC 3339 time such as 2026-11-26T23:00:00Z"
                 ))
             })?;
@@ -287,10 +295,10 @@ pub fn clock() -> anyhow::Result<Clock> {
 
 /// Who runs this: in GitHub Actions the person who started (or re-ran) the run
 /// (`GITHUB_TRIGGERING_ACTOR`, else `GITHUB_ACTOR`), else the machine's git identity; neither
-/// is [`crate::first_run::NoIdentity`] (exit 2), since the history would otherwise record a
+/// is [`crate::errors::NoIdentity`] (exit 2), since the history would otherwise record a
 /// login name nobody chose. A name that is not a valid identity (invisible or control
 /// characters) is refused, naming where it came from.
-pub fn identity() -> anyhow::Result<pipeline::model::Person> {
+pub fn identity() -> anyhow::Result<model::Person> {
     let from_git = || {
         std::process::Command::new("git")
             .args(["config", "user.name"])
@@ -310,13 +318,13 @@ pub fn identity() -> anyhow::Result<pipeline::model::Person> {
     let (source, name) = var("GITHUB_TRIGGERING_ACTOR")
         .or_else(|| var("GITHUB_ACTOR"))
         .or_else(from_git)
-        .ok_or(crate::first_run::NoIdentity)?;
+        .ok_or(crate::errors::NoIdentity)?;
     name.parse()
         .with_context(|| format!("bad identity from {source}; pass --as NAME"))
 }
 
 /// `--as NAME` when given, else [`identity`].
-pub fn person(given: Option<&str>) -> anyhow::Result<pipeline::model::Person> {
+pub fn person(given: Option<&str>) -> anyhow::Result<model::Person> {
     match given {
         Some(name) => Ok(name.parse().context("bad --as")?),
         None => identity(),
@@ -341,7 +349,7 @@ pub fn run_id() -> String {
 pub fn environment<'c>(
     config: &'c PipelineConfig,
     name: &str,
-) -> anyhow::Result<&'c pipeline::config::EnvironmentConfig> {
+) -> anyhow::Result<&'c config::EnvironmentConfig> {
     config.environment(name).context("bad --env")
 }
 
@@ -363,11 +371,11 @@ pub fn apps(config: &PipelineConfig, names: &[String]) -> anyhow::Result<Vec<App
 pub fn one_app<'c>(
     config: &'c PipelineConfig,
     name: Option<&str>,
-) -> anyhow::Result<&'c pipeline::config::AppConfig> {
+) -> anyhow::Result<&'c config::AppConfig> {
     match (name, config.apps.as_slice()) {
         (Some(name), _) => config.app(name).context("bad --app"),
         (None, [only]) => Ok(only),
-        (None, several) => Err(crate::exit::Usage(format!(
+        (None, several) => Err(crate::errors::Usage(format!(
             "--app: this configuration has several apps; expected one of {}",
             several
                 .iter()
@@ -388,7 +396,7 @@ pub fn read_input(flag: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>>
         } else {
             e.to_string()
         };
-        crate::exit::Usage(format!(
+        crate::errors::Usage(format!(
             "cannot read {flag} {}: {why}; expected a readable file",
             path.display()
         ))
@@ -399,11 +407,11 @@ pub fn read_input(flag: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>>
 /// A free-text argument (`--reason`, `--comment`): one line of 1 to 200 visible
 /// characters, so it can travel in a commit trailer without forging another or displaying
 /// as something else.
-pub fn text_arg(flag: &str, value: &str) -> anyhow::Result<pipeline::model::Reason> {
+pub fn text_arg(flag: &str, value: &str) -> anyhow::Result<model::Reason> {
     value.parse().map_err(|_| {
-        crate::exit::Usage(format!(
+        crate::errors::Usage(format!(
             "invalid {flag}: expected {}",
-            pipeline::model::Reason::EXPECTED
+            model::Reason::EXPECTED
         ))
         .into()
     })

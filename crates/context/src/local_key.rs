@@ -4,14 +4,15 @@
 //! configuration that names a registry (`pipeline.aks.toml`, the kind cluster's) never does.
 //! A key in `PAKTECH_SIGNING_KEY` or `PAKTECH_SIGNING_KEY_FILE` takes precedence.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ::supply_chain::cosign::{PublicKey, SigningKey};
 use anyhow::Context;
-use pipeline::config::PipelineConfig;
-use pipeline::cosign::{PublicKey, SigningKey};
-use pipeline::model::Secret;
+use config::PipelineConfig;
+use model::Secret;
 
-use crate::context::TargetKind;
+use crate::TargetKind;
 
 /// How plans and `status` name the key: `this machine's key .paktech/keys/cosign.pub`.
 pub const SOURCE: &str = "this machine's key";
@@ -23,7 +24,7 @@ pub fn applies(target: TargetKind, config: &PipelineConfig) -> bool {
         && config
             .apps
             .iter()
-            .all(|a| pipeline::adapters::registry::split_host(&a.repository).is_none())
+            .all(|a| adapters::registry::split_host(&a.repository).is_none())
 }
 
 /// The key pair in `state/keys/`: read, or made when there is none (private key mode 0600,
@@ -32,7 +33,7 @@ pub fn ensure(state: &Path) -> anyhow::Result<(SigningKey, PublicKey)> {
     let dir = state.join("keys");
     let private = dir.join("cosign.key");
     if !private.exists() {
-        let made = crate::keys::generate(&dir)?;
+        let made = generate(&dir)?;
         eprintln!(
             "created this machine's signing key {} (private, mode 0600); the local target trusts {}",
             made.private_key.display(),
@@ -81,52 +82,65 @@ pub fn add(
     Ok(Some(key))
 }
 
+/// Writes a new key pair into `out`: `cosign.key` (PKCS#8 PEM, mode 0600) and `cosign.pub`
+/// (PKIX PEM); refuses to overwrite either (`cargo xtask keys generate`, and this machine's key).
+/// What `keys generate` wrote; the `--json` document.
+#[derive(Debug, serde::Serialize)]
+pub struct Generated {
+    pub private_key: PathBuf,
+    pub public_key: PathBuf,
+    pub key_id: String,
+}
+
+pub fn generate(out: &Path) -> anyhow::Result<Generated> {
+    let private_key = out.join("cosign.key");
+    let public_key = out.join("cosign.pub");
+    for path in [&private_key, &public_key] {
+        if path.exists() {
+            return Err(crate::errors::Usage(format!(
+                "{} exists; expected a directory without cosign.key and cosign.pub (keys are never overwritten: move the old pair away first)",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let key = SigningKey::generate();
+    let public = key.public_key();
+    write_new(&private_key, key.to_pem().expose(), 0o600)?;
+    write_new(&public_key, &public.to_pem(), 0o644)?;
+    Ok(Generated {
+        private_key,
+        public_key,
+        key_id: public.id,
+    })
+}
+
+/// Creates `path` (never replacing a file) with `mode` from the start, so the private key is
+/// never readable by others, not even for a moment.
+fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config(path: &str, text: &str) -> PipelineConfig {
         PipelineConfig::parse_in(Path::new(path), text, &crate::workspace::root()).expect(path)
-    }
-
-    #[test]
-    fn only_the_local_target_with_the_local_store_trusts_it() {
-        let root = crate::workspace::root();
-        let read = |name: &str| std::fs::read_to_string(root.join(name)).expect(name);
-        let local = config("pipeline.toml", &read("pipeline.toml"));
-        let aks = config(
-            "pipeline.aks.toml",
-            &read("pipeline.aks.toml").replace("@ACR_LOGIN_SERVER@", "paktech.azurecr.io"),
-        );
-        // kind's pipeline.toml as `cargo xtask cluster up` writes it.
-        let kind_text = crate::cluster::config_for_kind(
-            &read("pipeline.toml"),
-            Path::new("/state/kind/git/paktech-gitops-state.git"),
-        );
-        let kind = config("kind/pipeline.toml", &kind_text);
-        assert!(applies(TargetKind::Local, &local));
-        for target in [TargetKind::Kind, TargetKind::Aks] {
-            assert!(!applies(target, &local), "{target:?}");
-        }
-        for target in [TargetKind::Local, TargetKind::Kind, TargetKind::Aks] {
-            assert!(!applies(target, &aks), "pipeline.aks.toml on {target:?}");
-            assert!(
-                !applies(target, &kind),
-                "kind's pipeline.toml on {target:?}"
-            );
-        }
-
-        let state = tempfile::tempdir().expect("state");
-        for (target, mut config) in [(TargetKind::Aks, aks), (TargetKind::Kind, kind)] {
-            let keys = config.supply_chain.keys.len();
-            let signing = add(target, &mut config, None, state.path()).expect("add");
-            assert!(signing.is_none(), "{target:?} signs with nothing");
-            assert_eq!(config.supply_chain.keys.len(), keys, "{target:?}");
-        }
-        assert!(
-            !state.path().join("keys").exists(),
-            "no key is made where none applies"
-        );
     }
 
     #[test]
@@ -176,5 +190,30 @@ mod tests {
             .expect("the environment's key");
         assert_eq!(kept.public_key().id, id);
         assert_eq!(other.supply_chain.keys, committed);
+    }
+
+    #[test]
+    fn writes_a_pair_once_with_a_private_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let generated = generate(dir.path()).expect("generate");
+        let private = std::fs::read_to_string(&generated.private_key).expect("key");
+        let public = std::fs::read_to_string(&generated.public_key).expect("pub");
+        let key = SigningKey::from_pem("cosign.key", &model::Secret::new(private))
+            .expect("a private key");
+        let public =
+            ::supply_chain::cosign::PublicKey::from_pem("cosign.pub", &public).expect("public");
+        assert_eq!(key.public_key().id, public.id);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&generated.private_key)
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = generate(dir.path()).expect_err("refuses to overwrite");
+        assert!(again.to_string().contains("cosign.key exists"), "{again}");
+        assert!(again.downcast_ref::<crate::errors::Usage>().is_some());
     }
 }

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use flow::steps::StepRecord;
 use indicatif::{ProgressBar, ProgressStyle};
-use pipeline::flow::steps::StepRecord;
-use pipeline::report::{Event, Outcome, Reporter};
+use model::report::{Event, Outcome, Reporter};
 
 /// Installs the log subscriber: `RUST_LOG` filters (default `warn`), output on stderr.
 pub fn init_logging() {

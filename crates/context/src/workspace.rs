@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the parent of this crate's folder).
+/// The workspace root (two folders above this crate's: `crates/context`).
 pub fn root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
-        .parent()
+        .ancestors()
+        .nth(2)
         .map(PathBuf::from)
         .unwrap_or(manifest_dir)
 }

@@ -4,10 +4,10 @@
 //! `plans.rs` asks). Nothing here decides a rule.
 
 use chrono::{DateTime, Utc};
-use pipeline::flow::history::{self, HistoryEvent};
-use pipeline::flow::status::{self, EnvStatus};
-use pipeline::flow::{Pipeline, snapshot};
-use pipeline::policy::plan::{self, Snapshot};
+use flow::history::{self, HistoryEvent};
+use flow::status::{self, EnvStatus};
+use flow::{Pipeline, snapshot};
+use policy::plan::{self, Snapshot};
 
 use super::plans::{self, Lookups};
 use super::trust::Trust;
@@ -173,7 +173,7 @@ pub struct Reads {
     pub snapshot: Snapshot,
     pub timeline: Vec<HistoryEvent>,
     /// The history as the delivery figures follow it, or why it cannot be read.
-    pub delivery: Result<crate::metrics::Delivery, String>,
+    pub delivery: Result<context::delivery::Delivery, String>,
     /// Why each lane's build is trusted.
     pub trust: Vec<super::trust::Trust>,
 }
@@ -183,11 +183,8 @@ pub async fn tips(pipeline: &Pipeline) -> anyhow::Result<(String, Option<String>
     Ok(pipeline
         .git(|repo| {
             let main = repo.fetch()?;
-            let records = repo.fetch_branch(pipeline::adapters::records::BRANCH)?;
-            Ok::<_, pipeline::adapters::gitops::Error>((
-                main.to_string(),
-                records.map(|r| r.to_string()),
-            ))
+            let records = repo.fetch_branch(adapters::records::BRANCH)?;
+            Ok::<_, adapters::gitops::Error>((main.to_string(), records.map(|r| r.to_string())))
         })
         .await?)
 }
@@ -200,7 +197,7 @@ pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow
         trust: super::trust::read(pipeline, &snapshot).await,
         snapshot,
         timeline: history::history(pipeline, None, &[], TIMELINE).await?,
-        delivery: crate::metrics::read(pipeline)
+        delivery: context::delivery::read(pipeline)
             .await
             .map_err(|e| format!("{e:#}")),
     })
@@ -377,9 +374,9 @@ async fn next_move(
     pipeline: &Pipeline,
     snapshot: &Snapshot,
     lookups: &mut Lookups,
-    app: &pipeline::model::AppName,
-    from: &pipeline::model::EnvName,
-    to: &pipeline::model::EnvName,
+    app: &model::AppName,
+    from: &model::EnvName,
+    to: &model::EnvName,
 ) -> Move {
     let tag = snapshot.tag(app, from);
     let mut result = Move {

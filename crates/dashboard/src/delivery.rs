@@ -5,10 +5,11 @@
 
 use std::fmt::Write;
 
-use pipeline::delivery::{self, Figures, Query, Report, Scope};
+use delivery::{self, Figures, Query, Report, Scope};
 
 use super::view::escape;
-use crate::metrics::{self, Delivery};
+use ::delivery::words;
+use context::delivery::Delivery;
 
 /// The period the board shows, in days, and how many points each chart has.
 pub const DAYS: i64 = 30;
@@ -96,7 +97,7 @@ fn write_env(out: &mut String, scope: &Scope, report: &Report) {
         out,
         "<article class=\"lane delivery\" id=\"figures-{env}\" aria-labelledby=\"delivery-{env}\">\n<h3 id=\"delivery-{env}\">{env}</h3>\n<dl>"
     );
-    for (name, words) in metrics::lines(&scope.figures) {
+    for (name, words) in words::lines(&scope.figures) {
         let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(&words));
     }
     out.push_str("</dl>\n<div class=\"charts\">\n");
@@ -143,17 +144,17 @@ const CHARTS: &[Chart] = &[
     Chart {
         name: "lead time p50",
         value: |f| f.lead_time.p50.map(|s| s as f64),
-        words: |v| metrics::duration(v as i64),
+        words: |v| words::duration(v as i64),
     },
     Chart {
         name: "change failure rate",
         value: |f| f.change_failure_rate,
-        words: metrics::percent,
+        words: words::percent,
     },
     Chart {
         name: "time to restore p50",
         value: |f| f.time_to_restore.p50.map(|s| s as f64),
-        words: |v| metrics::duration(v as i64),
+        words: |v| words::duration(v as i64),
     },
 ];
 
@@ -226,8 +227,8 @@ fn day(seconds: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use pipeline::adapters::delivery_log::Ledger;
-    use pipeline::delivery::{Kind, Write, changes};
+    use adapters::delivery_log::Ledger;
+    use delivery::{Kind, Write, changes};
 
     use super::*;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
+use flow::Pipeline;
 use futures_util::Stream;
-use pipeline::flow::Pipeline;
 use tokio::sync::watch;
 
 use super::board::{self, Board, Reads};

@@ -1,11 +1,14 @@
-//! `cargo xtask dashboard [--port N] [--bind ADDR]`: a read-only delivery dashboard. One task
+//! The delivery board, a web application of its own (`cargo xtask dashboard [--port N]
+//! [--bind ADDR]`): a read-only delivery dashboard. One task
 //! gathers the board (`board.rs`, asking the planner in `plans.rs`) from the same status,
 //! history and plan the commands read, renders it (`view.rs`, the environments as a matrix of
 //! apps by environments in `matrix.rs`, the delivery figures in `delivery.rs`) and pushes each change to open pages as server-sent events
 //! (`events.rs`); the HTTP routes (the page, its events, a commit, `/metrics` for Prometheus)
 //! only answer from that, and none of them writes anything.
+//!
+//! Uses `context` (the pipeline as the command line builds it) and the layers below; its
+//! benchmark is `bench::board`.
 
-pub mod bench;
 pub mod board;
 pub mod delivery;
 pub mod events;
@@ -21,11 +24,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use pipeline::flow::Pipeline;
-use pipeline::model::GitSha;
+use flow::Pipeline;
+use model::GitSha;
 use tokio::sync::watch;
 
-use crate::context;
 use events::Published;
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +49,7 @@ impl Args {
         }
         let listener = TcpListener::bind((address, self.port)).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
-                anyhow::Error::new(crate::first_run::PortInUse {
+                anyhow::Error::new(context::errors::PortInUse {
                     address,
                     port: self.port,
                 })

@@ -5,14 +5,12 @@
 
 use std::collections::HashMap;
 
-use pipeline::flow::{Pipeline, supply_chain};
-use pipeline::model::{Digest, EnvName, GitSha, Person};
-use pipeline::policy::approval::GateStatus;
-use pipeline::policy::freeze::WindowGate;
-use pipeline::policy::plan::{
-    self, Choice, Facts, Found, PromotionPlan, Refusal, Request, Snapshot, Stage,
-};
-use pipeline::policy::supply_chain::Evidence;
+use flow::{Pipeline, supply_chain};
+use model::{Digest, EnvName, GitSha, Person};
+use policy::approval::GateStatus;
+use policy::freeze::WindowGate;
+use policy::plan::{self, Choice, Facts, Found, PromotionPlan, Refusal, Request, Snapshot, Stage};
+use policy::supply_chain::Evidence;
 
 use super::board::{Release, ReleaseApp, ReleaseState, Stop};
 
@@ -81,7 +79,7 @@ pub fn requester(snapshot: &Snapshot, env: &EnvName, release: &str) -> Option<Pe
 /// nobody yet.
 pub fn request(
     env: &EnvName,
-    apps: Vec<pipeline::model::AppName>,
+    apps: Vec<model::AppName>,
     requester: Option<Person>,
 ) -> Option<Request> {
     Some(Request {

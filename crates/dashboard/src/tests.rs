@@ -7,18 +7,18 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
+use adapters::gitops::Change;
+use adapters::image::ImageBuilder;
+use adapters::registry::Registry;
+use adapters::target::{LocalTarget, Target};
 use fantoccini::{Client, ClientBuilder};
-use pipeline::adapters::gitops::Change;
-use pipeline::adapters::image::ImageBuilder;
-use pipeline::adapters::registry::Registry;
-use pipeline::adapters::target::{LocalTarget, Target};
-use pipeline::audit::{Build, CommitMessage, keys};
-use pipeline::flow::promote::{self, ApprovalMode, PromoteOptions};
-use pipeline::flow::rollback::{self, RollbackOptions};
-use pipeline::flow::{Clock, Pipeline, sync};
-use pipeline::model::GitSha;
-use pipeline::report::Silent;
-use pipeline::values::Scalar;
+use flow::promote::{self, ApprovalMode, PromoteOptions};
+use flow::rollback::{self, RollbackOptions};
+use flow::{Clock, Pipeline, sync};
+use model::GitSha;
+use model::audit::{Build, CommitMessage, keys};
+use model::report::Silent;
+use model::values::Scalar;
 use tests::fake_cluster::FakeCluster;
 use tests::{env, pretend_it_ran};
 

@@ -5,13 +5,13 @@
 //! first environment's commit of the build), and the last watch that judged the environment
 //! (`Watch-Verdict` and `Analysis` on its rollback commit). Read when a branch moves.
 
-use pipeline::attest::provenance;
-use pipeline::audit::{CommitRecord, keys};
-use pipeline::flow::Pipeline;
-use pipeline::flow::attest::read as read_attestations;
-use pipeline::flow::supply_chain::signed_by;
-use pipeline::model::{Digest, EnvName, GitSha, Repository};
-use pipeline::policy::plan::Snapshot;
+use ::supply_chain::attest::provenance;
+use flow::Pipeline;
+use flow::attest::read as read_attestations;
+use flow::supply_chain::signed_by;
+use model::audit::{CommitRecord, keys};
+use model::{Digest, EnvName, GitSha, Repository};
+use policy::plan::Snapshot;
 
 /// What the gates proved about the build one app runs in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +157,7 @@ fn watch(commit: &CommitRecord) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline::audit::CommitMessage;
+    use model::audit::CommitMessage;
 
     fn record(message: CommitMessage) -> CommitRecord {
         CommitRecord::read_back(

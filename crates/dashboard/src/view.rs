@@ -336,7 +336,7 @@ fn write_scans(out: &mut String, board: &Board) {
 }
 
 /// A commit's page: what the timeline links to.
-pub fn commit(record: &pipeline::audit::CommitRecord) -> String {
+pub fn commit(record: &model::audit::CommitRecord) -> String {
     let mut trailers = String::new();
     for (k, v) in &record.trailers {
         let _ = writeln!(trailers, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(v));

@@ -6,6 +6,7 @@
 
 mod figures;
 mod prometheus;
+pub mod words;
 mod write;
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ fn escape_help(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::figures::Scope;
+    use crate::figures::Scope;
 
     #[test]
     fn labels_and_help_escape_what_the_format_requires() {

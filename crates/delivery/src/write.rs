@@ -1,7 +1,7 @@
 //! One write to an environment, as the metrics need it: decoded once from a commit's trailers,
 //! small enough to cache for a long history.
 
-use crate::audit::{Action, CommitRecord, keys};
+use model::audit::{Action, CommitRecord, keys};
 
 /// What a write did to its environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -75,7 +75,7 @@ pub fn decode(commit: &CommitRecord, default_app: &str) -> Option<Write> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Build, CommitMessage};
+    use model::audit::{Build, CommitMessage};
 
     fn record(message: CommitMessage) -> CommitRecord {
         CommitRecord::read_back("a".repeat(40).parse().expect("sha"), 100, &message)

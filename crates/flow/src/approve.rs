@@ -1,17 +1,14 @@
 //! `cargo xtask approve` and `cargo xtask unblock`: records kept beside the desired state.
 
 use super::{Error, Pipeline, Result};
-use crate::adapters::gitops::Written;
-use crate::adapters::records::Records;
-use crate::model::{AppName, Approval, EnvName, GitSha, Person, Reason};
-use crate::policy::approval::{ApprovalRule, may_approve};
-use crate::policy::plan::approval_rule;
+use adapters::gitops::Written;
+use adapters::records::Records;
+use model::{AppName, Approval, EnvName, GitSha, Person, Reason};
+use policy::approval::{ApprovalRule, may_approve};
+use policy::plan::approval_rule;
 
 /// The newest request to promote into `env`: what `approve` without `--sha` approves.
-pub async fn newest_request(
-    pipeline: &Pipeline,
-    env: &EnvName,
-) -> Result<crate::model::PromotionRequest> {
+pub async fn newest_request(pipeline: &Pipeline, env: &EnvName) -> Result<model::PromotionRequest> {
     let env = env.clone();
     pipeline
         .git(move |repo| {
@@ -92,7 +89,7 @@ pub async fn approve(
 /// Lifts the block on `app`'s build `sha`.
 pub async fn unblock(
     pipeline: &Pipeline,
-    app: &crate::model::AppName,
+    app: &model::AppName,
     sha: &GitSha,
     by: &Person,
     reason: &Reason,

@@ -6,14 +6,14 @@ use super::image::{BuiltImage, ImageRequest};
 use super::sbom::StoredSbom;
 use super::steps::Steps;
 use super::{Error, Pipeline, Result};
-use crate::adapters::attachments::sha256;
-use crate::attest::dsse::{Envelope, IN_TOTO};
-use crate::attest::provenance::{self, BuildFacts, Builder};
-use crate::attest::statement::Statement;
-use crate::attest::{Rejection, sbom};
-use crate::model::{AttestationLayer, Digest, Repository};
-use crate::policy::supply_chain::{AttestationCheck, Attested, SignatureCheck};
-use crate::report::Outcome;
+use ::supply_chain::attest::dsse::{Envelope, IN_TOTO};
+use ::supply_chain::attest::provenance::{self, BuildFacts, Builder};
+use ::supply_chain::attest::statement::Statement;
+use ::supply_chain::attest::{Rejection, sbom};
+use adapters::attachments::sha256;
+use model::report::Outcome;
+use model::{AttestationLayer, Digest, Repository};
+use policy::supply_chain::{AttestationCheck, Attested, SignatureCheck};
 
 /// When the build began, and the source it was built from, as `ci` saw them.
 #[derive(Debug, Clone)]
@@ -146,7 +146,7 @@ pub async fn read(
 /// key verifies the envelope.
 fn signed(
     envelope: &[u8],
-    keys: &[crate::cosign::PublicKey],
+    keys: &[::supply_chain::cosign::PublicKey],
     predicate_type: &'static str,
     digest: &Digest,
 ) -> AttestationCheck {

@@ -2,11 +2,11 @@
 //! the GitOps log and the records branch.
 
 use super::{Pipeline, Result};
-use crate::adapters::gitops::GitOpsRepo;
-use crate::adapters::records::{RECORD_ACTION, Records};
-use crate::audit::keys;
-use crate::config::PipelineConfig;
-use crate::model::AppName;
+use adapters::gitops::GitOpsRepo;
+use adapters::records::{RECORD_ACTION, Records};
+use config::PipelineConfig;
+use model::AppName;
+use model::audit::keys;
 
 /// One event of the history.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -121,7 +121,7 @@ fn read(
 }
 
 /// `Key: value` for each of `keys` the commit carries, joined.
-fn details(commit: &crate::audit::CommitRecord, keys: &[&str]) -> String {
+fn details(commit: &model::audit::CommitRecord, keys: &[&str]) -> String {
     keys.iter()
         .filter_map(|k| {
             commit

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::adapters::image::{self, ContextFile, ImageBuilder};
-use crate::adapters::{binary, source, tools};
-use crate::model::{ImageTag, Repository};
-use crate::report::Reporter;
+use adapters::image::{self, ContextFile, ImageBuilder};
+use adapters::{binary, source, tools};
+use model::report::Reporter;
+use model::{ImageTag, Repository};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -66,7 +66,7 @@ impl ImageRequest {
     /// one beside the package's manifest, found with `cargo metadata`).
     pub async fn for_app(
         workspace: PathBuf,
-        app: &crate::config::AppConfig,
+        app: &config::AppConfig,
         version: String,
         source_url: String,
         allow_dirty: bool,

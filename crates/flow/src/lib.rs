@@ -21,18 +21,18 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-use crate::adapters::attachments::{self, Attachments};
-use crate::adapters::gitops::{self, GitOpsRepo};
-use crate::adapters::image::ImageBuilder;
+use adapters::attachments::{self, Attachments};
+use adapters::gitops::{self, GitOpsRepo};
+use adapters::image::ImageBuilder;
 use chrono::{DateTime, Utc};
 
-use crate::adapters::notify::Slack;
-use crate::adapters::records::Records;
-use crate::adapters::registry::{self, Registry};
-use crate::adapters::target::{self, Target};
-use crate::adapters::tools;
-use crate::config::{self, PipelineConfig};
-use crate::desired;
+use adapters::notify::Slack;
+use adapters::records::Records;
+use adapters::registry::{self, Registry};
+use adapters::target::{self, Target};
+use adapters::tools;
+use config::{self, PipelineConfig};
+use model::desired;
 
 /// Everything a flow works with.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ pub struct Pipeline {
     pub clock: Clock,
     /// Signs what `ci` builds (`PAKTECH_SIGNING_KEY` or `PAKTECH_SIGNING_KEY_FILE`); `None`:
     /// builds go unsigned, and environments that require a signature refuse them.
-    pub signing_key: Option<crate::cosign::SigningKey>,
+    pub signing_key: Option<::supply_chain::cosign::SigningKey>,
 }
 
 /// The time policy decisions are taken at: the system's, a fixed one (tests stand at 23:00
@@ -123,7 +123,7 @@ impl Pipeline {
     }
 
     /// Posts to Slack when it is configured; a failure is logged and otherwise ignored.
-    pub async fn notify(&self, notice: &crate::adapters::notify::Notice) -> Option<String> {
+    pub async fn notify(&self, notice: &adapters::notify::Notice) -> Option<String> {
         let slack = self.slack.as_ref()?;
         match slack.post(notice).await {
             Ok(()) => None,
@@ -145,17 +145,17 @@ pub enum Error {
     #[error(transparent)]
     Desired(#[from] desired::Error),
     #[error(transparent)]
-    Values(#[from] crate::values::Error),
+    Values(#[from] model::values::Error),
     #[error(transparent)]
     Target(#[from] target::Error),
     #[error(transparent)]
     Image(#[from] image::Error),
     #[error(transparent)]
-    Push(#[from] crate::adapters::image::Error),
+    Push(#[from] adapters::image::Error),
     #[error(transparent)]
     Tools(#[from] tools::Error),
     #[error(transparent)]
-    Scan(#[from] crate::scan::Error),
+    Scan(#[from] model::scan::Error),
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -167,7 +167,7 @@ pub enum Error {
     #[error("blocked by the scan policy: {reason}")]
     ScanPolicy { reason: String },
     #[error(transparent)]
-    Vex(#[from] crate::vex::Refusal),
+    Vex(#[from] ::supply_chain::vex::Refusal),
     #[error(
         "{app} in {env} was changed again meanwhile: it now asks for {now:?}, not {build}; nothing was rolled out for {build}"
     )]
@@ -192,7 +192,7 @@ pub enum Error {
     #[error(transparent)]
     Attachments(#[from] attachments::Error),
     #[error(transparent)]
-    Sbom(#[from] crate::sbom::Error),
+    Sbom(#[from] ::supply_chain::sbom::Error),
     #[error(
         "no SBOM is stored for {image} ({digest}); `cargo xtask ci` makes one for every build it ships, so rebuild it with the current pipeline"
     )]
@@ -202,13 +202,13 @@ pub enum Error {
     )]
     NoBuild { app: String, env: String },
     #[error(transparent)]
-    Window(#[from] crate::policy::window::InvalidWindow),
+    Window(#[from] policy::window::InvalidWindow),
     #[error(transparent)]
-    Records(#[from] crate::adapters::records::Error),
+    Records(#[from] adapters::records::Error),
     #[error(transparent)]
-    Plan(#[from] crate::policy::plan::Refusal),
+    Plan(#[from] policy::plan::Refusal),
     #[error(transparent)]
-    Rollback(#[from] crate::policy::revert::Refused),
+    Rollback(#[from] policy::revert::Refused),
     #[error(
         "nobody asked to promote {sha} to {env}, so there is nothing to approve; `cargo xtask promote --env {env} --sha {sha}` records the request"
     )]
@@ -218,7 +218,7 @@ pub enum Error {
     )]
     NothingRequested { env: String },
     #[error(transparent)]
-    Invalid(#[from] crate::model::InvalidValue),
+    Invalid(#[from] model::InvalidValue),
     #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]
     PlatformApproval { env: String, why: String },
     #[error(
@@ -240,7 +240,7 @@ pub enum Error {
         may_approve: String,
     },
     #[error(transparent)]
-    Refused(#[from] crate::policy::approval::Refusal),
+    Refused(#[from] policy::approval::Refusal),
     #[error(
         "{env} failed while watched ({problems}); {}",
         rollback::done(env, sha, rolled_back_to, *blocked)
@@ -271,7 +271,7 @@ pub enum Error {
 /// What an automatic rollback records as its reason for `problems`, safe to quote in a
 /// suggested shell command (no quotes, backticks, `$` or backslashes).
 pub fn automatic_reason(problems: &str) -> String {
-    crate::model::Reason::summarise(&format!("automatic: {problems}"))
+    model::Reason::summarise(&format!("automatic: {problems}"))
         .as_str()
         .replace(['"', '`', '$', '\\'], "'")
 }

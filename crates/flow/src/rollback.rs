@@ -5,13 +5,13 @@
 //! Plan, then act, like `promote`: one snapshot, `policy::revert` plans, the flow executes.
 
 use super::{Error, Pipeline, Result, snapshot, sync};
-use crate::adapters::gitops::{Change, Written};
-use crate::adapters::notify::Notice;
-use crate::adapters::records::Records;
-use crate::audit::{Action, Build, CommitMessage, keys};
-use crate::model::{AppName, Block, EnvName, GitSha, Person, Reason};
-use crate::policy::revert::{self, RollbackPlan, Undo, UndoDocuments};
-use crate::report::Reporter;
+use adapters::gitops::{Change, Written};
+use adapters::notify::Notice;
+use adapters::records::Records;
+use model::audit::{Action, Build, CommitMessage, keys};
+use model::report::Reporter;
+use model::{AppName, Block, EnvName, GitSha, Person, Reason};
+use policy::revert::{self, RollbackPlan, Undo, UndoDocuments};
 
 /// How to roll back.
 #[derive(Debug, Clone)]
@@ -214,7 +214,7 @@ pub async fn rollback(
 /// the last release undoes.
 pub async fn last_release(pipeline: &Pipeline, env: &EnvName) -> Result<Vec<AppName>> {
     let snap = snapshot::read(pipeline).await?;
-    let histories: Vec<(AppName, Vec<crate::audit::CommitRecord>)> = pipeline
+    let histories: Vec<(AppName, Vec<model::audit::CommitRecord>)> = pipeline
         .config
         .apps
         .iter()
@@ -227,7 +227,7 @@ pub async fn last_release(pipeline: &Pipeline, env: &EnvName) -> Result<Vec<AppN
 /// commit and its parent, and the edits (`policy::revert::plan_rollback`).
 async fn plan(
     pipeline: &Pipeline,
-    snap: &crate::policy::plan::Snapshot,
+    snap: &policy::plan::Snapshot,
     options: &RollbackOptions,
 ) -> Result<RollbackPlan> {
     let (app, env) = (&options.app, &options.env);
@@ -244,12 +244,12 @@ async fn plan(
         Some(parent) => Some(sync::values(pipeline, app, environment, parent).await?),
         None => None,
     };
-    let current =
-        snap.values(app, env)
-            .ok_or_else(|| crate::config::Error::UnknownEnvironment {
-                name: env.to_string(),
-                known: Vec::new(),
-            })?;
+    let current = snap
+        .values(app, env)
+        .ok_or_else(|| config::Error::UnknownEnvironment {
+            name: env.to_string(),
+            known: Vec::new(),
+        })?;
     Ok(revert::plan_rollback(
         app,
         env,

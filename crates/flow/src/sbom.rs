@@ -4,8 +4,8 @@
 
 use super::image::BuiltImage;
 use super::{Error, Pipeline, Result};
-use crate::model::{Digest, EnvName, ImageTag, Repository};
-use crate::sbom::{self, ImageFacts};
+use ::supply_chain::sbom::{self, ImageFacts};
+use model::{Digest, EnvName, ImageTag, Repository};
 
 /// An SBOM as it was stored.
 #[derive(Debug, Clone)]
@@ -73,11 +73,7 @@ pub struct Shown {
 
 /// The SBOM stored for the build `which` names; an error saying what to do when the build
 /// or its SBOM cannot be found.
-pub async fn show(
-    pipeline: &Pipeline,
-    app: &crate::config::AppConfig,
-    which: &Which,
-) -> Result<Shown> {
+pub async fn show(pipeline: &Pipeline, app: &config::AppConfig, which: &Which) -> Result<Shown> {
     let repository = &app.repository;
     let (image, digest) = match which {
         Which::Build(tag) => {
@@ -86,7 +82,7 @@ pub async fn show(
                 .registry
                 .digest(repository, &tag.to_string())
                 .await?
-                .ok_or(crate::policy::plan::Refusal::ImageNotFound {
+                .ok_or(policy::plan::Refusal::ImageNotFound {
                     image: image.clone(),
                 })?;
             (image, digest)
@@ -106,7 +102,7 @@ pub async fn show(
                     .registry
                     .digest(&pinned.repository, &pinned.tag.to_string())
                     .await?
-                    .ok_or(crate::policy::plan::Refusal::ImageNotFound {
+                    .ok_or(policy::plan::Refusal::ImageNotFound {
                         image: image.clone(),
                     })?,
             };

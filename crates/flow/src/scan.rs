@@ -1,6 +1,6 @@
 //! The scans `ci` runs side by side: the image (grype, or a report made elsewhere) and the
 //! infrastructure code (Checkov); and the repository's VEX statements, read and applied to the
-//! image's scan. Parsing is `crate::scan` and `crate::vex`; the verdict is `policy::scan`.
+//! image's scan. Parsing is `model::scan` and `::supply_chain::vex`; the verdict is `policy::scan`.
 
 use std::path::Path;
 
@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use super::image::BuiltImage;
 use super::sbom::StoredSbom;
 use super::{Error, Pipeline, Result};
-use crate::adapters::tools;
-use crate::config::SupplyChainConfig;
-use crate::model::Digest;
-use crate::scan::{self, IacScan, ImageScan};
-use crate::vex;
+use ::supply_chain::vex;
+use adapters::tools;
+use config::SupplyChainConfig;
+use model::Digest;
+use model::scan::{self, IacScan, ImageScan};
 
 /// What the image scan found, and the digest of the SBOM it read (none for a report made
 /// elsewhere, or a scan of the image itself).

@@ -2,10 +2,10 @@
 //! history in every environment there, the sync windows, and the records.
 
 use super::{Pipeline, Result, sync};
-use crate::adapters::gitops::GitOpsRepo;
-use crate::adapters::records::Records;
-use crate::config::PipelineConfig;
-use crate::policy::plan::Snapshot;
+use adapters::gitops::GitOpsRepo;
+use adapters::records::Records;
+use config::PipelineConfig;
+use policy::plan::Snapshot;
 
 /// How far back an environment's history is read: enough for "ran before", scan evidence and
 /// the promotion a rollback reverts.

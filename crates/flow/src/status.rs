@@ -2,9 +2,9 @@
 //! runs.
 
 use super::{Pipeline, Result};
-use crate::config::{AppConfig, EnvironmentConfig};
-use crate::model::{AppName, GitSha};
-use crate::values::Document;
+use config::{AppConfig, EnvironmentConfig};
+use model::values::Document;
+use model::{AppName, GitSha};
 
 /// One app's state in one environment.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -80,7 +80,7 @@ pub async fn status(pipeline: &Pipeline, only: &[AppName]) -> Result<(GitSha, Ve
                 let path = config.values_path(&app.name, &env.name);
                 let doc = match repo.read(&tip, &path)? {
                     Some(text) => Some(
-                        Document::parse(path.clone(), text).map_err(crate::desired::Error::from)?,
+                        Document::parse(path.clone(), text).map_err(model::desired::Error::from)?,
                     ),
                     None => None,
                 };
@@ -121,7 +121,7 @@ pub async fn status(pipeline: &Pipeline, only: &[AppName]) -> Result<(GitSha, Ve
             subject: c.subject,
         });
         let desired_digest = get("image.digest");
-        let signature = match desired_digest.parse::<crate::model::Digest>() {
+        let signature = match desired_digest.parse::<model::Digest>() {
             Ok(digest) => super::supply_chain::signed_by(pipeline, &app.repository, &digest).await,
             Err(_) => String::new(),
         };

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::report::{Event, Outcome, Reporter};
+use model::report::{Event, Outcome, Reporter};
 
 /// One finished step.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

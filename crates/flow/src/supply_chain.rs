@@ -4,11 +4,11 @@
 
 use super::steps::Steps;
 use super::{Error, Pipeline, Result};
-use crate::cosign;
-use crate::model::{Digest, EnvName, GitSha, Repository};
-use crate::model::{FoundSignature, SignatureLayer};
-use crate::policy::supply_chain::{self, Evidence, SignatureCheck};
-use crate::report::Outcome;
+use ::supply_chain::cosign;
+use model::report::Outcome;
+use model::{Digest, EnvName, GitSha, Repository};
+use model::{FoundSignature, SignatureLayer};
+use policy::supply_chain::{self, Evidence, SignatureCheck};
 
 /// What the attachment store holds for `digest`, read only when one of `envs` requires
 /// evidence (otherwise [`Evidence::not_read`]). A store that cannot be read is recorded as
@@ -104,7 +104,7 @@ pub(super) fn signing_key_or_skip<'p>(
     pipeline: &'p Pipeline,
     step: &str,
     steps: &mut Steps<'_>,
-) -> Option<&'p crate::cosign::SigningKey> {
+) -> Option<&'p ::supply_chain::cosign::SigningKey> {
     if pipeline.signing_key.is_none() {
         steps.skip(
             step,

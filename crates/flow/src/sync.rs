@@ -5,17 +5,17 @@
 use std::time::Duration;
 
 use super::{Error, Pipeline, Result};
-use crate::adapters::gitops::GitOpsRepo;
-use crate::adapters::target::{Convergence, SyncMode};
-use crate::audit::{Action, keys};
-use crate::config::{AppConfig, EnvironmentConfig};
-use crate::desired::DesiredState;
-use crate::model::{AppName, GitSha, Probe};
-use crate::policy::freeze::{Freeze, LastChange, freeze};
-use crate::policy::health::replica_problems;
-use crate::policy::window::{self, SyncPurpose, SyncWindow};
-use crate::report::Reporter;
-use crate::values::Document;
+use adapters::gitops::GitOpsRepo;
+use adapters::target::{Convergence, SyncMode};
+use config::{AppConfig, EnvironmentConfig};
+use model::audit::{Action, keys};
+use model::desired::DesiredState;
+use model::report::Reporter;
+use model::values::Document;
+use model::{AppName, GitSha, Probe};
+use policy::freeze::{Freeze, LastChange, freeze};
+use policy::health::replica_problems;
+use policy::window::{self, SyncPurpose, SyncWindow};
 
 /// What one sync of one app did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,13 +29,13 @@ pub struct SyncReport {
 
 /// The values file at `path` at `revision`.
 pub fn values_in(repo: &GitOpsRepo, path: &str, revision: &GitSha) -> Result<Document> {
-    let text =
-        repo.read(revision, path)?
-            .ok_or_else(|| crate::adapters::gitops::Error::NotFound {
-                path: path.to_owned(),
-                revision: revision.to_string(),
-            })?;
-    Ok(Document::parse(path, text).map_err(crate::desired::Error::from)?)
+    let text = repo
+        .read(revision, path)?
+        .ok_or_else(|| adapters::gitops::Error::NotFound {
+            path: path.to_owned(),
+            revision: revision.to_string(),
+        })?;
+    Ok(Document::parse(path, text).map_err(model::desired::Error::from)?)
 }
 
 /// `app`'s values file for `env` at `revision`, read off the async executor.
@@ -67,14 +67,14 @@ pub async fn desired_state(
 /// environment's AppProject (`bootstrap/<env>/appproject.yaml`); none where there is none.
 pub fn windows_in(
     repo: &GitOpsRepo,
-    config: &crate::config::PipelineConfig,
+    config: &config::PipelineConfig,
     revision: &GitSha,
 ) -> Result<Vec<SyncWindow>> {
     let mut windows = Vec::new();
     for env in &config.environments {
-        let path = crate::bootstrap::appproject_path(env.name.as_str());
+        let path = config::bootstrap::appproject_path(env.name.as_str());
         if let Some(text) = repo.read(revision, &path)? {
-            let doc = Document::parse(path, text).map_err(crate::desired::Error::from)?;
+            let doc = Document::parse(path, text).map_err(model::desired::Error::from)?;
             windows.extend(window::windows_from_appproject(&doc)?);
         }
     }
@@ -174,7 +174,7 @@ pub async fn sync(
             &desired,
             env.sync_timeout,
             mode,
-            crate::policy::rollout::next_step,
+            policy::rollout::next_step,
             reporter,
         )
         .await?;

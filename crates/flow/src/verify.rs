@@ -7,12 +7,12 @@
 use serde::Serialize;
 
 use super::{Pipeline, Result, snapshot, supply_chain};
-use crate::attest::provenance;
-use crate::config::AppConfig;
-use crate::model::{Digest, EnvName, GitSha, ImageTag};
-use crate::policy::plan::{Refusal, recorded_scan};
-use crate::policy::scan::evidence as scan_evidence;
-use crate::policy::supply_chain::{Evidence, gate};
+use ::supply_chain::attest::provenance;
+use config::AppConfig;
+use model::{Digest, EnvName, GitSha, ImageTag};
+use policy::plan::{Refusal, recorded_scan};
+use policy::scan::evidence as scan_evidence;
+use policy::supply_chain::{Evidence, gate};
 
 /// One thing checked, as `verify` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -146,7 +146,7 @@ pub async fn verify(
 fn supply_chain_checks(
     evidence: &Evidence,
     sha: &GitSha,
-    required: &crate::policy::supply_chain::Requirements,
+    required: &policy::supply_chain::Requirements,
 ) -> Vec<Check> {
     let split = |found: &Result<Vec<Result<String, String>>, String>, what: &str| match found {
         Err(e) => (None, vec![format!("cannot be read: {e}")]),

@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use pipeline::adapters::source;
-use pipeline::config::AppConfig;
-use pipeline::model::{GitSha, WorkspaceCrate};
-use pipeline::policy::changes::{self, BuildDecision};
+use adapters::source;
+use config::AppConfig;
+use model::{GitSha, WorkspaceCrate};
+use policy::changes::{self, BuildDecision};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

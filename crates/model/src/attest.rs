@@ -70,7 +70,7 @@ pub struct AttestationLayer {
 }
 
 /// Bytes as standard base64 in JSON, so any bytes survive a round trip (`serde(with)`).
-pub(crate) mod base64_bytes {
+pub mod base64_bytes {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
 

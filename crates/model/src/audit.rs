@@ -55,9 +55,9 @@ pub struct Build<'a> {
 /// One commit of the history, with its message parsed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CommitRecord {
-    pub revision: crate::model::GitSha,
+    pub revision: crate::GitSha,
     /// The first parent, if any.
-    pub parent: Option<crate::model::GitSha>,
+    pub parent: Option<crate::GitSha>,
     /// Seconds since the epoch (committer time).
     pub time: i64,
     pub author: String,
@@ -68,7 +68,7 @@ pub struct CommitRecord {
 impl CommitRecord {
     /// What reading back a commit of `message` made at `time` (seconds since the epoch) by
     /// `ci` as `revision` gives: the one place records are made without a repository.
-    pub fn read_back(revision: crate::model::GitSha, time: i64, message: &CommitMessage) -> Self {
+    pub fn read_back(revision: crate::GitSha, time: i64, message: &CommitMessage) -> Self {
         Self {
             revision,
             parent: None,

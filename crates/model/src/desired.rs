@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{AppName, Digest, EnvName, GitSha, ImageTag, Repository};
 use crate::values::{self, Document};
+use crate::{AppName, Digest, EnvName, GitSha, ImageTag, Repository};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,18 +73,16 @@ impl DesiredState {
             None
         } else {
             Some(PinnedImage {
-                repository: repository
-                    .parse()
-                    .map_err(|e: crate::model::InvalidValue| {
-                        invalid("image.repository", repository, e.expected)
-                    })?,
-                tag: tag.parse().map_err(|e: crate::model::InvalidValue| {
-                    invalid("image.tag", tag, e.expected)
+                repository: repository.parse().map_err(|e: crate::InvalidValue| {
+                    invalid("image.repository", repository, e.expected)
                 })?,
+                tag: tag
+                    .parse()
+                    .map_err(|e: crate::InvalidValue| invalid("image.tag", tag, e.expected))?,
                 digest: if digest.is_empty() {
                     None
                 } else {
-                    Some(digest.parse().map_err(|e: crate::model::InvalidValue| {
+                    Some(digest.parse().map_err(|e: crate::InvalidValue| {
                         invalid("image.digest", digest, e.expected)
                     })?)
                 },
@@ -213,7 +211,7 @@ mod tests {
     fn reads_the_projects_prod_values() {
         let text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../gitops/apps/paktech-app/prod/values.yaml"),
+                .join("../../gitops/apps/paktech-app/prod/values.yaml"),
         )
         .expect("prod values");
         let empty = state(&text).expect("state");

@@ -1,4 +1,16 @@
-//! Validated value types. Parsing is the only way to get one, so an invalid value cannot travel.
+//! The model: validated value types (parsing is the only way to get one, so an invalid value
+//! cannot travel), and the pure vocabularies every layer above shares: `values` (YAML edited
+//! without disturbing it), `desired` (an environment's values file as a desired state),
+//! `audit` (commit messages with trailers), `scan` (grype and Checkov reports), `report` (the
+//! events a flow emits).
+//!
+//! The bottom layer: it uses no other crate of the workspace and no I/O crate.
+
+pub mod audit;
+pub mod desired;
+pub mod report;
+pub mod scan;
+pub mod values;
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,7 +69,7 @@ macro_rules! string_conversions {
     };
 }
 
-pub(crate) mod attest;
+pub mod attest;
 mod identity;
 mod metrics;
 mod probe;
@@ -70,7 +82,9 @@ pub use identity::{Person, Reason};
 pub use metrics::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 pub use probe::Probe;
 pub use records::{Approval, Block, PromotionRequest, RecordSet};
-pub use rollout::{MAX_PROXY_LOAD_RATE, ReplicaState, RolloutRule, RolloutStep, TargetKind};
+pub use rollout::{
+    MAX_LOAD_RATE, MAX_PROXY_LOAD_RATE, ReplicaState, RolloutRule, RolloutStep, TargetKind,
+};
 pub use secret::Secret;
 
 /// One package of the workspace, as `cargo metadata` describes it: its directory (relative to

@@ -48,13 +48,17 @@ pub enum TargetKind {
 /// behind it. `docs/operations.md`, "Metric analysis", has the figures.
 pub const MAX_PROXY_LOAD_RATE: f64 = 10.0;
 
+/// The most synthetic load an environment may ask for on the local target (requests per
+/// second); `[environments.analysis] load_rate` is refused above it.
+pub const MAX_LOAD_RATE: f64 = 200.0;
+
 impl TargetKind {
     /// The most synthetic requests per second this target takes: the configuration's bound
     /// on the local target (plain HTTP to published ports), [`MAX_PROXY_LOAD_RATE`] through
     /// the pod proxy.
     pub fn max_load_rate(self) -> f64 {
         match self {
-            Self::Local => crate::config::MAX_LOAD_RATE,
+            Self::Local => MAX_LOAD_RATE,
             Self::Kube => MAX_PROXY_LOAD_RATE,
         }
     }

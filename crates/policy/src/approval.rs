@@ -2,7 +2,7 @@
 //! differ from the requester, an allow-list may name who may approve, and N distinct
 //! approvals are needed.
 
-use crate::model::{Approval, EnvName, GitSha, Person};
+use model::{Approval, EnvName, GitSha, Person};
 
 /// Who may approve and how many must.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 //! lists. (`.` lists the whole workspace: the one-app form `[app]` rebuilds on any change, as
 //! it always did.)
 
-use crate::config::AppConfig;
-use crate::model::{GitSha, WorkspaceCrate};
+use config::AppConfig;
+use model::{GitSha, WorkspaceCrate};
 
 /// Files every build reads, whatever the app.
 const SHARED: [&str; 3] = ["Cargo.lock", "Cargo.toml", ".cargo/"];

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::Action;
-use crate::model::Reason;
-use crate::policy::window::WindowDecision;
+use crate::window::WindowDecision;
+use model::Reason;
+use model::audit::Action;
 
 /// The window gate of one environment's promotion.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -1,7 +1,7 @@
 //! One rule for whether an environment's replicas serve the build they should: the smoke test
 //! after a rollout and every monitoring round judge probes by it.
 
-use crate::model::Probe;
+use model::Probe;
 
 /// What is wrong with `probes` of an environment that should run `expected_sha` on at least
 /// `expected_replicas` replicas; empty when nothing is. More replicas than asked for is fine

@@ -4,8 +4,8 @@
 //! read) fails too, since a gate that cannot see fails closed; but a streak that is only
 //! partly evidence did not show the build bad, so its rollback does not block the build.
 
-use crate::model::Probe;
-use crate::policy::health::replica_problems;
+use crate::health::replica_problems;
+use model::Probe;
 
 /// One round of observation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -108,7 +108,7 @@ pub enum Refusal {
         what: &'static str,
         window: std::time::Duration,
         minimum: u64,
-        target: crate::model::TargetKind,
+        target: model::TargetKind,
         reached: u64,
         shortest: std::time::Duration,
     },
@@ -119,14 +119,14 @@ pub enum Refusal {
         env: String,
         rate: f64,
         bound: f64,
-        target: crate::model::TargetKind,
+        target: model::TargetKind,
     },
 }
 
 impl Refusal {
     /// This refusal, naming `app` where several apps are configured (a refusal for one app
     /// refuses the release).
-    pub fn for_app(self, app: &crate::model::AppName, apps: usize) -> Self {
+    pub fn for_app(self, app: &model::AppName, apps: usize) -> Self {
         if apps > 1 {
             Self::App {
                 app: app.to_string(),

@@ -3,10 +3,10 @@
 //! go back; keys changed since by someone else are a conflict (nothing is written); every
 //! other key, and every other file, is left alone. This is what `HEAD~1` gets wrong.
 
-use crate::audit::{Action, CommitRecord, keys};
-use crate::model::{AppName, EnvName, GitSha};
-use crate::policy::plan::diff;
-use crate::values::{Document, Scalar};
+use crate::plan::diff;
+use model::audit::{Action, CommitRecord, keys};
+use model::values::{Document, Scalar};
+use model::{AppName, EnvName, GitSha};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{env} has nothing to roll back: {why}")]
@@ -252,7 +252,7 @@ pub fn plan(
 mod tests {
     #[test]
     fn the_last_release_is_every_app_the_newest_promotion_moved() {
-        use crate::audit::{Build, CommitMessage};
+        use model::audit::{Build, CommitMessage};
         let commit = |rev: char, time: i64, action: Action, builds: &[Build<'_>]| CommitRecord {
             revision: rev.to_string().repeat(40).parse().expect("sha"),
             parent: None,

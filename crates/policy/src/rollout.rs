@@ -6,7 +6,7 @@
 //! A canary environment is first handed [`canary_step`]: one replica of the new spec beside
 //! all the old ones, then hold while it is compared with them.
 
-pub use crate::model::{ReplicaState, RolloutStep};
+pub use model::{ReplicaState, RolloutStep};
 
 /// The next step towards `wanted` current replicas; `None` when there is nothing to do.
 /// `can_start` is false when the desired state names no image (never deployed).
@@ -66,7 +66,7 @@ pub fn canary_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RolloutRule;
+    use model::RolloutRule;
 
     /// Plays the rollout out from `start` (`c` current, `o` old, `x` stopped) and returns the
     /// steps as letters (`-x` remove stopped, `+` start, `r` retire, `d` scale down) and the

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::config::ScanPolicy;
-use crate::scan::{Counts, ImageScan, Severity};
+use config::ScanPolicy;
+use model::scan::{Counts, ImageScan, Severity};
 
 /// What the scan policy says about one image.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -134,7 +134,7 @@ pub fn evidence(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::parse_grype;
+    use model::scan::parse_grype;
 
     fn scan() -> ImageScan {
         parse_grype(
@@ -206,7 +206,7 @@ mod tests {
         let without = |ids: &[&str]| {
             scan().suppress(|f| {
                 ids.contains(&f.id.as_str())
-                    .then(|| crate::scan::Suppression {
+                    .then(|| model::scan::Suppression {
                         statement: "security/vex/a.json#0".to_owned(),
                         vulnerability: f.id.clone(),
                         status: "not_affected".to_owned(),

@@ -5,27 +5,11 @@
 //! with. The evidence is gathered by the flow (every signature and attestation, each already
 //! checked against the keys and the digest); this decides, failing closed.
 
-use crate::attest::provenance::{self, Proven};
-use crate::attest::statement::Statement;
-use crate::model::{Digest, EnvName, GitSha};
-use crate::policy::plan::Refusal;
-
-/// What an environment requires of a build before it is pinned there.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Requirements {
-    pub signature: bool,
-    pub sbom: bool,
-    pub provenance: bool,
-    /// The `builder.id`s provenance may name (with `provenance`).
-    pub builders: Vec<String>,
-}
-
-impl Requirements {
-    /// Whether anything is required (otherwise no evidence is read).
-    pub fn any(&self) -> bool {
-        self.signature || self.sbom || self.provenance
-    }
-}
+use crate::refusal::Refusal;
+use ::supply_chain::attest::provenance::{self, Proven};
+use ::supply_chain::attest::statement::Statement;
+pub use config::Requirements;
+use model::{Digest, EnvName, GitSha};
 
 /// One attestation found for the digest whose envelope a configured key verified and whose
 /// statement is about the digest: the key (as `path (sha256:id)`) and the statement; or why

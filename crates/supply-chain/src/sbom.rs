@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use auditable_serde::{DependencyKind, VersionInfo};
 use serde::Serialize;
 
-use crate::model::Digest;
+use model::Digest;
 
 /// The CycloneDX version the documents declare; tests validate against its schema.
 pub const SPEC_VERSION: &str = "1.6";

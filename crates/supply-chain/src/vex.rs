@@ -83,7 +83,7 @@ pub enum Reason {
     #[error("its signature {signature} is refused: {rejection}")]
     BadSignature {
         signature: String,
-        rejection: crate::cosign::Rejection,
+        rejection: crate::keys::Unverified,
     },
 }
 

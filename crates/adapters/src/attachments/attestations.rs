@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use super::oci::{self, Manifest, parse};
 use super::remote::{self, SIGNATURE_ANNOTATION};
 use super::{Result, digest_tag};
-use crate::adapters::registry::Session;
-use crate::model::{AttestationLayer, Digest};
+use crate::registry::Session;
+use model::{AttestationLayer, Digest};
 
 pub const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";

@@ -15,9 +15,9 @@
 use super::oci::{self, Descriptor, Manifest};
 use super::referrers;
 use super::{Error, Result};
-use crate::adapters::registry::Session;
-use crate::cosign::bundle::MEDIA_TYPE_PREFIX;
-use crate::model::{Digest, FoundSignature};
+use crate::registry::Session;
+use ::supply_chain::cosign::bundle::MEDIA_TYPE_PREFIX;
+use model::{Digest, FoundSignature};
 
 /// Whether a referrer's `artifactType` is a Sigstore bundle.
 fn is_bundle(media_type: Option<&str>) -> bool {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Error, Result, digest_tag, sha256};
-use crate::model::{AttestationLayer, Digest, SignatureLayer};
+use model::{AttestationLayer, Digest, SignatureLayer};
 
 /// Attachments kept as files under one folder.
 #[derive(Debug, Clone)]

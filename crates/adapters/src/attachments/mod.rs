@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest as _;
 
 use super::registry::{self, Credentials, Distribution, split_host};
-use crate::model::{AttestationLayer, Digest, FoundSignature, Repository, SignatureLayer};
+use model::{AttestationLayer, Digest, FoundSignature, Repository, SignatureLayer};
 
 pub use local::LocalAttachments;
 

@@ -10,8 +10,8 @@
 
 use super::oci::{self, Descriptor, Index, malformed, parse};
 use super::{Error, Result, digest_tag};
-use crate::adapters::registry::Session;
-use crate::model::Digest;
+use crate::registry::Session;
+use model::Digest;
 
 /// At most this many pages of one referrers listing are read; a registry that pages further
 /// is refused (an error, not a partial listing).

@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 
 use super::oci::{self, Descriptor, Manifest, malformed, parse};
 use super::{Error, Result, bundle, digest_tag, referrers, sha256};
-use crate::adapters::registry::Session;
-use crate::model::{Digest, FoundSignature, SignatureLayer};
+use crate::registry::Session;
+use model::{Digest, FoundSignature, SignatureLayer};
 
 pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use git2::{FetchOptions, Oid, Repository};
 
-use crate::audit::{CommitMessage, CommitRecord};
-use crate::model::{GitSha, Secret};
-use crate::values::{self, Document, Scalar};
+use model::audit::{CommitMessage, CommitRecord};
+use model::values::{self, Document, Scalar};
+use model::{GitSha, Secret};
 
 pub use seed::seed_bare_repository;
 
@@ -225,7 +225,7 @@ impl GitOpsRepo {
     /// Holds the mirror's lock until dropped.
     fn lock(&self) -> Result<std::fs::File> {
         let path = self.mirror.join("paktech.lock");
-        let file = crate::adapters::lockfile::open(&path).map_err(|source| Error::Lock {
+        let file = crate::lockfile::open(&path).map_err(|source| Error::Lock {
             path: path.clone(),
             source,
         })?;

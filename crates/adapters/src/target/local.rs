@@ -26,13 +26,13 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{Convergence, Replica};
-use crate::adapters::metrics::{self, Scraper};
-use crate::adapters::probe::Prober;
-use crate::desired::DesiredState;
-use crate::model::{AppName, EnvName};
-use crate::model::{MetricsSnapshot, Probe};
-use crate::model::{ReplicaState, RolloutRule, RolloutStep};
-use crate::report::Reporter;
+use crate::metrics::{self, Scraper};
+use crate::probe::Prober;
+use model::desired::DesiredState;
+use model::report::Reporter;
+use model::{AppName, EnvName};
+use model::{MetricsSnapshot, Probe};
+use model::{ReplicaState, RolloutRule, RolloutStep};
 
 const LABEL_APP: &str = "dev.paktech.app";
 const LABEL_SYSTEM: &str = "dev.paktech.system";
@@ -341,7 +341,7 @@ impl LocalTarget {
         Ok(snapshot)
     }
 
-    async fn check_image(&self, image: &crate::desired::PinnedImage) -> Result<()> {
+    async fn check_image(&self, image: &model::desired::PinnedImage) -> Result<()> {
         let name = image.name();
         let inspect = match self.docker.inspect_image(&name).await {
             Ok(inspect) => inspect,

@@ -8,10 +8,10 @@ pub mod local;
 
 use std::time::Duration;
 
-use crate::desired::DesiredState;
-use crate::model::{AppName, EnvName, RolloutRule};
-use crate::model::{MetricsSnapshot, Probe};
-use crate::report::Reporter;
+use model::desired::DesiredState;
+use model::report::Reporter;
+use model::{AppName, EnvName, RolloutRule};
+use model::{MetricsSnapshot, Probe};
 
 pub use self::kube::KubeTarget;
 pub use self::local::LocalTarget;
@@ -97,7 +97,7 @@ pub struct EnvLock {
 /// at a time (an OS file lock, so separate processes queue too).
 async fn lock(app: &str, env: &EnvName) -> Result<EnvLock> {
     let path = std::env::temp_dir().join(format!("paktech-{app}-{env}.lock"));
-    let file = crate::adapters::lockfile::open(&path).map_err(|source| Error::Lock {
+    let file = crate::lockfile::open(&path).map_err(|source| Error::Lock {
         path: path.clone(),
         source,
     })?;
@@ -131,10 +131,10 @@ impl Target {
     }
 
     /// Which kind this is, for a plan (a canary needs a target the pipeline rolls out).
-    pub fn target_kind(&self) -> crate::model::TargetKind {
+    pub fn target_kind(&self) -> model::TargetKind {
         match self {
-            Self::Local(_) => crate::model::TargetKind::Local,
-            Self::Kube(_) => crate::model::TargetKind::Kube,
+            Self::Local(_) => model::TargetKind::Local,
+            Self::Kube(_) => model::TargetKind::Kube,
         }
     }
 
@@ -192,9 +192,9 @@ impl Target {
     }
 
     /// How synthetic load reaches a replica: HTTP to its published port, or the pod proxy.
-    pub fn load_sender(&self) -> crate::adapters::load::Sender {
+    pub fn load_sender(&self) -> crate::load::Sender {
         match self {
-            Self::Local(_) => crate::adapters::load::over_http(),
+            Self::Local(_) => crate::load::over_http(),
             Self::Kube(kube) => kube.load_sender(),
         }
     }

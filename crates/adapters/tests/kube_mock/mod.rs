@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use adapters::target::kube::{Error, KubeTarget};
+use adapters::target::{Convergence, SyncMode};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use kube::client::Body;
-use pipeline::adapters::target::kube::{Error, KubeTarget};
-use pipeline::adapters::target::{Convergence, SyncMode};
-use pipeline::desired::{DesiredState, PinnedImage};
-use pipeline::model::ImageTag;
-use pipeline::report::Silent;
+use model::ImageTag;
+use model::desired::{DesiredState, PinnedImage};
+use model::report::Silent;
 use serde_json::{Value, json};
 use tower_test::mock;
 
@@ -166,7 +166,7 @@ pub async fn serve(
         };
         // A call not in kube::access::ACCESS would have no grant on a real cluster.
         {
-            use pipeline::adapters::target::kube::access::{RequestAttributes, allowed};
+            use adapters::target::kube::access::{RequestAttributes, allowed};
             let attributes = RequestAttributes::of(&request.method, &request.path, &request.query);
             assert!(
                 attributes.is_some_and(|a| allowed(&a, &["paktech-dev", "paktech-prod"])),

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use pipeline::adapters::gitops::Written;
-use pipeline::policy::approval::GateStatus;
-use pipeline::policy::freeze::WindowGate;
+use adapters::gitops::Written;
+use policy::approval::GateStatus;
+use policy::freeze::WindowGate;
 
 use super::{Options, Scale, build, remote, stage_change, toml};
 
@@ -40,7 +40,7 @@ fn a_release_of_twenty_apps_is_planned_and_written_as_one_commit_of_twenty_files
     assert_eq!(scale.config.apps.len(), APPS);
     assert_eq!(toml(APPS).matches("[[apps]]").count(), APPS);
     assert_eq!(
-        pipeline::consistency::check(&scale.config, &scale.gitops),
+        config::consistency::check(&scale.config, &scale.gitops),
         Vec::<String>::new(),
         "lint finds the generated tree consistent"
     );

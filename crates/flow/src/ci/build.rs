@@ -7,10 +7,9 @@ use super::super::scan;
 use super::super::steps::{Steps, timed};
 use super::super::{Error, Pipeline, Result};
 use super::{AppCi, CiOptions, step};
-use crate::adapters::registry::{Credentials, Registry};
-use crate::model::Digest;
-use crate::policy;
-use crate::report::Outcome;
+use adapters::registry::{Credentials, Registry};
+use model::Digest;
+use model::report::Outcome;
 
 /// Builds, pushes, signs, attaches the SBOM of and scans one app, filling `entry`.
 pub(super) async fn build_app(
@@ -60,7 +59,7 @@ pub(super) async fn build_app(
                         .registry
                         .digest(&request.repository, &tag)
                         .await?
-                        .ok_or_else(|| crate::policy::plan::Refusal::ImageNotFound {
+                        .ok_or_else(|| policy::plan::Refusal::ImageNotFound {
                             image: built.name(),
                         })?;
                     Ok::<_, Error>((
@@ -97,7 +96,7 @@ pub(super) async fn build_app(
     super::super::attest::attest(pipeline, &context, &attest, steps).await?;
 
     let tag = built.tag.to_string();
-    let image = crate::vex::Image {
+    let image = ::supply_chain::vex::Image {
         repository: app.repository.as_str(),
         tag: &tag,
         digest: pinned.as_str(),

@@ -4,10 +4,10 @@
 use super::super::Pipeline;
 use super::super::image::BuiltImage;
 use super::{AppCi, CiOptions};
-use crate::adapters::gitops::{Change, FileEdit};
-use crate::audit::{Action, Build, CommitMessage, keys};
-use crate::model::Digest;
-use crate::values::Scalar;
+use adapters::gitops::{Change, FileEdit};
+use model::Digest;
+use model::audit::{Action, Build, CommitMessage, keys};
+use model::values::Scalar;
 
 /// One commit writing every built app's build into dev; `None` when nothing was built.
 pub(super) fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -> Option<Change> {
@@ -80,7 +80,7 @@ pub(super) fn change(pipeline: &Pipeline, options: &CiOptions, apps: &[AppCi]) -
     let applied: Vec<(&str, Vec<String>)> = built
         .iter()
         .map(|(a, _, _)| {
-            let lines = a.scan.as_ref().map(crate::vex::applied);
+            let lines = a.scan.as_ref().map(::supply_chain::vex::applied);
             (a.app.as_str(), lines.unwrap_or_default())
         })
         .collect();

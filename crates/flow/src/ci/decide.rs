@@ -3,9 +3,9 @@
 
 use super::super::image as image_flow;
 use super::super::{Error, Pipeline, Result, sync};
-use crate::adapters::{source, tools};
-use crate::model::{AppName, GitSha};
-use crate::policy::changes::{self, BuildDecision};
+use adapters::{source, tools};
+use model::{AppName, GitSha};
+use policy::changes::{self, BuildDecision};
 
 /// Which apps to build: each app's sources against the build dev runs of it.
 pub(super) async fn changes(pipeline: &Pipeline) -> Result<Vec<(AppName, BuildDecision)>> {

@@ -8,14 +8,14 @@ use super::image::BuiltImage;
 use super::scan;
 use super::steps::{StepRecord, Steps, timed};
 use super::{Error, Pipeline, Result, sync};
-use crate::adapters::gitops::Written;
-use crate::adapters::notify::Notice;
-use crate::adapters::tools;
-use crate::model::{AppName, Digest, Person};
-use crate::policy::ScanVerdict;
-use crate::policy::changes::BuildDecision;
-use crate::report::{Outcome, Reporter};
-use crate::scan::{IacScan, ImageScan};
+use adapters::gitops::Written;
+use adapters::notify::Notice;
+use adapters::tools;
+use model::report::{Outcome, Reporter};
+use model::scan::{IacScan, ImageScan};
+use model::{AppName, Digest, Person};
+use policy::ScanVerdict;
+use policy::changes::BuildDecision;
 
 /// How to run `ci`.
 #[derive(Debug, Clone)]

@@ -5,19 +5,19 @@
 
 use super::recover::{Found, roll_back, verdict};
 use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, canary, gate, monitor};
-use crate::adapters::gitops::{Change, FileEdit, Written};
-use crate::adapters::notify::Notice;
-use crate::audit::{Action, Build, CommitMessage, keys};
-use crate::flow::rollback::{RollbackReport, WatchVerdict};
-use crate::flow::steps::Steps;
-use crate::flow::{Error, Pipeline, sync};
-use crate::model::AppName;
-use crate::model::Reason;
-use crate::policy::analysis::Window;
-use crate::policy::approval::names;
-use crate::policy::plan::{AppStage, MonitorStep, PromotionPlan, Stage};
-use crate::policy::window::SyncWindow;
-use crate::report::Outcome;
+use crate::rollback::{RollbackReport, WatchVerdict};
+use crate::steps::Steps;
+use crate::{Error, Pipeline, sync};
+use adapters::gitops::{Change, FileEdit, Written};
+use adapters::notify::Notice;
+use model::AppName;
+use model::Reason;
+use model::audit::{Action, Build, CommitMessage, keys};
+use model::report::Outcome;
+use policy::analysis::Window;
+use policy::approval::names;
+use policy::plan::{AppStage, MonitorStep, PromotionPlan, Stage};
+use policy::window::SyncWindow;
 
 /// Why a stage stopped.
 pub(super) enum Failure {
@@ -234,7 +234,7 @@ async fn watch_all(
     stage: &Stage,
     mut baselines: Vec<(AppName, Option<Window>)>,
     step: &str,
-    reporter: &dyn crate::report::Reporter,
+    reporter: &dyn model::report::Reporter,
 ) -> (Outcome, String, (Option<AppName>, monitor::Watched)) {
     use futures_util::StreamExt;
     let several = stage.apps.len() > 1;
@@ -291,7 +291,7 @@ pub fn stage_change(
     plan: &PromotionPlan,
     stage: &Stage,
     run_id: &str,
-    approved_by: &[crate::model::Person],
+    approved_by: &[model::Person],
 ) -> Change {
     let previous = plan
         .apps
@@ -352,8 +352,8 @@ async fn notify(
     options: &PromoteOptions,
     plan: &PromotionPlan,
     stage: &Stage,
-    revision: &crate::model::GitSha,
-    approved_by: &[crate::model::Person],
+    revision: &model::GitSha,
+    approved_by: &[model::Person],
 ) {
     pipeline
         .notify(&Notice {

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::adapters::load::{Load, LoadPlan};
-use crate::config::AnalysisConfig;
-use crate::flow::{Error, Pipeline, Result};
-use crate::model::{EnvName, GitSha, LoadCounts, MetricsSnapshot};
-use crate::policy::analysis::{Look, Reading, Summary, Thresholds, Verdict, Window, judge};
-use crate::report::Reporter;
+use crate::{Error, Pipeline, Result};
+use adapters::load::{Load, LoadPlan};
+use config::AnalysisConfig;
+use model::report::Reporter;
+use model::{EnvName, GitSha, LoadCounts, MetricsSnapshot};
+use policy::analysis::{Look, Reading, Summary, Thresholds, Verdict, Window, judge};
 
 /// How a window is measured: its length, how often it is read, and the load sent meanwhile.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub(super) struct Measure {
 /// two complete reads cannot be compared with, and refuses (nothing is written yet).
 pub(super) async fn baseline(
     pipeline: &Pipeline,
-    app: &crate::model::AppName,
+    app: &model::AppName,
     env: &EnvName,
     new: &GitSha,
     measure: &Measure,
@@ -112,7 +112,7 @@ pub(super) fn describe_baseline(baseline: Option<&Window>) -> String {
 #[derive(Debug)]
 pub(super) struct Analysis {
     /// The app and the environment whose replicas it reads.
-    app: crate::model::AppName,
+    app: model::AppName,
     env: EnvName,
     pub config: AnalysisConfig,
     thresholds: Thresholds,
@@ -130,7 +130,7 @@ impl Analysis {
     /// served can be counted.
     pub async fn begin(
         pipeline: &Pipeline,
-        (app, env): (&crate::model::AppName, &EnvName),
+        (app, env): (&model::AppName, &EnvName),
         config: &AnalysisConfig,
         baseline: Option<Window>,
         measure: &Measure,

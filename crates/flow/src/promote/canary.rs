@@ -7,15 +7,15 @@
 
 use tokio::time::Instant;
 
-use crate::adapters::load::{Load, LoadPlan};
-use crate::adapters::target::{Replica, SyncMode};
-use crate::config::EnvironmentConfig;
-use crate::flow::steps::Steps;
-use crate::flow::{Error, Pipeline, Result, sync};
-use crate::policy::analysis::{Decision, Look, Reading, Summary, Verdict, Window, decide, judge};
-use crate::policy::plan::{AppStage, CanaryStep, Stage};
-use crate::policy::rollout::canary_step;
-use crate::report::{Outcome, Reporter};
+use crate::steps::Steps;
+use crate::{Error, Pipeline, Result, sync};
+use adapters::load::{Load, LoadPlan};
+use adapters::target::{Replica, SyncMode};
+use config::EnvironmentConfig;
+use model::report::{Outcome, Reporter};
+use policy::analysis::{Decision, Look, Reading, Summary, Verdict, Window, decide, judge};
+use policy::plan::{AppStage, CanaryStep, Stage};
+use policy::rollout::canary_step;
 
 /// A canary that failed: why, its figures for the rollback's record, and whether it showed
 /// the build bad (block it) or could not judge it (roll back, do not block).
@@ -293,7 +293,7 @@ fn failed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MetricsSnapshot, ReplicaMetrics, RequestKey};
+    use model::{MetricsSnapshot, ReplicaMetrics, RequestKey};
 
     fn replica(name: &str, build: &str, ok: f64, failed: f64) -> ReplicaMetrics {
         let key = |status| RequestKey {
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn the_canary_and_the_old_replicas_are_summed_apart() {
-        let new: crate::model::GitSha = "1".repeat(40).parse().expect("sha");
+        let new: model::GitSha = "1".repeat(40).parse().expect("sha");
         let snapshot = |replicas| MetricsSnapshot {
             replicas,
             unreadable: Vec::new(),

@@ -9,14 +9,14 @@ use tokio::time::Instant;
 use futures_util::future::BoxFuture;
 
 use super::PromoteOptions;
-use crate::adapters::notify::Notice;
-use crate::adapters::records::Records;
-use crate::flow::{Error, Pipeline, Result, approve};
-use crate::model::{Approval, EnvName, GitSha, Person, PromotionRequest, Reason};
-use crate::policy::approval::{ApprovalRule, GateStatus, gate, names};
-use crate::policy::freeze::WindowGate;
-use crate::policy::plan::{PromotionPlan, Stage, window_now};
-use crate::policy::window::SyncWindow;
+use crate::{Error, Pipeline, Result, approve};
+use adapters::notify::Notice;
+use adapters::records::Records;
+use model::{Approval, EnvName, GitSha, Person, PromotionRequest, Reason};
+use policy::approval::{ApprovalRule, GateStatus, gate, names};
+use policy::freeze::WindowGate;
+use policy::plan::{PromotionPlan, Stage, window_now};
+use policy::window::SyncWindow;
 
 /// Asks the person at the terminal whether to approve (the question is the argument);
 /// answers with who approves, or `None`.

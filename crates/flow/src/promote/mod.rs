@@ -16,9 +16,9 @@ use std::time::Duration;
 use super::rollback::RollbackReport;
 use super::steps::{StepRecord, Steps};
 use super::{Error, Pipeline, Result, snapshot, supply_chain};
-use crate::model::{Digest, EnvName, GitSha, Person, Reason};
-use crate::policy::plan::{self, Facts, Found, PromotionPlan, Request};
-use crate::report::{Outcome, Reporter};
+use model::report::{Outcome, Reporter};
+use model::{Digest, EnvName, GitSha, Person, Reason};
+use policy::plan::{self, Facts, Found, PromotionPlan, Request};
 
 pub use act::stage_change;
 pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
@@ -28,7 +28,7 @@ pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
 pub struct PromoteOptions {
     pub env: EnvName,
     /// The apps to move (`--app`); empty: every app whose build differs.
-    pub apps: Vec<crate::model::AppName>,
+    pub apps: Vec<model::AppName>,
     /// Default: the build the previous environment runs.
     pub sha: Option<GitSha>,
     pub dry_run: bool,

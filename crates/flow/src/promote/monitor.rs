@@ -13,14 +13,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::analysis::{Analysis, Measure};
-use crate::flow::{Pipeline, Result, sync};
-use crate::model::Probe;
-use crate::policy::analysis::{
-    Decision, Inconclusive, Look, Metric, Summary, Verdict, Window, decide,
-};
-use crate::policy::monitor::{Round, Seen, Streak, problems};
-use crate::policy::plan::{AppStage, MonitorStep, Stage};
-use crate::report::{Outcome, Reporter};
+use crate::{Pipeline, Result, sync};
+use model::Probe;
+use model::report::{Outcome, Reporter};
+use policy::analysis::{Decision, Inconclusive, Look, Metric, Summary, Verdict, Window, decide};
+use policy::monitor::{Round, Seen, Streak, problems};
+use policy::plan::{AppStage, MonitorStep, Stage};
 
 /// How often the window's final read is tried (within one interval) before it fails.
 pub const FINAL_READS: u32 = 3;

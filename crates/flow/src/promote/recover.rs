@@ -5,13 +5,13 @@
 
 use super::PromoteOptions;
 use super::act::{Failure, step_name};
-use crate::adapters::notify::Notice;
-use crate::flow::rollback::{self, RollbackOptions, WatchVerdict};
-use crate::flow::steps::Steps;
-use crate::flow::{Error, Pipeline};
-use crate::model::Reason;
-use crate::policy::plan::{PromotionPlan, Stage};
-use crate::report::Outcome;
+use crate::rollback::{self, RollbackOptions, WatchVerdict};
+use crate::steps::Steps;
+use crate::{Error, Pipeline};
+use adapters::notify::Notice;
+use model::Reason;
+use model::report::Outcome;
+use policy::plan::{PromotionPlan, Stage};
 
 /// What calls for a rollback: why, the analysis' figures, whether it showed the build bad,
 /// and which app of the stage it showed bad (`None`: the stage as a whole, or unknown).
@@ -19,7 +19,7 @@ pub(super) struct Found {
     pub trouble: String,
     pub analysis: Option<String>,
     pub verdict: WatchVerdict,
-    pub app: Option<crate::model::AppName>,
+    pub app: Option<model::AppName>,
 }
 
 pub(super) fn verdict(proven: bool) -> WatchVerdict {
@@ -150,7 +150,7 @@ pub(super) async fn roll_back(
 }
 
 /// Tells Slack that `stage.env` runs `sha` unverified, and how to roll it back by hand.
-async fn unverified(pipeline: &Pipeline, stage: &Stage, sha: &crate::model::GitSha, error: &Error) {
+async fn unverified(pipeline: &Pipeline, stage: &Stage, sha: &model::GitSha, error: &Error) {
     pipeline
         .notify(&Notice {
             headline: format!(

@@ -8,26 +8,12 @@ use std::time::Duration;
 
 use super::stats::{critical_z, mann_whitney_greater, proportion_higher, wilson};
 use super::{Stats, Summary, Window, slower_than};
+pub use config::{Inconclusive, Thresholds};
 
 /// Below these, the previous build's figures are read as these: a clean baseline (no 5xx,
 /// sub-millisecond answers) must not turn one error or a scheduler hiccup into "N× worse".
 pub const BASELINE_ERROR_RATIO_FLOOR: f64 = 0.01;
 pub const BASELINE_P99_FLOOR: Duration = Duration::from_millis(10);
-
-/// What a window must show (`[environments.analysis]` in `pipeline.toml`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Thresholds {
-    /// Highest share of 5xx answers, overall and on any route.
-    pub max_error_ratio: f64,
-    /// Highest p99 latency, overall and on any route.
-    pub max_p99: Duration,
-    /// Fewer requests than this (overall; per route for the per-route rules) say nothing.
-    pub min_requests: u64,
-    /// At most this many times the previous build's error ratio.
-    pub baseline_error_factor: Option<f64>,
-    /// At most this many times the previous build's p99.
-    pub baseline_p99_factor: Option<f64>,
-}
 
 /// Which figure broke a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -339,16 +325,6 @@ fn latency_comparison(
         limit,
         baseline: Some(old),
     })
-}
-
-/// What an inconclusive window turns into (`inconclusive` in `pipeline.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Inconclusive {
-    Pass,
-    Fail,
-    /// Watch once more for the same time, then judge again.
-    Extend,
 }
 
 /// What the monitor does with a window's verdict.

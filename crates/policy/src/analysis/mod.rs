@@ -26,7 +26,7 @@ pub use judge::{
 };
 pub use window::{Reading, Window};
 
-use crate::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
+use model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 
 /// The app's latency histogram bounds (`app/src/metrics.rs`) and `+Inf`: the buckets the
 /// judge's tests and `cargo xtask bench analysis` draw simulated answers into.

@@ -1,7 +1,7 @@
 //! Table tests of the analysis rules: deltas (restarts, new replicas), quantiles, verdicts.
 
 use super::*;
-use crate::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
+use model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 
 const INF: f64 = f64::INFINITY;
 const BOUNDS: [f64; 4] = [0.01, 0.1, 1.0, INF];

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
-use crate::model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
+use model::{Histogram, LoadCounts, MetricsSnapshot, ReplicaMetrics, RequestKey};
 
 /// What one route served in one interval: requests, 5xx among them, and the latency every
 /// request took (`None`: no histogram at all).

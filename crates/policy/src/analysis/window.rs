@@ -5,7 +5,7 @@
 //! series, not cumulative totals).
 
 use super::{Summary, summarize, traffic};
-use crate::model::{LoadCounts, MetricsSnapshot};
+use model::{LoadCounts, MetricsSnapshot};
 
 /// One read of every replica, `at` seconds into the window, with what the pipeline's load
 /// had seen by then. Only complete reads make a window's intervals: a read with an

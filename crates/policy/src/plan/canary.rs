@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use super::{AnalysisStep, Refusal, duration_text, sizing};
-use crate::config::EnvironmentConfig;
-use crate::model::TargetKind;
+use config::EnvironmentConfig;
+use model::TargetKind;
 
 /// One replica of the new build beside all the old ones, compared with them for `window`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

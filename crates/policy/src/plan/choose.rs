@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{Refusal, Snapshot};
-use crate::config::PipelineConfig;
-use crate::model::{AppName, EnvName, GitSha, Person, Reason};
+use config::PipelineConfig;
+use model::{AppName, EnvName, GitSha, Person, Reason};
 
 /// What was asked for.
 #[derive(Debug, Clone)]

@@ -8,15 +8,15 @@
 
 mod canary;
 mod choose;
-mod refusal;
+
 mod render;
 mod sizing;
 mod snapshot;
 mod stage;
 
+pub use crate::refusal::Refusal;
 pub use canary::CanaryStep;
 pub use choose::{Choice, Request, choose};
-pub use refusal::Refusal;
 pub use sizing::{AnalysisStep, error_rates, shortest_window};
 pub use snapshot::Snapshot;
 pub use stage::{approval_rule, release_id};
@@ -25,16 +25,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::CommitRecord;
-use crate::config::{AppConfig, PipelineConfig};
-use crate::model::{AppName, Digest, EnvName, GitSha, Person, Reason, TargetKind};
-use crate::policy::approval::GateStatus;
-use crate::policy::freeze::{WindowGate, promotion_gate};
-use crate::policy::scan::{RecordedScan, evidence as evidence_gate};
-use crate::policy::supply_chain::{self, Evidence};
-use crate::policy::window::{self, SyncPurpose, SyncWindow};
-use crate::scan::Counts;
-use crate::values::Scalar;
+use crate::approval::GateStatus;
+use crate::freeze::{WindowGate, promotion_gate};
+use crate::scan::{RecordedScan, evidence as evidence_gate};
+use crate::supply_chain::{self, Evidence};
+use crate::window::{self, SyncPurpose, SyncWindow};
+use config::{AppConfig, PipelineConfig};
+use model::audit::CommitRecord;
+use model::scan::Counts;
+use model::values::Scalar;
+use model::{AppName, Digest, EnvName, GitSha, Person, Reason, TargetKind};
 use stage::{app_stage, merge_windows, stage};
 
 fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

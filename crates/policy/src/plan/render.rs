@@ -3,8 +3,8 @@
 use std::fmt;
 
 use super::{PromotionPlan, Stage};
-use crate::policy::approval::{GateStatus, names};
-use crate::policy::freeze::WindowGate;
+use crate::approval::{GateStatus, names};
+use crate::freeze::WindowGate;
 
 impl fmt::Display for PromotionPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

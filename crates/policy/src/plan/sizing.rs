@@ -10,10 +10,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::{MonitorStep, Refusal};
-use crate::config::{AnalysisConfig, EnvironmentConfig};
-use crate::model::{EnvName, TargetKind};
-use crate::policy::analysis::power::{self, DETECT_FACTOR, POWER};
-use crate::policy::analysis::{FALSE_ROLLBACK_BUDGET, Inconclusive};
+use crate::analysis::power::{self, DETECT_FACTOR, POWER};
+use crate::analysis::{FALSE_ROLLBACK_BUDGET, Inconclusive};
+use config::{AnalysisConfig, EnvironmentConfig};
+use model::{EnvName, TargetKind};
 
 /// What an analysed window is judged by and the evidence it gets.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -1,9 +1,9 @@
 //! What a plan is made from: the GitOps state and records, read once at one tip.
 
-use crate::audit::CommitRecord;
-use crate::model::{AppName, EnvName, GitSha, RecordSet};
-use crate::policy::window::SyncWindow;
-use crate::values::Document;
+use crate::window::SyncWindow;
+use model::audit::CommitRecord;
+use model::values::Document;
+use model::{AppName, EnvName, GitSha, RecordSet};
 
 /// The GitOps state and records a plan is made from, read once at one tip.
 #[derive(Debug, Clone)]

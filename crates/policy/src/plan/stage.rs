@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{AppStage, ApprovalStep, KeyEdit, Request, Snapshot, Stage, ValuesEdit, diff};
-use crate::config::{EnvironmentConfig, PipelineConfig};
-use crate::model::{AppName, Digest, GitSha, Person};
-use crate::policy::approval::{ApprovalRule, gate};
-use crate::policy::freeze::{WindowGate, promotion_gate};
-use crate::policy::window::{self, SyncPurpose};
-use crate::values::Scalar;
+use crate::approval::{ApprovalRule, gate};
+use crate::freeze::{WindowGate, promotion_gate};
+use crate::window::{self, SyncPurpose};
+use config::{EnvironmentConfig, PipelineConfig};
+use model::values::Scalar;
+use model::{AppName, Digest, GitSha, Person};
 
 /// The id approvals of a release of several apps are bound to: the first 40 hex characters
 /// of the SHA-256 of its `app sha` lines, sorted; the same builds make the same release.

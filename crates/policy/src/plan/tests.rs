@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::*;
-use crate::audit::keys;
-use crate::model::{Approval, Block, RecordSet};
-use crate::values::Document;
+use model::audit::keys;
+use model::values::Document;
+use model::{Approval, Block, RecordSet};
 
 const SHA: &str = "1111111111111111111111111111111111111111";
 const OLD: &str = "2222222222222222222222222222222222222222";
@@ -417,7 +417,9 @@ mod sizing;
 
 #[test]
 fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence() {
-    let key = crate::cosign::SigningKey::generate().public_key().to_pem();
+    let key = ::supply_chain::cosign::SigningKey::generate()
+        .public_key()
+        .to_pem();
     let config = config(&format!(
         "require_signature = true\nrequire_sbom = true\nrequire_provenance = true\nbuilders = [\"local\"]\n[supply_chain]\npublic_keys = [\"\"\"{key}\"\"\"]\n"
     ));
@@ -435,8 +437,8 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
             TargetKind::Local,
         )
     };
-    let provenance = crate::attest::provenance::sample(
-        &crate::attest::provenance::Builder::named("local"),
+    let provenance = ::supply_chain::attest::provenance::sample(
+        &::supply_chain::attest::provenance::Builder::named("local"),
         &SHA.parse().expect("sha"),
         &d,
     );
@@ -445,7 +447,7 @@ fn a_stage_whose_environment_requires_it_is_gated_on_the_supply_chain_evidence()
         signatures: Ok(vec![]),
         sbom: Ok(Some(digest('b'))),
         sbom_attestations: Ok(vec![Ok("keys/cosign.pub (sha256:0011)".to_owned())]),
-        provenance: Ok(vec![Ok(crate::policy::supply_chain::Attested {
+        provenance: Ok(vec![Ok(crate::supply_chain::Attested {
             key: "keys/cosign.pub (sha256:0011)".to_owned(),
             statement: provenance,
         })]),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::attest::provenance::{self, Builder};
+use ::supply_chain::attest::provenance::{self, Builder};
 
 const KEY: &str = "keys/cosign.pub (sha256:0011223344556677)";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";

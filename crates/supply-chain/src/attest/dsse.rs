@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Rejection;
-use crate::cosign::{self, PublicKey, SigningKey};
+use crate::keys::{self, PublicKey, SigningKey};
 
 /// `payloadType` of an in-toto statement.
 pub const IN_TOTO: &str = "application/vnd.in-toto+json";
@@ -22,7 +22,7 @@ pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
-    #[serde(with = "crate::model::attest::base64_bytes")]
+    #[serde(with = "model::attest::base64_bytes")]
     pub payload: Vec<u8>,
     pub payload_type: String,
     pub signatures: Vec<EnvelopeSignature>,
@@ -86,7 +86,7 @@ impl Envelope {
         let message = pae(&self.payload_type, &self.payload);
         let mut why = Vec::new();
         for signature in &self.signatures {
-            match cosign::signed_by(&message, &signature.sig, keys) {
+            match keys::signed_by(&message, &signature.sig, keys) {
                 Ok(key) => return Ok(key),
                 Err(rejection) => why.push(rejection.to_string()),
             }

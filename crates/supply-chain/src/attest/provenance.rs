@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Rejection;
 use super::statement::Statement;
-use crate::model::{Digest, GitSha};
+use model::{Digest, GitSha};
 
 /// `predicateType` of SLSA provenance v1.
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";

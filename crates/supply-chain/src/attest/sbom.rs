@@ -6,7 +6,7 @@
 
 use super::Rejection;
 use super::statement::Statement;
-use crate::model::Digest;
+use model::Digest;
 
 /// `predicateType` of a CycloneDX SBOM.
 pub const PREDICATE_TYPE: &str = "https://cyclonedx.org/bom";

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Rejection;
 use super::dsse::{Envelope, IN_TOTO};
-use crate::model::Digest;
+use model::Digest;
 
 /// `_type` of a Statement v1.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";

@@ -28,7 +28,7 @@ use super::{PublicKey, Rejection};
 use crate::attest::Rejection as AttestRejection;
 use crate::attest::dsse::Envelope;
 use crate::attest::statement::Statement;
-use crate::model::Digest;
+use model::Digest;
 
 /// The media type prefix of every Sigstore bundle version (`...bundle.v0.3+json`,
 /// `...bundle+json;version=0.2`), as a referrer's `artifactType` and its layer's media type.

@@ -1,3 +1,7 @@
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use model::Secret;
+
 use super::*;
 
 fn digest(c: char) -> Digest {
@@ -224,7 +228,7 @@ fn found_signatures_are_checked_in_their_own_format() {
     let key = SigningKey::generate();
     let keys = [key.public_key()];
     let body = payload(&repo("paktech-app"), &digest('a'));
-    let simple = FoundSignature::Simple(crate::model::SignatureLayer {
+    let simple = FoundSignature::Simple(model::SignatureLayer {
         signature_b64: key.sign(&body),
         payload: body,
     });

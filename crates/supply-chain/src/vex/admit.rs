@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::document::{self, Document};
 use super::{Location, Reason, Refusal, Result};
-use crate::cosign::{self, PublicKey};
+use crate::keys::{self, PublicKey};
 
 /// How far ahead of the clock a statement may be dated (clocks differ a little).
 pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
@@ -50,7 +50,7 @@ pub fn admit(
     };
     match signature {
         Some(sig) => {
-            cosign::signed_by(bytes, sig, trust.keys).map_err(|rejection| {
+            keys::signed_by(bytes, sig, trust.keys).map_err(|rejection| {
                 refuse(
                     None,
                     Reason::BadSignature {

@@ -18,7 +18,7 @@
 
 use super::document::{Component, Document, Statement};
 use super::purl;
-use crate::scan::{Finding, ImageScan, Suppression};
+use model::scan::{Finding, ImageScan, Suppression};
 
 /// The image a scan is of: its repository, tag and digest (`sha256:<hex>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::cosign::SigningKey;
-use crate::scan::{Finding, ImageScan, Severity, parse_grype};
+use model::scan::{Finding, ImageScan, Severity, parse_grype};
 
 const NOW: &str = "2026-12-01T00:00:00Z";
 const DIGEST: &str = "sha256:ca738abb87a8d58f112d3400ebb079b61ceae7dc290beb34bda735be4b1941d5";

@@ -4,7 +4,7 @@
 //! "Applications in any namespace"), so an environment's identity needs rights in that one
 //! namespace and none in `argocd` or in another environment's.
 //!
-//! The list is checked from both sides: the mock API server of `pipeline/tests/kube_target.rs`
+//! The list is checked from both sides: the mock API server of `crates/adapters/tests/kube_target.rs`
 //! refuses any request no entry allows (so a new call cannot go unlisted), and
 //! `tests/tests/azure_access.rs` checks that the committed grants (`infra/kube_access.tf`)
 //! cover every entry (so a listed call cannot go ungranted).

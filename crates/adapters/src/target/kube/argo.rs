@@ -14,7 +14,7 @@ pub const PLURAL: &str = "applications";
 
 /// The Application of `app` in `env`, as the bootstrap ApplicationSet names it; defined once
 /// in the configuration, where sync windows find it too.
-pub use crate::config::application_name;
+pub use config::application_name;
 
 /// Who the pipeline's explicit syncs are recorded as in Argo CD's history.
 pub const INITIATOR: &str = "paktech-pipeline";

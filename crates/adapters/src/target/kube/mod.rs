@@ -29,10 +29,10 @@ use k8s_openapi::api::core::v1::Pod;
 
 use self::argo::{ApplicationStatus, Verdict};
 use super::{Convergence, Replica, SyncMode};
-use crate::desired::DesiredState;
-use crate::model::EnvName;
-use crate::model::{MetricsSnapshot, Probe};
-use crate::report::Reporter;
+use model::EnvName;
+use model::desired::DesiredState;
+use model::report::Reporter;
+use model::{MetricsSnapshot, Probe};
 
 /// Synthetic requests in flight at once through the pod proxy, at most: one seat of the API
 /// server's `global-default` priority level (about 49 with the defaults), whatever the pods'
@@ -176,7 +176,7 @@ impl KubeTarget {
     }
 
     /// The same cluster seen through another app: its Deployment, pods and Applications.
-    pub fn for_app(&self, app: &crate::model::AppName) -> Self {
+    pub fn for_app(&self, app: &model::AppName) -> Self {
         Self {
             app: app.to_string(),
             ..self.clone()
@@ -633,7 +633,7 @@ impl KubeTarget {
             let parsed = read
                 .map_err(|why| format!("/metrics {why}"))
                 .and_then(|text| {
-                    crate::adapters::metrics::parse(&replica.name, &replica.tag, &text)
+                    crate::metrics::parse(&replica.name, &replica.tag, &text)
                         .map_err(|e| e.to_string())
                 });
             match parsed {
@@ -648,13 +648,13 @@ impl KubeTarget {
     /// the probes), given the pod's proxy path as its address; bounded by the probe timeout,
     /// and at most [`PROXY_IN_FLIGHT`] at once: each request holds one of the API server's
     /// seats, which the pipeline's own probes need too.
-    pub fn load_sender(&self) -> crate::adapters::load::Sender {
+    pub fn load_sender(&self) -> crate::load::Sender {
         let client = self.client.clone();
         let timeout = self.probe_timeout;
-        let send: crate::adapters::load::SendOne = std::sync::Arc::new(move |base: String| {
+        let send: crate::load::SendOne = std::sync::Arc::new(move |base: String| {
             let client = client.clone();
             Box::pin(async move {
-                use crate::adapters::load::Answer;
+                use crate::load::Answer;
                 let Ok(request) = http::Request::get(format!("{base}/")).body(Vec::new()) else {
                     return Answer::Unanswered;
                 };
@@ -667,7 +667,7 @@ impl KubeTarget {
                 }
             })
         });
-        crate::adapters::load::Sender {
+        crate::load::Sender {
             send,
             most_in_flight: PROXY_IN_FLIGHT,
         }

@@ -5,7 +5,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::adapters::target::Replica;
+use crate::target::Replica;
 
 /// The label the chart sets to the image tag (the build).
 pub const VERSION_LABEL: &str = "app.kubernetes.io/version";

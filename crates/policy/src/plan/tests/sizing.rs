@@ -19,7 +19,7 @@ fn minimum() -> u64 {
         .as_ref()
         .expect("a")
         .thresholds();
-    crate::policy::analysis::power::minimum_requests(&thresholds, 2).requests
+    crate::analysis::power::minimum_requests(&thresholds, 2).requests
 }
 
 fn analysis(planned: &PromotionPlan) -> AnalysisStep {
@@ -185,7 +185,7 @@ fn a_canary_gives_each_side_half_the_load_and_needs_the_minimum_on_each() {
 
 #[test]
 fn the_committed_configurations_plan_prod_without_raising_their_load() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for (file, target) in [
         ("pipeline.toml", TargetKind::Local),
         ("pipeline.aks.toml", TargetKind::Kube),
@@ -198,7 +198,7 @@ fn the_committed_configurations_plan_prod_without_raising_their_load() {
         let config = PipelineConfig::parse_in(&path, &text, &workspace).expect(file);
         let prod = config.environments.last().expect("prod");
         // The watch's sizing alone: the supply-chain gate wants evidence this test has not.
-        let (monitor, _) = crate::policy::plan::sizing::monitor(prod, None, target)
+        let (monitor, _) = crate::plan::sizing::monitor(prod, None, target)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let step = monitor.and_then(|m| m.analysis).expect("analysed");
         assert_eq!(step.raised_from, None, "{file}: {step:?}");

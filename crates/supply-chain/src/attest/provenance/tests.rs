@@ -1,6 +1,6 @@
 use super::*;
 use crate::attest::dsse::{Envelope, IN_TOTO};
-use crate::cosign::SigningKey;
+use crate::keys::SigningKey;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const CI: &str =
