@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Figure;
 use context::workspace;
-use dashboard::{Dashboard, board};
+use dashboard::{Dashboard, gather};
 
 /// Timed page requests per repository.
 const REQUESTS: usize = 200;
@@ -42,9 +42,9 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         let mut reads_took = Vec::new();
         for _ in 0..2 {
             let started = Instant::now();
-            let tips = board::tips(&pipeline).await?;
-            let reads = board::read(&pipeline, tips).await?;
-            board::gather(&pipeline, &reads).await?;
+            let tips = gather::tips(&pipeline).await?;
+            let reads = gather::read(&pipeline, tips).await?;
+            gather::gather(&pipeline, &reads).await?;
             reads_took.push(started.elapsed());
         }
         let read = reads_took[1];

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use delivery::{self, Figures, Query, Report, Scope};
 
-use super::view::escape;
+use crate::html::escape;
 use ::delivery::words;
 use context::delivery::Delivery;
 

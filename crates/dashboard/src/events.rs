@@ -10,8 +10,9 @@ use flow::Pipeline;
 use futures_util::Stream;
 use tokio::sync::watch;
 
-use super::board::{self, Board, Reads};
-use super::view;
+use crate::board::Board;
+use crate::gather::{self, Reads};
+use crate::view;
 
 /// How often the pipeline is polled.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -29,9 +30,9 @@ pub struct Published {
 
 /// Reads the board once, so the first request has something to show.
 pub async fn first(pipeline: &Pipeline) -> anyhow::Result<(Reads, Arc<Published>)> {
-    let tips = board::tips(pipeline).await?;
-    let reads = board::read(pipeline, tips).await?;
-    let board = board::gather(pipeline, &reads).await?;
+    let tips = gather::tips(pipeline).await?;
+    let reads = gather::read(pipeline, tips).await?;
+    let board = gather::gather(pipeline, &reads).await?;
     let fragment = view::fragment(&board);
     Ok((
         reads,
@@ -80,13 +81,13 @@ async fn round(
     reads: &mut Reads,
     sender: &watch::Sender<Arc<Published>>,
 ) -> anyhow::Result<()> {
-    let tips = board::tips(pipeline).await?;
+    let tips = gather::tips(pipeline).await?;
     if tips != reads.tips {
         let previous = sender.borrow().board.clone();
-        publish(sender, board::early(pipeline, &previous).await?);
-        *reads = board::read(pipeline, tips).await?;
+        publish(sender, gather::early(pipeline, &previous).await?);
+        *reads = gather::read(pipeline, tips).await?;
     }
-    publish(sender, board::gather(pipeline, reads).await?);
+    publish(sender, gather::gather(pipeline, reads).await?);
     Ok(())
 }
 

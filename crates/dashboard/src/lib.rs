@@ -10,8 +10,11 @@
 //! benchmark is `bench::board`.
 
 pub mod board;
+pub mod cells;
 pub mod delivery;
 pub mod events;
+pub mod gather;
+pub mod html;
 pub mod matrix;
 pub mod plans;
 pub mod trust;

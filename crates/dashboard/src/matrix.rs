@@ -8,7 +8,8 @@
 use std::fmt::Write;
 
 use super::board::{Board, Release, ReleaseState};
-use super::view::{escape, short, write_lane, write_move, write_stop};
+use crate::cells::{Place, write_lane, write_move, write_stop};
+use crate::html::{escape, short};
 
 /// Writes the environments section of `board`.
 pub fn write(out: &mut String, board: &Board) {
@@ -56,34 +57,6 @@ fn envs(board: &Board) -> Vec<&str> {
         }
     }
     envs
-}
-
-/// Where a lane or a move is written: its element id and what names it, as a heading or (in
-/// a matrix cell, whose row and column name it) as a label only.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Place<'a> {
-    pub id: &'a str,
-    pub label: &'a str,
-    pub titled: bool,
-}
-
-impl Place<'_> {
-    /// The element's opening tag and, when titled, its heading.
-    pub(super) fn open(&self, out: &mut String, element: &str, class: &str) {
-        let id = escape(self.id);
-        let label = escape(self.label);
-        if self.titled {
-            let _ = writeln!(
-                out,
-                "<{element} class=\"{class}\" id=\"{id}\" aria-labelledby=\"{id}-h\">\n<h3 id=\"{id}-h\">{label}</h3>"
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "<{element} class=\"{class}\" id=\"{id}\" aria-label=\"{label}\">"
-            );
-        }
-    }
 }
 
 /// One app: lanes in a row, each move between the lanes it joins.

@@ -12,7 +12,7 @@ use policy::freeze::WindowGate;
 use policy::plan::{self, Choice, Facts, Found, PromotionPlan, Refusal, Request, Snapshot, Stage};
 use policy::supply_chain::Evidence;
 
-use super::board::{Release, ReleaseApp, ReleaseState, Stop};
+use crate::board::{Release, ReleaseApp, ReleaseState, Stop};
 
 /// The requester the planner is asked for when nobody has requested the promotion yet; the
 /// approval rule then names who may approve as "anyone but the requester".

@@ -35,7 +35,7 @@ pub async fn attest(
     step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
-    let Some(key) = super::supply_chain::signing_key_or_skip(pipeline, step, steps) else {
+    let Some(key) = pipeline.signing_key_or_skip(step, steps) else {
         return Ok(());
     };
     steps

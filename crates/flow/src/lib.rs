@@ -92,6 +92,22 @@ impl Clock {
 }
 
 impl Pipeline {
+    /// The pipeline's signing key; without one, the step `step` is recorded as skipped and saying
+    /// why (`sign` and `attest` alike).
+    pub(crate) fn signing_key_or_skip(
+        &self,
+        step: &str,
+        steps: &mut steps::Steps<'_>,
+    ) -> Option<&::supply_chain::cosign::SigningKey> {
+        if self.signing_key.is_none() {
+            steps.skip(
+                step,
+                "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
+            );
+        }
+        self.signing_key.as_ref()
+    }
+
     /// The records kept beside the desired state (approvals, blocks).
     pub fn records(&self) -> Records<'_> {
         Records::new(&self.gitops)

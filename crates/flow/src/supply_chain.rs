@@ -98,22 +98,6 @@ pub async fn signed_by(pipeline: &Pipeline, repository: &Repository, digest: &Di
     }
 }
 
-/// The pipeline's signing key; without one, the step `step` is recorded as skipped and saying
-/// why (`sign` and `attest` alike).
-pub(super) fn signing_key_or_skip<'p>(
-    pipeline: &'p Pipeline,
-    step: &str,
-    steps: &mut Steps<'_>,
-) -> Option<&'p ::supply_chain::cosign::SigningKey> {
-    if pipeline.signing_key.is_none() {
-        steps.skip(
-            step,
-            "skipped: no signing key (set PAKTECH_SIGNING_KEY or PAKTECH_SIGNING_KEY_FILE)",
-        );
-    }
-    pipeline.signing_key.as_ref()
-}
-
 /// The `sign` step (named `step`): signs `digest` of `repository` with the pipeline's key
 /// and stores the signature beside the image; skipped when no key is configured.
 pub async fn sign(
@@ -123,7 +107,7 @@ pub async fn sign(
     step: &str,
     steps: &mut Steps<'_>,
 ) -> Result<()> {
-    let Some(key) = signing_key_or_skip(pipeline, step, steps) else {
+    let Some(key) = pipeline.signing_key_or_skip(step, steps) else {
         return Ok(());
     };
     steps

@@ -5,7 +5,8 @@
 
 use super::recover::{Found, roll_back, verdict};
 use super::{EnvPromotion, PromoteOptions, StageOutcome, analysis, canary, gate, monitor};
-use crate::rollback::{RollbackReport, WatchVerdict};
+use super::{Failure, step_name};
+use crate::rollback::WatchVerdict;
 use crate::steps::Steps;
 use crate::{Error, Pipeline, sync};
 use adapters::gitops::{Change, FileEdit, Written};
@@ -18,22 +19,6 @@ use policy::analysis::Window;
 use policy::approval::names;
 use policy::plan::{AppStage, MonitorStep, PromotionPlan, Stage};
 use policy::window::SyncWindow;
-
-/// Why a stage stopped.
-pub(super) enum Failure {
-    Error(Error),
-    RolledBack(Box<RollbackReport>, Error),
-}
-
-impl<E: Into<Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Self::Error(e.into())
-    }
-}
-
-pub(super) fn step_name(stage: &Stage, what: &str) -> String {
-    format!("{what}-{}", stage.env)
-}
 
 /// Runs `stage` of `plan`.
 pub(super) async fn stage(

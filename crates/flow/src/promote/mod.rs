@@ -23,6 +23,23 @@ use policy::plan::{self, Facts, Found, PromotionPlan, Request};
 pub use act::stage_change;
 pub use gate::{ApprovalMode, ApprovalPrompt, PlatformApprovals};
 
+/// Why a stage stopped.
+enum Failure {
+    Error(Error),
+    RolledBack(Box<RollbackReport>, Error),
+}
+
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self::Error(e.into())
+    }
+}
+
+/// The name a stage's step is recorded under: `<what>-<env>`.
+fn step_name(stage: &plan::Stage, what: &str) -> String {
+    format!("{what}-{}", stage.env)
+}
+
 /// How to run `promote`.
 #[derive(Debug, Clone)]
 pub struct PromoteOptions {
@@ -205,11 +222,11 @@ async fn promote(
         let done = act::stage(pipeline, options, steps, &plan, stage, &snapshot.windows).await;
         match done {
             Ok(promotion) => report.environments.push(promotion),
-            Err(act::Failure::RolledBack(rolled, error)) => {
+            Err(Failure::RolledBack(rolled, error)) => {
                 report.rollback = Some(*rolled);
                 return Err(error);
             }
-            Err(act::Failure::Error(error)) => return Err(error),
+            Err(Failure::Error(error)) => return Err(error),
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! runs an unverified build and how to roll it back by hand.
 
 use super::PromoteOptions;
-use super::act::{Failure, step_name};
+use super::{Failure, step_name};
 use crate::rollback::{self, RollbackOptions, WatchVerdict};
 use crate::steps::Steps;
 use crate::{Error, Pipeline};
