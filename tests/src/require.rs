@@ -12,8 +12,9 @@ pub enum Service {
     Docker,
     /// Debian's `docker-registry`, run by tests as a local OCI registry.
     Registry,
-    /// A program on PATH: `helm`, `checkov`, `wrk`, `chromium`, `chromedriver`, and
-    /// `cargo-auditable` (every image build runs `cargo auditable build`).
+    /// A program on PATH: `helm`, `checkov`, `wrk`, `chromium`, `chromedriver`,
+    /// `cargo-auditable` (every image build runs `cargo auditable build`), and `cargo-deny`
+    /// (the crates' layering and licences).
     Tool(&'static str),
     /// A Python module `python3` imports: `securesystemslib` and `in_toto_attestation`, the
     /// independent checks of DSSE envelopes and in-toto statements.
@@ -25,10 +26,11 @@ pub enum Service {
 }
 
 /// Every service a test here may need, in the order the run's report lists them.
-pub const ALL: [Service; 12] = [
+pub const ALL: [Service; 13] = [
     Service::Docker,
     Service::Registry,
     Service::Tool("cargo-auditable"),
+    Service::Tool("cargo-deny"),
     Service::Tool("helm"),
     Service::Tool("checkov"),
     Service::Tool("wrk"),
