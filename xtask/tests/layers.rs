@@ -1,0 +1,143 @@
+//! The crates' layering holds, by cargo-deny rather than a walk of the manifests of our own
+//! (docs/architecture.md, "Crates"): `deny.toml` names who may use each crate of the
+//! workspace and each outside system's client (`[bans] deny` with `wrappers`), and
+//! `deny.pure.toml`, run with each pure crate as the root of the graph and without its
+//! dev-dependencies, refuses every I/O crate in its tree. Both are run here as `.ci/run` runs
+//! them, and each is shown to refuse what it is for: a pure crate's tree with tokio in it, a
+//! lower crate depending on a higher one.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tests::Service;
+
+/// The crates whose normal dependency tree must hold no I/O crate.
+const PURE: [&str; 5] = ["model", "supply-chain", "delivery", "config", "policy"];
+
+fn deny(dir: &Path, args: &[&str]) -> Output {
+    Command::new("cargo")
+        .arg("deny")
+        .args(["--offline", "--log-level", "error"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cargo deny runs")
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn cargo_deny(test: &str) -> bool {
+    tests::require(Service::Tool("cargo-deny"), test)
+}
+
+#[test]
+fn licences_sources_and_who_uses_what_pass() {
+    if !cargo_deny("licences_sources_and_who_uses_what_pass") {
+        return;
+    }
+    let out = deny(
+        &tests::workspace(),
+        &["check", "licenses", "sources", "bans"],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+}
+
+#[test]
+fn no_io_crate_enters_a_pure_crates_tree() {
+    if !cargo_deny("no_io_crate_enters_a_pure_crates_tree") {
+        return;
+    }
+    let root = tests::workspace();
+    for name in PURE {
+        let manifest = format!("crates/{name}/Cargo.toml");
+        let out = deny(
+            &root,
+            &[
+                "--manifest-path",
+                &manifest,
+                "--config",
+                "deny.pure.toml",
+                "check",
+                "bans",
+            ],
+        );
+        assert!(out.status.success(), "{name}: {}", said(&out));
+    }
+    // The same check rooted at the adapters, which talk to the world, refuses them.
+    let out = deny(
+        &root,
+        &[
+            "--manifest-path",
+            "crates/adapters/Cargo.toml",
+            "--config",
+            "deny.pure.toml",
+            "check",
+            "bans",
+        ],
+    );
+    let text = said(&out);
+    assert!(!out.status.success(), "{text}");
+    for banned in ["tokio", "git2", "bollard", "kube", "reqwest"] {
+        assert!(
+            text.contains(&format!("crate '{banned} = ")),
+            "{banned} is not named: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_lower_crate_depending_on_a_higher_one_is_refused() {
+    if !cargo_deny("a_lower_crate_depending_on_a_higher_one_is_refused") {
+        return;
+    }
+    // A workspace of two empty crates named as ours, checked with the project's deny.toml:
+    // first as the layers allow (flow uses model), then model reaching up to flow.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    let manifest = |name: &str, dependency: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\nlicense = \"MIT\"\npublish = false\n\n[dependencies]\n{dependency}\n"
+        )
+    };
+    std::fs::copy(
+        tests::workspace().join("deny.toml"),
+        dir.path().join("deny.toml"),
+    )
+    .expect("deny.toml");
+    write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"model\", \"flow\"]\n",
+    );
+    write("model/src/lib.rs", "");
+    write("flow/src/lib.rs", "");
+    write("model/Cargo.toml", &manifest("model", ""));
+    write(
+        "flow/Cargo.toml",
+        &manifest("flow", "model = { path = \"../model\" }"),
+    );
+    let allowed = deny(dir.path(), &["check", "bans"]);
+    assert!(allowed.status.success(), "{}", said(&allowed));
+
+    write(
+        "model/Cargo.toml",
+        &manifest("model", "flow = { path = \"../flow\" }"),
+    );
+    write("flow/Cargo.toml", &manifest("flow", ""));
+    let refused = deny(dir.path(), &["check", "bans"]);
+    let text = said(&refused);
+    assert!(!refused.status.success(), "{text}");
+    assert!(
+        text.contains("crate 'flow = 0.1.0' is explicitly banned"),
+        "{text}"
+    );
+}
