@@ -141,7 +141,17 @@ fn members(workspace: &Path) -> Vec<String> {
         .as_array()
         .expect("workspace.members")
         .iter()
-        .filter_map(|m| m.as_str().map(str::to_owned))
+        .filter_map(|m| m.as_str())
+        .flat_map(|member| match member.strip_suffix("/*") {
+            // A glob such as `crates/*`: every folder there with a manifest, as cargo reads it.
+            Some(parent) => std::fs::read_dir(workspace.join(parent))
+                .expect("a members folder")
+                .flatten()
+                .filter(|e| e.path().join("Cargo.toml").is_file())
+                .map(|e| format!("{parent}/{}", e.file_name().to_string_lossy()))
+                .collect::<Vec<_>>(),
+            None => vec![member.to_owned()],
+        })
         .collect()
 }
 

@@ -7,6 +7,9 @@
 //! authorizes Entra identities with Azure RBAC), and no identity reaches another environment.
 //!
 //! Terraform is read with `tests::terraform`, a small reader for the shapes these files use.
+//!
+//! Longer than 400 lines: one reading of `infra/` and `.github/`, checked from both sides (what a
+//! job presents against what Azure grants); the readers are shared by every case.
 
 use std::collections::{BTreeMap, BTreeSet};
 

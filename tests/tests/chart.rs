@@ -2,6 +2,9 @@
 //! values: `helm lint` is clean, `helm template` renders what each environment asks for,
 //! Checkov's Kubernetes checks pass on prod, and the gateway reaches paktech-app through its
 //! Service and network policies while an outage of paktech-app never restarts the gateway.
+//!
+//! Longer than 400 lines: every chart check shares the rendering helpers (helm template per app
+//! and environment) here.
 
 use std::process::Command;
 

@@ -2,6 +2,10 @@
 //! on 127.0.0.1: with an image pushed to it by the Docker engine, behind basic auth, behind
 //! token auth with a token server written here (ACR's refresh-token exchange); and against
 //! registries and token services that are down or failing.
+//!
+//! Longer than 400 lines: each file under `tests/tests/` is a test binary of its own, linked with
+//! the whole pipeline, so one service's cases (one real registry, its token server and the
+//! stand-ins that fail) stay in one file and one binary.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -702,10 +706,17 @@ async fn attachments_are_written_with_a_push_token_from_the_same_challenge_logic
         Some((sbom, b"{}".to_vec()))
     );
     let grants = auth.grants.lock().expect("lock").clone();
+    // distribution lists a challenge's actions from a Go map, so `pull,push` and `push,pull`
+    // both occur: the token asked for must cover both, in either order.
+    let scope = format!("refresh_token {SERVICE} repository:paktech-app:");
     assert!(
         grants
             .iter()
-            .any(|g| g == &format!("refresh_token {SERVICE} repository:paktech-app:pull,push")),
+            .any(|g| g.strip_prefix(&scope).is_some_and(|actions| {
+                let mut actions: Vec<_> = actions.split(',').collect();
+                actions.sort_unstable();
+                actions == ["pull", "push"]
+            })),
         "a push token was asked for: {grants:?}"
     );
     assert!(

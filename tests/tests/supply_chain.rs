@@ -5,6 +5,10 @@
 //! SBOM, an SBOM swapped after the build signed it, and provenance missing, from a builder
 //! prod does not accept or of another commit are refused with exit 3 and the GitOps refs
 //! unchanged. The formats' interoperability: `signature_interop.rs`, `provenance_interop.rs`.
+//!
+//! Longer than 400 lines: every refusal of the gate runs against the same engine, registry and
+//! signed build, set up once per case by the helpers here; each file under `tests/tests/` is a
+//! test binary of its own.
 
 use std::path::Path;
 use std::time::Duration;

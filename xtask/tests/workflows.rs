@@ -5,6 +5,9 @@
 //! (such as `PAKTECH_TARGET=aks` on a config without a registry host) fails here.
 //! Also: the test step of a job sees no deploy settings, grype is pinned and checked, and the
 //! jobs that read GitHub approvals may.
+//!
+//! Longer than 400 lines: one harness runs every step of every committed workflow with its job's
+//! environment; the cases share it, and each file under `tests/` is a test binary of its own.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,9 @@
 //! `controller/health.go` keeps resource health in the app tree unless
 //! `--persist-resource-health`), and managed objects tracked by the
 //! `argocd.argoproj.io/tracking-id` annotation (`util/argo/resource_tracking.go`).
+//!
+//! Longer than 400 lines: every scenario drives the same mock API server and fixtures
+//! (`kube_mock`), and each file under `tests/` is a test binary of its own.
 
 mod kube_mock;
 

@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// What `up` hands the cluster and the pipeline must agree: the rewritten gitops/ tree

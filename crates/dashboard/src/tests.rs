@@ -3,6 +3,9 @@
 //! fantoccini) on the local Docker target while the pipeline promotes and rolls back (and the
 //! delivery figures and charts count it); and two
 //! apps on the local target, as a matrix with its release lines.
+//!
+//! Longer than 400 lines: the page in a real browser while the pipeline runs, and the stand-ins it
+//! is served against, share the set-up here.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};

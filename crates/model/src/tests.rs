@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn check<T: FromStr<Err = InvalidValue> + fmt::Debug>(input: &str, ok: bool) {

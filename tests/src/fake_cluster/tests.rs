@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// The simulated Application validates against Argo CD's own CRD schema (read from

@@ -6,7 +6,14 @@
 //! commit built straight from the fetched tip, so nothing half-written is ever on disk where a
 //! syncer could see it. Each operation holds a lock on the mirror, so pipeline runs on one
 //! machine queue behind each other rather than race.
+//!
+//! Longer than 400 lines: the write path (fetch, read at the tip, edit, commit, compare-and-swap
+//! push, re-apply on rejection) reads as one sequence; fetching, the in-memory commit and the
+//! history are in files of their own.
 
+mod commit;
+mod fetch;
+mod history;
 mod push;
 mod seed;
 
@@ -20,6 +27,8 @@ use model::values::{self, Document, Scalar};
 use model::{GitSha, Secret};
 
 pub use seed::seed_bare_repository;
+
+use commit::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -252,75 +261,6 @@ impl GitOpsRepo {
         callbacks
     }
 
-    /// Fetches the branch and returns the remote's tip.
-    #[tracing::instrument(skip_all, fields(url = %self.url(), branch = %self.settings.branch))]
-    pub fn fetch(&self) -> Result<GitSha> {
-        let _lock = self.lock()?;
-        let repo = self.repo()?;
-        self.fetch_main(&repo).map(sha)
-    }
-
-    /// Fetches `branch`; `None` when the remote has no such branch.
-    pub fn fetch_branch(&self, branch: &str) -> Result<Option<GitSha>> {
-        let _lock = self.lock()?;
-        let repo = self.repo()?;
-        Ok(self.fetch_locked(&repo, branch)?.map(sha))
-    }
-
-    fn fetch_main(&self, repo: &Repository) -> Result<Oid> {
-        self.fetch_locked(repo, &self.settings.branch)?
-            .ok_or_else(|| Error::NoBranch {
-                url: self.url(),
-                branch: self.settings.branch.clone(),
-            })
-    }
-
-    fn fetch_locked(&self, repo: &Repository, branch: &str) -> Result<Option<Oid>> {
-        let fail = |source| Error::Fetch {
-            url: self.url(),
-            branch: branch.to_owned(),
-            source,
-        };
-        let tracking = format!("refs/remotes/{REMOTE_NAME}/{branch}");
-        let mut remote = repo.find_remote(REMOTE_NAME).map_err(fail)?;
-        let refspec = format!("+refs/heads/{branch}:{tracking}");
-        // A remote that cannot be reached may be having a moment: a few tries with back-off,
-        // then the error. (Authentication and protocol errors are not retried.)
-        const FETCH_ATTEMPTS: u32 = 3;
-        for attempt in 1..=FETCH_ATTEMPTS {
-            let mut options = FetchOptions::new();
-            options.remote_callbacks(self.callbacks());
-            options.prune(git2::FetchPrune::On);
-            match remote.fetch(&[refspec.as_str()], Some(&mut options), None) {
-                Ok(()) => break,
-                Err(e)
-                    if attempt < FETCH_ATTEMPTS
-                        && matches!(
-                            e.class(),
-                            git2::ErrorClass::Net | git2::ErrorClass::Os | git2::ErrorClass::Ssh
-                        ) =>
-                {
-                    tracing::debug!(attempt, error = %e, "fetch failed; retrying");
-                    std::thread::sleep(backoff(attempt + 2));
-                }
-                Err(e) => return Err(fail(e)),
-            }
-        }
-        // A branch the remote lacks fetches nothing; forget any stale tracking ref.
-        let advertised = remote
-            .list()
-            .map_err(fail)?
-            .iter()
-            .any(|head| head.name() == format!("refs/heads/{branch}"));
-        if !advertised {
-            if let Ok(mut stale) = repo.find_reference(&tracking) {
-                let _ = stale.delete();
-            }
-            return Ok(None);
-        }
-        Ok(repo.refname_to_id(&tracking).ok())
-    }
-
     /// The file at `path` as of `revision`, or `None` when it does not exist there.
     pub fn read(&self, revision: &GitSha, path: &str) -> Result<Option<String>> {
         let repo = self.repo()?;
@@ -458,101 +398,6 @@ impl GitOpsRepo {
         })
     }
 
-    /// Commits on the branch, newest first, from `revision` back; only those touching `path`
-    /// when given; at most `limit`.
-    pub fn log(
-        &self,
-        revision: &GitSha,
-        path: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<CommitRecord>> {
-        let repo = self.repo()?;
-        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
-        walk.push(oid(revision)?)
-            .map_err(git("cannot walk the history"))?;
-        walk.simplify_first_parent()
-            .map_err(git("cannot walk the history"))?;
-        let mut records = Vec::new();
-        for id in walk {
-            if records.len() >= limit {
-                break;
-            }
-            let id = id.map_err(git("cannot walk the history"))?;
-            let commit = repo
-                .find_commit(id)
-                .map_err(git(format!("cannot read commit {id}")))?;
-            if let Some(path) = path {
-                let here = entry_id(&commit, path);
-                let before = commit.parent(0).ok().and_then(|p| entry_id(&p, path));
-                if here == before {
-                    continue;
-                }
-            }
-            let message = CommitMessage::parse(commit.message().unwrap_or_default());
-            records.push(CommitRecord {
-                revision: sha(id),
-                parent: commit.parent_id(0).ok().map(sha),
-                time: commit.time().seconds(),
-                author: commit.author().name().unwrap_or_default().to_owned(),
-                subject: message.subject,
-                trailers: message.trailers,
-            });
-        }
-        Ok(records)
-    }
-
-    /// Hands each commit on the first-parent line from `tip` back to `stop` (excluded; the
-    /// root when `None`) to `visit`, newest first, message parsed; reads nothing else of it.
-    pub fn walk(
-        &self,
-        tip: &GitSha,
-        stop: Option<&GitSha>,
-        mut visit: impl FnMut(CommitRecord),
-    ) -> Result<()> {
-        let repo = self.repo()?;
-        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
-        walk.push(oid(tip)?)
-            .map_err(git("cannot walk the history"))?;
-        if let Some(stop) = stop {
-            walk.hide(oid(stop)?)
-                .map_err(git(format!("cannot stop the walk at {stop}")))?;
-        }
-        walk.simplify_first_parent()
-            .map_err(git("cannot walk the history"))?;
-        for id in walk {
-            let id = id.map_err(git("cannot walk the history"))?;
-            let commit = repo
-                .find_commit(id)
-                .map_err(git(format!("cannot read commit {id}")))?;
-            let message = CommitMessage::parse(&String::from_utf8_lossy(commit.message_bytes()));
-            visit(CommitRecord {
-                revision: sha(id),
-                parent: commit.parent_id(0).ok().map(sha),
-                time: commit.time().seconds(),
-                author: String::from_utf8_lossy(commit.author().name_bytes()).into_owned(),
-                subject: message.subject,
-                trailers: message.trailers,
-            });
-        }
-        Ok(())
-    }
-
-    /// Whether `ancestor` is `revision` or one of its ancestors (false when the mirror does
-    /// not hold it, as after history was rewritten and collected).
-    pub fn is_ancestor(&self, ancestor: &GitSha, revision: &GitSha) -> Result<bool> {
-        let repo = self.repo()?;
-        let (a, r) = (oid(ancestor)?, oid(revision)?);
-        if a == r {
-            return Ok(true);
-        }
-        if repo.find_commit(a).is_err() {
-            return Ok(false);
-        }
-        repo.graph_descendant_of(r, a).map_err(git(format!(
-            "cannot tell whether {ancestor} is an ancestor of {revision}"
-        )))
-    }
-
     /// The bare local mirror's folder (where caches of what was read from it belong).
     pub fn mirror(&self) -> &Path {
         &self.mirror
@@ -570,123 +415,6 @@ fn entry_id(commit: &git2::Commit<'_>, path: &str) -> Option<Oid> {
         .get_path(Path::new(path))
         .ok()
         .map(|e| e.id())
-}
-
-/// `file` edited on `tip`: its new text, or `None` when it already says this. A key someone
-/// set to another value since `base` (what it held when planned) is a conflict.
-fn edited(
-    repo: &Repository,
-    tip: Oid,
-    file: &FileEdit,
-    base: &mut Option<Vec<String>>,
-) -> Result<Option<String>> {
-    let text = read_at(repo, tip, &file.path)?.ok_or_else(|| Error::NotFound {
-        path: file.path.clone(),
-        revision: tip.to_string(),
-    })?;
-    let document = Document::parse(file.path.clone(), text)?;
-    let current: Vec<String> = file
-        .set
-        .iter()
-        .map(|(key, _)| {
-            document
-                .require(key, "a scalar the pipeline writes")
-                .map(str::to_owned)
-        })
-        .collect::<Result<_, _>>()?;
-    let base_values = base.get_or_insert_with(|| current.clone());
-    for (((key, wanted), found), base) in file.set.iter().zip(&current).zip(base_values.iter()) {
-        if found != base && *found != wanted.to_string() {
-            return Err(Error::Conflict {
-                path: file.path.clone(),
-                key: key.clone(),
-                base: base.clone(),
-                found: found.clone(),
-                wanted: wanted.to_string(),
-            });
-        }
-    }
-    let edits: Vec<(&str, Scalar)> = file
-        .set
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let edited = document.with(&edits)?;
-    Ok((edited.text() != document.text()).then(|| edited.text().to_owned()))
-}
-
-fn read_at(repo: &Repository, revision: Oid, path: &str) -> Result<Option<String>> {
-    let commit = repo
-        .find_commit(revision)
-        .map_err(git(format!("no commit {revision}")))?;
-    let tree = commit
-        .tree()
-        .map_err(git(format!("cannot read the tree of {revision}")))?;
-    let entry = match tree.get_path(Path::new(path)) {
-        Ok(entry) => entry,
-        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-        Err(e) => return Err(git(format!("cannot look up {path}"))(e)),
-    };
-    let blob = entry
-        .to_object(repo)
-        .and_then(|o| o.peel_to_blob())
-        .map_err(git(format!("{path} at {revision} is not a file")))?;
-    Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
-}
-
-/// A commit on `parent` (none: a root commit) that writes or deletes the given files.
-fn commit_files(
-    repo: &Repository,
-    parent: Option<Oid>,
-    files: &[(String, Option<String>)],
-    message: &CommitMessage,
-    signature: &git2::Signature<'_>,
-) -> Result<Oid> {
-    let parent = parent
-        .map(|p| repo.find_commit(p))
-        .transpose()
-        .map_err(git("cannot read the tip"))?;
-    let base = match &parent {
-        Some(p) => p.tree().map_err(git("cannot read the tip's tree"))?,
-        None => {
-            let empty = repo
-                .treebuilder(None)
-                .and_then(|b| b.write())
-                .map_err(git("cannot write an empty tree"))?;
-            repo.find_tree(empty)
-                .map_err(git("cannot read an empty tree"))?
-        }
-    };
-    let mut update = git2::build::TreeUpdateBuilder::new();
-    for (path, contents) in files {
-        match contents {
-            Some(contents) => {
-                let blob = repo
-                    .blob(contents.as_bytes())
-                    .map_err(git("cannot write a blob"))?;
-                update.upsert(path.as_str(), blob, git2::FileMode::Blob);
-            }
-            None => {
-                update.remove(path.as_str());
-            }
-        }
-    }
-    let tree_id = update
-        .create_updated(repo, &base)
-        .map_err(git("cannot write the new tree"))?;
-    let tree = repo
-        .find_tree(tree_id)
-        .map_err(git("cannot read the new tree"))?;
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(
-        None,
-        signature,
-        signature,
-        &message.to_string(),
-        &tree,
-        &parents,
-    )
-    .map_err(git("cannot write the commit"))
 }
 
 /// 10 ms doubling to 320 ms, each with up to 100% jitter, so racing writers spread out.

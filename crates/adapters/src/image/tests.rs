@@ -1,4 +1,3 @@
-
 #[test]
 fn normalized_configs_depend_only_on_content() {
     let build = |container: &str, time: &str| {

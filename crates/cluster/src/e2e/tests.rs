@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// Two apps at one build make one release, approved by its id; one app's release is its

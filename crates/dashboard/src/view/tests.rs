@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::board::{Change, Lane, Move, MoveState, Replica, ScanLine, Stop};
 

@@ -1,4 +1,3 @@
-
 use super::*;
 
 const TRICKY: &str = r#"# Values for dev.   Trailing spaces kept.   

@@ -1,4 +1,7 @@
 //! The planner over plain data: a configuration, a snapshot, a request and a time.
+//!
+//! Longer than 400 lines: the planner's cases over one snapshot builder; the release, sizing and
+//! canary cases are in `tests/` beside it.
 
 use std::path::Path;
 

@@ -1,4 +1,3 @@
-
 use super::*;
 
 const PROJECT: &str = r#"

@@ -1,4 +1,8 @@
 //! Parsing, admission and matching, table-driven.
+//!
+//! Longer than 400 lines: a table of cases per rule of the OpenVEX spec and go-vex (parsing,
+//! admission, matching); the tables are data, and one file keeps the shared documents and keys in
+//! one place.
 
 use chrono::{DateTime, Utc};
 
