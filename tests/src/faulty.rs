@@ -155,6 +155,26 @@ fn members(workspace: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Removes from `copy` the folders of a members glob (`crates/*`) that are no longer
+/// members: cargo would read a stale one, left by a copy of an older layout, as a member.
+fn prune_members(copy: &Path, members: &[String]) {
+    let parents: std::collections::BTreeSet<&str> = members
+        .iter()
+        .filter_map(|m| m.rsplit_once('/').map(|(parent, _)| parent))
+        .collect();
+    for parent in parents {
+        let Ok(entries) = std::fs::read_dir(copy.join(parent)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let member = format!("{parent}/{}", entry.file_name().to_string_lossy());
+            if !members.contains(&member) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
 /// Lays the workspace's manifests and sources at `copy` (files unchanged keep their times,
 /// so cargo's fingerprints hold) with `/`'s handler patched.
 fn write_copy(workspace: &Path, copy: &Path, app: &str, fault: Fault) {
@@ -162,7 +182,9 @@ fn write_copy(workspace: &Path, copy: &Path, app: &str, fault: Fault) {
     for file in ["Cargo.toml", "Cargo.lock"] {
         sync_file(&workspace.join(file), &copy.join(file));
     }
-    for member in members(workspace) {
+    let members = members(workspace);
+    prune_members(copy, &members);
+    for member in members {
         sync_dir(&workspace.join(&member), &copy.join(&member));
     }
     let (file, handler) = root_handler(app);
