@@ -7,28 +7,21 @@
 //! lower crate depending on a higher one.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use tests::Service;
 
 /// The crates whose normal dependency tree must hold no I/O crate.
 const PURE: [&str; 5] = ["model", "supply-chain", "delivery", "config", "policy"];
 
-fn deny(dir: &Path, args: &[&str]) -> Output {
-    Command::new("cargo")
-        .arg("deny")
-        .args(["--offline", "--log-level", "error"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("cargo deny runs")
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+/// Runs `cargo deny` offline in `dir`: whether it passed, and what it said.
+fn deny(dir: &Path, args: &[&str]) -> (bool, String) {
+    tests::output_of(
+        Command::new("cargo")
+            .arg("deny")
+            .args(["--offline", "--log-level", "error"])
+            .args(args)
+            .current_dir(dir),
     )
 }
 
@@ -41,11 +34,11 @@ fn licences_sources_and_who_uses_what_pass() {
     if !cargo_deny("licences_sources_and_who_uses_what_pass") {
         return;
     }
-    let out = deny(
+    let (passed, said) = deny(
         &tests::workspace(),
         &["check", "licenses", "sources", "bans"],
     );
-    assert!(out.status.success(), "{}", said(&out));
+    assert!(passed, "{said}");
 }
 
 #[test]
@@ -56,7 +49,7 @@ fn no_io_crate_enters_a_pure_crates_tree() {
     let root = tests::workspace();
     for name in PURE {
         let manifest = format!("crates/{name}/Cargo.toml");
-        let out = deny(
+        let (passed, said) = deny(
             &root,
             &[
                 "--manifest-path",
@@ -67,10 +60,10 @@ fn no_io_crate_enters_a_pure_crates_tree() {
                 "bans",
             ],
         );
-        assert!(out.status.success(), "{name}: {}", said(&out));
+        assert!(passed, "{name}: {said}");
     }
     // The same check rooted at the adapters, which talk to the world, refuses them.
-    let out = deny(
+    let (passed, text) = deny(
         &root,
         &[
             "--manifest-path",
@@ -81,8 +74,7 @@ fn no_io_crate_enters_a_pure_crates_tree() {
             "bans",
         ],
     );
-    let text = said(&out);
-    assert!(!out.status.success(), "{text}");
+    assert!(!passed, "{text}");
     for banned in ["tokio", "git2", "bollard", "kube", "reqwest"] {
         assert!(
             text.contains(&format!("crate '{banned} = ")),
@@ -125,17 +117,16 @@ fn a_lower_crate_depending_on_a_higher_one_is_refused() {
         "flow/Cargo.toml",
         &manifest("flow", "model = { path = \"../model\" }"),
     );
-    let allowed = deny(dir.path(), &["check", "bans"]);
-    assert!(allowed.status.success(), "{}", said(&allowed));
+    let (allowed, said) = deny(dir.path(), &["check", "bans"]);
+    assert!(allowed, "{said}");
 
     write(
         "model/Cargo.toml",
         &manifest("model", "flow = { path = \"../flow\" }"),
     );
     write("flow/Cargo.toml", &manifest("flow", ""));
-    let refused = deny(dir.path(), &["check", "bans"]);
-    let text = said(&refused);
-    assert!(!refused.status.success(), "{text}");
+    let (passed, text) = deny(dir.path(), &["check", "bans"]);
+    assert!(!passed, "{text}");
     assert!(
         text.contains("crate 'flow = 0.1.0' is explicitly banned"),
         "{text}"
