@@ -3,9 +3,8 @@
 //! token auth with a token server written here (ACR's refresh-token exchange); and against
 //! registries and token services that are down or failing.
 //!
-//! Longer than 400 lines: each file under `tests/tests/` is a test binary of its own, linked with
-//! the whole pipeline, so one service's cases (one real registry, its token server and the
-//! stand-ins that fail) stay in one file and one binary.
+//! Longer than 400 lines: one service's cases (one real registry, its token server and the
+//! stand-ins that fail) stay in one file.
 
 use std::collections::HashMap;
 use std::path::Path;

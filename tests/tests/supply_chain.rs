@@ -7,8 +7,7 @@
 //! unchanged. The formats' interoperability: `signature_interop.rs`, `provenance_interop.rs`.
 //!
 //! Longer than 400 lines: every refusal of the gate runs against the same engine, registry and
-//! signed build, set up once per case by the helpers here; each file under `tests/tests/` is a
-//! test binary of its own.
+//! signed build, set up once per case by the helpers here.
 
 use std::path::Path;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! jobs that read GitHub approvals may.
 //!
 //! Longer than 400 lines: one harness runs every step of every committed workflow with its job's
-//! environment; the cases share it, and each file under `tests/` is a test binary of its own.
+//! environment; the cases share it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -440,7 +440,7 @@ fn the_tests_ci_runs_do_not_inherit_deploy_settings() {
         .expect("chmod");
     let mut child = Command::new(std::env::current_exe().expect("this test binary"));
     child
-        .args(["--exact", "run_tests_child", "--nocapture"])
+        .args(["--exact", "workflows::run_tests_child", "--nocapture"])
         .env("PAKTECH_RUN_TESTS_CHILD", "1")
         .env("CARGO", &fake_cargo)
         .env("PAKTECH_REQUIRE_DOCKER", "1");
