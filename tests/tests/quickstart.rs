@@ -10,6 +10,7 @@
 //! whose dependencies are hard links, so the clone compiles only the workspace's own crates
 //! and never writes into this build (`link_build`).
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -150,6 +151,8 @@ async fn the_readme_quickstart_runs_as_written() {
             .env("PAKTECH_DASHBOARD_PORT", port.to_string());
         if step.keeps_running {
             serves(command, port, &step.command).await;
+            let left = running_in(&clone);
+            assert!(left.is_empty(), "`{}` left running: {left:?}", step.command);
             continue;
         }
         let out = command.output().expect("run a quickstart command");
@@ -170,13 +173,20 @@ async fn the_readme_quickstart_runs_as_written() {
     assert!(said.matches(signed).count() >= 3, "{said}");
 }
 
-/// Starts the command that keeps running, waits until its page answers 200, then stops it.
+/// Starts the command that keeps running, waits until its page answers 200, then stops it and
+/// everything it started: `sh` runs `cargo`, which runs `xtask dashboard`, so killing the child
+/// alone left the dashboard running, orphaned, after its scratch folder was gone. The command
+/// gets a process group of its own, as a terminal gives a foreground job, and the whole group is
+/// stopped as Ctrl-C would, even when an assertion fails first ([`Group`]).
 async fn serves(mut command: Command, port: u16, shown: &str) {
-    let mut child = command
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .expect("start the dashboard");
+    let mut child = Group(child);
+    let child = &mut child.0;
     let url = format!("http://127.0.0.1:{port}/");
     let client = reqwest::Client::new();
     let mut answered = None;
@@ -200,13 +210,53 @@ async fn serves(mut command: Command, port: u16, shown: &str) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
     assert_eq!(
         answered.map(|s| s.as_u16()),
         Some(200),
         "`{shown}` did not serve {url}"
     );
+}
+
+/// The processes (their command lines) whose working folder is `dir` or below it.
+fn running_in(dir: &Path) -> Vec<String> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let cwd = std::fs::read_link(path.join("cwd")).ok()?;
+            let cmdline = std::fs::read(path.join("cmdline")).ok()?;
+            cwd.starts_with(dir)
+                .then(|| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        })
+        .collect()
+}
+
+/// A child in a process group of its own (its id is the group's), stopped with the whole group
+/// when dropped: SIGTERM, as Ctrl-C's SIGINT would, then SIGKILL for what is still there.
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let signal = |name: &str| {
+            let _ = Command::new("kill")
+                .args([name, "--", &group])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-TERM");
+        for _ in 0..50 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The group outlives its leader when a member ignores TERM.
+        signal("-KILL");
+        let _ = self.0.wait();
+    }
 }
 
 /// A copy of this build's `debug` folder (and the image's release build, when there is one)

@@ -51,10 +51,27 @@ fn docker_not_running_says_how_to_start_it() {
 
 #[test]
 fn no_git_identity_says_how_to_set_one() {
-    let home = tempfile::tempdir().expect("home");
-    let home = home.path().to_str().expect("utf-8");
+    // The situation is built here, not borrowed from the checkout (whose own `.git/config` may
+    // name someone): a home with no git configuration, and a repository of its own with none,
+    // which `git config user.name` reads since the command runs inside it.
+    let scratch = tempfile::tempdir().expect("scratch");
+    let home = scratch.path().join("home");
+    let repo = scratch.path().join("repo");
+    std::fs::create_dir_all(&home).expect("home");
+    let init = Command::new("git")
+        .args(["init", "--quiet"])
+        .arg(&repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .expect("git init");
+    assert!(init.success());
+    let home = home.to_str().expect("utf-8");
     let out = Command::new(XTASK)
         .args(["ci", "--skip-tests"])
+        .current_dir(&repo)
+        .env("GIT_CEILING_DIRECTORIES", scratch.path())
+        .env("PAKTECH_STATE_DIR", scratch.path().join("state"))
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
