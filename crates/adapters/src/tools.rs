@@ -172,11 +172,13 @@ pub fn crates_from_metadata(json: &[u8]) -> Result<Vec<WorkspaceCrate>> {
                 .and_then(|d| d.strip_prefix(root).ok())
                 .map(|d| d.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            // A dev-dependency makes no binary (cargo's `kind`: null for a normal dependency,
+            // "build" or "dev"); a build-dependency runs at compile time and may shape it.
             let path_dependencies = p["dependencies"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|d| d["path"].is_string())
+                .filter(|d| d["path"].is_string() && d["kind"].as_str() != Some("dev"))
                 .filter_map(|d| d["name"].as_str().map(str::to_owned))
                 .collect();
             Ok(WorkspaceCrate {
@@ -402,6 +404,21 @@ mod tests {
         ] {
             assert!(!set_by_cargo_for_one_crate(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_dev_dependency_is_not_what_a_package_is_made_from() {
+        let metadata = br#"{"workspace_root": "/w", "packages": [{
+            "name": "gateway", "manifest_path": "/w/gateway/Cargo.toml",
+            "dependencies": [
+                {"name": "service", "path": "/w/service", "kind": null},
+                {"name": "build-info", "path": "/w/build-info", "kind": "build"},
+                {"name": "app", "path": "/w/app", "kind": "dev"},
+                {"name": "serde", "kind": null}
+            ]}]}"#;
+        let crates = super::crates_from_metadata(metadata).expect("metadata");
+        assert_eq!(crates[0].dir, "gateway");
+        assert_eq!(crates[0].path_dependencies, ["service", "build-info"]);
     }
 
     #[test]

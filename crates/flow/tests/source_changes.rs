@@ -119,3 +119,46 @@ fn only_the_app_whose_sources_changed_is_rebuilt() {
         BuildDecision::Build { .. }
     ));
 }
+
+/// This workspace as `cargo metadata` reads it: the gateway names paktech-app only as a
+/// dev-dependency (the real app as an upstream in one test), which puts nothing of it in the
+/// gateway's image, so with the committed `pipeline.toml` a change to the app's routes
+/// rebuilds the app alone.
+#[tokio::test]
+async fn a_change_to_the_app_alone_moves_the_app_alone() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the workspace root");
+    let crates = adapters::tools::workspace_crates(workspace)
+        .await
+        .expect("cargo metadata");
+    let gateway = crates
+        .iter()
+        .find(|c| c.name == "paktech-gateway")
+        .expect("the gateway's package");
+    assert!(
+        !gateway
+            .path_dependencies
+            .contains(&"paktech-app".to_owned()),
+        "{gateway:?}"
+    );
+    let config = config::PipelineConfig::load_in(&workspace.join("pipeline.toml"), workspace)
+        .expect("the committed pipeline.toml");
+    let built: GitSha = "a".repeat(40).parse().expect("sha");
+    let head: GitSha = "b".repeat(40).parse().expect("sha");
+    let changed = ["app/src/routes.rs".to_owned()];
+    let decide = |name: &str| {
+        changes::decide(
+            &changes::sources(config.app(name).expect("a configured app"), &crates),
+            Some(&built),
+            &head,
+            Some(&changed),
+        )
+    };
+    assert!(matches!(decide("paktech-app"), BuildDecision::Build { .. }));
+    assert_eq!(
+        decide("paktech-gateway"),
+        BuildDecision::Unchanged { since: built }
+    );
+}

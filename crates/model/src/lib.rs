@@ -88,7 +88,8 @@ pub use rollout::{
 pub use secret::Secret;
 
 /// One package of the workspace, as `cargo metadata` describes it: its directory (relative to
-/// the workspace) and the workspace packages it depends on by path.
+/// the workspace) and the workspace packages its binaries are made from: those it depends on
+/// by path as a normal or build dependency, never as a dev-dependency (a test's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspaceCrate {
     pub name: String,

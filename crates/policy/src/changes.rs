@@ -1,9 +1,9 @@
 //! Which apps `ci` builds: an app is rebuilt when a path it is made from changed since the
 //! build its first environment runs; the others keep the build they have. What an app is made
-//! from: its package's directory and those of every workspace crate it links by path, its
-//! Dockerfile, `Cargo.lock`, the workspace's manifest and cargo settings, and the paths it
-//! lists. (`.` lists the whole workspace: the one-app form `[app]` rebuilds on any change, as
-//! it always did.)
+//! from: its package's directory and those of every workspace crate it links by path (a
+//! dev-dependency is none of them: it makes no image), its Dockerfile, `Cargo.lock`, the
+//! workspace's manifest and cargo settings, and the paths it lists. (`.` lists the whole
+//! workspace: the one-app form `[app]` rebuilds on any change, as it always did.)
 
 use config::AppConfig;
 use model::{GitSha, WorkspaceCrate};
