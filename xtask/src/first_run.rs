@@ -51,8 +51,16 @@ fn image(err: &flow::image::Error) -> Option<String> {
 
 fn tool(err: &tools::Error) -> Option<String> {
     match err {
-        tools::Error::Missing { program, install } => Some(format!(
-            "{program} is not installed (the image's binary must carry its dependency list, or a scan finds nothing): install it with `{install}`"
+        tools::Error::Missing {
+            program,
+            install,
+            tried,
+        } => Some(format!(
+            "{program} is not installed{} (the image's binary must carry its dependency list, or a scan finds nothing): install it with `{install}`",
+            tried
+                .as_ref()
+                .map(|t| format!(" and {t}"))
+                .unwrap_or_default()
         )),
         _ => None,
     }
@@ -107,6 +115,7 @@ mod tests {
         let missing = tools::Error::Missing {
             program: tools::CARGO_AUDITABLE,
             install: tools::CARGO_AUDITABLE_INSTALL,
+            tried: None,
         };
         check(
             anyhow::Error::new(flow::Error::Image(flow::image::Error::Compile(missing)))

@@ -141,8 +141,12 @@ async fn without_cargo_auditable_no_image_is_built_and_the_error_says_how_to_ins
     {
         return;
     }
-    // A PATH without cargo-auditable (cargo itself is reached through CARGO, as under cargo).
+    // A PATH without cargo-auditable (cargo itself is reached through CARGO, as under cargo),
+    // and a cargo that cannot install it either: offline, with a CARGO_HOME that has no index.
+    // So the build tries the install into the tools folder, which fails at once, leaves
+    // nothing there, and the error says how to install it by hand.
     let empty = tempfile::tempdir().expect("tempdir");
+    let tools = tests::workspace().join(".paktech/tools");
     let out = Command::new(XTASK)
         .args([
             "image",
@@ -151,6 +155,8 @@ async fn without_cargo_auditable_no_image_is_built_and_the_error_says_how_to_ins
             "paktech-no-auditable",
         ])
         .env("PATH", empty.path())
+        .env("CARGO_HOME", empty.path())
+        .env("CARGO_NET_OFFLINE", "true")
         .env(
             "CARGO",
             std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()),
@@ -161,8 +167,19 @@ async fn without_cargo_auditable_no_image_is_built_and_the_error_says_how_to_ins
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("cargo-auditable is not installed"),
+        stderr.contains("cargo-auditable is not installed and installing it into ")
+            && stderr.contains(".paktech/tools/cargo-auditable-0.7.7 failed"),
         "{stderr}"
+    );
+    let partial = std::fs::read_dir(&tools)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(".cargo-auditable"))
+        .collect::<Vec<_>>();
+    assert!(
+        partial.is_empty(),
+        "a partial install was left: {partial:?}"
     );
     assert!(
         stderr.contains("cargo install --locked cargo-auditable --version 0.7.7"),

@@ -1,6 +1,7 @@
 //! One module per outside system; each takes its client in its constructor.
 
 pub mod attachments;
+pub mod auditable;
 pub mod binary;
 pub mod delivery_log;
 pub mod docker;

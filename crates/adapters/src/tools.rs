@@ -16,11 +16,14 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(
-        "{program} is not installed, and the image's binary must carry its dependency list (without it a scan finds nothing); install it with `{install}` (or run .ci/install-tools)"
+        "{program} is not installed{}, and the image's binary must carry its dependency list (without it a scan finds nothing); install it with `{install}` (or run .ci/install-tools)",
+        tried.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
     )]
     Missing {
         program: &'static str,
         install: &'static str,
+        /// Why installing it into the tools folder failed, when that was tried.
+        tried: Option<String>,
     },
     #[error("{command} failed with {status}")]
     Failed {
@@ -70,8 +73,9 @@ pub const CARGO_AUDITABLE_INSTALL: &str = "cargo install --locked cargo-auditabl
 ///
 /// `cargo auditable build` embeds the app's dependency tree in the binary's `.dep-v0`
 /// section (rust-secure-code/cargo-auditable), which is what scanners (grype, trivy) and the
-/// SBOM read. Without `cargo-auditable` the build fails: a plain build would ship an image a
-/// scan reports as empty.
+/// SBOM read. Without `cargo-auditable` (on PATH or in the tools folder, see
+/// [`crate::auditable`]) the build fails: a plain build would ship an image a scan reports as
+/// empty.
 pub async fn build_static_app(
     workspace: &Path,
     package: &str,
@@ -79,12 +83,14 @@ pub async fn build_static_app(
     version: &str,
     profile: AppProfile,
 ) -> Result<PathBuf> {
-    if !on_path(CARGO_AUDITABLE) {
+    let Some(auditable) = crate::auditable::find(workspace) else {
         return Err(Error::Missing {
             program: CARGO_AUDITABLE,
             install: CARGO_AUDITABLE_INSTALL,
+            tried: None,
         });
-    }
+    };
+    let path = crate::auditable::path_for(&auditable).map(|p| p.to_string_lossy().into_owned());
     let args = [
         "auditable",
         "build",
@@ -98,18 +104,16 @@ pub async fn build_static_app(
         "--target",
         IMAGE_TARGET,
     ];
-    cargo(
-        workspace,
-        &args,
-        &[
-            ("BUILD_SHA", build_sha),
-            ("APP_VERSION", version),
-            // With --target, these flags reach only the target's code, never build scripts.
-            ("RUSTFLAGS", "-C target-feature=+crt-static"),
-        ],
-        &[],
-    )
-    .await?;
+    let mut envs = vec![
+        ("BUILD_SHA", build_sha),
+        ("APP_VERSION", version),
+        // With --target, these flags reach only the target's code, never build scripts.
+        ("RUSTFLAGS", "-C target-feature=+crt-static"),
+    ];
+    if let Some(path) = &path {
+        envs.push(("PATH", path));
+    }
+    cargo(workspace, &args, &envs, &[]).await?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));

@@ -167,6 +167,19 @@ pub async fn build_tag(
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
 
+    if adapters::auditable::find(&request.workspace).is_none() {
+        let folder = adapters::auditable::folder(&request.workspace);
+        reporter.progress(
+            STEP,
+            format!(
+                "cargo-auditable is not installed: installing {} into {} (once; cargo's progress follows)",
+                adapters::auditable::VERSION,
+                folder.display()
+            ),
+        );
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        adapters::auditable::install(&request.workspace, &cargo).await?;
+    }
     reporter.progress(
         STEP,
         format!("compiling a static {} for {tag}", request.package),
