@@ -1,5 +1,5 @@
-//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard|release|metrics]`: benchmarks that print
-//! figures with how they were measured.
+//! `cargo xtask bench [app|gitops|flows|scan|analysis|dashboard|release|metrics|suite]`: benchmarks
+//! that print figures with how they were measured.
 //! Benchmarks measure; they never pass or fail on a figure.
 
 mod analysis;
@@ -11,6 +11,7 @@ mod metrics;
 mod release;
 pub mod scale;
 pub mod scan;
+mod suite;
 mod wrk;
 
 use context::output;
@@ -40,6 +41,9 @@ enum Which {
     Release(release::Options),
     /// Delivery metrics over 100,000 history commits: first read, cached reads, next to the walk alone.
     Metrics(metrics::Options),
+    /// The last run of the test suite: its wall time next to the sum of its tests' times, and
+    /// the slowest tests (read from nextest's report; runs nothing).
+    Suite(suite::Options),
 }
 
 /// One measured figure.
@@ -55,6 +59,11 @@ pub struct Figure {
 
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
+        // The suite's figures are read from the last run's report: nothing to measure here.
+        if let Some(Which::Suite(options)) = &self.which {
+            let figures = suite::read(&target_dir(), options)?;
+            return show(&figures, json);
+        }
         // Figures come from optimised code: a debug build re-runs itself in release (not
         // `--quiet`: the first release build takes minutes, and cargo's lines show progress).
         if cfg!(debug_assertions) {
@@ -78,6 +87,7 @@ impl Args {
             Some(Which::Dashboard) => crate::board::run().await?,
             Some(Which::Release(options)) => blocking(&options, release::measure).await?,
             Some(Which::Metrics(options)) => blocking(&options, metrics::measure).await?,
+            Some(Which::Suite(options)) => suite::read(&target_dir(), &options)?,
             None => {
                 let mut all = app::run(&app::Options::default()).await?;
                 all.extend(blocking(&gitops::Options::default(), gitops::measure).await?);
@@ -87,16 +97,31 @@ impl Args {
                 all.extend(crate::board::run().await?);
                 all.extend(blocking(&release::Options::default(), release::measure).await?);
                 all.extend(blocking(&metrics::Options::default(), metrics::measure).await?);
+                // The last suite run, when there was one.
+                all.extend(
+                    suite::read(&target_dir(), &suite::Options::default()).unwrap_or_default(),
+                );
                 all
             }
         };
-        if json {
-            output::print_json(&figures)?;
-        } else {
-            print_table(&figures);
-        }
-        Ok(())
+        show(&figures, json)
     }
+}
+
+fn show(figures: &[Figure], json: bool) -> anyhow::Result<()> {
+    if json {
+        output::print_json(&figures)?;
+    } else {
+        print_table(figures);
+    }
+    Ok(())
+}
+
+/// The workspace's target folder (`CARGO_TARGET_DIR`, else `target/`).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| context::workspace::root().join("target"))
 }
 
 /// Runs a benchmark that blocks (git2 over generated histories) on one of tokio's blocking
