@@ -105,7 +105,13 @@ async fn the_readme_quickstart_runs_as_written() {
     tests::git_cli(&clone, &["config", "user.name", "alice"]);
     tests::git_cli(&clone, &["config", "user.email", "alice@example.invalid"]);
     let target = scratch.path().join("target");
-    link_build(&workspace.join("target"), &target);
+    let packages: Vec<String> = adapters::tools::workspace_crates(&workspace)
+        .await
+        .expect("the workspace's packages")
+        .into_iter()
+        .map(|krate| krate.name)
+        .collect();
+    link_build(&workspace.join("target"), &target, &packages);
     let prefix = tests::unique_prefix("quickstart");
     let _cleanup = tests::Cleanup::new(&prefix);
     // After the README's lines, one more: `status` names the key that signed each build.
@@ -259,15 +265,18 @@ impl Drop for Group {
     }
 }
 
-/// A copy of this build's `debug` folder (and the image's release build, when there is one)
+/// A copy of this build's `debug` folder (and the image's release build, when there is one:
+/// its target's folder, and `release` beside it, where a `--target` build keeps what runs on
+/// the host, proc macros and build scripts; without it the clone recompiled syn and all that
+/// derives with it, tokio and actix among them, for each app)
 /// that lets the clone's cargo find every dependency compiled without ever writing into this
 /// build: the dependencies' artifacts are hard links (cargo leaves a fresh unit's files
 /// alone), but what cargo rewrites in place is copied (`.fingerprint`, `build`), the
 /// workspace's own units, which the clone rebuilds, are left out (cargo hashes path packages
 /// by their path inside the workspace, so the clone's units have this build's file names,
 /// and a rebuild through a link would rewrite this build's files), and `incremental` too.
-fn link_build(from: &Path, to: &Path) {
-    for sub in ["debug", "x86_64-unknown-linux-gnu/release"] {
+fn link_build(from: &Path, to: &Path, packages: &[String]) {
+    for sub in ["debug", "release", "x86_64-unknown-linux-gnu/release"] {
         let source = from.join(sub);
         if !source.is_dir() {
             continue;
@@ -283,7 +292,7 @@ fn link_build(from: &Path, to: &Path) {
                 copy(&["-a"], &source.join(private), &dest.join(private));
             }
         }
-        leave_out_workspace_units(&dest);
+        leave_out_workspace_units(&dest, packages);
     }
 }
 
@@ -302,26 +311,10 @@ fn copy(how: &[&str], source: &Path, dest: &Path) {
     );
 }
 
-/// Removes from the copy at `dest` every file of a unit of the workspace's own packages (found
-/// by the hashes of their `.fingerprint` folders), and the binaries at its top.
-fn leave_out_workspace_units(dest: &Path) {
-    const PACKAGES: [&str; 15] = [
-        "paktech-app",
-        "model",
-        "supply-chain",
-        "delivery",
-        "config",
-        "policy",
-        "adapters",
-        "flow",
-        "context",
-        "dashboard",
-        "bench",
-        "cluster",
-        "xtask",
-        "tests",
-        "workspace-hack",
-    ];
+/// Removes from the copy at `dest` every file of a unit of the workspace's own `packages` (as
+/// `cargo metadata` names them; found by the hashes of their `.fingerprint` folders), and the
+/// binaries at its top.
+fn leave_out_workspace_units(dest: &Path, packages: &[String]) {
     let names = |dir: &Path| -> Vec<String> {
         std::fs::read_dir(dir)
             .map(|entries| {
@@ -335,7 +328,10 @@ fn leave_out_workspace_units(dest: &Path) {
         .into_iter()
         .filter_map(|name| {
             let (package, hash) = name.rsplit_once('-')?;
-            PACKAGES.contains(&package).then(|| format!("-{hash}"))
+            packages
+                .iter()
+                .any(|p| p == package)
+                .then(|| format!("-{hash}"))
         })
         .collect();
     for dir in [".fingerprint", "build", "deps"] {
