@@ -1,5 +1,7 @@
 //! Builds of this and of made-up commits, and the digests the registry has for them.
 
+use std::path::Path;
+
 use super::*;
 
 /// Runs `ci` and returns a build that may be promoted: the commit's own, or (on a dirty
@@ -31,33 +33,100 @@ pub async fn deploy_dev(pipeline: &Pipeline, docker: &Docker) -> GitSha {
 /// replicas never become healthy. Compiled with the `image-test` profile (release without
 /// LTO, incremental): a new SHA recompiles the app crate alone and relinks in seconds, and
 /// the commit's own release build stays fresh for the next `ci`.
+///
+/// The good builds are shared between tests ([`made_up`]): a test's `n`th one has the same
+/// SHA as every other test's `n`th of the same sources, so it is compiled once per suite
+/// run, by whichever test needs it first. A broken one is made for its test alone.
 pub async fn another_build(
     pipeline: &Pipeline,
     docker: &Docker,
     broken_from: Option<&GitSha>,
 ) -> GitSha {
+    let Some(from) = broken_from else {
+        let sha = made_up(&[&workspace().join("app")], "paktech-app");
+        // Another test may be building a faulty app into the same target directory, or this
+        // very build.
+        let _lock = faulty::BuildLock::take().await;
+        if !built(pipeline, docker, APP, &sha).await {
+            build_sources(pipeline, docker, workspace(), &sha).await;
+        }
+        return sha;
+    };
     let sha: GitSha = format!("{:040x}", rand::random::<u128>())
         .parse()
         .expect("sha");
     let images = ImageBuilder::new(docker.clone());
-    match broken_from {
-        Some(from) => {
-            images
-                .derive(
-                    &format!("paktech-app:{from}"),
-                    &format!("paktech-app:{sha}"),
-                    &["ENV PORT=not-a-port"],
-                )
-                .await
-                .expect("build the broken image");
-        }
-        None => {
-            // Another test may be building a faulty app into the same target directory.
-            let _lock = faulty::BuildLock::take().await;
-            build_sources(pipeline, docker, workspace(), &sha).await;
+    images
+        .derive(
+            &format!("paktech-app:{from}"),
+            &format!("paktech-app:{sha}"),
+            &["ENV PORT=not-a-port"],
+        )
+        .await
+        .expect("build the broken image");
+    sha
+}
+
+/// The made-up commit of this test's next build of `kind` from the sources under `dirs`: 24
+/// hex digits of a digest of those sources (every file under the app's and the shared crates'
+/// folders, the manifests, the lock file, and `kind`, which names the app and any fault),
+/// then the count of such builds this test made before. Tests run in processes of their own,
+/// so each test's first build of the same sources has the same SHA; a change to any of them
+/// is another SHA, so an image left by an older run is never taken for this one's.
+pub fn made_up(dirs: &[&Path], kind: &str) -> GitSha {
+    use sha2::Digest as _;
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let root = workspace();
+    let mut digest = sha2::Sha256::new();
+    digest.update(kind.as_bytes());
+    let shared = ["service", "build-info"].map(|d| root.join(d));
+    let mut files = Vec::new();
+    for dir in dirs
+        .iter()
+        .copied()
+        .chain(shared.iter().map(PathBuf::as_path))
+    {
+        collect_files(dir, &mut files);
+    }
+    files.sort();
+    files.extend(["Cargo.toml", "Cargo.lock"].map(|f| root.join(f)));
+    for file in files {
+        digest.update(file.to_string_lossy().as_bytes());
+        digest.update(std::fs::read(&file).unwrap_or_default());
+    }
+    let sources: String = digest.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{sources}{n:016x}").parse().expect("sha")
+}
+
+fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, into);
+        } else {
+            into.push(path);
         }
     }
-    sha
+}
+
+/// Whether the engine has `app`'s image of `sha` already (another test built it).
+pub async fn built(pipeline: &Pipeline, docker: &Docker, app: &str, sha: &GitSha) -> bool {
+    let repository = &pipeline
+        .config
+        .app(app)
+        .expect("a configured app")
+        .repository;
+    ImageBuilder::new(docker.clone())
+        .inspect(&format!("{repository}:{sha}"))
+        .await
+        .is_ok()
 }
 
 /// Builds the app sources under `sources` (a workspace) as the image of `sha`, with the

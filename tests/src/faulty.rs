@@ -114,10 +114,21 @@ pub async fn faulty_build_of(
     app: &str,
     fault: Fault,
 ) -> GitSha {
-    let sha: GitSha = format!("{:040x}", rand::random::<u128>())
-        .parse()
-        .expect("sha");
+    // Shared between tests like any made-up build (`crate::made_up`), the fault's code in
+    // what names it.
+    let (file, _) = root_handler(app);
+    let folder = Path::new(file)
+        .parent()
+        .and_then(Path::parent)
+        .expect("the app's folder");
+    let sha = crate::made_up(
+        &[&workspace().join(folder)],
+        &format!("{app} {}\n{}", fault.name(), fault.code()),
+    );
     let _lock = BuildLock::take().await;
+    if crate::built(pipeline, docker, app, &sha).await {
+        return sha;
+    }
     let started = Instant::now();
     let copy = shared_target()
         .join(format!("faulty-{app}"))
