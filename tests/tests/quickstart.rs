@@ -112,6 +112,7 @@ async fn the_readme_quickstart_runs_as_written() {
         .map(|krate| krate.name)
         .collect();
     link_build(&workspace.join("target"), &target, &packages);
+    same_times(&workspace, &clone);
     let prefix = tests::unique_prefix("quickstart");
     let _cleanup = tests::Cleanup::new(&prefix);
     // After the README's lines, one more: `status` names the key that signed each build.
@@ -267,14 +268,21 @@ impl Drop for Group {
 
 /// A copy of this build's `debug` folder (and the image's release build, when there is one:
 /// its target's folder, and `release` beside it, where a `--target` build keeps what runs on
-/// the host, proc macros and build scripts; without it the clone recompiled syn and all that
-/// derives with it, tokio and actix among them, for each app)
-/// that lets the clone's cargo find every dependency compiled without ever writing into this
-/// build: the dependencies' artifacts are hard links (cargo leaves a fresh unit's files
-/// alone), but what cargo rewrites in place is copied (`.fingerprint`, `build`), the
-/// workspace's own units, which the clone rebuilds, are left out (cargo hashes path packages
-/// by their path inside the workspace, so the clone's units have this build's file names,
-/// and a rebuild through a link would rewrite this build's files), and `incremental` too.
+/// the host, proc macros and build scripts) that the clone's cargo finds fresh, so the
+/// README's lines compile nothing this build already compiled, without ever writing into
+/// this build:
+/// - the dependencies' artifacts are hard links (cargo never rewrites a fresh unit's files,
+///   and nothing of the clone makes a dependency stale);
+/// - what cargo rewrites in place is copied (`.fingerprint`, `build`), and so is every file
+///   of a unit of the workspace's own `packages`: cargo names a path package's units by its
+///   path inside the workspace, so the clone's units have this build's file names, and a unit
+///   the clone does rebuild (a source that differs from this build's) must be written into a
+///   copy, never through a link into this build; `incremental` is left out.
+///
+/// The clone's sources get this build's file times ([`same_times`]), so cargo's fingerprints,
+/// which compare times, hold. What runs from the copied units works on the clone all the
+/// same: the command line finds its workspace from the `CARGO_MANIFEST_DIR` cargo sets when it
+/// runs it (`context::workspace::root`).
 fn link_build(from: &Path, to: &Path, packages: &[String]) {
     for sub in ["debug", "release", "x86_64-unknown-linux-gnu/release"] {
         let source = from.join(sub);
@@ -292,7 +300,47 @@ fn link_build(from: &Path, to: &Path, packages: &[String]) {
                 copy(&["-a"], &source.join(private), &dest.join(private));
             }
         }
-        leave_out_workspace_units(&dest, packages);
+        unlink_workspace_units(&dest, packages);
+    }
+}
+
+/// Gives each file of the clone at `clone` the time of the same file in `workspace` when the
+/// two hold the same bytes; a file that differs (work not committed here) keeps its new time,
+/// so cargo rebuilds what reads it.
+fn same_times(workspace: &Path, clone: &Path) {
+    let mut files = Vec::new();
+    walk(clone, Path::new(""), &mut files);
+    for relative in files {
+        let (ours, theirs) = (workspace.join(&relative), clone.join(&relative));
+        let Ok(time) = std::fs::metadata(&ours).and_then(|m| m.modified()) else {
+            continue;
+        };
+        let same = matches!(
+            (std::fs::read(&ours), std::fs::read(&theirs)),
+            (Ok(a), Ok(b)) if a == b
+        );
+        if same {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&theirs)
+                .expect("a file of the clone");
+            file.set_modified(time).expect("set the file's time");
+        }
+    }
+}
+
+/// The files under `dir` (relative to the clone), but for `.git`.
+fn walk(root: &Path, relative: &Path, into: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(root.join(relative)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = relative.join(entry.file_name());
+        match entry.file_type() {
+            Ok(t) if t.is_dir() && entry.file_name() != ".git" => walk(root, &name, into),
+            Ok(t) if t.is_file() => into.push(name),
+            _ => {}
+        }
     }
 }
 
@@ -311,10 +359,10 @@ fn copy(how: &[&str], source: &Path, dest: &Path) {
     );
 }
 
-/// Removes from the copy at `dest` every file of a unit of the workspace's own `packages` (as
-/// `cargo metadata` names them; found by the hashes of their `.fingerprint` folders), and the
-/// binaries at its top.
-fn leave_out_workspace_units(dest: &Path, packages: &[String]) {
+/// Replaces every hard link in the copy at `dest` to a file of a unit of the workspace's own
+/// `packages` (as `cargo metadata` names them; found by the hashes of their `.fingerprint`
+/// folders), and to the binaries at its top, with a copy of its own.
+fn unlink_workspace_units(dest: &Path, packages: &[String]) {
     let names = |dir: &Path| -> Vec<String> {
         std::fs::read_dir(dir)
             .map(|entries| {
@@ -334,18 +382,30 @@ fn leave_out_workspace_units(dest: &Path, packages: &[String]) {
                 .then(|| format!("-{hash}"))
         })
         .collect();
-    for dir in [".fingerprint", "build", "deps"] {
-        for name in names(&dest.join(dir)) {
-            if hashes.iter().any(|h| name.contains(h.as_str())) {
-                let path = dest.join(dir).join(&name);
-                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
-            }
+    let own_copy = |path: &Path| {
+        if !path.is_file() {
+            return;
+        }
+        // With the original's time: cargo compares a unit's outputs' times with its
+        // dependents' fingerprints, and a new time would make every dependent stale.
+        let time = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("a unit's file's time");
+        let copy = path.with_extension("quickstart-copy");
+        std::fs::copy(path, &copy).expect("copy a workspace unit's file");
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .and_then(|f| f.set_modified(time))
+            .expect("keep the file's time");
+        std::fs::rename(&copy, path).expect("replace the link with the copy");
+    };
+    for name in names(&dest.join("deps")) {
+        if hashes.iter().any(|h| name.contains(h.as_str())) {
+            own_copy(&dest.join("deps").join(&name));
         }
     }
     for name in names(dest) {
-        let path = dest.join(&name);
-        if path.is_file() {
-            let _ = std::fs::remove_file(path);
-        }
+        own_copy(&dest.join(&name));
     }
 }
