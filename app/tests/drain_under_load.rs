@@ -88,7 +88,10 @@ fn sigterm_under_load_fails_no_accepted_request() {
                 .and_then(|(n, _)| n.parse().ok())
         })
         .expect("wrk counted requests");
-    assert!(requests > 1000, "the load ran: {text}");
+    // A count, not a rate: the load ran on through the shutdown (wrk saw more than the
+    // hundred answered before the SIGTERM). How many more depends on the machine and on
+    // what else runs on it (inside the quickstart test's `ci`, a whole suite does).
+    assert!(requests > 100, "the load ran: {text}");
     assert!(
         !text.contains("Non-2xx"),
         "every answered request succeeded:\n{text}"

@@ -6,9 +6,10 @@
 //! Only the surroundings are the test's: a scratch state folder (the clone's own `.paktech/`),
 //! container names of its own (`PAKTECH_TARGET_PREFIX`), midday (`PAKTECH_NOW`, as every
 //! whole-flow test, so prod's nightly freeze does not stop it), a git identity in the clone, a
-//! free dashboard port (`PAKTECH_DASHBOARD_PORT`), and a copy of this build's target folder
-//! whose dependencies are hard links, so the clone compiles only the workspace's own crates
-//! and never writes into this build (`link_build`).
+//! free dashboard port (`PAKTECH_DASHBOARD_PORT`), two tests at once in `ci`'s test step
+//! (`NEXTEST_TEST_THREADS`; this suite runs beside it), and a copy of this build's target
+//! folder that the clone finds fresh, so it compiles only what differs and never writes into
+//! this build (`link_build`).
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -153,6 +154,9 @@ async fn the_readme_quickstart_runs_as_written() {
         }
         command
             .env("CARGO_TARGET_DIR", &target)
+            // `ci`'s test step runs a suite of its own beside this one's four tests at once:
+            // two at a time there, so the two do not starve each other's timed tests.
+            .env("NEXTEST_TEST_THREADS", "2")
             .env("PAKTECH_TARGET_PREFIX", &prefix)
             .env("PAKTECH_NOW", tests::DAYTIME)
             .env("PAKTECH_DASHBOARD_PORT", port.to_string());
