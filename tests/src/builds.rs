@@ -86,7 +86,7 @@ pub fn made_up(dirs: &[&Path], kind: &str) -> GitSha {
         .copied()
         .chain(shared.iter().map(PathBuf::as_path))
     {
-        collect_files(dir, &mut files);
+        files.extend(files_under(dir).into_iter().map(|f| dir.join(f)));
     }
     files.sort();
     files.extend(["Cargo.toml", "Cargo.lock"].map(|f| root.join(f)));
@@ -102,18 +102,24 @@ pub fn made_up(dirs: &[&Path], kind: &str) -> GitSha {
     format!("{sources}{n:016x}").parse().expect("sha")
 }
 
-fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, into);
-        } else {
-            into.push(path);
+/// The files under `dir`, as paths relative to it; a `.git` folder is left out.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, relative: &Path, into: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(root.join(relative)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = relative.join(entry.file_name());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() && entry.file_name() != ".git" => walk(root, &name, into),
+                Ok(t) if t.is_file() => into.push(name),
+                _ => {}
+            }
         }
     }
+    let mut files = Vec::new();
+    walk(dir, Path::new(""), &mut files);
+    files
 }
 
 /// Whether the engine has `app`'s image of `sha` already (another test built it).

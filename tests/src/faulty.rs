@@ -73,9 +73,7 @@ fn root_handler(app: &str) -> (&'static str, &'static str) {
 
 /// The target directory tests' builds share.
 pub fn shared_target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
+    adapters::tools::target_dir(&workspace())
 }
 
 /// Held while a test builds the app into the shared target directory.

@@ -312,9 +312,7 @@ fn link_build(from: &Path, to: &Path, packages: &[String]) {
 /// two hold the same bytes; a file that differs (work not committed here) keeps its new time,
 /// so cargo rebuilds what reads it.
 fn same_times(workspace: &Path, clone: &Path) {
-    let mut files = Vec::new();
-    walk(clone, Path::new(""), &mut files);
-    for relative in files {
+    for relative in tests::files_under(clone) {
         let (ours, theirs) = (workspace.join(&relative), clone.join(&relative));
         let Ok(time) = std::fs::metadata(&ours).and_then(|m| m.modified()) else {
             continue;
@@ -329,21 +327,6 @@ fn same_times(workspace: &Path, clone: &Path) {
                 .open(&theirs)
                 .expect("a file of the clone");
             file.set_modified(time).expect("set the file's time");
-        }
-    }
-}
-
-/// The files under `dir` (relative to the clone), but for `.git`.
-fn walk(root: &Path, relative: &Path, into: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(root.join(relative)) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = relative.join(entry.file_name());
-        match entry.file_type() {
-            Ok(t) if t.is_dir() && entry.file_name() != ".git" => walk(root, &name, into),
-            Ok(t) if t.is_file() => into.push(name),
-            _ => {}
         }
     }
 }

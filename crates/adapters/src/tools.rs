@@ -114,13 +114,17 @@ pub async fn build_static_app(
         envs.push(("PATH", path));
     }
     cargo(workspace, &args, &envs, &[]).await?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    Ok(target_dir
+    Ok(target_dir(workspace)
         .join(IMAGE_TARGET)
         .join(profile.name())
         .join(package))
+}
+
+/// Where cargo builds `workspace`: `CARGO_TARGET_DIR`, else its `target/` folder.
+pub fn target_dir(workspace: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
 }
 
 /// The workspace's packages (`cargo metadata --no-deps`, offline: it reads manifests only).

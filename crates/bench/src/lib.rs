@@ -119,9 +119,7 @@ fn show(figures: &[Figure], json: bool) -> anyhow::Result<()> {
 
 /// The workspace's target folder (`CARGO_TARGET_DIR`, else `target/`).
 fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| context::workspace::root().join("target"))
+    adapters::tools::target_dir(&context::workspace::root())
 }
 
 /// Runs a benchmark that blocks (git2 over generated histories) on one of tokio's blocking
