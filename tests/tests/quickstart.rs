@@ -162,7 +162,15 @@ async fn the_readme_quickstart_runs_as_written() {
             .env("PAKTECH_DASHBOARD_PORT", port.to_string());
         if step.keeps_running {
             serves(command, port, &step.command).await;
-            let left = running_in(&clone);
+            // The group was stopped; a member may take a moment to exit and be reaped.
+            let mut left = running_in(&clone);
+            for _ in 0..50 {
+                if left.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                left = running_in(&clone);
+            }
             assert!(left.is_empty(), "`{}` left running: {left:?}", step.command);
             continue;
         }
@@ -228,7 +236,8 @@ async fn serves(mut command: Command, port: u16, shown: &str) {
     );
 }
 
-/// The processes (their command lines) whose working folder is `dir` or below it.
+/// The live processes (their command lines) whose working folder is `dir` or below it; one
+/// that has exited and waits to be reaped (an empty command line) runs nothing.
 fn running_in(dir: &Path) -> Vec<String> {
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -238,7 +247,7 @@ fn running_in(dir: &Path) -> Vec<String> {
             let path = entry.ok()?.path();
             let cwd = std::fs::read_link(path.join("cwd")).ok()?;
             let cmdline = std::fs::read(path.join("cmdline")).ok()?;
-            cwd.starts_with(dir)
+            (cwd.starts_with(dir) && !cmdline.is_empty())
                 .then(|| String::from_utf8_lossy(&cmdline).replace('\0', " "))
         })
         .collect()
