@@ -4,6 +4,7 @@
 //! Each service's `build.rs` calls [`emit`]; the crate has no dependencies, so as a
 //! build-dependency it costs one small host compile.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Sets `PAKTECH_BUILD_SHA` and `PAKTECH_APP_VERSION` for the crate being built.
@@ -27,7 +28,13 @@ pub fn emit() {
             );
             sha
         }
-        _ => git_head().unwrap_or_else(|| "unknown".to_owned()),
+        _ => {
+            let (sha, watched) = git_head(Path::new("."));
+            for path in watched {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+            sha.unwrap_or_else(|| "unknown".to_owned())
+        }
     };
     let version = std::env::var("APP_VERSION")
         .ok()
@@ -45,26 +52,108 @@ pub fn is_build_sha(s: &str) -> bool {
     hex.len() == 40 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The commit checked out, and the files whose change means another commit is checked out.
-fn git_head() -> Option<String> {
+/// The commit checked out in the repository at or above `dir`, and the paths whose change
+/// means another commit is checked out.
+///
+/// Only paths that exist are returned: cargo counts a watched path that is missing as changed,
+/// so watching an absent `packed-refs` (a repository whose refs were never packed) reran this
+/// script and recompiled the service in every build. A branch's ref file that is absent (its
+/// ref is packed) is watched through the nearest folder that exists, which changes when the
+/// next commit writes the file.
+fn git_head(dir: &Path) -> (Option<String>, Vec<PathBuf>) {
     let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git").args(args).output().ok()?;
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .ok()?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
-    let git_dir = git(&["rev-parse", "--absolute-git-dir"])?;
-    println!("cargo:rerun-if-changed={git_dir}/HEAD");
-    println!("cargo:rerun-if-changed={git_dir}/packed-refs");
+    let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]).map(PathBuf::from) else {
+        return (None, Vec::new());
+    };
+    // Refs live in the common folder, which differs from the git folder in a worktree.
+    let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .map(PathBuf::from)
+        .unwrap_or_else(|| git_dir.clone());
+    let mut watched = vec![git_dir.join("HEAD"), common.join("packed-refs")];
     if let Some(reference) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        println!("cargo:rerun-if-changed={git_dir}/{reference}");
+        let loose = common.join(&reference);
+        if let Some(existing) = loose.ancestors().find(|path| path.exists()) {
+            watched.push(existing.to_owned());
+        }
     }
-    git(&["rev-parse", "HEAD"]).filter(|sha| is_build_sha(sha))
+    watched.retain(|path| path.exists());
+    let sha = git(&["rev-parse", "HEAD"]).filter(|sha| is_build_sha(sha));
+    (sha, watched)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_build_sha;
+    use super::*;
+
+    /// A scratch repository with one commit and its refs loose, as `git init` leaves them.
+    fn scratch_repo(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("paktech-build-info-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args)
+                .current_dir(&dir)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .status()
+                .expect("run git")
+                .success();
+            assert!(ok, "git {args:?} failed");
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+        dir
+    }
+
+    #[test]
+    fn only_paths_that_exist_are_watched() {
+        let dir = scratch_repo("loose");
+        let (sha, watched) = git_head(&dir);
+        assert!(sha.as_deref().is_some_and(is_build_sha), "{sha:?}");
+        assert!(!dir.join(".git/packed-refs").exists());
+        assert!(watched.iter().all(|p| p.exists()), "{watched:?}");
+        assert!(
+            watched.iter().any(|p| p.ends_with(".git/HEAD")),
+            "{watched:?}"
+        );
+        assert!(
+            watched.iter().any(|p| p.ends_with("refs/heads/main")),
+            "{watched:?}"
+        );
+
+        // Packed: the loose file is gone, so its folder and packed-refs are watched.
+        let ok = Command::new("git")
+            .args(["pack-refs", "--all"])
+            .current_dir(&dir)
+            .status()
+            .expect("run git")
+            .success();
+        assert!(ok);
+        let (packed_sha, watched) = git_head(&dir);
+        assert_eq!(packed_sha, sha);
+        assert!(watched.iter().all(|p| p.exists()), "{watched:?}");
+        assert!(
+            watched.iter().any(|p| p.ends_with("packed-refs")),
+            "{watched:?}"
+        );
+        assert!(
+            watched.iter().any(|p| p.ends_with("refs/heads")),
+            "{watched:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn build_shas_are_40_lowercase_hex_optionally_dirty() {
