@@ -14,6 +14,7 @@
 mod commit;
 mod fetch;
 mod history;
+mod pack;
 mod push;
 mod seed;
 
@@ -354,6 +355,10 @@ impl GitOpsRepo {
     ) -> Result<Written> {
         let _lock = self.lock()?;
         let repo = self.repo()?;
+        let odb = repo
+            .odb()
+            .map_err(git("cannot open the mirror's objects"))?;
+        let pending = pack::Pending::new(&odb)?;
         let signature =
             git2::Signature::now(&self.settings.author_name, &self.settings.author_email)
                 .map_err(git("cannot make the commit signature"))?;
@@ -378,9 +383,11 @@ impl GitOpsRepo {
                 return Ok(Written::Unchanged { revision });
             };
             let commit = commit_files(&repo, tip, &files, message, &signature)?;
-            match push::compare_and_swap(&repo, self, branch, tip, commit)? {
+            let objects = pending.take(&repo, commit)?;
+            match push::compare_and_swap(&repo, self, branch, tip, commit, &objects)? {
                 push::Outcome::Pushed => {
                     tracing::info!(attempt, branch, revision = %commit, "pushed");
+                    consolidate(&self.mirror);
                     return Ok(Written::Committed {
                         revision: sha(commit),
                         attempts: attempt,
@@ -405,6 +412,14 @@ impl GitOpsRepo {
 
     pub(crate) fn settings(&self) -> &GitOpsSettings {
         &self.settings
+    }
+}
+
+/// Keeps the packs of the repository at `git_dir` few (`pack::consolidate`); a failure only
+/// costs later reads time, so it is logged, never returned: the write it follows has landed.
+fn consolidate(git_dir: &Path) {
+    if let Err(error) = pack::consolidate(git_dir) {
+        tracing::warn!(repository = %git_dir.display(), %error, "cannot consolidate the packs");
     }
 }
 

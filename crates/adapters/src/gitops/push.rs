@@ -4,10 +4,10 @@
 //! Over ssh and https the server's receive-pack does the compare-and-swap under its ref lock.
 //! libgit2's in-process transport for local remotes (a path or `file://`) checks
 //! fast-forwardness only against what it saw when it connected and then overwrites the ref, so
-//! two local pushers can lose a write. For those remotes the new objects are copied into the
-//! remote's object database directly (no temporary refs, which would confuse concurrent
-//! readers listing refs) and the branch is then moved with `reference_matching`, which
-//! compares and swaps under the ref's lock.
+//! two local pushers can lose a write. For those remotes the commit's pack (`pack::Pending`) is
+//! stored in the remote's object database directly (no temporary refs, which would confuse
+//! concurrent readers listing refs) and the branch is then moved with `reference_matching`,
+//! which compares and swaps under the ref's lock.
 
 use std::cell::RefCell;
 
@@ -23,17 +23,19 @@ pub enum Outcome {
     Rejected(String),
 }
 
-/// Moves the remote `branch` from `expected` (`None`: absent) to `new`.
+/// Moves the remote `branch` from `expected` (`None`: absent) to `new`, whose new objects
+/// are in `objects` (one pack) and already in `repo`.
 pub fn compare_and_swap(
     repo: &Repository,
     gitops: &GitOpsRepo,
     branch: &str,
     expected: Option<Oid>,
     new: Oid,
+    objects: &[u8],
 ) -> Result<Outcome> {
     let settings = gitops.settings();
     if let Some(remote_path) = local_path(&settings.url) {
-        return swap_local(repo, &remote_path, branch, expected, new);
+        return swap_local(&remote_path, branch, expected, new, objects);
     }
     let outgoing = format!(
         "refs/paktech/outgoing/{}-{:016x}",
@@ -81,15 +83,18 @@ fn push(repo: &Repository, gitops: &GitOpsRepo, refspec: &str) -> Result<Option<
 }
 
 fn swap_local(
-    local: &Repository,
     remote_path: &str,
     branch: &str,
     expected: Option<Oid>,
     new: Oid,
+    objects: &[u8],
 ) -> Result<Outcome> {
     let remote = Repository::open(remote_path)
         .map_err(git(format!("cannot open the remote at {remote_path}")))?;
-    copy_commit(local, &remote, new)?;
+    let odb = remote
+        .odb()
+        .map_err(git("cannot open the remote's objects"))?;
+    super::pack::store(&odb, objects)?;
     let name = format!("refs/heads/{branch}");
     let message = "paktech: push (compare-and-swap)";
     let result = match expected {
@@ -98,62 +103,13 @@ fn swap_local(
         None => remote.reference(&name, new, false, message),
     };
     match result {
-        Ok(_) => Ok(Outcome::Pushed),
+        Ok(_) => {
+            super::consolidate(remote.path());
+            Ok(Outcome::Pushed)
+        }
         Err(e) if is_contention(&e) => Ok(Outcome::Rejected(e.message().to_owned())),
         Err(e) => Err(git(format!("cannot move {branch} in {remote_path}"))(e)),
     }
-}
-
-/// Copies `commit` and every object it adds into `remote`, children before parents; its
-/// parent is already there (it is the tip the commit was built on).
-fn copy_commit(local: &Repository, remote: &Repository, commit: Oid) -> Result<()> {
-    let from = local
-        .odb()
-        .map_err(git("cannot open the mirror's objects"))?;
-    let to = remote
-        .odb()
-        .map_err(git("cannot open the remote's objects"))?;
-    let tree = local
-        .find_commit(commit)
-        .and_then(|c| c.tree())
-        .map_err(git("cannot read the new commit"))?;
-    copy_tree(local, &from, &to, &tree)?;
-    copy_object(&from, &to, commit)
-}
-
-fn copy_tree(
-    repo: &Repository,
-    from: &git2::Odb<'_>,
-    to: &git2::Odb<'_>,
-    tree: &git2::Tree<'_>,
-) -> Result<()> {
-    if to.exists(tree.id()) {
-        return Ok(());
-    }
-    for entry in tree.iter() {
-        match entry.kind() {
-            Some(git2::ObjectType::Tree) => {
-                let subtree = repo
-                    .find_tree(entry.id())
-                    .map_err(git("cannot read a tree"))?;
-                copy_tree(repo, from, to, &subtree)?;
-            }
-            _ => copy_object(from, to, entry.id())?,
-        }
-    }
-    copy_object(from, to, tree.id())
-}
-
-fn copy_object(from: &git2::Odb<'_>, to: &git2::Odb<'_>, id: Oid) -> Result<()> {
-    if to.exists(id) {
-        return Ok(());
-    }
-    let object = from
-        .read(id)
-        .map_err(git(format!("cannot read object {id}")))?;
-    to.write(object.kind(), object.data())
-        .map_err(git(format!("cannot copy object {id} to the remote")))?;
-    Ok(())
 }
 
 fn is_contention(e: &git2::Error) -> bool {
