@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::gitops::{self, GitOpsRepo};
 use delivery::{Write, decode};
 use model::GitSha;
+use model::audit::CommitRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -52,7 +53,7 @@ pub fn cache_in(repo: &GitOpsRepo) -> std::path::PathBuf {
 /// cache is then updated (a failure to write it only costs the next read time).
 #[tracing::instrument(skip_all, fields(tip = %tip))]
 pub fn read(repo: &GitOpsRepo, tip: &GitSha, cache: &Path, default_app: &str) -> Result<Ledger> {
-    let (mut writes, since, rebuilt) = match load(cache, default_app) {
+    let (mut writes, since, mut rebuilt) = match load(cache, default_app) {
         Ok(None) => (Vec::new(), None, None),
         Err(why) => (Vec::new(), None, Some(why)),
         Ok(Some(cached)) if repo.is_ancestor(&cached.tip, tip)? => {
@@ -67,19 +68,28 @@ pub fn read(repo: &GitOpsRepo, tip: &GitSha, cache: &Path, default_app: &str) ->
             )),
         ),
     };
-    if let Some(why) = &rebuilt {
-        tracing::warn!(cache = %cache.display(), why, "reading the whole history again");
-    }
     let mut walked = 0;
-    let mut new = Vec::new();
     if since.as_ref() != Some(tip) {
-        repo.walk(tip, since.as_ref(), |commit| {
-            walked += 1;
-            new.extend(decode(&commit, default_app));
-        })?;
+        let decoded = |commit: CommitRecord| decode(&commit, default_app);
+        let (count, mut new) = match repo.walk(tip, since.as_ref(), decoded)? {
+            Some(read) => read,
+            None => {
+                rebuilt = Some(format!(
+                    "the cached tip {} is an ancestor of {tip} only through a merge",
+                    since.as_ref().map(ToString::to_string).unwrap_or_default()
+                ));
+                writes.clear();
+                repo.walk(tip, None, decoded)?
+                    .unwrap_or_else(|| unreachable!("a walk to the root always ends"))
+            }
+        };
+        walked = count;
         new.reverse();
         writes.extend(new);
         save(cache, default_app, tip, &writes);
+    }
+    if let Some(why) = &rebuilt {
+        tracing::warn!(cache = %cache.display(), why, "read the whole history again");
     }
     Ok(Ledger {
         tip: tip.clone(),
@@ -216,6 +226,11 @@ mod tests {
 
         /// Commits a promotion of `sha` to prod on `parent` (the root when `None`).
         fn promote(&self, parent: Option<&GitSha>, sha: &str, time: i64) -> GitSha {
+            self.promote_on(parent.as_slice(), sha, time)
+        }
+
+        /// Commits a promotion of `sha` to prod on `parents` (a merge when several).
+        fn promote_on(&self, parents: &[&GitSha], sha: &str, time: i64) -> GitSha {
             let message = CommitMessage::new(format!("promote {sha}"))
                 .trailer(keys::ACTION, "promote")
                 .trailer(keys::ENVIRONMENT, "prod")
@@ -230,12 +245,15 @@ mod tests {
                 .and_then(|b| b.write())
                 .expect("tree");
             let tree = self.bare.find_tree(tree_id).expect("tree");
-            let parent = parent.map(|p| {
-                self.bare
-                    .find_commit(git2::Oid::from_str(p.as_str()).expect("oid"))
-                    .expect("parent")
-            });
-            let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+            let parents: Vec<git2::Commit<'_>> = parents
+                .iter()
+                .map(|p| {
+                    self.bare
+                        .find_commit(git2::Oid::from_str(p.as_str()).expect("oid"))
+                        .expect("parent")
+                })
+                .collect();
+            let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
             let id = self
                 .bare
                 .commit(None, &signature, &signature, &message, &tree, &parents)
@@ -306,6 +324,32 @@ mod tests {
         // The cache read for another default app is not used either.
         let other = read(&h.repo, &b2, &h.cache, "api").expect("read");
         assert!(other.rebuilt.is_some_and(|why| why.contains("default app")));
+    }
+
+    #[test]
+    fn a_cached_tip_merged_in_from_the_side_is_read_again_from_the_start() {
+        let h = History::new();
+        let a = h.promote(None, "a", 100);
+        let side = h.promote(Some(&a), "side", 150);
+        h.read(&side);
+        // The side branch merged as the second parent: its tip is an ancestor of the merge
+        // but not on the first-parent line the figures follow.
+        let b = h.promote(Some(&a), "b", 200);
+        let merge = h.promote_on(&[&b, &side], "m", 300);
+        let merged = h.read(&merge);
+        assert!(
+            merged
+                .rebuilt
+                .as_deref()
+                .is_some_and(|why| why.contains("only through a merge")),
+            "{:?}",
+            merged.rebuilt
+        );
+        assert_eq!(merged.walked, 3);
+        // As a read without a cache sees it: the first-parent line, no side commit.
+        assert_eq!(History::builds(&merged), ["a", "b", "m"]);
+        let _ = std::fs::remove_file(&h.cache);
+        assert_eq!(h.read(&merge).writes, merged.writes);
     }
 
     #[test]

@@ -33,53 +33,71 @@ impl GitOpsRepo {
                     continue;
                 }
             }
-            let message = CommitMessage::parse(commit.message().unwrap_or_default());
-            records.push(CommitRecord {
-                revision: sha(id),
-                parent: commit.parent_id(0).ok().map(sha),
-                time: commit.time().seconds(),
-                author: commit.author().name().unwrap_or_default().to_owned(),
-                subject: message.subject,
-                trailers: message.trailers,
-            });
+            records.push(record(&commit));
         }
         Ok(records)
     }
 
-    /// Hands each commit on the first-parent line from `tip` back to `stop` (excluded; the
-    /// root when `None`) to `visit`, newest first, message parsed; reads nothing else of it.
-    pub fn walk(
+    /// Each commit on the first-parent line from `tip` back to `stop` (excluded; the root when
+    /// `None`), message parsed, through `map`, newest first; and how many commits were walked.
+    /// `Ok(None)` when `stop` is not on that line (an ancestor only through a merge's other
+    /// parent): the caller reads from the root instead.
+    ///
+    /// Built for a whole history (the delivery metrics' first read walks 100,000 commits):
+    /// - the line is followed commit by commit, each read once: a revwalk reads every commit
+    ///   to find its parents and `find_commit` then reads it again for its message, which was
+    ///   most of the time a read took;
+    /// - this thread reads while a second one parses the messages and maps them, so on two
+    ///   cores the parsing costs next to nothing; a batch's messages share one buffer, so no
+    ///   allocation crosses the threads per commit.
+    pub fn walk<T: Send>(
         &self,
         tip: &GitSha,
         stop: Option<&GitSha>,
-        mut visit: impl FnMut(CommitRecord),
-    ) -> Result<()> {
+        map: impl Fn(CommitRecord) -> Option<T> + Send,
+    ) -> Result<Option<(usize, Vec<T>)>> {
+        const BATCH: usize = 512;
         let repo = self.repo()?;
-        let mut walk = repo.revwalk().map_err(git("cannot walk the history"))?;
-        walk.push(oid(tip)?)
-            .map_err(git("cannot walk the history"))?;
-        if let Some(stop) = stop {
-            walk.hide(oid(stop)?)
-                .map_err(git(format!("cannot stop the walk at {stop}")))?;
-        }
-        walk.simplify_first_parent()
-            .map_err(git("cannot walk the history"))?;
-        for id in walk {
-            let id = id.map_err(git("cannot walk the history"))?;
-            let commit = repo
-                .find_commit(id)
-                .map_err(git(format!("cannot read commit {id}")))?;
-            let message = CommitMessage::parse(&String::from_utf8_lossy(commit.message_bytes()));
-            visit(CommitRecord {
-                revision: sha(id),
-                parent: commit.parent_id(0).ok().map(sha),
-                time: commit.time().seconds(),
-                author: String::from_utf8_lossy(commit.author().name_bytes()).into_owned(),
-                subject: message.subject,
-                trailers: message.trailers,
+        let stop = stop.map(oid).transpose()?;
+        let mut next = Some(oid(tip)?);
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(8);
+            let mapper = scope.spawn(move || {
+                let mut mapped = Vec::new();
+                for batch in receive {
+                    mapped.extend(batch.records().filter_map(&map));
+                }
+                mapped
             });
-        }
-        Ok(())
+            let mut walked = 0;
+            let walked_all = (|| -> Result<()> {
+                let mut batch = Batch::with_capacity(BATCH);
+                while let Some(id) = next.filter(|id| Some(*id) != stop) {
+                    let commit = repo
+                        .find_commit(id)
+                        .map_err(git(format!("cannot read commit {id}")))?;
+                    batch.push(&commit);
+                    walked += 1;
+                    next = commit.parent_id(0).ok();
+                    if batch.len() == BATCH
+                        && send
+                            .send(std::mem::replace(&mut batch, Batch::with_capacity(BATCH)))
+                            .is_err()
+                    {
+                        break;
+                    }
+                }
+                let _ = send.send(batch);
+                Ok(())
+            })();
+            drop(send);
+            let mapped = mapper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            walked_all?;
+            // The root reached without meeting `stop`: it is not on the line.
+            Ok((stop.is_none() || next.is_some()).then_some((walked, mapped)))
+        })
     }
 
     /// Whether `ancestor` is `revision` or one of its ancestors (false when the mirror does
@@ -97,4 +115,77 @@ impl GitOpsRepo {
             "cannot tell whether {ancestor} is an ancestor of {revision}"
         )))
     }
+}
+
+/// What the walk reads of some commits, parsed into [`CommitRecord`]s on the mapping thread;
+/// their authors and messages share one buffer.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    commits: Vec<Read>,
+}
+
+struct Read {
+    id: Oid,
+    parent: Option<Oid>,
+    time: i64,
+    author: std::ops::Range<usize>,
+    message: std::ops::Range<usize>,
+}
+
+impl Batch {
+    fn with_capacity(commits: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(commits * 256),
+            commits: Vec::with_capacity(commits),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.commits.len()
+    }
+
+    fn push(&mut self, commit: &git2::Commit<'_>) {
+        let mut keep = |bytes: &[u8]| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(bytes);
+            start..self.bytes.len()
+        };
+        let author = keep(commit.author().name_bytes());
+        let message = keep(commit.message_bytes());
+        self.commits.push(Read {
+            id: commit.id(),
+            parent: commit.parent_id(0).ok(),
+            time: commit.time().seconds(),
+            author,
+            message,
+        });
+    }
+
+    fn records(&self) -> impl Iterator<Item = CommitRecord> + '_ {
+        self.commits.iter().map(|read| {
+            let text = |range: &std::ops::Range<usize>| {
+                String::from_utf8_lossy(&self.bytes[range.clone()])
+            };
+            let message = CommitMessage::parse(&text(&read.message));
+            CommitRecord {
+                revision: sha(read.id),
+                parent: read.parent.map(sha),
+                time: read.time,
+                author: text(&read.author).into_owned(),
+                subject: message.subject,
+                trailers: message.trailers,
+            }
+        })
+    }
+}
+
+/// One commit as [`GitOpsRepo::log`] and the walk record it.
+fn record(commit: &git2::Commit<'_>) -> CommitRecord {
+    let mut batch = Batch::default();
+    batch.push(commit);
+    batch
+        .records()
+        .next()
+        .unwrap_or_else(|| unreachable!("a batch of one commit has one record"))
 }

@@ -6,11 +6,12 @@
 //! write spent its time on (a 20-app release makes 63 objects, written twice; `perf` showed
 //! ext4's inode allocation on top), and one pack costs the same for one file as for twenty.
 //!
-//! Each write adds a pack. Past [`MAX_PACKS`] in one repository they are consolidated into one,
-//! as `git gc --auto` does past `gc.autoPackLimit` (50), so that a lookup never searches
-//! hundreds of indexes: the new pack is written and indexed first, then each old pack's index
-//! and pack file are removed (index first, so no new reader picks a pack about to go). A
-//! reader that had opened an old pack keeps its mapping; the objects are all in the new one.
+//! Each write adds a pack. Past [`MAX_PACKS`] in one repository they are consolidated (see
+//! [`consolidate`]), as `git gc --auto` does past `gc.autoPackLimit` (50), so that a lookup
+//! never searches many indexes and each handle opened maps few files: the new pack is written
+//! and indexed first, then each old pack's index and pack file are removed (index first, so
+//! no new reader picks a pack about to go). A reader that had opened an old pack keeps its
+//! mapping; the objects are all in the new one.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use git2::{Buf, Mempack, ObjectType, Odb, Oid, Repository, Tree};
 use super::{Error, Result, git};
 
 /// Consolidate a repository's packs when it holds more than this many.
-pub(super) const MAX_PACKS: usize = 32;
+pub(super) const MAX_PACKS: usize = 8;
 
 /// Above the loose (1) and pack (2) backends libgit2 opens by default, so writes go here.
 const MEMPACK_PRIORITY: i32 = 1000;
@@ -136,24 +137,42 @@ pub(super) fn store(odb: &Odb<'_>, pack: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Consolidates the packs of the repository whose git folder is `git_dir` into one when it
-/// holds more than [`MAX_PACKS`]; returns how many packs it replaced (0: nothing to do).
+/// Consolidates the packs of the repository whose git folder is `git_dir` when it holds more
+/// than [`MAX_PACKS`]; returns how many packs it replaced (0: nothing to do).
+///
+/// Geometric, as `git repack --geometric` is: the largest pack stays when it outweighs all
+/// the others together, and only they are merged, so a long history is not rewritten whole
+/// every few writes; once the merged pack outgrows it, everything (loose objects too) becomes
+/// one pack.
 pub(super) fn consolidate(git_dir: &Path) -> Result<usize> {
     let dir = git_dir.join("objects").join("pack");
-    let old = packs(&dir);
+    let mut old = packs(&dir);
     if old.len() <= MAX_PACKS {
         return Ok(0);
     }
+    old.sort_by_key(|pack| std::cmp::Reverse(pack.size));
+    let rest: u64 = old[1..].iter().map(|pack| pack.size).sum();
+    let merged = if old[0].size > rest {
+        &old[1..]
+    } else {
+        &old[..]
+    };
     let repo = Repository::open_bare(git_dir)
         .map_err(git(format!("cannot open {} to pack it", git_dir.display())))?;
-    let odb = repo.odb().map_err(git("cannot open the objects"))?;
-    let mut builder = repo.packbuilder().map_err(git("cannot start a pack"))?;
     let mut ids = Vec::new();
-    odb.foreach(|id| {
-        ids.push(*id);
-        true
-    })
-    .map_err(git("cannot list the objects"))?;
+    if merged.len() == old.len() {
+        let odb = repo.odb().map_err(git("cannot open the objects"))?;
+        odb.foreach(|id| {
+            ids.push(*id);
+            true
+        })
+        .map_err(git("cannot list the objects"))?;
+    } else {
+        for pack in merged {
+            ids.extend(indexed(&dir.join(format!("{}.idx", pack.stem)))?);
+        }
+    }
+    let mut builder = repo.packbuilder().map_err(git("cannot start a pack"))?;
     for id in ids {
         builder
             .insert_object(id, None)
@@ -167,13 +186,13 @@ pub(super) fn consolidate(git_dir: &Path) -> Result<usize> {
         .map_err(git("cannot name the consolidated pack"))?
         .map(|name| format!("pack-{name}"));
     let mut replaced = 0;
-    for stem in old
+    for pack in merged
         .iter()
-        .filter(|stem| Some(stem.as_str()) != kept.as_deref())
+        .filter(|pack| Some(&pack.stem) != kept.as_ref())
     {
         // The index first: a reader that does not see it never opens the pack.
         for extension in ["idx", "pack", "rev", "mtimes"] {
-            let _ = std::fs::remove_file(dir.join(format!("{stem}.{extension}")));
+            let _ = std::fs::remove_file(dir.join(format!("{}.{extension}", pack.stem)));
         }
         replaced += 1;
     }
@@ -181,8 +200,14 @@ pub(super) fn consolidate(git_dir: &Path) -> Result<usize> {
     Ok(replaced)
 }
 
-/// The stems (`pack-<hash>`) of the indexed packs in `dir`, skipping any kept by a `.keep`.
-fn packs(dir: &Path) -> Vec<String> {
+/// An indexed pack: its stem (`pack-<hash>`) and its pack file's size.
+struct Pack {
+    stem: String,
+    size: u64,
+}
+
+/// The indexed packs in `dir`, skipping any kept by a `.keep`.
+fn packs(dir: &Path) -> Vec<Pack> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -191,26 +216,43 @@ fn packs(dir: &Path) -> Vec<String> {
         .iter()
         .filter(|path| path.extension().is_some_and(|e| e == "idx"))
         .filter(|path| !path.with_extension("keep").exists())
-        .filter(|path| path.with_extension("pack").exists())
-        .filter_map(|path| path.file_stem()?.to_str().map(str::to_owned))
+        .filter_map(|path| {
+            let size = std::fs::metadata(path.with_extension("pack")).ok()?.len();
+            let stem = path.file_stem()?.to_str()?.to_owned();
+            Some(Pack { stem, size })
+        })
+        .collect()
+}
+
+/// The object ids a pack index lists (version 2, which git and libgit2 write: a magic
+/// number, the version, 256 fan-out counts, then the sorted ids; gitformat-pack(5)).
+fn indexed(idx: &Path) -> Result<Vec<Oid>> {
+    let bad = |why: &str| Error::Git {
+        context: format!("cannot read the pack index {}", idx.display()),
+        source: git2::Error::from_str(why),
+    };
+    let bytes = std::fs::read(idx).map_err(|e| bad(&e.to_string()))?;
+    const IDS: usize = 8 + 256 * 4;
+    if bytes.len() < IDS || bytes[..4] != [0xff, b't', b'O', b'c'] || bytes[4..8] != [0, 0, 0, 2] {
+        return Err(bad("not a version 2 pack index"));
+    }
+    let count = u32::from_be_bytes([
+        bytes[IDS - 4],
+        bytes[IDS - 3],
+        bytes[IDS - 2],
+        bytes[IDS - 1],
+    ]) as usize;
+    let ids = bytes
+        .get(IDS..IDS + count * 20)
+        .ok_or_else(|| bad("shorter than the objects it counts"))?;
+    ids.chunks_exact(20)
+        .map(|id| Oid::from_bytes(id).map_err(|e| bad(e.message())))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn blob_count(repo: &Repository) -> usize {
-        let mut n = 0;
-        repo.odb()
-            .expect("odb")
-            .foreach(|_| {
-                n += 1;
-                true
-            })
-            .expect("foreach");
-        n
-    }
 
     /// A commit on `parent` of one file `name` holding `text`, written through `repo`.
     fn commit(repo: &Repository, parent: Option<Oid>, name: &str, text: &str) -> Oid {
@@ -300,6 +342,50 @@ mod tests {
             0,
             "one pack: nothing to do"
         );
+    }
+
+    #[test]
+    fn a_large_pack_stays_while_it_outweighs_the_others() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = Repository::init_bare(dir.path()).expect("bare repository");
+        let pack_dir = dir.path().join("objects").join("pack");
+        let odb = repo.odb().expect("odb");
+        let pending = Pending::new(&odb).expect("mempack");
+        let mut tip = None;
+        // One large pack: a commit of 60 files, each unlike the others.
+        for file in 0..60 {
+            let text: String = (0..40)
+                .map(|i| format!("{:x}", (file * 7919 + i * 104_729) % 65_521))
+                .collect();
+            tip = Some(commit(&repo, tip, &format!("file-{file}"), &text));
+            if file < 59 {
+                pending.take(&repo, tip.expect("tip")).expect("take");
+            }
+        }
+        pending.take(&repo, tip.expect("tip")).expect("take");
+        assert_eq!(consolidate(dir.path()).expect("all"), 60);
+        let large = packs(&pack_dir);
+        assert_eq!(large.len(), 1);
+        let mut ids = Vec::new();
+        for round in 0..MAX_PACKS {
+            let id = commit(&repo, tip, "small", &format!("round {round}\n"));
+            pending.take(&repo, id).expect("take");
+            tip = Some(id);
+            ids.push(id);
+        }
+        assert_eq!(consolidate(dir.path()).expect("the small ones"), MAX_PACKS);
+        let after = packs(&pack_dir);
+        assert_eq!(after.len(), 2, "the large pack and the merged small ones");
+        assert!(
+            after.iter().any(|p| p.stem == large[0].stem),
+            "the large pack stayed"
+        );
+        let reopened = Repository::open_bare(dir.path()).expect("reopen");
+        for id in ids {
+            reopened
+                .find_commit(id)
+                .expect("every small commit is there");
+        }
     }
 
     #[test]
