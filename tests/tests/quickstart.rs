@@ -128,40 +128,13 @@ async fn the_readme_quickstart_runs_as_written() {
         .port();
 
     let mut said = String::new();
+    let mut page = None;
     for step in steps.iter().chain([&status]) {
         let mut command = Command::new("sh");
-        command
-            .args(["-c", &step.command])
-            .current_dir(&clone)
-            .stdin(Stdio::null());
-        // As a user's shell would have it: none of this job's settings, nothing cargo set for
-        // this test.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy().into_owned();
-            let deploy_setting =
-                name.starts_with("PAKTECH_") && !name.starts_with("PAKTECH_REQUIRE_");
-            if deploy_setting
-                || [
-                    "GITHUB_ACTOR",
-                    "GITHUB_TRIGGERING_ACTOR",
-                    "SLACK_WEBHOOK_URL",
-                ]
-                .contains(&name.as_str())
-                || adapters::tools::set_by_cargo_for_one_crate(&name)
-            {
-                command.env_remove(&name);
-            }
-        }
-        command
-            .env("CARGO_TARGET_DIR", &target)
-            // `ci`'s test step runs a suite of its own beside this one's four tests at once:
-            // two at a time there, so the two do not starve each other's timed tests.
-            .env("NEXTEST_TEST_THREADS", "2")
-            .env("PAKTECH_TARGET_PREFIX", &prefix)
-            .env("PAKTECH_NOW", tests::DAYTIME)
-            .env("PAKTECH_DASHBOARD_PORT", port.to_string());
+        command.args(["-c", &step.command]);
+        as_a_user(&mut command, &clone, &target, &prefix, port);
         if step.keeps_running {
-            serves(command, port, &step.command).await;
+            page = Some(serves(command, port, &step.command).await);
             // The group was stopped; a member may take a moment to exit and be reaped.
             let mut left = running_in(&clone);
             for _ in 0..50 {
@@ -190,14 +163,128 @@ async fn the_readme_quickstart_runs_as_written() {
     // Prod took the build with no key set up: the plan and `status` name the one that signed.
     let signed = "signed by this machine's key .paktech/keys/cosign.pub (sha256:";
     assert!(said.matches(signed).count() >= 3, "{said}");
+    let verifies = board_agrees_with_verify(
+        &page.expect("the dashboard served its page"),
+        |app, sha, env| {
+            let mut command = Command::new("cargo");
+            command.args([
+                "xtask", "verify", "--json", "--app", app, "--sha", sha, "--env", env,
+            ]);
+            as_a_user(&mut command, &clone, &target, &prefix, port);
+            let out = command.output().expect("run cargo xtask verify");
+            assert!(
+                matches!(out.status.code(), Some(0 | 3)),
+                "verify ended with {:?}\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).expect("verify --json prints JSON")
+        },
+    );
+    // Both apps ran in dev and staging; prod was rolled back to nothing.
+    assert!(verifies.len() >= 4, "{verifies:?}");
 }
 
-/// Starts the command that keeps running, waits until its page answers 200, then stops it and
+/// Every lane the board shows a build in, checked against `verify --json` for that app, build
+/// and environment (`verify` runs the check): each of verify's checks is a badge with the same
+/// name, the same state and its detail (and the other evidence) as its title, and the board
+/// names a refusal exactly when verify does. Returns the lanes compared.
+fn board_agrees_with_verify(
+    page: &str,
+    verify: impl Fn(&str, &str, &str) -> serde_json::Value,
+) -> Vec<String> {
+    use dashboard::html::escape;
+    let mut compared = Vec::new();
+    for app in ["paktech-app", "paktech-gateway"] {
+        for env in ["dev", "staging", "prod"] {
+            let id = format!("id=\"lane-{app}-{env}\"");
+            let start = page.find(&id).unwrap_or_else(|| panic!("{id}: {page}"));
+            let lane = &page[start..start + page[start..].find("</article>").expect("end")];
+            let Some(sha) = lane
+                .split_once("data-sha=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(sha, _)| sha)
+            else {
+                continue;
+            };
+            let verified = verify(app, sha, env);
+            let trust = lane
+                .split_once("<dd class=\"trust\">")
+                .and_then(|(_, rest)| rest.split_once("</dd>"))
+                .map(|(trust, _)| trust)
+                .unwrap_or_else(|| panic!("{app} in {env}: no trust badges\n{lane}"));
+            for check in verified["checks"].as_array().expect("checks") {
+                let name = check["check"].as_str().expect("name");
+                let mut detail = check["detail"].as_str().expect("detail").to_owned();
+                for other in check["others"].as_array().expect("others") {
+                    detail.push_str("; ");
+                    detail.push_str(other.as_str().expect("text"));
+                }
+                let badge = format!(
+                    "data-check=\"{name}\" data-passed=\"{}\" data-required=\"{}\" title=\"{}\">",
+                    check["passed"],
+                    check["required"],
+                    escape(&detail)
+                );
+                assert!(
+                    trust.contains(&badge),
+                    "{app} in {env}: the board disagrees with verify on {name}: expected {badge}\n{trust}"
+                );
+            }
+            match verified["refused"].as_str() {
+                Some(why) => assert!(
+                    trust.contains(&format!("data-check=\"gate\" title=\"{}\">", escape(why))),
+                    "{app} in {env}: verify refuses ({why}), the board does not\n{trust}"
+                ),
+                None => assert!(
+                    !trust.contains("data-check=\"gate\""),
+                    "{app} in {env}: the board refuses, verify admits\n{trust}"
+                ),
+            }
+            compared.push(format!("{app}@{sha} in {env}"));
+        }
+    }
+    compared
+}
+
+/// `command` as the quickstart's user runs it in `clone`: none of this job's settings and
+/// nothing cargo set for this test, the suite's build folder, container names of its own,
+/// midday, and the dashboard's port.
+fn as_a_user(command: &mut Command, clone: &Path, target: &Path, prefix: &str, port: u16) {
+    command.current_dir(clone).stdin(Stdio::null());
+    // As a user's shell would have it: none of this job's settings, nothing cargo set for
+    // this test.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let deploy_setting = name.starts_with("PAKTECH_") && !name.starts_with("PAKTECH_REQUIRE_");
+        if deploy_setting
+            || [
+                "GITHUB_ACTOR",
+                "GITHUB_TRIGGERING_ACTOR",
+                "SLACK_WEBHOOK_URL",
+            ]
+            .contains(&name.as_str())
+            || adapters::tools::set_by_cargo_for_one_crate(&name)
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+        .env("CARGO_TARGET_DIR", target)
+        // `ci`'s test step runs a suite of its own beside this one's four tests at once:
+        // two at a time there, so the two do not starve each other's timed tests.
+        .env("NEXTEST_TEST_THREADS", "2")
+        .env("PAKTECH_TARGET_PREFIX", prefix)
+        .env("PAKTECH_NOW", tests::DAYTIME)
+        .env("PAKTECH_DASHBOARD_PORT", port.to_string());
+}
+
+/// Starts the command that keeps running, waits until its page answers 200 (returned), then stops it and
 /// everything it started: `sh` runs `cargo`, which runs `xtask dashboard`, so killing the child
 /// alone left the dashboard running, orphaned, after its scratch folder was gone. The command
 /// gets a process group of its own, as a terminal gives a foreground job, and the whole group is
 /// stopped as Ctrl-C would, even when an assertion fails first ([`Group`]).
-async fn serves(mut command: Command, port: u16, shown: &str) {
+async fn serves(mut command: Command, port: u16, shown: &str) -> String {
     let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -217,7 +304,8 @@ async fn serves(mut command: Command, port: u16, shown: &str) {
             .send()
             .await
         {
-            answered = Some(response.status());
+            let status = response.status();
+            answered = Some((status, response.text().await.unwrap_or_default()));
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -229,11 +317,13 @@ async fn serves(mut command: Command, port: u16, shown: &str) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let (status, page) = answered.unwrap_or_else(|| panic!("`{shown}` did not serve {url}"));
     assert_eq!(
-        answered.map(|s| s.as_u16()),
-        Some(200),
-        "`{shown}` did not serve {url}"
+        status.as_u16(),
+        200,
+        "`{shown}` served {url} with {status}\n{page}"
     );
+    page
 }
 
 /// The live processes (their command lines) whose working folder is `dir` or below it; one

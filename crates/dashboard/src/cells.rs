@@ -197,20 +197,59 @@ pub fn write_stop(out: &mut String, stop: &Stop) {
     };
 }
 
-/// Why the lane's build is trusted, in words: signer, provenance, SBOM, scan, last watch.
+/// Why the lane's build is trusted: one badge per check `verify` makes for this environment,
+/// coloured by its state (passed; failed where the environment requires it; absent where it
+/// does not), its detail in the badge's title (on hover, no script needed), then the last
+/// watch. `data-*` attributes carry the check's fields as `verify --json` names them.
 fn write_trust(out: &mut String, t: &Trust) {
-    let recorded = |v: &Option<String>| v.as_deref().unwrap_or("not recorded").to_owned();
-    let _ = writeln!(
+    out.push_str("<dt>Trusted</dt><dd class=\"trust\">");
+    match &t.checks {
+        Err(why) => {
+            let _ = write!(
+                out,
+                "<span class=\"badge bad\" title=\"{}\">not checked</span>",
+                escape(why)
+            );
+        }
+        Ok(checks) => {
+            for check in checks {
+                let (state, mark) = match (check.passed, check.required) {
+                    (true, _) => ("ok", "✓"),
+                    (false, true) => ("bad", "✗"),
+                    (false, false) => ("idle", "–"),
+                };
+                let mut detail = check.detail.clone();
+                for other in &check.others {
+                    detail.push_str("; ");
+                    detail.push_str(other);
+                }
+                let _ = write!(
+                    out,
+                    "<span class=\"badge {state}\" data-check=\"{}\" data-passed=\"{}\" data-required=\"{}\" title=\"{}\">{} {mark}</span> ",
+                    check.check,
+                    check.passed,
+                    check.required,
+                    escape(&detail),
+                    check.check,
+                );
+            }
+        }
+    }
+    let (state, detail) = match &t.watch {
+        Some(failed) => ("bad", failed.as_str()),
+        None => ("ok", "no failed watch recorded here"),
+    };
+    let _ = write!(
         out,
-        "<dt>Trusted</dt><dd class=\"trust\">{}; provenance: {}; SBOM: {}; scan: {}; watch: {}</dd>",
-        escape(&t.signed),
-        escape(&t.provenance),
-        escape(&recorded(&t.sbom)),
-        escape(&recorded(&t.scan)),
-        escape(
-            t.watch
-                .as_deref()
-                .unwrap_or("no failed watch recorded here")
-        ),
+        "<span class=\"badge {state}\" data-check=\"watch\" title=\"{}\">watch</span>",
+        escape(detail)
     );
+    if let Some(refused) = &t.refused {
+        let _ = write!(
+            out,
+            " <span class=\"badge bad\" data-check=\"gate\" title=\"{}\">gate refuses</span>",
+            escape(refused)
+        );
+    }
+    out.push_str("</dd>\n");
 }

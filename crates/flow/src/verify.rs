@@ -10,7 +10,7 @@ use super::{Pipeline, Result, snapshot, supply_chain};
 use ::supply_chain::attest::provenance;
 use config::AppConfig;
 use model::{Digest, EnvName, GitSha, ImageTag};
-use policy::plan::{Refusal, recorded_scan};
+use policy::plan::{Refusal, Snapshot, recorded_scan};
 use policy::scan::evidence as scan_evidence;
 use policy::supply_chain::{Evidence, gate};
 
@@ -49,6 +49,18 @@ pub async fn verify(
     env: &EnvName,
     tag: &ImageTag,
 ) -> Result<(Verification, Option<Refusal>)> {
+    let snapshot = snapshot::read(pipeline).await?;
+    verify_in(pipeline, &snapshot, app, env, tag).await
+}
+
+/// [`verify`] over a snapshot already read (the dashboard checks every lane of one).
+pub async fn verify_in(
+    pipeline: &Pipeline,
+    snapshot: &Snapshot,
+    app: &AppConfig,
+    env: &EnvName,
+    tag: &ImageTag,
+) -> Result<(Verification, Option<Refusal>)> {
     let sha = tag.sha();
     let digest = pipeline
         .registry
@@ -61,7 +73,6 @@ pub async fn verify(
     let required = pipeline.config.requirements(env);
     let settings = pipeline.config.for_app(app, env);
     let mut checks = supply_chain_checks(&evidence, sha, &required);
-    let snapshot = snapshot::read(pipeline).await?;
     let recorded = recorded_scan(
         snapshot.history(&app.name, &pipeline.config.first().name),
         &app.name,

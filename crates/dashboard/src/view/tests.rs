@@ -210,23 +210,60 @@ fn a_break_glass_promotion_is_named_in_the_timeline() {
 }
 
 #[test]
-fn a_lane_says_why_its_build_is_trusted() {
+fn a_lane_shows_verifys_checks_as_badges_with_their_details() {
     let mut b = board(Vec::new());
+    let check = |check, required, passed, detail: &str| flow::verify::Check {
+        check,
+        required,
+        passed,
+        detail: detail.to_owned(),
+        others: Vec::new(),
+    };
+    let mut sbom = check("sbom", true, false, "no SBOM attestation passes");
+    sbom.others.push("rejected: signed by <unknown>".to_owned());
     b.lanes[0].trust = Some(crate::trust::Trust {
         app: "paktech-app".to_owned(),
         env: "dev".to_owned(),
         sha: DEV.to_owned(),
-        signed: "signed by local <key>".to_owned(),
-        sbom: Some("sha256:5b0m".to_owned()),
-        scan: None,
+        checks: Ok(vec![
+            check("signature", true, true, "signed by local <key>"),
+            sbom,
+            check("provenance", false, false, "no provenance"),
+        ]),
+        refused: Some("dev requires an SBOM".to_owned()),
         watch: None,
-        provenance: "built by local from git+https://github.com/paktech/paktech-gitops".to_owned(),
+    });
+    let html = fragment(&b);
+    for expected in [
+        "<dt>Trusted</dt><dd class=\"trust\">",
+        "<span class=\"badge ok\" data-check=\"signature\" data-passed=\"true\" data-required=\"true\" title=\"signed by local &lt;key&gt;\">signature ✓</span>",
+        "<span class=\"badge bad\" data-check=\"sbom\" data-passed=\"false\" data-required=\"true\" title=\"no SBOM attestation passes; rejected: signed by &lt;unknown&gt;\">sbom ✗</span>",
+        "<span class=\"badge idle\" data-check=\"provenance\" data-passed=\"false\" data-required=\"false\" title=\"no provenance\">provenance –</span>",
+        "<span class=\"badge ok\" data-check=\"watch\" title=\"no failed watch recorded here\">watch</span>",
+        "<span class=\"badge bad\" data-check=\"gate\" title=\"dev requires an SBOM\">gate refuses</span>",
+    ] {
+        assert!(html.contains(expected), "{expected}\n{html}");
+    }
+
+    b.lanes[0].trust = Some(crate::trust::Trust {
+        app: "paktech-app".to_owned(),
+        env: "dev".to_owned(),
+        sha: DEV.to_owned(),
+        checks: Err("the registry did not answer".to_owned()),
+        refused: None,
+        watch: Some("verdict bad at 2026-12-01T00:00:00+00:00 (rolled back)".to_owned()),
     });
     let html = fragment(&b);
     assert!(
-            html.contains("<dt>Trusted</dt><dd class=\"trust\">signed by local &lt;key&gt;; provenance: built by local from git+https://github.com/paktech/paktech-gitops; SBOM: sha256:5b0m; scan: not recorded; watch: no failed watch recorded here</dd>"),
-            "{html}"
-        );
+        html.contains(
+            "<span class=\"badge bad\" title=\"the registry did not answer\">not checked</span>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"badge bad\" data-check=\"watch\" title=\"verdict bad at 2026-12-01T00:00:00+00:00 (rolled back)\">watch</span>"),
+        "{html}"
+    );
 }
 
 #[test]
