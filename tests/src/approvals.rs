@@ -25,7 +25,7 @@ pub async fn request_and_approve(
     flow::approve::approve(
         pipeline,
         &env(env_name),
-        sha,
+        Some(sha),
         &approver.parse().expect("approver"),
         None,
     )

@@ -180,7 +180,7 @@ async fn an_approval_that_arrives_after_the_freeze_began_writes_nothing() {
                     flow::approve::approve(
                         &pipeline,
                         &env("prod"),
-                        &sha(),
+                        Some(&sha()),
                         &"bob".parse().expect("person"),
                         None,
                     )

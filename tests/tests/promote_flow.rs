@@ -65,7 +65,7 @@ async fn ci_staging_approval_prod_then_status_and_history() {
         .expect_err("needs approval");
     assert!(matches!(err, flow::Error::AwaitingApproval { .. }), "{err}");
     let person = |name: &str| name.parse().expect("person");
-    let err = approve::approve(&pipeline, &env("prod"), &sha, &person("alice"), None)
+    let err = approve::approve(&pipeline, &env("prod"), Some(&sha), &person("alice"), None)
         .await
         .expect_err("self-approval");
     assert_eq!(
@@ -74,10 +74,16 @@ async fn ci_staging_approval_prod_then_status_and_history() {
     );
     // Approving what nobody asked for is refused; such records, written by hand, do not count.
     let other: GitSha = "f".repeat(40).parse().expect("sha");
-    let err = approve::approve(&pipeline, &env("prod"), &other, &person("bob"), None)
+    let err = approve::approve(&pipeline, &env("prod"), Some(&other), &person("bob"), None)
         .await
         .expect_err("another build was never requested");
-    assert!(matches!(err, flow::Error::NotRequested { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            flow::Error::NoRequest(policy::approval::choice::NoChoice::NotRequested { .. })
+        ),
+        "{err}"
+    );
     for (e, s) in [("prod", &other), ("staging", &sha)] {
         pipeline
             .records()
@@ -377,4 +383,123 @@ async fn two_promotions_of_different_builds_at_once_lose_nothing() {
             &a
         };
     assert!(staging.contains(&format!("tag: \"{winner}\"")), "{staging}");
+}
+
+/// Approving the request a user means, under a fixed clock (`PAKTECH_NOW`, as in tests and
+/// rehearsals), where every request is asked at one instant: a release approved before (it went
+/// to prod and was rolled back) and a new release waiting. `approve` without a SHA takes the
+/// one waiting, not the older one; the commit the new release's builds were made from names
+/// it; a commit in two waiting releases is refused, naming both.
+#[tokio::test]
+async fn approve_takes_the_waiting_release_under_a_fixed_clock_or_the_one_a_commit_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docker = bollard::Docker::connect_with_defaults().expect("a docker client value");
+    let pipeline = tests::test_pipeline_of(
+        dir.path(),
+        docker,
+        &tests::unique_prefix("approve-pick"),
+        &["paktech-app", "paktech-gateway"],
+    );
+    let person = |name: &str| -> model::Person { name.parse().expect("person") };
+    let sha = |c: char| -> GitSha { c.to_string().repeat(40).parse().expect("sha") };
+    let request = |id: char, builds: &[(&str, char)]| model::PromotionRequest {
+        sha: sha(id),
+        env: env("prod"),
+        requester: person("alice"),
+        at: tests::DAYTIME.parse().expect("time"),
+        run_id: format!("run-{id}"),
+        builds: builds
+            .iter()
+            .map(|(app, commit)| format!("{app}@{}", sha(*commit)))
+            .collect(),
+    };
+    let records = pipeline.records();
+    records
+        .add_request(&request(
+            '1',
+            &[("paktech-app", 'a'), ("paktech-gateway", 'a')],
+        ))
+        .expect("the old release's request");
+    let old = approve::approve(
+        &pipeline,
+        &env("prod"),
+        Some(&sha('1')),
+        &person("bob"),
+        None,
+    )
+    .await
+    .expect("the old release approved");
+    assert_eq!(old.request.sha, sha('1'));
+    records
+        .add_request(&request(
+            '2',
+            &[("paktech-app", 'c'), ("paktech-gateway", 'c')],
+        ))
+        .expect("the new release's request");
+
+    let waiting = approve::approve(&pipeline, &env("prod"), None, &person("bob"), None)
+        .await
+        .expect("approve what waits");
+    assert_eq!(
+        waiting.request.sha,
+        sha('2'),
+        "the waiting release, not the older one"
+    );
+    let err = approve::approve(&pipeline, &env("prod"), None, &person("carol"), None)
+        .await
+        .expect_err("nothing waits any more");
+    assert!(
+        err.to_string()
+            .starts_with("every request to promote to prod already has its approvals"),
+        "{err}"
+    );
+
+    // By the commit its builds were made from.
+    let by_commit = approve::approve(
+        &pipeline,
+        &env("prod"),
+        Some(&sha('c')),
+        &person("carol"),
+        None,
+    )
+    .await
+    .expect("approve by commit");
+    assert_eq!(by_commit.request.sha, sha('2'));
+    records
+        .add_request(&request(
+            '3',
+            &[("paktech-app", 'e'), ("paktech-gateway", 'e')],
+        ))
+        .expect("a third release");
+    records
+        .add_request(&request(
+            '4',
+            &[("paktech-app", 'e'), ("paktech-gateway", 'f')],
+        ))
+        .expect("a fourth, sharing a build");
+    let err = approve::approve(
+        &pipeline,
+        &env("prod"),
+        Some(&sha('e')),
+        &person("bob"),
+        None,
+    )
+    .await
+    .expect_err("two waiting releases are made of builds of e");
+    let said = err.to_string();
+    assert!(
+        said.contains(sha('3').as_str()) && said.contains(sha('4').as_str()),
+        "{said}"
+    );
+    assert!(
+        matches!(
+            err,
+            flow::Error::NoRequest(policy::approval::choice::NoChoice::Ambiguous { count: 2, .. })
+        ),
+        "{said}"
+    );
+    // Nothing was written by the refusals: the fourth still waits for its first approval.
+    let set = records.read().expect("records");
+    assert!(set.approvals_for(&env("prod"), &sha('4')).is_empty());
+    assert!(set.approvals_for(&env("prod"), &sha('3')).is_empty());
 }

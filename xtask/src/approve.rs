@@ -9,8 +9,9 @@ use context::output;
 pub struct ApproveArgs {
     #[arg(long)]
     env: String,
-    /// The build (or a release's id) to approve; default: what the newest request to
-    /// promote into ENV asks for, named in the output.
+    /// What to approve: a build's SHA, a release's id, or the commit a waiting release's
+    /// builds were made from; default: the newest request to promote into ENV still waiting
+    /// for approvals. The output names what was approved.
     #[arg(long)]
     sha: Option<String>,
     /// Approve as this person (default: the CI actor or the git identity).
@@ -32,29 +33,23 @@ impl ApproveArgs {
             .map(|c| context::text_arg("--comment", c))
             .transpose()?;
         let pipeline = context::pipeline_with(config).await?;
-        let (sha, what) = match sha {
-            Some(sha) => (sha.clone(), sha.to_string()),
-            None => {
-                let request = approve::newest_request(&pipeline, &env).await?;
-                let what = if request.builds.len() > 1 {
-                    format!("release {} ({})", request.sha, request.builds.join(", "))
-                } else {
-                    request.sha.to_string()
-                };
-                (request.sha, what)
-            }
-        };
-        let written = approve::approve(
+        let approved = approve::approve(
             &pipeline,
             &env,
-            &sha,
+            sha.as_ref(),
             &approver,
             comment.map(|c| c.to_string()),
         )
         .await?;
         if json {
-            output::print_json(&written)?;
+            output::print_json(&approved.written)?;
         } else {
+            let request = &approved.request;
+            let what = if request.builds.len() > 1 {
+                format!("release {}", policy::approval::choice::describe(request))
+            } else {
+                request.sha.to_string()
+            };
             eprintln!("{approver} approved {what} for {env}");
         }
         Ok(())

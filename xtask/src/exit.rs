@@ -95,8 +95,7 @@ fn code(err: &anyhow::Error) -> u8 {
             Some(flow::Error::AwaitingApproval { .. }) => return AWAITING_APPROVAL,
             Some(
                 flow::Error::Values(_)
-                | flow::Error::NotRequested { .. }
-                | flow::Error::NothingRequested { .. }
+                | flow::Error::NoRequest(_)
                 | flow::Error::NoBuild { .. }
                 | flow::Error::Read { .. }
                 | flow::Error::Vex(_)
@@ -297,10 +296,19 @@ mod tests {
             USAGE,
         );
         check(
-            flow::Error::NotRequested {
+            flow::Error::NoRequest(policy::approval::choice::NoChoice::NotRequested {
                 env: "prod".to_owned(),
                 sha: "x".to_owned(),
-            },
+            }),
+            USAGE,
+        );
+        check(
+            flow::Error::NoRequest(policy::approval::choice::NoChoice::Ambiguous {
+                env: "prod".to_owned(),
+                sha: "x".to_owned(),
+                count: 2,
+                ids: "a; b".to_owned(),
+            }),
             USAGE,
         );
     }

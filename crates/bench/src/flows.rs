@@ -163,7 +163,7 @@ async fn measure(pipeline: &mut Pipeline) -> anyhow::Result<Vec<Figure>> {
     approve::approve(
         pipeline,
         &"prod".parse()?,
-        &sha,
+        Some(&sha),
         &"bench-approver".parse()?,
         None,
     )

@@ -225,14 +225,9 @@ pub enum Error {
     Plan(#[from] policy::plan::Refusal),
     #[error(transparent)]
     Rollback(#[from] policy::revert::Refused),
-    #[error(
-        "nobody asked to promote {sha} to {env}, so there is nothing to approve; `cargo xtask promote --env {env} --sha {sha}` records the request"
-    )]
-    NotRequested { env: String, sha: String },
-    #[error(
-        "nobody asked to promote anything to {env}, so there is nothing to approve; `cargo xtask promote --env {env}` records the request"
-    )]
-    NothingRequested { env: String },
+    /// No request to approve: none asked, none waits, or the commit named is ambiguous.
+    #[error(transparent)]
+    NoRequest(#[from] policy::approval::choice::NoChoice),
     #[error(transparent)]
     Invalid(#[from] model::InvalidValue),
     #[error("the CI platform's approval of {env} does not pass: {why}; nothing was written")]

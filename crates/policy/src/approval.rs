@@ -4,6 +4,8 @@
 
 use model::{Approval, EnvName, GitSha, Person};
 
+pub mod choice;
+
 /// Who may approve and how many must.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRule<'a> {

@@ -224,7 +224,7 @@ async fn wait(
                 .flatten();
             if let Some(answer) = answer {
                 let given = match answer.parse::<Person>() {
-                    Ok(approver) => approve::approve(pipeline, env, sha, &approver, None)
+                    Ok(approver) => approve::approve(pipeline, env, Some(sha), &approver, None)
                         .await
                         .map(|_| ()),
                     Err(invalid) => Err(Error::from(invalid)),
