@@ -92,11 +92,81 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
             ),
         ));
         if history > 0 {
+            figures.extend(idle_cpu(&dashboard).await?);
             figures.extend(latency(&dashboard, dir.path()).await?);
         }
         dashboard.handle.stop(false).await;
     }
     Ok(figures)
+}
+
+/// Seconds the idle board is watched for its CPU.
+const IDLE_SECONDS: u64 = 20;
+
+/// The CPU this process (the dashboard) uses over [`IDLE_SECONDS`] with nobody looking, once
+/// the last page's interest has passed, next to the same with one event stream open and
+/// nothing changing (the poller at full rate: what idle cost before it stopped polling), in
+/// percent of one core.
+async fn idle_cpu(dashboard: &Dashboard) -> anyhow::Result<Vec<Figure>> {
+    let measure = || async {
+        let (before, started) = (cpu_seconds()?, Instant::now());
+        tokio::time::sleep(Duration::from_secs(IDLE_SECONDS)).await;
+        anyhow::Ok(100.0 * (cpu_seconds()? - before) / started.elapsed().as_secs_f64())
+    };
+    let mut stream = tokio::net::TcpStream::connect(dashboard.address).await?;
+    stream
+        .write_all(b"GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .await?;
+    let watched = measure().await?;
+    drop(stream);
+    tokio::time::sleep(dashboard::events::INTEREST + Duration::from_secs(1)).await;
+    let idle = measure().await?;
+    let how = |what: &str| {
+        format!(
+            "user + system CPU of this process (/proc/self/stat, USER_HZ 100) over {IDLE_SECONDS} s {what}, 10,000 history entries"
+        )
+    };
+    Ok(vec![
+        figure_in(
+            "idle CPU, no client",
+            idle,
+            "% of a core",
+            Some("< 1"),
+            how(&format!(
+                "with no page open and no stream, {} s after the last",
+                dashboard::events::INTEREST.as_secs()
+            )),
+        ),
+        figure_in(
+            "CPU, one stream open, nothing changing (reference)",
+            watched,
+            "% of a core",
+            None,
+            how(&format!(
+                "with one /events stream open (polling every {} ms), no write",
+                dashboard::events::POLL.as_millis()
+            )),
+        ),
+    ])
+}
+
+/// This process's user and system CPU so far, in seconds.
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("/proc/self/stat has no command name")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i - 3)
+            .context("/proc/self/stat is short")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(14)? + ticks(15)?) / 100.0)
 }
 
 /// From a GitOps write landing to the event that shows it reaching an open `/events` stream.
@@ -293,11 +363,21 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 }
 
 fn figure(name: &str, value: f64, goal: Option<&str>, method: String) -> Figure {
+    figure_in(name, value, "ms", goal, method)
+}
+
+fn figure_in(
+    name: &str,
+    value: f64,
+    unit: &'static str,
+    goal: Option<&str>,
+    method: String,
+) -> Figure {
     Figure {
         benchmark: "dashboard",
         name: name.to_owned(),
         value,
-        unit: "ms",
+        unit,
         goal: goal.map(str::to_owned),
         method,
     }

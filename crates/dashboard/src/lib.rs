@@ -95,6 +95,7 @@ pub struct Dashboard {
 struct State {
     pipeline: Arc<Pipeline>,
     latest: watch::Receiver<Arc<Published>>,
+    interest: Arc<events::Interest>,
 }
 
 impl Dashboard {
@@ -105,8 +106,18 @@ impl Dashboard {
         let (reads, first) = events::first(&pipeline).await?;
         let (sender, latest) = watch::channel(first);
         let pipeline = Arc::new(pipeline);
-        tokio::spawn(events::poll(Arc::clone(&pipeline), reads, sender));
-        let state = web::Data::new(State { pipeline, latest });
+        let interest = Arc::new(events::Interest::default());
+        tokio::spawn(events::poll(
+            Arc::clone(&pipeline),
+            reads,
+            sender,
+            Arc::clone(&interest),
+        ));
+        let state = web::Data::new(State {
+            pipeline,
+            latest,
+            interest,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -131,6 +142,8 @@ impl Dashboard {
 }
 
 async fn page(state: web::Data<State>) -> HttpResponse {
+    let touched = state.interest.touch();
+    state.interest.fresh(touched).await;
     let published = state.latest.borrow().clone();
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -139,6 +152,7 @@ async fn page(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn stream(state: web::Data<State>) -> HttpResponse {
+    state.interest.touch();
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-store"))
