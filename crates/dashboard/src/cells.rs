@@ -37,6 +37,9 @@ impl Place<'_> {
 }
 
 pub fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
+    if !place.titled {
+        return write_cell(out, lane, place);
+    }
     let env = escape(&lane.env);
     place.open(out, "article", if place.titled { "lane" } else { "cell" });
     out.push_str("<dl>\n");
@@ -52,12 +55,7 @@ pub fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
             escape(lane.digest.get(..19).unwrap_or(&lane.digest)),
         );
     }
-    let (class, word) = match (lane.ready, lane.desired) {
-        (_, 0) => ("idle", "nothing to run"),
-        (r, d) if r >= d as usize => ("ok", "all ready"),
-        (0, _) => ("bad", "none ready"),
-        _ => ("warn", "partly ready"),
-    };
+    let (class, word) = readiness(lane);
     let _ = writeln!(
         out,
         "<dt>Replicas</dt><dd class=\"ready\"><span class=\"state {class}\">{}/{} {word}</span></dd>",
@@ -84,11 +82,7 @@ pub fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
     if !lane.replicas.is_empty() {
         let _ = writeln!(out, "<ul class=\"replicas\" aria-label=\"{env} replicas\">");
         for r in &lane.replicas {
-            let (class, word) = match (r.healthy, r.build.as_deref()) {
-                (true, Some(b)) if b == lane.sha => ("ok", "healthy"),
-                (true, _) => ("warn", "healthy, other build"),
-                (false, _) => ("bad", "unhealthy"),
-            };
+            let (class, word) = replica_state(r, &lane.sha);
             let _ = write!(
                 out,
                 "<li><span class=\"state {class}\">{word}</span> {} runs <code>{}</code>",
@@ -106,6 +100,122 @@ pub fn write_lane(out: &mut String, lane: &Lane, place: Place<'_>) {
         let _ = writeln!(out, "<p><a href=\"{0}\">{0}</a></p>", escape(url));
     }
     out.push_str("</article>\n");
+}
+
+/// A lane in a cell of the matrix, whose row and column name it: the same facts as a lane of
+/// its own, each on one line, with the details in titles (on hover, no script needed), so
+/// two apps by three environments fit one screen.
+fn write_cell(out: &mut String, lane: &Lane, place: Place<'_>) {
+    place.open(out, "article", "cell");
+    out.push_str("<dl>\n");
+    if lane.sha.is_empty() {
+        out.push_str("<dt>Build</dt><dd class=\"build\">none deployed yet</dd>\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "<dt>Build</dt><dd class=\"build\"><code class=\"sha\" data-sha=\"{0}\" title=\"{0}&#10;{2}\">{1}</code></dd>",
+            escape(&lane.sha),
+            escape(short(&lane.sha)),
+            escape(&lane.digest),
+        );
+    }
+    // Each replica in the title; one badge more only for a replica that is not healthy on
+    // the lane's build, so a cell whose replicas are all well reads as one line.
+    let detail = |r: &crate::board::Replica| {
+        let mut detail = format!(
+            "{} runs {}",
+            r.name,
+            r.build.as_deref().map(short).unwrap_or("unknown")
+        );
+        if let Some(problem) = &r.problem {
+            detail.push_str(": ");
+            detail.push_str(problem);
+        }
+        detail
+    };
+    let all: Vec<String> = lane.replicas.iter().map(detail).collect();
+    let (class, word) = readiness(lane);
+    let _ = write!(
+        out,
+        "<dt>Replicas</dt><dd class=\"ready\"><span class=\"state {class}\" title=\"{}\">{}/{} {word}</span>",
+        escape(&all.join("\n")),
+        lane.ready,
+        lane.desired
+    );
+    for r in &lane.replicas {
+        let (class, word) = replica_state(r, &lane.sha);
+        if class != "ok" {
+            let _ = write!(
+                out,
+                " <span class=\"badge {class}\" title=\"{}\">{word}</span>",
+                escape(&detail(r))
+            );
+        }
+    }
+    for url in &lane.urls {
+        let shown = url.rsplit_once(':').map_or(url.as_str(), |(_, port)| port);
+        let _ = write!(
+            out,
+            " <a href=\"{0}\" title=\"{0}\">:{1}</a>",
+            escape(url),
+            escape(shown)
+        );
+    }
+    out.push_str("</dd>\n");
+    if let Some(scan) = &lane.scan {
+        // The counts that decide first; the whole summary in the title.
+        let head: Vec<&str> = scan.split_whitespace().take(2).collect();
+        let _ = writeln!(
+            out,
+            "<dt>Scan</dt><dd title=\"{}\">{}</dd>",
+            escape(scan),
+            escape(&head.join(" "))
+        );
+    }
+    if let Some(t) = &lane.trust {
+        write_trust(out, t);
+    }
+    if let Some(c) = &lane.last_change {
+        let _ = writeln!(
+            out,
+            "<dt>Changed</dt><dd class=\"last\"><a href=\"/commit/{0}\" title=\"{4} (by {2} at {3})\"><code>{1}</code></a> <time datetime=\"{3}\">{5}</time></dd>",
+            escape(&c.revision),
+            escape(short(&c.revision)),
+            escape(&c.author),
+            escape(&c.time),
+            escape(&c.subject),
+            escape(&c.time.get(5..16).unwrap_or(&c.time).replace('T', " ")),
+        );
+    }
+    out.push_str("</dl>\n</article>\n");
+}
+
+/// The lane's replicas ready of desired: its class and its words.
+fn readiness(lane: &Lane) -> (&'static str, &'static str) {
+    match (lane.ready, lane.desired) {
+        (_, 0) => ("idle", "nothing to run"),
+        (r, d) if r >= d as usize => ("ok", "all ready"),
+        (0, _) => ("bad", "none ready"),
+        _ => ("warn", "partly ready"),
+    }
+}
+
+/// A check's name as its badge shows it.
+fn label(check: &str) -> &str {
+    match check {
+        "signature" => "signed",
+        "provenance" => "prov",
+        other => other,
+    }
+}
+
+/// A replica's state: its class and its word.
+fn replica_state(r: &crate::board::Replica, sha: &str) -> (&'static str, &'static str) {
+    match (r.healthy, r.build.as_deref()) {
+        (true, Some(b)) if b == sha => ("ok", "healthy"),
+        (true, _) => ("warn", "healthy, other build"),
+        (false, _) => ("bad", "unhealthy"),
+    }
 }
 
 pub fn write_move(out: &mut String, m: &Move, place: Place<'_>, replanning: bool) {
@@ -202,7 +312,7 @@ pub fn write_stop(out: &mut String, stop: &Stop) {
 /// does not), its detail in the badge's title (on hover, no script needed), then the last
 /// watch. `data-*` attributes carry the check's fields as `verify --json` names them.
 fn write_trust(out: &mut String, t: &Trust) {
-    out.push_str("<dt>Trusted</dt><dd class=\"trust\">");
+    out.push_str("<dt class=\"trust\">Trusted</dt><dd class=\"trust\">");
     match &t.checks {
         Err(why) => {
             let _ = write!(
@@ -230,7 +340,7 @@ fn write_trust(out: &mut String, t: &Trust) {
                     check.passed,
                     check.required,
                     escape(&detail),
-                    check.check,
+                    label(check.check),
                 );
             }
         }

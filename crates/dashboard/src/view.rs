@@ -19,7 +19,10 @@ h2{font-size:1.15rem;margin:1.2rem 0 .5rem}h3{margin:0 0 .4rem;font-size:1.05rem
 dl{display:grid;grid-template-columns:auto 1fr;gap:.1rem .6rem;margin:0 0 .4rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}\
 code{font-size:.85em}ul.replicas{list-style:none;padding:0;margin:.3rem 0}\
 .state{display:inline-block;border-radius:4px;padding:0 .35rem;font-weight:600}\
-.badge{display:inline-block;border-radius:4px;padding:0 .3rem;margin:0 .15rem .15rem 0;font-size:.8rem;font-weight:600;cursor:help}\
+.badge{display:inline-block;border-radius:4px;padding:0 .3rem;margin:0 .1rem .1rem 0;font-size:.78rem;font-weight:600;cursor:help}\
+table.matrix .cell dl{font-size:.9rem;gap:0 .5rem}table.matrix .cell dd{overflow-wrap:normal}\
+table.matrix .cell dd.trust{grid-column:1/-1}\
+table.matrix .cell dt.trust{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}\
 .ok{background:#d8f3dc;color:#14532d}.warn{background:#fff1c2;color:#6b4e00}.bad{background:#fde0e0;color:#8a1020}.idle{background:#e6e8ec;color:#333}\
 ol.timeline{padding-left:1.2rem}ol.timeline li{margin:.15rem 0}\
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ccd;padding:.2rem .5rem;text-align:left}\

@@ -235,10 +235,10 @@ fn a_lane_shows_verifys_checks_as_badges_with_their_details() {
     });
     let html = fragment(&b);
     for expected in [
-        "<dt>Trusted</dt><dd class=\"trust\">",
-        "<span class=\"badge ok\" data-check=\"signature\" data-passed=\"true\" data-required=\"true\" title=\"signed by local &lt;key&gt;\">signature ✓</span>",
+        "<dt class=\"trust\">Trusted</dt><dd class=\"trust\">",
+        "<span class=\"badge ok\" data-check=\"signature\" data-passed=\"true\" data-required=\"true\" title=\"signed by local &lt;key&gt;\">signed ✓</span>",
         "<span class=\"badge bad\" data-check=\"sbom\" data-passed=\"false\" data-required=\"true\" title=\"no SBOM attestation passes; rejected: signed by &lt;unknown&gt;\">sbom ✗</span>",
-        "<span class=\"badge idle\" data-check=\"provenance\" data-passed=\"false\" data-required=\"false\" title=\"no provenance\">provenance –</span>",
+        "<span class=\"badge idle\" data-check=\"provenance\" data-passed=\"false\" data-required=\"false\" title=\"no provenance\">prov –</span>",
         "<span class=\"badge ok\" data-check=\"watch\" title=\"no failed watch recorded here\">watch</span>",
         "<span class=\"badge bad\" data-check=\"gate\" title=\"dev requires an SBOM\">gate refuses</span>",
     ] {
