@@ -21,6 +21,8 @@ pub mod trust;
 pub mod view;
 
 #[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
 mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
