@@ -40,14 +40,14 @@ impl CiConfig {
     pub(super) fn problem(&self) -> Option<String> {
         if self.test.is_empty() {
             return Some(
-                "ci.test: empty; expected at least one package, such as [\"paktech-app\", \"pipeline\"] (`cargo xtask ci --skip-tests` skips the step for one run)"
+                "ci.test: empty; expected at least one package, such as [\"paktech-app\", \"flow\"] (`cargo xtask ci --skip-tests` skips the step for one run)"
                     .to_owned(),
             );
         }
         for (i, name) in self.test.iter().enumerate() {
             if !is_package_name(name) {
                 return Some(format!(
-                    "ci.test[{i}]: {name:?} is not a package name; expected a workspace package such as \"pipeline\" (letters, digits, '-' and '_')"
+                    "ci.test[{i}]: {name:?} is not a package name; expected a workspace package such as \"flow\" (letters, digits, '-' and '_')"
                 ));
             }
             if self.test[..i].contains(name) {
