@@ -373,12 +373,5 @@ fn figure_in(
     goal: Option<&str>,
     method: String,
 ) -> Figure {
-    Figure {
-        benchmark: "dashboard",
-        name: name.to_owned(),
-        value,
-        unit,
-        goal: goal.map(str::to_owned),
-        method,
-    }
+    Figure::new("dashboard", name, value, unit, goal, method)
 }

@@ -224,14 +224,7 @@ fn figure(
     goal: Option<&str>,
     method: String,
 ) -> Figure {
-    Figure {
-        benchmark: "gitops",
-        name: name.to_owned(),
-        value,
-        unit,
-        goal: goal.map(str::to_owned),
-        method,
-    }
+    Figure::new("gitops", name, value, unit, goal, method)
 }
 
 /// A scratch GitOps remote seeded from the project's gitops/.

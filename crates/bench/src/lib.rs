@@ -57,6 +57,27 @@ pub struct Figure {
     pub method: String,
 }
 
+impl Figure {
+    /// A figure of `benchmark`; `goal` and `method` say what it should be and how it was taken.
+    pub fn new(
+        benchmark: &'static str,
+        name: &str,
+        value: f64,
+        unit: &'static str,
+        goal: Option<&str>,
+        method: String,
+    ) -> Self {
+        Self {
+            benchmark,
+            name: name.to_owned(),
+            value,
+            unit,
+            goal: goal.map(str::to_owned),
+            method,
+        }
+    }
+}
+
 impl Args {
     pub async fn run(self, json: bool) -> anyhow::Result<()> {
         // The suite's figures are read from the last run's report: nothing to measure here.

@@ -103,14 +103,14 @@ pub fn measure(options: &Options) -> anyhow::Result<Vec<Figure>> {
             )),
             method("no cache: walk, decode every commit, save the cache, follow and count"),
         ),
-        Figure {
-            benchmark: "metrics",
-            name: "first read / walk alone".to_owned(),
-            value: first.as_secs_f64() / walk.as_secs_f64().max(f64::EPSILON),
-            unit: "x",
-            goal: Some("<= 1.2".to_owned()),
-            method: method("the two figures above, same repository and run"),
-        },
+        Figure::new(
+            "metrics",
+            "first read / walk alone",
+            first.as_secs_f64() / walk.as_secs_f64().max(f64::EPSILON),
+            "x",
+            Some("<= 1.2"),
+            method("the two figures above, same repository and run"),
+        ),
         figure(
             "figures, cached, nothing new",
             median(unchanged),

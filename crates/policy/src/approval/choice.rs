@@ -163,6 +163,19 @@ mod tests {
         ]
     }
 
+    /// `request` as the flow would hand it over.
+    fn candidate(
+        request: &PromotionRequest,
+        waiting: bool,
+        recorded: Option<usize>,
+    ) -> Candidate<'_> {
+        Candidate {
+            request,
+            waiting,
+            recorded,
+        }
+    }
+
     fn prod() -> EnvName {
         "prod".parse().expect("env")
     }
@@ -179,16 +192,8 @@ mod tests {
         let old = request(R1, "prod", 100, &of(D));
         let new = request(R2, "prod", 100, &of(C));
         let candidates = [
-            Candidate {
-                request: &new,
-                waiting: true,
-                recorded: Some(0),
-            },
-            Candidate {
-                request: &old,
-                waiting: false,
-                recorded: Some(3),
-            },
+            candidate(&new, true, Some(0)),
+            candidate(&old, false, Some(3)),
         ];
         assert_eq!(chosen(&candidates, None).as_deref(), Ok(R2));
         // Listed the other way round, the same choice.
@@ -196,31 +201,15 @@ mod tests {
         assert_eq!(chosen(&reversed, None).as_deref(), Ok(R2));
         // Two waiting at one instant: the records branch's order decides.
         let both = [
-            Candidate {
-                request: &old,
-                waiting: true,
-                recorded: Some(3),
-            },
-            Candidate {
-                request: &new,
-                waiting: true,
-                recorded: Some(0),
-            },
+            candidate(&old, true, Some(3)),
+            candidate(&new, true, Some(0)),
         ];
         assert_eq!(chosen(&both, None).as_deref(), Ok(R2));
         // Asked later wins over recorded later.
         let later = request(R1, "prod", 200, &of(D));
         let by_time = [
-            Candidate {
-                request: &later,
-                waiting: true,
-                recorded: Some(3),
-            },
-            Candidate {
-                request: &new,
-                waiting: true,
-                recorded: Some(0),
-            },
+            candidate(&later, true, Some(3)),
+            candidate(&new, true, Some(0)),
         ];
         assert_eq!(chosen(&by_time, None).as_deref(), Ok(R1));
     }
@@ -230,16 +219,8 @@ mod tests {
         let done = request(R1, "prod", 100, &of(D));
         let staging = request(R2, "staging", 200, &of(C));
         let candidates = [
-            Candidate {
-                request: &done,
-                waiting: false,
-                recorded: Some(0),
-            },
-            Candidate {
-                request: &staging,
-                waiting: true,
-                recorded: Some(1),
-            },
+            candidate(&done, false, Some(0)),
+            candidate(&staging, true, Some(1)),
         ];
         match chosen(&candidates, None) {
             Err(NoChoice::NothingWaiting { env, newest }) => {
@@ -259,26 +240,14 @@ mod tests {
         let release = request(R2, "prod", 100, &of(C));
         let other = request(R1, "prod", 100, &of(D));
         let candidates = [
-            Candidate {
-                request: &release,
-                waiting: true,
-                recorded: Some(0),
-            },
-            Candidate {
-                request: &other,
-                waiting: true,
-                recorded: Some(1),
-            },
+            candidate(&release, true, Some(0)),
+            candidate(&other, true, Some(1)),
         ];
         assert_eq!(chosen(&candidates, Some(C)).as_deref(), Ok(R2));
         // Its own id still names it, and a build request by its SHA.
         assert_eq!(chosen(&candidates, Some(R1)).as_deref(), Ok(R1));
         let build = request(C, "prod", 50, &[]);
-        let with_build = [Candidate {
-            request: &build,
-            waiting: false,
-            recorded: None,
-        }];
+        let with_build = [candidate(&build, false, None)];
         assert_eq!(chosen(&with_build, Some(C)).as_deref(), Ok(C));
         // A commit nothing was made of.
         let none = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
@@ -294,16 +263,8 @@ mod tests {
         let mixed = vec![format!("paktech-app@{C}"), format!("paktech-gateway@{D}")];
         let two = request(R2, "prod", 100, &mixed);
         let candidates = [
-            Candidate {
-                request: &one,
-                waiting: true,
-                recorded: Some(1),
-            },
-            Candidate {
-                request: &two,
-                waiting: true,
-                recorded: Some(0),
-            },
+            candidate(&one, true, Some(1)),
+            candidate(&two, true, Some(0)),
         ];
         match chosen(&candidates, Some(C)) {
             Err(NoChoice::Ambiguous { count, ids, .. }) => {
@@ -313,27 +274,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // One of them approved already: the other is the one waiting.
-        let settled = [
-            Candidate {
-                request: &one,
-                waiting: false,
-                recorded: Some(1),
-            },
-            candidates[1],
-        ];
+        let settled = [candidate(&one, false, Some(1)), candidates[1]];
         assert_eq!(chosen(&settled, Some(C)).as_deref(), Ok(R2));
         // Neither waiting: the newest of them.
         let none_waiting = [
-            Candidate {
-                request: &one,
-                waiting: false,
-                recorded: Some(1),
-            },
-            Candidate {
-                request: &two,
-                waiting: false,
-                recorded: Some(0),
-            },
+            candidate(&one, false, Some(1)),
+            candidate(&two, false, Some(0)),
         ];
         assert_eq!(chosen(&none_waiting, Some(C)).as_deref(), Ok(R2));
     }
