@@ -59,19 +59,23 @@ pub(super) async fn baseline(
     let mut readings = Vec::new();
     let mut failed = Vec::new();
     loop {
+        // A read is timed when it is asked for, as the watch's rounds are (`Analysis::judge`):
+        // a slow first answer must not shorten the window both sides are compared over.
+        let at = started.elapsed().as_secs_f64();
         match pipeline.target.metrics(app, env).await.map(old_build) {
             Ok(metrics) if metrics.unreadable.is_empty() => readings.push(Reading {
-                at: started.elapsed().as_secs_f64(),
+                at,
                 metrics,
                 load: counts(load.as_ref()),
             }),
             Ok(metrics) => failed.push(metrics.unreadable.join("; ")),
             Err(error) => failed.push(error.to_string()),
         }
-        let left = measure.length.saturating_sub(started.elapsed());
-        if left.is_zero() {
+        // The last read is one asked for once the whole length has passed.
+        if at >= measure.length.as_secs_f64() {
             break;
         }
+        let left = measure.length.saturating_sub(started.elapsed());
         reporter.progress(
             step,
             format!(
