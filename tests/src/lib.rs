@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod browser;
 pub mod fake_cluster;
 pub mod faulty;
 pub mod image;
@@ -18,8 +19,10 @@ pub mod webhook;
 mod approvals;
 mod builds;
 mod cleanup;
+mod engine;
 mod http;
 mod pipelines;
+mod progress;
 mod yaml;
 
 pub use require::{Service, require, required};
@@ -28,8 +31,10 @@ pub use webhook::webhook;
 pub use approvals::*;
 pub use builds::*;
 pub use cleanup::*;
+pub use engine::*;
 pub use http::*;
 pub use pipelines::*;
+pub use progress::*;
 pub use yaml::*;
 
 /// The workspace root.

@@ -3,21 +3,6 @@
 
 use bollard::Docker;
 use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::ListNetworksOptionsBuilder;
-
-async fn networks_named(docker: &Docker, prefix: &str) -> Vec<String> {
-    let filters = std::collections::HashMap::from([("name", vec![prefix.to_owned()])]);
-    docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .expect("list networks")
-        .into_iter()
-        .filter_map(|n| n.name)
-        .filter(|n| n.starts_with(prefix))
-        .collect()
-}
 
 async fn create_network(docker: &Docker, name: &str) {
     docker
@@ -40,9 +25,9 @@ async fn cleanup_removes_the_tests_networks_when_it_ends_and_when_it_panics() {
     create_network(&docker, &format!("{prefix}-dev")).await;
     create_network(&docker, &format!("{others}-dev")).await;
     drop(tests::Cleanup::new(&prefix));
-    assert!(networks_named(&docker, &prefix).await.is_empty());
+    assert!(tests::network_names(&docker, &prefix).await.is_empty());
     assert_eq!(
-        networks_named(&docker, &others).await.len(),
+        tests::network_names(&docker, &others).await.len(),
         1,
         "only its own"
     );
@@ -53,8 +38,8 @@ async fn cleanup_removes_the_tests_networks_when_it_ends_and_when_it_panics() {
         panic!("an assertion failed half-way");
     });
     assert!(panicked.is_err());
-    assert!(networks_named(&docker, &prefix).await.is_empty());
+    assert!(tests::network_names(&docker, &prefix).await.is_empty());
 
     drop(tests::Cleanup::new(&others));
-    assert!(networks_named(&docker, &others).await.is_empty());
+    assert!(tests::network_names(&docker, &others).await.is_empty());
 }

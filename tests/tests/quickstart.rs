@@ -345,7 +345,35 @@ async fn serves(mut command: Command, port: u16, shown: &str) -> String {
         200,
         "`{shown}` served {url} with {status}\n{page}"
     );
+    if tests::required("PAKTECH_SCREENSHOT") {
+        screenshots(&url).await;
+    }
     page
+}
+
+/// With `PAKTECH_SCREENSHOT=1`, the README's pictures of this real two-app run, taken in
+/// headless Chromium: the board as a 1400 × 900 window shows it (`docs/dashboard.png`) and its
+/// Delivery section (`docs/metrics.png`).
+async fn screenshots(url: &str) {
+    use tests::browser::{Chromedriver, browser_sized};
+    let driver = Chromedriver::start();
+    let client = browser_sized(&driver, 1400, 900).await;
+    client.goto(url).await.expect("open the board");
+    let docs = tests::workspace().join("docs");
+    let board = client.screenshot().await.expect("the board's screenshot");
+    std::fs::write(docs.join("dashboard.png"), board).expect("write docs/dashboard.png");
+    let delivery = client
+        .find(fantoccini::Locator::Css(
+            "section[aria-labelledby=delivery]",
+        ))
+        .await
+        .expect("the Delivery section")
+        .screenshot()
+        .await
+        .expect("the Delivery section's screenshot");
+    std::fs::write(docs.join("metrics.png"), delivery).expect("write docs/metrics.png");
+    eprintln!("screenshots: {}/{{dashboard,metrics}}.png", docs.display());
+    let _ = client.close().await;
 }
 
 /// The live processes (their command lines) whose working folder is `dir` or below it; one

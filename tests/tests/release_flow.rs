@@ -3,7 +3,10 @@
 //! a promotion moves every app whose build differs as one release (one approval, one commit,
 //! rollouts in dependency order), an app that did not change stays where it is, and a release
 //! whose dependent app fails its watch is rolled back whole, blocking only that app's build.
+//! An environment made under the local target's former names is adopted by the next sync
+//! with a gateway answering through to paktech-app at every moment.
 
+use adapters::target::{LocalTarget, Target};
 use bollard::Docker;
 use flow::ci::{self, CiOptions};
 use flow::promote::{self, ApprovalMode, PromoteOptions, StageOutcome};
@@ -93,9 +96,14 @@ async fn promote_to(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ci_builds_both_then_each_promotion_moves_only_what_differs() {
-    let Some((_cleanup, dir, pipeline, docker)) = setup("release").await else {
+    let Some((_cleanup, dir, mut pipeline, docker)) = setup("release").await else {
         return;
     };
+    // ci makes dev as the local target made environments before `[local] prefix`: named
+    // after the first app. The adoption below replaces it.
+    let prefix = tests::local(&pipeline).prefix().to_owned();
+    let former = format!("{prefix}-paktech-app");
+    pipeline.target = Target::Local(LocalTarget::new(docker.clone(), &former));
     // ci: dev runs neither app yet, so both are built, and dev gets both in one commit.
     let ci_options = CiOptions {
         skip_tests: true,
@@ -131,6 +139,46 @@ async fn ci_builds_both_then_each_promotion_moves_only_what_differs() {
         .expect("built")
         .tag
         .to_string();
+    let answer = through_the_gateway(&pipeline, "dev").await;
+    assert_eq!(
+        answer["upstream"]["build_sha"],
+        app_tag.as_str(),
+        "{answer}"
+    );
+
+    // The next sync under the prefix adopts dev: every replica is replaced by one of the new
+    // names on the new network, and through it all a gateway answers through to the app.
+    pipeline.target = Target::Local(LocalTarget::new(docker.clone(), &prefix).adopting(&former));
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(served_throughout(
+        pipeline.target.clone(),
+        app_tag.clone(),
+        stopped,
+    ));
+    let lines = tests::Progress::default();
+    let synced = sync::sync_env(&pipeline, pipeline.config.first(), None, &lines).await;
+    let _ = stop.send(());
+    let (rounds, unserved) = watcher.await.expect("watcher");
+    synced.expect("the sync adopts dev");
+    assert!(unserved.is_empty(), "{unserved:#?}\n{}", lines.all());
+    assert!(rounds >= 5, "{rounds} round(s) of looking\n{}", lines.all());
+    assert!(lines.all().contains("adopted "), "{}", lines.all());
+    let names = tests::container_names(&docker, &prefix).await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    for app in APPS {
+        let ours = format!("{prefix}-{app}-dev-");
+        assert!(names.iter().any(|n| n.starts_with(&ours)), "{names:?}");
+    }
+    let former_names = format!("{former}-paktech-");
+    assert!(
+        !names.iter().any(|n| n.starts_with(&former_names)),
+        "{names:?}"
+    );
+    eprintln!("adopted dev: a gateway answered in each of {rounds} round(s): {names:?}");
+    assert_eq!(
+        tests::network_names(&docker, &prefix).await,
+        [format!("{prefix}-dev")]
+    );
     let answer = through_the_gateway(&pipeline, "dev").await;
     assert_eq!(
         answer["upstream"]["build_sha"],
@@ -250,6 +298,45 @@ async fn ci_builds_both_then_each_promotion_moves_only_what_differs() {
             .is_some_and(|e| e.to_string().contains("already runs what staging runs")),
         "{error:?}"
     );
+}
+
+/// Asks every published gateway replica of dev for `/`, which goes through to paktech-app,
+/// each 50 ms until `stop` (or 3 minutes): the rounds, and those in which no replica answered
+/// with `app_build` behind it.
+async fn served_throughout(
+    target: Target,
+    app_build: String,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> (usize, Vec<String>) {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let (gateway, dev) = (app("paktech-gateway"), env("dev"));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(180);
+    let (mut rounds, mut unserved) = (0, Vec::new());
+    while stop.try_recv().is_err() && tokio::time::Instant::now() < deadline {
+        rounds += 1;
+        let replicas = target.probe(&gateway, &dev).await.expect("probe");
+        let mut answers = Vec::new();
+        for (replica, _) in &replicas {
+            let Some(url) = &replica.url else { continue };
+            let answer = match client.get(format!("{url}/")).send().await {
+                Ok(response) => response.json::<serde_json::Value>().await.ok(),
+                Err(_) => None,
+            };
+            answers.push((replica.name.clone(), answer));
+        }
+        let served = answers.iter().any(|(_, a)| {
+            a.as_ref()
+                .is_some_and(|a| a["upstream"]["build_sha"] == app_build.as_str())
+        });
+        if !served {
+            unserved.push(format!("round {rounds}: {answers:?}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (rounds, unserved)
 }
 
 /// A build of the gateway under a made-up commit, from the workspace as it is.

@@ -16,11 +16,13 @@ pub mod bootstrap;
 mod ci;
 pub mod consistency;
 mod environment;
+mod local;
 mod supply_chain;
 
 pub use analysis::{AnalysisConfig, Inconclusive, Thresholds};
 pub use apps::{AppConfig, AppOverrides, in_dependency_order};
 pub use ci::{CiConfig, DEFAULT_TEST_PACKAGES};
+pub use local::{DEFAULT_PREFIX, LocalConfig, is_docker_name};
 pub use model::MAX_LOAD_RATE;
 pub use supply_chain::{Requirements, SupplyChainConfig};
 
@@ -69,6 +71,9 @@ pub struct PipelineConfig {
     /// What `ci`'s test step runs.
     #[serde(default)]
     pub ci: CiConfig,
+    /// What the local target names environments and replicas after.
+    #[serde(default)]
+    pub local: LocalConfig,
     /// In promotion order: the first is where `ci` deploys, the last is production.
     pub environments: Vec<EnvironmentConfig>,
 }
@@ -174,6 +179,9 @@ impl PipelineConfig {
         config.supply_chain.read_keys(workspace).map_err(invalid)?;
         config.check_supply_chain().map_err(invalid)?;
         if let Some(problem) = config.ci.problem() {
+            return Err(invalid(problem));
+        }
+        if let Some(problem) = config.local.problem() {
             return Err(invalid(problem));
         }
         if config.environments.is_empty() {
@@ -288,8 +296,8 @@ impl PipelineConfig {
             })
     }
 
-    /// The name of an environment's shared place on the local target (its Docker network),
-    /// after the first app: for a one-app configuration, `<app>-<env>` as it always was.
+    /// The first app's name, which named the local target's environments before `[local]
+    /// prefix` did (the local target adopts them), and names the cluster target's lock.
     pub fn system_name(&self) -> &str {
         self.apps.first().map_or("paktech", |a| a.name.as_str())
     }

@@ -43,6 +43,7 @@ fn good_config_parses_with_defaults() {
     );
     assert_eq!(c.previous(&prod.name).map(|e| e.name.as_str()), Some("dev"));
     assert_eq!(c.gitops.branch, "main");
+    assert_eq!(c.local.prefix, "paktech");
     assert!(c.scan.fail_on.is_none());
     assert_eq!(
         c.values_path(&c.apps[0].name, &prod.name),
@@ -81,6 +82,17 @@ fn refusals_name_the_key_and_what_was_expected() {
         &format!("{GOOD}\n[scan]\nfail_on = \"catastrophic\"\n"),
         "unknown variant `catastrophic`",
     );
+    for prefix in ["", "-paktech", "pak tech", "paktech/dev"] {
+        check(
+            &format!("{GOOD}\n[local]\nprefix = {prefix:?}\n"),
+            &format!(
+                "local.prefix: {prefix:?} cannot start a Docker network's or container's name; expected a letter or digit"
+            ),
+        );
+    }
+    let named = format!("{GOOD}\n[local]\nprefix = \"acme.shop_2\"\n");
+    let c = PipelineConfig::parse(Path::new("pipeline.toml"), &named).expect("parse");
+    assert_eq!(c.local.prefix, "acme.shop_2");
 }
 
 const ANALYSIS: &str = r#"

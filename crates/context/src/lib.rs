@@ -120,7 +120,7 @@ pub async fn pipeline_with(mut config: PipelineConfig) -> anyhow::Result<Pipelin
     let (target, images, registry) = match selected_target() {
         TargetKind::Local => {
             let docker = docker::connect().await?;
-            let target = Target::Local(LocalTarget::new(docker.clone(), &target_prefix(&config)));
+            let target = Target::Local(local_target(docker.clone(), &config)?);
             let registry =
                 Registry::for_repository(repository, docker.clone(), Credentials::from_env());
             (target, Some(ImageBuilder::new(docker)), registry)
@@ -264,13 +264,27 @@ pub async fn kube_target(config: &PipelineConfig) -> anyhow::Result<Target> {
     )))
 }
 
-/// What the local target names environments' networks after: the first app's name, or
+/// The local target, naming what it runs after `[local] prefix`, or after
 /// `PAKTECH_TARGET_PREFIX` (tests use it to stay clear of a developer's own environments).
-pub fn target_prefix(config: &PipelineConfig) -> String {
-    std::env::var("PAKTECH_TARGET_PREFIX")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| config.system_name().to_owned())
+/// Under the configured prefix it adopts the environments named after the first app, as
+/// they were before the prefix existed (docs/operations.md, "Local names").
+pub fn local_target(
+    docker: docker::Docker,
+    config: &PipelineConfig,
+) -> anyhow::Result<LocalTarget> {
+    match std::env::var("PAKTECH_TARGET_PREFIX") {
+        Ok(prefix) if !prefix.is_empty() => {
+            if !config::is_docker_name(&prefix) {
+                return Err(crate::errors::Usage(format!(
+                    "invalid PAKTECH_TARGET_PREFIX={prefix:?}: expected a letter or digit, then letters, digits, '_', '.' or '-', such as \"{}\"",
+                    config::DEFAULT_PREFIX
+                ))
+                .into());
+            }
+            Ok(LocalTarget::new(docker, &prefix))
+        }
+        _ => Ok(LocalTarget::new(docker, &config.local.prefix).adopting(config.system_name())),
+    }
 }
 
 /// Everything a flow needs.

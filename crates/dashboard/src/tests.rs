@@ -14,7 +14,7 @@ use adapters::gitops::Change;
 use adapters::image::ImageBuilder;
 use adapters::registry::Registry;
 use adapters::target::{LocalTarget, Target};
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
 use flow::promote::{self, ApprovalMode, PromoteOptions};
 use flow::rollback::{self, RollbackOptions};
 use flow::{Clock, Pipeline, sync};
@@ -22,6 +22,7 @@ use model::GitSha;
 use model::audit::{Build, CommitMessage, keys};
 use model::report::Silent;
 use model::values::Scalar;
+use tests::browser::{Chromedriver, browser_sized};
 use tests::fake_cluster::FakeCluster;
 use tests::{env, pretend_it_ran};
 
@@ -209,60 +210,8 @@ async fn with_two_apps_the_page_is_a_matrix_with_a_release_line_per_environment_
     dashboard.handle.stop(false).await;
 }
 
-/// chromedriver on a free 127.0.0.1 port; killed when dropped.
-pub(crate) struct Chromedriver {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Chromedriver {
-    pub(crate) fn start() -> Self {
-        let port = localhost().local_addr().expect("addr").port();
-        let child = std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn browser(driver: &Chromedriver) -> Client {
     browser_sized(driver, 1400, 1500).await
-}
-
-pub(crate) async fn browser_sized(driver: &Chromedriver, width: u32, height: u32) -> Client {
-    let chromium = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("chromium");
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", format!("--window-size={width},{height}")],
-        }),
-    );
-    ClientBuilder::native()
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with headless Chromium")
 }
 
 /// The text of the first element `css` selects ("" when none does), read in one script so a
@@ -489,11 +438,8 @@ async fn in_chromium_the_page_follows_ci_a_promotion_and_a_rollback_without_a_re
     );
 
     let png = client.screenshot().await.expect("screenshot");
-    let path = if tests::required("PAKTECH_SCREENSHOT") {
-        tests::workspace().join("docs/dashboard.png")
-    } else {
-        dir.path().join("dashboard.png")
-    };
+    // The README's pictures come from the two-app quickstart (`tests/tests/quickstart.rs`).
+    let path = dir.path().join("dashboard.png");
     std::fs::write(&path, &png).expect("save the screenshot");
     eprintln!("screenshot: {}", path.display());
 

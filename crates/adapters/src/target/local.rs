@@ -1,9 +1,13 @@
-//! The local target: each environment is a Docker network `<system>-<env>` (the system is
-//! named after its first app) holding, for every app, `replicaCount` containers of the pinned
-//! image, each published on a 127.0.0.1 port, read-only, non-root, with a tmpfs `/tmp` and
-//! the values' resource limits. Inside the network an app's replicas answer to the app's
-//! name (a network alias), so the apps of one environment reach each other as they would
-//! through a Kubernetes Service.
+//! The local target: each environment is a Docker network `<prefix>-<env>` (the prefix is
+//! the project's, `paktech`, or `PAKTECH_TARGET_PREFIX`) holding, for every app,
+//! `replicaCount` containers named `<prefix>-<app>-<env>-<id>` of the pinned image, each
+//! published on a 127.0.0.1 port, read-only, non-root, with a tmpfs `/tmp` and the values'
+//! resource limits. Inside the network an app's replicas answer to the app's name (a network
+//! alias), so the apps of one environment reach each other as they would through a
+//! Kubernetes Service.
+//!
+//! Environments made under a former prefix (before, the first app's name) are adopted by the
+//! next sync without a moment unserved: see [`LocalTarget::adopting`].
 //!
 //! What runs is read back from container labels (environment, image tag, GitOps revision and
 //! the replica's spec), so there is no state file to drift from the truth. Rollouts start a
@@ -34,6 +38,7 @@ use model::{AppName, EnvName};
 use model::{MetricsSnapshot, Probe};
 use model::{ReplicaState, RolloutRule, RolloutStep};
 
+mod adoption;
 mod containers;
 
 const LABEL_APP: &str = "dev.paktech.app";
@@ -97,25 +102,65 @@ fn docker(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> E
 #[derive(Debug, Clone)]
 pub struct LocalTarget {
     docker: Docker,
-    /// What an environment's network is named after (the first app).
-    system: String,
+    /// What environments' networks and replicas are named after, and labelled with.
+    prefix: String,
+    /// The prefix environments were made under before, whose replicas this target adopts.
+    former: Option<String>,
     prober: Prober,
     scraper: Scraper,
 }
 
+/// Whose a container is: this target's, or one made under the former prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Current,
+    Former,
+}
+
+/// The name of a new replica: `<prefix>-<app>-<env>-<id>`, where an app whose name already
+/// begins with the prefix (`paktech-app` under `paktech`) is not prefixed twice.
+fn replica_name(prefix: &str, app: &AppName, env: &EnvName, id: u32) -> String {
+    let app = app.as_str();
+    let owner = if app == prefix
+        || app
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('-'))
+    {
+        app.to_owned()
+    } else {
+        format!("{prefix}-{app}")
+    };
+    format!("{owner}-{env}-{:06x}", id & 0xff_ffff)
+}
+
 impl LocalTarget {
-    pub fn new(docker: Docker, system: &str) -> Self {
+    pub fn new(docker: Docker, prefix: &str) -> Self {
         Self {
             docker,
-            system: system.to_owned(),
+            prefix: prefix.to_owned(),
+            former: None,
             prober: Prober::default(),
             scraper: Scraper::default(),
         }
     }
 
-    /// The name environments' networks are prefixed with.
-    pub fn system(&self) -> &str {
-        &self.system
+    /// This target, adopting the environments made under `former` (the first app's name,
+    /// which named networks before the project's prefix did): their replicas count as this
+    /// target's but never as current, so the next sync replaces them one at a time under the
+    /// rollout rule; before it does, every replica of the former names in the environment
+    /// joins the new network under its app's alias, so old and new replicas of every app reach
+    /// each other throughout; the former network goes once nothing is attached to it.
+    #[must_use]
+    pub fn adopting(mut self, former: &str) -> Self {
+        if former != self.prefix {
+            self.former = Some(former.to_owned());
+        }
+        self
+    }
+
+    /// The name environments' networks and replicas are prefixed with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Whether a replica of `desired.app` in `desired.env` runs a spec other than `desired`'s.
@@ -128,37 +173,39 @@ impl LocalTarget {
     }
 
     fn network(&self, env: &EnvName) -> String {
-        format!("{}-{env}", self.system)
+        format!("{}-{env}", self.prefix)
     }
 
-    /// Every replica of `app` in `env` of this system, oldest first; `spec` marks those
-    /// matching it. A replica started before environments were shared carries no system
-    /// label: it belongs to the system named after its app.
+    /// Whose a container with `labels` is. A replica started before environments were
+    /// shared carries no prefix label: it belongs to the prefix named after its app.
+    fn owner(&self, labels: &HashMap<String, String>) -> Option<Owner> {
+        let of = labels.get(LABEL_SYSTEM).or_else(|| labels.get(LABEL_APP))?;
+        if of == &self.prefix {
+            Some(Owner::Current)
+        } else if self.former.as_ref() == Some(of) {
+            Some(Owner::Former)
+        } else {
+            None
+        }
+    }
+
+    /// Every replica of `app` in `env` of this target, oldest first; `spec` marks those
+    /// matching it (a replica of the former names never does).
     pub async fn replicas(
         &self,
         app: &AppName,
         env: &EnvName,
         spec: Option<&str>,
     ) -> Result<Vec<Replica>> {
-        let mine = |labels: &HashMap<String, String>| match labels.get(LABEL_SYSTEM) {
-            Some(system) => system == &self.system,
-            None => app.as_str() == self.system,
-        };
         self.listed(
             vec![format!("{LABEL_APP}={app}"), format!("{LABEL_ENV}={env}")],
             spec,
-            mine,
         )
         .await
     }
 
-    /// The containers carrying every label of `labels` that `keep` keeps, oldest first.
-    async fn listed(
-        &self,
-        labels: Vec<String>,
-        spec: Option<&str>,
-        keep: impl Fn(&HashMap<String, String>) -> bool,
-    ) -> Result<Vec<Replica>> {
+    /// This target's containers carrying every label of `labels`, oldest first.
+    async fn listed(&self, labels: Vec<String>, spec: Option<&str>) -> Result<Vec<Replica>> {
         let filters = HashMap::from([("label", labels)]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
@@ -190,9 +237,9 @@ impl LocalTarget {
                 .as_ref()
                 .and_then(|c| c.labels.clone())
                 .unwrap_or_default();
-            if !keep(&labels) {
+            let Some(owner) = self.owner(&labels) else {
                 continue;
-            }
+            };
             let state = inspect.state.clone().unwrap_or_default();
             let url = inspect
                 .network_settings
@@ -212,8 +259,8 @@ impl LocalTarget {
                 running: state.running.unwrap_or(false) && !state.restarting.unwrap_or(false),
                 restarts: inspect.restart_count.unwrap_or_default(),
                 url,
-                spec_matches: spec
-                    .is_some_and(|s| labels.get(LABEL_SPEC).map(String::as_str) == Some(s)),
+                spec_matches: owner == Owner::Current
+                    && spec.is_some_and(|s| labels.get(LABEL_SPEC).map(String::as_str) == Some(s)),
             });
         }
         Ok(replicas)
@@ -221,7 +268,7 @@ impl LocalTarget {
 
     /// Makes `desired.env` run `desired`: starts what is missing (one at a time, each waited
     /// for), then removes what is stale or extra. Idempotent: a matching environment is left
-    /// untouched.
+    /// untouched. Replicas of the former names are adopted first and replaced like stale ones.
     #[tracing::instrument(skip_all, fields(app = %desired.app, env = %desired.env, revision = %desired.revision))]
     pub async fn converge(
         &self,
@@ -230,13 +277,34 @@ impl LocalTarget {
         rule: RolloutRule,
         reporter: &dyn Reporter,
     ) -> Result<Convergence> {
+        let replicas = self
+            .replicas(&desired.app, &desired.env, Some(&desired.spec()))
+            .await?;
+        let network = if self.former.is_some() && self.has_former(&desired.env).await? {
+            Some(self.adopt(&desired.env, reporter).await?)
+        } else {
+            None
+        };
+        let done = self
+            .roll_out(desired, replicas, network, timeout, rule, reporter)
+            .await?;
+        self.retire_former_network(&desired.env).await?;
+        Ok(done)
+    }
+
+    /// Carries out `rule`'s steps from `replicas` until it has none left.
+    async fn roll_out(
+        &self,
+        desired: &DesiredState,
+        mut replicas: Vec<Replica>,
+        mut network: Option<String>,
+        timeout: Duration,
+        rule: RolloutRule,
+        reporter: &dyn Reporter,
+    ) -> Result<Convergence> {
         const STEP: &str = "sync";
         let spec = desired.spec();
         let mut done = Convergence::default();
-        let mut replicas = self
-            .replicas(&desired.app, &desired.env, Some(&spec))
-            .await?;
-        let mut network = None;
         // `policy::rollout` decides each step from what runs; this only carries it out.
         loop {
             let states: Vec<ReplicaState> = replicas
@@ -261,8 +329,10 @@ impl LocalTarget {
                         return Ok(done);
                     };
                     if network.is_none() {
-                        self.check_image(image).await?;
                         network = Some(self.ensure_network(&desired.env).await?);
+                    }
+                    if done.started.is_empty() {
+                        self.check_image(image).await?;
                     }
                     let network = network.as_deref().unwrap_or_default();
                     let name = self.start(desired, &spec, network).await?;
@@ -343,52 +413,76 @@ impl LocalTarget {
         Ok(snapshot)
     }
 
-    /// Removes every app's replicas and the network of `env` (for tests and `sync --prune`).
+    /// Removes every app's replicas and the network of `env`, the former names' too (for
+    /// tests and `sync --prune`).
     pub async fn teardown(&self, env: &EnvName) -> Result<()> {
-        let of_env = format!("{LABEL_ENV}={env}");
-        let mut replicas = self
-            .listed(
-                vec![format!("{LABEL_SYSTEM}={}", self.system), of_env.clone()],
-                None,
-                |_| true,
-            )
-            .await?;
-        // Replicas started before environments were shared carry only their app's name.
-        replicas.extend(
-            self.listed(
-                vec![format!("{LABEL_APP}={}", self.system), of_env],
-                None,
-                |labels| !labels.contains_key(LABEL_SYSTEM),
-            )
-            .await?,
-        );
-        for replica in replicas {
+        for replica in self
+            .listed(vec![format!("{LABEL_ENV}={env}")], None)
+            .await?
+        {
             self.remove(&replica.name).await?;
         }
-        let name = self.network(env);
-        let filters = HashMap::from([("name", vec![name.clone()])]);
-        let networks = self
+        let mut names = vec![self.network(env)];
+        names.extend(self.former.as_ref().map(|former| format!("{former}-{env}")));
+        for name in names {
+            for network in self.networks_named(&name).await? {
+                if let Some(id) = &network.id {
+                    self.remove_network(&name, id).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The networks named exactly `name`, oldest first (Docker's filter matches substrings,
+    /// and does not refuse a second network of one name).
+    async fn networks_named(&self, name: &str) -> Result<Vec<bollard::models::Network>> {
+        let filters = HashMap::from([("name", vec![name.to_owned()])]);
+        let mut found: Vec<_> = self
             .docker
             .list_networks(Some(
                 ListNetworksOptionsBuilder::new().filters(&filters).build(),
             ))
             .await
-            .map_err(docker("list networks"))?;
-        for network in networks
-            .iter()
-            .filter(|n| n.name.as_deref() == Some(name.as_str()))
-        {
-            if let Some(id) = &network.id {
-                match self.docker.remove_network(id).await {
-                    Ok(())
-                    | Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => {}
-                    Err(e) => return Err(docker(format!("remove network {name}"))(e)),
-                }
-            }
+            .map_err(docker("list networks"))?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .collect();
+        found.sort_by_key(|n| (n.created.clone().map(|c| c.to_string()), n.id.clone()));
+        Ok(found)
+    }
+
+    /// Removes the network `id` (named `name`); one already gone is fine.
+    async fn remove_network(&self, name: &str, id: &str) -> Result<()> {
+        match self.docker.remove_network(id).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(docker(format!("remove network {name}"))(e)),
         }
-        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_is_named_after_the_prefix_its_app_and_its_environment() {
+        let env: EnvName = "dev".parse().expect("env");
+        let name = |prefix: &str, app: &str| {
+            replica_name(prefix, &app.parse().expect("app"), &env, 0x12ab_cdef)
+        };
+        assert_eq!(name("paktech", "paktech-app"), "paktech-app-dev-abcdef");
+        assert_eq!(
+            name("paktech", "paktech-gateway"),
+            "paktech-gateway-dev-abcdef"
+        );
+        assert_eq!(name("paktech", "shop"), "paktech-shop-dev-abcdef");
+        // Only a whole word of the prefix is folded.
+        assert_eq!(name("paktech", "paktechx"), "paktech-paktechx-dev-abcdef");
+        assert_eq!(name("paktech", "paktech"), "paktech-dev-abcdef");
+        assert_eq!(name("t-1", "paktech-app"), "t-1-paktech-app-dev-abcdef");
     }
 }

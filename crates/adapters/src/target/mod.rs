@@ -149,7 +149,7 @@ impl Target {
     /// Holds `env`, every app of it, for one rollout (see [`EnvLock`]).
     pub async fn lock(&self, env: &EnvName) -> Result<EnvLock> {
         match self {
-            Self::Local(local) => lock(local.system(), env).await,
+            Self::Local(local) => lock(local.prefix(), env).await,
             Self::Kube(kube) => lock(kube.app(), env).await,
         }
     }

@@ -34,26 +34,11 @@ impl LocalTarget {
     /// and the others are removed, and containers join by id.
     pub(super) async fn ensure_network(&self, env: &EnvName) -> Result<String> {
         let name = self.network(env);
-        let filters = HashMap::from([("name", vec![name.clone()])]);
-        let list = || async {
-            let mut found: Vec<_> = self
-                .docker
-                .list_networks(Some(
-                    ListNetworksOptionsBuilder::new().filters(&filters).build(),
-                ))
-                .await
-                .map_err(docker("list networks"))?
-                .into_iter()
-                .filter(|n| n.name.as_deref() == Some(name.as_str()))
-                .collect();
-            found.sort_by_key(|n| (n.created.clone().map(|c| c.to_string()), n.id.clone()));
-            Ok::<_, Error>(found)
-        };
-        if list().await?.is_empty() {
+        if self.networks_named(&name).await?.is_empty() {
             let request = NetworkCreateRequest {
                 name: name.clone(),
                 labels: Some(HashMap::from([
-                    (LABEL_SYSTEM.to_owned(), self.system.clone()),
+                    (LABEL_SYSTEM.to_owned(), self.prefix.clone()),
                     (LABEL_ENV.to_owned(), env.to_string()),
                 ])),
                 ..Default::default()
@@ -66,7 +51,7 @@ impl LocalTarget {
                 Err(e) => return Err(docker(format!("create network {name}"))(e)),
             }
         }
-        let found = list().await?;
+        let found = self.networks_named(&name).await?;
         let Some((oldest, extras)) = found.split_first() else {
             return Err(docker(format!("find network {name}"))(
                 bollard::errors::Error::DockerResponseServerError {
@@ -92,21 +77,10 @@ impl LocalTarget {
         let Some(image) = &desired.image else {
             unreachable!("start is only called with an image")
         };
-        // `<app>-<env>-…` in the system named after the app; other systems' containers carry
-        // the system's name first, so two systems on one machine never look alike.
-        let owner = if desired.app.as_str() == self.system {
-            desired.app.to_string()
-        } else {
-            format!("{}-{}", self.system, desired.app)
-        };
-        let name = format!(
-            "{owner}-{}-{:06x}",
-            desired.env,
-            rand::random::<u32>() & 0xff_ffff
-        );
+        let name = replica_name(&self.prefix, &desired.app, &desired.env, rand::random());
         let labels = HashMap::from([
             (LABEL_APP.to_owned(), desired.app.to_string()),
-            (LABEL_SYSTEM.to_owned(), self.system.clone()),
+            (LABEL_SYSTEM.to_owned(), self.prefix.clone()),
             (LABEL_ENV.to_owned(), desired.env.to_string()),
             (LABEL_TAG.to_owned(), image.tag.to_string()),
             (LABEL_REVISION.to_owned(), desired.revision.to_string()),
