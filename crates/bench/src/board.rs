@@ -43,8 +43,8 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         for _ in 0..2 {
             let started = Instant::now();
             let tips = gather::tips(&pipeline).await?;
-            let reads = gather::read(&pipeline, tips).await?;
-            gather::gather(&pipeline, &reads).await?;
+            let mut reads = gather::read(&pipeline, tips).await?;
+            gather::gather(&pipeline, &mut reads).await?;
             reads_took.push(started.elapsed());
         }
         let read = reads_took[1];

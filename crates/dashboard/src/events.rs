@@ -1,6 +1,7 @@
-//! Live updates: one task polls the pipeline (the branch tips every round, the GitOps reads
-//! again only when a tip moved; status and plans every round) and publishes the rendered
-//! `#board` fragment when it changed; every open page receives it as a server-sent event.
+//! Live updates: one task polls the pipeline (the branch tips and what runs every round; the
+//! GitOps reads again only when a tip moved; the plans and figures then, at the next minute of
+//! the clock, or after [`gather::REPLAN`]) and publishes the rendered `#board` fragment when
+//! it changed; every open page receives it as a server-sent event.
 //!
 //! It polls only while someone looks: an open event stream, or a page served in the last
 //! [`INTEREST`] (a page without script reloads itself every few seconds). With nobody looking
@@ -107,8 +108,8 @@ pub struct Published {
 /// Reads the board once, so the first request has something to show.
 pub async fn first(pipeline: &Pipeline) -> anyhow::Result<(Reads, Arc<Published>)> {
     let tips = gather::tips(pipeline).await?;
-    let reads = gather::read(pipeline, tips).await?;
-    let board = gather::gather(pipeline, &reads).await?;
+    let mut reads = gather::read(pipeline, tips).await?;
+    let board = gather::gather(pipeline, &mut reads).await?;
     let fragment = view::fragment(&board);
     Ok((
         reads,

@@ -24,6 +24,25 @@ pub struct Reads {
     pub delivery: Result<context::delivery::Delivery, String>,
     /// Why each lane's build is trusted.
     pub trust: Vec<Trust>,
+    /// The plans and figures last computed over these reads.
+    planned: Option<Planned>,
+}
+
+/// How long plans computed over unchanged branches are shown before they are asked again:
+/// what they also depend on (the registry's images, the attachments) changes without a
+/// commit only rarely, and asking every poll cost a core with a long history.
+pub const REPLAN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What the planner answered and the delivery figures, at one minute of the clock, kept
+/// between polls: the heavy part of a board, which a moved branch, the next minute (windows,
+/// ages) or [`REPLAN`] asks again.
+#[derive(Debug, Clone)]
+struct Planned {
+    minute: i64,
+    at: std::time::Instant,
+    moves: Vec<Move>,
+    releases: Vec<Release>,
+    delivery: Option<Result<super::delivery::Panel, String>>,
 }
 
 /// The branch tips (main, records), to decide whether [`Reads`] are still current.
@@ -48,19 +67,47 @@ pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow
         delivery: context::delivery::read(pipeline)
             .await
             .map_err(|e| format!("{e:#}")),
+        planned: None,
     })
 }
 
-/// Gathers the board: `status` now (replicas move without a commit), the plans at `now`
-/// over the cached `reads`.
-pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board> {
+/// Gathers the board: `status` now (replicas move without a commit), the plans and figures
+/// over the cached `reads` at this minute (kept in `reads` for the next polls, see
+/// [`REPLAN`]).
+pub async fn gather(pipeline: &Pipeline, reads: &mut Reads) -> anyhow::Result<Board> {
     let (tip, envs) = status::status(pipeline, &[]).await?;
-    let snapshot = &reads.snapshot;
-    let scans = scans(snapshot, pipeline);
+    let scans = scans(&reads.snapshot, pipeline);
     let lanes = envs
         .into_iter()
         .map(|e| lane(pipeline, e, &scans, &reads.trust))
         .collect();
+    let minute = pipeline.clock.now().timestamp().div_euclid(60);
+    let current = reads
+        .planned
+        .as_ref()
+        .is_some_and(|p| p.minute == minute && p.at.elapsed() < REPLAN);
+    if !current {
+        reads.planned = Some(plan(pipeline, reads, minute).await);
+    }
+    let planned = reads.planned.clone().expect("planned above");
+    Ok(Board {
+        target: pipeline.target.kind().to_owned(),
+        gitops_url: pipeline.gitops.url(),
+        tip: tip.to_string(),
+        lanes,
+        moves: planned.moves,
+        releases: planned.releases,
+        timeline: reads.timeline.clone(),
+        scans,
+        replanning: false,
+        delivery: planned.delivery,
+    })
+}
+
+/// Asks the planner for every app's next move and every release, and counts the figures.
+async fn plan(pipeline: &Pipeline, reads: &Reads, minute: i64) -> Planned {
+    let at = std::time::Instant::now();
+    let snapshot = &reads.snapshot;
     let mut lookups = Lookups::default();
     let mut moves = Vec::new();
     for app in &pipeline.config.apps {
@@ -93,26 +140,26 @@ pub async fn gather(pipeline: &Pipeline, reads: &Reads) -> anyhow::Result<Board>
             );
         }
     }
-    Ok(Board {
-        target: pipeline.target.kind().to_owned(),
-        gitops_url: pipeline.gitops.url(),
-        tip: tip.to_string(),
-        lanes,
+    let order: Vec<String> = pipeline
+        .config
+        .environments
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect();
+    let delivery = Some(
+        reads
+            .delivery
+            .as_ref()
+            .map_err(Clone::clone)
+            .map(|d| super::delivery::panel(d, pipeline.clock.now().timestamp(), &order)),
+    );
+    Planned {
+        minute,
+        at,
         moves,
         releases,
-        timeline: reads.timeline.clone(),
-        scans,
-        replanning: false,
-        delivery: Some(reads.delivery.as_ref().map_err(Clone::clone).map(|d| {
-            let order: Vec<String> = pipeline
-                .config
-                .environments
-                .iter()
-                .map(|e| e.name.to_string())
-                .collect();
-            super::delivery::panel(d, pipeline.clock.now().timestamp(), &order)
-        })),
-    })
+        delivery,
+    }
 }
 
 /// The board right after a branch moved, before the snapshot is read again: the lanes and
