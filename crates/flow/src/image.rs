@@ -134,11 +134,7 @@ pub async fn build(
             paths: state.dirty_paths,
         });
     }
-    let tag = if state.is_dirty() {
-        ImageTag::dirty(state.sha.clone())
-    } else {
-        ImageTag::clean(state.sha.clone())
-    };
+    let tag = tag_of(&state);
     build_tag(
         request,
         tag,
@@ -148,6 +144,34 @@ pub async fn build(
         reporter,
     )
     .await
+}
+
+/// The tag a build of the work tree in `state` gets: its commit, `-dirty` when it has
+/// uncommitted changes.
+fn tag_of(state: &source::SourceState) -> ImageTag {
+    if state.is_dirty() {
+        ImageTag::dirty(state.sha.clone())
+    } else {
+        ImageTag::clean(state.sha.clone())
+    }
+}
+
+/// Compiles `request`'s binary with `profile` exactly as [`build`] would for the work tree as
+/// it is (the same tag, version and cargo command), without making an image: a test run's
+/// setup compiles once, before the tests that build images or copy the build start.
+pub async fn compile(request: &ImageRequest, profile: tools::AppProfile) -> Result<PathBuf> {
+    let workspace = request.workspace.clone();
+    let state = tokio::task::spawn_blocking(move || source::read(&workspace))
+        .await
+        .map_err(|joined| Error::Interrupted(joined.to_string()))??;
+    Ok(tools::build_static_app(
+        &request.workspace,
+        &request.package,
+        &tag_of(&state).to_string(),
+        &request.version,
+        profile,
+    )
+    .await?)
 }
 
 /// Builds the work tree as it is under `tag`, stamped with `commit_time`, its binary compiled

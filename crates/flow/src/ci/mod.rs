@@ -401,6 +401,30 @@ fn short_list(builds: &str) -> String {
     }
 }
 
+/// Compiles every app of `config` in `workspace` with `profile` as `ci`'s build step would for
+/// the work tree as it is ([`super::image::compile`]), returning the binaries' paths.
+pub async fn compile_apps(
+    workspace: &Path,
+    config: &config::PipelineConfig,
+    profile: tools::AppProfile,
+) -> Result<Vec<PathBuf>> {
+    let version = workspace_package(workspace, "version");
+    let source_url = workspace_package(workspace, "repository");
+    let mut binaries = Vec::new();
+    for app in &config.apps {
+        let request = super::image::ImageRequest::for_app(
+            workspace.to_owned(),
+            app,
+            version.clone(),
+            source_url.clone(),
+            true,
+        )
+        .await?;
+        binaries.push(super::image::compile(&request, profile).await?);
+    }
+    Ok(binaries)
+}
+
 /// A `[workspace.package]` field of the workspace manifest (the version and repository
 /// every crate shares), or `unknown`.
 fn workspace_package(workspace: &Path, key: &str) -> String {
