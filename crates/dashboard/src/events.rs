@@ -1,5 +1,6 @@
-//! Live updates: one task polls the pipeline (the branch tips and what runs every round; the
-//! GitOps reads again only when a tip moved; the plans and figures then, at the next minute of
+//! Live updates: one task polls the pipeline (the branch tips and the replicas every round;
+//! the GitOps reads, each lane's values and last change among them, again only when a tip
+//! moved; the plans and figures then, at the next minute of
 //! the clock, or after [`gather::REPLAN`]) and publishes the rendered `#board` fragment when
 //! it changed; every open page receives it as a server-sent event.
 //!
@@ -108,7 +109,8 @@ pub struct Published {
 /// Reads the board once, so the first request has something to show.
 pub async fn first(pipeline: &Pipeline) -> anyhow::Result<(Reads, Arc<Published>)> {
     let tips = gather::tips(pipeline).await?;
-    let mut reads = gather::read(pipeline, tips).await?;
+    let recorded = flow::status::recorded(pipeline, &[], None).await?;
+    let mut reads = gather::read(pipeline, tips, recorded).await?;
     let board = gather::gather(pipeline, &mut reads).await?;
     let fragment = view::fragment(&board);
     Ok((
@@ -174,9 +176,11 @@ async fn round(
 ) -> anyhow::Result<()> {
     let tips = gather::tips(pipeline).await?;
     if tips != reads.tips {
+        // What each lane records is read back only to the tip read before.
+        let recorded = flow::status::recorded(pipeline, &[], Some(&reads.recorded)).await?;
         let previous = sender.borrow().board.clone();
-        publish(sender, gather::early(pipeline, &previous).await?);
-        *reads = gather::read(pipeline, tips).await?;
+        publish(sender, gather::early(pipeline, &previous, &recorded).await?);
+        *reads = gather::read(pipeline, tips, recorded).await?;
     }
     publish(sender, gather::gather(pipeline, reads).await?);
     Ok(())

@@ -24,6 +24,8 @@ pub struct Reads {
     pub delivery: Result<context::delivery::Delivery, String>,
     /// Why each lane's build is trusted.
     pub trust: Vec<Trust>,
+    /// What the tip records of each lane; only the replicas are probed again each poll.
+    pub recorded: status::Recorded,
     /// The plans and figures last computed over these reads.
     planned: Option<Planned>,
 }
@@ -56,10 +58,15 @@ pub async fn tips(pipeline: &Pipeline) -> anyhow::Result<(String, Option<String>
         .await?)
 }
 
-/// Reads the snapshot and the timeline at `tips`.
-pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow::Result<Reads> {
+/// Reads the snapshot and the timeline at `tips`, beside what the tip records of each lane.
+pub async fn read(
+    pipeline: &Pipeline,
+    tips: (String, Option<String>),
+    recorded: status::Recorded,
+) -> anyhow::Result<Reads> {
     let snapshot = snapshot::read(pipeline).await?;
     Ok(Reads {
+        recorded,
         tips,
         trust: trust::read(pipeline, &snapshot).await,
         snapshot,
@@ -71,11 +78,12 @@ pub async fn read(pipeline: &Pipeline, tips: (String, Option<String>)) -> anyhow
     })
 }
 
-/// Gathers the board: `status` now (replicas move without a commit), the plans and figures
-/// over the cached `reads` at this minute (kept in `reads` for the next polls, see
+/// Gathers the board: the replicas probed now (they move without a commit) beside what the
+/// tip records, the plans and figures over the cached `reads` at this minute (kept in `reads` for the next polls, see
 /// [`REPLAN`]).
 pub async fn gather(pipeline: &Pipeline, reads: &mut Reads) -> anyhow::Result<Board> {
-    let (tip, envs) = status::status(pipeline, &[]).await?;
+    let envs = status::observe(pipeline, &reads.recorded).await?;
+    let tip = &reads.recorded.tip;
     let scans = scans(&reads.snapshot, pipeline);
     let lanes = envs
         .into_iter()
@@ -165,9 +173,14 @@ async fn plan(pipeline: &Pipeline, reads: &Reads, minute: i64) -> Planned {
 /// The board right after a branch moved, before the snapshot is read again: the lanes and
 /// the timeline as they are now, the moves and scans as last planned, marked as such. Reading
 /// every environment's history for the plan takes longest; this shows the change first.
-pub async fn early(pipeline: &Pipeline, previous: &Board) -> anyhow::Result<Board> {
+pub async fn early(
+    pipeline: &Pipeline,
+    previous: &Board,
+    recorded: &status::Recorded,
+) -> anyhow::Result<Board> {
     let timeline = history::history(pipeline, None, &[], TIMELINE).await?;
-    let (tip, envs) = status::status(pipeline, &[]).await?;
+    let envs = status::observe(pipeline, recorded).await?;
+    let tip = &recorded.tip;
     Ok(Board {
         target: previous.target.clone(),
         gitops_url: previous.gitops_url.clone(),

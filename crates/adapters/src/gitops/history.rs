@@ -38,6 +38,54 @@ impl GitOpsRepo {
         Ok(records)
     }
 
+    /// The newest commit that changed each of `paths` on the first-parent line from `tip` back
+    /// to `stop` (excluded; the root when `None`), found in one walk that ends once every path
+    /// is found: `None` for a path no commit there changed (with `stop`, its last change is
+    /// the one at `stop`). `Ok(None)` when `stop` is not on that line: ask again without it.
+    pub fn last_changes(
+        &self,
+        tip: &GitSha,
+        paths: &[String],
+        stop: Option<&GitSha>,
+    ) -> Result<Option<Vec<Option<CommitRecord>>>> {
+        let repo = self.repo()?;
+        let stop = stop.map(oid).transpose()?;
+        let read = |id: Oid| {
+            repo.find_commit(id)
+                .map_err(git(format!("cannot read commit {id}")))
+        };
+        let mut found: Vec<Option<CommitRecord>> = vec![None; paths.len()];
+        let mut commit = read(oid(tip)?)?;
+        // Each path's blob here; moving down the line, the parent's become the next `here`.
+        let mut here: Vec<Option<Oid>> = paths.iter().map(|p| entry_id(&commit, p)).collect();
+        while Some(commit.id()) != stop && found.iter().any(Option::is_none) {
+            let parent = match commit.parent_id(0) {
+                Ok(id) => Some(read(id)?),
+                Err(_) => None,
+            };
+            let before: Vec<Option<Oid>> = paths
+                .iter()
+                .zip(&found)
+                .map(|(path, done)| match (done, &parent) {
+                    (None, Some(parent)) => entry_id(parent, path),
+                    _ => None,
+                })
+                .collect();
+            for ((done, now), then) in found.iter_mut().zip(&here).zip(&before) {
+                if done.is_none() && now != then {
+                    *done = Some(record(&commit));
+                }
+            }
+            match parent {
+                Some(parent) => (commit, here) = (parent, before),
+                // The root, and `stop` was never met: it is not on this line.
+                None if stop.is_some() && found.iter().any(Option::is_none) => return Ok(None),
+                None => break,
+            }
+        }
+        Ok(Some(found))
+    }
+
     /// Each commit on the first-parent line from `tip` back to `stop` (excluded; the root when
     /// `None`), message parsed, through `map`, newest first; and how many commits were walked.
     /// `Ok(None)` when `stop` is not on that line (an ancestor only through a merge's other
