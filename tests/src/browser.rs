@@ -1,9 +1,7 @@
-//! A real browser for page tests: chromedriver on a free 127.0.0.1 port and headless Chromium
-//! through it (WebDriver, with fantoccini).
+//! A real browser for page tests: chromedriver on a free 127.0.0.1 port, and the capabilities
+//! of headless Chromium to ask it for (the tests drive it with fantoccini).
 
 use std::time::{Duration, Instant};
-
-use fantoccini::{Client, ClientBuilder};
 
 /// chromedriver on a free 127.0.0.1 port; killed when dropped.
 #[derive(Debug)]
@@ -37,9 +35,19 @@ impl Drop for Chromedriver {
     }
 }
 
-/// A session of headless Chromium with a `width` × `height` window.
-pub async fn browser_sized(driver: &Chromedriver, width: u32, height: u32) -> Client {
-    let chromium = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
+impl Chromedriver {
+    /// Where WebDriver sessions are asked for (fantoccini's `ClientBuilder::connect`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// The capabilities of a session of headless Chromium with a `width` × `height` window
+/// (fantoccini's `ClientBuilder::capabilities`; fantoccini itself is a dev-dependency of the
+/// tests that drive the browser: its `webdriver` is MPL-2.0, which deny.toml admits in no
+/// crate's normal dependencies).
+pub fn chromium(width: u32, height: u32) -> serde_json::Map<String, serde_json::Value> {
+    let binary = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .unwrap_or("chromium");
@@ -47,14 +55,10 @@ pub async fn browser_sized(driver: &Chromedriver, width: u32, height: u32) -> Cl
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
         serde_json::json!({
-            "binary": chromium,
+            "binary": binary,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                      "--disable-dev-shm-usage", format!("--window-size={width},{height}")],
         }),
     );
-    ClientBuilder::native()
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with headless Chromium")
+    capabilities
 }

@@ -355,9 +355,12 @@ async fn serves(mut command: Command, port: u16, shown: &str) -> String {
 /// headless Chromium: the board as a 1400 × 900 window shows it (`docs/dashboard.png`) and its
 /// Delivery section (`docs/metrics.png`).
 async fn screenshots(url: &str) {
-    use tests::browser::{Chromedriver, browser_sized};
-    let driver = Chromedriver::start();
-    let client = browser_sized(&driver, 1400, 900).await;
+    let driver = tests::browser::Chromedriver::start();
+    let client = fantoccini::ClientBuilder::native()
+        .capabilities(tests::browser::chromium(1400, 900))
+        .connect(&driver.url())
+        .await
+        .expect("a WebDriver session with headless Chromium");
     client.goto(url).await.expect("open the board");
     // The browser's own bars take part of the window: grow it until the page gets 900 pixels.
     let bars = client

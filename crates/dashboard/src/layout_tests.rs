@@ -1,7 +1,8 @@
 //! The page's layout in headless Chromium: the two-app quickstart's board, every cell filled as
 //! a real run fills it, fits one screen (issue: "the board at a glance").
 
-use tests::browser::{Chromedriver, browser_sized};
+use crate::tests::browser_sized;
+use tests::browser::Chromedriver;
 
 /// The board the two-app quickstart leaves, every cell filled as a real run fills it: two
 /// replicas with the local target's long names, the digest, the scan, verify's five checks and

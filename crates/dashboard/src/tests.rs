@@ -14,7 +14,7 @@ use adapters::gitops::Change;
 use adapters::image::ImageBuilder;
 use adapters::registry::Registry;
 use adapters::target::{LocalTarget, Target};
-use fantoccini::Client;
+use fantoccini::{Client, ClientBuilder};
 use flow::promote::{self, ApprovalMode, PromoteOptions};
 use flow::rollback::{self, RollbackOptions};
 use flow::{Clock, Pipeline, sync};
@@ -22,7 +22,7 @@ use model::GitSha;
 use model::audit::{Build, CommitMessage, keys};
 use model::report::Silent;
 use model::values::Scalar;
-use tests::browser::{Chromedriver, browser_sized};
+use tests::browser::Chromedriver;
 use tests::fake_cluster::FakeCluster;
 use tests::{env, pretend_it_ran};
 
@@ -212,6 +212,15 @@ async fn with_two_apps_the_page_is_a_matrix_with_a_release_line_per_environment_
 
 async fn browser(driver: &Chromedriver) -> Client {
     browser_sized(driver, 1400, 1500).await
+}
+
+/// A WebDriver session of headless Chromium with a `width` × `height` window.
+pub(crate) async fn browser_sized(driver: &Chromedriver, width: u32, height: u32) -> Client {
+    ClientBuilder::native()
+        .capabilities(tests::browser::chromium(width, height))
+        .connect(&driver.url())
+        .await
+        .expect("a WebDriver session with headless Chromium")
 }
 
 /// The text of the first element `css` selects ("" when none does), read in one script so a
