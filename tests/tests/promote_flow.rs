@@ -183,6 +183,19 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
     assert!(matches!(error, flow::Error::RolledBack { .. }), "{error}");
     let rolled = report.rollback.expect("a rollback");
     assert_eq!(rolled.to_sha, good.as_str());
+    // bob's approval admitted one promotion, the one rolled back: it is gone.
+    assert_eq!(
+        rolled.revoked.as_deref(),
+        Some(
+            format!(
+                "revoked the approvals of {bad} in prod (by bob): promoting it there again needs new ones"
+            )
+            .as_str()
+        )
+    );
+    let records = pipeline.records().read().expect("records");
+    assert!(records.approvals_for(&env("prod"), &bad).is_empty());
+    assert_eq!(records.approvals_for(&env("prod"), &good).len(), 1);
 
     let (_, envs) = status::status(&pipeline, &[]).await.expect("status");
     let prod = envs.iter().find(|e| e.env == "prod").expect("prod");
@@ -197,22 +210,31 @@ async fn a_bad_release_is_rolled_back_blocked_and_refused_until_unblocked() {
         matches!(err, flow::Error::Plan(Refusal::Blocked { .. })),
         "{err}"
     );
-    approve::unblock(
-        &pipeline,
-        &tests::app(),
-        &bad,
-        &"carol".parse().expect("person"),
-        &"fixed upstream".parse().expect("reason"),
-    )
-    .await
-    .expect("unblock");
-    let err = promote(&pipeline, &options("prod", &bad, "alice"))
+    // alice asked for the promotion: she cannot lift the block herself.
+    let (app, reason) = (tests::app(), "fixed upstream".parse().expect("reason"));
+    let (alice, carol) = (
+        "alice".parse().expect("person"),
+        "carol".parse().expect("person"),
+    );
+    let err = approve::unblock(&pipeline, &app, &bad, &alice, &reason)
         .await
-        .expect_err("still bad, but no longer blocked");
+        .expect_err("the requester");
     assert!(
-        !matches!(err, flow::Error::Plan(Refusal::Blocked { .. })),
+        matches!(
+            err,
+            flow::Error::Refused(policy::approval::Refusal::RequesterUnblock { .. })
+        ),
         "{err}"
     );
+    assert!(err.to_string().contains("someone else must"), "{err}");
+    approve::unblock(&pipeline, &app, &bad, &carol, &reason)
+        .await
+        .expect("unblock");
+    // No longer blocked, but bob's old approval no longer admits it: it waits for a new one.
+    let err = promote(&pipeline, &options("prod", &bad, "alice"))
+        .await
+        .expect_err("awaiting a new approval");
+    assert!(matches!(err, flow::Error::AwaitingApproval { .. }), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

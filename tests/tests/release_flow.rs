@@ -435,6 +435,8 @@ async fn a_release_whose_dependent_app_fails_its_watch_is_rolled_back_whole() {
             .is_some()
     );
     assert!(records.block(&app("paktech-app"), &new_app).is_none());
+    // bob's approval admitted that one release: taking it to prod again needs a new one.
+    assert!(records.approvals_for(&env("prod"), &id).is_empty());
     assert_eq!(
         digest_of_app(&pipeline, "paktech-app", &new_app)
             .await

@@ -11,7 +11,9 @@
 use crate::gitops::{self, GitOpsRepo, Written};
 use model::audit::CommitMessage;
 use model::audit::CommitRecord;
-use model::{AppName, Approval, Block, GitSha, Person, PromotionRequest, Reason, RecordSet};
+use model::{
+    AppName, Approval, Block, EnvName, GitSha, Person, PromotionRequest, Reason, RecordSet,
+};
 
 /// The side branch records live on.
 pub const BRANCH: &str = "paktech-records";
@@ -228,6 +230,42 @@ impl<'a> Records<'a> {
             ],
             &message,
         )?)
+    }
+
+    /// Revokes every approval of `id` (a build, or a release's id) for `env`, because what
+    /// they admitted was rolled back (`why`): promoting it there again needs new approvals.
+    /// The approvers whose approvals went, with the commit; `None` when there were none.
+    pub fn revoke_approvals(
+        &self,
+        env: &EnvName,
+        id: &GitSha,
+        why: &str,
+    ) -> Result<Option<(Written, Vec<Person>)>> {
+        let Some(tip) = self.gitops.fetch_branch(BRANCH)? else {
+            return Ok(None);
+        };
+        let files = self
+            .gitops
+            .files_under(&tip, &format!("approvals/{env}/{id}/"))?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let approvers: Vec<Person> = files
+            .iter()
+            .filter_map(|(_, text)| serde_json::from_str::<Approval>(text).ok())
+            .map(|a| a.approver)
+            .collect();
+        let names: Vec<&str> = approvers.iter().map(Person::as_str).collect();
+        let message = CommitMessage::new(format!("revoke({env}): the approvals of {id}"))
+            .trailer(RECORD_ACTION, "revoke")
+            .trailer(model::audit::keys::ENVIRONMENT, env.as_str())
+            .trailer(model::audit::keys::IMAGE_SHA, id.as_str())
+            .trailer("Approved-By", names.join(", "))
+            .trailer("Reason", why);
+        let deletions: Vec<(String, Option<String>)> =
+            files.into_iter().map(|(path, _)| (path, None)).collect();
+        let written = self.gitops.put_files(BRANCH, &deletions, &message)?;
+        Ok(Some((written, approvers)))
     }
 
     /// The records branch's history, newest first.

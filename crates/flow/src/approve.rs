@@ -107,7 +107,8 @@ fn rule_for(
     };
     approval_rule(config, environment, apps)
 }
-/// Lifts the block on `app`'s build `sha`.
+/// Lifts the block on `app`'s build `sha`, unless `by` asked for a promotion of it
+/// (`policy::approval::may_unblock`): someone else must judge the build good again.
 pub async fn unblock(
     pipeline: &Pipeline,
     app: &model::AppName,
@@ -117,6 +118,10 @@ pub async fn unblock(
 ) -> Result<Written> {
     let (app, sha, by, reason) = (app.clone(), sha.clone(), by.clone(), reason.clone());
     pipeline
-        .git(move |repo| Records::new(repo).remove_block(&app, &sha, &by, &reason))
+        .git(move |repo| {
+            let records = Records::new(repo);
+            policy::approval::may_unblock(&records.read()?.requests, &app, &sha, &by)?;
+            Ok::<_, Error>(records.remove_block(&app, &sha, &by, &reason)?)
+        })
         .await
 }

@@ -101,6 +101,9 @@ pub struct RollbackReport {
     pub written: Option<Written>,
     /// The build now blocked from promotion.
     pub blocked: Option<String>,
+    /// The approvals of the undone promotion revoked (or why they could not be).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
     pub plan: Option<RollbackPlan>,
 }
 
@@ -125,6 +128,7 @@ pub async fn rollback(
             reverted: None,
             written: None,
             blocked: None,
+            revoked: None,
             plan: None,
         });
     }
@@ -137,6 +141,7 @@ pub async fn rollback(
         reverted: plan.reverted.clone(),
         written: None,
         blocked: None,
+        revoked: None,
         plan: Some(plan.clone()),
     };
     if options.dry_run {
@@ -174,6 +179,7 @@ pub async fn rollback(
             .await?;
         report.blocked = Some(plan.from_sha.clone());
     }
+    report.revoked = revoke_approvals(pipeline, &snap, options, &plan, reporter).await;
 
     sync::deploy(pipeline, app, env, &plan.to_sha, reporter).await?;
     pipeline
@@ -208,6 +214,61 @@ pub async fn rollback(
     report.outcome = RollbackOutcome::RolledBack;
     report.written = Some(written);
     Ok(report)
+}
+
+/// Revokes the approvals of the promotion the rollback undid, in its environment: an
+/// approval admits one promotion, so taking the same release there again needs new ones.
+/// The rollback itself has happened whatever this finds: a revocation that fails is said
+/// (progress, and the report's `revoked`) rather than undoing it.
+async fn revoke_approvals(
+    pipeline: &Pipeline,
+    snap: &policy::plan::Snapshot,
+    options: &RollbackOptions,
+    plan: &RollbackPlan,
+    reporter: &dyn Reporter,
+) -> Option<String> {
+    let default_app = pipeline.config.apps[0].name.to_string();
+    // The promotion undone: the one reverted, or with `--to` the newest that brought the
+    // build the environment ran.
+    let commit =
+        snap.history(&options.app, &options.env)
+            .iter()
+            .find(|c| match &plan.reverted {
+                Some(reverted) => &c.revision == reverted,
+                None => c
+                    .builds(&default_app)
+                    .iter()
+                    .any(|b| b.app == options.app.as_str() && b.sha == plan.from_sha),
+            })?;
+    let reverted = &commit.revision;
+    let moved: Vec<(AppName, GitSha)> = commit
+        .builds(&default_app)
+        .iter()
+        .filter_map(|b| Some((b.app.parse().ok()?, b.sha.parse().ok()?)))
+        .collect();
+    let id = policy::plan::approval_id(&moved)?;
+    let (env, why) = (
+        options.env.clone(),
+        format!("{reverted} was rolled back: {}", options.reason),
+    );
+    let revoking = id.clone();
+    let revoked = pipeline
+        .git(move |repo| Records::new(repo).revoke_approvals(&env, &revoking, &why))
+        .await;
+    let said = match revoked {
+        Ok(None) => return None,
+        Ok(Some((_, approvers))) => format!(
+            "revoked the approvals of {id} in {} (by {}): promoting it there again needs new ones",
+            options.env,
+            policy::approval::names(&approvers)
+        ),
+        Err(err) => format!(
+            "could not revoke the approvals of {id} in {}: {err}; they still admit it: remove approvals/{}/{id}/ from the records branch",
+            options.env, options.env
+        ),
+    };
+    reporter.progress("rollback", said.clone());
+    Some(said)
 }
 
 /// The apps the newest promotion of `env` moved (in dependency order): what a rollback of

@@ -1,8 +1,10 @@
 //! The approval gate: an approval is bound to one SHA and one environment, the approver must
 //! differ from the requester, an allow-list may name who may approve, and N distinct
-//! approvals are needed.
+//! approvals are needed. An approval admits one promotion: a rollback of what it admitted
+//! revokes it (`flow::rollback`), and the block the rollback leaves is lifted by someone
+//! other than who asked for the promotion ([`may_unblock`]).
 
-use model::{Approval, EnvName, GitSha, Person};
+use model::{AppName, Approval, EnvName, GitSha, Person, PromotionRequest};
 
 pub mod choice;
 
@@ -43,6 +45,15 @@ pub enum Refusal {
         env: String,
         allowed: Vec<Person>,
     },
+    #[error(
+        "{by} asked to promote {app}@{sha} (to {env}) and cannot lift its block; someone else must"
+    )]
+    RequesterUnblock {
+        by: Person,
+        app: String,
+        sha: String,
+        env: String,
+    },
 }
 
 /// Names for a message, comma-separated.
@@ -74,6 +85,34 @@ pub fn may_approve(
         });
     }
     Ok(())
+}
+
+/// May `by` lift the block on `app`'s build `sha`? Not when they asked for a promotion of
+/// it: a release or one build (`requests`, every environment's) naming that build.
+pub fn may_unblock(
+    requests: &[PromotionRequest],
+    app: &AppName,
+    sha: &GitSha,
+    by: &Person,
+) -> Result<(), Refusal> {
+    let build = format!("{app}@{sha}");
+    let theirs = requests.iter().find(|r| {
+        &r.requester == by
+            && if r.builds.is_empty() {
+                &r.sha == sha
+            } else {
+                r.builds.contains(&build)
+            }
+    });
+    match theirs {
+        Some(request) => Err(Refusal::RequesterUnblock {
+            by: by.clone(),
+            app: app.to_string(),
+            sha: sha.to_string(),
+            env: request.env.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The gate for promoting `sha` to `env` at `requester`'s request, given every approval on
@@ -241,5 +280,39 @@ mod tests {
         assert!(may_approve(&rule, &prod, &p("carol"), None).is_ok());
         // A look-alike written with fullwidth letters is the same person.
         assert!(may_approve(&rule, &prod, &p("ｃａｒｏｌ"), Some(&p("carol"))).is_err());
+    }
+
+    #[test]
+    fn who_asked_for_a_promotion_of_a_build_cannot_lift_its_block() {
+        let p = |s: &str| s.parse::<Person>().expect("person");
+        let request = |sha: &str, who: &str, builds: &[&str]| PromotionRequest {
+            sha: sha.parse().expect("sha"),
+            env: "prod".parse().expect("env"),
+            requester: p(who),
+            at: "2026-11-26T12:00:00Z".parse().expect("time"),
+            run_id: "run".to_owned(),
+            builds: builds.iter().map(|b| (*b).to_owned()).collect(),
+        };
+        let app: AppName = "paktech-app".parse().expect("app");
+        let sha: GitSha = SHA.parse().expect("sha");
+        // One build asked for by alice; a release naming the build asked for by dave.
+        let release = format!("paktech-app@{SHA}");
+        let requests = [
+            request(SHA, "alice", &[]),
+            request(OTHER, "dave", &[release.as_str(), "paktech-gateway@abc"]),
+        ];
+        assert_eq!(
+            may_unblock(&requests, &app, &sha, &p("Alice"))
+                .expect_err("alice asked")
+                .to_string(),
+            format!(
+                "Alice asked to promote paktech-app@{SHA} (to prod) and cannot lift its block; someone else must"
+            )
+        );
+        assert!(may_unblock(&requests, &app, &sha, &p("dave")).is_err());
+        assert!(may_unblock(&requests, &app, &sha, &p("carol")).is_ok());
+        // Another app's build of the same commit is not what dave asked for.
+        let gateway: AppName = "paktech-gateway".parse().expect("app");
+        assert!(may_unblock(&requests, &gateway, &sha, &p("dave")).is_ok());
     }
 }

@@ -20,7 +20,7 @@ pub use canary::CanaryStep;
 pub use choose::{Choice, Request, choose};
 pub use sizing::{AnalysisStep, error_rates, shortest_window};
 pub use snapshot::Snapshot;
-pub use stage::{approval_rule, release_id};
+pub use stage::{approval_id, approval_rule, release_id};
 
 use std::time::Duration;
 
@@ -123,15 +123,11 @@ pub fn plan(
             source: choice.source.clone(),
         });
     }
-    let release = match moves.as_slice() {
-        [one] => one.sha.clone(),
-        several => release_id(
-            &several
-                .iter()
-                .map(|m| (m.app.clone(), m.sha.clone()))
-                .collect::<Vec<_>>(),
-        ),
-    };
+    let moved: Vec<(AppName, GitSha)> = moves
+        .iter()
+        .map(|m| (m.app.clone(), m.sha.clone()))
+        .collect();
+    let release = approval_id(&moved).unwrap_or_else(|| release_id(&moved));
     let mut stages = Vec::new();
     for env in &config.environments {
         let apps: Vec<AppStage> = app_stages

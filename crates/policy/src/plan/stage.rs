@@ -24,6 +24,16 @@ pub fn release_id(moves: &[(AppName, GitSha)]) -> GitSha {
         .unwrap_or_else(|_| unreachable!("40 hex characters"))
 }
 
+/// What approvals of a promotion moving `moves` are bound to: the build's SHA when one app
+/// moves, else the release's id ([`release_id`]); `None` when nothing moves.
+pub fn approval_id(moves: &[(AppName, GitSha)]) -> Option<GitSha> {
+    match moves {
+        [] => None,
+        [(_, sha)] => Some(sha.clone()),
+        several => Some(release_id(several)),
+    }
+}
+
 /// One app's edit in `env`: `image.tag` and `image.digest`, with what each held when planned.
 pub(super) fn app_stage(
     config: &PipelineConfig,
