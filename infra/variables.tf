@@ -25,7 +25,11 @@ variable "gitops_repository" {
 variable "prod_reviewers" {
   description = "GitHub user ids (numbers) who may approve a deployment to staging and prod, and terraform apply."
   type        = list(number)
-  default     = []
+  # No default: staging and prod with nobody to approve would let any job from main through.
+  validation {
+    condition     = length(var.prod_reviewers) > 0
+    error_message = "prod_reviewers: at least one GitHub user id; staging, prod and infra need a reviewer."
+  }
 }
 
 variable "gitops_pushers" {

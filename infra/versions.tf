@@ -34,6 +34,10 @@ terraform {
 provider "azurerm" {
   features {}
   use_oidc = true
+  # The provider registers resource providers at subscription scope on its first call, which
+  # the plan identity (Reader on the resource group) may not: every plan would fail with 403.
+  # They are registered once by hand instead (docs/operations.md, "Run on AKS").
+  resource_provider_registrations = "none"
 }
 
 provider "azuread" {

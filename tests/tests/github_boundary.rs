@@ -203,3 +203,59 @@ fn the_registry_name_the_workflows_log_in_with_is_an_output() {
         .any(|(_, w)| w.to_string().contains("vars.ACR_NAME"));
     assert!(uses, "the workflows no longer read ACR_NAME");
 }
+
+#[test]
+fn the_registry_keeps_the_untagged_manifests_prod_verifies() {
+    let tf = tf();
+    let registry = &blocks(&tf, "resource \"azurerm_container_registry\"")[0].1;
+    // Signatures, SBOMs and provenance are OCI referrers: untagged manifests a retention
+    // policy would purge. Unset, the provider leaves the policy disabled.
+    assert!(
+        attr(registry, "retention_policy_in_days").is_none(),
+        "{registry}"
+    );
+    let skip = registry
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("#checkov:skip=CKV_AZURE_167:"))
+        .expect("a skip of CKV_AZURE_167 saying why");
+    assert!(
+        skip.contains("referrers") && skip.contains("by digest"),
+        "{skip}"
+    );
+}
+
+#[test]
+fn a_plan_registers_no_resource_provider_and_prod_cannot_go_without_reviewers() {
+    let tf = tf();
+    // The plan identity is Reader on the resource group: registering at subscription scope
+    // would fail every plan with 403.
+    let provider = &blocks(&tf, "provider \"azurerm\"")[0].1;
+    assert_eq!(
+        attr_string(provider, "resource_provider_registrations").as_deref(),
+        Some("none"),
+        "{provider}"
+    );
+    let reviewers = &blocks(&tf, "variable \"prod_reviewers\"")[0].1;
+    assert!(attr(reviewers, "default").is_none(), "{reviewers}");
+    assert!(
+        reviewers.contains("condition     = length(var.prod_reviewers) > 0"),
+        "{reviewers}"
+    );
+}
+
+#[test]
+fn the_job_that_decides_what_changed_checks_out_the_whole_history() {
+    let (_, ci) = tests::workflows()
+        .into_iter()
+        .find(|(file, _)| file == "ci.yml")
+        .expect("ci.yml");
+    let checkout = &ci["jobs"]["main"]["steps"][0];
+    assert!(
+        checkout["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/checkout@")),
+        "{checkout}"
+    );
+    // A shallow clone holds no base to compare with: every push would rebuild every app.
+    assert_eq!(checkout["with"]["fetch-depth"], 0, "{checkout}");
+}
