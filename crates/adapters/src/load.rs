@@ -23,8 +23,12 @@ pub const MAX_REQUESTS: u64 = 100_000;
 /// How one synthetic request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// A whole answer below 500.
+    /// A whole answer with a success status (2xx) or a redirect (3xx).
     Served,
+    /// A whole answer refusing the request (below 200, or 4xx): the service did not do what
+    /// it is for. The replica counts it as served, not as an error, so the sender's count is
+    /// the evidence (a build answering 401 to everyone must not pass its watch).
+    Rejected,
     /// A whole answer of 500 or more.
     ServerError,
     /// No whole answer: timed out, reset, refused.
@@ -34,10 +38,10 @@ pub enum Answer {
 impl Answer {
     /// From an HTTP status code.
     pub fn of_status(status: u16) -> Self {
-        if status >= 500 {
-            Self::ServerError
-        } else {
-            Self::Served
+        match status {
+            500.. => Self::ServerError,
+            200..=399 => Self::Served,
+            _ => Self::Rejected,
         }
     }
 }
@@ -126,6 +130,7 @@ impl LoadPlan {
 struct Counters {
     sent: AtomicU64,
     server_errors: AtomicU64,
+    rejected: AtomicU64,
     unanswered: AtomicU64,
 }
 
@@ -156,6 +161,7 @@ impl Load {
         LoadCounts {
             sent: self.sent(),
             server_errors: self.counters.server_errors.load(Ordering::Relaxed),
+            rejected: self.counters.rejected.load(Ordering::Relaxed),
             unanswered: self.counters.unanswered.load(Ordering::Relaxed),
         }
     }
@@ -189,6 +195,7 @@ async fn run(plan: LoadPlan, sender: Sender, counters: Arc<Counters>) {
     let count = |answer| {
         match answer {
             Answer::ServerError => counters.server_errors.fetch_add(1, Ordering::Relaxed),
+            Answer::Rejected => counters.rejected.fetch_add(1, Ordering::Relaxed),
             Answer::Unanswered => counters.unanswered.fetch_add(1, Ordering::Relaxed),
             Answer::Served => 0,
         };
@@ -363,7 +370,11 @@ mod tests {
         assert!(counts.unanswered + 1 >= third, "{counts:?}");
         assert!(counts.server_errors + counts.unanswered <= counts.sent);
         assert_eq!(Answer::of_status(503), Answer::ServerError);
-        assert_eq!(Answer::of_status(404), Answer::Served);
+        assert_eq!(Answer::of_status(404), Answer::Rejected);
+        assert_eq!(Answer::of_status(401), Answer::Rejected);
+        assert_eq!(Answer::of_status(101), Answer::Rejected);
+        assert_eq!(Answer::of_status(204), Answer::Served);
+        assert_eq!(Answer::of_status(302), Answer::Served);
     }
 
     #[tokio::test]

@@ -72,6 +72,9 @@ pub struct LoadCounts {
     pub sent: u64,
     /// Answered with a 5xx status (the replica counted these itself).
     pub server_errors: u64,
+    /// Answered, but refused (4xx, or below 200): the replica counted these as served, not
+    /// as errors.
+    pub rejected: u64,
     /// Never answered: timed out, reset, refused (no replica counted these).
     pub unanswered: u64,
 }
@@ -82,6 +85,7 @@ impl LoadCounts {
         Self {
             sent: self.sent.saturating_sub(earlier.sent),
             server_errors: self.server_errors.saturating_sub(earlier.server_errors),
+            rejected: self.rejected.saturating_sub(earlier.rejected),
             unanswered: self.unanswered.saturating_sub(earlier.unanswered),
         }
     }

@@ -196,11 +196,16 @@ impl Analysis {
 /// One line: the figures, what the synthetic load saw, the verdict.
 pub(super) fn describe(summary: &Summary, loaded: bool, verdict: &Verdict) -> String {
     let synthetic = &summary.synthetic;
-    let load = match (loaded, synthetic.unanswered + synthetic.server_errors) {
-        (false, _) => String::new(),
-        (true, 0) => format!(" ({} synthetic)", synthetic.sent),
-        (true, _) => format!(
+    let failed = synthetic.unanswered + synthetic.server_errors + synthetic.rejected;
+    let load = match (loaded, failed, synthetic.rejected) {
+        (false, ..) => String::new(),
+        (true, 0, _) => format!(" ({} synthetic)", synthetic.sent),
+        (true, _, 0) => format!(
             " ({} synthetic: {} 5xx, {} unanswered)",
+            synthetic.sent, synthetic.server_errors, synthetic.unanswered
+        ),
+        (true, _, rejected) => format!(
+            " ({} synthetic: {} 5xx, {rejected} refused (4xx), {} unanswered)",
             synthetic.sent, synthetic.server_errors, synthetic.unanswered
         ),
     };

@@ -177,7 +177,8 @@ pub struct Summary {
     /// Replicas that served unseen: their `/metrics` could not be read.
     pub unreadable: Vec<String>,
     /// What the pipeline's own load saw meanwhile; its unanswered requests are counted as
-    /// failed requests of `GET /` in `routes` and `overall`.
+    /// failed requests of `GET /` in `routes` and `overall`, and its refused ones (4xx) as
+    /// failures of the requests the replicas counted.
     pub synthetic: LoadCounts,
 }
 
@@ -194,7 +195,9 @@ impl Summary {
 
 /// Sums `traffic` over a window of `seconds`, leaving out [`OWN_ROUTES`], and adds the
 /// synthetic requests that `load` saw go unanswered (timed out, reset, refused: the replicas
-/// never counted them) as failed requests of `GET /`.
+/// never counted them) as failed requests of `GET /`, and those it saw answered with a
+/// refusal (4xx: the replicas counted them as served) as failures of `GET /`: the pipeline's
+/// own request expects a success, so a build refusing everyone does not pass.
 pub fn summarize(traffic: &Traffic, seconds: f64, load: &LoadCounts) -> Summary {
     let served = |route: &str| !OWN_ROUTES.contains(&route);
     let mut routes: BTreeMap<String, Stats> = BTreeMap::new();
@@ -216,13 +219,20 @@ pub fn summarize(traffic: &Traffic, seconds: f64, load: &LoadCounts) -> Summary 
         stats.p99 = quantile(0.99, histogram);
         stats.latency = histogram.clone();
     }
-    if load.unanswered > 0 {
+    if load.unanswered > 0 || load.rejected > 0 {
         let stats = routes.entry(LOAD_ROUTE.to_owned()).or_default();
         if !stats.methods.iter().any(|m| m == "GET") {
             stats.methods.push("GET".to_owned());
         }
         stats.requests += load.unanswered as f64;
-        stats.errors += load.unanswered as f64;
+        // The replicas counted the refused ones; a read that lags the sender cannot make
+        // more failures than requests.
+        stats.errors = (stats.errors + load.unanswered as f64 + load.rejected as f64).min(
+            stats
+                .requests
+                .max(load.unanswered as f64 + load.rejected as f64),
+        );
+        stats.requests = stats.requests.max(stats.errors);
     }
     let overall = Stats {
         methods: Vec::new(),

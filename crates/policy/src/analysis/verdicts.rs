@@ -76,6 +76,7 @@ fn window(intervals: usize, each: impl Fn(usize) -> Vec<Served>, unanswered: u64
             load: LoadCounts {
                 sent,
                 server_errors: 0,
+                rejected: 0,
                 unanswered: unanswered * (i as u64 + 1),
             },
         });
@@ -287,6 +288,7 @@ fn a_window_grown_read_by_read_is_the_window_of_all_its_reads() {
                     load: LoadCounts {
                         sent: 10 * i as u64,
                         server_errors: 0,
+                        rejected: 0,
                         unanswered: i as u64,
                     },
                 }
@@ -303,4 +305,74 @@ fn a_window_grown_read_by_read_is_the_window_of_all_its_reads() {
         grown.total.overall.requests, 126.0,
         "120 served, 6 unanswered"
     );
+}
+
+#[test]
+fn a_build_refusing_the_pipelines_own_requests_fails_though_its_replicas_count_none_as_errors() {
+    // Every `GET /` answered 401: the replica counts each as served (no 5xx); the synthetic
+    // load, which expects a success, saw each refused.
+    let readings: Vec<Reading> = (0..=6u32)
+        .map(|i| {
+            let key = RequestKey {
+                method: "GET".to_owned(),
+                route: "/".to_owned(),
+                status: 401,
+            };
+            Reading {
+                at: f64::from(i) * 5.0,
+                metrics: MetricsSnapshot {
+                    replicas: vec![ReplicaMetrics {
+                        replica: "r".to_owned(),
+                        build: "b".to_owned(),
+                        requests: [(key, f64::from(20 * i))].into(),
+                        // Each answered within 10ms.
+                        latency: [(
+                            "/".to_owned(),
+                            Histogram {
+                                buckets: APP_LATENCY_BUCKETS
+                                    .iter()
+                                    .map(|b| (*b, if *b >= 0.01 { f64::from(20 * i) } else { 0.0 }))
+                                    .collect(),
+                            },
+                        )]
+                        .into(),
+                    }],
+                    unreadable: Vec::new(),
+                },
+                load: LoadCounts {
+                    sent: u64::from(20 * i),
+                    rejected: u64::from(20 * i),
+                    ..LoadCounts::default()
+                },
+            }
+        })
+        .collect();
+    let window = Window::new(&readings);
+    assert_eq!(window.total.synthetic.rejected, 120);
+    assert_eq!(
+        (window.total.overall.requests, window.total.overall.errors),
+        (120.0, 120.0),
+        "every request the replicas served was refused"
+    );
+    let verdict = judge(&thresholds(), None, &window, Look::Final { finals: 1 });
+    assert!(matches!(verdict, Verdict::Fail { .. }), "{verdict}");
+    assert!(verdict.to_string().contains("error ratio"), "{verdict}");
+    // Without the sender's count the same window passes: what the fix closes.
+    let unseen: Vec<Reading> = readings
+        .iter()
+        .map(|r| Reading {
+            load: LoadCounts {
+                rejected: 0,
+                ..r.load
+            },
+            ..r.clone()
+        })
+        .collect();
+    let blind = judge(
+        &thresholds(),
+        None,
+        &Window::new(&unseen),
+        Look::Final { finals: 1 },
+    );
+    assert!(!matches!(blind, Verdict::Fail { .. }), "{blind}");
 }
