@@ -91,19 +91,8 @@ pub async fn build_static_app(
         });
     };
     let path = crate::auditable::path_for(&auditable).map(|p| p.to_string_lossy().into_owned());
-    let args = [
-        "auditable",
-        "build",
-        "--profile",
-        profile.name(),
-        "--locked",
-        "--package",
-        package,
-        "--bin",
-        package,
-        "--target",
-        IMAGE_TARGET,
-    ];
+    let mut args = vec!["auditable"];
+    args.extend(static_build(profile, package, package));
     let mut envs = vec![
         ("BUILD_SHA", build_sha),
         ("APP_VERSION", version),
@@ -118,6 +107,44 @@ pub async fn build_static_app(
         .join(IMAGE_TARGET)
         .join(profile.name())
         .join(package))
+}
+
+/// Compiles `package`'s binary `bin` as an image's binary is compiled (statically linked,
+/// for [`IMAGE_TARGET`], with `profile`), without the dependency list: for references a
+/// benchmark runs beside the app (`paktech-service`'s `paktech-bare`). Returns its path.
+pub async fn build_static_bin(
+    workspace: &Path,
+    package: &str,
+    bin: &str,
+    profile: AppProfile,
+) -> Result<PathBuf> {
+    cargo(
+        workspace,
+        &static_build(profile, package, bin),
+        &[("RUSTFLAGS", "-C target-feature=+crt-static")],
+        &[],
+    )
+    .await?;
+    Ok(target_dir(workspace)
+        .join(IMAGE_TARGET)
+        .join(profile.name())
+        .join(bin))
+}
+
+/// `cargo build`'s arguments for `package`'s binary `bin` as an image holds it.
+fn static_build<'a>(profile: AppProfile, package: &'a str, bin: &'a str) -> [&'a str; 10] {
+    [
+        "build",
+        "--profile",
+        profile.name(),
+        "--locked",
+        "--package",
+        package,
+        "--bin",
+        bin,
+        "--target",
+        IMAGE_TARGET,
+    ]
 }
 
 /// Where cargo builds `workspace`: `CARGO_TARGET_DIR`, else its `target/` folder.

@@ -1,5 +1,6 @@
 //! The app benchmark: the release image's own binary, driven by wrk on 127.0.0.1, with
-//! request logging on (into /dev/null, as a container runtime would drain it).
+//! request logging on (into /dev/null, as a container runtime would drain it), beside a bare
+//! actix-web server measured the same way just before it (the reference).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -89,6 +90,43 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
         ),
     ));
 
+    // The reference, measured first and the same way: a bare actix-web server.
+    let bare = adapters::tools::build_static_bin(
+        &workspace::root(),
+        "paktech-service",
+        "paktech-bare",
+        adapters::tools::AppProfile::Release,
+    )
+    .await?;
+    let duration = Duration::from_secs(options.seconds);
+    let mut bare_rates = Vec::new();
+    {
+        let (server, _) = Server::start(&bare).await?;
+        for route in ["/health", "/info"] {
+            let url = format!("http://127.0.0.1:{}{route}", server.port);
+            let report = wrk::run(&url, options.connections, 2, duration).await?;
+            let how = format!(
+                "the reference: a bare actix-web server (paktech-service's paktech-bare: same workers and release profile, no middleware, metrics or logs); wrk -t2 -c{} -d{}s --latency {url} ({} requests, {} errors)",
+                options.connections, options.seconds, report.requests, report.errors
+            );
+            bare_rates.push((route, report.requests_per_second));
+            figures.push(figure(
+                &format!("bare actix {route} requests/s (reference)"),
+                report.requests_per_second,
+                "req/s",
+                None,
+                how.clone(),
+            ));
+            figures.push(figure(
+                &format!("bare actix {route} p99 latency (reference)"),
+                report.p99.as_secs_f64() * 1000.0,
+                "ms",
+                None,
+                how,
+            ));
+        }
+    }
+
     let (server, _) = Server::start(&binary).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     figures.push(figure(
@@ -98,7 +136,6 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
         Some("<= 10"),
         "VmRSS from /proc/<pid>/status after start".to_owned(),
     ));
-    let duration = Duration::from_secs(options.seconds);
     for route in ["/", "/health", "/info"] {
         let url = format!("http://127.0.0.1:{}{route}", server.port);
         let report = wrk::run(&url, options.connections, 2, duration).await?;
@@ -114,6 +151,15 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Figure>> {
             goal,
             how.clone(),
         ));
+        if let Some((_, bare)) = bare_rates.iter().find(|(r, _)| *r == route) {
+            figures.push(figure(
+                &format!("{route} requests/s, % of bare actix"),
+                100.0 * report.requests_per_second / bare,
+                "%",
+                None,
+                format!("the app's {route} beside the bare server's, measured just before it"),
+            ));
+        }
         figures.push(figure(
             &format!("{route} p50 latency"),
             report.p50.as_secs_f64() * 1000.0,
