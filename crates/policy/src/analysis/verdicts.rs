@@ -84,6 +84,15 @@ fn window(intervals: usize, each: impl Fn(usize) -> Vec<Served>, unanswered: u64
     Window::new(&readings)
 }
 
+/// `GET /` answered with `status`.
+fn get_root(status: u16) -> RequestKey {
+    RequestKey {
+        method: "GET".to_owned(),
+        route: "/".to_owned(),
+        status,
+    }
+}
+
 /// `n` intervals of `/` only.
 fn root(n: usize, requests: f64, errors: f64, latency: Option<f64>) -> Window {
     window(n, |_| vec![served("/", requests, errors, latency)], 0)
@@ -266,11 +275,7 @@ fn a_window_grown_read_by_read_is_the_window_of_all_its_reads() {
         let mut requests = 0.0;
         (0..=6)
             .map(|i| {
-                let key = RequestKey {
-                    method: "GET".to_owned(),
-                    route: "/".to_owned(),
-                    status: 200,
-                };
+                let key = get_root(200);
                 if i > 0 {
                     requests += 20.0;
                 }
@@ -313,11 +318,7 @@ fn a_build_refusing_the_pipelines_own_requests_fails_though_its_replicas_count_n
     // load, which expects a success, saw each refused.
     let readings: Vec<Reading> = (0..=6u32)
         .map(|i| {
-            let key = RequestKey {
-                method: "GET".to_owned(),
-                route: "/".to_owned(),
-                status: 401,
-            };
+            let key = get_root(401);
             Reading {
                 at: f64::from(i) * 5.0,
                 metrics: MetricsSnapshot {
