@@ -319,31 +319,55 @@ async fn a_scrape_that_does_not_parse_makes_the_pod_unreadable_not_idle() {
 #[tokio::test]
 async fn synthetic_load_reaches_the_pods_through_the_pod_proxy() {
     use adapters::load::{Load, LoadPlan};
-    let cluster = Cluster::new(
+    // x7k2p answers `/` with its own 500; q9w4z is unreachable: the proxy answers for it with
+    // a Status of its own (the mock's default), and the pod served nothing.
+    let mut cluster = Cluster::new(
         vec![application("Synced", REV, "Healthy")],
-        vec![pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST)],
+        vec![
+            pod("paktech-app-6d9f7c8b5d-x7k2p", DIGEST),
+            pod("paktech-app-6d9f7c8b5d-q9w4z", DIGEST),
+        ],
     );
-    let base = "/api/v1/namespaces/paktech-dev/pods/paktech-app-6d9f7c8b5d-x7k2p:8080/proxy";
-    let (sent, seen) = against(cluster, |target| async move {
+    cluster.proxy = BTreeMap::from([(
+        "paktech-app-6d9f7c8b5d-x7k2p/".to_owned(),
+        (500, r#"{"error":"internal"}"#.to_owned()),
+    )]);
+    let pods = "/api/v1/namespaces/paktech-dev/pods";
+    let (answering, unreachable) = (
+        format!("{pods}/paktech-app-6d9f7c8b5d-x7k2p:8080/proxy"),
+        format!("{pods}/paktech-app-6d9f7c8b5d-q9w4z:8080/proxy"),
+    );
+    let urls = vec![answering.clone(), unreachable.clone()];
+    let (counts, seen) = against(cluster, |target| async move {
         let load = Load::start(
             LoadPlan {
-                urls: vec![base.to_owned()],
+                urls,
                 rate: 20.0,
                 until: Duration::from_millis(500),
             },
             target.load_sender(),
         );
         tokio::time::sleep(Duration::from_millis(800)).await;
-        load.sent()
+        load.counts()
     })
     .await;
-    let root = format!("{base}/");
-    let reached = seen.iter().filter(|s| s.path == root).count();
-    assert!((1..=10).contains(&sent), "{sent} sent for a budget of 10");
-    // Every request went to the pod's proxy, a call kube::access::ACCESS lists (the mock
+    let reached = |base: &str| seen.iter().filter(|s| s.path == format!("{base}/")).count() as u64;
+    assert!(
+        (2..=10).contains(&counts.sent),
+        "{counts:?} for a budget of 10"
+    );
+    // Every request went to a pod's proxy, a call kube::access::ACCESS lists (the mock
     // server refuses any other), and nothing else was asked.
-    assert_eq!(reached as u64, sent, "{seen:?}");
-    assert_eq!(seen.len(), reached, "{seen:?}");
+    assert_eq!(
+        reached(&answering) + reached(&unreachable),
+        counts.sent,
+        "{seen:?}"
+    );
+    assert_eq!(seen.len() as u64, counts.sent, "{seen:?}");
+    // The pod's own 500s are server errors (the pod counted them); the proxy's own 503s are
+    // requests no pod answered.
+    assert_eq!(counts.server_errors, reached(&answering), "{counts:?}");
+    assert_eq!(counts.unanswered, reached(&unreachable), "{counts:?}");
 }
 
 #[tokio::test]

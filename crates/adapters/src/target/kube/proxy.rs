@@ -74,15 +74,20 @@ impl KubeTarget {
             let client = client.clone();
             Box::pin(async move {
                 use crate::load::Answer;
-                let Ok(request) = http::Request::get(format!("{base}/")).body(Vec::new()) else {
+                let Ok(request) = http::Request::get(format!("{base}/"))
+                    .body(::kube::client::Body::from(Vec::new()))
+                else {
                     return Answer::Unanswered;
                 };
-                match tokio::time::timeout(timeout, client.request_text(request)).await {
-                    Ok(Ok(_)) => Answer::Served,
-                    // The pod's (or the proxy's) error status: an answer, counted as the
-                    // status says.
-                    Ok(Err(::kube::Error::Api(status))) => Answer::of_status(status.code),
-                    Ok(Err(_)) | Err(_) => Answer::Unanswered,
+                let answered = async {
+                    let response = client.send(request).await.ok()?;
+                    let code = response.status().as_u16();
+                    let body = response.into_body().collect_bytes().await.ok()?;
+                    Some(answer_through_proxy(code, &body))
+                };
+                match tokio::time::timeout(timeout, answered).await {
+                    Ok(Some(answer)) => answer,
+                    Ok(None) | Err(_) => Answer::Unanswered,
                 }
             })
         });
@@ -130,5 +135,72 @@ impl KubeTarget {
             }
         }
         probe
+    }
+}
+
+/// What a synthetic request's answer through the API server's pod proxy says: a status of
+/// the API server's own (a Kubernetes `Status` object, as the proxy sends when it cannot
+/// reach the pod: a crashing pod's 502 or 503, a pod gone) means the pod never answered, so
+/// the request is unanswered (no replica counted it); anything else is the pod's answer,
+/// counted as its status says. (k8s.io/apiserver `proxy` and `responsewriters.ErrorNegotiated`
+/// write errors as `{"kind":"Status","apiVersion":"v1",…}`; the services here never answer
+/// with one.)
+pub(crate) fn answer_through_proxy(code: u16, body: &[u8]) -> crate::load::Answer {
+    use crate::load::Answer;
+    if (200..300).contains(&code) {
+        return Answer::Served;
+    }
+    let own = serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v["kind"] == "Status" && v["apiVersion"] == "v1");
+    if own {
+        Answer::Unanswered
+    } else {
+        Answer::of_status(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer_through_proxy;
+    use crate::load::Answer;
+
+    #[test]
+    fn the_proxys_own_errors_are_unanswered_and_the_pods_count_as_they_say() {
+        let status = |code: u16, message: &str| {
+            format!(
+                r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{message}","reason":"ServiceUnavailable","code":{code}}}"#
+            )
+        };
+        // The proxy could not reach a crashing pod: the pod served nothing.
+        let unreachable = status(
+            503,
+            "error trying to reach service: dial tcp 10.244.0.7:8080: connect: connection refused",
+        );
+        assert_eq!(
+            answer_through_proxy(503, unreachable.as_bytes()),
+            Answer::Unanswered
+        );
+        assert_eq!(
+            answer_through_proxy(502, status(502, "bad gateway").as_bytes()),
+            Answer::Unanswered
+        );
+        assert_eq!(
+            answer_through_proxy(404, status(404, "pods x not found").as_bytes()),
+            Answer::Unanswered
+        );
+        // The pod's own answers, JSON or not.
+        assert_eq!(
+            answer_through_proxy(500, br#"{"error":"internal"}"#),
+            Answer::ServerError
+        );
+        assert_eq!(
+            answer_through_proxy(401, br#"{"error":"unauthorized"}"#),
+            Answer::Rejected
+        );
+        assert_eq!(
+            answer_through_proxy(503, b"upstream down"),
+            Answer::ServerError
+        );
+        assert_eq!(answer_through_proxy(200, b"{}"), Answer::Served);
     }
 }
