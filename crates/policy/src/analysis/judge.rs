@@ -179,6 +179,8 @@ impl Look {
 ///   than `max_p99`) is above the limit (above 1%), overall or on any route.
 /// - Fewer requests than `min_requests`: inconclusive (nothing above was clear).
 /// - Enough requests but no latency observation: fails ("no latency histogram").
+/// - A baseline with fewer requests than `min_requests`: inconclusive, saying so (its
+///   comparisons cannot be made, and a build they would catch must not pass unseen).
 /// - The comparison with the baseline fails the window when the new build is significantly
 ///   worse (a two-proportion z-test for errors; Mann-Whitney over the intervals' p99 for
 ///   latency) and by more than the configured factor.
@@ -225,6 +227,19 @@ pub fn judge(
         };
     }
     if let Some(baseline) = baseline {
+        // Too little served by the previous build: the comparisons cannot be made, and
+        // skipping them silently would pass a build they exist to catch.
+        let before = baseline.total.overall.requests;
+        if before < min {
+            return Verdict::nothing_to_compare(
+                now.overall.requests,
+                thresholds.min_requests,
+                format!(
+                    "the previous build served {before:.0} request(s) over its window, fewer than the {} a comparison needs",
+                    thresholds.min_requests
+                ),
+            );
+        }
         findings.extend(error_comparison(thresholds, &baseline.total, now, look));
         findings.extend(latency_comparison(thresholds, baseline, current, look));
     }

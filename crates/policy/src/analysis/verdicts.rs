@@ -377,3 +377,26 @@ fn a_build_refusing_the_pipelines_own_requests_fails_though_its_replicas_count_n
     );
     assert!(!matches!(blind, Verdict::Fail { .. }), "{blind}");
 }
+
+#[test]
+fn a_baseline_too_small_to_compare_with_is_inconclusive_and_says_so() {
+    // Four times slower than the previous build, which served 10 requests: before, the
+    // comparison was skipped and the window passed.
+    let slow = root(6, 20.0, 0.0, Some(0.2));
+    let tiny = root(1, 10.0, 0.0, Some(0.05));
+    let verdict = judge(&thresholds(), Some(&tiny), &slow, Look::Final { finals: 1 });
+    assert!(matches!(verdict, Verdict::Inconclusive { .. }), "{verdict}");
+    assert_eq!(
+        verdict.to_string(),
+        "inconclusive: the previous build served 10 request(s) over its window, fewer than the 20 a comparison needs"
+    );
+    // With enough requests before, the same window is compared (and fails on latency).
+    let enough = root(6, 20.0, 0.0, Some(0.05));
+    let compared = judge(
+        &thresholds(),
+        Some(&enough),
+        &slow,
+        Look::Final { finals: 1 },
+    );
+    assert!(matches!(compared, Verdict::Fail { .. }), "{compared}");
+}
