@@ -1,8 +1,8 @@
 //! Live updates: one task polls the pipeline (the branch tips and the replicas every round;
 //! the GitOps reads, each lane's values and last change among them, again only when a tip
-//! moved; the plans and figures then, at the next minute of
-//! the clock, or after [`gather::REPLAN`]) and publishes the rendered `#board` fragment when
-//! it changed; every open page receives it as a server-sent event.
+//! moved; the plans and figures then, at the next minute of the clock, or after
+//! [`gather::REPLAN`]) and publishes the rendered `#board` fragment when it changed; every
+//! open page receives it as a server-sent event.
 //!
 //! It polls only while someone looks: an open event stream, or a page served in the last
 //! [`INTEREST`] (a page without script reloads itself every few seconds). With nobody looking

@@ -79,8 +79,8 @@ pub async fn read(
 }
 
 /// Gathers the board: the replicas probed now (they move without a commit) beside what the
-/// tip records, the plans and figures over the cached `reads` at this minute (kept in `reads` for the next polls, see
-/// [`REPLAN`]).
+/// tip records, and the plans and figures over the cached `reads` at this minute (kept in
+/// `reads` for the next polls, see [`REPLAN`]).
 pub async fn gather(pipeline: &Pipeline, reads: &mut Reads) -> anyhow::Result<Board> {
     let envs = status::observe(pipeline, &reads.recorded).await?;
     let tip = &reads.recorded.tip;
@@ -90,14 +90,11 @@ pub async fn gather(pipeline: &Pipeline, reads: &mut Reads) -> anyhow::Result<Bo
         .map(|e| lane(pipeline, e, &scans, &reads.trust))
         .collect();
     let minute = pipeline.clock.now().timestamp().div_euclid(60);
-    let current = reads
-        .planned
-        .as_ref()
-        .is_some_and(|p| p.minute == minute && p.at.elapsed() < REPLAN);
-    if !current {
-        reads.planned = Some(plan(pipeline, reads, minute).await);
-    }
-    let planned = reads.planned.clone().expect("planned above");
+    let planned = match reads.planned.take() {
+        Some(kept) if kept.minute == minute && kept.at.elapsed() < REPLAN => kept,
+        _ => plan(pipeline, reads, minute).await,
+    };
+    reads.planned = Some(planned.clone());
     Ok(Board {
         target: pipeline.target.kind().to_owned(),
         gitops_url: pipeline.gitops.url(),

@@ -280,15 +280,14 @@ impl LocalTarget {
         let replicas = self
             .replicas(&desired.app, &desired.env, Some(&desired.spec()))
             .await?;
-        let network = if self.former.is_some() && self.has_former(&desired.env).await? {
-            Some(self.adopt(&desired.env, reporter).await?)
-        } else {
-            None
-        };
+        let adopted = self.adopt(&desired.env, reporter).await?;
+        let retire = adopted.is_some();
         let done = self
-            .roll_out(desired, replicas, network, timeout, rule, reporter)
+            .roll_out(desired, replicas, adopted, timeout, rule, reporter)
             .await?;
-        self.retire_former_network(&desired.env).await?;
+        if retire {
+            self.retire_former_network(&desired.env).await?;
+        }
         Ok(done)
     }
 

@@ -32,15 +32,7 @@ fn window(intervals: usize, each: impl Fn(usize) -> Vec<Served>, unanswered: u64
     let mut requests: BTreeMap<RequestKey, f64> = BTreeMap::new();
     let mut latency: BTreeMap<String, Histogram> = BTreeMap::new();
     let read = |requests: &BTreeMap<RequestKey, f64>, latency: &BTreeMap<String, Histogram>| {
-        MetricsSnapshot {
-            replicas: vec![ReplicaMetrics {
-                replica: "r".to_owned(),
-                build: "b".to_owned(),
-                requests: requests.clone(),
-                latency: latency.clone(),
-            }],
-            unreadable: Vec::new(),
-        }
+        one_replica(requests.clone(), latency.clone())
     };
     let mut readings = vec![Reading {
         at: 0.0,
@@ -82,6 +74,22 @@ fn window(intervals: usize, each: impl Fn(usize) -> Vec<Served>, unanswered: u64
         });
     }
     Window::new(&readings)
+}
+
+/// A read of the one replica `r` (of build `b`) that served `requests` in `latency`.
+fn one_replica(
+    requests: BTreeMap<RequestKey, f64>,
+    latency: BTreeMap<String, Histogram>,
+) -> MetricsSnapshot {
+    MetricsSnapshot {
+        replicas: vec![ReplicaMetrics {
+            replica: "r".to_owned(),
+            build: "b".to_owned(),
+            requests,
+            latency,
+        }],
+        unreadable: Vec::new(),
+    }
 }
 
 /// `GET /` answered with `status`.
@@ -281,15 +289,7 @@ fn a_window_grown_read_by_read_is_the_window_of_all_its_reads() {
                 }
                 Reading {
                     at: f64::from(i) * 5.0,
-                    metrics: MetricsSnapshot {
-                        replicas: vec![ReplicaMetrics {
-                            replica: "r".to_owned(),
-                            build: "b".to_owned(),
-                            requests: [(key, requests)].into(),
-                            latency: BTreeMap::new(),
-                        }],
-                        unreadable: Vec::new(),
-                    },
+                    metrics: one_replica([(key, requests)].into(), BTreeMap::new()),
                     load: LoadCounts {
                         sent: 10 * i as u64,
                         server_errors: 0,
@@ -321,25 +321,20 @@ fn a_build_refusing_the_pipelines_own_requests_fails_though_its_replicas_count_n
             let key = get_root(401);
             Reading {
                 at: f64::from(i) * 5.0,
-                metrics: MetricsSnapshot {
-                    replicas: vec![ReplicaMetrics {
-                        replica: "r".to_owned(),
-                        build: "b".to_owned(),
-                        requests: [(key, f64::from(20 * i))].into(),
-                        // Each answered within 10ms.
-                        latency: [(
-                            "/".to_owned(),
-                            Histogram {
-                                buckets: APP_LATENCY_BUCKETS
-                                    .iter()
-                                    .map(|b| (*b, if *b >= 0.01 { f64::from(20 * i) } else { 0.0 }))
-                                    .collect(),
-                            },
-                        )]
-                        .into(),
-                    }],
-                    unreadable: Vec::new(),
-                },
+                // Each answered within 10ms.
+                metrics: one_replica(
+                    [(key, f64::from(20 * i))].into(),
+                    [(
+                        "/".to_owned(),
+                        Histogram {
+                            buckets: APP_LATENCY_BUCKETS
+                                .iter()
+                                .map(|b| (*b, if *b >= 0.01 { f64::from(20 * i) } else { 0.0 }))
+                                .collect(),
+                        },
+                    )]
+                    .into(),
+                ),
                 load: LoadCounts {
                     sent: u64::from(20 * i),
                     rejected: u64::from(20 * i),

@@ -33,17 +33,20 @@ impl LocalTarget {
             .collect())
     }
 
-    /// Whether any container of `env` was made under the former prefix.
-    pub(super) async fn has_former(&self, env: &EnvName) -> Result<bool> {
-        Ok(!self.former_containers(env).await?.is_empty())
-    }
-
     /// Joins every container of `env` made under the former prefix to the new network under
-    /// its app's alias, and returns the new network's id.
-    pub(super) async fn adopt(&self, env: &EnvName, reporter: &dyn Reporter) -> Result<String> {
+    /// its app's alias, and returns the new network's id; `None` when there is none to adopt.
+    pub(super) async fn adopt(
+        &self,
+        env: &EnvName,
+        reporter: &dyn Reporter,
+    ) -> Result<Option<String>> {
+        let former = self.former_containers(env).await?;
+        if former.is_empty() {
+            return Ok(None);
+        }
         let network = self.ensure_network(env).await?;
         let name = self.network(env);
-        for container in self.former_containers(env).await? {
+        for container in former {
             let Some(id) = container.id.clone() else {
                 continue;
             };
@@ -87,7 +90,7 @@ impl LocalTarget {
                 Err(e) => return Err(docker(format!("connect {shown} to {name}"))(e)),
             }
         }
-        Ok(network)
+        Ok(Some(network))
     }
 
     /// Removes `env`'s network of the former prefix once no container is attached to it.
