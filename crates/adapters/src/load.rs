@@ -293,7 +293,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let sent = load.sent();
         assert!((1..=20).contains(&sent), "{sent} sent for a budget of 20");
-        assert_eq!(seen.load(Ordering::Relaxed), sent);
+        // Every request the server saw was counted as sent. One still in flight at the
+        // deadline is cut short and counts as sent only (it may never reach the server): at
+        // 20/s, one apart every 50ms, a loaded machine may have a request or two in flight.
+        let reached = seen.load(Ordering::Relaxed);
+        assert!(
+            reached <= sent && sent - reached <= 2,
+            "{reached} of {sent} sent reached the server"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(load.sent(), sent, "it stopped at its deadline");
     }
